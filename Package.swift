@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies point one way: TickerHub -> FanoutEngine -> FeedModel.
+// feedsim (the load tool) uses FeedModel for the wire formats and the simulator.
+let package = Package(
+    name: "TickerHub",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tickerhub", targets: ["TickerHub"]),
+        .executable(name: "feedsim", targets: ["feedsim"]),
+        .library(name: "FeedModel", targets: ["FeedModel"]),
+        .library(name: "FanoutEngine", targets: ["FanoutEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        .target(
+            name: "FeedModel",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "FanoutEngine",
+            dependencies: [
+                "FeedModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .executableTarget(
+            name: "TickerHub",
+            dependencies: [
+                "FeedModel",
+                "FanoutEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "feedsim",
+            dependencies: [
+                "FeedModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .testTarget(name: "FeedModelTests", dependencies: ["FeedModel"]),
+        .testTarget(
+            name: "FanoutEngineTests",
+            dependencies: ["FanoutEngine", "FeedModel", .product(name: "Atomics", package: "swift-atomics")]
+        ),
+        .testTarget(
+            name: "TickerHubTests",
+            dependencies: [
+                "TickerHub", "FeedModel", "FanoutEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

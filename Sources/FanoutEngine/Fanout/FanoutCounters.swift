@@ -1,0 +1,36 @@
+import Atomics
+
+/// Hub-wide counters, shown by `/stats`. Hot-path code accumulates locally and adds here once per
+/// batch, so the atomics cost a few operations per batch, not per delivery.
+public final class FanoutCounters: Sendable {
+    /// Ticks accepted from the feed and sequenced.
+    public let ticksIn = ManagedAtomic<UInt64>(0)
+    /// WebSocket frames built for the ring: one per tick, whatever the number of subscribers.
+    public let framesEncoded = ManagedAtomic<UInt64>(0)
+    /// Frames written to a subscriber's channel.
+    public let deliveries = ManagedAtomic<UInt64>(0)
+    /// Channel flushes (each is at most one socket write).
+    public let flushes = ManagedAtomic<UInt64>(0)
+    /// Updates skipped because the subscriber's channel was not writable.
+    public let drops = ManagedAtomic<UInt64>(0)
+    /// Times a loop's consumer was lapped by the ring's writer.
+    public let ringLaps = ManagedAtomic<UInt64>(0)
+    /// Consumer wake-ups (one per loop per published batch at most).
+    public let drains = ManagedAtomic<UInt64>(0)
+    /// Current subscriptions (subscriber × symbol), across loops.
+    public let subscriptions = ManagedAtomic<Int>(0)
+
+    public init() {}
+
+    public struct Snapshot: Sendable, Equatable {
+        public var ticksIn, framesEncoded, deliveries, flushes, drops, ringLaps, drains: UInt64
+        public var subscriptions: Int
+    }
+
+    public func snapshot() -> Snapshot {
+        Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed),
+                 deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
+                 drops: drops.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
+                 drains: drains.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))
+    }
+}

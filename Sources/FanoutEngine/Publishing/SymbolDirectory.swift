@@ -1,0 +1,65 @@
+import FeedModel
+import Synchronization
+
+/// A dense id for a symbol, assigned in order of first appearance. Ids index the arrays of the
+/// sequencer, the last-value cache and every loop's subscription index, so lookups on the fan-out
+/// path are array accesses, not hashes.
+public struct SymbolID: Hashable, Sendable, Comparable {
+    public var rawValue: UInt32
+    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    public var index: Int { Int(rawValue) }
+    public static func < (lhs: SymbolID, rhs: SymbolID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The symbols this hub publishes, with their ids. Shared by every thread; writes are rare (a symbol
+/// is registered once, at start-up in simulated mode or on first sight in ingest mode).
+public final class SymbolDirectory: Sendable {
+    private struct State {
+        var symbols: [Symbol] = []
+        var ids: [Symbol: SymbolID] = [:]
+    }
+
+    private let state = Mutex(State())
+    /// A cap on distinct symbols, so a publisher cannot grow the hub's memory without bound.
+    public let capacity: Int
+
+    public init(capacity: Int = 100_000) {
+        self.capacity = capacity
+    }
+
+    /// The id of `symbol`, registering it if new. Nil when the directory is full.
+    public func register(_ symbol: Symbol) -> SymbolID? {
+        state.withLock { state in
+            if let id = state.ids[symbol] { return id }
+            guard state.symbols.count < capacity else { return nil }
+            let id = SymbolID(UInt32(state.symbols.count))
+            state.symbols.append(symbol)
+            state.ids[symbol] = id
+            return id
+        }
+    }
+
+    public func id(of name: String) -> SymbolID? {
+        guard let symbol = Symbol(name) else { return nil }
+        return state.withLock { $0.ids[symbol] }
+    }
+
+    /// Resolves many names under one lock; unknown or invalid names come back in `unknown`.
+    public func resolve(_ names: [String]) -> (known: [(String, SymbolID)], unknown: [String]) {
+        state.withLock { state in
+            var known: [(String, SymbolID)] = []
+            var unknown: [String] = []
+            for name in names {
+                if let symbol = Symbol(name), let id = state.ids[symbol] { known.append((name, id)) } else { unknown.append(name) }
+            }
+            return (known, unknown)
+        }
+    }
+
+    public func symbol(for id: SymbolID) -> Symbol? {
+        state.withLock { id.index < $0.symbols.count ? $0.symbols[id.index] : nil }
+    }
+
+    public var allSymbols: [Symbol] { state.withLock { $0.symbols } }
+    public var count: Int { state.withLock { $0.symbols.count } }
+}

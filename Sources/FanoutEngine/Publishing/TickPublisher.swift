@@ -1,0 +1,85 @@
+import FeedModel
+import NIOCore
+
+extension ServerMessage: ServerMessageWriting {}
+
+/// The ring's single writer: it sequences updates, records them in the last-value cache, encodes
+/// each one **once** into a complete WebSocket frame, appends it to the broadcast ring, and wakes
+/// each loop's consumer once per batch.
+///
+/// Threading: confined to `eventLoop` (a dedicated loop, so encoding never competes with a socket
+/// loop's I/O for the same thread). Feed sources hand it batches with `publish(_:)` from any thread;
+/// the batch hops to the loop once.
+public final class TickPublisher: @unchecked Sendable {
+    // @unchecked: all mutable state is confined to `eventLoop`.
+
+    public let eventLoop: any EventLoop
+    public let directory: SymbolDirectory
+    public let lastValues: LastValueCache
+    public let counters: FanoutCounters
+    private let transmitter: BroadcastTransmitter
+    private var consumers: [LoopFanout] = []
+    /// Next seq per symbol id, minus one (i.e. the last seq issued).
+    private var lastSeq: [UInt64] = []
+    /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
+    private var scratch = ByteBufferAllocator().buffer(capacity: 1024)
+
+    public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
+                lastValues: LastValueCache, counters: FanoutCounters) {
+        self.eventLoop = eventLoop
+        self.transmitter = BroadcastTransmitter(buffer: buffer)
+        self.directory = directory
+        self.lastValues = lastValues
+        self.counters = counters
+    }
+
+    /// Registers the consumers to wake. Call before the first publish.
+    public func attach(_ consumers: [LoopFanout]) {
+        eventLoop.execute { self.consumers.append(contentsOf: consumers) }
+    }
+
+    /// Publishes a batch from any thread.
+    public func publish(_ updates: [FeedUpdate]) {
+        if eventLoop.inEventLoop {
+            publishOnLoop(updates)
+        } else {
+            eventLoop.execute { self.publishOnLoop(updates) }
+        }
+    }
+
+    /// Sequences, caches, encodes and transmits `updates`, then wakes every consumer once.
+    /// Returns the sequenced ticks (for tests and the in-process feed).
+    @discardableResult
+    public func publishOnLoop(_ updates: [FeedUpdate]) -> [Tick] {
+        eventLoop.assertInEventLoop()
+        guard !updates.isEmpty else { return [] }
+        var sequenced: [(SymbolID, Tick)] = []
+        sequenced.reserveCapacity(updates.count)
+        for update in updates {
+            let index = update.symbolID.index
+            if index >= lastSeq.count {
+                lastSeq.append(contentsOf: repeatElement(0, count: index + 1 - lastSeq.count))
+            }
+            lastSeq[index] += 1
+            sequenced.append((update.symbolID, Tick(symbol: update.symbol, seq: lastSeq[index],
+                                                   timestamp: update.timestamp, body: update.body)))
+        }
+        // Cache first, ring second: see `LastValueCache` for why this order makes snapshots gap-free.
+        lastValues.apply(sequenced)
+        for (id, tick) in sequenced {
+            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
+            let kind: UInt32 = if case .quote = tick.body { 1 } else { 2 }
+            transmitter.transmit(RecordHeader(symbolID: id.rawValue, kind: kind, seq: tick.seq), payload: scratch)
+        }
+        counters.ticksIn.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
+        counters.framesEncoded.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
+        for consumer in consumers { consumer.wake() }
+        return sequenced.map(\.1)
+    }
+
+    /// The last seq issued for `id` (0 if none). On the loop.
+    public func lastSequence(of id: SymbolID) -> UInt64 {
+        eventLoop.assertInEventLoop()
+        return id.index < lastSeq.count ? lastSeq[id.index] : 0
+    }
+}

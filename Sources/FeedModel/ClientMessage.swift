@@ -1,0 +1,97 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A request from a subscriber, protocol `tickerhub.v1`.
+public enum ClientMessage: Sendable, Equatable {
+    case subscribe(id: Int64?, symbols: [String])
+    case unsubscribe(id: Int64?, symbols: [String])
+    case list(id: Int64?)
+    case ping(id: Int64?)
+    case stats(id: Int64?)
+
+    public var id: Int64? {
+        switch self {
+        case .subscribe(let id, _), .unsubscribe(let id, _), .list(let id), .ping(let id), .stats(let id): return id
+        }
+    }
+
+    /// Limits applied while parsing, before any allocation proportional to the input.
+    public struct Limits: Sendable {
+        public var maxMessageBytes: Int
+        public var maxSymbolsPerRequest: Int
+
+        public init(maxMessageBytes: Int = 64 * 1024, maxSymbolsPerRequest: Int = 1000) {
+            self.maxMessageBytes = maxMessageBytes
+            self.maxSymbolsPerRequest = maxSymbolsPerRequest
+        }
+    }
+
+    /// Parses one text message. A pure function of its input: it never traps, whatever the bytes,
+    /// and every failure is a `ProtocolError` carrying the request id when one could be read.
+    public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) -> Result<ClientMessage, ProtocolError> {
+        guard bytes.count <= limits.maxMessageBytes else {
+            return .failure(ProtocolError(code: .messageTooLarge,
+                                          message: "message of \(bytes.count) bytes exceeds \(limits.maxMessageBytes)"))
+        }
+        let raw: RawRequest
+        do {
+            raw = try JSONDecoder().decode(RawRequest.self, from: Data(bytes))
+        } catch {
+            return .failure(ProtocolError(code: .badJSON, message: "request is not a JSON object"))
+        }
+        if let problem = raw.problem {
+            return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: problem))
+        }
+        guard let op = raw.op else {
+            return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "missing \"op\""))
+        }
+        switch op {
+        case "subscribe", "unsubscribe":
+            guard let symbols = raw.symbols else {
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"\(op)\" needs \"symbols\": an array of strings"))
+            }
+            guard symbols.count <= limits.maxSymbolsPerRequest else {
+                return .failure(ProtocolError(id: raw.id, code: .tooManySymbols,
+                                              message: "\(symbols.count) symbols in one request; the limit is \(limits.maxSymbolsPerRequest)"))
+            }
+            return .success(op == "subscribe" ? .subscribe(id: raw.id, symbols: symbols) : .unsubscribe(id: raw.id, symbols: symbols))
+        case "list": return .success(.list(id: raw.id))
+        case "ping": return .success(.ping(id: raw.id))
+        case "stats": return .success(.stats(id: raw.id))
+        default:
+            return .failure(ProtocolError(id: raw.id, code: .unknownOp, message: "unknown op \"\(op.prefix(64))\""))
+        }
+    }
+}
+
+/// The request as JSON, before validation. Each field is decoded on its own so that one bad field
+/// still lets us echo the request id in the error.
+private struct RawRequest: Decodable {
+    var op: String?
+    var id: Int64?
+    var symbols: [String]?
+    var problem: String?
+
+    enum CodingKeys: String, CodingKey { case op, id, symbols }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try? container.decodeIfPresent(Int64.self, forKey: .id)
+        if id == nil, container.contains(.id), (try? container.decodeNil(forKey: .id)) != true {
+            problem = "\"id\" must be an integer"
+        }
+        do {
+            op = try container.decodeIfPresent(String.self, forKey: .op)
+        } catch {
+            problem = problem ?? "\"op\" must be a string"
+        }
+        do {
+            symbols = try container.decodeIfPresent([String].self, forKey: .symbols)
+        } catch {
+            problem = problem ?? "\"symbols\" must be an array of strings"
+        }
+    }
+}

@@ -1,0 +1,30 @@
+/// An error reported to a client in an `error` message. The connection stays open.
+public struct ProtocolError: Error, Sendable, Equatable {
+    /// Stable, documented, snake_case codes (docs/PROTOCOL.md). Clients switch on these.
+    public enum Code: String, Sendable, CaseIterable {
+        /// The text frame is not valid JSON, or not a JSON object.
+        case badJSON = "bad_json"
+        /// `op` is present but not one the server knows.
+        case unknownOp = "unknown_op"
+        /// A field is missing or has the wrong type (e.g. `symbols` is not an array of strings).
+        case invalidRequest = "invalid_request"
+        /// A symbol in the request is not (yet) published by this hub.
+        case unknownSymbol = "unknown_symbol"
+        /// The request, or the connection's subscriptions after it, would exceed the symbol limit.
+        case tooManySymbols = "too_many_symbols"
+        /// The client sent a binary frame; protocol v1 requests are JSON text.
+        case unsupportedFrame = "unsupported_frame"
+        /// The message is larger than the server accepts.
+        case messageTooLarge = "message_too_large"
+    }
+
+    public var id: Int64?
+    public var code: Code
+    public var message: String
+
+    public init(id: Int64? = nil, code: Code, message: String) {
+        self.id = id
+        self.code = code
+        self.message = message
+    }
+}

@@ -1,0 +1,164 @@
+import NIOCore
+
+/// Every message the hub sends to a subscriber, protocol `tickerhub.v1` (see docs/PROTOCOL.md).
+///
+/// Field names here are the contract with clients; change them only with a protocol version bump.
+public enum ServerMessage: Sendable, Equatable {
+    case welcome(Welcome)
+    case ack(id: Int64?, op: String, symbols: [String])
+    case error(ProtocolError)
+    case symbols(id: Int64?, symbols: [String])
+    case pong(id: Int64?, timestamp: Timestamp)
+    case heartbeat(timestamp: Timestamp)
+    case snapshot(SymbolSnapshot)
+    case update(Tick)
+    case stats(id: Int64?, counters: [(String, UInt64)])
+
+    public struct Welcome: Sendable, Equatable {
+        public var heartbeatMs: Int
+        public var maxSymbols: Int
+        public var feed: String
+        public var serverVersion: String
+
+        public init(heartbeatMs: Int, maxSymbols: Int, feed: String, serverVersion: String) {
+            self.heartbeatMs = heartbeatMs
+            self.maxSymbols = maxSymbols
+            self.feed = feed
+            self.serverVersion = serverVersion
+        }
+    }
+
+    public static let protocolName = "tickerhub.v1"
+
+    public static func == (lhs: ServerMessage, rhs: ServerMessage) -> Bool {
+        switch (lhs, rhs) {
+        case let (.welcome(a), .welcome(b)): return a == b
+        case let (.ack(a1, a2, a3), .ack(b1, b2, b3)): return a1 == b1 && a2 == b2 && a3 == b3
+        case let (.error(a), .error(b)): return a == b
+        case let (.symbols(a1, a2), .symbols(b1, b2)): return a1 == b1 && a2 == b2
+        case let (.pong(a1, a2), .pong(b1, b2)): return a1 == b1 && a2 == b2
+        case let (.heartbeat(a), .heartbeat(b)): return a == b
+        case let (.snapshot(a), .snapshot(b)): return a == b
+        case let (.update(a), .update(b)): return a == b
+        case let (.stats(a1, a2), .stats(b1, b2)):
+            return a1 == b1 && a2.map(\.0) == b2.map(\.0) && a2.map(\.1) == b2.map(\.1)
+        default: return false
+        }
+    }
+
+    /// Appends the JSON text of the message to `buffer`.
+    public func writeJSON(into buffer: inout ByteBuffer) {
+        var json = JSONWriter(buffer: buffer)
+        // Hand the storage to `json` so it is uniquely referenced while we append (no copy-on-write).
+        // `ByteBuffer()` is a shared zero-capacity buffer, so this allocates nothing.
+        buffer = ByteBuffer()
+        json.beginObject()
+        switch self {
+        case .welcome(let welcome):
+            json.field("type", "welcome")
+            json.field("protocol", ServerMessage.protocolName)
+            json.field("heartbeatMs", welcome.heartbeatMs)
+            json.field("maxSymbols", welcome.maxSymbols)
+            json.field("feed", welcome.feed)
+            json.field("server", "tickerhub/\(welcome.serverVersion)")
+        case let .ack(id, op, symbols):
+            json.field("type", "ack")
+            json.optionalField("id", id)
+            json.field("op", op)
+            json.stringArray("symbols", symbols)
+        case .error(let error):
+            json.field("type", "error")
+            json.optionalField("id", error.id)
+            json.field("code", error.code.rawValue)
+            json.field("message", error.message)
+        case let .symbols(id, symbols):
+            json.field("type", "symbols")
+            json.optionalField("id", id)
+            json.stringArray("symbols", symbols)
+        case let .pong(id, timestamp):
+            json.field("type", "pong")
+            json.optionalField("id", id)
+            json.field("ts", timestamp.nanosecondsSinceEpoch)
+        case .heartbeat(let timestamp):
+            json.field("type", "heartbeat")
+            json.field("ts", timestamp.nanosecondsSinceEpoch)
+        case .snapshot(let snapshot):
+            json.field("type", "snapshot")
+            json.snapshotFields(snapshot)
+        case .update(let tick):
+            json.tickFields(tick)
+        case let .stats(id, counters):
+            json.field("type", "stats")
+            json.optionalField("id", id)
+            json.key("counters")
+            json.counterObject(counters)
+        }
+        json.endObject()
+        buffer = json.buffer
+    }
+
+    /// The JSON text as a `String`; for tests, logs and the HTTP routes.
+    public var jsonText: String {
+        var buffer = ByteBuffer()
+        writeJSON(into: &buffer)
+        return String(buffer: buffer)
+    }
+}
+
+extension JSONWriter {
+    mutating func stringArray(_ key: StaticString, _ values: [String]) {
+        beginArray(key: key)
+        for value in values { string(value) }
+        endArray()
+    }
+
+    mutating func counterObject(_ counters: [(String, UInt64)]) {
+        beginObject()
+        for (name, value) in counters {
+            // Counter names are snake_case identifiers chosen in code; no escaping needed, but be safe.
+            string(name)
+            buffer.writeInteger(UInt8(ascii: ":"))
+            buffer.writeString(String(value))
+        }
+        endObject()
+    }
+
+    /// The fields of a `quote` or `trade` update, starting with `"type"`.
+    mutating func tickFields(_ tick: Tick) {
+        switch tick.body {
+        case .quote(let quote):
+            field("type", "quote")
+            field("symbol", tick.symbol.name)
+            field("seq", tick.seq)
+            field("ts", tick.timestamp.nanosecondsSinceEpoch)
+            quoteFields(quote)
+        case .trade(let trade):
+            field("type", "trade")
+            field("symbol", tick.symbol.name)
+            field("seq", tick.seq)
+            field("ts", tick.timestamp.nanosecondsSinceEpoch)
+            field("price", trade.price)
+            field("size", trade.size)
+        }
+    }
+
+    mutating func quoteFields(_ quote: Quote) {
+        field("bid", quote.bid)
+        field("ask", quote.ask)
+        field("bidSize", quote.bidSize)
+        field("askSize", quote.askSize)
+    }
+
+    /// Snapshot fields, shared by the `snapshot` message and `GET /v1/snapshot`.
+    /// Quote fields are absent until the symbol has quoted; `last`/`lastSize` until it has traded.
+    public mutating func snapshotFields(_ snapshot: SymbolSnapshot) {
+        field("symbol", snapshot.symbol.name)
+        field("seq", snapshot.seq)
+        field("ts", snapshot.timestamp.nanosecondsSinceEpoch)
+        if let quote = snapshot.quote { quoteFields(quote) }
+        if let trade = snapshot.lastTrade {
+            field("last", trade.price)
+            field("lastSize", trade.size)
+        }
+    }
+}
