@@ -31,6 +31,13 @@ public struct JSONWriter {
         needsComma = false
     }
 
+    /// Starts an array as a value (top level or inside another array).
+    public mutating func beginArrayValue() {
+        separate()
+        buffer.writeInteger(UInt8(ascii: "["))
+        needsComma = false
+    }
+
     public mutating func endArray() {
         buffer.writeInteger(UInt8(ascii: "]"))
         needsComma = true

@@ -47,6 +47,12 @@ public final class TickPublisher: @unchecked Sendable {
         }
     }
 
+    /// Publishes a batch from any thread; the future completes (on the publisher's loop) once the
+    /// batch is in the ring. Ingest uses it for flow control.
+    public func submit(_ updates: [FeedUpdate]) -> EventLoopFuture<Void> {
+        eventLoop.submit { self.publishOnLoop(updates) }.map { _ in }
+    }
+
     /// Sequences, caches, encodes and transmits `updates`, then wakes every consumer once.
     /// Returns the sequenced ticks (for tests and the in-process feed).
     @discardableResult

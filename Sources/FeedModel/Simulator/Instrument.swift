@@ -68,3 +68,22 @@ public enum SymbolUniverse {
         return result
     }
 }
+
+extension SymbolUniverse {
+    /// Instruments for the given tickers: well-known ones open at their usual price level, others at a
+    /// price derived from the seed and the name. Deterministic.
+    public static func instruments(named symbols: [Symbol], seed: UInt64) -> [Instrument] {
+        let unit = Price.powerOfTen(quotingScale)
+        let known = Dictionary(wellKnown.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
+        return symbols.map { symbol in
+            if let dollars = known[symbol.name] {
+                return Instrument(symbol: symbol, openingPrice: Price(mantissa: dollars * unit, scale: quotingScale), tickSize: unit / 100)
+            }
+            var nameHash = seed
+            for byte in symbol.name.utf8 { nameHash = (nameHash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            var generator = SeededGenerator(seed: nameHash)
+            let cents = Int64(2 * _exp(generator.nextUnit() * _log(200)) * 100)
+            return Instrument(symbol: symbol, openingPrice: Price(mantissa: cents * (unit / 100), scale: quotingScale), tickSize: unit / 100)
+        }
+    }
+}

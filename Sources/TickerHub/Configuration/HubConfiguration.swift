@@ -1,0 +1,65 @@
+import FeedModel
+import Logging
+import NIOCore
+
+/// Everything the hub is configured with, in one value. Filled from CLI flags and environment
+/// variables by `TickerHubCommand`, printed at start-up, and built directly by tests.
+struct HubConfiguration: Sendable, CustomStringConvertible {
+    enum FeedMode: String, Sendable, CaseIterable {
+        /// The embedded market simulator.
+        case sim
+        /// Ticks published by clients on `/ingest` (e.g. `feedsim publish`).
+        case ingest
+    }
+
+    /// What the simulated market lists: the first N of the default universe, or named tickers.
+    enum SymbolSelection: Sendable, Equatable {
+        case count(Int)
+        case names([Symbol])
+    }
+
+    var host = "127.0.0.1"
+    /// 0 asks the OS for a free port (tests use this).
+    var port = 8080
+    var feed = FeedMode.sim
+    var symbols = SymbolSelection.count(500)
+    /// Simulated ticks per second across all symbols.
+    var ticksPerSecond = 2_000.0
+    var seed: UInt64 = 42
+    /// When set, the simulator runs at 10× the rate for `burstLengthSeconds` every `burstPeriodSeconds`.
+    var burstPeriodSeconds: Double?
+    var burstLengthSeconds = 2.0
+    /// How often the simulated feed publishes a batch.
+    var feedIntervalMilliseconds = 1
+    var eventLoops = System.coreCount
+    var heartbeatMilliseconds = 1_000
+    /// A connection with no inbound traffic for this long is pinged; after twice this long, closed.
+    var pingIntervalSeconds = 15
+    var maxSymbolsPerConnection = 1_000
+    /// Size of the broadcast ring in bytes (a power of two).
+    var ringBytes = 8 << 20
+    /// NIO write-buffer water marks per subscriber connection. Above the high mark the connection
+    /// is not writable and updates for it are dropped (counted) instead of queued.
+    var writeBufferLowWaterMark = 32 * 1024
+    var writeBufferHighWaterMark = 128 * 1024
+    /// Largest WebSocket message accepted from a subscriber (they only send small JSON requests).
+    var maxClientMessageBytes = 64 * 1024
+    /// Largest message accepted from an ingest publisher (a binary tick batch).
+    var maxIngestMessageBytes = 4 << 20
+    var logLevel = Logger.Level.info
+
+    var description: String {
+        let symbolText: String = switch symbols {
+        case .count(let n): "\(n) simulated"
+        case .names(let names): names.map(\.name).joined(separator: ",")
+        }
+        var text = "host=\(host) port=\(port) feed=\(feed.rawValue) event-loops=\(eventLoops) ring=\(ringBytes)B"
+        if feed == .sim {
+            text += " symbols=\(symbolText) rate=\(Int(ticksPerSecond))/s seed=\(seed)"
+            if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
+        }
+        text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
+        text += " write-buffer=\(writeBufferLowWaterMark)..\(writeBufferHighWaterMark)B"
+        return text
+    }
+}

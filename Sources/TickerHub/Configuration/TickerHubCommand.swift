@@ -1,0 +1,137 @@
+import ArgumentParser
+import FeedModel
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tickerhub`: the command line. Every flag also reads an environment variable, named in its help.
+@main
+struct TickerHubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tickerhub",
+        abstract: "Live market-data broadcast hub: ticks in, WebSocket fan-out to thousands of subscribers.",
+        discussion: "Starts with an embedded simulated market by default. Connect to ws://HOST:PORT/ws; see docs/PROTOCOL.md."
+    )
+
+    @Option(help: "Address to listen on. (env TICKERHUB_HOST)")
+    var host: String = env("TICKERHUB_HOST") ?? "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one. (env TICKERHUB_PORT)")
+    var port: Int = env("TICKERHUB_PORT").flatMap(Int.init) ?? 8080
+
+    @Option(help: "Feed source: sim (embedded simulator) or ingest (publishers on /ingest). (env TICKERHUB_FEED)")
+    var feed: String = env("TICKERHUB_FEED") ?? "sim"
+
+    @Option(help: "Simulated symbols: a count of the default universe, or a comma-separated list. (env TICKERHUB_SYMBOLS)")
+    var symbols: String = env("TICKERHUB_SYMBOLS") ?? "500"
+
+    @Option(help: "Simulated ticks per second, over all symbols. (env TICKERHUB_RATE)")
+    var rate: Double = env("TICKERHUB_RATE").flatMap(Double.init) ?? 2_000
+
+    @Option(help: "Seed of the simulated market. (env TICKERHUB_SEED)")
+    var seed: UInt64 = env("TICKERHUB_SEED").flatMap(UInt64.init) ?? 42
+
+    @Option(help: "Run the simulator at 10x rate for --burst-for seconds every this many seconds; 0 is off. (env TICKERHUB_BURST_EVERY)")
+    var burstEvery: Double = env("TICKERHUB_BURST_EVERY").flatMap(Double.init) ?? 0
+
+    @Option(help: "Length of each burst, in seconds. (env TICKERHUB_BURST_FOR)")
+    var burstFor: Double = env("TICKERHUB_BURST_FOR").flatMap(Double.init) ?? 2
+
+    @Option(help: "Socket event loops; defaults to the number of cores. (env TICKERHUB_EVENT_LOOPS)")
+    var eventLoops: Int = env("TICKERHUB_EVENT_LOOPS").flatMap(Int.init) ?? System.coreCount
+
+    @Option(help: "Idle interval after which a heartbeat is sent, in milliseconds. (env TICKERHUB_HEARTBEAT_MS)")
+    var heartbeatMs: Int = env("TICKERHUB_HEARTBEAT_MS").flatMap(Int.init) ?? 1_000
+
+    @Option(help: "Most symbols one connection may subscribe to. (env TICKERHUB_MAX_SYMBOLS)")
+    var maxSymbols: Int = env("TICKERHUB_MAX_SYMBOLS").flatMap(Int.init) ?? 1_000
+
+    @Option(help: "Broadcast ring size in bytes, a power of two. (env TICKERHUB_RING_BYTES)")
+    var ringBytes: Int = env("TICKERHUB_RING_BYTES").flatMap(Int.init) ?? 8 << 20
+
+    @Option(help: "Per-connection write buffer above which updates are dropped, in bytes. (env TICKERHUB_WRITE_BUFFER_HIGH)")
+    var writeBufferHigh: Int = env("TICKERHUB_WRITE_BUFFER_HIGH").flatMap(Int.init) ?? 128 * 1024
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (env TICKERHUB_LOG_LEVEL)")
+    var logLevel: String = env("TICKERHUB_LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        guard HubConfiguration.FeedMode(rawValue: feed) != nil else { throw ValidationError("--feed must be sim or ingest") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
+        guard eventLoops >= 1 else { throw ValidationError("--event-loops must be at least 1") }
+        guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        guard ringBytes >= 64 * 1024, ringBytes.nonzeroBitCount == 1 else { throw ValidationError("--ring-bytes must be a power of two, at least 65536") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard writeBufferHigh >= 4096 else { throw ValidationError("--write-buffer-high must be at least 4096") }
+        if burstEvery < 0 || (burstEvery > 0 && (burstFor <= 0 || burstFor > burstEvery)) {
+            throw ValidationError("--burst-for must be positive and fit in --burst-every")
+        }
+        _ = try parsedSymbols()
+    }
+
+    func parsedSymbols() throws -> HubConfiguration.SymbolSelection {
+        if let count = Int(symbols) {
+            guard count >= 1 else { throw ValidationError("--symbols needs at least 1") }
+            return .count(count)
+        }
+        var names: [Symbol] = []
+        for part in symbols.split(separator: ",") {
+            guard let symbol = Symbol(part.filter { $0 != " " }) else {
+                throw ValidationError("invalid symbol \"\(part)\" (1-16 of A-Z 0-9 . - _ /)")
+            }
+            names.append(symbol)
+        }
+        guard !names.isEmpty else { throw ValidationError("--symbols is empty") }
+        return .names(names)
+    }
+
+    func makeConfiguration() throws -> HubConfiguration {
+        var configuration = HubConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.feed = HubConfiguration.FeedMode(rawValue: feed)!
+        configuration.symbols = try parsedSymbols()
+        configuration.ticksPerSecond = rate
+        configuration.seed = seed
+        configuration.burstPeriodSeconds = burstEvery > 0 ? burstEvery : nil
+        configuration.burstLengthSeconds = burstFor
+        configuration.eventLoops = eventLoops
+        configuration.heartbeatMilliseconds = heartbeatMs
+        configuration.maxSymbolsPerConnection = maxSymbols
+        configuration.ringBytes = ringBytes
+        configuration.writeBufferHighWaterMark = writeBufferHigh
+        configuration.writeBufferLowWaterMark = writeBufferHigh / 4
+        configuration.logLevel = Logger.Level(rawValue: logLevel)!
+        return configuration
+    }
+
+    func run() async throws {
+        let configuration = try makeConfiguration()
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tickerhub")
+        logger.info("starting", metadata: ["config": "\(configuration)"])
+        let hub = Hub(configuration: configuration, logger: logger)
+        let serviceGroup = ServiceGroup(
+            services: [HubService(hub: hub)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        try await serviceGroup.run()
+    }
+}
+
+private func env(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    let text = String(cString: value)
+    return text.isEmpty ? nil : text
+}

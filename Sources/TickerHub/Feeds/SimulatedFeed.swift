@@ -1,0 +1,80 @@
+import FanoutEngine
+import FeedModel
+import NIOCore
+
+/// The embedded feed source: drives `MarketSimulator` on the publisher's loop. Every
+/// `feedIntervalMilliseconds` it asks the `RateSchedule` how many events are due, generates them and
+/// publishes them as one batch, so consumers are woken once per interval, not once per tick.
+///
+/// Before the first interval it publishes every instrument's opening quote (seq 1), so snapshots
+/// have values from the first connection on.
+final class SimulatedFeed: @unchecked Sendable {
+    // @unchecked: all mutable state is confined to the publisher's event loop.
+
+    private let publisher: TickPublisher
+    private var simulator: MarketSimulator
+    private var schedule: RateSchedule
+    private let ids: [SymbolID]
+    private let interval: TimeAmount
+    private var task: RepeatedTask?
+    private var startedAt = NIODeadline.now()
+
+    init(configuration: HubConfiguration, publisher: TickPublisher) {
+        self.publisher = publisher
+        let instruments: [Instrument] = switch configuration.symbols {
+        case .count(let count): SymbolUniverse.instruments(count: count, seed: configuration.seed)
+        case .names(let names): SymbolUniverse.instruments(named: names, seed: configuration.seed)
+        }
+        simulator = MarketSimulator(instruments: instruments, seed: configuration.seed)
+        ids = instruments.map { instrument in
+            guard let id = publisher.directory.register(instrument.symbol) else {
+                preconditionFailure("the symbol directory cannot hold the simulated universe")
+            }
+            return id
+        }
+        var burst: RateSchedule.Burst?
+        if let period = configuration.burstPeriodSeconds {
+            burst = .init(periodNanos: UInt64(period * 1e9), lengthNanos: UInt64(configuration.burstLengthSeconds * 1e9))
+        }
+        schedule = RateSchedule(ticksPerSecond: configuration.ticksPerSecond, burst: burst)
+        interval = .milliseconds(Int64(max(configuration.feedIntervalMilliseconds, 1)))
+    }
+
+    func start() {
+        publisher.eventLoop.execute {
+            self.publishOpeningQuotes()
+            self.startedAt = .now()
+            _ = self.schedule.ticksDue(atNanos: 0)
+            self.task = self.publisher.eventLoop.scheduleRepeatedTask(initialDelay: self.interval, delay: self.interval) { _ in
+                self.publishDueTicks()
+            }
+        }
+    }
+
+    func stop() async {
+        try? await publisher.eventLoop.submit { self.task?.cancel() }.get()
+    }
+
+    private func publishOpeningQuotes() {
+        let now = Timestamp.now()
+        let updates = zip(ids, zip(simulator.instruments, simulator.currentQuotes)).map { id, pair in
+            FeedUpdate(symbolID: id, symbol: pair.0.symbol, timestamp: now, body: .quote(pair.1))
+        }
+        publisher.publishOnLoop(updates)
+    }
+
+    private func publishDueTicks() {
+        let elapsed = UInt64(max(0, (NIODeadline.now() - startedAt).nanoseconds))
+        let due = schedule.ticksDue(atNanos: elapsed)
+        guard due > 0 else { return }
+        var updates: [FeedUpdate] = []
+        updates.reserveCapacity(due)
+        for _ in 0..<due {
+            let event = simulator.next()
+            let instrument = simulator.instruments[event.instrumentIndex]
+            updates.append(FeedUpdate(symbolID: ids[event.instrumentIndex], symbol: instrument.symbol,
+                                      timestamp: .now(), body: event.body))
+        }
+        publisher.publishOnLoop(updates)
+    }
+}

@@ -1,0 +1,118 @@
+import FanoutEngine
+import FeedModel
+import NIOCore
+import NIOHTTP1
+
+/// A response to a plain HTTP request.
+struct HTTPResponse: Sendable {
+    var status: HTTPResponseStatus
+    var contentType: String
+    var body: ByteBuffer
+
+    static func json(_ body: ByteBuffer, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", body: body)
+    }
+
+    static func text(_ text: String, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: ByteBuffer(string: text + "\n"))
+    }
+
+    static func error(_ status: HTTPResponseStatus, code: String, message: String) -> HTTPResponse {
+        var json = JSONWriter(buffer: ByteBuffer())
+        json.beginObject()
+        json.field("code", code)
+        json.field("message", message)
+        json.endObject()
+        return .json(json.buffer, status: status)
+    }
+}
+
+/// The plain HTTP routes: a pure function from request head to response, so it is easy to test.
+///
+/// | route                               | answer                                            |
+/// |-------------------------------------|---------------------------------------------------|
+/// | `GET /`                             | the live dashboard page                           |
+/// | `GET /healthz`                      | 200 `ok`                                          |
+/// | `GET /v1/symbols`                   | JSON array of symbol names                        |
+/// | `GET /v1/snapshot?symbols=A,B`      | JSON array of snapshots (all symbols if omitted)  |
+/// | `GET /stats`                        | JSON counters                                     |
+/// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade              |
+struct HTTPRoutes: Sendable {
+    let hub: Hub
+
+    static func path(of uri: String) -> Substring {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+
+    static func query(of uri: String, _ name: String) -> Substring? {
+        let parts = uri.split(separator: "?", maxSplits: 1)
+        guard parts.count == 2 else { return nil }
+        for pair in parts[1].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if kv.first == Substring(name) { return kv.count == 2 ? kv[1] : "" }
+        }
+        return nil
+    }
+
+    func respond(to head: HTTPRequestHead) -> HTTPResponse {
+        hub.metrics.httpRequests.wrappingIncrement(ordering: .relaxed)
+        guard head.method == .GET || head.method == .HEAD else {
+            return .error(.methodNotAllowed, code: "method_not_allowed", message: "only GET is supported")
+        }
+        switch HTTPRoutes.path(of: head.uri) {
+        case "/":
+            return HTTPResponse(status: .ok, contentType: "text/html; charset=utf-8", body: ByteBuffer(string: DashboardPage.html))
+        case "/healthz":
+            return .text("ok")
+        case "/v1/symbols":
+            var json = JSONWriter(buffer: ByteBuffer())
+            json.beginArrayValue()
+            for symbol in hub.engine.directory.allSymbols { json.string(symbol.name) }
+            json.endArray()
+            return .json(json.buffer)
+        case "/v1/snapshot":
+            return snapshot(query: HTTPRoutes.query(of: head.uri, "symbols"))
+        case "/stats":
+            return .json(StatsReport(hub: hub).json())
+        case "/ws", "/ingest":
+            return .error(.upgradeRequired, code: "upgrade_required",
+                          message: "this endpoint speaks WebSocket" + (hub.configuration.feed == .ingest ? "" : "; /ingest needs --feed ingest"))
+        default:
+            return .error(.notFound, code: "not_found", message: "no route for \(HTTPRoutes.path(of: head.uri).prefix(100))")
+        }
+    }
+
+    private func snapshot(query: Substring?) -> HTTPResponse {
+        let directory = hub.engine.directory
+        let ids: [SymbolID]
+        if let query, !query.isEmpty {
+            let names = query.split(separator: ",").map { String($0.removingPercentEncodedCommas()) }
+            let resolved = directory.resolve(names)
+            guard resolved.unknown.isEmpty else {
+                return .error(.notFound, code: ProtocolError.Code.unknownSymbol.rawValue,
+                              message: "unknown symbols: \(resolved.unknown.prefix(20).joined(separator: ","))")
+            }
+            ids = resolved.known.map(\.1)
+        } else {
+            ids = (0..<directory.count).map { SymbolID(UInt32($0)) }
+        }
+        var json = JSONWriter(buffer: ByteBuffer())
+        json.beginArrayValue()
+        for snapshot in hub.engine.lastValues.snapshots(of: ids).compactMap({ $0 }) {
+            json.beginObject()
+            json.field("type", "snapshot")
+            json.snapshotFields(snapshot)
+            json.endObject()
+        }
+        json.endArray()
+        return .json(json.buffer)
+    }
+}
+
+extension Substring {
+    /// Query values may arrive with `%2C` for commas (browsers encode them in some forms).
+    fileprivate func removingPercentEncodedCommas() -> Substring {
+        guard contains("%") else { return self }
+        return Substring(self.replacing("%2C", with: ",").replacing("%2c", with: ","))
+    }
+}

@@ -1,0 +1,61 @@
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// Builds each accepted connection's pipeline: HTTP/1.1 with a WebSocket upgrader, whose upgraded
+/// pipeline is:
+///
+///     head ─ RawFrameWriter ─ [WebSocketFrameEncoder] ─ [WebSocketFrameDecoder] ─ [protocol error handler]
+///          ─ NIOWebSocketFrameAggregator ─ SubscriberSession | IngestSession
+///
+/// `RawFrameWriter` sits next to the head so that the fan-out's pre-built frames (ByteBuffers) skip
+/// the frame encoder; control frames (pong, close) still go through NIO's encoder.
+enum ConnectionPipeline {
+    static let routerName = "tickerhub.http-routes"
+
+    static func configure(_ channel: any Channel, hub: Hub, routes: HTTPRoutes) throws {
+        let admission = ConnectionAdmission(acceptsPublishers: hub.configuration.feed == .ingest)
+        let maxFrameSize = max(hub.configuration.maxClientMessageBytes, hub.configuration.maxIngestMessageBytes)
+        let upgrader = NIOWebSocketServerUpgrader(
+            maxFrameSize: maxFrameSize,
+            automaticErrorHandling: true,
+            shouldUpgrade: { channel, head in
+                let decision = admission.decide(head)
+                return channel.eventLoop.makeSucceededFuture(decision == .refuse ? nil : HTTPHeaders())
+            },
+            upgradePipelineHandler: { channel, head in
+                channel.eventLoop.makeCompletedFuture {
+                    try configureUpgraded(channel, decision: admission.decide(head), hub: hub)
+                }
+            }
+        )
+        let sync = channel.pipeline.syncOperations
+        try sync.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                // The HTTP routes must not see WebSocket frames.
+                context.pipeline.removeHandler(name: routerName, promise: nil)
+            }),
+            withErrorHandling: true
+        )
+        try sync.addHandler(HTTPRouter(routes: routes), name: routerName)
+    }
+
+    private static func configureUpgraded(_ channel: any Channel, decision: ConnectionAdmission.Decision, hub: Hub) throws {
+        let sync = channel.pipeline.syncOperations
+        let configuration = hub.configuration
+        switch decision {
+        case .subscriber:
+            let writer = RawFrameWriter()
+            try sync.addHandler(writer, position: .first)
+            try sync.addHandler(NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
+                                                            maxAccumulatedFrameSize: configuration.maxClientMessageBytes))
+            try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer))
+        case .publisher:
+            try sync.addHandler(NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
+                                                            maxAccumulatedFrameSize: configuration.maxIngestMessageBytes))
+            try sync.addHandler(IngestSession(hub: hub))
+        case .refuse:
+            preconditionFailure("a refused request is never upgraded")
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import FanoutEngine
+import FeedModel
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The composition root: builds the engine (ring, publisher, one fan-out consumer per socket loop),
+/// the feed source and the listener, and tears them down in order.
+///
+/// Threads: `socketLoops` (one per core by default) run connections and their fan-out consumers;
+/// `publisherLoop` is a dedicated thread that is the ring's single writer, so encoding never steals
+/// time from a socket loop.
+final class Hub: Sendable {
+    let configuration: HubConfiguration
+    let logger: Logger
+    let engine: HubEngine
+    let metrics = HubMetrics()
+    let connections = ConnectionRegistry()
+    private let socketLoops: MultiThreadedEventLoopGroup
+    private let publisherLoopGroup: MultiThreadedEventLoopGroup
+    private let state = Mutex(State())
+
+    private struct State {
+        var serverChannel: (any Channel)?
+        var feed: SimulatedFeed?
+    }
+
+    init(configuration: HubConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+        publisherLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        engine = HubEngine(configuration: configuration,
+                           socketLoops: Array(socketLoops.makeIterator()),
+                           publisherLoop: publisherLoopGroup.next())
+    }
+
+    /// Binds the listener and starts the feed. Returns the bound port.
+    @discardableResult
+    func start() async throws -> Int {
+        let router = HTTPRoutes(hub: self)
+        let bootstrap = ServerBootstrap(group: socketLoops)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark,
+                                value: .init(low: configuration.writeBufferLowWaterMark, high: configuration.writeBufferHighWaterMark))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try ConnectionPipeline.configure(channel, hub: self, routes: router)
+                }
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        let port = channel.localAddress?.port ?? configuration.port
+        var feed: SimulatedFeed?
+        if configuration.feed == .sim {
+            feed = SimulatedFeed(configuration: configuration, publisher: engine.publisher)
+            feed!.start()
+        }
+        state.withLock {
+            $0.serverChannel = channel
+            $0.feed = feed
+        }
+        logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(configuration.feed.rawValue)",
+                                             "symbols": "\(engine.directory.count)"])
+        return port
+    }
+
+    /// Stops accepting, closes every connection with 1001 (going away), stops the feed and the loops.
+    func stop() async {
+        let (channel, feed) = state.withLock { ($0.serverChannel, $0.feed) }
+        try? await channel?.close()
+        await feed?.stop()
+        await connections.closeAll()
+        try? await socketLoops.shutdownGracefully()
+        try? await publisherLoopGroup.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    /// The consumer for the loop a connection lives on.
+    func fanout(for eventLoop: any EventLoop) -> LoopFanout {
+        engine.fanout(for: eventLoop)
+    }
+}
+
+/// The engine's parts, wired together: symbol directory, last-value cache, ring, publisher and one
+/// `LoopFanout` per socket loop.
+final class HubEngine: Sendable {
+    let directory: SymbolDirectory
+    let lastValues = LastValueCache()
+    let counters = FanoutCounters()
+    let ring: BroadcastBuffer
+    let publisher: TickPublisher
+    private let fanouts: [ObjectIdentifier: LoopFanout]
+    let allFanouts: [LoopFanout]
+
+    init(configuration: HubConfiguration, socketLoops: [any EventLoop], publisherLoop: any EventLoop) {
+        directory = SymbolDirectory()
+        ring = BroadcastBuffer(capacity: configuration.ringBytes)
+        publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory,
+                                  lastValues: lastValues, counters: counters)
+        let (ring, lastValues, counters) = (self.ring, self.lastValues, self.counters)
+        let consumers = socketLoops.map { LoopFanout(eventLoop: $0, buffer: ring, lastValues: lastValues, counters: counters) }
+        allFanouts = consumers
+        var byLoop: [ObjectIdentifier: LoopFanout] = [:]
+        for consumer in consumers { byLoop[ObjectIdentifier(consumer.eventLoop)] = consumer }
+        fanouts = byLoop
+        publisher.attach(consumers)
+    }
+
+    func fanout(for eventLoop: any EventLoop) -> LoopFanout {
+        guard let fanout = fanouts[ObjectIdentifier(eventLoop)] else {
+            preconditionFailure("connection on an event loop the hub does not own")
+        }
+        return fanout
+    }
+}

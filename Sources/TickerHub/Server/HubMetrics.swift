@@ -1,0 +1,17 @@
+import Atomics
+
+/// Connection-level counters for `/stats` (the fan-out's own counters live in `FanoutCounters`).
+final class HubMetrics: Sendable {
+    let subscribersConnected = ManagedAtomic<Int>(0)
+    let subscribersAccepted = ManagedAtomic<UInt64>(0)
+    let publishersConnected = ManagedAtomic<Int>(0)
+    let httpRequests = ManagedAtomic<UInt64>(0)
+    /// Requests answered with an `error` message (bad JSON, unknown op, unknown symbol, ...).
+    let requestErrors = ManagedAtomic<UInt64>(0)
+    /// Connections closed for a protocol violation (RFC 6455 close codes 1002/1003/1007/1009).
+    let protocolViolations = ManagedAtomic<UInt64>(0)
+    /// Connections closed because they stopped answering pings.
+    let pingTimeouts = ManagedAtomic<UInt64>(0)
+    let ingestBatches = ManagedAtomic<UInt64>(0)
+    let ingestRejected = ManagedAtomic<UInt64>(0)
+}

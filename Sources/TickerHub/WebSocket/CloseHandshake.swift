@@ -1,0 +1,31 @@
+import NIOCore
+import NIOWebSocket
+
+/// Ending a WebSocket connection the RFC 6455 way: one close frame with a status code and a short
+/// reason, then the TCP close once it is written, or after `grace` if the peer is not reading.
+enum CloseHandshake {
+    /// Close reasons must fit a control frame: 125 bytes minus the 2-byte code.
+    static let maxReasonBytes = 123
+
+    static func send(code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext,
+                     grace: TimeAmount = .seconds(1)) {
+        var data = context.channel.allocator.buffer(capacity: 2 + maxReasonBytes)
+        data.write(webSocketErrorCode: code)
+        var reasonBytes = Array(reason.utf8.prefix(maxReasonBytes))
+        // Do not cut a UTF-8 sequence in half.
+        while String(validating: reasonBytes, as: UTF8.self) == nil { reasonBytes.removeLast() }
+        data.writeBytes(reasonBytes)
+        let channel = context.channel
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+        context.writeAndFlush(NIOAny(frame)).whenComplete { _ in channel.close(promise: nil) }
+        channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+    }
+
+    /// Which close codes a peer may send (RFC 6455 §7.4).
+    static func isValidReceived(_ code: WebSocketErrorCode) -> Bool {
+        switch UInt16(webSocketErrorCode: code) {
+        case 1000...1003, 1007...1011, 3000...4999: return true
+        default: return false
+        }
+    }
+}

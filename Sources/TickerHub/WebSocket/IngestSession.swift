@@ -1,0 +1,117 @@
+import FanoutEngine
+import FeedModel
+import NIOCore
+import NIOWebSocket
+
+/// One `/ingest` publisher connection: binary tick batches (`BinaryTickCodec`) in, sequenced and
+/// fanned out by the hub. The publisher's `ts` is kept (0 means "stamp on arrival"); its `seq` is
+/// ignored, since the hub's sequencer is the only authority on sequence numbers.
+///
+/// Flow control: while too many batches are waiting for the publisher thread, the connection stops
+/// reading, so a fast publisher is slowed by TCP instead of growing the hub's memory.
+final class IngestSession: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let hub: Hub
+    private var inFlight = 0
+    private var paused = false
+    private var closeSent = false
+    private static let pauseAbove = 16
+    private static let resumeBelow = 4
+
+    init(hub: Hub) {
+        self.hub = hub
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        hub.metrics.publishersConnected.wrappingIncrement(ordering: .relaxed)
+        hub.connections.add(context.channel)
+        hub.logger.info("publisher connected", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        hub.metrics.publishersConnected.wrappingDecrement(ordering: .relaxed)
+        hub.connections.remove(context.channel)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is HubShutdownEvent { close(context: context, code: .goingAway, reason: "server shutting down") }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        hub.logger.debug("publisher connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard frame.maskKey != nil else {
+            return reject(context: context, code: .protocolError, reason: "client frames must be masked")
+        }
+        switch frame.opcode {
+        case .binary:
+            guard !closeSent else { return }
+            ingest(frame.unmaskedData, context: context)
+        case .text:
+            reject(context: context, code: .unacceptableData, reason: "ingest takes binary tick batches")
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .pong:
+            break
+        case .connectionClose:
+            close(context: context, code: .normalClosure, reason: "")
+        default:
+            reject(context: context, code: .protocolError, reason: "unexpected opcode")
+        }
+    }
+
+    private func ingest(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+        let ticks: [Tick]
+        do {
+            ticks = try BinaryTickCodec.decodeBatch(payload)
+        } catch {
+            return reject(context: context, code: .dataInconsistentWithMessage, reason: "bad tick batch: \(error)")
+        }
+        let directory = hub.engine.directory
+        var updates: [FeedUpdate] = []
+        updates.reserveCapacity(ticks.count)
+        let arrival = Timestamp.now()
+        for tick in ticks {
+            guard let id = directory.register(tick.symbol) else {
+                return reject(context: context, code: .policyViolation, reason: "symbol limit reached")
+            }
+            let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
+            updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body))
+        }
+        hub.metrics.ingestBatches.wrappingIncrement(ordering: .relaxed)
+        inFlight += 1
+        if inFlight > IngestSession.pauseAbove, !paused {
+            paused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        hub.engine.publisher.submit(updates).hop(to: context.eventLoop).whenComplete { _ in
+            let (session, context) = loopBound.value
+            session.inFlight -= 1
+            if session.paused, session.inFlight < IngestSession.resumeBelow {
+                session.paused = false
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            }
+        }
+    }
+
+    private func reject(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+        hub.metrics.ingestRejected.wrappingIncrement(ordering: .relaxed)
+        hub.metrics.protocolViolations.wrappingIncrement(ordering: .relaxed)
+        hub.logger.warning("publisher rejected", metadata: ["reason": "\(reason)"])
+        close(context: context, code: code, reason: reason)
+    }
+
+    private func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+        guard !closeSent else { return }
+        closeSent = true
+        CloseHandshake.send(code: code, reason: reason, context: context)
+    }
+}

@@ -1,0 +1,256 @@
+import FanoutEngine
+import FeedModel
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// One `/ws` connection speaking protocol `tickerhub.v1` (docs/PROTOCOL.md).
+///
+/// It turns requests into subscription changes on its loop's `LoopFanout`, answers them, and keeps
+/// the connection alive: a `heartbeat` when no message went out for a while, a WebSocket ping when
+/// nothing came in, and a close when pings go unanswered. Market updates do not pass through this
+/// handler at all: the fan-out writes them straight to `RawFrameWriter`.
+///
+/// Bad requests get an `error` message and the connection stays up. Protocol violations (unmasked
+/// frames, invalid UTF-8) close it with the RFC 6455 code; NIO's decoder handles the framing ones.
+final class SubscriberSession: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let hub: Hub
+    private let fanout: LoopFanout
+    private let writer: RawFrameWriter
+    private let subscriber: Subscriber
+    private let limits: ClientMessage.Limits
+    private var keepAlive: RepeatedTask?
+    /// Consecutive keep-alive checks (every half heartbeat) that saw nothing written.
+    private var idleChecks = 0
+    private var lastInbound = NIODeadline.now()
+    private var pingSentAt: NIODeadline?
+    private var closeSent = false
+
+    init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter) {
+        self.hub = hub
+        self.fanout = fanout
+        self.writer = writer
+        self.subscriber = Subscriber(sink: writer)
+        self.limits = ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
+                                           maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
+        hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
+        hub.connections.add(context.channel)
+        let configuration = hub.configuration
+        send(.welcome(.init(heartbeatMs: configuration.heartbeatMilliseconds, maxSymbols: configuration.maxSymbolsPerConnection,
+                            feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current)), context: context)
+        writer.flush()
+
+        let interval = TimeAmount.milliseconds(Int64(max(configuration.heartbeatMilliseconds / 2, 5)))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let (session, context) = loopBound.value
+            session.checkLiveness(context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        keepAlive?.cancel()
+        keepAlive = nil
+        fanout.remove(subscriber)
+        hub.connections.remove(context.channel)
+        hub.metrics.subscribersConnected.wrappingDecrement(ordering: .relaxed)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is HubShutdownEvent {
+            close(context: context, code: .goingAway, reason: "server shutting down")
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        hub.logger.debug("subscriber connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        lastInbound = .now()
+        pingSentAt = nil
+        guard frame.maskKey != nil else {
+            // RFC 6455 §5.1: a server MUST close the connection on an unmasked client frame.
+            violation(context: context, code: .protocolError, reason: "client frames must be masked")
+            return
+        }
+        switch frame.opcode {
+        case .text:
+            guard !closeSent else { return }
+            handleText(frame.unmaskedData, context: context)
+        case .binary:
+            guard !closeSent else { return }
+            reject(ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"), context: context)
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .pong:
+            break
+        case .connectionClose:
+            answerClose(frame, context: context)
+        default:
+            // Continuations are merged by the aggregator; anything else is a reserved opcode.
+            violation(context: context, code: .protocolError, reason: "unexpected opcode")
+        }
+    }
+
+    private func handleText(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
+            violation(context: context, code: .dataInconsistentWithMessage, reason: "text frame is not valid UTF-8")
+            return
+        }
+        switch ClientMessage.parse(payload.readableBytesView, limits: limits) {
+        case .failure(let error):
+            reject(error, context: context)
+        case .success(let message):
+            handle(message, context: context)
+        }
+        writer.flush()
+    }
+
+    private func handle(_ message: ClientMessage, context: ChannelHandlerContext) {
+        switch message {
+        case let .subscribe(id, names):
+            subscribe(id: id, names: names, context: context)
+        case let .unsubscribe(id, names):
+            unsubscribe(id: id, names: names, context: context)
+        case .list(let id):
+            send(.symbols(id: id, symbols: hub.engine.directory.allSymbols.map(\.name)), context: context)
+        case .ping(let id):
+            send(.pong(id: id, timestamp: .now()), context: context)
+        case .stats(let id):
+            send(.stats(id: id, counters: [("delivered", subscriber.delivered), ("dropped", subscriber.dropped),
+                                            ("subscriptions", UInt64(subscriber.subscriptionCount))]), context: context)
+        }
+    }
+
+    private func subscribe(id: Int64?, names: [String], context: ChannelHandlerContext) {
+        let requested = uniqued(names)
+        let resolved = hub.engine.directory.resolve(requested)
+        guard resolved.unknown.isEmpty else {
+            reject(ProtocolError(id: id, code: .unknownSymbol, message: "unknown symbols: \(resolved.unknown.prefix(20).joined(separator: ","))"), context: context)
+            return
+        }
+        let ids = resolved.known.map(\.1)
+        let added = ids.filter { !subscriber.isSubscribed(to: $0) }.count
+        let limit = hub.configuration.maxSymbolsPerConnection
+        guard subscriber.subscriptionCount + added <= limit else {
+            reject(ProtocolError(id: id, code: .tooManySymbols,
+                                 message: "\(subscriber.subscriptionCount + added) subscriptions would exceed the limit of \(limit) per connection"),
+                   context: context)
+            return
+        }
+        let symbols = resolved.known.map { Symbol($0.0)! }
+        // Subscribe, then answer: ack first, then one snapshot per new symbol; updates follow from the
+        // next drain, which runs on this same loop after us, so nothing can overtake the snapshot.
+        let snapshots = fanout.subscribe(subscriber, to: ids, symbols: symbols)
+        send(.ack(id: id, op: "subscribe", symbols: symbols.map(\.name)), context: context)
+        for snapshot in snapshots {
+            send(.snapshot(snapshot), context: context)
+        }
+    }
+
+    private func unsubscribe(id: Int64?, names: [String], context: ChannelHandlerContext) {
+        let resolved = hub.engine.directory.resolve(uniqued(names))
+        guard resolved.unknown.isEmpty else {
+            reject(ProtocolError(id: id, code: .unknownSymbol, message: "unknown symbols: \(resolved.unknown.prefix(20).joined(separator: ","))"), context: context)
+            return
+        }
+        fanout.unsubscribe(subscriber, from: resolved.known.map(\.1))
+        send(.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0)), context: context)
+    }
+
+    // MARK: Outbound
+
+    private func send(_ message: ServerMessage, context: ChannelHandlerContext) {
+        writer.write(WebSocketFrameBuilder.text(message, allocator: context.channel.allocator))
+    }
+
+    private func reject(_ error: ProtocolError, context: ChannelHandlerContext) {
+        hub.metrics.requestErrors.wrappingIncrement(ordering: .relaxed)
+        hub.logger.debug("request rejected", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
+        send(.error(error), context: context)
+        writer.flush()
+    }
+
+    // MARK: Keep-alive
+
+    private func checkLiveness(context: ChannelHandlerContext) {
+        guard !closeSent else { return }
+        if subscriber.wroteSinceLastCheck {
+            subscriber.wroteSinceLastCheck = false
+            idleChecks = 0
+        } else {
+            idleChecks += 1
+            if idleChecks >= 2 {  // two half-intervals: idle for at least heartbeatMs
+                idleChecks = 0
+                send(.heartbeat(timestamp: .now()), context: context)
+                writer.flush()
+            }
+        }
+        let pingInterval = TimeAmount.seconds(Int64(hub.configuration.pingIntervalSeconds))
+        let now = NIODeadline.now()
+        if let pingSentAt {
+            if now - pingSentAt > pingInterval {
+                hub.metrics.pingTimeouts.wrappingIncrement(ordering: .relaxed)
+                hub.logger.info("closing unresponsive subscriber", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+                close(context: context, code: .goingAway, reason: "ping timeout")
+            }
+        } else if now - lastInbound > pingInterval {
+            pingSentAt = now
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "tickerhub"))), promise: nil)
+        }
+    }
+
+    // MARK: Closing
+
+    private func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+        hub.metrics.protocolViolations.wrappingIncrement(ordering: .relaxed)
+        hub.logger.info("protocol violation", metadata: ["reason": "\(reason)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+        close(context: context, code: code, reason: reason)
+    }
+
+    /// Answers a client's close (RFC 6455 §5.5.1) by echoing its status code, then closes TCP.
+    private func answerClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        var data = frame.unmaskedData
+        var code = WebSocketErrorCode.normalClosure
+        if data.readableBytes == 1 {
+            code = .protocolError
+        } else if let received = data.readWebSocketErrorCode() {
+            code = CloseHandshake.isValidReceived(received) ? received : .protocolError
+            if String(validating: data.readableBytesView, as: UTF8.self) == nil { code = .dataInconsistentWithMessage }
+        }
+        close(context: context, code: code, reason: "")
+    }
+
+    /// Sends a close frame once; see `CloseHandshake`.
+    func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+        guard !closeSent else { return }
+        closeSent = true
+        keepAlive?.cancel()
+        CloseHandshake.send(code: code, reason: reason, context: context)
+    }
+
+    private func uniqued(_ names: [String]) -> [String] {
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
+}
+
+enum TickerHubVersion {
+    static let current = "0.1.0"
+}
