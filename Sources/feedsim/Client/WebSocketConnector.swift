@@ -1,0 +1,87 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// Opens one WebSocket client connection with NIO: TCP connect, HTTP/1.1 upgrade, then the caller's
+/// handler on top of NIO's frame codec. The returned future succeeds once the upgrade is done.
+enum WebSocketConnector {
+    struct UpgradeFailed: Error, CustomStringConvertible {
+        var description: String { "the server did not upgrade the connection to WebSocket" }
+    }
+
+    static func connect(to url: WebSocketURL, on eventLoop: any EventLoop, sourceAddress: SocketAddress? = nil,
+                        maxFrameSize: Int = 1 << 20,
+                        makeHandler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel> {
+        let upgraded = eventLoop.makePromise(of: Void.self)
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+        if let sourceAddress { bootstrap = bootstrap.bind(to: sourceAddress) }
+        bootstrap = bootstrap.channelInitializer { channel in
+            let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                    upgraded.succeed()
+                }
+            }
+            return channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                    context.pipeline.removeHandler(name: UpgradeRequestSender.name, promise: nil)
+                }))
+                try sync.addHandler(UpgradeRequestSender(url: url, failed: upgraded), name: UpgradeRequestSender.name)
+            }
+        }
+        return bootstrap.connect(host: url.host, port: url.port).flatMap { channel in
+            channel.closeFuture.whenComplete { _ in upgraded.fail(UpgradeFailed()) }
+            return upgraded.futureResult.map { channel }
+        }
+    }
+}
+
+/// Sends the upgrade request when the connection opens (NIO's upgrader adds the WebSocket headers),
+/// and fails the connection if the server answers with anything but 101.
+private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+    static let name = "feedsim.upgrade-request"
+
+    private let url: WebSocketURL
+    private let failed: EventLoopPromise<Void>
+
+    init(url: WebSocketURL, failed: EventLoopPromise<Void>) {
+        self.url = url
+        self.failed = failed
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: "\(url.host):\(url.port)")
+        headers.add(name: "Content-Length", value: "0")
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Only reached when the server answered without upgrading.
+        if case .head(let head) = unwrapInboundIn(data) {
+            failed.fail(HTTPStatusError(status: head.status))
+        }
+        context.close(promise: nil)
+    }
+}
+
+struct HTTPStatusError: Error, CustomStringConvertible {
+    var status: HTTPResponseStatus
+    var description: String { "server answered \(status.code) \(status.reasonPhrase) instead of upgrading" }
+}
+
+extension WebSocketFrame {
+    /// A client frame: RFC 6455 requires clients to mask every frame.
+    static func client(_ opcode: WebSocketOpcode, _ data: ByteBuffer) -> WebSocketFrame {
+        WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
+    }
+}

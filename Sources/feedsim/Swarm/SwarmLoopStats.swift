@@ -1,0 +1,58 @@
+import Histogram
+import NIOCore
+
+/// What the swarm's clients on one event loop have seen. Confined to that loop; the command reads
+/// and resets it with `eventLoop.submit`, so no locks sit on the receive path.
+final class SwarmLoopStats: @unchecked Sendable {
+    // @unchecked: only touched on `eventLoop`.
+    let eventLoop: any EventLoop
+    /// End-to-end latency in microseconds: receive time minus the update's `ts`.
+    var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    var updates: UInt64 = 0
+    var snapshots: UInt64 = 0
+    var heartbeats: UInt64 = 0
+    var errors: UInt64 = 0
+    /// Updates missing by seq: sum of (seq - last - 1) over every jump.
+    var gapMessages: UInt64 = 0
+    /// Number of jumps (a gap of any size counts once).
+    var gapEvents: UInt64 = 0
+    var bytes: UInt64 = 0
+    var closedByServer: UInt64 = 0
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    struct Snapshot: Sendable {
+        var latency: Histogram<UInt64>
+        var updates, snapshots, heartbeats, errors, gapMessages, gapEvents, bytes, closedByServer: UInt64
+
+        static func merged(_ parts: [Snapshot]) -> Snapshot {
+            var total = Snapshot(latency: Histogram(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
+                                 updates: 0, snapshots: 0, heartbeats: 0, errors: 0, gapMessages: 0, gapEvents: 0, bytes: 0, closedByServer: 0)
+            for part in parts {
+                total.latency.add(part.latency)
+                total.updates += part.updates
+                total.snapshots += part.snapshots
+                total.heartbeats += part.heartbeats
+                total.errors += part.errors
+                total.gapMessages += part.gapMessages
+                total.gapEvents += part.gapEvents
+                total.bytes += part.bytes
+                total.closedByServer += part.closedByServer
+            }
+            return total
+        }
+    }
+
+    /// Returns the counts so far and, if `reset`, starts over (used to drop the warm-up period).
+    func take(reset: Bool) -> Snapshot {
+        let snapshot = Snapshot(latency: latency, updates: updates, snapshots: snapshots, heartbeats: heartbeats, errors: errors,
+                                gapMessages: gapMessages, gapEvents: gapEvents, bytes: bytes, closedByServer: closedByServer)
+        if reset {
+            latency.reset()
+            updates = 0; snapshots = 0; heartbeats = 0; errors = 0; gapMessages = 0; gapEvents = 0; bytes = 0; closedByServer = 0
+        }
+        return snapshot
+    }
+}

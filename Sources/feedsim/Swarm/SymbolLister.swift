@@ -1,0 +1,37 @@
+import Foundation
+import NIOCore
+import NIOWebSocket
+
+/// A short-lived connection that asks the hub for its symbols with `{"op":"list"}`.
+final class SymbolLister: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private struct Reply: Decodable {
+        var type: String
+        var symbols: [String]?
+    }
+
+    private let result: EventLoopPromise<[String]>
+
+    init(result: EventLoopPromise<[String]>) {
+        self.result = result
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.list(id: 1)))), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard frame.opcode == .text,
+              let reply = try? JSONDecoder().decode(Reply.self, from: Data(frame.data.readableBytesView)),
+              reply.type == "symbols", let symbols = reply.symbols else { return }
+        result.succeed(symbols)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        result.fail(ChannelError.ioOnClosedChannel)
+    }
+}
