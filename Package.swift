@@ -64,12 +64,18 @@ let package = Package(
         .testTarget(name: "FeedModelTests", dependencies: ["FeedModel"]),
         .testTarget(
             name: "FanoutEngineTests",
-            dependencies: ["FanoutEngine", "FeedModel", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: [
+                "FanoutEngine", "FeedModel",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "TickerHubTests",
             dependencies: [
                 "TickerHub", "FeedModel", "FanoutEngine",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -15,11 +15,6 @@ public struct Symbol: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.name = String(name)
     }
 
-    /// For literals in code and tests that are known to be valid.
-    public init(_ name: StaticString) {
-        guard let symbol = Symbol(name.description) else { preconditionFailure("invalid symbol literal \(name)") }
-        self = symbol
-    }
 
     @inlinable
     static func isAllowed(_ byte: UInt8) -> Bool {
@@ -34,4 +29,12 @@ public struct Symbol: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public var description: String { name }
     public static func < (lhs: Symbol, rhs: Symbol) -> Bool { lhs.name < rhs.name }
+}
+
+extension Symbol: ExpressibleByStringLiteral {
+    /// For literals in code and tests (`let aapl: Symbol = "AAPL"`); an invalid literal is a programmer error.
+    public init(stringLiteral value: String) {
+        guard let symbol = Symbol(value) else { preconditionFailure("invalid symbol literal \(value)") }
+        self = symbol
+    }
 }

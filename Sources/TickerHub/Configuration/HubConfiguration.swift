@@ -24,7 +24,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var feed = FeedMode.sim
     var symbols = SymbolSelection.count(500)
     /// Simulated ticks per second across all symbols.
-    var ticksPerSecond = 2_000.0
+    var ticksPerSecond = 100.0
     var seed: UInt64 = 42
     /// When set, the simulator runs at 10× the rate for `burstLengthSeconds` every `burstPeriodSeconds`.
     var burstPeriodSeconds: Double?

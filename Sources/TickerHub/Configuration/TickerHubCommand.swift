@@ -30,7 +30,7 @@ struct TickerHubCommand: AsyncParsableCommand {
     var symbols: String = env("TICKERHUB_SYMBOLS") ?? "500"
 
     @Option(help: "Simulated ticks per second, over all symbols. (env TICKERHUB_RATE)")
-    var rate: Double = env("TICKERHUB_RATE").flatMap(Double.init) ?? 2_000
+    var rate: Double = env("TICKERHUB_RATE").flatMap(Double.init) ?? 100
 
     @Option(help: "Seed of the simulated market. (env TICKERHUB_SEED)")
     var seed: UInt64 = env("TICKERHUB_SEED").flatMap(UInt64.init) ?? 42
@@ -46,6 +46,9 @@ struct TickerHubCommand: AsyncParsableCommand {
 
     @Option(help: "Idle interval after which a heartbeat is sent, in milliseconds. (env TICKERHUB_HEARTBEAT_MS)")
     var heartbeatMs: Int = env("TICKERHUB_HEARTBEAT_MS").flatMap(Int.init) ?? 1_000
+
+    @Option(help: "Seconds without inbound traffic before a connection is pinged; unanswered for as long again, it is closed. (env TICKERHUB_PING_INTERVAL)")
+    var pingInterval: Int = env("TICKERHUB_PING_INTERVAL").flatMap(Int.init) ?? 15
 
     @Option(help: "Most symbols one connection may subscribe to. (env TICKERHUB_MAX_SYMBOLS)")
     var maxSymbols: Int = env("TICKERHUB_MAX_SYMBOLS").flatMap(Int.init) ?? 1_000
@@ -64,6 +67,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
         guard eventLoops >= 1 else { throw ValidationError("--event-loops must be at least 1") }
+        guard pingInterval >= 1 else { throw ValidationError("--ping-interval must be at least 1 second") }
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard ringBytes >= 64 * 1024, ringBytes.nonzeroBitCount == 1 else { throw ValidationError("--ring-bytes must be a power of two, at least 65536") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -102,6 +106,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.burstLengthSeconds = burstFor
         configuration.eventLoops = eventLoops
         configuration.heartbeatMilliseconds = heartbeatMs
+        configuration.pingIntervalSeconds = pingInterval
         configuration.maxSymbolsPerConnection = maxSymbols
         configuration.ringBytes = ringBytes
         configuration.writeBufferHighWaterMark = writeBufferHigh

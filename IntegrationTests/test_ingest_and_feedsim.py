@@ -1,0 +1,113 @@
+"""Ingest mode fed by `feedsim publish`, and `feedsim swarm`, as real processes."""
+import asyncio
+import json
+import tempfile
+
+import pytest
+import websockets
+
+from conftest import feedsim
+
+
+def test_ingest_symbols_appear_and_every_subscriber_converges_to_the_final_seq(start_hub):
+    hub = start_hub("--feed", "ingest")
+    assert hub.get_json("/v1/symbols") == []
+    ingest = f"ws://127.0.0.1:{hub.port}/ingest"
+
+    first = feedsim("publish", "--url", ingest, "--count", "400", "--symbols", "20", "--rate", "20000")
+    assert first.returncode == 0, first.stderr
+    assert "published 400 ticks" in first.stdout
+    symbols = hub.get_json("/v1/symbols")
+    assert 1 <= len(symbols) <= 20
+
+    async def run():
+        subscribers = []
+        for _ in range(3):
+            ws = await websockets.connect(hub.ws_url, compression=None)
+            assert json.loads(await ws.recv())["feed"] == "ingest"
+            await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": symbols}))
+            subscribers.append(ws)
+        last = [dict() for _ in subscribers]
+        # Snapshots first.
+        for ws, seqs in zip(subscribers, last):
+            ack = json.loads(await ws.recv())
+            assert ack["type"] == "ack"
+            for _ in symbols:
+                snapshot = json.loads(await ws.recv())
+                assert snapshot["type"] == "snapshot"
+                seqs[snapshot["symbol"]] = snapshot["seq"]
+
+        publisher = await asyncio.create_subprocess_exec(
+            str(__import__("conftest").BIN_DIR / "feedsim"), "publish", "--url", ingest, "--count", "5000",
+            # A rate Python clients keep up with: this test is about ingest and sequencing, not about
+            # slow consumers (dropping and conflation are covered by their own tests).
+            "--symbols", "20", "--rate", "2000", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+        async def drain(ws, seqs):
+            # Quiet means no *update* for 1.5 s; heartbeats keep arriving every second.
+            loop = asyncio.get_running_loop()
+            last_update = loop.time()
+            while loop.time() - last_update < 1.5:
+                try:
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                except asyncio.TimeoutError:
+                    continue
+                if m["type"] in ("quote", "trade"):
+                    last_update = loop.time()
+                    if m["symbol"] in seqs:
+                        assert m["seq"] == seqs[m["symbol"]] + 1, m
+                    seqs[m["symbol"]] = m["seq"]
+
+        await asyncio.gather(*(drain(ws, seqs) for ws, seqs in zip(subscribers, last)))
+        out, err = await publisher.communicate()
+        assert publisher.returncode == 0, err
+        for ws in subscribers:
+            await ws.close()
+        return last
+
+    last = asyncio.run(run())
+    final = {s["symbol"]: s["seq"] for s in hub.get_json("/v1/snapshot")}
+    assert sum(final.values()) == 5400
+    for seqs in last:
+        assert {s: seqs[s] for s in final} == final
+    stats = hub.get_json("/stats")
+    assert stats["ticksIn"] == 5400 and stats["ingestBatches"] >= 2
+    assert stats["drops"] == 0
+
+
+def test_ingest_rejects_garbage_with_a_close_code(start_hub):
+    hub = start_hub("--feed", "ingest")
+
+    async def run(message, expected_code):
+        ws = await websockets.connect(f"ws://127.0.0.1:{hub.port}/ingest", compression=None)
+        await ws.send(message)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd.code == expected_code
+
+    asyncio.run(run(b"\x00\x01garbage", 1007))
+    asyncio.run(run("text is not ticks", 1003))
+    assert hub.get_json("/stats")["ingestRejected"] == 2
+
+
+def test_ingest_is_refused_in_sim_mode(hub):
+    async def run():
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(f"ws://127.0.0.1:{hub.port}/ingest")
+        assert refused.value.response.status_code == 426
+    asyncio.run(run())
+
+
+def test_swarm_measures_a_gapless_run(start_hub):
+    # A load a debug build on two cores carries comfortably: the point is the tool, not capacity.
+    hub = start_hub("--symbols", "100", "--rate", "200")
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        result = feedsim("swarm", "--url", hub.ws_url, "--clients", "200", "--subscribe", "5",
+                         "--duration", "2", "--warmup", "0.5", "--json", out.name)
+        assert result.returncode == 0, result.stderr
+        summary = json.load(open(out.name))
+    assert summary["connected"] == 200 and summary["failed"] == 0 and summary["openAtEnd"] == 200
+    assert summary["updates"] > 500 and summary["messagesPerSecond"] > 0
+    assert summary["gapMessages"] == 0 and summary["errors"] == 0
+    assert 0 <= summary["latencyMs"]["p50"] <= summary["latencyMs"]["p99"] <= summary["latencyMs"]["max"]
+    assert "latency ms" in result.stdout

@@ -1,0 +1,54 @@
+# TickerHub: the two commands a new machine needs are `make run` and `make test`.
+# Each installs what it needs first (scripts/bootstrap.sh), so a fresh clone needs nothing else.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+PYTEST_ARGS ?=
+TSAN_BUILD := .build-tsan
+
+.PHONY: run build release test unit-tests integration-tests tsan-tests bench swarm clean
+
+## Start the hub with its embedded simulated market on http://127.0.0.1:8080 (Ctrl-C stops it).
+run: release
+	.build/release/tickerhub $(ARGS)
+
+release:
+	@scripts/bootstrap.sh run
+	$(SWIFT) build -c release
+
+build:
+	@scripts/bootstrap.sh run
+	$(SWIFT) build
+
+## Everything CI runs: unit tests, the lock-free code under ThreadSanitizer, and the
+## integration tests with real processes and third-party clients.
+test: unit-tests tsan-tests integration-tests
+
+unit-tests:
+	@scripts/bootstrap.sh test
+	$(SWIFT) build
+	$(SWIFT) test
+
+# The ring, the index and the fan-out consumer under ThreadSanitizer. swift-testing can print
+# "passed" even when TSan reported a race, so the exit code and the log are both checked.
+tsan-tests:
+	@scripts/bootstrap.sh run
+	$(SWIFT) test --sanitize=thread --scratch-path $(TSAN_BUILD) --filter FanoutEngineTests 2>&1 | tee $(TSAN_BUILD).log; \
+	  status=$${PIPESTATUS[0]}; \
+	  if grep -q "ThreadSanitizer" $(TSAN_BUILD).log; then echo "ThreadSanitizer reported a problem"; exit 1; fi; \
+	  exit $$status
+
+integration-tests: build
+	@scripts/bootstrap.sh test
+	TICKERHUB_BIN_DIR=$(CURDIR)/.build/debug .venv/bin/python -m pytest -q IntegrationTests $(PYTEST_ARGS)
+
+## Microbenchmarks (package-benchmark); see Benchmarks/README.md.
+bench:
+	cd Benchmarks && $(SWIFT) package benchmark
+
+## Example load run against a hub started with `make run`.
+swarm: release
+	.build/release/feedsim swarm --clients 5000 --subscribe 10 --duration 20
+
+clean:
+	rm -rf .build $(TSAN_BUILD) .venv

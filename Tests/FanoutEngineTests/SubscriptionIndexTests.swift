@@ -1,0 +1,53 @@
+@testable import FanoutEngine
+import FeedModel
+import NIOCore
+import Testing
+
+final class RecordingSink: FrameSink {
+    var isWritable = true
+    var frames: [ByteBuffer] = []
+    var flushes = 0
+    func write(_ frame: ByteBuffer) { frames.append(frame) }
+    func flush() { flushes += 1 }
+
+    /// The JSON payloads written, without their WebSocket headers.
+    var texts: [String] {
+        frames.map { frame in
+            var copy = frame
+            let second = copy.getInteger(at: copy.readerIndex + 1, as: UInt8.self)!
+            copy.moveReaderIndex(forwardBy: second == 126 ? 4 : second == 127 ? 10 : 2)
+            return String(buffer: copy)
+        }
+    }
+}
+
+@Suite struct SubscriptionIndexTests {
+    @Test func matchesASetModelUnderRandomChurn() {
+        var index = SubscriptionIndex()
+        let subscribers = (0..<20).map { _ in Subscriber(sink: RecordingSink()) }
+        var model = Set<[Int]>()  // [subscriber, symbol]
+        var generator = SeededGenerator(seed: 11)
+        for _ in 0..<20_000 {
+            let s = Int(generator.next() % 20)
+            let symbol = Int(generator.next() % 30)
+            let id = SymbolID(UInt32(symbol))
+            switch generator.next() % 10 {
+            case 0..<5:
+                #expect(index.add(subscribers[s], to: id, floor: 0) == model.insert([s, symbol]).inserted)
+            case 5..<9:
+                #expect(index.remove(subscribers[s], from: id) == (model.remove([s, symbol]) != nil))
+            default:
+                let expected = model.filter { $0[0] == s }.count
+                #expect(index.removeAll(subscribers[s]) == expected)
+                model = model.filter { $0[0] != s }
+            }
+            index.checkInvariants()
+        }
+        for symbol in 0..<30 {
+            let actual = Set(index.entries(of: SymbolID(UInt32(symbol))).map { ObjectIdentifier($0.subscriber) })
+            let expected = Set(model.filter { $0[1] == symbol }.map { ObjectIdentifier(subscribers[$0[0]]) })
+            #expect(actual == expected)
+        }
+        #expect(index.subscriptionCount == model.count)
+    }
+}

@@ -1,0 +1,66 @@
+import FeedModel
+import NIOCore
+import Testing
+
+@Suite struct BinaryTickCodecTests {
+    static func randomTicks(_ count: Int, seed: UInt64) -> [Tick] {
+        var simulator = MarketSimulator(instruments: SymbolUniverse.instruments(count: 50, seed: seed), seed: seed)
+        return (0..<count).map { index in
+            let event = simulator.next()
+            return Tick(symbol: simulator.instruments[event.instrumentIndex].symbol, seq: UInt64(index + 1),
+                        timestamp: Timestamp(nanosecondsSinceEpoch: 1_700_000_000_000_000_000 + UInt64(index)), body: event.body)
+        }
+    }
+
+    @Test func roundTripsBatches() throws {
+        for count in [0, 1, 7, 1000] {
+            let ticks = Self.randomTicks(count, seed: UInt64(count))
+            var buffer = ByteBuffer()
+            BinaryTickCodec.encodeBatch(ticks, into: &buffer)
+            #expect(try BinaryTickCodec.decodeBatch(buffer) == ticks)
+        }
+    }
+
+    @Test func quoteRecordIsCompact() {
+        var buffer = ByteBuffer()
+        let quote = Quote(bid: Price("189.12")!, ask: Price("189.13")!, bidSize: 1, askSize: 2)
+        BinaryTickCodec.encode(Tick(symbol: Symbol(stringLiteral: "AAPL"), seq: 1, timestamp: .now(), body: .quote(quote)), into: &buffer)
+        #expect(buffer.readableBytes == 55)
+    }
+
+    @Test func everyTruncationIsATypedError() {
+        var buffer = ByteBuffer()
+        BinaryTickCodec.encodeBatch(Self.randomTicks(5, seed: 3), into: &buffer)
+        for length in 0..<buffer.readableBytes {
+            #expect(throws: BinaryTickCodec.DecodeError.self) { try BinaryTickCodec.decodeBatch(buffer.getSlice(at: 0, length: length)!) }
+        }
+    }
+
+    @Test func rejectsMalformedBatches() {
+        var good = ByteBuffer()
+        BinaryTickCodec.encodeBatch(Self.randomTicks(1, seed: 4), into: &good)
+        func mutated(_ offset: Int, _ byte: UInt8) -> ByteBuffer {
+            var copy = good
+            copy.setInteger(byte, at: offset)
+            return copy
+        }
+        #expect(throws: BinaryTickCodec.DecodeError.badMagic) { try BinaryTickCodec.decodeBatch(mutated(0, 0)) }
+        #expect(throws: BinaryTickCodec.DecodeError.unsupportedVersion(9)) { try BinaryTickCodec.decodeBatch(mutated(2, 9)) }
+        #expect(throws: BinaryTickCodec.DecodeError.unknownKind(7)) { try BinaryTickCodec.decodeBatch(mutated(6, 7)) }
+        #expect(throws: BinaryTickCodec.DecodeError.invalidSymbol) { try BinaryTickCodec.decodeBatch(mutated(8, UInt8(ascii: "a"))) }
+        var trailing = good
+        trailing.writeInteger(UInt8(0))
+        #expect(throws: BinaryTickCodec.DecodeError.trailingBytes(1)) { try BinaryTickCodec.decodeBatch(trailing) }
+    }
+
+    @Test func survivesRandomBytes() {
+        var generator = SeededGenerator(seed: 5)
+        for _ in 0..<5_000 {
+            var buffer = ByteBuffer()
+            buffer.writeInteger(BinaryTickCodec.magic, endianness: .little)
+            buffer.writeInteger(BinaryTickCodec.version)
+            for _ in 0..<(generator.next() % 200) { buffer.writeInteger(UInt8(truncatingIfNeeded: generator.next())) }
+            _ = try? BinaryTickCodec.decodeBatch(buffer)
+        }
+    }
+}

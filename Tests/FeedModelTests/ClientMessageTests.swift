@@ -1,0 +1,77 @@
+import FeedModel
+import Testing
+
+@Suite struct ClientMessageTests {
+    private func parse(_ text: String, limits: ClientMessage.Limits = .init()) -> Result<ClientMessage, ProtocolError> {
+        ClientMessage.parse(Array(text.utf8), limits: limits)
+    }
+
+    @Test func parsesEveryOp() throws {
+        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}"#).get() == .subscribe(id: 1, symbols: ["AAPL", "MSFT"]))
+        #expect(try parse(#"{"op":"unsubscribe","id":2,"symbols":["AAPL"]}"#).get() == .unsubscribe(id: 2, symbols: ["AAPL"]))
+        #expect(try parse(#"{"op":"list","id":3}"#).get() == .list(id: 3))
+        #expect(try parse(#"{"op":"ping","id":4}"#).get() == .ping(id: 4))
+        #expect(try parse(#"{"id":5,"op":"stats"}"#).get() == .stats(id: 5))
+        #expect(try parse(#"{"op":"ping"}"#).get() == .ping(id: nil))
+        #expect(try parse(#" {"op":"ping","id":null,"extra":[1,2]} "#).get() == .ping(id: nil))
+    }
+
+    @Test(arguments: [
+        ("{bad", ProtocolError.Code.badJSON, nil as Int64?),
+        ("[1,2]", .badJSON, nil),
+        ("", .badJSON, nil),
+        (#""op""#, .badJSON, nil),
+        (#"{"op":"dance","id":7}"#, .unknownOp, 7),
+        (#"{"id":8}"#, .invalidRequest, 8),
+        (#"{"op":"subscribe","id":9}"#, .invalidRequest, 9),
+        (#"{"op":"subscribe","id":10,"symbols":"AAPL"}"#, .invalidRequest, 10),
+        (#"{"op":"subscribe","id":11,"symbols":[1,2]}"#, .invalidRequest, 11),
+        (#"{"op":5,"id":12}"#, .invalidRequest, 12),
+        (#"{"op":"ping","id":"x"}"#, .invalidRequest, nil),
+        (#"{"op":"ping","id":1.5}"#, .invalidRequest, nil),
+    ])
+    func reportsTypedErrorsWithTheRequestID(text: String, code: ProtocolError.Code, id: Int64?) {
+        switch parse(text) {
+        case .success(let message): Issue.record("expected \(code), parsed \(message)")
+        case .failure(let error):
+            #expect(error.code == code)
+            #expect(error.id == id)
+            #expect(!error.message.isEmpty)
+        }
+    }
+
+    @Test func enforcesLimitsBeforeDecoding() {
+        let limits = ClientMessage.Limits(maxMessageBytes: 64, maxSymbolsPerRequest: 2)
+        #expect(throws: ProtocolError.self) { try parse(String(repeating: " ", count: 65), limits: limits).get() }
+        if case .failure(let error) = parse(#"{"op":"subscribe","id":1,"symbols":["A","B","C"]}"#, limits: limits) {
+            #expect(error.code == .tooManySymbols && error.id == 1)
+        } else {
+            Issue.record("expected too_many_symbols")
+        }
+    }
+
+    /// The parser is a pure function from bytes: random and mutated inputs must never trap.
+    @Test func survivesRandomAndMutatedInput() {
+        var generator = SeededGenerator(seed: 99)
+        let seeds = [#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}"#, #"{"op":"ping","id":4}"#, #"{"op":"list"}"#].map { Array($0.utf8) }
+        var parsed = 0
+        for round in 0..<5_000 {
+            var bytes: [UInt8]
+            if round % 2 == 0 {
+                bytes = (0..<Int(generator.next() % 80)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            } else {
+                bytes = seeds[Int(generator.next() % 3)]
+                for _ in 0..<(1 + generator.next() % 4) where !bytes.isEmpty {
+                    let position = Int(generator.next() % UInt64(bytes.count))
+                    switch generator.next() % 3 {
+                    case 0: bytes[position] = UInt8(truncatingIfNeeded: generator.next())
+                    case 1: bytes.remove(at: position)
+                    default: bytes.insert(UInt8(truncatingIfNeeded: generator.next()), at: position)
+                    }
+                }
+            }
+            if case .success = ClientMessage.parse(bytes) { parsed += 1 }
+        }
+        #expect(parsed > 0)  // some mutations stay valid; the point is that nothing trapped
+    }
+}

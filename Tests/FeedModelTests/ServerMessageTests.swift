@@ -1,0 +1,48 @@
+import FeedModel
+import Foundation
+import NIOCore
+import Testing
+
+@Suite struct ServerMessageTests {
+    let aapl = Symbol(stringLiteral: "AAPL")
+    let ts = Timestamp(nanosecondsSinceEpoch: 1_732_000_000_123_456_789)
+
+    @Test func quoteUpdateHasTheDocumentedShape() {
+        let quote = Quote(bid: Price("189.1200")!, ask: Price("189.1300")!, bidSize: 300, askSize: 500)
+        let text = ServerMessage.update(Tick(symbol: aapl, seq: 12, timestamp: ts, body: .quote(quote))).jsonText
+        #expect(text == #"{"type":"quote","symbol":"AAPL","seq":12,"ts":1732000000123456789,"bid":"189.1200","ask":"189.1300","bidSize":300,"askSize":500}"#)
+    }
+
+    @Test func tradeUpdateHasTheDocumentedShape() {
+        let trade = Trade(price: Price("189.1300")!, size: 100)
+        let text = ServerMessage.update(Tick(symbol: aapl, seq: 13, timestamp: ts, body: .trade(trade))).jsonText
+        #expect(text == #"{"type":"trade","symbol":"AAPL","seq":13,"ts":1732000000123456789,"price":"189.1300","size":100}"#)
+    }
+
+    @Test func everyMessageIsValidJSONWithTypeFirst() throws {
+        var snapshot = SymbolSnapshot(symbol: aapl)
+        snapshot.apply(Tick(symbol: aapl, seq: 1, timestamp: ts, body: .quote(Quote(bid: Price("1.00")!, ask: Price("1.01")!, bidSize: 1, askSize: 2))))
+        snapshot.apply(Tick(symbol: aapl, seq: 2, timestamp: ts, body: .trade(Trade(price: Price("1.01")!, size: 5))))
+        let messages: [ServerMessage] = [
+            .welcome(.init(heartbeatMs: 1000, maxSymbols: 10, feed: "sim", serverVersion: "1")),
+            .ack(id: 1, op: "subscribe", symbols: ["AAPL", "MSFT"]),
+            .error(ProtocolError(id: nil, code: .badJSON, message: "quote \" backslash \\ newline \n tab \t nul \u{0}")),
+            .symbols(id: 3, symbols: []),
+            .pong(id: 4, timestamp: ts),
+            .heartbeat(timestamp: ts),
+            .snapshot(snapshot),
+            .stats(id: 9, counters: [("delivered", 5), ("dropped", 0)]),
+        ]
+        for message in messages {
+            let text = message.jsonText
+            #expect(text.hasPrefix(#"{"type":""#))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+            #expect(object["type"] is String)
+        }
+        let error = try JSONSerialization.jsonObject(with: Data(messages[2].jsonText.utf8)) as! [String: Any]
+        #expect(error["message"] as? String == "quote \" backslash \\ newline \n tab \t nul \u{0}")
+        #expect(error["id"] is NSNull)
+        let snap = try JSONSerialization.jsonObject(with: Data(messages[6].jsonText.utf8)) as! [String: Any]
+        #expect(snap["last"] as? String == "1.01" && snap["bid"] as? String == "1.00" && snap["seq"] as? Int == 2)
+    }
+}

@@ -1,0 +1,108 @@
+import FeedModel
+import Foundation
+import Logging
+import NIOHTTP1
+import Testing
+@testable import TickerHub
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Starts a real hub on a free port for one test and stops it afterwards.
+func withHub<R>(_ configure: (inout HubConfiguration) -> Void = { _ in },
+                _ body: (Hub, URL) async throws -> R) async throws -> R {
+    var configuration = HubConfiguration()
+    configuration.port = 0
+    configuration.eventLoops = 2
+    configuration.symbols = .count(50)
+    configure(&configuration)
+    var logger = Logger(label: "test-hub")
+    logger.logLevel = .warning
+    let hub = Hub(configuration: configuration, logger: logger)
+    let port = try await hub.start()
+    do {
+        let result = try await body(hub, URL(string: "http://127.0.0.1:\(port)")!)
+        await hub.stop()
+        return result
+    } catch {
+        await hub.stop()
+        throw error
+    }
+}
+
+func get(_ base: URL, _ path: String) async throws -> (Int, String) {
+    let (data, response) = try await URLSession.shared.data(from: URL(string: path, relativeTo: base)!)
+    return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+}
+
+@Suite(.serialized) struct HubHTTPTests {
+    @Test func routesAnswerOverARealSocket() async throws {
+        try await withHub { hub, base in
+            #expect(try await get(base, "/healthz") == (200, "ok\n"))
+
+            let (symbolsStatus, symbolsBody) = try await get(base, "/v1/symbols")
+            let symbols = try JSONSerialization.jsonObject(with: Data(symbolsBody.utf8)) as! [String]
+            #expect(symbolsStatus == 200 && symbols.count == 50 && symbols.first == "AAPL")
+
+            // Opening quotes are published at start: every symbol has a snapshot at seq >= 1.
+            try await Task.sleep(for: .milliseconds(100))
+            let (snapshotStatus, snapshotBody) = try await get(base, "/v1/snapshot?symbols=AAPL,MSFT")
+            let snapshots = try JSONSerialization.jsonObject(with: Data(snapshotBody.utf8)) as! [[String: Any]]
+            #expect(snapshotStatus == 200)
+            #expect(snapshots.map { $0["symbol"] as! String } == ["AAPL", "MSFT"])
+            #expect(snapshots.allSatisfy { ($0["seq"] as! Int) >= 1 && $0["type"] as? String == "snapshot" && $0["bid"] is String })
+
+            let (allStatus, allBody) = try await get(base, "/v1/snapshot")
+            let all = try JSONSerialization.jsonObject(with: Data(allBody.utf8)) as! [Any]
+            #expect(allStatus == 200 && all.count == 50)
+
+            let (unknownStatus, unknownBody) = try await get(base, "/v1/snapshot?symbols=AAPL,NOPE")
+            #expect(unknownStatus == 404 && unknownBody.contains("unknown_symbol"))
+
+            let (statsStatus, statsBody) = try await get(base, "/stats")
+            let stats = try JSONSerialization.jsonObject(with: Data(statsBody.utf8)) as! [String: Any]
+            #expect(statsStatus == 200)
+            for key in ["connections", "subscriptions", "ticksIn", "framesEncoded", "deliveries", "flushes", "drops", "ringLaps"] {
+                #expect(stats[key] is Int, "missing \(key)")
+            }
+            #expect((stats["ticksIn"] as! Int) >= 50)
+
+            #expect(try await get(base, "/nope").0 == 404)
+            #expect(try await get(base, "/ws").0 == 426)
+            #expect(try await get(base, "/ingest").0 == 426)
+            let (pageStatus, page) = try await get(base, "/")
+            #expect(pageStatus == 200 && page.contains("new WebSocket"))
+        }
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func flagsBecomeConfiguration() throws {
+        let command = try TickerHubCommand.parse(["--port", "9001", "--symbols", "AAPL,MSFT", "--rate", "50", "--feed", "ingest",
+                                                  "--event-loops", "3", "--burst-every", "30", "--burst-for", "3"])
+        let configuration = try command.makeConfiguration()
+        #expect(configuration.port == 9001)
+        #expect(configuration.symbols == .names([Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")]))
+        #expect(configuration.ticksPerSecond == 50 && configuration.feed == .ingest && configuration.eventLoops == 3)
+        #expect(configuration.burstPeriodSeconds == 30 && configuration.burstLengthSeconds == 3)
+        #expect(try TickerHubCommand.parse(["--symbols", "20"]).makeConfiguration().symbols == .count(20))
+    }
+
+    @Test(arguments: [["--feed", "nats"], ["--port", "70000"], ["--symbols", "aapl"], ["--ring-bytes", "1000"],
+                      ["--burst-every", "5", "--burst-for", "6"], ["--log-level", "chatty"]])
+    func rejectsBadFlags(_ arguments: [String]) {
+        #expect(throws: (any Error).self) { try TickerHubCommand.parse(arguments) }
+    }
+
+    @Test func admissionIsTheOneDoor() {
+        let sim = ConnectionAdmission(acceptsPublishers: false)
+        let ingest = ConnectionAdmission(acceptsPublishers: true)
+        func head(_ uri: String, _ method: HTTPMethod = .GET) -> HTTPRequestHead { HTTPRequestHead(version: .http1_1, method: method, uri: uri) }
+        #expect(sim.decide(head("/ws")) == .subscriber)
+        #expect(sim.decide(head("/ws?x=1")) == .subscriber)
+        #expect(sim.decide(head("/ingest")) == .refuse)
+        #expect(ingest.decide(head("/ingest")) == .publisher)
+        #expect(sim.decide(head("/other")) == .refuse)
+        #expect(sim.decide(head("/ws", .POST)) == .refuse)
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing TickerHub need, if it is missing. Idempotent.
+#   scripts/bootstrap.sh run    -> what `make run` needs (the Swift toolchain)
+#   scripts/bootstrap.sh test   -> plus Python 3 with a venv in .venv (websockets, pytest)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+purpose=${1:-test}
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "error: the Swift toolchain (6.x) is required and is not on PATH" >&2
+  exit 1
+fi
+
+# Debian packages, installed only when missing. Add to this list when a target needs a C library.
+apt_packages=()
+if [ "$purpose" = test ]; then
+  command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
+fi
+missing=()
+for package in "${apt_packages[@]:-}"; do
+  [ -n "$package" ] || continue
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "$purpose" = test ]; then
+  requirements=IntegrationTests/requirements.txt
+  stamp=.venv/.requirements.sha
+  wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    say "creating .venv from $requirements"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+    echo "$wanted" > "$stamp"
+  fi
+fi
