@@ -239,3 +239,37 @@ def test_graceful_shutdown_says_going_away(start_hub):
     asyncio.run(run())
     hub.process.wait(timeout=15)
     assert hub.process.returncode == 0, hub.log_text()
+
+
+def test_the_documented_python_example_works(hub):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "python_client.py"), "--url", hub.ws_url,
+                             "--symbols", "AAPL,MSFT", "--count", "10"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "snapshot AAPL" in result.stdout and "10 updates, 0 missed" in result.stdout
+
+
+def test_oversized_messages_get_an_error_or_1009(hub):
+    async def run():
+        ws, _ = await connect(hub)
+        await ws.send("x" * (70 * 1024))  # one frame: the request is refused, the connection stays
+        error, _ = await recv_until(ws, lambda m: m["type"] == "error")
+        assert error["code"] == "message_too_large"
+        await ws.send(iter(["y" * (40 * 1024), "y" * (40 * 1024)]))  # fragments past 64 KiB: 1009
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd.code == 1009
+    asyncio.run(run())
+
+
+def test_fragmented_request_is_reassembled(hub):
+    async def run():
+        ws, _ = await connect(hub)
+        await ws.send(iter(['{"op":"pi', 'ng","id":', '42}']))  # three frames, one message
+        pong, _ = await recv_until(ws, lambda m: m["type"] == "pong")
+        assert pong["id"] == 42
+        await ws.close()
+    asyncio.run(run())

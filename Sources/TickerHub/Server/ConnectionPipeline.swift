@@ -6,7 +6,7 @@ import NIOWebSocket
 /// pipeline is:
 ///
 ///     head ─ RawFrameWriter ─ [WebSocketFrameEncoder] ─ [WebSocketFrameDecoder] ─ [protocol error handler]
-///          ─ NIOWebSocketFrameAggregator ─ SubscriberSession | IngestSession
+///          ─ MaskedFrameRequirement ─ NIOWebSocketFrameAggregator ─ SubscriberSession | IngestSession
 ///
 /// `RawFrameWriter` sits next to the head so that the fan-out's pre-built frames (ByteBuffers) skip
 /// the frame encoder; control frames (pong, close) still go through NIO's encoder.
@@ -47,10 +47,12 @@ enum ConnectionPipeline {
         case .subscriber:
             let writer = RawFrameWriter()
             try sync.addHandler(writer, position: .first)
+            try sync.addHandler(MaskedFrameRequirement())
             try sync.addHandler(NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
                                                             maxAccumulatedFrameSize: configuration.maxClientMessageBytes))
             try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer))
         case .publisher:
+            try sync.addHandler(MaskedFrameRequirement())
             try sync.addHandler(NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
                                                             maxAccumulatedFrameSize: configuration.maxIngestMessageBytes))
             try sync.addHandler(IngestSession(hub: hub))

@@ -41,15 +41,16 @@ final class IngestSession: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        hub.logger.debug("publisher connection error", metadata: ["error": "\(error)"])
-        context.close(promise: nil)
+        if let code = CloseHandshake.closeCode(for: error) {
+            reject(context: context, code: code, reason: "\(error)")
+        } else {
+            hub.logger.debug("publisher connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        guard frame.maskKey != nil else {
-            return reject(context: context, code: .protocolError, reason: "client frames must be masked")
-        }
         switch frame.opcode {
         case .binary:
             guard !closeSent else { return }

@@ -74,8 +74,12 @@ final class SubscriberSession: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        hub.logger.debug("subscriber connection error", metadata: ["error": "\(error)"])
-        context.close(promise: nil)
+        if let code = CloseHandshake.closeCode(for: error) {
+            violation(context: context, code: code, reason: "\(error)")
+        } else {
+            hub.logger.debug("subscriber connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
     }
 
     // MARK: Inbound
@@ -84,11 +88,6 @@ final class SubscriberSession: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         lastInbound = .now()
         pingSentAt = nil
-        guard frame.maskKey != nil else {
-            // RFC 6455 §5.1: a server MUST close the connection on an unmasked client frame.
-            violation(context: context, code: .protocolError, reason: "client frames must be masked")
-            return
-        }
         switch frame.opcode {
         case .text:
             guard !closeSent else { return }
