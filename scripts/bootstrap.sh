@@ -18,6 +18,8 @@ apt_packages=()
 if [ "$purpose" = test ]; then
   command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
+  # A real browser for the dashboard test.
+  apt_packages+=(chromium chromium-driver)
 fi
 missing=()
 for package in "${apt_packages[@]:-}"; do

@@ -33,7 +33,7 @@ enum DashboardPage {
       <a href="/stats" style="color:#8ac">/stats</a>
     </div>
     <div id="bar2" style="margin-bottom:1rem">
-      <input id="symbols" value="AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,SPY">
+      <input id="symbols" placeholder="AAPL,MSFT,...">
       <button id="apply">subscribe</button>
     </div>
     <table>
@@ -114,7 +114,11 @@ enum DashboardPage {
         $("pmax").textContent = latencies[latencies.length - 1].toFixed(1); latencies = []; }
     }, 1000);
     $("apply").onclick = () => ws && ws.readyState === 1 && subscribe();
-    connect();
+    // Start with the hub's eight busiest symbols (it lists them first), whatever universe it runs.
+    fetch("/v1/symbols").then(r => r.json()).then(list => {
+      $("symbols").value = list.slice(0, 8).join(",");
+      connect();
+    });
     </script>
     </body>
     </html>

@@ -64,6 +64,8 @@ struct HTTPRoutes: Sendable {
             return HTTPResponse(status: .ok, contentType: "text/html; charset=utf-8", body: ByteBuffer(string: DashboardPage.html))
         case "/healthz":
             return .text("ok")
+        case "/favicon.ico":
+            return HTTPResponse(status: .noContent, contentType: "image/x-icon", body: ByteBuffer())
         case "/v1/symbols":
             var json = JSONWriter(buffer: ByteBuffer())
             json.beginArrayValue()
