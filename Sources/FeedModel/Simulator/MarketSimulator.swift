@@ -29,19 +29,15 @@ public struct MarketSimulator: Sendable {
     /// Mid price of each instrument, in units of its tick size. Integer on purpose: no float drift.
     private var midInTicks: [Int64]
     private var quotes: [Quote]
-    /// Cumulative activity weights, for choosing the next instrument by binary search.
-    private let cumulativeWeights: [Double]
+    /// Which instrument the next event is for.
+    private let activity: ZipfDistribution
 
     public init(instruments: [Instrument], seed: UInt64, configuration: Configuration = Configuration()) {
         precondition(!instruments.isEmpty, "the simulator needs at least one instrument")
         self.instruments = instruments
         self.configuration = configuration
         self.generator = SeededGenerator(seed: seed)
-        var total = 0.0
-        cumulativeWeights = instruments.indices.map { index in
-            total += 1 / _exp(configuration.activitySkew * _log(Double(index + 1)))
-            return total
-        }
+        activity = ZipfDistribution(count: instruments.count, exponent: configuration.activitySkew)
         midInTicks = instruments.map { max(4, $0.openingPrice.mantissa / $0.tickSize) }
         quotes = []
         quotes.reserveCapacity(instruments.count)
@@ -54,7 +50,7 @@ public struct MarketSimulator: Sendable {
     public var currentQuotes: [Quote] { quotes }
 
     public mutating func next() -> SimulatedTick {
-        let index = chooseInstrument()
+        let index = activity.sample(using: &generator)
         if generator.nextUnit() < configuration.tradeProbability {
             let quote = quotes[index]
             let buyerInitiated = generator.next() & 1 == 0
@@ -82,16 +78,5 @@ public struct MarketSimulator: Sendable {
                      ask: Price(mantissa: (bidTicks + spreadTicks) * instrument.tickSize, scale: scale),
                      bidSize: Int64(1 + generator.next() % 40) * 100,
                      askSize: Int64(1 + generator.next() % 40) * 100)
-    }
-
-    private mutating func chooseInstrument() -> Int {
-        let target = generator.nextUnit() * cumulativeWeights[cumulativeWeights.count - 1]
-        var low = 0
-        var high = cumulativeWeights.count - 1
-        while low < high {
-            let middle = (low + high) / 2
-            if cumulativeWeights[middle] <= target { low = middle + 1 } else { high = middle }
-        }
-        return low
     }
 }

@@ -6,40 +6,23 @@ import FeedModel
 struct SubscriptionPlan {
     let symbols: [String]
     let perClient: Int
-    let skew: Double
     private var generator: SeededGenerator
-    private let cumulative: [Double]
+    private let popularity: ZipfDistribution
 
     init(symbols: [String], perClient: Int, skew: Double, seed: UInt64) {
-        precondition(!symbols.isEmpty)
         self.symbols = symbols
         self.perClient = min(perClient, symbols.count)
-        self.skew = skew
         generator = SeededGenerator(seed: seed)
-        var total = 0.0
-        cumulative = symbols.indices.map { index in
-            total += 1 / pow(Double(index + 1), skew)
-            return total
-        }
+        popularity = ZipfDistribution(count: symbols.count, exponent: skew)
     }
 
     mutating func next() -> [String] {
         var chosen = Set<Int>()
         var order: [Int] = []
         while order.count < perClient {
-            let target = generator.nextUnit() * cumulative[cumulative.count - 1]
-            var low = 0
-            var high = cumulative.count - 1
-            while low < high {
-                let middle = (low + high) / 2
-                if cumulative[middle] <= target { low = middle + 1 } else { high = middle }
-            }
-            if chosen.insert(low).inserted { order.append(low) }
+            let index = popularity.sample(using: &generator)
+            if chosen.insert(index).inserted { order.append(index) }
         }
         return order.map { symbols[$0] }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
