@@ -273,3 +273,15 @@ def test_fragmented_request_is_reassembled(hub):
         assert pong["id"] == 42
         await ws.close()
     asyncio.run(run())
+
+
+def test_a_client_that_ignores_pings_is_closed(start_hub):
+    hub = start_hub("--symbols", "10", "--rate", "10", "--ping-interval", "1")
+    sock = raw_upgrade(hub.port)  # a raw socket never answers the hub's pings
+    sock.settimeout(10)
+    started = __import__("time").time()
+    assert read_frames_until_close(sock) == 1001
+    elapsed = __import__("time").time() - started
+    assert 1.5 <= elapsed <= 5, elapsed  # silent 1 s, pinged, unanswered 1 s more
+    sock.close()
+    assert hub.get_json("/stats")["pingTimeouts"] == 1
