@@ -33,9 +33,10 @@ unit-tests:
 # "passed" even when TSan reported a race, so the exit code and the log are both checked.
 tsan-tests:
 	@scripts/bootstrap.sh run
-	$(SWIFT) test --sanitize=thread --scratch-path $(TSAN_BUILD) --filter FanoutEngineTests 2>&1 | tee $(TSAN_BUILD).log; \
+	@mkdir -p $(TSAN_BUILD)
+	$(SWIFT) test --sanitize=thread --scratch-path $(TSAN_BUILD) --filter FanoutEngineTests 2>&1 | tee $(TSAN_BUILD)/tsan-tests.log; \
 	  status=$${PIPESTATUS[0]}; \
-	  if grep -q "ThreadSanitizer" $(TSAN_BUILD).log; then echo "ThreadSanitizer reported a problem"; exit 1; fi; \
+	  if grep -q "ThreadSanitizer" $(TSAN_BUILD)/tsan-tests.log; then echo "ThreadSanitizer reported a problem"; exit 1; fi; \
 	  exit $$status
 
 integration-tests: build
