@@ -142,8 +142,6 @@ public final class LoopFanout: @unchecked Sendable {
         if records == maxRecordsPerDrain { wake() }  // more may be waiting: continue after pending I/O
     }
 
-    /// How far this loop's reader trails the writer, in bytes.
-    public var lagBytes: UInt64 { receiver.lagBytes }
     public var lappedCount: UInt64 { receiver.lappedCount }
     /// Subscriptions on this loop (subscriber × symbol).
     public var subscriptionCount: Int { index.subscriptionCount }

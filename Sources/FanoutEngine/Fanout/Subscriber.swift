@@ -34,6 +34,5 @@ public final class Subscriber {
     }
 
     public var subscriptionCount: Int { positions.count }
-    public var subscribedSymbols: [SymbolID] { positions.keys.sorted() }
     public func isSubscribed(to id: SymbolID) -> Bool { positions[id] != nil }
 }

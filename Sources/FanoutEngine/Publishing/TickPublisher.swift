@@ -82,10 +82,4 @@ public final class TickPublisher: @unchecked Sendable {
         for consumer in consumers { consumer.wake() }
         return sequenced.map(\.1)
     }
-
-    /// The last seq issued for `id` (0 if none). On the loop.
-    public func lastSequence(of id: SymbolID) -> UInt64 {
-        eventLoop.assertInEventLoop()
-        return id.index < lastSeq.count ? lastSeq[id.index] : 0
-    }
 }
