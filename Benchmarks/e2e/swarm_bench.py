@@ -35,8 +35,12 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
     return int(match.group(1)) if match else 0
 
 
+STATS_PATH = "/stats"
+
+
 def stats(port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as response:
+    """Counters from the server: TickerHub's /stats, or the peer's `{deliveries, drops}` at /."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATS_PATH}", timeout=5) as response:
         return json.load(response)
 
 
@@ -48,11 +52,21 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--port", type=int, default=18500)
     parser.add_argument("--label", default="")
+    parser.add_argument("--server", choices=["tickerhub", "node-ws"], default="tickerhub",
+                        help="node-ws runs Benchmarks/peers/node-ws-hub.js (apt node-ws) with the same market shape")
     parser.add_argument("hub_args", nargs="*")
     args = parser.parse_args()
 
+    global STATS_PATH
     log = tempfile.NamedTemporaryFile(prefix="hub-", suffix=".log", delete=False)
-    hub = subprocess.Popen([str(BIN / "tickerhub"), "--port", str(args.port), *args.hub_args], stdout=log, stderr=subprocess.STDOUT)
+    if args.server == "node-ws":
+        STATS_PATH = "/"
+        command = ["node", str(ROOT / "Benchmarks" / "peers" / "node-ws-hub.js"), "--port", str(args.port), *args.hub_args]
+        environment = dict(os.environ, NODE_PATH="/usr/share/nodejs")
+    else:
+        command = [str(BIN / "tickerhub"), "--port", str(args.port), *args.hub_args]
+        environment = None
+    hub = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
     try:
         time.sleep(1.0)
         idle_rss = rss_kib(hub.pid)
@@ -86,13 +100,13 @@ def main() -> None:
     window = end_time - start_time
     hub_cpu = end_cpu - start_cpu
     deliveries = end_stats["deliveries"] - start_stats["deliveries"]
-    flushes = end_stats["flushes"] - start_stats["flushes"]
+    flushes = end_stats.get("flushes", 0) - start_stats.get("flushes", 0)
     result = {
-        "label": args.label, "hubArgs": " ".join(args.hub_args), "clients": args.clients, "subscribe": args.subscribe,
+        "label": args.label, "server": args.server, "hubArgs": " ".join(args.hub_args), "clients": args.clients, "subscribe": args.subscribe,
         "connected": summary["connected"], "openAtEnd": summary["openAtEnd"],
         "messagesPerSecond": summary["messagesPerSecond"], "latencyMs": summary["latencyMs"],
         "gapMessages": summary["gapMessages"],
-        "hubDrops": end_stats["drops"], "hubRingLaps": end_stats["ringLaps"], "hubPingTimeouts": end_stats["pingTimeouts"],
+        "hubDrops": end_stats["drops"], "hubRingLaps": end_stats.get("ringLaps"), "hubPingTimeouts": end_stats.get("pingTimeouts"),
         "hubCpuCores": round(hub_cpu / window, 3),
         "deliveriesPerHubCpuSecond": round(deliveries / hub_cpu) if hub_cpu else None,
         "deliveriesPerFlush": round(deliveries / flushes, 2) if flushes else None,
