@@ -27,4 +27,9 @@ public struct ProtocolError: Error, Sendable, Equatable {
         self.code = code
         self.message = message
     }
+
+    /// `unknown_symbol`, naming (up to 20 of) the symbols that were not found.
+    public static func unknownSymbols(_ names: [String], id: Int64? = nil) -> ProtocolError {
+        ProtocolError(id: id, code: .unknownSymbol, message: "unknown symbols: \(names.prefix(20).joined(separator: ","))")
+    }
 }

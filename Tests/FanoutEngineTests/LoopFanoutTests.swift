@@ -30,11 +30,9 @@ struct FanoutHarness {
                    body: .quote(Quote(bid: Price(bid)!, ask: Price(bid)!, bidSize: 1, askSize: 1)))
     }
 
-    @discardableResult
-    func publish(_ updates: [FeedUpdate]) -> [Tick] {
-        let ticks = publisher.publishOnLoop(updates)
+    func publish(_ updates: [FeedUpdate]) {
+        publisher.publishOnLoop(updates)
         loop.run()  // the consumer's drain
-        return ticks
     }
 }
 
@@ -61,7 +59,7 @@ struct FanoutHarness {
     @Test func snapshotFloorSkipsUpdatesTheSnapshotAlreadyCovers() {
         let hub = FanoutHarness()
         // Published (cache updated, ring written) but not yet drained when the subscriber arrives.
-        _ = hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.00"), hub.update(hub.aapl, "1.01")])
+        hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.00"), hub.update(hub.aapl, "1.01")])
         let sink = RecordingSink()
         let snapshots = hub.fanout.subscribe(Subscriber(sink: sink), to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
         #expect(snapshots.map(\.seq) == [2])
@@ -109,8 +107,7 @@ struct FanoutHarness {
         var lapsSeen = 0
         hub.fanout.onLapped = { lapsSeen += 1 }
         // Publish far more than the ring holds before the consumer gets to run.
-        var ticks: [Tick] = []
-        for i in 0..<100 { ticks += hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.\(i)")]) }
+        for i in 0..<100 { hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.\(i)")]) }
         hub.loop.run()
         #expect(lapsSeen == 1)
         #expect(hub.counters.snapshot().ringLaps == 1)
@@ -121,7 +118,7 @@ struct FanoutHarness {
     @Test func wakesAreCoalesced() {
         let hub = FanoutHarness()
         _ = hub.fanout.subscribe(Subscriber(sink: RecordingSink()), to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
-        for i in 0..<5 { _ = hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.\(i)")]) }
+        for i in 0..<5 { hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.\(i)")]) }
         hub.loop.run()
         #expect(hub.counters.snapshot().drains == 1)
     }

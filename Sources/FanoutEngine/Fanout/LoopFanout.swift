@@ -97,6 +97,8 @@ public final class LoopFanout: @unchecked Sendable {
         var drops: UInt64 = 0
         var laps: UInt64 = 0
         var records = 0
+        // Iterate a copy (it shares storage, so this costs nothing): a write can close a channel
+        // synchronously, and its handler then removes the subscriber from `self.index` mid-drain.
         let index = self.index
         reading: while records < maxRecordsPerDrain {
             switch receiver.receiveNext(allocator: allocator, wantsPayload: { index.hasSubscribers(SymbolID($0.symbolID)) }) {

@@ -50,15 +50,13 @@ public final class TickPublisher: @unchecked Sendable {
     /// Publishes a batch from any thread; the future completes (on the publisher's loop) once the
     /// batch is in the ring. Ingest uses it for flow control.
     public func submit(_ updates: [FeedUpdate]) -> EventLoopFuture<Void> {
-        eventLoop.submit { self.publishOnLoop(updates) }.map { _ in }
+        eventLoop.submit { self.publishOnLoop(updates) }
     }
 
     /// Sequences, caches, encodes and transmits `updates`, then wakes every consumer once.
-    /// Returns the sequenced ticks (for tests and the in-process feed).
-    @discardableResult
-    public func publishOnLoop(_ updates: [FeedUpdate]) -> [Tick] {
+    public func publishOnLoop(_ updates: [FeedUpdate]) {
         eventLoop.assertInEventLoop()
-        guard !updates.isEmpty else { return [] }
+        guard !updates.isEmpty else { return }
         var sequenced: [(SymbolID, Tick)] = []
         sequenced.reserveCapacity(updates.count)
         for update in updates {
@@ -80,6 +78,5 @@ public final class TickPublisher: @unchecked Sendable {
         counters.ticksIn.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
         for consumer in consumers { consumer.wake() }
-        return sequenced.map(\.1)
     }
 }

@@ -91,8 +91,8 @@ struct HTTPRoutes: Sendable {
             let names = query.split(separator: ",").map { String($0.removingPercentEncodedCommas()) }
             let resolved = directory.resolve(names)
             guard resolved.unknown.isEmpty else {
-                return .error(.notFound, code: ProtocolError.Code.unknownSymbol.rawValue,
-                              message: "unknown symbols: \(resolved.unknown.prefix(20).joined(separator: ","))")
+                let error = ProtocolError.unknownSymbols(resolved.unknown)
+                return .error(.notFound, code: error.code.rawValue, message: error.message)
             }
             ids = resolved.known.map(\.1)
         } else {

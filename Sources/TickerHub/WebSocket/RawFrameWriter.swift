@@ -10,16 +10,20 @@ final class RawFrameWriter: ChannelOutboundHandler, FrameSink {
     typealias OutboundOut = ByteBuffer
 
     private var context: ChannelHandlerContext?
+    /// Cached because `isWritable` is asked once per delivery, and `context.channel` walks the pipeline.
+    private var channel: (any Channel)?
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.channel = context.channel
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.channel = nil
     }
 
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    var isWritable: Bool { channel?.isWritable ?? false }
 
     func write(_ frame: ByteBuffer) {
         context?.write(wrapOutboundOut(frame), promise: nil)

@@ -141,7 +141,7 @@ final class SubscriberSession: ChannelInboundHandler {
         let requested = uniqued(names)
         let resolved = hub.engine.directory.resolve(requested)
         guard resolved.unknown.isEmpty else {
-            reject(ProtocolError(id: id, code: .unknownSymbol, message: "unknown symbols: \(resolved.unknown.prefix(20).joined(separator: ","))"), context: context)
+            reject(.unknownSymbols(resolved.unknown, id: id), context: context)
             return
         }
         let ids = resolved.known.map(\.1)
@@ -166,7 +166,7 @@ final class SubscriberSession: ChannelInboundHandler {
     private func unsubscribe(id: Int64?, names: [String], context: ChannelHandlerContext) {
         let resolved = hub.engine.directory.resolve(uniqued(names))
         guard resolved.unknown.isEmpty else {
-            reject(ProtocolError(id: id, code: .unknownSymbol, message: "unknown symbols: \(resolved.unknown.prefix(20).joined(separator: ","))"), context: context)
+            reject(.unknownSymbols(resolved.unknown, id: id), context: context)
             return
         }
         fanout.unsubscribe(subscriber, from: resolved.known.map(\.1))
