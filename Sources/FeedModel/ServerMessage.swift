@@ -12,6 +12,9 @@ public enum ServerMessage: Sendable, Equatable {
     case heartbeat(timestamp: Timestamp)
     case snapshot(SymbolSnapshot)
     case update(Tick)
+    /// The latest state of a symbol, sent in place of updates a slow client could not take. Same
+    /// fields as `snapshot`; its `seq` jumps over the skipped updates, so the client sees the gap.
+    case conflated(SymbolSnapshot)
     case stats(id: Int64?, counters: [(String, UInt64)])
 
     public struct Welcome: Sendable, Equatable {
@@ -39,6 +42,7 @@ public enum ServerMessage: Sendable, Equatable {
         case let (.pong(a1, a2), .pong(b1, b2)): return a1 == b1 && a2 == b2
         case let (.heartbeat(a), .heartbeat(b)): return a == b
         case let (.snapshot(a), .snapshot(b)): return a == b
+        case let (.conflated(a), .conflated(b)): return a == b
         case let (.update(a), .update(b)): return a == b
         case let (.stats(a1, a2), .stats(b1, b2)):
             return a1 == b1 && a2.map(\.0) == b2.map(\.0) && a2.map(\.1) == b2.map(\.1)
@@ -84,6 +88,9 @@ public enum ServerMessage: Sendable, Equatable {
             json.field("ts", timestamp.nanosecondsSinceEpoch)
         case .snapshot(let snapshot):
             json.field("type", "snapshot")
+            json.snapshotFields(snapshot)
+        case .conflated(let snapshot):
+            json.field("type", "conflated")
             json.snapshotFields(snapshot)
         case .update(let tick):
             json.tickFields(tick)

@@ -3,6 +3,7 @@ import FeedModel
 import NIOCore
 import NIOEmbedded
 import Testing
+import Foundation
 
 /// The publisher → ring → loop consumer path on an embedded event loop, with recording sinks.
 struct FanoutHarness {
@@ -69,7 +70,7 @@ struct FanoutHarness {
         #expect(sink.texts.count == 1 && sink.texts[0].contains(#""seq":3"#))
     }
 
-    @Test func unwritableSubscribersAreSkippedCountedAndMarkedStale() {
+    @Test func aSlowSubscriberIsConflatedToTheLatestValueWithTheGapCounted() {
         let hub = FanoutHarness()
         let slow = RecordingSink()
         let fast = RecordingSink()
@@ -78,11 +79,71 @@ struct FanoutHarness {
         _ = hub.fanout.subscribe(Subscriber(sink: fast), to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
         slow.isWritable = false
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00"), hub.update(hub.aapl, "1.01")])
+        // Nothing is queued for the slow one; the fast one is untouched.
         #expect(slow.frames.isEmpty && slow.flushes == 0)
         #expect(fast.frames.count == 2)
-        #expect(slowSubscriber.dropped == 3)
-        #expect(slowSubscriber.staleSymbols == [hub.aapl, hub.msft])
-        #expect(hub.counters.snapshot().drops == 3)
+        #expect(slowSubscriber.staleCount == 2)
+        #expect(slowSubscriber.dropped == 0)  // nothing is lost until the client is shown a gap
+
+        slow.isWritable = true
+        #expect(hub.fanout.catchUp(slowSubscriber) == 0)
+        // One latest value per stale symbol, in the order they went stale, with the real seq.
+        #expect(slow.texts.count == 2 && slow.flushes == 1)
+        #expect(slow.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":2,"#) && slow.texts[0].contains(#""bid":"1.01""#))
+        #expect(slow.texts[1].hasPrefix(#"{"type":"conflated","symbol":"MSFT","seq":1,"#))
+        // AAPL went 0 (snapshot) → 2: one update dropped, and counted as such.
+        #expect(slowSubscriber.dropped == 1 && slowSubscriber.conflated == 2 && slowSubscriber.staleCount == 0)
+        let counters = hub.counters.snapshot()
+        #expect(counters.drops == 1 && counters.conflated == 2)
+
+        // Updates the latest value already covered are not sent again; newer ones flow as usual.
+        hub.publish([hub.update(hub.aapl, "1.02")])
+        #expect(slow.texts.count == 3 && slow.texts[2].hasPrefix(#"{"type":"quote","symbol":"AAPL","seq":3,"#))
+    }
+
+    @Test func catchUpStopsWhenTheSocketFillsAgainAndResumesLater() {
+        let hub = FanoutHarness()
+        let sink = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
+        sink.isWritable = false
+        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
+        sink.isWritable = true
+        sink.unwritableAfterFrames = 1
+        #expect(hub.fanout.catchUp(subscriber) == 1)
+        #expect(sink.texts.count == 1 && sink.texts[0].contains("AAPL"))
+        sink.unwritableAfterFrames = nil
+        sink.isWritable = true
+        #expect(hub.fanout.catchUp(subscriber) == 0)
+        #expect(sink.texts.count == 2 && sink.texts[1].contains("MSFT"))
+        hub.fanout.checkInvariants()
+    }
+
+    @Test func aStaleSubscriptionThatBecomesWritableGetsTheLatestValueOnTheNextUpdate() {
+        let hub = FanoutHarness()
+        let sink = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
+        sink.isWritable = false
+        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.aapl, "1.01")])
+        sink.isWritable = true  // but no catch-up ran yet
+        hub.publish([hub.update(hub.aapl, "1.02")])
+        #expect(sink.texts.count == 1 && sink.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":3,"#))
+        #expect(subscriber.dropped == 2 && subscriber.staleCount == 0)
+    }
+
+    @Test func unsubscribingForgetsWhatWasStale() {
+        let hub = FanoutHarness()
+        let sink = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
+        sink.isWritable = false
+        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
+        hub.fanout.unsubscribe(subscriber, from: [hub.aapl])
+        sink.isWritable = true
+        hub.fanout.catchUp(subscriber)
+        #expect(sink.texts.count == 1 && sink.texts[0].contains("MSFT"))
+        hub.fanout.checkInvariants()
     }
 
     @Test func unsubscribeAndRemoveStopDelivery() {
@@ -100,19 +161,88 @@ struct FanoutHarness {
         #expect(hub.counters.snapshot().subscriptions == 0)
     }
 
-    @Test func aLappedConsumerCountsTheLapAndCarriesOnFromTheNewest() {
+    @Test func aLappedConsumerResyncsEverySubscriptionFromTheLastValueCache() {
         let hub = FanoutHarness(ringBytes: 4096)  // ~28 frames of ~140 bytes
         let sink = RecordingSink()
-        _ = hub.fanout.subscribe(Subscriber(sink: sink), to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
-        var lapsSeen = 0
-        hub.fanout.onLapped = { lapsSeen += 1 }
+        let stalled = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        let stalledSubscriber = Subscriber(sink: stalled)
+        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
+        _ = hub.fanout.subscribe(stalledSubscriber, to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
+        stalled.isWritable = false
         // Publish far more than the ring holds before the consumer gets to run.
+        hub.publisher.publishOnLoop([hub.update(hub.msft, "2.00")])
         for i in 0..<100 { hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.\(i)")]) }
         hub.loop.run()
-        #expect(lapsSeen == 1)
         #expect(hub.counters.snapshot().ringLaps == 1)
-        #expect(sink.texts.count == 1 && sink.texts[0].contains(#""seq":100"#))  // only the newest survived
-        #expect(hub.lastValues.snapshot(of: hub.aapl)?.seq == 100)
+        #expect(hub.fanout.lappedCount == 1)
+        // The writable subscriber got each symbol's latest value once, with the real seq; the ring's
+        // surviving records at or below it were not sent again.
+        #expect(sink.texts.count == 2)
+        #expect(sink.texts.contains { $0.hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":100,"#) })
+        #expect(sink.texts.contains { $0.hasPrefix(#"{"type":"conflated","symbol":"MSFT","seq":1,"#) })
+        #expect(subscriber.dropped == 99)
+        // The unwritable one owes its latest value until it drains.
+        #expect(stalled.frames.isEmpty && stalledSubscriber.staleCount == 1)
+        stalled.isWritable = true
+        hub.fanout.catchUp(stalledSubscriber)
+        #expect(stalled.texts.count == 1 && stalled.texts[0].contains(#""seq":100"#))
+        #expect(stalledSubscriber.dropped == 99)
+        // Conflation frames are shared too: both got the same bytes.
+        let addresses = [sink, stalled].map { s in
+            s.frames.first { String(buffer: $0).contains("AAPL") }!.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        }
+        #expect(addresses[0] == addresses[1])
+        hub.fanout.checkInvariants()
+    }
+
+    /// The contract of docs/PROTOCOL.md "Slow clients", against a model client: under any pattern of
+    /// writability (including laps of a tiny ring), every subscriber sees strictly rising seqs, the
+    /// sum of the gaps it sees equals its `dropped` count, and once the feed is quiet and it drains,
+    /// it holds exactly the last-value cache's state for every symbol it follows.
+    @Test(arguments: [1 << 16, 4096])
+    func randomBackpressureKeepsTheContract(ringBytes: Int) throws {
+        let hub = FanoutHarness(ringBytes: ringBytes)
+        let symbols = [hub.aapl, hub.msft]
+        let names = [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")]
+        let sinks = (0..<6).map { _ in RecordingSink() }
+        let subscribers = sinks.map { Subscriber(sink: $0) }
+        var clients = sinks.map { _ in ModelClient() }
+        for (n, subscriber) in subscribers.enumerated() {
+            for snapshot in hub.fanout.subscribe(subscriber, to: symbols, symbols: names) { clients[n].snapshot(snapshot) }
+        }
+        var generator = SeededGenerator(seed: UInt64(ringBytes))
+        for step in 0..<(ringBytes == 4096 ? 400 : 1_500) {
+            for (n, sink) in sinks.enumerated() where generator.next() % 8 == 0 {
+                let wasWritable = sink.isWritable
+                sink.isWritable.toggle()
+                if !wasWritable { hub.fanout.catchUp(subscribers[n]) }  // what the session does
+            }
+            let count = Int(generator.next() % (ringBytes == 4096 ? 60 : 4)) + 1
+            for _ in 0..<count {
+                let id = symbols[Int(generator.next() % 2)]
+                hub.publisher.publishOnLoop([hub.update(id, "1.\(step % 100)")])
+            }
+            hub.loop.run()
+            for (n, sink) in sinks.enumerated() { try clients[n].receive(sink.takeTexts()) }
+        }
+        for (n, sink) in sinks.enumerated() where !sink.isWritable {
+            sink.isWritable = true
+            hub.fanout.catchUp(subscribers[n])
+        }
+        hub.loop.run()
+        for (n, sink) in sinks.enumerated() {
+            try clients[n].receive(sink.takeTexts())
+            #expect(clients[n].gapTotal == subscribers[n].dropped)
+            #expect(subscribers[n].staleCount == 0)
+            for id in symbols {
+                let cached = try #require(hub.lastValues.snapshot(of: id))
+                #expect(clients[n].state[cached.symbol.name] == ModelClient.State(cached))
+            }
+        }
+        if ringBytes == 4096 { #expect(hub.counters.snapshot().ringLaps > 0) }
+        #expect(hub.counters.snapshot().drops == subscribers.reduce(0) { $0 + $1.dropped })
+        hub.fanout.checkInvariants()
     }
 
     @Test func wakesAreCoalesced() {
@@ -121,5 +251,36 @@ struct FanoutHarness {
         for i in 0..<5 { hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.\(i)")]) }
         hub.loop.run()
         #expect(hub.counters.snapshot().drains == 1)
+    }
+}
+
+/// A client that follows the v1 rules: it applies snapshots, updates and conflated values, and checks
+/// that seqs only ever rise, adding up the gaps it is shown.
+struct ModelClient {
+    struct State: Equatable {
+        var seq: UInt64
+        var bid: String?
+        init(seq: UInt64, bid: String?) { self.seq = seq; self.bid = bid }
+        init(_ snapshot: SymbolSnapshot) { self.init(seq: snapshot.seq, bid: snapshot.quote.map { "\($0.bid)" }) }
+    }
+
+    var state: [String: State] = [:]
+    var gapTotal: UInt64 = 0
+
+    mutating func snapshot(_ snapshot: SymbolSnapshot) {
+        state[snapshot.symbol.name] = State(snapshot)
+    }
+
+    mutating func receive(_ texts: [String]) throws {
+        for text in texts {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            let symbol = try #require(object["symbol"] as? String)
+            let seq = try #require((object["seq"] as? NSNumber)?.uint64Value)
+            let previous = try #require(state[symbol])
+            #expect(seq > previous.seq, "seq went backwards or repeated: \(text)")
+            if object["type"] as? String == "quote" { #expect(seq == previous.seq + 1, "a live update skipped seqs without a conflated value") }
+            gapTotal += seq - previous.seq - 1
+            state[symbol] = State(seq: seq, bid: object["bid"] as? String ?? previous.bid)
+        }
     }
 }

@@ -7,17 +7,33 @@ final class RecordingSink: FrameSink {
     var isWritable = true
     var frames: [ByteBuffer] = []
     var flushes = 0
-    func write(_ frame: ByteBuffer) { frames.append(frame) }
+    /// When set, the sink turns unwritable after this many more frames (a socket filling up).
+    var unwritableAfterFrames: Int?
+    private var taken = 0
+
+    func write(_ frame: ByteBuffer) {
+        frames.append(frame)
+        if let limit = unwritableAfterFrames {
+            unwritableAfterFrames = limit - 1
+            if limit - 1 <= 0 { isWritable = false }
+        }
+    }
     func flush() { flushes += 1 }
 
+    /// Texts written since the last call.
+    func takeTexts() -> [String] {
+        defer { taken = frames.count }
+        return frames[taken...].map(Self.text(of:))
+    }
+
     /// The JSON payloads written, without their WebSocket headers.
-    var texts: [String] {
-        frames.map { frame in
-            var copy = frame
-            let second = copy.getInteger(at: copy.readerIndex + 1, as: UInt8.self)!
-            copy.moveReaderIndex(forwardBy: second == 126 ? 4 : second == 127 ? 10 : 2)
-            return String(buffer: copy)
-        }
+    var texts: [String] { frames.map(Self.text(of:)) }
+
+    static func text(of frame: ByteBuffer) -> String {
+        var copy = frame
+        let second = copy.getInteger(at: copy.readerIndex + 1, as: UInt8.self)!
+        copy.moveReaderIndex(forwardBy: second == 126 ? 4 : second == 127 ? 10 : 2)
+        return String(buffer: copy)
     }
 }
 
@@ -33,8 +49,11 @@ final class RecordingSink: FrameSink {
             let id = SymbolID(UInt32(symbol))
             switch generator.next() % 10 {
             case 0..<5:
-                #expect(index.add(subscribers[s], to: id, floor: 0) == model.insert([s, symbol]).inserted)
-            case 5..<9:
+                #expect((index.add(subscribers[s], to: id, lastSentSeq: 0) != nil) == model.insert([s, symbol]).inserted)
+            case 5:
+                // Stale marks must be dropped with the subscription (checked by the invariants).
+                if let subscription = subscribers[s].subscriptions[id] { subscribers[s].markStale(subscription) }
+            case 6..<9:
                 #expect(index.remove(subscribers[s], from: id) == (model.remove([s, symbol]) != nil))
             default:
                 let expected = model.filter { $0[0] == s }.count
@@ -44,7 +63,7 @@ final class RecordingSink: FrameSink {
             index.checkInvariants()
         }
         for symbol in 0..<30 {
-            let actual = Set(index.entries(of: SymbolID(UInt32(symbol))).map { ObjectIdentifier($0.subscriber) })
+            let actual = Set(index.subscriptions(of: SymbolID(UInt32(symbol))).map { ObjectIdentifier($0.subscriber) })
             let expected = Set(model.filter { $0[1] == symbol }.map { ObjectIdentifier(subscribers[$0[0]]) })
             #expect(actual == expected)
         }

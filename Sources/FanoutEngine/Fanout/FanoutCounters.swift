@@ -11,8 +11,11 @@ public final class FanoutCounters: Sendable {
     public let deliveries = ManagedAtomic<UInt64>(0)
     /// Channel flushes (each is at most one socket write).
     public let flushes = ManagedAtomic<UInt64>(0)
-    /// Updates skipped because the subscriber's channel was not writable.
+    /// Updates subscribers will never get (their socket could not take them, or their loop was
+    /// lapped), counted as the seq gaps the clients are shown. Equals the sum of those gaps.
     public let drops = ManagedAtomic<UInt64>(0)
+    /// Latest-value (`conflated`) messages sent in place of skipped updates.
+    public let conflated = ManagedAtomic<UInt64>(0)
     /// Times a loop's consumer was lapped by the ring's writer.
     public let ringLaps = ManagedAtomic<UInt64>(0)
     /// Consumer wake-ups (one per loop per published batch at most).
@@ -23,14 +26,14 @@ public final class FanoutCounters: Sendable {
     public init() {}
 
     public struct Snapshot: Sendable, Equatable {
-        public var ticksIn, framesEncoded, deliveries, flushes, drops, ringLaps, drains: UInt64
+        public var ticksIn, framesEncoded, deliveries, flushes, drops, conflated, ringLaps, drains: UInt64
         public var subscriptions: Int
     }
 
     public func snapshot() -> Snapshot {
         Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed),
                  deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
-                 drops: drops.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
+                 drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
                  drains: drains.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

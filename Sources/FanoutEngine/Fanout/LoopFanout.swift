@@ -12,6 +12,13 @@ import NIOCore
 /// the ring once into a loop-local buffer, and that *same* buffer is written to every subscriber
 /// (NIO reference-counts it; nothing is re-encoded or copied per subscriber). Each subscriber that
 /// received something is flushed once, at the end of the drain.
+///
+/// Backpressure (docs/PROTOCOL.md, "Slow clients"): an update for a subscriber whose socket is not
+/// writable is not queued. Its subscription is marked stale instead, and when the socket drains
+/// (`catchUp`) or the next update arrives while it is writable, the subscriber gets the symbol's
+/// *latest* value from the last-value cache as one `conflated` message with its real seq. The seq
+/// jump is the gap the client sees, and exactly that many updates are counted as dropped. A lapped
+/// consumer does the same for every subscription on its loop (`resynchronise()`).
 public final class LoopFanout: @unchecked Sendable {
     // @unchecked: confined to `eventLoop` except the atomic `wakePending`.
 
@@ -22,17 +29,19 @@ public final class LoopFanout: @unchecked Sendable {
     private let wakePending = ManagedAtomic(false)
     private let counters: FanoutCounters
     private let lastValues: LastValueCache
+    private var latestFrames: LatestValueFrames
     private let allocator = ByteBufferAllocator()
     /// Upper bound on records handled per drain, so a loop interleaves fan-out with socket I/O.
     private let maxRecordsPerDrain: Int
-    /// Called on the loop after a lap was counted; the seam for resynchronising subscribers.
-    public var onLapped: (() -> Void)?
+    /// Counts accumulated during one drain or catch-up, added to `counters` once at its end.
+    private var pending = PendingCounts()
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, lastValues: LastValueCache,
                 counters: FanoutCounters, maxRecordsPerDrain: Int = 4096) {
         self.eventLoop = eventLoop
         self.receiver = BroadcastReceiver(buffer: buffer)
         self.lastValues = lastValues
+        self.latestFrames = LatestValueFrames(lastValues: lastValues)
         self.counters = counters
         self.maxRecordsPerDrain = maxRecordsPerDrain
     }
@@ -48,7 +57,7 @@ public final class LoopFanout: @unchecked Sendable {
         var snapshots: [SymbolSnapshot] = []
         for (offset, id) in ids.enumerated() {
             let snapshot = current[offset] ?? SymbolSnapshot(symbol: symbols[offset])
-            if index.add(subscriber, to: id, floor: snapshot.seq) {
+            if index.add(subscriber, to: id, lastSentSeq: snapshot.seq) != nil {
                 snapshots.append(snapshot)
             }
         }
@@ -62,7 +71,6 @@ public final class LoopFanout: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         var removed = 0
         for id in ids where index.remove(subscriber, from: id) {
-            subscriber.staleSymbols.remove(id)
             removed += 1
         }
         counters.subscriptions.wrappingDecrement(by: removed, ordering: .relaxed)
@@ -93,9 +101,6 @@ public final class LoopFanout: @unchecked Sendable {
         // synchronises with the publisher's exchange, so we see every record it published before it.
         _ = wakePending.exchange(false, ordering: .acquiringAndReleasing)
 
-        var deliveries: UInt64 = 0
-        var drops: UInt64 = 0
-        var laps: UInt64 = 0
         var records = 0
         // Iterate a copy (it shares storage, so this costs nothing): a write can close a channel
         // synchronously, and its handler then removes the subscriber from `self.index` mid-drain.
@@ -105,46 +110,133 @@ public final class LoopFanout: @unchecked Sendable {
             case .empty:
                 break reading
             case .lapped:
-                laps += 1
-                onLapped?()
+                pending.laps += 1
+                resynchronise()
             case .record(let header, let payload):
                 records += 1
                 guard let frame = payload else { continue }
-                for entry in index.entries(of: SymbolID(header.symbolID)) where header.seq > entry.floor {
-                    let subscriber = entry.subscriber
-                    if subscriber.sink.isWritable {
-                        subscriber.sink.write(frame)
-                        subscriber.delivered &+= 1
-                        deliveries &+= 1
-                        if !subscriber.awaitingFlush {
-                            subscriber.awaitingFlush = true
-                            awaitingFlush.append(subscriber)
-                        }
+                for subscription in index.subscriptions(of: SymbolID(header.symbolID)) where header.seq > subscription.lastSentSeq {
+                    let subscriber = subscription.subscriber
+                    guard subscriber.sink.isWritable else {
+                        subscriber.markStale(subscription)
+                        continue
+                    }
+                    if subscription.isStale {
+                        // The latest value covers this record too (the cache is updated first).
+                        sendLatest(subscription)
                     } else {
-                        subscriber.dropped &+= 1
-                        subscriber.staleSymbols.insert(SymbolID(header.symbolID))
-                        drops &+= 1
+                        subscriber.sink.write(frame)
+                        subscription.lastSentSeq = header.seq
+                        subscriber.delivered &+= 1
+                        pending.deliveries &+= 1
+                        needsFlush(subscriber)
                     }
                 }
             }
         }
-        let flushes = awaitingFlush.count
+        counters.drains.wrappingIncrement(ordering: .relaxed)
+        flushAndPublishCounts()
+        if records == maxRecordsPerDrain { wake() }  // more may be waiting: continue after pending I/O
+    }
+
+    /// Sends `subscriber` the latest value of each symbol it is owed, oldest-stale first, for as long
+    /// as its socket takes them. Call it when the connection becomes writable again. Returns how many
+    /// stale symbols remain (non-zero only if the socket filled up again).
+    @discardableResult
+    public func catchUp(_ subscriber: Subscriber) -> Int {
+        eventLoop.assertInEventLoop()
+        // Take the list: a write can close the connection and unsubscribe everything mid-loop, which
+        // clears `isStale` on the subscriptions it removes.
+        let owed = subscriber.staleSubscriptions
+        subscriber.staleSubscriptions = []
+        for (offset, subscription) in owed.enumerated() where subscription.isStale {
+            guard subscriber.sink.isWritable else {
+                subscriber.staleSubscriptions = owed[offset...].filter(\.isStale) + subscriber.staleSubscriptions
+                break
+            }
+            subscription.isStale = false
+            sendLatest(subscription, clearing: false)
+        }
+        flushAndPublishCounts()
+        return subscriber.staleSubscriptions.count
+    }
+
+    /// After a lap the consumer cannot know which updates it missed, so every subscription on the loop
+    /// is brought to the symbol's latest value: sent now to writable subscribers (one shared frame per
+    /// symbol), marked stale for the others.
+    private func resynchronise() {
+        for id in index.subscribedSymbols {
+            for subscription in index.subscriptions(of: id) {
+                let subscriber = subscription.subscriber
+                if subscriber.sink.isWritable {
+                    if subscription.isStale { subscriber.forgetStale(subscription) }
+                    sendLatest(subscription, clearing: false)
+                } else {
+                    subscriber.markStale(subscription)
+                }
+            }
+        }
+    }
+
+    /// Writes the latest value of `subscription`'s symbol if it is newer than what was sent, and counts
+    /// the updates it jumps over as dropped. With `clearing`, also takes the subscription off the
+    /// subscriber's stale list (callers that walk that list clear it themselves).
+    private func sendLatest(_ subscription: Subscription, clearing: Bool = true) {
+        let subscriber = subscription.subscriber
+        if clearing { subscriber.forgetStale(subscription) }
+        guard let latest = latestFrames.latest(subscription.symbolID, allocator: allocator),
+              latest.seq > subscription.lastSentSeq else { return }
+        subscriber.sink.write(latest.frame)
+        let skipped = latest.seq - subscription.lastSentSeq - 1
+        subscription.lastSentSeq = latest.seq
+        subscriber.delivered &+= 1
+        subscriber.conflated &+= 1
+        subscriber.dropped &+= skipped
+        pending.deliveries &+= 1
+        pending.conflated &+= 1
+        pending.drops &+= skipped
+        needsFlush(subscriber)
+    }
+
+    private func needsFlush(_ subscriber: Subscriber) {
+        if !subscriber.awaitingFlush {
+            subscriber.awaitingFlush = true
+            awaitingFlush.append(subscriber)
+        }
+    }
+
+    private func flushAndPublishCounts() {
+        pending.flushes = UInt64(awaitingFlush.count)
         for subscriber in awaitingFlush {
             subscriber.awaitingFlush = false
             subscriber.wroteSinceLastCheck = true
             subscriber.sink.flush()
         }
         awaitingFlush.removeAll(keepingCapacity: true)
-
-        counters.drains.wrappingIncrement(ordering: .relaxed)
-        if deliveries > 0 { counters.deliveries.wrappingIncrement(by: deliveries, ordering: .relaxed) }
-        if flushes > 0 { counters.flushes.wrappingIncrement(by: UInt64(flushes), ordering: .relaxed) }
-        if drops > 0 { counters.drops.wrappingIncrement(by: drops, ordering: .relaxed) }
-        if laps > 0 { counters.ringLaps.wrappingIncrement(by: laps, ordering: .relaxed) }
-        if records == maxRecordsPerDrain { wake() }  // more may be waiting: continue after pending I/O
+        pending.publish(to: counters)
+        pending = PendingCounts()
     }
 
     public var lappedCount: UInt64 { receiver.lappedCount }
     /// Subscriptions on this loop (subscriber × symbol).
     public var subscriptionCount: Int { index.subscriptionCount }
+
+    func checkInvariants() { index.checkInvariants() }
+}
+
+/// Counts gathered on the hot path and added to the shared atomics once per drain.
+private struct PendingCounts {
+    var deliveries: UInt64 = 0
+    var flushes: UInt64 = 0
+    var drops: UInt64 = 0
+    var conflated: UInt64 = 0
+    var laps: UInt64 = 0
+
+    func publish(to counters: FanoutCounters) {
+        if deliveries > 0 { counters.deliveries.wrappingIncrement(by: deliveries, ordering: .relaxed) }
+        if flushes > 0 { counters.flushes.wrappingIncrement(by: flushes, ordering: .relaxed) }
+        if drops > 0 { counters.drops.wrappingIncrement(by: drops, ordering: .relaxed) }
+        if conflated > 0 { counters.conflated.wrappingIncrement(by: conflated, ordering: .relaxed) }
+        if laps > 0 { counters.ringLaps.wrappingIncrement(by: laps, ordering: .relaxed) }
+    }
 }

@@ -3,29 +3,30 @@ import NIOCore
 /// Where a subscriber's frames go. The server implements it with a handler that sits next to the
 /// channel's head, so pre-built frames bypass the WebSocket encoder.
 public protocol FrameSink: AnyObject {
-    /// False while the channel's outbound buffer is above its high-water mark.
+    /// False while the connection's backlog (its outbound buffer) is above its high-water mark.
     var isWritable: Bool { get }
     /// Queues a complete WebSocket frame; nothing reaches the socket until `flush()`.
     func write(_ frame: ByteBuffer)
     func flush()
 }
 
-/// One connection's subscription state on its event loop. Confined to that loop.
+/// One connection's subscription state and counters on its event loop. Confined to that loop.
 public final class Subscriber {
     public let sink: any FrameSink
-    /// Updates written to this subscriber.
+    /// Updates written to this subscriber: live ones and conflated latest values.
     public internal(set) var delivered: UInt64 = 0
-    /// Updates skipped because the channel was not writable.
+    /// Updates this subscriber will never get, counted when the update that jumps over them is sent.
+    /// So it always equals the sum of the seq gaps the client has seen.
     public internal(set) var dropped: UInt64 = 0
+    /// Latest-value (`conflated`) messages sent in place of skipped updates.
+    public internal(set) var conflated: UInt64 = 0
     /// True when something was written since the owner last cleared it; drives heartbeats.
     public var wroteSinceLastCheck = false
 
-    /// Symbols with at least one update skipped since the subscriber last caught up. This is the
-    /// seam for conflation: on drain, the latest value of each is re-sent from the last-value cache.
-    public internal(set) var staleSymbols: Set<SymbolID> = []
-
-    /// Position of this subscriber in each of its symbols' subscriber lists (`SubscriptionIndex`).
-    var positions: [SymbolID: Int] = [:]
+    /// This subscriber's subscriptions on its loop, by symbol.
+    var subscriptions: [SymbolID: Subscription] = [:]
+    /// Subscriptions whose latest value is owed, oldest first; each has `isStale` set.
+    var staleSubscriptions: [Subscription] = []
     /// Set while this subscriber has writes that await the end-of-batch flush.
     var awaitingFlush = false
 
@@ -33,6 +34,22 @@ public final class Subscriber {
         self.sink = sink
     }
 
-    public var subscriptionCount: Int { positions.count }
-    public func isSubscribed(to id: SymbolID) -> Bool { positions[id] != nil }
+    public var subscriptionCount: Int { subscriptions.count }
+    /// Symbols whose latest value is owed to this subscriber once its socket drains.
+    public var staleCount: Int { staleSubscriptions.count }
+    public func isSubscribed(to id: SymbolID) -> Bool { subscriptions[id] != nil }
+
+    func markStale(_ subscription: Subscription) {
+        guard !subscription.isStale else { return }
+        subscription.isStale = true
+        staleSubscriptions.append(subscription)
+    }
+
+    func forgetStale(_ subscription: Subscription) {
+        guard subscription.isStale else { return }
+        subscription.isStale = false
+        if let offset = staleSubscriptions.firstIndex(where: { $0 === subscription }) {
+            staleSubscriptions.remove(at: offset)
+        }
+    }
 }

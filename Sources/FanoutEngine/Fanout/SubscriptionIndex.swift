@@ -1,18 +1,14 @@
-/// symbol → subscribers, for one event loop. Adding and removing are O(1) (swap-remove, with each
-/// subscriber remembering its position in every list), so subscription churn never stalls fan-out.
+/// symbol → subscriptions, for one event loop. Adding and removing are O(1) (swap-remove, with each
+/// subscription remembering its position in its symbol's list), so subscription churn never stalls
+/// fan-out.
 ///
-/// Invariant (checked by `checkInvariants()` in tests): for every subscriber `s` and symbol `id`,
-/// `s.positions[id] == p` exactly when `lists[id][p].subscriber === s`.
+/// Invariant (checked by `checkInvariants()` in tests): every subscription in `lists[id]` sits at its
+/// own `position`, has `symbolID == id`, and is its subscriber's subscription for `id`; and every
+/// subscriber's subscriptions are in the index.
 struct SubscriptionIndex {
-    struct Entry {
-        let subscriber: Subscriber
-        /// Updates with `seq <= floor` are already covered by the snapshot sent on subscribe.
-        var floor: UInt64
-    }
+    private(set) var lists: [ContiguousArray<Subscription>] = []
 
-    private(set) var lists: [ContiguousArray<Entry>] = []
-
-    func entries(of id: SymbolID) -> ContiguousArray<Entry> {
+    func subscriptions(of id: SymbolID) -> ContiguousArray<Subscription> {
         id.index < lists.count ? lists[id.index] : []
     }
 
@@ -20,25 +16,30 @@ struct SubscriptionIndex {
         id.index < lists.count && !lists[id.index].isEmpty
     }
 
-    /// Adds the subscription; false if it already existed.
-    mutating func add(_ subscriber: Subscriber, to id: SymbolID, floor: UInt64) -> Bool {
-        guard subscriber.positions[id] == nil else { return false }
+    /// Adds the subscription, with `lastSentSeq` already covered (by the snapshot the caller sends);
+    /// nil if it already existed.
+    mutating func add(_ subscriber: Subscriber, to id: SymbolID, lastSentSeq: UInt64) -> Subscription? {
+        guard subscriber.subscriptions[id] == nil else { return nil }
         if id.index >= lists.count {
             lists.append(contentsOf: repeatElement([], count: id.index + 1 - lists.count))
         }
-        subscriber.positions[id] = lists[id.index].count
-        lists[id.index].append(Entry(subscriber: subscriber, floor: floor))
-        return true
+        let subscription = Subscription(subscriber: subscriber, symbolID: id, position: lists[id.index].count,
+                                        lastSentSeq: lastSentSeq)
+        subscriber.subscriptions[id] = subscription
+        lists[id.index].append(subscription)
+        return subscription
     }
 
     /// Removes the subscription; false if there was none.
     mutating func remove(_ subscriber: Subscriber, from id: SymbolID) -> Bool {
-        guard let position = subscriber.positions.removeValue(forKey: id) else { return false }
+        guard let subscription = subscriber.subscriptions.removeValue(forKey: id) else { return false }
+        subscriber.forgetStale(subscription)
+        let position = subscription.position
         let lastPosition = lists[id.index].count - 1
         if position != lastPosition {
             let moved = lists[id.index][lastPosition]
             lists[id.index][position] = moved
-            moved.subscriber.positions[id] = position
+            moved.position = position
         }
         lists[id.index].removeLast()
         return true
@@ -46,18 +47,31 @@ struct SubscriptionIndex {
 
     /// Removes every subscription of `subscriber`; returns how many there were.
     mutating func removeAll(_ subscriber: Subscriber) -> Int {
-        let ids = Array(subscriber.positions.keys)
+        let ids = Array(subscriber.subscriptions.keys)
         for id in ids { _ = remove(subscriber, from: id) }
         return ids.count
     }
 
     var subscriptionCount: Int { lists.reduce(0) { $0 + $1.count } }
 
+    /// Symbols with at least one subscriber on this loop.
+    var subscribedSymbols: [SymbolID] {
+        lists.indices.filter { !lists[$0].isEmpty }.map { SymbolID(UInt32($0)) }
+    }
+
     func checkInvariants() {
+        var total = 0
         for (index, list) in lists.enumerated() {
-            for (position, entry) in list.enumerated() {
-                precondition(entry.subscriber.positions[SymbolID(UInt32(index))] == position, "position out of sync")
+            for (position, subscription) in list.enumerated() {
+                precondition(subscription.position == position, "position out of sync")
+                precondition(subscription.symbolID.index == index, "subscription in the wrong list")
+                precondition(subscription.subscriber.subscriptions[subscription.symbolID] === subscription,
+                             "subscriber does not own its indexed subscription")
+                precondition(subscription.isStale == subscription.subscriber.staleSubscriptions.contains { $0 === subscription },
+                             "stale flag out of sync with the stale list")
             }
+            total += list.count
         }
+        precondition(total == subscriptionCount)
     }
 }

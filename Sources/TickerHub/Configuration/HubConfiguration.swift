@@ -38,10 +38,18 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var maxSymbolsPerConnection = 1_000
     /// Size of the broadcast ring in bytes (a power of two).
     var ringBytes = 8 << 20
-    /// NIO write-buffer water marks per subscriber connection. Above the high mark the connection
-    /// is not writable and updates for it are dropped (counted) instead of queued.
-    var writeBufferLowWaterMark = 32 * 1024
-    var writeBufferHighWaterMark = 128 * 1024
+    /// The most a subscriber connection may have queued in the hub (its NIO outbound buffer). It is
+    /// the connection's high-water mark: above it the connection is not writable, and updates for it
+    /// are conflated instead of queued (docs/PROTOCOL.md, "Slow clients").
+    var maxBacklogBytes = 128 * 1024
+    /// A connection becomes writable again, and is caught up, once its backlog is below this.
+    var backlogResumeBytes: Int { maxBacklogBytes / 4 }
+    /// Request answers (acks, snapshots, symbol lists) cannot be conflated. A client that keeps
+    /// sending requests while not reading can push its backlog past `maxBacklogBytes`; past this
+    /// hard limit it is evicted at once.
+    var backlogHardLimitBytes: Int { 4 * maxBacklogBytes }
+    /// A connection whose backlog stays full for this long is closed with 4008 "slow consumer".
+    var slowClientTimeoutSeconds = 30.0
     /// Largest WebSocket message accepted from a subscriber (they only send small JSON requests).
     var maxClientMessageBytes = 64 * 1024
     /// Largest message accepted from an ingest publisher (a binary tick batch).
@@ -59,7 +67,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
-        text += " write-buffer=\(writeBufferLowWaterMark)..\(writeBufferHighWaterMark)B"
+        text += " max-backlog=\(maxBacklogBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         return text
     }
 }

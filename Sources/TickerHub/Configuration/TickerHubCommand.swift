@@ -56,8 +56,11 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Broadcast ring size in bytes, a power of two. (env TICKERHUB_RING_BYTES)")
     var ringBytes: Int = env("TICKERHUB_RING_BYTES").flatMap(Int.init) ?? 8 << 20
 
-    @Option(help: "Per-connection write buffer above which updates are dropped, in bytes. (env TICKERHUB_WRITE_BUFFER_HIGH)")
-    var writeBufferHigh: Int = env("TICKERHUB_WRITE_BUFFER_HIGH").flatMap(Int.init) ?? 128 * 1024
+    @Option(help: "Most bytes the hub queues for one connection; past it, updates are conflated to the latest value per symbol. (env TICKERHUB_MAX_BACKLOG_BYTES)")
+    var maxBacklogBytes: Int = env("TICKERHUB_MAX_BACKLOG_BYTES").flatMap(Int.init) ?? HubConfiguration().maxBacklogBytes
+
+    @Option(help: "Seconds a connection's backlog may stay full before it is closed with 4008 \"slow consumer\". (env TICKERHUB_SLOW_CLIENT_TIMEOUT)")
+    var slowClientTimeout: Double = env("TICKERHUB_SLOW_CLIENT_TIMEOUT").flatMap(Double.init) ?? HubConfiguration().slowClientTimeoutSeconds
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (env TICKERHUB_LOG_LEVEL)")
     var logLevel: String = env("TICKERHUB_LOG_LEVEL") ?? "info"
@@ -71,7 +74,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard ringBytes >= 64 * 1024, ringBytes.nonzeroBitCount == 1 else { throw ValidationError("--ring-bytes must be a power of two, at least 65536") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
-        guard writeBufferHigh >= 4096 else { throw ValidationError("--write-buffer-high must be at least 4096") }
+        guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
+        guard slowClientTimeout > 0 else { throw ValidationError("--slow-client-timeout must be a positive number of seconds") }
         if burstEvery < 0 || (burstEvery > 0 && (burstFor <= 0 || burstFor > burstEvery)) {
             throw ValidationError("--burst-for must be positive and fit in --burst-every")
         }
@@ -109,8 +113,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.pingIntervalSeconds = pingInterval
         configuration.maxSymbolsPerConnection = maxSymbols
         configuration.ringBytes = ringBytes
-        configuration.writeBufferHighWaterMark = writeBufferHigh
-        configuration.writeBufferLowWaterMark = writeBufferHigh / 4
+        configuration.maxBacklogBytes = maxBacklogBytes
+        configuration.slowClientTimeoutSeconds = slowClientTimeout
         configuration.logLevel = Logger.Level(rawValue: logLevel)!
         return configuration
     }

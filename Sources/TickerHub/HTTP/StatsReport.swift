@@ -20,6 +20,9 @@ struct StatsReport {
         json.field("deliveries", fanout.deliveries)
         json.field("flushes", fanout.flushes)
         json.field("drops", fanout.drops)
+        json.field("conflated", fanout.conflated)
+        json.field("backloggedConnections", metrics.backloggedConnections.load(ordering: .relaxed))
+        json.field("slowConsumerEvictions", metrics.slowConsumerEvictions.load(ordering: .relaxed))
         json.field("ringLaps", fanout.ringLaps)
         json.field("drains", fanout.drains)
         json.field("requestErrors", metrics.requestErrors.load(ordering: .relaxed))
@@ -29,6 +32,7 @@ struct StatsReport {
         json.field("ingestRejected", metrics.ingestRejected.load(ordering: .relaxed))
         json.field("httpRequests", metrics.httpRequests.load(ordering: .relaxed))
         json.field("ringBytes", hub.engine.ring.capacity)
+        json.field("maxBacklogBytes", hub.configuration.maxBacklogBytes)
         json.field("eventLoops", hub.engine.allFanouts.count)
         json.endObject()
         return json.buffer

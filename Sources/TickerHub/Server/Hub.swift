@@ -45,7 +45,7 @@ final class Hub: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark,
-                                value: .init(low: configuration.writeBufferLowWaterMark, high: configuration.writeBufferHighWaterMark))
+                                value: .init(low: configuration.backlogResumeBytes, high: configuration.maxBacklogBytes))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try ConnectionPipeline.configure(channel, hub: self, routes: router)

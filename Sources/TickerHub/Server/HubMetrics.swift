@@ -12,6 +12,10 @@ final class HubMetrics: Sendable {
     let protocolViolations = ManagedAtomic<UInt64>(0)
     /// Connections closed because they stopped answering pings.
     let pingTimeouts = ManagedAtomic<UInt64>(0)
+    /// Connections closed with 4008 "slow consumer".
+    let slowConsumerEvictions = ManagedAtomic<UInt64>(0)
+    /// Connections whose backlog is full right now (not writable).
+    let backloggedConnections = ManagedAtomic<Int>(0)
     let ingestBatches = ManagedAtomic<UInt64>(0)
     let ingestRejected = ManagedAtomic<UInt64>(0)
 }

@@ -13,8 +13,15 @@ import NIOWebSocket
 ///
 /// Bad requests get an `error` message and the connection stays up. Protocol violations (unmasked
 /// frames, invalid UTF-8) close it with the RFC 6455 code; NIO's decoder handles the framing ones.
-final class SubscriberSession: ChannelInboundHandler {
+///
+/// Slow clients (docs/PROTOCOL.md, "Slow clients"): while the connection's backlog is full, this
+/// handler stops reading requests (their answers could not be conflated away), and when the
+/// backlog drains it has the fan-out send the latest value of every symbol that went stale. A
+/// backlog that stays full for `slowClientTimeoutSeconds`, or that requests push past the hard
+/// limit, gets the connection closed with 4008 "slow consumer" (`SlowConsumerPolicy`).
+final class SubscriberSession: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private let hub: Hub
@@ -28,6 +35,9 @@ final class SubscriberSession: ChannelInboundHandler {
     private var lastInbound = NIODeadline.now()
     private var pingSentAt: NIODeadline?
     private var closeSent = false
+    private var backlog: SlowConsumerPolicy
+    /// A read the pipeline asked for while the backlog was full; issued once it drains.
+    private var readDeferred = false
 
     init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter) {
         self.hub = hub
@@ -36,6 +46,7 @@ final class SubscriberSession: ChannelInboundHandler {
         self.subscriber = Subscriber(sink: writer)
         self.limits = ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
                                            maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
+        self.backlog = SlowConsumerPolicy(configuration: hub.configuration)
     }
 
     // MARK: Lifecycle
@@ -60,6 +71,7 @@ final class SubscriberSession: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         keepAlive?.cancel()
         keepAlive = nil
+        if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
         fanout.remove(subscriber)
         hub.connections.remove(context.channel)
         hub.metrics.subscribersConnected.wrappingDecrement(ordering: .relaxed)
@@ -80,6 +92,51 @@ final class SubscriberSession: ChannelInboundHandler {
             hub.logger.debug("subscriber connection error", metadata: ["error": "\(error)"])
             context.close(promise: nil)
         }
+    }
+
+    // MARK: Backpressure
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            guard backlog.isFull else { return }
+            backlog.drained()
+            hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
+            fanout.catchUp(subscriber)
+            if readDeferred {
+                readDeferred = false
+                context.read()
+            }
+        } else if !backlog.isFull {
+            backlog.filled(at: .now())
+            hub.metrics.backloggedConnections.wrappingIncrement(ordering: .relaxed)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if backlog.isFull {
+            readDeferred = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// Bytes queued in the hub for this connection (NIO's outbound buffer).
+    private func backlogBytes(context: ChannelHandlerContext) -> Int {
+        (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
+    private func evictIfHopeless(context: ChannelHandlerContext, now: NIODeadline) {
+        guard !closeSent, backlog.isFull else { return }
+        let bytes = backlogBytes(context: context)
+        guard let rule = backlog.evictionRule(now: now, backlogBytes: bytes) else { return }
+        hub.metrics.slowConsumerEvictions.wrappingIncrement(ordering: .relaxed)
+        hub.logger.notice("evicting slow consumer", metadata: [
+            "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")", "rule": "\(rule)",
+            "backlog_bytes": "\(bytes)", "stale_symbols": "\(subscriber.staleCount)",
+            "dropped": "\(subscriber.dropped)",
+        ])
+        close(context: context, code: SlowConsumerPolicy.closeCode, reason: SlowConsumerPolicy.closeReason)
     }
 
     // MARK: Inbound
@@ -119,6 +176,7 @@ final class SubscriberSession: ChannelInboundHandler {
             handle(message, context: context)
         }
         writer.flush()
+        evictIfHopeless(context: context, now: .now())
     }
 
     private func handle(_ message: ClientMessage, context: ChannelHandlerContext) {
@@ -132,8 +190,11 @@ final class SubscriberSession: ChannelInboundHandler {
         case .ping(let id):
             send(.pong(id: id, timestamp: .now()), context: context)
         case .stats(let id):
-            send(.stats(id: id, counters: [("delivered", subscriber.delivered), ("dropped", subscriber.dropped),
-                                            ("subscriptions", UInt64(subscriber.subscriptionCount))]), context: context)
+            send(.stats(id: id, counters: [
+                ("delivered", subscriber.delivered), ("dropped", subscriber.dropped), ("conflated", subscriber.conflated),
+                ("stale", UInt64(subscriber.staleCount)), ("subscriptions", UInt64(subscriber.subscriptionCount)),
+                ("backlog_bytes", UInt64(backlogBytes(context: context))),
+            ]), context: context)
         }
     }
 
@@ -189,6 +250,8 @@ final class SubscriberSession: ChannelInboundHandler {
     // MARK: Keep-alive
 
     private func checkLiveness(context: ChannelHandlerContext) {
+        guard !closeSent else { return }
+        evictIfHopeless(context: context, now: .now())
         guard !closeSent else { return }
         if subscriber.wroteSinceLastCheck {
             subscriber.wroteSinceLastCheck = false
