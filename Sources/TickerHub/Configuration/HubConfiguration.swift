@@ -48,6 +48,11 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// sending requests while not reading can push its backlog past `maxBacklogBytes`; past this
     /// hard limit it is evicted at once.
     var backlogHardLimitBytes: Int { 4 * maxBacklogBytes }
+    /// The kernel send buffer of each accepted socket (`SO_SNDBUF`; Linux doubles it). Without it,
+    /// Linux grows the buffer up to 4 MiB for a client that stopped reading: memory outside the
+    /// backlog bound, and megabytes of stale updates the client must read before the latest value.
+    /// 0 leaves the OS default (auto-tuning).
+    var socketSendBufferBytes = 64 * 1024
     /// A connection whose backlog stays full for this long is closed with 4008 "slow consumer".
     var slowClientTimeoutSeconds = 30.0
     /// Largest WebSocket message accepted from a subscriber (they only send small JSON requests).
@@ -67,7 +72,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
-        text += " max-backlog=\(maxBacklogBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
+        text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         return text
     }
 }

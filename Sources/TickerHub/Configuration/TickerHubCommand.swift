@@ -59,6 +59,9 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Most bytes the hub queues for one connection; past it, updates are conflated to the latest value per symbol. (env TICKERHUB_MAX_BACKLOG_BYTES)")
     var maxBacklogBytes: Int = env("TICKERHUB_MAX_BACKLOG_BYTES").flatMap(Int.init) ?? HubConfiguration().maxBacklogBytes
 
+    @Option(help: "Kernel send buffer per connection (SO_SNDBUF) in bytes; 0 keeps the OS's auto-tuning. (env TICKERHUB_SOCKET_SEND_BUFFER)")
+    var socketSendBuffer: Int = env("TICKERHUB_SOCKET_SEND_BUFFER").flatMap(Int.init) ?? HubConfiguration().socketSendBufferBytes
+
     @Option(help: "Seconds a connection's backlog may stay full before it is closed with 4008 \"slow consumer\". (env TICKERHUB_SLOW_CLIENT_TIMEOUT)")
     var slowClientTimeout: Double = env("TICKERHUB_SLOW_CLIENT_TIMEOUT").flatMap(Double.init) ?? HubConfiguration().slowClientTimeoutSeconds
 
@@ -75,6 +78,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard ringBytes >= 64 * 1024, ringBytes.nonzeroBitCount == 1 else { throw ValidationError("--ring-bytes must be a power of two, at least 65536") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
+        guard socketSendBuffer == 0 || socketSendBuffer >= 4096 else { throw ValidationError("--socket-send-buffer must be 0 or at least 4096") }
         guard slowClientTimeout > 0 else { throw ValidationError("--slow-client-timeout must be a positive number of seconds") }
         if burstEvery < 0 || (burstEvery > 0 && (burstFor <= 0 || burstFor > burstEvery)) {
             throw ValidationError("--burst-for must be positive and fit in --burst-every")
@@ -115,6 +119,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.ringBytes = ringBytes
         configuration.maxBacklogBytes = maxBacklogBytes
         configuration.slowClientTimeoutSeconds = slowClientTimeout
+        configuration.socketSendBufferBytes = socketSendBuffer
         configuration.logLevel = Logger.Level(rawValue: logLevel)!
         return configuration
     }

@@ -40,17 +40,20 @@ final class Hub: Sendable {
     @discardableResult
     func start() async throws -> Int {
         let router = HTTPRoutes(hub: self)
-        let bootstrap = ServerBootstrap(group: socketLoops)
+        var bootstrap = ServerBootstrap(group: socketLoops)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark,
                                 value: .init(low: configuration.backlogResumeBytes, high: configuration.maxBacklogBytes))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try ConnectionPipeline.configure(channel, hub: self, routes: router)
-                }
+        if configuration.socketSendBufferBytes > 0 {
+            bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
+        }
+        bootstrap = bootstrap.childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try ConnectionPipeline.configure(channel, hub: self, routes: router)
             }
+        }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         let port = channel.localAddress?.port ?? configuration.port
         var feed: SimulatedFeed?

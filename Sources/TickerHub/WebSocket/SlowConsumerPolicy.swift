@@ -15,6 +15,8 @@ import NIOWebSocket
 struct SlowConsumerPolicy {
     static let closeCode = WebSocketErrorCode(codeNumber: 4008)
     static let closeReason = "slow consumer"
+    /// How long an evicted connection may take to read what is queued and the close frame behind it.
+    static let closeGrace = TimeAmount.seconds(5)
 
     enum Rule: Equatable, CustomStringConvertible {
         case backlogFullTooLong(seconds: Double)

@@ -114,7 +114,9 @@ final class SubscriberSession: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if backlog.isFull {
+        // Once closing, keep reading (and ignoring) what the client sends: closing a socket with
+        // unread input makes the kernel send a reset, and the client would lose our close frame.
+        if backlog.isFull && !closeSent {
             readDeferred = true
         } else {
             context.read()
@@ -136,7 +138,9 @@ final class SubscriberSession: ChannelDuplexHandler {
             "backlog_bytes": "\(bytes)", "stale_symbols": "\(subscriber.staleCount)",
             "dropped": "\(subscriber.dropped)",
         ])
-        close(context: context, code: SlowConsumerPolicy.closeCode, reason: SlowConsumerPolicy.closeReason)
+        // The close frame queues behind the backlog; a client that reads again soon still gets it.
+        close(context: context, code: SlowConsumerPolicy.closeCode, reason: SlowConsumerPolicy.closeReason,
+              grace: SlowConsumerPolicy.closeGrace)
     }
 
     // MARK: Inbound
@@ -253,7 +257,8 @@ final class SubscriberSession: ChannelDuplexHandler {
         guard !closeSent else { return }
         evictIfHopeless(context: context, now: .now())
         guard !closeSent else { return }
-        if subscriber.wroteSinceLastCheck {
+        if subscriber.wroteSinceLastCheck || backlog.isFull {
+            // A full backlog is not idle: the client has plenty unread, and a heartbeat would only queue.
             subscriber.wroteSinceLastCheck = false
             idleChecks = 0
         } else {
@@ -300,11 +305,15 @@ final class SubscriberSession: ChannelDuplexHandler {
     }
 
     /// Sends a close frame once; see `CloseHandshake`.
-    func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+    func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1)) {
         guard !closeSent else { return }
         closeSent = true
         keepAlive?.cancel()
-        CloseHandshake.send(code: code, reason: reason, context: context)
+        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
+        if readDeferred {
+            readDeferred = false
+            context.read()
+        }
     }
 
     private func uniqued(_ names: [String]) -> [String] {

@@ -10,23 +10,35 @@ enum WebSocketConnector {
         var description: String { "the server did not upgrade the connection to WebSocket" }
     }
 
+    /// With `throttle`, the connection reads at most that many bytes per second (see `ReadThrottle`),
+    /// with a small receive buffer, and `makeThrottle` is handed the throttle on the loop.
     static func connect(to url: WebSocketURL, on eventLoop: any EventLoop, sourceAddress: SocketAddress? = nil,
-                        maxFrameSize: Int = 1 << 20,
-                        makeHandler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel> {
+                        maxFrameSize: Int = 1 << 20, throttle bytesPerSecond: Int? = nil,
+                        makeHandler: @escaping @Sendable (ReadThrottle?) -> any ChannelHandler) -> EventLoopFuture<any Channel> {
         let upgraded = eventLoop.makePromise(of: Void.self)
         var bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
+        if bytesPerSecond != nil {
+            // Set before connect, so the small window is what TCP advertises from the start.
+            bootstrap = bootstrap
+                .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(ReadThrottle.receiveBuffer))
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: ReadThrottle.readSize))
+                .channelOption(.maxMessagesPerRead, value: 1)
+        }
         if let sourceAddress { bootstrap = bootstrap.bind(to: sourceAddress) }
         bootstrap = bootstrap.channelInitializer { channel in
+            let throttle = bytesPerSecond.map { ReadThrottle(bytesPerSecond: $0) }
+            let throttleBox = NIOLoopBound(throttle, eventLoop: channel.eventLoop)
             let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                    try channel.pipeline.syncOperations.addHandler(makeHandler(throttleBox.value))
                     upgraded.succeed()
                 }
             }
             return channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
+                if let throttle { try sync.addHandler(throttle, position: .first) }
                 try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
                     context.pipeline.removeHandler(name: UpgradeRequestSender.name, promise: nil)
                 }))

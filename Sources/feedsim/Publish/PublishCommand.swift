@@ -31,7 +31,7 @@ struct PublishCommand: AsyncParsableCommand {
         let url = WebSocketURL(url)!
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let channel = try await WebSocketConnector.connect(to: url, on: loop) { PublisherConnection() }.get()
+        let channel = try await WebSocketConnector.connect(to: url, on: loop) { _ in PublisherConnection() }.get()
         log("publishing to \(url) at \(Int(rate)) ticks/s over \(symbols) symbols" + (count.map { ", \($0) ticks" } ?? ""))
 
         let publisher = TickPump(channel: channel, symbols: symbols, seed: seed, rate: rate, limit: count)

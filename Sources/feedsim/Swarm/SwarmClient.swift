@@ -3,22 +3,43 @@ import NIOCore
 import NIOWebSocket
 
 /// One simulated dashboard: subscribes to its symbols, then checks every update's seq against the
-/// previous one for that symbol and records its latency.
+/// previous one for that symbol and records its latency. A slow one reads through a `ReadThrottle`.
+///
+/// At the end of a run, `finish()` lifts the throttle and asks the hub for this connection's
+/// counters: the hub's `dropped` must equal the sum of the seq gaps this client saw, and the
+/// comparison is recorded in the stats.
 final class SwarmClient: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private let symbols: [String]
     private let stats: SwarmLoopStats
+    private let throttle: ReadThrottle?
     /// Last seq seen per symbol (by symbol hash), from the snapshot and then each update.
     private var lastSeq: [UInt64: UInt64] = [:]
+    /// Updates missed by seq since the connection opened (the loop stats are reset after warm-up).
+    private var gapsSinceConnect: UInt64 = 0
+    private var context: ChannelHandlerContext?
 
-    init(symbols: [String], stats: SwarmLoopStats) {
+    init(symbols: [String], stats: SwarmLoopStats, throttle: ReadThrottle? = nil) {
         self.symbols = symbols
         self.stats = stats
+        self.throttle = throttle
+    }
+
+    /// Stops throttling and asks the hub for this connection's counters. Call on the loop.
+    func finish() {
+        throttle?.release()
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.stats(id: 2)))), promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         let request = ClientRequests.subscribe(id: 1, symbols: symbols)
         context.writeAndFlush(wrapOutboundOut(.client(.text, ByteBuffer(string: request))), promise: nil)
     }
@@ -34,6 +55,8 @@ final class SwarmClient: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(.client(.pong, frame.data)), promise: nil)
         case .connectionClose:
             stats.closedByServer &+= 1
+            var data = frame.unmaskedData
+            if data.readWebSocketErrorCode() == WebSocketErrorCode(codeNumber: 4008) { stats.evicted &+= 1 }
             context.close(promise: nil)
         default:
             break
@@ -42,19 +65,28 @@ final class SwarmClient: ChannelInboundHandler {
 
     private func record(_ message: ScannedMessage, receivedAt now: UInt64) {
         switch message.kind {
-        case .quote, .trade:
+        case .quote, .trade, .conflated:
             stats.updates &+= 1
+            if message.kind == .conflated { stats.conflated &+= 1 }
             if now > message.ts { _ = stats.latency.record((now - message.ts) / 1_000) } else { _ = stats.latency.record(0) }
             if let last = lastSeq[message.symbolHash], message.seq != last + 1 {
                 if message.seq > last + 1 {
                     stats.gapMessages &+= message.seq - last - 1
                     stats.gapEvents &+= 1
+                    gapsSinceConnect &+= message.seq - last - 1
+                } else {
+                    stats.seqRegressions &+= 1  // a repeat or a step back: the hub broke its contract
                 }
             }
             lastSeq[message.symbolHash] = message.seq
         case .snapshot:
             stats.snapshots &+= 1
             lastSeq[message.symbolHash] = message.seq
+        case .stats:
+            stats.statsReplies &+= 1
+            stats.hubDropped &+= message.seq
+            stats.gapsAtStats &+= gapsSinceConnect
+            if message.seq != gapsSinceConnect { stats.dropMismatches &+= 1 }
         case .heartbeat:
             stats.heartbeats &+= 1
         case .error:
@@ -77,4 +109,6 @@ enum ClientRequests {
     }
 
     static func list(id: Int) -> String { #"{"op":"list","id":\#(id)}"# }
+
+    static func stats(id: Int) -> String { #"{"op":"stats","id":\#(id)}"# }
 }

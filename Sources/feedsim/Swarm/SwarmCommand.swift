@@ -22,12 +22,18 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Client event-loop threads (default: cores).") var threads = System.coreCount
     @Option(help: "Comma-separated local source addresses (e.g. 127.0.0.2) to spread connections over, past ~28k.") var sourceAddresses: String?
     @Option(help: "Seed for symbol choice.") var seed: UInt64 = 7
+    @Option(help: "Share of clients (0-1) that read slowly, spread evenly over the swarm.") var slowFraction = 0.0
+    @Option(help: "Bytes per second a slow client reads.") var slowReadBps = 16_384
+    @Option(help: "Seconds to wait at the end for every client's stats reply (slow ones first drain their backlog).") var settle = 10.0
     @Option(help: "Write the summary as JSON to this file.") var json: String?
 
     func validate() throws {
         guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path") }
         guard clients >= 1, subscribe >= 1, duration > 0, concurrency >= 1, threads >= 1 else {
             throw ValidationError("--clients, --subscribe, --duration, --concurrency and --threads must be positive")
+        }
+        guard (0...1).contains(slowFraction), slowReadBps >= 1, settle >= 0 else {
+            throw ValidationError("--slow-fraction must be 0...1, --slow-read-bps positive, --settle not negative")
         }
     }
 
@@ -36,13 +42,16 @@ struct SwarmCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
         let stats = loops.map { SwarmLoopStats(eventLoop: $0) }
+        let slowStats = loops.map { SwarmLoopStats(eventLoop: $0) }
         let sources = try (sourceAddresses?.split(separator: ",") ?? []).map { try SocketAddress(ipAddress: String($0), port: 0) }
 
         // 1. Ask the hub what it publishes.
         let listed = loops[0].makePromise(of: [String].self)
-        _ = try await WebSocketConnector.connect(to: url, on: loops[0]) { SymbolLister(result: listed) }.get()
+        _ = try await WebSocketConnector.connect(to: url, on: loops[0]) { _ in SymbolLister(result: listed) }.get()
         let symbols = try await listed.futureResult.get()
-        log("hub lists \(symbols.count) symbols; connecting \(clients) clients x \(subscribe) symbols")
+        let slowCount = (0..<clients).filter(isSlow).count
+        log("hub lists \(symbols.count) symbols; connecting \(clients) clients x \(subscribe) symbols"
+            + (slowCount > 0 ? ", \(slowCount) of them reading at \(slowReadBps) B/s" : ""))
 
         // 2. Connect with bounded concurrency.
         var plan = SubscriptionPlan(symbols: symbols, perClient: subscribe, skew: skew, seed: seed)
@@ -64,12 +73,15 @@ struct SwarmCommand: AsyncParsableCommand {
                 }
                 let loopIndex = index % loops.count
                 let mine = plan.next()
-                let loopStats = stats[loopIndex]
+                let slow = isSlow(index)
+                let loopStats = slow ? slowStats[loopIndex] : stats[loopIndex]
                 let source = sources.isEmpty ? nil : sources[index % sources.count]
+                let throttle = slow ? slowReadBps : nil
                 tasks.addTask {
                     do {
-                        let channel = try await WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source) {
-                            SwarmClient(symbols: mine, stats: loopStats)
+                        let channel = try await WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source,
+                                                                           throttle: throttle) { readThrottle in
+                            SwarmClient(symbols: mine, stats: loopStats, throttle: readThrottle)
                         }.get()
                         return .success(channel)
                     } catch {
@@ -86,13 +98,13 @@ struct SwarmCommand: AsyncParsableCommand {
 
         // 3. Warm up, then measure.
         try await Task.sleep(for: .seconds(warmup))
-        _ = try await take(stats, reset: true)
+        _ = try await take(stats + slowStats, reset: true)
         let started = Date()
         var lastProgress = started
         while Date().timeIntervalSince(started) < duration {
             try await Task.sleep(for: .seconds(min(1, duration - Date().timeIntervalSince(started))))
             let now = Date()
-            let sofar = try await take(stats, reset: false)
+            let sofar = try await take(stats + slowStats, reset: false)
             let elapsed = now.timeIntervalSince(started)
             log(String(format: "t=%4.1fs open=%d updates=%d (%.0f/s) p50=%.2fms p99=%.2fms gaps=%d",
                        elapsed, channels.filter(\.isActive).count, sofar.updates, Double(sofar.updates) / elapsed,
@@ -100,19 +112,37 @@ struct SwarmCommand: AsyncParsableCommand {
                        sofar.gapMessages))
             lastProgress = now
         }
-        let total = try await take(stats, reset: false)
+        let fast = try await take(stats, reset: false)
+        let slow = try await take(slowStats, reset: false)
         let measured = lastProgress.timeIntervalSince(started)
         let open = channels.filter(\.isActive).count
 
+        // 4. Settle: every client still open asks the hub for its counters (slow ones first drain at
+        // full speed), to check the hub's drop count against the gaps each client saw.
+        for channel in channels where channel.isActive {
+            channel.eventLoop.execute { try? channel.pipeline.syncOperations.handler(type: SwarmClient.self).finish() }
+        }
+        let settleStart = Date()
+        var settled = SwarmLoopStats.Snapshot.merged([fast, slow])
+        while Date().timeIntervalSince(settleStart) < settle {
+            settled = try await take(stats + slowStats, reset: false)
+            if settled.statsReplies >= UInt64(channels.filter(\.isActive).count) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let accounting = SwarmSummary.DropAccounting(replies: settled.statsReplies, hubDropped: settled.hubDropped,
+                                                     clientGaps: settled.gapsAtStats, mismatches: settled.dropMismatches)
+
         let summary = SwarmSummary(url: url.description, clients: clients, connected: channels.count, failed: failed,
-                                   stillOpen: open, symbolsPerClient: subscribe, durationSeconds: measured, totals: total)
+                                   stillOpen: open, symbolsPerClient: subscribe, durationSeconds: measured,
+                                   slowClients: slowCount, slowReadBytesPerSecond: slowReadBps,
+                                   fast: fast, slow: slow, accounting: accounting)
         print(summary.text)
         if let json {
             try summary.json.write(to: URL(fileURLWithPath: json), atomically: true, encoding: .utf8)
             log("wrote \(json)")
         }
 
-        // 4. Close politely.
+        // 5. Close politely.
         for channel in channels where channel.isActive {
             var code = channel.allocator.buffer(capacity: 2)
             code.write(webSocketErrorCode: .normalClosure)
@@ -121,6 +151,12 @@ struct SwarmCommand: AsyncParsableCommand {
         try? await Task.sleep(for: .milliseconds(300))
         for channel in channels { channel.close(promise: nil) }
         try await group.shutdownGracefully()
+    }
+
+    /// Spreads the slow share evenly: client `i` is slow when the running count of slow clients
+    /// (`i × fraction`, rounded down) steps up at `i`.
+    private func isSlow(_ index: Int) -> Bool {
+        Int(Double(index + 1) * slowFraction) > Int(Double(index) * slowFraction)
     }
 
     private func take(_ stats: [SwarmLoopStats], reset: Bool) async throws -> SwarmLoopStats.Snapshot {
@@ -134,41 +170,4 @@ struct SwarmCommand: AsyncParsableCommand {
 
 func log(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
-}
-
-/// The swarm's result, as text for people and JSON for the benchmark harness.
-struct SwarmSummary {
-    var url: String
-    var clients, connected, failed, stillOpen, symbolsPerClient: Int
-    var durationSeconds: Double
-    var totals: SwarmLoopStats.Snapshot
-
-    private func ms(_ percentile: Double) -> Double { Double(totals.latency.valueAtPercentile(percentile)) / 1000 }
-    var rate: Double { durationSeconds > 0 ? Double(totals.updates) / durationSeconds : 0 }
-
-    var text: String {
-        """
-        swarm summary (\(url))
-          clients        \(clients) requested, \(connected) connected, \(failed) failed, \(stillOpen) open at end
-          subscriptions  \(symbolsPerClient) symbols per client
-          measured       \(String(format: "%.1f", durationSeconds)) s
-          updates        \(totals.updates) (\(String(format: "%.0f", rate)) messages/s), \(totals.snapshots) snapshots, \(totals.heartbeats) heartbeats
-          bytes          \(totals.bytes) (\(String(format: "%.1f", Double(totals.bytes) / max(durationSeconds, 0.001) / 1_048_576)) MiB/s)
-          latency ms     p50 \(fmt(ms(50)))  p90 \(fmt(ms(90)))  p99 \(fmt(ms(99)))  p99.9 \(fmt(ms(99.9)))  max \(fmt(Double(totals.latency.max) / 1000))
-          seq gaps       \(totals.gapMessages) missed updates in \(totals.gapEvents) jumps
-          errors         \(totals.errors) error messages, \(totals.closedByServer) closed by server
-        """
-    }
-
-    var json: String {
-        """
-        {"url":"\(url)","clients":\(clients),"connected":\(connected),"failed":\(failed),"openAtEnd":\(stillOpen),\
-        "symbolsPerClient":\(symbolsPerClient),"durationSeconds":\(fmt(durationSeconds)),"updates":\(totals.updates),\
-        "messagesPerSecond":\(fmt(rate)),"snapshots":\(totals.snapshots),"heartbeats":\(totals.heartbeats),"bytes":\(totals.bytes),\
-        "latencyMs":{"p50":\(fmt(ms(50))),"p90":\(fmt(ms(90))),"p99":\(fmt(ms(99))),"p999":\(fmt(ms(99.9))),"max":\(fmt(Double(totals.latency.max) / 1000))},\
-        "gapMessages":\(totals.gapMessages),"gapEvents":\(totals.gapEvents),"errors":\(totals.errors),"closedByServer":\(totals.closedByServer)}
-        """
-    }
-
-    private func fmt(_ value: Double) -> String { String(format: "%.3f", value) }
 }

@@ -18,6 +18,17 @@ final class SwarmLoopStats: @unchecked Sendable {
     var gapEvents: UInt64 = 0
     var bytes: UInt64 = 0
     var closedByServer: UInt64 = 0
+    /// Connections closed with 4008 "slow consumer".
+    var evicted: UInt64 = 0
+    /// Latest-value messages received in place of skipped updates.
+    var conflated: UInt64 = 0
+    /// Updates whose seq was not above the previous one: must stay 0.
+    var seqRegressions: UInt64 = 0
+    /// End-of-run `stats` replies, and what they said against what the clients saw.
+    var statsReplies: UInt64 = 0
+    var hubDropped: UInt64 = 0
+    var gapsAtStats: UInt64 = 0
+    var dropMismatches: UInt64 = 0
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -26,10 +37,16 @@ final class SwarmLoopStats: @unchecked Sendable {
     struct Snapshot: Sendable {
         var latency: Histogram<UInt64>
         var updates, snapshots, heartbeats, errors, gapMessages, gapEvents, bytes, closedByServer: UInt64
+        var evicted, conflated, seqRegressions, statsReplies, hubDropped, gapsAtStats, dropMismatches: UInt64
+
+        static var empty: Snapshot {
+            Snapshot(latency: Histogram(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
+                     updates: 0, snapshots: 0, heartbeats: 0, errors: 0, gapMessages: 0, gapEvents: 0, bytes: 0, closedByServer: 0,
+                     evicted: 0, conflated: 0, seqRegressions: 0, statsReplies: 0, hubDropped: 0, gapsAtStats: 0, dropMismatches: 0)
+        }
 
         static func merged(_ parts: [Snapshot]) -> Snapshot {
-            var total = Snapshot(latency: Histogram(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
-                                 updates: 0, snapshots: 0, heartbeats: 0, errors: 0, gapMessages: 0, gapEvents: 0, bytes: 0, closedByServer: 0)
+            var total = Snapshot.empty
             for part in parts {
                 total.latency.add(part.latency)
                 total.updates += part.updates
@@ -40,6 +57,13 @@ final class SwarmLoopStats: @unchecked Sendable {
                 total.gapEvents += part.gapEvents
                 total.bytes += part.bytes
                 total.closedByServer += part.closedByServer
+                total.evicted += part.evicted
+                total.conflated += part.conflated
+                total.seqRegressions += part.seqRegressions
+                total.statsReplies += part.statsReplies
+                total.hubDropped += part.hubDropped
+                total.gapsAtStats += part.gapsAtStats
+                total.dropMismatches += part.dropMismatches
             }
             return total
         }
@@ -48,10 +72,14 @@ final class SwarmLoopStats: @unchecked Sendable {
     /// Returns the counts so far and, if `reset`, starts over (used to drop the warm-up period).
     func take(reset: Bool) -> Snapshot {
         let snapshot = Snapshot(latency: latency, updates: updates, snapshots: snapshots, heartbeats: heartbeats, errors: errors,
-                                gapMessages: gapMessages, gapEvents: gapEvents, bytes: bytes, closedByServer: closedByServer)
+                                gapMessages: gapMessages, gapEvents: gapEvents, bytes: bytes, closedByServer: closedByServer,
+                                evicted: evicted, conflated: conflated, seqRegressions: seqRegressions, statsReplies: statsReplies,
+                                hubDropped: hubDropped, gapsAtStats: gapsAtStats, dropMismatches: dropMismatches)
         if reset {
+            // Eviction and regression counts are kept: they matter whenever they happen.
             latency.reset()
             updates = 0; snapshots = 0; heartbeats = 0; errors = 0; gapMessages = 0; gapEvents = 0; bytes = 0; closedByServer = 0
+            conflated = 0
         }
         return snapshot
     }

@@ -1,8 +1,9 @@
 /// Reads just what the swarm measures from a v1 server message, without a JSON parser: the type
-/// (always the first field), and for updates and snapshots the `symbol`, `seq` and `ts` that follow
-/// it in that order. A full parse per message would make the load tool, not the hub, the bottleneck.
+/// (always the first field); for updates, conflated values and snapshots the `symbol`, `seq` and `ts`
+/// that follow it in that order; and for a `stats` reply the connection's `dropped` count (in `seq`).
+/// A full parse per message would make the load tool, not the hub, the bottleneck.
 struct ScannedMessage: Equatable {
-    enum Kind: Equatable { case quote, trade, snapshot, heartbeat, ack, error, other }
+    enum Kind: Equatable { case quote, trade, conflated, snapshot, stats, heartbeat, ack, error, other }
     var kind: Kind
     /// FNV-1a hash of the symbol bytes (0 when absent).
     var symbolHash: UInt64 = 0
@@ -20,14 +21,22 @@ enum UpdateScanner {
         switch bytes[cursor] {
         case UInt8(ascii: "q"): kind = .quote
         case UInt8(ascii: "t"): kind = .trade
+        case UInt8(ascii: "c"): kind = .conflated
         case UInt8(ascii: "s") where bytes.count > cursor + 1 && bytes[cursor + 1] == UInt8(ascii: "n"): kind = .snapshot
+        case UInt8(ascii: "s") where bytes.count > cursor + 1 && bytes[cursor + 1] == UInt8(ascii: "t"): kind = .stats
         case UInt8(ascii: "h"): kind = .heartbeat
         case UInt8(ascii: "a"): kind = .ack
         case UInt8(ascii: "e"): kind = .error
         default: return ScannedMessage(kind: .other)
         }
         var message = ScannedMessage(kind: kind)
-        guard kind == .quote || kind == .trade || kind == .snapshot else { return message }
+        if kind == .stats {
+            if let droppedStart = find(#""dropped":"#, in: bytes, from: &cursor) {
+                message.seq = integer(in: bytes, at: droppedStart, end: &cursor)
+            }
+            return message
+        }
+        guard kind == .quote || kind == .trade || kind == .conflated || kind == .snapshot else { return message }
         guard let symbolStart = find(#""symbol":""#, in: bytes, from: &cursor) else { return message }
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         var index = symbolStart
