@@ -33,7 +33,7 @@ async def main(url: str, symbols: list[str], count: int) -> int:
             elif kind == "snapshot":
                 last_seq[message["symbol"]] = message["seq"]
                 print(f"snapshot {message['symbol']} seq={message['seq']} bid={message.get('bid')} ask={message.get('ask')} last={message.get('last')}")
-            elif kind in ("quote", "trade"):
+            elif kind in ("quote", "trade", "conflated"):
                 symbol, seq = message["symbol"], message["seq"]
                 if symbol in last_seq and seq != last_seq[symbol] + 1:
                     gaps += seq - last_seq[symbol] - 1
@@ -42,6 +42,8 @@ async def main(url: str, symbols: list[str], count: int) -> int:
                 updates += 1
                 if kind == "quote":
                     print(f"{symbol} #{seq} {message['bid']} x {message['ask']} ({message['bidSize']}/{message['askSize']})")
+                elif kind == "conflated":  # we were slow: this is the symbol's whole latest state
+                    print(f"{symbol} #{seq} latest {message.get('bid')} x {message.get('ask')}, last {message.get('last')}")
                 else:
                     print(f"{symbol} #{seq} trade {message['size']} @ {message['price']}")
         print(f"{updates} updates, {gaps} missed")

@@ -31,6 +31,7 @@ import Testing
             .pong(id: 4, timestamp: ts),
             .heartbeat(timestamp: ts),
             .snapshot(snapshot),
+            .conflated(snapshot),
             .stats(id: 9, counters: [("delivered", 5), ("dropped", 0)]),
         ]
         for message in messages {
@@ -44,5 +45,7 @@ import Testing
         #expect(error["id"] is NSNull)
         let snap = try JSONSerialization.jsonObject(with: Data(messages[6].jsonText.utf8)) as! [String: Any]
         #expect(snap["last"] as? String == "1.01" && snap["bid"] as? String == "1.00" && snap["seq"] as? Int == 2)
+        // A conflated value is the whole state, like a snapshot, under its own type.
+        #expect(messages[7].jsonText == messages[6].jsonText.replacingOccurrences(of: #""type":"snapshot""#, with: #""type":"conflated""#))
     }
 }

@@ -1,7 +1,9 @@
 import FeedModel
 import Foundation
 import Logging
+import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 import Testing
 @testable import TickerHub
 #if canImport(FoundationNetworking)
@@ -88,8 +90,20 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         #expect(try TickerHubCommand.parse(["--symbols", "20"]).makeConfiguration().symbols == .count(20))
     }
 
+    @Test func slowConsumerFlagsTakeBytesAndSeconds() throws {
+        let configuration = try TickerHubCommand.parse(["--max-backlog-bytes", "65536", "--slow-client-timeout", "5",
+                                                        "--socket-send-buffer", "0"]).makeConfiguration()
+        #expect(configuration.maxBacklogBytes == 65536 && configuration.backlogResumeBytes == 16384)
+        #expect(configuration.backlogHardLimitBytes == 262_144)
+        #expect(configuration.slowClientTimeoutSeconds == 5 && configuration.socketSendBufferBytes == 0)
+        #expect(try TickerHubCommand.parse(["--slow-client-timeout", "0.5"]).makeConfiguration().slowClientTimeoutSeconds == 0.5)
+        let defaults = try TickerHubCommand.parse([]).makeConfiguration()
+        #expect(defaults.maxBacklogBytes == 128 * 1024 && defaults.slowClientTimeoutSeconds == 30 && defaults.socketSendBufferBytes == 64 * 1024)
+    }
+
     @Test(arguments: [["--feed", "nats"], ["--port", "70000"], ["--symbols", "aapl"], ["--ring-bytes", "1000"],
-                      ["--burst-every", "5", "--burst-for", "6"], ["--log-level", "chatty"]])
+                      ["--burst-every", "5", "--burst-for", "6"], ["--log-level", "chatty"], ["--max-backlog-bytes", "100"],
+                      ["--slow-client-timeout", "0"], ["--slow-client-timeout", "soon"], ["--socket-send-buffer", "10"]])
     func rejectsBadFlags(_ arguments: [String]) {
         #expect(throws: (any Error).self) { try TickerHubCommand.parse(arguments) }
     }
@@ -104,5 +118,37 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         #expect(ingest.decide(head("/ingest")) == .publisher)
         #expect(sim.decide(head("/other")) == .refuse)
         #expect(sim.decide(head("/ws", .POST)) == .refuse)
+    }
+}
+
+@Suite struct SlowConsumerPolicyTests {
+    var configuration: HubConfiguration {
+        var configuration = HubConfiguration()
+        configuration.maxBacklogBytes = 1000
+        configuration.slowClientTimeoutSeconds = 2
+        return configuration
+    }
+
+    @Test func aConnectionIsEvictedOnlyAfterItsBacklogStayedFullForTheTimeout() {
+        var policy = SlowConsumerPolicy(configuration: configuration)
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        #expect(policy.evictionRule(now: start + .seconds(100), backlogBytes: 999_999) == nil)  // not full: never
+        policy.filled(at: start)
+        policy.filled(at: start + .seconds(1))  // still the same episode
+        #expect(policy.evictionRule(now: start + .milliseconds(1_999), backlogBytes: 1000) == nil)
+        #expect(policy.evictionRule(now: start + .seconds(2), backlogBytes: 1000) == .backlogFullTooLong(seconds: 2))
+        // Draining starts the clock over: a client that reads, however slowly, is kept.
+        policy.drained()
+        policy.filled(at: start + .seconds(3))
+        #expect(policy.evictionRule(now: start + .seconds(4), backlogBytes: 1000) == nil)
+    }
+
+    @Test func requestsPushingTheBacklogPastTheHardLimitEvictAtOnce() {
+        var policy = SlowConsumerPolicy(configuration: configuration)
+        let now = NIODeadline.now()
+        policy.filled(at: now)
+        #expect(policy.evictionRule(now: now, backlogBytes: 4000) == nil)
+        #expect(policy.evictionRule(now: now, backlogBytes: 4001) == .backlogOverHardLimit(bytes: 4000))
+        #expect(SlowConsumerPolicy.closeCode == WebSocketErrorCode(codeNumber: 4008) && SlowConsumerPolicy.closeReason == "slow consumer")
     }
 }

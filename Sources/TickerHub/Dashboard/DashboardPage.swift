@@ -85,7 +85,7 @@ enum DashboardPage {
         const m = JSON.parse(ev.data);
         switch (m.type) {
           case "snapshot": { const r = row(m.symbol); r.seq = m.seq; apply(r, m); break; }
-          case "quote": case "trade": {
+          case "quote": case "trade": case "conflated": {
             const r = row(m.symbol);
             if (r.seq && m.seq !== r.seq + 1) { const missed = m.seq - r.seq - 1; r.gaps += missed; gaps += missed;
               r.cells.gaps.textContent = r.gaps; r.cells.gaps.className = "gap"; $("gaps").textContent = gaps; }
