@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--port", type=int, default=18500)
     parser.add_argument("--label", default="")
+    parser.add_argument("--slow-fraction", type=float, default=0.0, help="share of clients that read slowly")
+    parser.add_argument("--slow-read-bps", type=int, default=1000, help="bytes per second a slow client reads")
     parser.add_argument("--server", choices=["tickerhub", "node-ws"], default="tickerhub",
                         help="node-ws runs Benchmarks/peers/node-ws-hub.js (apt node-ws) with the same market shape")
     parser.add_argument("hub_args", nargs="*")
@@ -73,7 +75,8 @@ def main() -> None:
         summary_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
         swarm = subprocess.Popen([str(BIN / "feedsim"), "swarm", "--url", f"ws://127.0.0.1:{args.port}/ws",
                                   "--clients", str(args.clients), "--subscribe", str(args.subscribe),
-                                  "--duration", str(args.duration), "--warmup", str(args.warmup), "--json", summary_file],
+                                  "--duration", str(args.duration), "--warmup", str(args.warmup), "--json", summary_file,
+                                  "--slow-fraction", str(args.slow_fraction), "--slow-read-bps", str(args.slow_read_bps)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # The measured window starts once the swarm prints its first progress line after warm-up;
         # approximate it by waiting for all connections plus the warm-up, sampling the hub meanwhile.
@@ -106,6 +109,10 @@ def main() -> None:
         "connected": summary["connected"], "openAtEnd": summary["openAtEnd"],
         "messagesPerSecond": summary["messagesPerSecond"], "latencyMs": summary["latencyMs"],
         "gapMessages": summary["gapMessages"],
+        "slowFraction": args.slow_fraction, "slowReadBps": args.slow_read_bps if args.slow_fraction else None,
+        "fast": summary.get("fast"), "slow": summary.get("slow") if args.slow_fraction else None,
+        "dropAccounting": summary.get("dropAccounting"), "evicted": summary.get("evicted"),
+        "hubConflated": end_stats.get("conflated"), "hubEvictions": end_stats.get("slowConsumerEvictions"),
         "hubDrops": end_stats["drops"], "hubRingLaps": end_stats.get("ringLaps"), "hubPingTimeouts": end_stats.get("pingTimeouts"),
         "hubCpuCores": round(hub_cpu / window, 3),
         "deliveriesPerHubCpuSecond": round(deliveries / hub_cpu) if hub_cpu else None,

@@ -101,6 +101,9 @@ final class SubscriberSession: ChannelDuplexHandler {
             guard backlog.isFull else { return }
             backlog.drained()
             hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
+            // The client read what we queued: as good a sign of life as a pong.
+            lastInbound = .now()
+            pingSentAt = nil
             fanout.catchUp(subscriber)
             if readDeferred {
                 readDeferred = false
@@ -269,10 +272,14 @@ final class SubscriberSession: ChannelDuplexHandler {
                 writer.flush()
             }
         }
+        // A full backlog is judged by the slow-consumer rule instead: our ping would sit behind it,
+        // and a client that drains it has shown it is alive (see channelWritabilityChanged).
+        guard !backlog.isFull else { return }
         let pingInterval = TimeAmount.seconds(Int64(hub.configuration.pingIntervalSeconds))
         let now = NIODeadline.now()
         if let pingSentAt {
-            if now - pingSentAt > pingInterval {
+            // With bytes still queued here, the client is behind, not gone: the backlog rule judges it.
+            if now - pingSentAt > pingInterval, backlogBytes(context: context) == 0 {
                 hub.metrics.pingTimeouts.wrappingIncrement(ordering: .relaxed)
                 hub.logger.info("closing unresponsive subscriber", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
                 close(context: context, code: .goingAway, reason: "ping timeout")
