@@ -7,6 +7,9 @@ public final class FanoutCounters: Sendable {
     public let ticksIn = ManagedAtomic<UInt64>(0)
     /// WebSocket frames built for the ring: one per tick, whatever the number of subscribers.
     public let framesEncoded = ManagedAtomic<UInt64>(0)
+    /// Shared permessage-deflate frames built by the publisher: at most one per tick, and only while
+    /// some subscriber takes them.
+    public let framesDeflated = ManagedAtomic<UInt64>(0)
     /// Frames written to a subscriber's channel.
     public let deliveries = ManagedAtomic<UInt64>(0)
     /// Channel flushes (each is at most one socket write).
@@ -26,12 +29,12 @@ public final class FanoutCounters: Sendable {
     public init() {}
 
     public struct Snapshot: Sendable, Equatable {
-        public var ticksIn, framesEncoded, deliveries, flushes, drops, conflated, ringLaps, drains: UInt64
+        public var ticksIn, framesEncoded, framesDeflated, deliveries, flushes, drops, conflated, ringLaps, drains: UInt64
         public var subscriptions: Int
     }
 
     public func snapshot() -> Snapshot {
-        Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed),
+        Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed),
                  deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
                  drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
                  drains: drains.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))

@@ -10,7 +10,7 @@ import NIOCore
 struct LatestValueFrames {
     private struct Cached {
         var seq: UInt64
-        var frame: ByteBuffer
+        var message: OutgoingMessage
     }
 
     private let lastValues: LastValueCache
@@ -20,17 +20,17 @@ struct LatestValueFrames {
         self.lastValues = lastValues
     }
 
-    /// The newest value of `id` as a frame, with its seq; nil if the symbol has no value yet.
-    mutating func latest(_ id: SymbolID, allocator: ByteBufferAllocator) -> (seq: UInt64, frame: ByteBuffer)? {
+    /// The newest value of `id` as a message, with its seq; nil if the symbol has no value yet.
+    mutating func latest(_ id: SymbolID, allocator: ByteBufferAllocator) -> (seq: UInt64, message: OutgoingMessage)? {
         guard let snapshot = lastValues.snapshot(of: id), snapshot.seq > 0 else { return nil }
         if id.index < cached.count, let hit = cached[id.index], hit.seq == snapshot.seq {
-            return (hit.seq, hit.frame)
+            return (hit.seq, hit.message)
         }
-        let frame = WebSocketFrameBuilder.text(ServerMessage.conflated(snapshot), allocator: allocator)
+        let message = OutgoingMessage(plain: WebSocketFrameBuilder.text(ServerMessage.conflated(snapshot), allocator: allocator))
         if id.index >= cached.count {
             cached.append(contentsOf: repeatElement(nil, count: id.index + 1 - cached.count))
         }
-        cached[id.index] = Cached(seq: snapshot.seq, frame: frame)
-        return (snapshot.seq, frame)
+        cached[id.index] = Cached(seq: snapshot.seq, message: message)
+        return (snapshot.seq, message)
     }
 }

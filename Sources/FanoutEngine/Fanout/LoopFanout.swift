@@ -31,13 +31,17 @@ public final class LoopFanout: @unchecked Sendable {
     private let lastValues: LastValueCache
     private var latestFrames: LatestValueFrames
     private let allocator = ByteBufferAllocator()
+    private let compression: SharedCompression
+    /// Compresses shared deflate frames the record did not bring, and conflated values; made on first use.
+    private var deflater: MessageDeflater?
     /// Upper bound on records handled per drain, so a loop interleaves fan-out with socket I/O.
     private let maxRecordsPerDrain: Int
     /// Counts accumulated during one drain or catch-up, added to `counters` once at its end.
     private var pending = PendingCounts()
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, lastValues: LastValueCache,
-                counters: FanoutCounters, maxRecordsPerDrain: Int = 4096) {
+                counters: FanoutCounters, compression: SharedCompression = SharedCompression(), maxRecordsPerDrain: Int = 4096) {
+        self.compression = compression
         self.eventLoop = eventLoop
         self.receiver = BroadcastReceiver(buffer: buffer)
         self.lastValues = lastValues
@@ -114,7 +118,8 @@ public final class LoopFanout: @unchecked Sendable {
                 resynchronise()
             case .record(let header, let payload):
                 records += 1
-                guard let frame = payload else { continue }
+                guard let payload, let variants = FrameVariants(payload: payload) else { continue }
+                let message = OutgoingMessage(variants)
                 for subscription in index.subscriptions(of: SymbolID(header.symbolID)) where header.seq > subscription.lastSentSeq {
                     let subscriber = subscription.subscriber
                     guard subscriber.sink.isWritable else {
@@ -125,7 +130,7 @@ public final class LoopFanout: @unchecked Sendable {
                         // The latest value covers this record too (the cache is updated first).
                         sendLatest(subscription)
                     } else {
-                        subscriber.sink.write(frame)
+                        subscriber.sink.write(frame(message, for: subscriber))
                         subscription.lastSentSeq = header.seq
                         subscriber.delivered &+= 1
                         pending.deliveries &+= 1
@@ -186,7 +191,7 @@ public final class LoopFanout: @unchecked Sendable {
         if clearing { subscriber.forgetStale(subscription) }
         guard let latest = latestFrames.latest(subscription.symbolID, allocator: allocator),
               latest.seq > subscription.lastSentSeq else { return }
-        subscriber.sink.write(latest.frame)
+        subscriber.sink.write(frame(latest.message, for: subscriber))
         let skipped = latest.seq - subscription.lastSentSeq - 1
         subscription.lastSentSeq = latest.seq
         subscriber.delivered &+= 1
@@ -196,6 +201,32 @@ public final class LoopFanout: @unchecked Sendable {
         pending.conflated &+= 1
         pending.drops &+= skipped
         needsFlush(subscriber)
+    }
+
+    /// `message` in the form `subscriber` negotiated.
+    private func frame(_ message: OutgoingMessage, for subscriber: Subscriber) -> ByteBuffer {
+        switch subscriber.encoding {
+        case .plain:
+            return message.plain
+        case .sharedDeflate:
+            return message.sharedDeflate(compression, deflater: sharedDeflater, allocator: allocator)
+        case .dedicatedDeflate(let own):
+            // Compressing can only fail on memory exhaustion; a message may always go uncompressed.
+            return (try? own.compressedFrame(of: message.plain, allocator: allocator)) ?? message.plain
+        }
+    }
+
+    private func sharedDeflater() -> MessageDeflater? {
+        if deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
+        return deflater
+    }
+
+    /// A per-connection message (ack, snapshot, error, ...) built as a plain frame, in the form
+    /// `subscriber` negotiated. Sessions write their own messages through this, so a dedicated
+    /// compressor sees every message of its connection in order.
+    public func encode(_ plainFrame: ByteBuffer, for subscriber: Subscriber) -> ByteBuffer {
+        eventLoop.assertInEventLoop()
+        return frame(OutgoingMessage(plain: plainFrame), for: subscriber)
     }
 
     private func needsFlush(_ subscriber: Subscriber) {

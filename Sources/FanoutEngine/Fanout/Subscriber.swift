@@ -10,9 +10,21 @@ public protocol FrameSink: AnyObject {
     func flush()
 }
 
+/// How a subscriber's connection takes messages, from its WebSocket handshake.
+public enum MessageEncoding {
+    /// Plain frames.
+    case plain
+    /// permessage-deflate without server context takeover: the shared compressed frames.
+    case sharedDeflate
+    /// permessage-deflate with this connection's own compressor (context takeover): every frame is
+    /// compressed for this subscriber alone, in the order it is written.
+    case dedicatedDeflate(MessageDeflater)
+}
+
 /// One connection's subscription state and counters on its event loop. Confined to that loop.
 public final class Subscriber {
     public let sink: any FrameSink
+    public let encoding: MessageEncoding
     /// Updates written to this subscriber: live ones and conflated latest values.
     public internal(set) var delivered: UInt64 = 0
     /// Updates this subscriber will never get, counted when the update that jumps over them is sent.
@@ -30,8 +42,9 @@ public final class Subscriber {
     /// Set while this subscriber has writes that await the end-of-batch flush.
     var awaitingFlush = false
 
-    public init(sink: any FrameSink) {
+    public init(sink: any FrameSink, encoding: MessageEncoding = .plain) {
         self.sink = sink
+        self.encoding = encoding
     }
 
     public var subscriptionCount: Int { subscriptions.count }

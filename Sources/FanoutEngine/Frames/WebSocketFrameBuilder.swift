@@ -16,13 +16,15 @@ public enum WebSocketFrameBuilder {
     public static let maxHeaderLength = 10
 
     /// Clears `buffer` and builds one final, unmasked frame in it, with `writePayload` appending the payload.
-    public static func build(_ opcode: Opcode, into buffer: inout ByteBuffer, writePayload: (inout ByteBuffer) -> Void) {
+    /// `compressed` sets RSV1: the payload is a permessage-deflate message (RFC 7692 §6).
+    public static func build(_ opcode: Opcode, compressed: Bool = false, into buffer: inout ByteBuffer,
+                             writePayload: (inout ByteBuffer) -> Void) {
         buffer.clear()
         buffer.moveWriterIndex(forwardBy: maxHeaderLength)
         buffer.moveReaderIndex(forwardBy: maxHeaderLength)
         writePayload(&buffer)
         let length = buffer.readableBytes
-        let finAndOpcode: UInt8 = 0x80 | opcode.rawValue
+        let finAndOpcode: UInt8 = 0x80 | (compressed ? 0x40 : 0) | opcode.rawValue
         let headerStart: Int
         switch length {
         case 0...125:
@@ -48,6 +50,25 @@ public enum WebSocketFrameBuilder {
         var buffer = allocator.buffer(capacity: 256)
         build(.text, into: &buffer) { message.writeJSON(into: &$0) }
         return buffer
+    }
+}
+
+extension WebSocketFrameBuilder {
+    /// The payload of a frame built here (or any unmasked frame): the bytes after its header.
+    public static func payload(of frame: ByteBuffer) -> ByteBuffer {
+        guard let second = frame.getInteger(at: frame.readerIndex + 1, as: UInt8.self) else { return ByteBuffer() }
+        let headerLength = switch second & 0x7F {
+        case 126: 4
+        case 127: 10
+        default: 2
+        }
+        return frame.getSlice(at: frame.readerIndex + headerLength, length: frame.readableBytes - headerLength) ?? ByteBuffer()
+    }
+
+    /// The opcode of a frame built here.
+    public static func opcode(of frame: ByteBuffer) -> Opcode {
+        let first = frame.getInteger(at: frame.readerIndex, as: UInt8.self) ?? 0
+        return Opcode(rawValue: first & 0x0F) ?? .text
     }
 }
 

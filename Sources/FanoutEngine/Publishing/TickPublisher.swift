@@ -23,9 +23,15 @@ public final class TickPublisher: @unchecked Sendable {
     private var lastSeq: [UInt64] = []
     /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
     private var scratch = ByteBufferAllocator().buffer(capacity: 1024)
+    private var record = ByteBufferAllocator().buffer(capacity: 2048)
+    private let compression: SharedCompression
+    /// Compresses each tick once for every shared-deflate subscriber; made on first demand.
+    private var deflater: MessageDeflater?
+    private let allocator = ByteBufferAllocator()
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
-                lastValues: LastValueCache, counters: FanoutCounters) {
+                lastValues: LastValueCache, counters: FanoutCounters, compression: SharedCompression = SharedCompression()) {
+        self.compression = compression
         self.eventLoop = eventLoop
         self.transmitter = BroadcastTransmitter(buffer: buffer)
         self.directory = directory
@@ -70,13 +76,23 @@ public final class TickPublisher: @unchecked Sendable {
         }
         // Cache first, ring second: see `LastValueCache` for why this order makes snapshots gap-free.
         lastValues.apply(sequenced)
+        let deflating = compression.wantsSharedDeflate
+        if deflating, deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
+        var compressedFrames: UInt64 = 0
         for (id, tick) in sequenced {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
+            var deflated: ByteBuffer?
+            if deflating, scratch.readableBytes - 2 >= compression.deflateThresholdBytes {
+                deflated = try? deflater?.compressedFrame(of: scratch, allocator: allocator)
+                if deflated != nil { compressedFrames += 1 }
+            }
+            FrameVariants.write(plain: scratch, deflate: deflated, into: &record)
             let kind: UInt32 = if case .quote = tick.body { 1 } else { 2 }
-            transmitter.transmit(RecordHeader(symbolID: id.rawValue, kind: kind, seq: tick.seq), payload: scratch)
+            transmitter.transmit(RecordHeader(symbolID: id.rawValue, kind: kind, seq: tick.seq), payload: record)
         }
         counters.ticksIn.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
+        if compressedFrames > 0 { counters.framesDeflated.wrappingIncrement(by: compressedFrames, ordering: .relaxed) }
         for consumer in consumers { consumer.wake() }
     }
 }

@@ -55,6 +55,15 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var socketSendBufferBytes = 64 * 1024
     /// A connection whose backlog stays full for this long is closed with 4008 "slow consumer".
     var slowClientTimeoutSeconds = 30.0
+    /// permessage-deflate (RFC 7692): off, shared (each message compressed once for all), or
+    /// dedicated (a compressor per connection, with context takeover).
+    var deflate = PerMessageDeflateNegotiation.Mode.shared
+    /// Messages with a smaller payload go uncompressed (see `SharedCompression`).
+    var deflateThresholdBytes = 0
+    /// The dedicated mode's LZ77 window; it bounds the memory per connection (`MessageDeflater.memoryBytes`).
+    var dedicatedDeflateWindowBits: Int32 = 11
+    /// When set, a second listener on this port echoes every message (conformance testing only).
+    var echoPort: Int?
     /// Largest WebSocket message accepted from a subscriber (they only send small JSON requests).
     var maxClientMessageBytes = 64 * 1024
     /// Largest message accepted from an ingest publisher (a binary tick batch).
@@ -72,6 +81,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
+        text += " deflate=\(deflate.rawValue) deflate-threshold=\(deflateThresholdBytes)B"
+        if let echoPort { text += " echo-port=\(echoPort)" }
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         return text
     }

@@ -65,6 +65,15 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Seconds a connection's backlog may stay full before it is closed with 4008 \"slow consumer\". (env TICKERHUB_SLOW_CLIENT_TIMEOUT)")
     var slowClientTimeout: Double = env("TICKERHUB_SLOW_CLIENT_TIMEOUT").flatMap(Double.init) ?? HubConfiguration().slowClientTimeoutSeconds
 
+    @Option(help: "permessage-deflate: off, shared (compress each message once for all), dedicated (a compressor per connection). (env TICKERHUB_DEFLATE)")
+    var deflate: String = env("TICKERHUB_DEFLATE") ?? HubConfiguration().deflate.rawValue
+
+    @Option(help: "Messages with a smaller payload, in bytes, are sent uncompressed. (env TICKERHUB_DEFLATE_THRESHOLD)")
+    var deflateThreshold: Int = env("TICKERHUB_DEFLATE_THRESHOLD").flatMap(Int.init) ?? HubConfiguration().deflateThresholdBytes
+
+    @Option(help: "Also listen on this port with a WebSocket echo server, for conformance tests (Autobahn). (env TICKERHUB_ECHO_PORT)")
+    var echoPort: Int? = env("TICKERHUB_ECHO_PORT").flatMap(Int.init)
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (env TICKERHUB_LOG_LEVEL)")
     var logLevel: String = env("TICKERHUB_LOG_LEVEL") ?? "info"
 
@@ -77,6 +86,9 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard ringBytes >= 64 * 1024, ringBytes.nonzeroBitCount == 1 else { throw ValidationError("--ring-bytes must be a power of two, at least 65536") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard PerMessageDeflateNegotiation.Mode(rawValue: deflate) != nil else { throw ValidationError("--deflate must be off, shared or dedicated") }
+        guard deflateThreshold >= 0 else { throw ValidationError("--deflate-threshold must not be negative") }
+        if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
         guard socketSendBuffer == 0 || socketSendBuffer >= 4096 else { throw ValidationError("--socket-send-buffer must be 0 or at least 4096") }
         guard slowClientTimeout > 0 else { throw ValidationError("--slow-client-timeout must be a positive number of seconds") }
@@ -120,6 +132,9 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.maxBacklogBytes = maxBacklogBytes
         configuration.slowClientTimeoutSeconds = slowClientTimeout
         configuration.socketSendBufferBytes = socketSendBuffer
+        configuration.deflate = PerMessageDeflateNegotiation.Mode(rawValue: deflate)!
+        configuration.deflateThresholdBytes = deflateThreshold
+        configuration.echoPort = echoPort
         configuration.logLevel = Logger.Level(rawValue: logLevel)!
         return configuration
     }

@@ -17,6 +17,7 @@ struct StatsReport {
         json.field("symbols", hub.engine.directory.count)
         json.field("ticksIn", fanout.ticksIn)
         json.field("framesEncoded", fanout.framesEncoded)
+        json.field("framesDeflated", fanout.framesDeflated)
         json.field("deliveries", fanout.deliveries)
         json.field("flushes", fanout.flushes)
         json.field("drops", fanout.drops)

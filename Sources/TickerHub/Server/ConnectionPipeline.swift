@@ -1,3 +1,4 @@
+import FanoutEngine
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
@@ -6,7 +7,7 @@ import NIOWebSocket
 /// pipeline is:
 ///
 ///     head ─ RawFrameWriter ─ [WebSocketFrameEncoder] ─ [WebSocketFrameDecoder] ─ [protocol error handler]
-///          ─ MaskedFrameRequirement ─ NIOWebSocketFrameAggregator ─ SubscriberSession | IngestSession
+///          ─ MaskedFrameRequirement ─ MessageAssembler ─ SubscriberSession | IngestSession
 ///
 /// `RawFrameWriter` sits next to the head so that the fan-out's pre-built frames (ByteBuffers) skip
 /// the frame encoder; control frames (pong, close) still go through NIO's encoder.
@@ -14,14 +15,16 @@ enum ConnectionPipeline {
     static let routerName = "tickerhub.http-routes"
 
     static func configure(_ channel: any Channel, hub: Hub, routes: HTTPRoutes) throws {
-        let admission = ConnectionAdmission(acceptsPublishers: hub.configuration.feed == .ingest)
+        let admission = ConnectionAdmission(acceptsPublishers: hub.configuration.feed == .ingest,
+                                            deflate: PerMessageDeflateNegotiation(mode: hub.configuration.deflate,
+                                                                                  dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits))
         let maxFrameSize = max(hub.configuration.maxClientMessageBytes, hub.configuration.maxIngestMessageBytes)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxFrameSize,
             automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
                 let decision = admission.decide(head)
-                return channel.eventLoop.makeSucceededFuture(decision == .refuse ? nil : HTTPHeaders())
+                return channel.eventLoop.makeSucceededFuture(decision == .refuse ? nil : ConnectionAdmission.responseHeaders(for: decision))
             },
             upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
@@ -44,17 +47,24 @@ enum ConnectionPipeline {
         let sync = channel.pipeline.syncOperations
         let configuration = hub.configuration
         switch decision {
-        case .subscriber:
+        case .subscriber(let deflate):
             let writer = RawFrameWriter()
             try sync.addHandler(writer, position: .first)
             try sync.addHandler(MaskedFrameRequirement())
-            try sync.addHandler(NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
-                                                            maxAccumulatedFrameSize: configuration.maxClientMessageBytes))
-            try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer))
+            // Client messages are small and never use context takeover (we ask for that), so a
+            // connection's inflater holds no window between messages.
+            let inflater = try deflate.map { _ in try MessageInflater(contextTakeover: false) }
+            try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: 64, inflater: inflater))
+            let encoding: MessageEncoding = switch deflate {
+            case nil: .plain
+            case let agreement? where agreement.serverNoContextTakeover && configuration.deflate == .shared: .sharedDeflate
+            case let agreement?: .dedicatedDeflate(try MessageDeflater(contextTakeover: !agreement.serverNoContextTakeover,
+                                                                       windowBits: agreement.serverWindowBits, memoryLevel: 4))
+            }
+            try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding))
         case .publisher:
             try sync.addHandler(MaskedFrameRequirement())
-            try sync.addHandler(NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
-                                                            maxAccumulatedFrameSize: configuration.maxIngestMessageBytes))
+            try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxIngestMessageBytes, maxFragments: 1024, inflater: nil))
             try sync.addHandler(IngestSession(hub: hub))
         case .refuse:
             preconditionFailure("a refused request is never upgraded")

@@ -93,6 +93,7 @@ final class HubEngine: Sendable {
     let directory: SymbolDirectory
     let lastValues = LastValueCache()
     let counters = FanoutCounters()
+    let compression: SharedCompression
     let ring: BroadcastBuffer
     let publisher: TickPublisher
     private let fanouts: [ObjectIdentifier: LoopFanout]
@@ -101,10 +102,13 @@ final class HubEngine: Sendable {
     init(configuration: HubConfiguration, socketLoops: [any EventLoop], publisherLoop: any EventLoop) {
         directory = SymbolDirectory()
         ring = BroadcastBuffer(capacity: configuration.ringBytes)
+        compression = SharedCompression(deflateThresholdBytes: configuration.deflateThresholdBytes)
         publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory,
-                                  lastValues: lastValues, counters: counters)
-        let (ring, lastValues, counters) = (self.ring, self.lastValues, self.counters)
-        let consumers = socketLoops.map { LoopFanout(eventLoop: $0, buffer: ring, lastValues: lastValues, counters: counters) }
+                                  lastValues: lastValues, counters: counters, compression: compression)
+        let (ring, lastValues, counters, compression) = (self.ring, self.lastValues, self.counters, self.compression)
+        let consumers = socketLoops.map {
+            LoopFanout(eventLoop: $0, buffer: ring, lastValues: lastValues, counters: counters, compression: compression)
+        }
         allFanouts = consumers
         var byLoop: [ObjectIdentifier: LoopFanout] = [:]
         for consumer in consumers { byLoop[ObjectIdentifier(consumer.eventLoop)] = consumer }

@@ -22,15 +22,12 @@ enum CloseHandshake {
     }
 
     /// The close code for a protocol error raised in our part of the pipeline: an unmasked frame, or a
-    /// fragmented message that cannot be assembled (frame-level errors are answered by NIO's protocol
-    /// error handler before they get this far).
+    /// message that cannot be assembled (frame-level errors are answered by NIO's protocol error
+    /// handler before they get this far).
     static func closeCode(for error: any Error) -> WebSocketErrorCode? {
         if error is MaskedFrameRequirement.UnmaskedClientFrame { return .protocolError }
-        guard let error = error as? NIOWebSocketFrameAggregator.Error else { return nil }
-        switch error {
-        case .accumulatedFrameSizeIsTooLarge, .tooManyFragments: return .messageTooLarge
-        default: return .protocolError
-        }
+        if let failure = error as? MessageAssembler.Failure { return failure.closeCode }
+        return nil
     }
 
     /// Which close codes a peer may send (RFC 6455 §7.4).

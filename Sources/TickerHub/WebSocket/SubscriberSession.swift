@@ -39,11 +39,11 @@ final class SubscriberSession: ChannelDuplexHandler {
     /// A read the pipeline asked for while the backlog was full; issued once it drains.
     private var readDeferred = false
 
-    init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter) {
+    init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter, encoding: MessageEncoding = .plain) {
         self.hub = hub
         self.fanout = fanout
         self.writer = writer
-        self.subscriber = Subscriber(sink: writer)
+        self.subscriber = Subscriber(sink: writer, encoding: encoding)
         self.limits = ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
                                            maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
         self.backlog = SlowConsumerPolicy(configuration: hub.configuration)
@@ -52,6 +52,7 @@ final class SubscriberSession: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
+        if case .sharedDeflate = subscriber.encoding { hub.engine.compression.add(sharedDeflate: 1) }
         hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
         hub.connections.add(context.channel)
@@ -69,6 +70,7 @@ final class SubscriberSession: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        if case .sharedDeflate = subscriber.encoding { hub.engine.compression.add(sharedDeflate: -1) }
         keepAlive?.cancel()
         keepAlive = nil
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
@@ -244,7 +246,7 @@ final class SubscriberSession: ChannelDuplexHandler {
     // MARK: Outbound
 
     private func send(_ message: ServerMessage, context: ChannelHandlerContext) {
-        writer.write(WebSocketFrameBuilder.text(message, allocator: context.channel.allocator))
+        writer.write(fanout.encode(WebSocketFrameBuilder.text(message, allocator: context.channel.allocator), for: subscriber))
     }
 
     private func reject(_ error: ProtocolError, context: ChannelHandlerContext) {
