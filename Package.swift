@@ -70,6 +70,7 @@ let package = Package(
                 "FanoutEngine", "FeedModel",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
         .testTarget(

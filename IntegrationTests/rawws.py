@@ -5,20 +5,25 @@ import json
 import os
 import socket
 import struct
+import zlib
 
 
-def text_frame(payload: bytes) -> bytes:
-    """A masked, final text frame, as a client must send it."""
+def text_frame(payload: bytes, rsv1: bool = False) -> bytes:
+    """A masked, final text frame, as a client must send it; `rsv1` marks it permessage-deflate."""
     mask = os.urandom(4)
+    first = 0xC1 if rsv1 else 0x81
     if len(payload) < 126:
-        header = bytes([0x81, 0x80 | len(payload)])
+        header = bytes([first, 0x80 | len(payload)])
+    elif len(payload) < 65536:
+        header = bytes([first, 0x80 | 126]) + struct.pack("!H", len(payload))
     else:
-        header = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(payload))
+        header = bytes([first, 0x80 | 127]) + struct.pack("!Q", len(payload))
     return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 class RawWebSocket:
-    def __init__(self, port: int, path: str = "/ws", receive_buffer: int | None = None, timeout: float = 10):
+    def __init__(self, port: int, path: str = "/ws", receive_buffer: int | None = None, timeout: float = 10,
+                 extensions: str | None = None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if receive_buffer:
             # Before connect, so the small window is what TCP advertises from the start.
@@ -26,13 +31,21 @@ class RawWebSocket:
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
+        offer = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n").encode())
         response = b""
         while b"\r\n\r\n" not in response:
             response += self.sock.recv(4096)
         head, self.pending = response.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 101"), head
+        self.response_headers = {}
+        for line in head.decode().split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            self.response_headers[name.strip().lower()] = value.strip()
+        self.last_rsv1 = False
+        # One persistent raw-DEFLATE stream decodes both shared (standalone) and dedicated messages.
+        self.inflater = zlib.decompressobj(-15) if "permessage-deflate" in self.response_headers.get("sec-websocket-extensions", "") else None
         self.close_code = None
 
     def send_json(self, message: dict):
@@ -46,9 +59,10 @@ class RawWebSocket:
             self.pending += chunk
 
     def recv_frame(self):
-        """Returns (opcode, payload bytes)."""
+        """Returns (opcode, payload bytes); `last_rsv1` tells whether the frame was compressed."""
         self._fill(2)
         opcode, length = self.pending[0] & 0x0F, self.pending[1] & 0x7F
+        self.last_rsv1 = bool(self.pending[0] & 0x40)
         header = {126: 4, 127: 10}.get(length, 2)
         self._fill(header)
         if length == 126:
@@ -63,6 +77,8 @@ class RawWebSocket:
         """The next server message as a dict; None once the server closed (its code in `close_code`)."""
         while True:
             opcode, payload = self.recv_frame()
+            if self.last_rsv1:
+                payload = self.inflater.decompress(payload + b"\x00\x00\xff\xff")
             if opcode == 0x1:
                 return json.loads(payload)
             if opcode == 0x8:
@@ -73,3 +89,11 @@ class RawWebSocket:
 
     def close(self):
         self.sock.close()
+
+
+def deflate_message(payload: bytes) -> bytes:
+    """A permessage-deflate message body: raw DEFLATE, sync-flushed, without the 00 00 ff ff tail."""
+    compressor = zlib.compressobj(wbits=-15)
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert data.endswith(b"\x00\x00\xff\xff")
+    return data[:-4]

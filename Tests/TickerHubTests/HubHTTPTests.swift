@@ -109,15 +109,24 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
     }
 
     @Test func admissionIsTheOneDoor() {
-        let sim = ConnectionAdmission(acceptsPublishers: false)
-        let ingest = ConnectionAdmission(acceptsPublishers: true)
-        func head(_ uri: String, _ method: HTTPMethod = .GET) -> HTTPRequestHead { HTTPRequestHead(version: .http1_1, method: method, uri: uri) }
-        #expect(sim.decide(head("/ws")) == .subscriber)
-        #expect(sim.decide(head("/ws?x=1")) == .subscriber)
+        let sim = ConnectionAdmission(acceptsPublishers: false, deflate: PerMessageDeflateNegotiation(mode: .shared))
+        let ingest = ConnectionAdmission(acceptsPublishers: true, deflate: PerMessageDeflateNegotiation(mode: .off))
+        func head(_ uri: String, _ method: HTTPMethod = .GET, extensions: String? = nil) -> HTTPRequestHead {
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)
+            if let extensions { head.headers.add(name: "Sec-WebSocket-Extensions", value: extensions) }
+            return head
+        }
+        #expect(sim.decide(head("/ws")) == .subscriber(deflate: nil))
+        #expect(sim.decide(head("/ws?x=1")) == .subscriber(deflate: nil))
         #expect(sim.decide(head("/ingest")) == .refuse)
         #expect(ingest.decide(head("/ingest")) == .publisher)
         #expect(sim.decide(head("/other")) == .refuse)
         #expect(sim.decide(head("/ws", .POST)) == .refuse)
+        let compressed = sim.decide(head("/ws", extensions: "permessage-deflate; client_max_window_bits"))
+        guard case .subscriber(let agreement?) = compressed else { Issue.record("no deflate agreement"); return }
+        #expect(agreement.usesSharedFrames)
+        #expect(ConnectionAdmission.responseHeaders(for: compressed)["Sec-WebSocket-Extensions"] == [agreement.responseHeader])
+        #expect(ingest.decide(head("/ws", extensions: "permessage-deflate")) == .subscriber(deflate: nil))
     }
 }
 

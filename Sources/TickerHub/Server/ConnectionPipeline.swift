@@ -57,7 +57,7 @@ enum ConnectionPipeline {
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: 64, inflater: inflater))
             let encoding: MessageEncoding = switch deflate {
             case nil: .plain
-            case let agreement? where agreement.serverNoContextTakeover && configuration.deflate == .shared: .sharedDeflate
+            case let agreement? where agreement.usesSharedFrames && configuration.deflate == .shared: .sharedDeflate
             case let agreement?: .dedicatedDeflate(try MessageDeflater(contextTakeover: !agreement.serverNoContextTakeover,
                                                                        windowBits: agreement.serverWindowBits, memoryLevel: 4))
             }

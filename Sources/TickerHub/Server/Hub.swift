@@ -23,6 +23,7 @@ final class Hub: Sendable {
 
     private struct State {
         var serverChannel: (any Channel)?
+        var echoChannel: (any Channel)?
         var feed: SimulatedFeed?
     }
 
@@ -61,19 +62,28 @@ final class Hub: Sendable {
             feed = SimulatedFeed(configuration: configuration, publisher: engine.publisher)
             feed!.start()
         }
+        var echoChannel: (any Channel)?
+        if let echoPort = configuration.echoPort {
+            echoChannel = try await EchoListener.bind(hub: self, group: socketLoops, routes: router, port: echoPort)
+        }
         state.withLock {
             $0.serverChannel = channel
+            $0.echoChannel = echoChannel
             $0.feed = feed
         }
         logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(configuration.feed.rawValue)",
                                              "symbols": "\(engine.directory.count)"])
+        if let echoChannel {
+            logger.info("echo listener for conformance tests", metadata: ["echo": "\(configuration.host):\(echoChannel.localAddress?.port ?? 0)"])
+        }
         return port
     }
 
     /// Stops accepting, closes every connection with 1001 (going away), stops the feed and the loops.
     func stop() async {
-        let (channel, feed) = state.withLock { ($0.serverChannel, $0.feed) }
+        let (channel, echoChannel, feed) = state.withLock { ($0.serverChannel, $0.echoChannel, $0.feed) }
         try? await channel?.close()
+        try? await echoChannel?.close()
         await feed?.stop()
         await connections.closeAll()
         try? await socketLoops.shutdownGracefully()

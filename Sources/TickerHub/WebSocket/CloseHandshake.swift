@@ -30,6 +30,17 @@ enum CloseHandshake {
         return nil
     }
 
+    /// The code to answer a peer's close frame with (RFC 6455 §5.5.1): its own code echoed, 1000 for
+    /// an empty close, 1002 for an invalid code or a 1-byte body, 1007 for a reason that is not UTF-8.
+    static func replyCode(to frame: WebSocketFrame) -> WebSocketErrorCode {
+        var data = frame.unmaskedData
+        if data.readableBytes == 1 { return .protocolError }
+        guard let received = data.readWebSocketErrorCode() else { return .normalClosure }
+        guard isValidReceived(received) else { return .protocolError }
+        guard String(validating: data.readableBytesView, as: UTF8.self) != nil else { return .dataInconsistentWithMessage }
+        return received
+    }
+
     /// Which close codes a peer may send (RFC 6455 §7.4).
     static func isValidReceived(_ code: WebSocketErrorCode) -> Bool {
         switch UInt16(webSocketErrorCode: code) {

@@ -300,17 +300,9 @@ final class SubscriberSession: ChannelDuplexHandler {
         close(context: context, code: code, reason: reason)
     }
 
-    /// Answers a client's close (RFC 6455 §5.5.1) by echoing its status code, then closes TCP.
+    /// Answers a client's close (RFC 6455 §5.5.1), then closes TCP.
     private func answerClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
-        var data = frame.unmaskedData
-        var code = WebSocketErrorCode.normalClosure
-        if data.readableBytes == 1 {
-            code = .protocolError
-        } else if let received = data.readWebSocketErrorCode() {
-            code = CloseHandshake.isValidReceived(received) ? received : .protocolError
-            if String(validating: data.readableBytesView, as: UTF8.self) == nil { code = .dataInconsistentWithMessage }
-        }
-        close(context: context, code: code, reason: "")
+        close(context: context, code: CloseHandshake.replyCode(to: frame), reason: "")
     }
 
     /// Sends a close frame once; see `CloseHandshake`.

@@ -1,0 +1,63 @@
+import FanoutEngine
+import NIOCore
+import NIOWebSocket
+
+/// The conformance listener's connection (`--echo-port`): every text or binary message comes back
+/// as it arrived, compressed again if permessage-deflate was agreed. It shares the `/ws` frame
+/// handling (`MessageAssembler`, `MaskedFrameRequirement`, `CloseHandshake`, the negotiation), which is
+/// what conformance suites such as Autobahn exercise; it has nothing to do with market data.
+final class EchoSession: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let deflater: MessageDeflater?
+    private var closeSent = false
+
+    init(deflater: MessageDeflater?) {
+        self.deflater = deflater
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary:
+            guard !closeSent else { return }
+            if frame.opcode == .text, String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) == nil {
+                return close(context: context, code: .dataInconsistentWithMessage)
+            }
+            context.writeAndFlush(wrapOutboundOut(echo(frame)), promise: nil)
+        case .ping:
+            guard !closeSent else { return }
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .pong:
+            break
+        case .connectionClose:
+            close(context: context, code: CloseHandshake.replyCode(to: frame))
+        default:
+            close(context: context, code: .protocolError)
+        }
+    }
+
+    private func echo(_ frame: WebSocketFrame) -> WebSocketFrame {
+        let data = frame.unmaskedData
+        // A message may always go uncompressed (RFC 7692 §6), so a failure here is not fatal.
+        if let deflater, let compressed = try? deflater.compress(data) {
+            return WebSocketFrame(fin: true, rsv1: true, opcode: frame.opcode, data: compressed)
+        }
+        return WebSocketFrame(fin: true, opcode: frame.opcode, data: data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let code = CloseHandshake.closeCode(for: error) {
+            close(context: context, code: code)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    private func close(context: ChannelHandlerContext, code: WebSocketErrorCode) {
+        guard !closeSent else { return }
+        closeSent = true
+        CloseHandshake.send(code: code, reason: "", context: context)
+    }
+}

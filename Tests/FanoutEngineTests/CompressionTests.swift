@@ -1,0 +1,73 @@
+import CompressNIO
+@testable import FanoutEngine
+import FeedModel
+import NIOCore
+import Testing
+
+@Suite struct CompressionTests {
+    let allocator = ByteBufferAllocator()
+
+    @Test func sharedFramesStandAloneAndRoundTrip() throws {
+        let deflater = try MessageDeflater(contextTakeover: false)
+        let inflater = try MessageInflater(contextTakeover: false)
+        let message = ByteBuffer(string: #"{"type":"quote","symbol":"AAPL","seq":12,"ts":1,"bid":"189.1200","ask":"189.1300","bidSize":300,"askSize":500}"#)
+        let first = try deflater.compress(message)
+        let second = try deflater.compress(message)
+        // No context takeover: the same message compresses to the same bytes every time, which is what
+        // makes one frame valid for every subscriber.
+        #expect(first == second)
+        #expect(first.readableBytes < message.readableBytes)
+        #expect(first.readableBytes >= 2 && !first.readableBytesView.suffix(4).elementsEqual([0, 0, 0xFF, 0xFF]))
+        #expect(try inflater.inflate(first, limit: 1 << 16, allocator: allocator) == message)
+        #expect(try inflater.inflate(second, limit: 1 << 16, allocator: allocator) == message)
+    }
+
+    @Test func contextTakeoverShrinksRepeatsAndNeedsTheSameOrderToInflate() throws {
+        let deflater = try MessageDeflater(contextTakeover: true, windowBits: 11, memoryLevel: 4)
+        let inflater = try MessageInflater(contextTakeover: true)
+        let message = ByteBuffer(string: #"{"type":"quote","symbol":"MSFT","seq":40,"bid":"414.0000","ask":"414.0200"}"#)
+        let first = try deflater.compress(message)
+        let second = try deflater.compress(message)
+        #expect(second.readableBytes < first.readableBytes)
+        #expect(try inflater.inflate(first, limit: 4096, allocator: allocator) == message)
+        #expect(try inflater.inflate(second, limit: 4096, allocator: allocator) == message)
+        #expect(deflater.memoryBytes == (1 << 13) + (1 << 13) + 6 * 1024)
+    }
+
+    @Test func aZipBombIsRefusedAtTheLimit() throws {
+        let deflater = try MessageDeflater(contextTakeover: false)
+        let inflater = try MessageInflater(contextTakeover: false)
+        let bomb = try deflater.compress(ByteBuffer(repeating: UInt8(ascii: "a"), count: 10_000_000))
+        #expect(bomb.readableBytes < 20_000)
+        #expect(throws: MessageInflater.Failure.tooLarge(limit: 65_536)) {
+            try inflater.inflate(bomb, limit: 65_536, allocator: allocator)
+        }
+        // The inflater is usable again afterwards.
+        let small = ByteBuffer(string: "hello")
+        #expect(try inflater.inflate(try deflater.compress(small), limit: 64, allocator: allocator) == small)
+        #expect(throws: MessageInflater.Failure.corrupt) {
+            try inflater.inflate(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF]), limit: 64, allocator: allocator)
+        }
+    }
+
+    @Test func compressedFramesHaveRSV1AndTheSameOpcode() throws {
+        let deflater = try MessageDeflater(contextTakeover: false)
+        let plain = WebSocketFrameBuilder.text(ServerMessage.heartbeat(timestamp: Timestamp(nanosecondsSinceEpoch: 5)), allocator: allocator)
+        let frame = try deflater.compressedFrame(of: plain, allocator: allocator)
+        #expect(frame.getInteger(at: frame.readerIndex, as: UInt8.self) == 0xC1)  // FIN | RSV1 | text
+        let inflated = try MessageInflater(contextTakeover: false)
+            .inflate(WebSocketFrameBuilder.payload(of: frame), limit: 1024, allocator: allocator)
+        #expect(inflated == WebSocketFrameBuilder.payload(of: plain))
+    }
+
+    @Test func recordVariantsSliceWithoutCopying() throws {
+        var record = ByteBuffer()
+        let plain = ByteBuffer(string: "plain-frame")
+        FrameVariants.write(plain: plain, deflate: ByteBuffer(string: "deflated"), into: &record)
+        let variants = try #require(FrameVariants(payload: record))
+        #expect(variants.plain == plain && variants.deflate == ByteBuffer(string: "deflated"))
+        FrameVariants.write(plain: plain, deflate: nil, into: &record)
+        #expect(FrameVariants(payload: record)?.deflate == nil)
+        #expect(FrameVariants(payload: ByteBuffer(bytes: [9, 0, 0, 0, 1])) == nil)  // truncated
+    }
+}
