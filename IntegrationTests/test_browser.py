@@ -50,6 +50,9 @@ def test_dashboard_shows_live_ticks_in_chromium(hub, browser):
              for row in browser.find_elements(By.CSS_SELECTOR, "#rows tr")}
     assert later["AAPL"] > first["AAPL"]
     assert browser.find_element(By.ID, "gaps").text == "0"
+    # Chromium offered permessage-deflate and the hub agreed: every tick above arrived compressed.
+    assert browser.find_element(By.ID, "extension").text.startswith("permessage-deflate")
+    assert "server_no_context_takeover" in browser.find_element(By.ID, "extension").text
     assert int(browser.find_element(By.ID, "rate").text) > 0
     if os.environ.get("DASHBOARD_SCREENSHOT"):
         browser.save_screenshot(os.environ["DASHBOARD_SCREENSHOT"])

@@ -30,6 +30,7 @@ enum DashboardPage {
       <span>messages/s: <b id="rate">0</b></span>
       <span>latency p50: <b id="p50">–</b> ms, max: <b id="pmax">–</b> ms</span>
       <span>gaps: <b id="gaps">0</b></span>
+      <span>compression: <b id="extension">–</b></span>
       <a href="/stats" style="color:#8ac">/stats</a>
     </div>
     <div id="bar2" style="margin-bottom:1rem">
@@ -78,7 +79,8 @@ enum DashboardPage {
 
     function connect() {
       ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
-      ws.onopen = () => { $("status").textContent = "connected"; $("status").className = "ok"; subscribe(); };
+      ws.onopen = () => { $("status").textContent = "connected"; $("status").className = "ok";
+                          $("extension").textContent = ws.extensions || "none"; subscribe(); };
       ws.onclose = () => { $("status").textContent = "disconnected, retrying"; $("status").className = "bad";
                            setTimeout(connect, 1000 + Math.random() * 1000); };
       ws.onmessage = ev => {
