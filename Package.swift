@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependencies point one way: TickerHub -> FanoutEngine -> FeedModel.
-// feedsim (the load tool) uses FeedModel for the wire formats and the simulator.
+// feedsim (the load tool) uses FeedModel for the wire formats and the simulator, and FanoutEngine's
+// permessage-deflate inflater.
 let package = Package(
     name: "TickerHub",
     platforms: [.macOS(.v15)],
@@ -54,6 +55,7 @@ let package = Package(
             name: "feedsim",
             dependencies: [
                 "FeedModel",
+                "FanoutEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

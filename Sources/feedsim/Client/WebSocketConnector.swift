@@ -12,9 +12,12 @@ enum WebSocketConnector {
 
     /// With `throttle`, the connection reads at most that many bytes per second (see `ReadThrottle`),
     /// with a small receive buffer, and `makeThrottle` is handed the throttle on the loop.
+    ///
+    /// With `offerDeflate`, the request offers permessage-deflate, and `makeHandler` learns whether the
+    /// server agreed (`Negotiated.deflate`).
     static func connect(to url: WebSocketURL, on eventLoop: any EventLoop, sourceAddress: SocketAddress? = nil,
-                        maxFrameSize: Int = 1 << 20, throttle bytesPerSecond: Int? = nil,
-                        makeHandler: @escaping @Sendable (ReadThrottle?) -> any ChannelHandler) -> EventLoopFuture<any Channel> {
+                        maxFrameSize: Int = 1 << 20, throttle bytesPerSecond: Int? = nil, offerDeflate: Bool = false,
+                        makeHandler: @escaping @Sendable (Negotiated) -> any ChannelHandler) -> EventLoopFuture<any Channel> {
         let upgraded = eventLoop.makePromise(of: Void.self)
         var bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -30,9 +33,10 @@ enum WebSocketConnector {
         bootstrap = bootstrap.channelInitializer { channel in
             let throttle = bytesPerSecond.map { ReadThrottle(bytesPerSecond: $0) }
             let throttleBox = NIOLoopBound(throttle, eventLoop: channel.eventLoop)
-            let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, _ in
+            let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, response in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(makeHandler(throttleBox.value))
+                    let deflate = response.headers["Sec-WebSocket-Extensions"].contains { $0.hasPrefix("permessage-deflate") }
+                    try channel.pipeline.syncOperations.addHandler(makeHandler(Negotiated(throttle: throttleBox.value, deflate: deflate)))
                     upgraded.succeed()
                 }
             }
@@ -42,7 +46,7 @@ enum WebSocketConnector {
                 try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
                     context.pipeline.removeHandler(name: UpgradeRequestSender.name, promise: nil)
                 }))
-                try sync.addHandler(UpgradeRequestSender(url: url, failed: upgraded), name: UpgradeRequestSender.name)
+                try sync.addHandler(UpgradeRequestSender(url: url, offerDeflate: offerDeflate, failed: upgraded), name: UpgradeRequestSender.name)
             }
         }
         return bootstrap.connect(host: url.host, port: url.port).flatMap { channel in
@@ -50,6 +54,14 @@ enum WebSocketConnector {
             return upgraded.futureResult.map { channel }
         }
     }
+}
+
+/// What the handshake settled, for the handler placed on the upgraded connection.
+struct Negotiated {
+    /// The connection's read throttle, if it reads slowly.
+    var throttle: ReadThrottle?
+    /// The server agreed to permessage-deflate: server messages may arrive compressed (RSV1).
+    var deflate: Bool
 }
 
 /// Sends the upgrade request when the connection opens (NIO's upgrader adds the WebSocket headers),
@@ -60,10 +72,12 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
     static let name = "feedsim.upgrade-request"
 
     private let url: WebSocketURL
+    private let offerDeflate: Bool
     private let failed: EventLoopPromise<Void>
 
-    init(url: WebSocketURL, failed: EventLoopPromise<Void>) {
+    init(url: WebSocketURL, offerDeflate: Bool, failed: EventLoopPromise<Void>) {
         self.url = url
+        self.offerDeflate = offerDeflate
         self.failed = failed
     }
 
@@ -71,6 +85,10 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: "\(url.host):\(url.port)")
         headers.add(name: "Content-Length", value: "0")
+        if offerDeflate {
+            // What browsers and Python websockets offer.
+            headers.add(name: "Sec-WebSocket-Extensions", value: "permessage-deflate; client_max_window_bits")
+        }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

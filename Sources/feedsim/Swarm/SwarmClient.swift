@@ -1,3 +1,4 @@
+import FanoutEngine
 import FeedModel
 import NIOCore
 import NIOWebSocket
@@ -15,16 +16,19 @@ final class SwarmClient: ChannelInboundHandler {
     private let symbols: [String]
     private let stats: SwarmLoopStats
     private let throttle: ReadThrottle?
+    /// Set when permessage-deflate was agreed; one stream decodes shared and dedicated messages alike.
+    private let inflater: MessageInflater?
     /// Last seq seen per symbol (by symbol hash), from the snapshot and then each update.
     private var lastSeq: [UInt64: UInt64] = [:]
     /// Updates missed by seq since the connection opened (the loop stats are reset after warm-up).
     private var gapsSinceConnect: UInt64 = 0
     private var context: ChannelHandlerContext?
 
-    init(symbols: [String], stats: SwarmLoopStats, throttle: ReadThrottle? = nil) {
+    init(symbols: [String], stats: SwarmLoopStats, throttle: ReadThrottle? = nil, inflater: MessageInflater? = nil) {
         self.symbols = symbols
         self.stats = stats
         self.throttle = throttle
+        self.inflater = inflater
     }
 
     /// Stops throttling and asks the hub for this connection's counters. Call on the loop.
@@ -50,7 +54,15 @@ final class SwarmClient: ChannelInboundHandler {
         case .text:
             let now = Timestamp.now().nanosecondsSinceEpoch
             stats.bytes &+= UInt64(frame.data.readableBytes)
-            frame.data.withUnsafeReadableBytes { record(UpdateScanner.scan($0), receivedAt: now) }
+            var text = frame.data
+            if frame.rsv1 {
+                guard let inflater, let inflated = try? inflater.inflate(frame.data, limit: 1 << 20, allocator: context.channel.allocator) else {
+                    stats.errors &+= 1
+                    return
+                }
+                text = inflated
+            }
+            text.withUnsafeReadableBytes { record(UpdateScanner.scan($0), receivedAt: now) }
         case .ping:
             context.writeAndFlush(wrapOutboundOut(.client(.pong, frame.data)), promise: nil)
         case .connectionClose:

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FanoutEngine
 import Foundation
 import Histogram
 import NIOCore
@@ -24,6 +25,7 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Seed for symbol choice.") var seed: UInt64 = 7
     @Option(help: "Share of clients (0-1) that read slowly, spread evenly over the swarm.") var slowFraction = 0.0
     @Option(help: "Bytes per second a slow client reads.") var slowReadBps = 16_384
+    @Flag(help: "Offer permessage-deflate (as browsers do) and inflate what arrives compressed.") var deflate = false
     @Option(help: "Seconds to wait at the end for every client's stats reply (slow ones first drain their backlog).") var settle = 10.0
     @Option(help: "Write the summary as JSON to this file.") var json: String?
 
@@ -80,8 +82,9 @@ struct SwarmCommand: AsyncParsableCommand {
                 tasks.addTask {
                     do {
                         let channel = try await WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source,
-                                                                           throttle: throttle) { readThrottle in
-                            SwarmClient(symbols: mine, stats: loopStats, throttle: readThrottle)
+                                                                           throttle: throttle, offerDeflate: deflate) { negotiated in
+                            SwarmClient(symbols: mine, stats: loopStats, throttle: negotiated.throttle,
+                                        inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil)
                         }.get()
                         return .success(channel)
                     } catch {
