@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
+        // libzstd from Debian (apt libzstd-dev), for the zstd shared-dictionary mode.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "FeedModel",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -34,6 +36,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                "CZstd",
             ]
         ),
         .executableTarget(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing TickerHub need, if it is missing. Idempotent.
-#   scripts/bootstrap.sh run    -> what `make run` needs (the Swift toolchain)
+#   scripts/bootstrap.sh run    -> what `make run` needs (the Swift toolchain, libzstd-dev)
 #   scripts/bootstrap.sh test   -> plus Python 3 with a venv in .venv (websockets, pytest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ fi
 
 # Debian packages, installed only when missing. Add to this list when a target needs a C library.
 apt_packages=()
+# zstd (the tickerhub.v1.zstd subprotocol) links libzstd through pkg-config.
+command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
+apt_packages+=(libzstd-dev)
 if [ "$purpose" = test ]; then
   command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)

@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--port", type=int, default=18500)
     parser.add_argument("--label", default="")
+    parser.add_argument("--deflate", action="store_true", help="swarm clients offer permessage-deflate")
     parser.add_argument("--slow-fraction", type=float, default=0.0, help="share of clients that read slowly")
     parser.add_argument("--slow-read-bps", type=int, default=1000, help="bytes per second a slow client reads")
     parser.add_argument("--server", choices=["tickerhub", "node-ws"], default="tickerhub",
@@ -76,7 +77,8 @@ def main() -> None:
         swarm = subprocess.Popen([str(BIN / "feedsim"), "swarm", "--url", f"ws://127.0.0.1:{args.port}/ws",
                                   "--clients", str(args.clients), "--subscribe", str(args.subscribe),
                                   "--duration", str(args.duration), "--warmup", str(args.warmup), "--json", summary_file,
-                                  "--slow-fraction", str(args.slow_fraction), "--slow-read-bps", str(args.slow_read_bps)],
+                                  "--slow-fraction", str(args.slow_fraction), "--slow-read-bps", str(args.slow_read_bps),
+                                  *(["--deflate"] if args.deflate else [])],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # The measured window starts once the swarm prints its first progress line after warm-up;
         # approximate it by waiting for all connections plus the warm-up, sampling the hub meanwhile.
@@ -109,6 +111,9 @@ def main() -> None:
         "connected": summary["connected"], "openAtEnd": summary["openAtEnd"],
         "messagesPerSecond": summary["messagesPerSecond"], "latencyMs": summary["latencyMs"],
         "gapMessages": summary["gapMessages"],
+        "deflateOffered": args.deflate, "bytes": summary.get("bytes"),
+        "hubFramesDeflated": end_stats.get("framesDeflated"),
+        "hubCpuSecondsPerMillionDeliveries": round(hub_cpu / deliveries * 1e6, 2) if deliveries else None,
         "slowFraction": args.slow_fraction, "slowReadBps": args.slow_read_bps if args.slow_fraction else None,
         "fast": summary.get("fast"), "slow": summary.get("slow") if args.slow_fraction else None,
         "dropAccounting": summary.get("dropAccounting"), "evicted": summary.get("evicted"),

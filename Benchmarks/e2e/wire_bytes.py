@@ -47,7 +47,7 @@ def measure(mode: str, updates: int, rate: int) -> dict:
             text = ws.inflater.decompress(payload + b"\x00\x00\xff\xff") if ws.last_rsv1 else payload
             if json.loads(text)["type"] in ("quote", "trade"):
                 wire += header + len(payload)
-                plain += 2 + len(text)
+                plain += (2 if len(text) < 126 else 4) + len(text)
                 count += 1
         ws.close()
         return {"mode": mode, "updates": count, "wireBytesPerUpdate": round(wire / count, 1),

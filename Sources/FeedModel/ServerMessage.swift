@@ -22,12 +22,15 @@ public enum ServerMessage: Sendable, Equatable {
         public var maxSymbols: Int
         public var feed: String
         public var serverVersion: String
+        /// The id of the hub's current zstd dictionary (`GET /v1/zstd/dictionary/{id}`), if it offers zstd.
+        public var zstdDictionary: UInt32?
 
-        public init(heartbeatMs: Int, maxSymbols: Int, feed: String, serverVersion: String) {
+        public init(heartbeatMs: Int, maxSymbols: Int, feed: String, serverVersion: String, zstdDictionary: UInt32? = nil) {
             self.heartbeatMs = heartbeatMs
             self.maxSymbols = maxSymbols
             self.feed = feed
             self.serverVersion = serverVersion
+            self.zstdDictionary = zstdDictionary
         }
     }
 
@@ -65,6 +68,7 @@ public enum ServerMessage: Sendable, Equatable {
             json.field("maxSymbols", welcome.maxSymbols)
             json.field("feed", welcome.feed)
             json.field("server", "tickerhub/\(welcome.serverVersion)")
+            json.optionalField("zstdDictionary", welcome.zstdDictionary.map(Int64.init))
         case let .ack(id, op, symbols):
             json.field("type", "ack")
             json.optionalField("id", id)

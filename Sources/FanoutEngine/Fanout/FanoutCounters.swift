@@ -10,6 +10,8 @@ public final class FanoutCounters: Sendable {
     /// Shared permessage-deflate frames built by the publisher: at most one per tick, and only while
     /// some subscriber takes them.
     public let framesDeflated = ManagedAtomic<UInt64>(0)
+    /// Shared zstd frames built by the publisher, likewise.
+    public let framesZstd = ManagedAtomic<UInt64>(0)
     /// Frames written to a subscriber's channel.
     public let deliveries = ManagedAtomic<UInt64>(0)
     /// Channel flushes (each is at most one socket write).
@@ -29,12 +31,12 @@ public final class FanoutCounters: Sendable {
     public init() {}
 
     public struct Snapshot: Sendable, Equatable {
-        public var ticksIn, framesEncoded, framesDeflated, deliveries, flushes, drops, conflated, ringLaps, drains: UInt64
+        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deliveries, flushes, drops, conflated, ringLaps, drains: UInt64
         public var subscriptions: Int
     }
 
     public func snapshot() -> Snapshot {
-        Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed),
+        Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed), framesZstd: framesZstd.load(ordering: .relaxed),
                  deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
                  drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
                  drains: drains.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))

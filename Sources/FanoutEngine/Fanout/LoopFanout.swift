@@ -34,6 +34,7 @@ public final class LoopFanout: @unchecked Sendable {
     private let compression: SharedCompression
     /// Compresses shared deflate frames the record did not bring, and conflated values; made on first use.
     private var deflater: MessageDeflater?
+    private var zstdCompressor: ZstdMessageCompressor?
     /// Upper bound on records handled per drain, so a loop interleaves fan-out with socket I/O.
     private let maxRecordsPerDrain: Int
     /// Counts accumulated during one drain or catch-up, added to `counters` once at its end.
@@ -210,10 +211,19 @@ public final class LoopFanout: @unchecked Sendable {
             return message.plain
         case .sharedDeflate:
             return message.sharedDeflate(compression, deflater: sharedDeflater, allocator: allocator)
+        case .zstd:
+            return message.sharedZstd(compressor: loopZstdCompressor, allocator: allocator)
         case .dedicatedDeflate(let own):
             // Compressing can only fail on memory exhaustion; a message may always go uncompressed.
             return (try? own.compressedFrame(of: message.plain, allocator: allocator)) ?? message.plain
         }
+    }
+
+    private func loopZstdCompressor() -> ZstdMessageCompressor? {
+        if zstdCompressor == nil, let dictionary = compression.zstdDictionary {
+            zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
+        }
+        return zstdCompressor
     }
 
     private func sharedDeflater() -> MessageDeflater? {

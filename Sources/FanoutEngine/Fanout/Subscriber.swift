@@ -19,6 +19,9 @@ public enum MessageEncoding {
     /// permessage-deflate with this connection's own compressor (context takeover): every frame is
     /// compressed for this subscriber alone, in the order it is written.
     case dedicatedDeflate(MessageDeflater)
+    /// Subprotocol `tickerhub.v1.zstd`: every message a binary frame holding one zstd frame,
+    /// compressed with the hub's shared dictionary (the same frames for every such subscriber).
+    case zstd
 }
 
 /// One connection's subscription state and counters on its event loop. Confined to that loop.

@@ -27,6 +27,7 @@ public final class TickPublisher: @unchecked Sendable {
     private let compression: SharedCompression
     /// Compresses each tick once for every shared-deflate subscriber; made on first demand.
     private var deflater: MessageDeflater?
+    private var zstdCompressor: ZstdMessageCompressor?
     private let allocator = ByteBufferAllocator()
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
@@ -78,20 +79,31 @@ public final class TickPublisher: @unchecked Sendable {
         lastValues.apply(sequenced)
         let deflating = compression.wantsSharedDeflate
         if deflating, deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
+        let zstdWanted = compression.wantsZstd
+        if zstdWanted, zstdCompressor == nil, let dictionary = compression.zstdDictionary {
+            zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
+        }
         var compressedFrames: UInt64 = 0
+        var zstdFrames: UInt64 = 0
         for (id, tick) in sequenced {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
             var deflated: ByteBuffer?
-            if deflating, scratch.readableBytes - 2 >= compression.deflateThresholdBytes {
-                deflated = try? deflater?.compressedFrame(of: scratch, allocator: allocator)
+            if deflating {
+                deflated = compression.worthwhileDeflate(of: scratch, deflater: { deflater }, allocator: allocator)
                 if deflated != nil { compressedFrames += 1 }
             }
-            FrameVariants.write(plain: scratch, deflate: deflated, into: &record)
+            var zstd: ByteBuffer?
+            if zstdWanted {
+                zstd = zstdCompressor?.compressedFrame(of: scratch, allocator: allocator)
+                if zstd != nil { zstdFrames += 1 }
+            }
+            FrameVariants.write(plain: scratch, deflate: deflated, zstd: zstd, into: &record)
             let kind: UInt32 = if case .quote = tick.body { 1 } else { 2 }
             transmitter.transmit(RecordHeader(symbolID: id.rawValue, kind: kind, seq: tick.seq), payload: record)
         }
         counters.ticksIn.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
+        if zstdFrames > 0 { counters.framesZstd.wrappingIncrement(by: zstdFrames, ordering: .relaxed) }
         if compressedFrames > 0 { counters.framesDeflated.wrappingIncrement(by: compressedFrames, ordering: .relaxed) }
         for consumer in consumers { consumer.wake() }
     }

@@ -59,9 +59,11 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// dedicated (a compressor per connection, with context takeover).
     var deflate = PerMessageDeflateNegotiation.Mode.shared
     /// Messages with a smaller payload go uncompressed (see `SharedCompression`).
-    var deflateThresholdBytes = 0
+    var deflateThresholdBytes = 64
     /// The dedicated mode's LZ77 window; it bounds the memory per connection (`MessageDeflater.memoryBytes`).
     var dedicatedDeflateWindowBits: Int32 = 11
+    /// Offer the `tickerhub.v1.zstd` subprotocol (zstd with a dictionary trained at start-up).
+    var zstd = true
     /// When set, a second listener on this port echoes every message (conformance testing only).
     var echoPort: Int?
     /// Largest WebSocket message accepted from a subscriber (they only send small JSON requests).
@@ -81,7 +83,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
-        text += " deflate=\(deflate.rawValue) deflate-threshold=\(deflateThresholdBytes)B"
+        text += " deflate=\(deflate.rawValue) deflate-threshold=\(deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         return text

@@ -71,8 +71,11 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Messages with a smaller payload, in bytes, are sent uncompressed. (env TICKERHUB_DEFLATE_THRESHOLD)")
     var deflateThreshold: Int = env("TICKERHUB_DEFLATE_THRESHOLD").flatMap(Int.init) ?? HubConfiguration().deflateThresholdBytes
 
+    @Option(help: "Offer the tickerhub.v1.zstd subprotocol (zstd with a shared dictionary): on or off. (env TICKERHUB_ZSTD)")
+    var zstd: String = env("TICKERHUB_ZSTD") ?? "on"
+
     @Option(help: "Also listen on this port with a WebSocket echo server, for conformance tests (Autobahn). (env TICKERHUB_ECHO_PORT)")
-    var echoPort: Int? = env("TICKERHUB_ECHO_PORT").flatMap(Int.init)
+    var echoPort: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (env TICKERHUB_LOG_LEVEL)")
     var logLevel: String = env("TICKERHUB_LOG_LEVEL") ?? "info"
@@ -87,6 +90,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard ringBytes >= 64 * 1024, ringBytes.nonzeroBitCount == 1 else { throw ValidationError("--ring-bytes must be a power of two, at least 65536") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard PerMessageDeflateNegotiation.Mode(rawValue: deflate) != nil else { throw ValidationError("--deflate must be off, shared or dedicated") }
+        guard zstd == "on" || zstd == "off" else { throw ValidationError("--zstd must be on or off") }
         guard deflateThreshold >= 0 else { throw ValidationError("--deflate-threshold must not be negative") }
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
@@ -134,7 +138,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.socketSendBufferBytes = socketSendBuffer
         configuration.deflate = PerMessageDeflateNegotiation.Mode(rawValue: deflate)!
         configuration.deflateThresholdBytes = deflateThreshold
-        configuration.echoPort = echoPort
+        configuration.zstd = zstd == "on"
+        configuration.echoPort = echoPort ?? env("TICKERHUB_ECHO_PORT").flatMap(Int.init)
         configuration.logLevel = Logger.Level(rawValue: logLevel)!
         return configuration
     }

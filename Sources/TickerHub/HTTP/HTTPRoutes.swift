@@ -36,6 +36,7 @@ struct HTTPResponse: Sendable {
 /// | `GET /v1/symbols`                   | JSON array of symbol names                        |
 /// | `GET /v1/snapshot?symbols=A,B`      | JSON array of snapshots (all symbols if omitted)  |
 /// | `GET /stats`                        | JSON counters                                     |
+/// | `GET /v1/zstd/dictionary/{id}`      | the zstd dictionary with that id (binary)         |
 /// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade              |
 struct HTTPRoutes: Sendable {
     let hub: Hub
@@ -76,12 +77,24 @@ struct HTTPRoutes: Sendable {
             return snapshot(query: HTTPRoutes.query(of: head.uri, "symbols"))
         case "/stats":
             return .json(StatsReport(hub: hub).json())
+        case let path where path.hasPrefix("/v1/zstd/dictionary/"):
+            return zstdDictionary(id: path.dropFirst("/v1/zstd/dictionary/".count))
         case "/ws", "/ingest":
             return .error(.upgradeRequired, code: "upgrade_required",
                           message: "this endpoint speaks WebSocket" + (hub.configuration.feed == .ingest ? "" : "; /ingest needs --feed ingest"))
         default:
             return .error(.notFound, code: "not_found", message: "no route for \(HTTPRoutes.path(of: head.uri).prefix(100))")
         }
+    }
+
+    private func zstdDictionary(id: Substring) -> HTTPResponse {
+        guard let dictionary = hub.engine.compression.zstdDictionary else {
+            return .error(.notFound, code: "not_found", message: "this hub does not offer zstd (--zstd off)")
+        }
+        guard UInt32(id) == dictionary.id else {
+            return .error(.notFound, code: "unknown_dictionary", message: "the current dictionary is \(dictionary.id)")
+        }
+        return HTTPResponse(status: .ok, contentType: "application/octet-stream", body: ByteBuffer(bytes: dictionary.bytes))
     }
 
     private func snapshot(query: Substring?) -> HTTPResponse {

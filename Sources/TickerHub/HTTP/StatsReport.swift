@@ -18,6 +18,7 @@ struct StatsReport {
         json.field("ticksIn", fanout.ticksIn)
         json.field("framesEncoded", fanout.framesEncoded)
         json.field("framesDeflated", fanout.framesDeflated)
+        json.field("framesZstd", fanout.framesZstd)
         json.field("deliveries", fanout.deliveries)
         json.field("flushes", fanout.flushes)
         json.field("drops", fanout.drops)

@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 
 /// The one place that decides what an incoming WebSocket upgrade becomes, and with which extensions.
@@ -6,8 +7,10 @@ import NIOHTTP1
 /// it once for the response headers and once to build the pipeline, and both see the same answer.
 struct ConnectionAdmission: Sendable {
     enum Decision: Equatable, Sendable {
-        /// A market-data subscriber on `/ws`, with permessage-deflate if agreed.
-        case subscriber(deflate: PerMessageDeflateNegotiation.Agreement?)
+        /// A market-data subscriber on `/ws`, with permessage-deflate if agreed, or the zstd
+        /// subprotocol if it asked for it (then without permessage-deflate: its frames are already
+        /// compressed).
+        case subscriber(deflate: PerMessageDeflateNegotiation.Agreement?, zstd: Bool = false)
         /// A tick publisher on `/ingest` (only when the hub runs with `--feed ingest`).
         case publisher
         /// Not a WebSocket endpoint: the request falls through to the HTTP routes, which answer it.
@@ -16,11 +19,18 @@ struct ConnectionAdmission: Sendable {
 
     let acceptsPublishers: Bool
     let deflate: PerMessageDeflateNegotiation
+    var offersZstd = false
 
     func decide(_ head: HTTPRequestHead) -> Decision {
         guard head.method == .GET else { return .refuse }
         switch HTTPRoutes.path(of: head.uri) {
-        case "/ws": return .subscriber(deflate: deflate.negotiate(head.headers["Sec-WebSocket-Extensions"]))
+        case "/ws":
+            let protocols = head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            if offersZstd, protocols.contains(ZstdDictionaryTraining.subprotocol) {
+                return .subscriber(deflate: nil, zstd: true)
+            }
+            return .subscriber(deflate: deflate.negotiate(head.headers["Sec-WebSocket-Extensions"]))
         case "/ingest": return acceptsPublishers ? .publisher : .refuse
         default: return .refuse
         }
@@ -29,8 +39,11 @@ struct ConnectionAdmission: Sendable {
     /// Headers the 101 response adds for `decision`.
     static func responseHeaders(for decision: Decision) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        if case .subscriber(let agreement?) = decision {
+        if case .subscriber(let agreement?, _) = decision {
             headers.add(name: "Sec-WebSocket-Extensions", value: agreement.responseHeader)
+        }
+        if case .subscriber(_, true) = decision {
+            headers.add(name: "Sec-WebSocket-Protocol", value: ZstdDictionaryTraining.subprotocol)
         }
         return headers
     }

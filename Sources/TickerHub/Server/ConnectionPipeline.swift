@@ -17,7 +17,8 @@ enum ConnectionPipeline {
     static func configure(_ channel: any Channel, hub: Hub, routes: HTTPRoutes) throws {
         let admission = ConnectionAdmission(acceptsPublishers: hub.configuration.feed == .ingest,
                                             deflate: PerMessageDeflateNegotiation(mode: hub.configuration.deflate,
-                                                                                  dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits))
+                                                                                  dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits),
+                                            offersZstd: hub.engine.compression.zstdDictionary != nil)
         let maxFrameSize = max(hub.configuration.maxClientMessageBytes, hub.configuration.maxIngestMessageBytes)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxFrameSize,
@@ -47,7 +48,7 @@ enum ConnectionPipeline {
         let sync = channel.pipeline.syncOperations
         let configuration = hub.configuration
         switch decision {
-        case .subscriber(let deflate):
+        case .subscriber(let deflate, let zstd):
             let writer = RawFrameWriter()
             try sync.addHandler(writer, position: .first)
             try sync.addHandler(MaskedFrameRequirement())
@@ -56,7 +57,7 @@ enum ConnectionPipeline {
             let inflater = try deflate.map { _ in try MessageInflater(contextTakeover: false) }
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: 64, inflater: inflater))
             let encoding: MessageEncoding = switch deflate {
-            case nil: .plain
+            case nil: zstd ? .zstd : .plain
             case let agreement? where agreement.usesSharedFrames && configuration.deflate == .shared: .sharedDeflate
             case let agreement?: .dedicatedDeflate(try MessageDeflater(contextTakeover: !agreement.serverNoContextTakeover,
                                                                        windowBits: agreement.serverWindowBits, memoryLevel: 4))

@@ -112,7 +112,9 @@ final class HubEngine: Sendable {
     init(configuration: HubConfiguration, socketLoops: [any EventLoop], publisherLoop: any EventLoop) {
         directory = SymbolDirectory()
         ring = BroadcastBuffer(capacity: configuration.ringBytes)
-        compression = SharedCompression(deflateThresholdBytes: configuration.deflateThresholdBytes)
+        // Training takes ~0.1 s; a failure only means no zstd subprotocol, never no hub.
+        let dictionary = configuration.zstd ? try? ZstdDictionaryTraining.train(for: configuration) : nil
+        compression = SharedCompression(deflateThresholdBytes: configuration.deflateThresholdBytes, zstdDictionary: dictionary)
         publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory,
                                   lastValues: lastValues, counters: counters, compression: compression)
         let (ring, lastValues, counters, compression) = (self.ring, self.lastValues, self.counters, self.compression)

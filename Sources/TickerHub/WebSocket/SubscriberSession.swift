@@ -52,13 +52,18 @@ final class SubscriberSession: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if case .sharedDeflate = subscriber.encoding { hub.engine.compression.add(sharedDeflate: 1) }
+        switch subscriber.encoding {
+        case .sharedDeflate: hub.engine.compression.add(sharedDeflate: 1)
+        case .zstd: hub.engine.compression.add(zstd: 1)
+        case .plain, .dedicatedDeflate: break
+        }
         hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
         hub.connections.add(context.channel)
         let configuration = hub.configuration
         send(.welcome(.init(heartbeatMs: configuration.heartbeatMilliseconds, maxSymbols: configuration.maxSymbolsPerConnection,
-                            feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current)), context: context)
+                            feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
+                            zstdDictionary: hub.engine.compression.zstdDictionary?.id)), context: context)
         writer.flush()
 
         let interval = TimeAmount.milliseconds(Int64(max(configuration.heartbeatMilliseconds / 2, 5)))
@@ -70,7 +75,11 @@ final class SubscriberSession: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        if case .sharedDeflate = subscriber.encoding { hub.engine.compression.add(sharedDeflate: -1) }
+        switch subscriber.encoding {
+        case .sharedDeflate: hub.engine.compression.add(sharedDeflate: -1)
+        case .zstd: hub.engine.compression.add(zstd: -1)
+        case .plain, .dedicatedDeflate: break
+        }
         keepAlive?.cancel()
         keepAlive = nil
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
