@@ -23,7 +23,7 @@ def text_frame(payload: bytes, rsv1: bool = False) -> bytes:
 
 class RawWebSocket:
     def __init__(self, port: int, path: str = "/ws", receive_buffer: int | None = None, timeout: float = 10,
-                 extensions: str | None = None):
+                 extensions: str | None = None, subprotocol: str | None = None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if receive_buffer:
             # Before connect, so the small window is what TCP advertises from the start.
@@ -32,6 +32,8 @@ class RawWebSocket:
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         offer = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
+        if subprotocol:
+            offer += f"Sec-WebSocket-Protocol: {subprotocol}\r\n"
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n").encode())
         response = b""

@@ -125,3 +125,54 @@ def test_deflate_off_and_dedicated_modes(start_hub):
     # With the window carried over, similar ticks shrink well below the ~130-byte plain JSON.
     assert sum(sizes[-100:]) / 100 < 70, sizes[-20:]
     ws.close()
+
+
+def test_zstd_subprotocol_with_the_shared_dictionary(hub):
+    """The documented zstd client: binary frames, one zstd frame each, with the dictionary id in the
+    frame header; the dictionary is fetched once over HTTP."""
+    import urllib.request
+
+    import zstandard
+
+    async def run():
+        clients = []
+        for _ in range(2):
+            ws = await websockets.connect(hub.ws_url, subprotocols=["tickerhub.v1.zstd"], compression=None)
+            assert ws.subprotocol == "tickerhub.v1.zstd"
+            first = await ws.recv()
+            assert isinstance(first, bytes)  # binary frames
+            dictionary_id = zstandard.get_frame_parameters(first).dict_id
+            with urllib.request.urlopen(f"{hub.http}/v1/zstd/dictionary/{dictionary_id}") as response:
+                assert response.headers["Content-Type"] == "application/octet-stream"
+                dictionary = zstandard.ZstdCompressionDict(response.read())
+            assert dictionary.dict_id() == dictionary_id
+            decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
+            welcome = json.loads(decompressor.decompress(first))
+            assert welcome["type"] == "welcome" and welcome["zstdDictionary"] == dictionary_id
+            await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": ["AAPL", "MSFT"]}))  # requests stay JSON text
+            clients.append((ws, decompressor))
+        before = hub.get_json("/stats")
+        sizes = []
+        for ws, decompressor in clients:
+            seqs, updates = {}, 0
+            while updates < 30:
+                frame = await asyncio.wait_for(ws.recv(), 5)
+                m = json.loads(decompressor.decompress(frame))
+                if m["type"] == "snapshot":
+                    seqs[m["symbol"]] = m["seq"]
+                elif m["type"] in ("quote", "trade"):
+                    assert m["seq"] == seqs[m["symbol"]] + 1
+                    seqs[m["symbol"]] = m["seq"]
+                    updates += 1
+                    sizes.append(len(frame))
+        after = hub.get_json("/stats")
+        for ws, _ in clients:
+            await ws.close()
+        return before, after, sizes
+
+    before, after, sizes = asyncio.run(run())
+    # Once per tick for both clients, and far smaller than the ~124-byte JSON.
+    assert 0 < after["framesZstd"] - before["framesZstd"] <= after["ticksIn"] - before["ticksIn"]
+    assert sum(sizes) / len(sizes) < 70, sizes
+    status, body = hub.get("/v1/zstd/dictionary/12345")
+    assert status == 404 and "unknown_dictionary" in body

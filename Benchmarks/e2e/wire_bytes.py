@@ -4,7 +4,7 @@
 Starts a release `tickerhub` per mode, subscribes one raw client to every symbol, and averages the
 size of N update frames as they arrive (header included), plus the plain JSON they decode to.
 
-    python3 Benchmarks/e2e/wire_bytes.py --updates 5000
+    .venv/bin/python Benchmarks/e2e/wire_bytes.py --updates 5000   # needs `zstandard` (make test's venv has it)
 """
 import argparse
 import json
@@ -24,6 +24,7 @@ MODES = {
     "off": (["--deflate", "off"], None),
     "deflate shared": (["--deflate", "shared"], "permessage-deflate; client_max_window_bits"),
     "deflate dedicated": (["--deflate", "dedicated"], "permessage-deflate; client_max_window_bits"),
+    "zstd dictionary": ([], "zstd"),
 }
 
 
@@ -37,14 +38,26 @@ def measure(mode: str, updates: int, rate: int) -> dict:
             time.sleep(0.05)
         port = int(match.group(1))
         symbols = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/symbols"))
-        ws = RawWebSocket(port, extensions=offer)
-        ws.recv_json()
+        zstd = offer == "zstd"
+        ws = RawWebSocket(port, extensions=None if zstd else offer, subprotocol="tickerhub.v1.zstd" if zstd else None)
+        decompress = None
+        if zstd:
+            import zstandard
+            opcode, first = ws.recv_frame()
+            dict_id = zstandard.get_frame_parameters(first).dict_id
+            raw = urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/zstd/dictionary/{dict_id}").read()
+            decompress = zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(raw)).decompress
+        else:
+            ws.recv_json()
         ws.send_json({"op": "subscribe", "id": 1, "symbols": symbols})
         wire = plain = count = 0
         while count < updates:
             opcode, payload = ws.recv_frame()
             header = 2 if len(payload) < 126 else 4
-            text = ws.inflater.decompress(payload + b"\x00\x00\xff\xff") if ws.last_rsv1 else payload
+            if decompress:
+                text = decompress(payload)
+            else:
+                text = ws.inflater.decompress(payload + b"\x00\x00\xff\xff") if ws.last_rsv1 else payload
             if json.loads(text)["type"] in ("quote", "trade"):
                 wire += header + len(payload)
                 plain += (2 if len(text) < 126 else 4) + len(text)

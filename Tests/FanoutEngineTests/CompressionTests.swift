@@ -1,4 +1,5 @@
 import CompressNIO
+import CZstd
 @testable import FanoutEngine
 import FeedModel
 import NIOCore
@@ -69,5 +70,38 @@ import Testing
         FrameVariants.write(plain: plain, deflate: nil, into: &record)
         #expect(FrameVariants(payload: record)?.deflate == nil)
         #expect(FrameVariants(payload: ByteBuffer(bytes: [9, 0, 0, 0, 1])) == nil)  // truncated
+    }
+
+    @Test func zstdFramesCarryTheDictionaryIdAndDecodeWithIt() throws {
+        var samples: [[UInt8]] = []
+        for seq in 1...2_000 {
+            let symbol = ["AAPL", "MSFT", "NVDA", "AMZN", "TSLA"][seq % 5]
+            samples.append(Array(#"{"type":"quote","symbol":"\#(symbol)","seq":\#(seq),"ts":17640648001\#(seq % 1000)23456789,"bid":"1\#(seq % 90).2300","ask":"1\#(seq % 90).2400","bidSize":\#(seq % 7)00,"askSize":\#(seq % 9)00}"#.utf8))
+        }
+        let dictionary = try ZstdDictionary(trainingOn: samples, capacity: 4096)
+        #expect(dictionary.id != 0 && dictionary.bytes.count <= 4096)
+        let message = ByteBuffer(string: #"{"type":"quote","symbol":"MSFT","seq":4242,"ts":1764064800999123456,"bid":"141.2300","ask":"141.2400","bidSize":300,"askSize":500}"#)
+        let frame = try #require(ZstdMessageCompressor(dictionary: dictionary).compressedFrame(message, allocator: allocator))
+        #expect(frame.getInteger(at: frame.readerIndex, as: UInt8.self) == 0x82)  // FIN | binary
+        let compressed = Array(WebSocketFrameBuilder.payload(of: frame).readableBytesView)
+        #expect(compressed.count < message.readableBytes / 2)
+        #expect(compressed.withUnsafeBytes { ZSTD_getDictID_fromFrame($0.baseAddress, $0.count) } == dictionary.id)
+        var output = [UInt8](repeating: 0, count: 1024)
+        let size = output.withUnsafeMutableBytes { out in
+            compressed.withUnsafeBytes { input in
+                dictionary.bytes.withUnsafeBytes { dict in
+                    let context = ZSTD_createDCtx()
+                    defer { ZSTD_freeDCtx(context) }
+                    return ZSTD_decompress_usingDict(context, out.baseAddress, out.count, input.baseAddress, input.count,
+                                                     dict.baseAddress, dict.count)
+                }
+            }
+        }
+        #expect(ZSTD_isError(size) == 0)
+        #expect(Array(output.prefix(size)) == Array(message.readableBytesView))
+    }
+
+    @Test func tooFewSamplesFailTrainingWithAReason() {
+        #expect(throws: ZstdDictionary.Failure.self) { try ZstdDictionary(trainingOn: [Array("x".utf8)]) }
     }
 }

@@ -123,10 +123,17 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         #expect(sim.decide(head("/other")) == .refuse)
         #expect(sim.decide(head("/ws", .POST)) == .refuse)
         let compressed = sim.decide(head("/ws", extensions: "permessage-deflate; client_max_window_bits"))
-        guard case .subscriber(let agreement?) = compressed else { Issue.record("no deflate agreement"); return }
+        guard case .subscriber(let agreement?, false) = compressed else { Issue.record("no deflate agreement"); return }
         #expect(agreement.usesSharedFrames)
         #expect(ConnectionAdmission.responseHeaders(for: compressed)["Sec-WebSocket-Extensions"] == [agreement.responseHeader])
         #expect(ingest.decide(head("/ws", extensions: "permessage-deflate")) == .subscriber(deflate: nil))
+        // The zstd subprotocol wins over deflate (its frames are compressed already), when offered.
+        var zstdHead = head("/ws", extensions: "permessage-deflate")
+        zstdHead.headers.add(name: "Sec-WebSocket-Protocol", value: "tickerhub.v1, tickerhub.v1.zstd")
+        let zstdHub = ConnectionAdmission(acceptsPublishers: false, deflate: PerMessageDeflateNegotiation(mode: .shared), offersZstd: true)
+        #expect(zstdHub.decide(zstdHead) == .subscriber(deflate: nil, zstd: true))
+        #expect(ConnectionAdmission.responseHeaders(for: .subscriber(deflate: nil, zstd: true))["Sec-WebSocket-Protocol"] == ["tickerhub.v1.zstd"])
+        if case .subscriber(_, let zstd) = sim.decide(zstdHead) { #expect(!zstd) }
     }
 }
 

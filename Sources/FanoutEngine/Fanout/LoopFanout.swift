@@ -35,6 +35,7 @@ public final class LoopFanout: @unchecked Sendable {
     /// Compresses shared deflate frames the record did not bring, and conflated values; made on first use.
     private var deflater: MessageDeflater?
     private var zstdCompressor: ZstdMessageCompressor?
+    private var inflater: MessageInflater?
     /// Upper bound on records handled per drain, so a loop interleaves fan-out with socket I/O.
     private let maxRecordsPerDrain: Int
     /// Counts accumulated during one drain or catch-up, added to `counters` once at its end.
@@ -217,6 +218,15 @@ public final class LoopFanout: @unchecked Sendable {
             // Compressing can only fail on memory exhaustion; a message may always go uncompressed.
             return (try? own.compressedFrame(of: message.plain, allocator: allocator)) ?? message.plain
         }
+    }
+
+    /// One inflater for every connection on this loop: the hub negotiates `client_no_context_takeover`,
+    /// so client messages stand alone and no connection needs its own inflate state (~7 KB each,
+    /// plus a 32 KB window once used).
+    public func sharedInflater() -> MessageInflater? {
+        eventLoop.assertInEventLoop()
+        if inflater == nil { inflater = try? MessageInflater(contextTakeover: false) }
+        return inflater
     }
 
     private func loopZstdCompressor() -> ZstdMessageCompressor? {

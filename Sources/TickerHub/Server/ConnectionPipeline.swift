@@ -52,9 +52,10 @@ enum ConnectionPipeline {
             let writer = RawFrameWriter()
             try sync.addHandler(writer, position: .first)
             try sync.addHandler(MaskedFrameRequirement())
-            // Client messages are small and never use context takeover (we ask for that), so a
-            // connection's inflater holds no window between messages.
-            let inflater = try deflate.map { _ in try MessageInflater(contextTakeover: false) }
+            // Client messages never use context takeover (we ask for that), so the loop's one
+            // inflater serves every connection on it.
+            let fanout = hub.fanout(for: channel.eventLoop)
+            let inflater: (() -> MessageInflater?)? = deflate == nil ? nil : { fanout.sharedInflater() }
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: 64, inflater: inflater))
             let encoding: MessageEncoding = switch deflate {
             case nil: zstd ? .zstd : .plain

@@ -42,7 +42,8 @@ enum EchoListener {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(MaskedFrameRequirement())
                     let inflater = try agreement.map { _ in try MessageInflater(contextTakeover: false) }
-                    try sync.addHandler(MessageAssembler(maxMessageBytes: maxMessageBytes, maxFragments: 1 << 20, inflater: inflater))
+                    try sync.addHandler(MessageAssembler(maxMessageBytes: maxMessageBytes, maxFragments: 1 << 20,
+                                                         inflater: inflater.map { inflater in { inflater } }))
                     let deflater = try agreement.map {
                         try MessageDeflater(contextTakeover: !$0.serverNoContextTakeover, windowBits: $0.serverWindowBits)
                     }

@@ -33,12 +33,14 @@ final class MessageAssembler: ChannelInboundHandler {
 
     private let maxMessageBytes: Int
     private let maxFragments: Int
-    private let inflater: MessageInflater?
+    /// Set when permessage-deflate was agreed; called on the connection's loop when a compressed
+    /// message arrives (the subscriber pipeline shares its loop's inflater).
+    private let inflater: (() -> MessageInflater?)?
     /// The message being assembled from fragments.
     private var pending: (opcode: WebSocketOpcode, compressed: Bool, data: ByteBuffer, fragments: Int)?
     private var failed = false
 
-    init(maxMessageBytes: Int, maxFragments: Int = 1024, inflater: MessageInflater?) {
+    init(maxMessageBytes: Int, maxFragments: Int = 1024, inflater: (() -> MessageInflater?)?) {
         self.maxMessageBytes = maxMessageBytes
         self.maxFragments = maxFragments
         self.inflater = inflater
@@ -99,7 +101,8 @@ final class MessageAssembler: ChannelInboundHandler {
     private func message(_ opcode: WebSocketOpcode, compressed: Bool, data: ByteBuffer,
                          allocator: ByteBufferAllocator) throws(Failure) -> WebSocketFrame {
         var data = data
-        if compressed, let inflater {
+        if compressed {
+            guard let inflater = inflater?() else { throw .badCompressedData }
             do {
                 data = try inflater.inflate(data, limit: maxMessageBytes, allocator: allocator)
             } catch .tooLarge {
