@@ -176,3 +176,13 @@ def test_zstd_subprotocol_with_the_shared_dictionary(hub):
     assert sum(sizes) / len(sizes) < 70, sizes
     status, body = hub.get("/v1/zstd/dictionary/12345")
     assert status == 404 and "unknown_dictionary" in body
+
+
+def test_the_documented_zstd_example_works(hub):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "python_zstd_client.py"), "--url", hub.ws_url,
+                             "--symbols", "AAPL,MSFT", "--count", "10"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "'type': 'welcome'" in result.stdout and "10 updates:" in result.stdout

@@ -89,3 +89,38 @@ public final class ZstdMessageCompressor {
         compressedFrame(WebSocketFrameBuilder.payload(of: frame), allocator: allocator)
     }
 }
+
+/// Decompresses zstd frames made with a known dictionary: the client side of `tickerhub.v1.zstd`
+/// (feedsim, tests). Owns a `ZSTD_DCtx`, so one per thread.
+public final class ZstdMessageDecompressor {
+    private let dictionary: OpaquePointer
+    private let context: OpaquePointer
+    public let dictionaryID: UInt32
+
+    public init?(dictionary bytes: [UInt8]) {
+        guard let prepared = bytes.withUnsafeBytes({ ZSTD_createDDict($0.baseAddress, $0.count) }) else { return nil }
+        dictionary = prepared
+        context = ZSTD_createDCtx()
+        dictionaryID = ZSTD_getDictID_fromDDict(prepared)
+    }
+
+    deinit {
+        ZSTD_freeDDict(dictionary)
+        ZSTD_freeDCtx(context)
+    }
+
+    /// The message in one zstd frame; nil if it is not a valid frame, needs another dictionary, or
+    /// would exceed `limit` bytes.
+    public func decompress(_ frame: ByteBuffer, limit: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        frame.withUnsafeReadableBytes { input -> ByteBuffer? in
+            let size = ZSTD_getFrameContentSize(input.baseAddress, input.count)
+            guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else { return nil }
+            var output = allocator.buffer(capacity: Int(size))
+            let written = output.writeWithUnsafeMutableBytes(minimumWritableBytes: Int(size)) { out in
+                let result = ZSTD_decompress_usingDDict(context, out.baseAddress, Int(size), input.baseAddress, input.count, dictionary)
+                return ZSTD_isError(result) != 0 ? 0 : result
+            }
+            return written == Int(size) ? output : nil
+        }
+    }
+}

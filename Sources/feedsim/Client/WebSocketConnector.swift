@@ -17,6 +17,7 @@ enum WebSocketConnector {
     /// server agreed (`Negotiated.deflate`).
     static func connect(to url: WebSocketURL, on eventLoop: any EventLoop, sourceAddress: SocketAddress? = nil,
                         maxFrameSize: Int = 1 << 20, throttle bytesPerSecond: Int? = nil, offerDeflate: Bool = false,
+                        subprotocol: String? = nil,
                         makeHandler: @escaping @Sendable (Negotiated) -> any ChannelHandler) -> EventLoopFuture<any Channel> {
         let upgraded = eventLoop.makePromise(of: Void.self)
         var bootstrap = ClientBootstrap(group: eventLoop)
@@ -36,7 +37,9 @@ enum WebSocketConnector {
             let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, response in
                 channel.eventLoop.makeCompletedFuture {
                     let deflate = response.headers["Sec-WebSocket-Extensions"].contains { $0.hasPrefix("permessage-deflate") }
-                    try channel.pipeline.syncOperations.addHandler(makeHandler(Negotiated(throttle: throttleBox.value, deflate: deflate)))
+                    let agreedProtocol = response.headers.first(name: "Sec-WebSocket-Protocol")
+                    try channel.pipeline.syncOperations.addHandler(makeHandler(Negotiated(throttle: throttleBox.value, deflate: deflate,
+                                                                                          subprotocol: agreedProtocol)))
                     upgraded.succeed()
                 }
             }
@@ -46,7 +49,7 @@ enum WebSocketConnector {
                 try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
                     context.pipeline.removeHandler(name: UpgradeRequestSender.name, promise: nil)
                 }))
-                try sync.addHandler(UpgradeRequestSender(url: url, offerDeflate: offerDeflate, failed: upgraded), name: UpgradeRequestSender.name)
+                try sync.addHandler(UpgradeRequestSender(url: url, offerDeflate: offerDeflate, subprotocol: subprotocol, failed: upgraded), name: UpgradeRequestSender.name)
             }
         }
         return bootstrap.connect(host: url.host, port: url.port).flatMap { channel in
@@ -62,6 +65,8 @@ struct Negotiated {
     var throttle: ReadThrottle?
     /// The server agreed to permessage-deflate: server messages may arrive compressed (RSV1).
     var deflate: Bool
+    /// The subprotocol the server confirmed, if any.
+    var subprotocol: String?
 }
 
 /// Sends the upgrade request when the connection opens (NIO's upgrader adds the WebSocket headers),
@@ -73,11 +78,13 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
 
     private let url: WebSocketURL
     private let offerDeflate: Bool
+    private let subprotocol: String?
     private let failed: EventLoopPromise<Void>
 
-    init(url: WebSocketURL, offerDeflate: Bool, failed: EventLoopPromise<Void>) {
+    init(url: WebSocketURL, offerDeflate: Bool, subprotocol: String?, failed: EventLoopPromise<Void>) {
         self.url = url
         self.offerDeflate = offerDeflate
+        self.subprotocol = subprotocol
         self.failed = failed
     }
 
@@ -89,6 +96,7 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
             // What browsers and Python websockets offer.
             headers.add(name: "Sec-WebSocket-Extensions", value: "permessage-deflate; client_max_window_bits")
         }
+        if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

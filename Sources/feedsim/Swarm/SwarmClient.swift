@@ -18,17 +18,21 @@ final class SwarmClient: ChannelInboundHandler {
     private let throttle: ReadThrottle?
     /// Set when permessage-deflate was agreed; one stream decodes shared and dedicated messages alike.
     private let inflater: MessageInflater?
+    /// Set on a `tickerhub.v1.zstd` connection: every server message is a binary zstd frame.
+    private let zstd: ZstdMessageDecompressor?
     /// Last seq seen per symbol (by symbol hash), from the snapshot and then each update.
     private var lastSeq: [UInt64: UInt64] = [:]
     /// Updates missed by seq since the connection opened (the loop stats are reset after warm-up).
     private var gapsSinceConnect: UInt64 = 0
     private var context: ChannelHandlerContext?
 
-    init(symbols: [String], stats: SwarmLoopStats, throttle: ReadThrottle? = nil, inflater: MessageInflater? = nil) {
+    init(symbols: [String], stats: SwarmLoopStats, throttle: ReadThrottle? = nil, inflater: MessageInflater? = nil,
+         zstd: ZstdMessageDecompressor? = nil) {
         self.symbols = symbols
         self.stats = stats
         self.throttle = throttle
         self.inflater = inflater
+        self.zstd = zstd
     }
 
     /// Stops throttling and asks the hub for this connection's counters. Call on the loop.
@@ -61,6 +65,14 @@ final class SwarmClient: ChannelInboundHandler {
                     return
                 }
                 text = inflated
+            }
+            text.withUnsafeReadableBytes { record(UpdateScanner.scan($0), receivedAt: now) }
+        case .binary:
+            let now = Timestamp.now().nanosecondsSinceEpoch
+            stats.bytes &+= UInt64(frame.data.readableBytes)
+            guard let zstd, let text = zstd.decompress(frame.data, limit: 1 << 20, allocator: context.channel.allocator) else {
+                stats.errors &+= 1
+                return
             }
             text.withUnsafeReadableBytes { record(UpdateScanner.scan($0), receivedAt: now) }
         case .ping:

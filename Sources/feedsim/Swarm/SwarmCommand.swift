@@ -1,6 +1,9 @@
 import ArgumentParser
 import FanoutEngine
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Histogram
 import NIOCore
 import NIOPosix
@@ -26,6 +29,7 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Share of clients (0-1) that read slowly, spread evenly over the swarm.") var slowFraction = 0.0
     @Option(help: "Bytes per second a slow client reads.") var slowReadBps = 16_384
     @Flag(help: "Offer permessage-deflate (as browsers do) and inflate what arrives compressed.") var deflate = false
+    @Flag(help: "Ask for the tickerhub.v1.zstd subprotocol; the dictionary is fetched from the hub.") var zstd = false
     @Option(help: "Seconds to wait at the end for every client's stats reply (slow ones first drain their backlog).") var settle = 10.0
     @Option(help: "Write the summary as JSON to this file.") var json: String?
 
@@ -48,9 +52,11 @@ struct SwarmCommand: AsyncParsableCommand {
         let sources = try (sourceAddresses?.split(separator: ",") ?? []).map { try SocketAddress(ipAddress: String($0), port: 0) }
 
         // 1. Ask the hub what it publishes.
-        let listed = loops[0].makePromise(of: [String].self)
+        let listed = loops[0].makePromise(of: SymbolLister.Listing.self)
         _ = try await WebSocketConnector.connect(to: url, on: loops[0]) { _ in SymbolLister(result: listed) }.get()
-        let symbols = try await listed.futureResult.get()
+        let listing = try await listed.futureResult.get()
+        let symbols = listing.symbols
+        let zstdDictionary = zstd ? try await fetchZstdDictionary(url: url, id: listing.zstdDictionary) : nil
         let slowCount = (0..<clients).filter(isSlow).count
         log("hub lists \(symbols.count) symbols; connecting \(clients) clients x \(subscribe) symbols"
             + (slowCount > 0 ? ", \(slowCount) of them reading at \(slowReadBps) B/s" : ""))
@@ -82,9 +88,11 @@ struct SwarmCommand: AsyncParsableCommand {
                 tasks.addTask {
                     do {
                         let channel = try await WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source,
-                                                                           throttle: throttle, offerDeflate: deflate) { negotiated in
+                                                                           throttle: throttle, offerDeflate: deflate,
+                                                                           subprotocol: zstd ? "tickerhub.v1.zstd" : nil) { negotiated in
                             SwarmClient(symbols: mine, stats: loopStats, throttle: negotiated.throttle,
-                                        inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil)
+                                        inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil,
+                                        zstd: negotiated.subprotocol == "tickerhub.v1.zstd" ? zstdDictionary.flatMap(ZstdMessageDecompressor.init) : nil)
                         }.get()
                         return .success(channel)
                     } catch {
@@ -154,6 +162,13 @@ struct SwarmCommand: AsyncParsableCommand {
         try? await Task.sleep(for: .milliseconds(300))
         for channel in channels { channel.close(promise: nil) }
         try await group.shutdownGracefully()
+    }
+
+    private func fetchZstdDictionary(url: WebSocketURL, id: UInt32?) async throws -> [UInt8] {
+        guard let id else { throw ValidationError("the hub does not offer zstd (--zstd off?)") }
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://\(url.host):\(url.port)/v1/zstd/dictionary/\(id)")!)
+        log("zstd dictionary \(id): \(data.count) bytes")
+        return Array(data)
     }
 
     /// Spreads the slow share evenly: client `i` is slow when the running count of slow clients

@@ -10,11 +10,19 @@ final class SymbolLister: ChannelInboundHandler {
     private struct Reply: Decodable {
         var type: String
         var symbols: [String]?
+        var zstdDictionary: UInt32?
     }
 
-    private let result: EventLoopPromise<[String]>
+    /// What the hub said: its symbols, and its zstd dictionary id (from `welcome`) if it offers zstd.
+    struct Listing: Sendable {
+        var symbols: [String]
+        var zstdDictionary: UInt32?
+    }
 
-    init(result: EventLoopPromise<[String]>) {
+    private let result: EventLoopPromise<Listing>
+    private var zstdDictionary: UInt32?
+
+    init(result: EventLoopPromise<Listing>) {
         self.result = result
     }
 
@@ -25,9 +33,10 @@ final class SymbolLister: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard frame.opcode == .text,
-              let reply = try? JSONDecoder().decode(Reply.self, from: Data(frame.data.readableBytesView)),
-              reply.type == "symbols", let symbols = reply.symbols else { return }
-        result.succeed(symbols)
+              let reply = try? JSONDecoder().decode(Reply.self, from: Data(frame.data.readableBytesView)) else { return }
+        if reply.type == "welcome" { zstdDictionary = reply.zstdDictionary }
+        guard reply.type == "symbols", let symbols = reply.symbols else { return }
+        result.succeed(Listing(symbols: symbols, zstdDictionary: zstdDictionary))
         context.close(promise: nil)
     }
 
