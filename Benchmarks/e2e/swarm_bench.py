@@ -40,7 +40,7 @@ STATS_PATH = "/stats"
 
 def stats(port: int) -> dict:
     """Counters from the server: TickerHub's /stats, or the peer's `{deliveries, drops}` at /."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATS_PATH}", timeout=5) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATS_PATH}", timeout=30) as response:
         return json.load(response)
 
 
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18500)
     parser.add_argument("--label", default="")
     parser.add_argument("--deflate", action="store_true", help="swarm clients offer permessage-deflate")
+    parser.add_argument("--zstd", action="store_true", help="swarm clients ask for the tickerhub.v1.zstd subprotocol")
     parser.add_argument("--slow-fraction", type=float, default=0.0, help="share of clients that read slowly")
     parser.add_argument("--slow-read-bps", type=int, default=1000, help="bytes per second a slow client reads")
     parser.add_argument("--server", choices=["tickerhub", "node-ws"], default="tickerhub",
@@ -78,7 +79,7 @@ def main() -> None:
                                   "--clients", str(args.clients), "--subscribe", str(args.subscribe),
                                   "--duration", str(args.duration), "--warmup", str(args.warmup), "--json", summary_file,
                                   "--slow-fraction", str(args.slow_fraction), "--slow-read-bps", str(args.slow_read_bps),
-                                  *(["--deflate"] if args.deflate else [])],
+                                  *(["--deflate"] if args.deflate else []), *(["--zstd"] if args.zstd else [])],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # The measured window starts once the swarm prints its first progress line after warm-up;
         # approximate it by waiting for all connections plus the warm-up, sampling the hub meanwhile.
@@ -111,7 +112,7 @@ def main() -> None:
         "connected": summary["connected"], "openAtEnd": summary["openAtEnd"],
         "messagesPerSecond": summary["messagesPerSecond"], "latencyMs": summary["latencyMs"],
         "gapMessages": summary["gapMessages"],
-        "deflateOffered": args.deflate, "bytes": summary.get("bytes"),
+        "deflateOffered": args.deflate, "zstd": args.zstd, "hubFramesZstd": end_stats.get("framesZstd"), "bytes": summary.get("bytes"),
         "hubFramesDeflated": end_stats.get("framesDeflated"),
         "hubCpuSecondsPerMillionDeliveries": round(hub_cpu / deliveries * 1e6, 2) if deliveries else None,
         "slowFraction": args.slow_fraction, "slowReadBps": args.slow_read_bps if args.slow_fraction else None,
