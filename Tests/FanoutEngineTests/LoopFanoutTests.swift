@@ -132,6 +132,21 @@ struct FanoutHarness {
         #expect(subscriber.dropped == 2 && subscriber.staleCount == 0)
     }
 
+    @Test func aSubscriberThatFillsAndDrainsWithinOneDrainOwesNothingAfterIt() {
+        let hub = FanoutHarness()
+        let sink = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
+        sink.unwritableAfterFrames = 1  // the AAPL frame fills the buffer...
+        sink.writableAgainOnFlush = true  // ...and the drain's flush empties it, with no event
+        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
+        // MSFT was skipped while full; the drain settles it before ending, since no event may come.
+        #expect(sink.texts.count == 2)
+        #expect(sink.texts[0].hasPrefix(#"{"type":"quote","symbol":"AAPL","seq":1,"#))
+        #expect(sink.texts[1].hasPrefix(#"{"type":"conflated","symbol":"MSFT","seq":1,"#))
+        #expect(subscriber.staleCount == 0 && subscriber.dropped == 0)
+    }
+
     @Test func unsubscribingForgetsWhatWasStale() {
         let hub = FanoutHarness()
         let sink = RecordingSink()

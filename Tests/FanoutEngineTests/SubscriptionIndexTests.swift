@@ -18,7 +18,13 @@ final class RecordingSink: FrameSink {
             if limit - 1 <= 0 { isWritable = false }
         }
     }
-    func flush() { flushes += 1 }
+    /// When set, a flush drains the socket: the sink is writable again, and nobody is told (as when
+    /// NIO coalesces a full-then-drained change into no event).
+    var writableAgainOnFlush = false
+    func flush() {
+        flushes += 1
+        if writableAgainOnFlush { isWritable = true }
+    }
 
     /// Texts written since the last call.
     func takeTexts() -> [String] {

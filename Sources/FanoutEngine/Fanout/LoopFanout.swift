@@ -26,6 +26,8 @@ public final class LoopFanout: @unchecked Sendable {
     private var receiver: BroadcastReceiver
     private var index = SubscriptionIndex()
     private var awaitingFlush: [Subscriber] = []
+    /// Subscribers that started owing latest values during this drain; checked once it has flushed.
+    private var startedOwing: [Subscriber] = []
     private let wakePending = ManagedAtomic(false)
     private let counters: FanoutCounters
     private let lastValues: LastValueCache
@@ -125,7 +127,7 @@ public final class LoopFanout: @unchecked Sendable {
                 for subscription in index.subscriptions(of: SymbolID(header.symbolID)) where header.seq > subscription.lastSentSeq {
                     let subscriber = subscription.subscriber
                     guard subscriber.sink.isWritable else {
-                        subscriber.markStale(subscription)
+                        if subscriber.markStale(subscription) { startedOwing.append(subscriber) }
                         continue
                     }
                     if subscription.isStale {
@@ -143,6 +145,7 @@ public final class LoopFanout: @unchecked Sendable {
         }
         counters.drains.wrappingIncrement(ordering: .relaxed)
         flushAndPublishCounts()
+        catchUpThoseWritableAgain()
         if records == maxRecordsPerDrain { wake() }  // more may be waiting: continue after pending I/O
     }
 
@@ -168,6 +171,19 @@ public final class LoopFanout: @unchecked Sendable {
         return subscriber.staleSubscriptions.count
     }
 
+    /// A subscriber can turn unwritable in the middle of a drain (its own writes fill the buffer) and
+    /// writable again when the drain flushes it; NIO may then report no change at all, so nobody
+    /// would call `catchUp`. Settle those here, so a writable subscriber never ends a drain owing the
+    /// latest value of a symbol that may not update again.
+    private func catchUpThoseWritableAgain() {
+        guard !startedOwing.isEmpty else { return }
+        let owing = startedOwing
+        startedOwing.removeAll(keepingCapacity: true)
+        for subscriber in owing where subscriber.staleCount > 0 && subscriber.sink.isWritable {
+            catchUp(subscriber)
+        }
+    }
+
     /// After a lap the consumer cannot know which updates it missed, so every subscription on the loop
     /// is brought to the symbol's latest value: sent now to writable subscribers (one shared frame per
     /// symbol), marked stale for the others.
@@ -178,8 +194,8 @@ public final class LoopFanout: @unchecked Sendable {
                 if subscriber.sink.isWritable {
                     if subscription.isStale { subscriber.forgetStale(subscription) }
                     sendLatest(subscription, clearing: false)
-                } else {
-                    subscriber.markStale(subscription)
+                } else if subscriber.markStale(subscription) {
+                    startedOwing.append(subscriber)
                 }
             }
         }

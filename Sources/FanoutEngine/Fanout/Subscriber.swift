@@ -55,10 +55,13 @@ public final class Subscriber {
     public var staleCount: Int { staleSubscriptions.count }
     public func isSubscribed(to id: SymbolID) -> Bool { subscriptions[id] != nil }
 
-    func markStale(_ subscription: Subscription) {
-        guard !subscription.isStale else { return }
+    /// Returns true when this made the subscriber owe something it did not owe before.
+    @discardableResult
+    func markStale(_ subscription: Subscription) -> Bool {
+        guard !subscription.isStale else { return false }
         subscription.isStale = true
         staleSubscriptions.append(subscription)
+        return staleSubscriptions.count == 1
     }
 
     func forgetStale(_ subscription: Subscription) {

@@ -108,14 +108,17 @@ final class SubscriberSession: ChannelDuplexHandler {
     // MARK: Backpressure
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // Judge by the state now, not by which way the event says it went: NIO reports changes
+        // after the fact, and a quick full-then-drained can arrive as a single event, or none.
         if context.channel.isWritable {
-            guard backlog.isFull else { return }
-            backlog.drained()
-            hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
-            // The client read what we queued: as good a sign of life as a pong.
-            lastInbound = .now()
-            pingSentAt = nil
-            fanout.catchUp(subscriber)
+            if backlog.isFull {
+                backlog.drained()
+                hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
+                // The client read what we queued: as good a sign of life as a pong.
+                lastInbound = .now()
+                pingSentAt = nil
+            }
+            if subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
             if readDeferred {
                 readDeferred = false
                 context.read()
