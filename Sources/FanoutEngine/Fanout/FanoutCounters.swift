@@ -12,6 +12,11 @@ public final class FanoutCounters: Sendable {
     public let framesDeflated = ManagedAtomic<UInt64>(0)
     /// Shared zstd frames built by the publisher, likewise.
     public let framesZstd = ManagedAtomic<UInt64>(0)
+    /// Bytes of those compressed frames (headers included), by mode.
+    public let deflatedBytes = ManagedAtomic<UInt64>(0)
+    public let zstdBytes = ManagedAtomic<UInt64>(0)
+    /// When the publisher last accepted a batch (ns since the epoch); 0 before the first. `/readyz`.
+    public let lastBatchAtNanos = ManagedAtomic<UInt64>(0)
     /// Frames written to a subscriber's channel.
     public let deliveries = ManagedAtomic<UInt64>(0)
     /// Channel flushes (each is at most one socket write).
@@ -31,12 +36,12 @@ public final class FanoutCounters: Sendable {
     public init() {}
 
     public struct Snapshot: Sendable, Equatable {
-        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deliveries, flushes, drops, conflated, ringLaps, drains: UInt64
+        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, ringLaps, drains: UInt64
         public var subscriptions: Int
     }
 
     public func snapshot() -> Snapshot {
-        Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed), framesZstd: framesZstd.load(ordering: .relaxed),
+        Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed), framesZstd: framesZstd.load(ordering: .relaxed), deflatedBytes: deflatedBytes.load(ordering: .relaxed), zstdBytes: zstdBytes.load(ordering: .relaxed),
                  deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
                  drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
                  drains: drains.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))

@@ -40,6 +40,9 @@ public final class LoopFanout: @unchecked Sendable {
     private var inflater: MessageInflater?
     /// Upper bound on records handled per drain, so a loop interleaves fan-out with socket I/O.
     private let maxRecordsPerDrain: Int
+    /// Told how long each drain took (reading, writing, flushing), for the operator's latency
+    /// histogram. Set before the first publish; called on the loop.
+    public var drainObserver: (@Sendable (Duration) -> Void)?
     /// Counts accumulated during one drain or catch-up, added to `counters` once at its end.
     private var pending = PendingCounts()
 
@@ -108,6 +111,7 @@ public final class LoopFanout: @unchecked Sendable {
         // Clear before reading: a batch published from here on schedules another drain. The RMW
         // synchronises with the publisher's exchange, so we see every record it published before it.
         _ = wakePending.exchange(false, ordering: .acquiringAndReleasing)
+        let started = drainObserver == nil ? nil : ContinuousClock.now
 
         var records = 0
         // Iterate a copy (it shares storage, so this costs nothing): a write can close a channel
@@ -146,6 +150,7 @@ public final class LoopFanout: @unchecked Sendable {
         counters.drains.wrappingIncrement(ordering: .relaxed)
         flushAndPublishCounts()
         catchUpThoseWritableAgain()
+        if let started, records > 0 { drainObserver?(ContinuousClock.now - started) }
         if records == maxRecordsPerDrain { wake() }  // more may be waiting: continue after pending I/O
     }
 

@@ -83,19 +83,25 @@ public final class TickPublisher: @unchecked Sendable {
         if zstdWanted, zstdCompressor == nil, let dictionary = compression.zstdDictionary {
             zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
         }
-        var compressedFrames: UInt64 = 0
-        var zstdFrames: UInt64 = 0
+        var compressedFrames: UInt64 = 0, deflatedBytes: UInt64 = 0
+        var zstdFrames: UInt64 = 0, zstdBytes: UInt64 = 0
         for (id, tick) in sequenced {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
             var deflated: ByteBuffer?
             if deflating {
                 deflated = compression.worthwhileDeflate(of: scratch, deflater: { deflater }, allocator: allocator)
-                if deflated != nil { compressedFrames += 1 }
+                if let deflated {
+                    compressedFrames += 1
+                    deflatedBytes += UInt64(deflated.readableBytes)
+                }
             }
             var zstd: ByteBuffer?
             if zstdWanted {
                 zstd = zstdCompressor?.compressedFrame(of: scratch, allocator: allocator)
-                if zstd != nil { zstdFrames += 1 }
+                if let zstd {
+                    zstdFrames += 1
+                    zstdBytes += UInt64(zstd.readableBytes)
+                }
             }
             FrameVariants.write(plain: scratch, deflate: deflated, zstd: zstd, into: &record)
             let kind: UInt32 = if case .quote = tick.body { 1 } else { 2 }
@@ -103,8 +109,15 @@ public final class TickPublisher: @unchecked Sendable {
         }
         counters.ticksIn.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
-        if zstdFrames > 0 { counters.framesZstd.wrappingIncrement(by: zstdFrames, ordering: .relaxed) }
-        if compressedFrames > 0 { counters.framesDeflated.wrappingIncrement(by: compressedFrames, ordering: .relaxed) }
+        if zstdFrames > 0 {
+            counters.framesZstd.wrappingIncrement(by: zstdFrames, ordering: .relaxed)
+            counters.zstdBytes.wrappingIncrement(by: zstdBytes, ordering: .relaxed)
+        }
+        if compressedFrames > 0 {
+            counters.framesDeflated.wrappingIncrement(by: compressedFrames, ordering: .relaxed)
+            counters.deflatedBytes.wrappingIncrement(by: deflatedBytes, ordering: .relaxed)
+        }
+        counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
         for consumer in consumers { consumer.wake() }
     }
 }

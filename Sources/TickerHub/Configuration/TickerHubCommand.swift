@@ -154,7 +154,9 @@ struct TickerHubCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "tickerhub")
         logger.info("starting", metadata: ["config": "\(configuration)"])
-        let hub = Hub(configuration: configuration, logger: logger)
+        let prometheus = PrometheusMetrics()
+        prometheus.bootstrapSwiftMetrics()
+        let hub = Hub(configuration: configuration, logger: logger, prometheus: prometheus)
         let serviceGroup = ServiceGroup(
             services: [HubService(hub: hub)],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -32,7 +32,9 @@ struct HTTPResponse: Sendable {
 /// | route                               | answer                                            |
 /// |-------------------------------------|---------------------------------------------------|
 /// | `GET /`                             | the live dashboard page                           |
-/// | `GET /healthz`                      | 200 `ok`                                          |
+/// | `GET /healthz`                      | 200 `ok` (the process is alive)                   |
+/// | `GET /readyz`                       | 200 when the feed is flowing, 503 otherwise       |
+/// | `GET /metrics`                      | Prometheus text format                            |
 /// | `GET /v1/symbols`                   | JSON array of symbol names                        |
 /// | `GET /v1/snapshot?symbols=A,B`      | JSON array of snapshots (all symbols if omitted)  |
 /// | `GET /stats`                        | JSON counters                                     |
@@ -65,6 +67,11 @@ struct HTTPRoutes: Sendable {
             return HTTPResponse(status: .ok, contentType: "text/html; charset=utf-8", body: ByteBuffer(string: DashboardPage.html))
         case "/healthz":
             return .text("ok")
+        case "/readyz":
+            return readiness()
+        case "/metrics":
+            return HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                body: hub.prometheus.render(hub: hub))
         case "/favicon.ico":
             return HTTPResponse(status: .noContent, contentType: "image/x-icon", body: ByteBuffer())
         case "/v1/symbols":
@@ -85,6 +92,19 @@ struct HTTPRoutes: Sendable {
         default:
             return .error(.notFound, code: "not_found", message: "no route for \(HTTPRoutes.path(of: head.uri).prefix(100))")
         }
+    }
+
+    /// Ready when the publisher accepted a batch in the last `readyWindowSeconds`: a simulated feed
+    /// is ready from its first interval; an ingest hub once a publisher sends.
+    static let readyWindowSeconds: UInt64 = 5
+
+    private func readiness() -> HTTPResponse {
+        let last = hub.engine.counters.lastBatchAtNanos.load(ordering: .relaxed)
+        let now = Timestamp.now().nanosecondsSinceEpoch
+        if last > 0, now >= last, now - last <= Self.readyWindowSeconds * 1_000_000_000 {
+            return .text("ready")
+        }
+        return .text(last == 0 ? "no ticks yet" : "feed idle for \((now - last) / 1_000_000_000) s", status: .serviceUnavailable)
     }
 
     private func zstdDictionary(id: Substring) -> HTTPResponse {

@@ -16,6 +16,7 @@ final class Hub: Sendable {
     let logger: Logger
     let engine: HubEngine
     let metrics = HubMetrics()
+    let prometheus: PrometheusMetrics
     let connections = ConnectionRegistry()
     private let socketLoops: MultiThreadedEventLoopGroup
     private let publisherLoopGroup: MultiThreadedEventLoopGroup
@@ -27,14 +28,19 @@ final class Hub: Sendable {
         var feed: SimulatedFeed?
     }
 
-    init(configuration: HubConfiguration, logger: Logger) {
+    init(configuration: HubConfiguration, logger: Logger, prometheus: PrometheusMetrics = PrometheusMetrics()) {
         self.configuration = configuration
         self.logger = logger
+        self.prometheus = prometheus
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         publisherLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         engine = HubEngine(configuration: configuration,
                            socketLoops: Array(socketLoops.makeIterator()),
                            publisherLoop: publisherLoopGroup.next())
+        let histogram = prometheus.batchLatency
+        for fanout in engine.allFanouts {
+            fanout.eventLoop.execute { fanout.drainObserver = { histogram.record($0) } }
+        }
     }
 
     /// Binds the listener and starts the feed. Returns the bound port.
