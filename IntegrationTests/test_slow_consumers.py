@@ -3,6 +3,7 @@ real sockets: isolation, conflation to the latest value, drops that are always v
 lapped-consumer resync, and eviction with 4008."""
 import asyncio
 import json
+import re
 import tempfile
 import threading
 import time
@@ -292,6 +293,12 @@ def test_a_client_that_never_reads_is_evicted_with_4008(start_hub):
     assert never_reads.close_code == 4008 and never_reads.close_reason == "slow consumer"
     assert "evicting slow consumer" in hub.log_text()
     assert "backlog full for 2.0s" in hub.log_text()
+    # One line per connection open and close, with the reason.
+    assert "subscriber connected" in hub.log_text()
+    deadline = time.time() + 10  # written once the hub has closed the socket
+    while not re.search(r"reason=4008 slow consumer .*subscriber disconnected", hub.log_text()):
+        assert time.time() < deadline, hub.log_text()[-2000:]
+        time.sleep(0.05)
     stats = hub.get_json("/stats")
     assert stats["slowConsumerEvictions"] == 1 and stats["connections"] == 0
 

@@ -22,6 +22,16 @@ public enum MessageEncoding {
     /// Subprotocol `tickerhub.v1.zstd`: every message a binary frame holding one zstd frame,
     /// compressed with the hub's shared dictionary (the same frames for every such subscriber).
     case zstd
+
+    /// For logs.
+    public var name: String {
+        switch self {
+        case .plain: "plain"
+        case .sharedDeflate: "permessage-deflate shared"
+        case .dedicatedDeflate: "permessage-deflate dedicated"
+        case .zstd: "zstd"
+        }
+    }
 }
 
 /// One connection's subscription state and counters on its event loop. Confined to that loop.

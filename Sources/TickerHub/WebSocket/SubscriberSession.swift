@@ -35,6 +35,10 @@ final class SubscriberSession: ChannelDuplexHandler {
     private var lastInbound = NIODeadline.now()
     private var pingSentAt: NIODeadline?
     private var closeSent = false
+    /// Why the connection is closing, for its log line; nil until we close it or the client does.
+    private var closeReason: String?
+    private var remote = "?"
+    private let openedAt = NIODeadline.now()
     private var backlog: SlowConsumerPolicy
     /// A read the pipeline asked for while the backlog was full; issued once it drains.
     private var readDeferred = false
@@ -60,6 +64,8 @@ final class SubscriberSession: ChannelDuplexHandler {
         hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
         hub.connections.add(context.channel)
+        remote = context.remoteAddress.map { "\($0)" } ?? "?"
+        hub.logger.info("subscriber connected", metadata: ["remote": "\(remote)", "encoding": "\(subscriber.encoding.name)"])
         let configuration = hub.configuration
         send(.welcome(.init(heartbeatMs: configuration.heartbeatMilliseconds, maxSymbols: configuration.maxSymbolsPerConnection,
                             feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
@@ -85,6 +91,11 @@ final class SubscriberSession: ChannelDuplexHandler {
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
         fanout.remove(subscriber)
         hub.connections.remove(context.channel)
+        hub.logger.info("subscriber disconnected", metadata: [
+            "remote": "\(remote)", "reason": "\(closeReason ?? "connection lost")",
+            "seconds": "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)",
+            "delivered": "\(subscriber.delivered)", "dropped": "\(subscriber.dropped)", "conflated": "\(subscriber.conflated)",
+        ])
         hub.metrics.subscribersConnected.wrappingDecrement(ordering: .relaxed)
     }
 
@@ -314,6 +325,7 @@ final class SubscriberSession: ChannelDuplexHandler {
 
     /// Answers a client's close (RFC 6455 §5.5.1), then closes TCP.
     private func answerClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        if closeReason == nil { closeReason = "closed by the client" }
         close(context: context, code: CloseHandshake.replyCode(to: frame), reason: "")
     }
 
@@ -321,6 +333,7 @@ final class SubscriberSession: ChannelDuplexHandler {
     func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1)) {
         guard !closeSent else { return }
         closeSent = true
+        if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
         keepAlive?.cancel()
         CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
         if readDeferred {
