@@ -31,6 +31,12 @@ struct FanoutHarness {
                    body: .quote(Quote(bid: Price(bid)!, ask: Price(bid)!, bidSize: 1, askSize: 1)))
     }
 
+    /// Subscribes to `ids` by their directory names; returns the snapshots to send first.
+    @discardableResult
+    func subscribe(_ subscriber: Subscriber, to ids: [SymbolID]) -> [SymbolSnapshot] {
+        fanout.subscribe(subscriber, to: ids, symbols: ids.map { directory.symbol(for: $0)! })
+    }
+
     func publish(_ updates: [FeedUpdate]) {
         publisher.publishOnLoop(updates)
         loop.run()  // the consumer's drain
@@ -42,7 +48,7 @@ struct FanoutHarness {
         let hub = FanoutHarness()
         let sinks = (0..<3).map { _ in RecordingSink() }
         let subscribers = sinks.map { Subscriber(sink: $0) }
-        for subscriber in subscribers { _ = hub.fanout.subscribe(subscriber, to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")]) }
+        for subscriber in subscribers { hub.subscribe(subscriber, to: [hub.aapl]) }
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00"), hub.update(hub.aapl, "1.01")])
 
         for sink in sinks {
@@ -62,7 +68,7 @@ struct FanoutHarness {
         // Published (cache updated, ring written) but not yet drained when the subscriber arrives.
         hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.00"), hub.update(hub.aapl, "1.01")])
         let sink = RecordingSink()
-        let snapshots = hub.fanout.subscribe(Subscriber(sink: sink), to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
+        let snapshots = hub.subscribe(Subscriber(sink: sink), to: [hub.aapl])
         #expect(snapshots.map(\.seq) == [2])
         hub.loop.run()
         #expect(sink.frames.isEmpty)  // seq 1 and 2 are in the snapshot
@@ -75,8 +81,8 @@ struct FanoutHarness {
         let slow = RecordingSink()
         let fast = RecordingSink()
         let slowSubscriber = Subscriber(sink: slow)
-        _ = hub.fanout.subscribe(slowSubscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
-        _ = hub.fanout.subscribe(Subscriber(sink: fast), to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
+        hub.subscribe(slowSubscriber, to: [hub.aapl, hub.msft])
+        hub.subscribe(Subscriber(sink: fast), to: [hub.aapl])
         slow.isWritable = false
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00"), hub.update(hub.aapl, "1.01")])
         // Nothing is queued for the slow one; the fast one is untouched.
@@ -105,7 +111,7 @@ struct FanoutHarness {
         let hub = FanoutHarness()
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
-        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
+        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
         sink.isWritable = false
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
         sink.isWritable = true
@@ -123,7 +129,7 @@ struct FanoutHarness {
         let hub = FanoutHarness()
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
-        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
+        hub.subscribe(subscriber, to: [hub.aapl])
         sink.isWritable = false
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.aapl, "1.01")])
         sink.isWritable = true  // but no catch-up ran yet
@@ -136,7 +142,7 @@ struct FanoutHarness {
         let hub = FanoutHarness()
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
-        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
+        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
         sink.unwritableAfterFrames = 1  // the AAPL frame fills the buffer...
         sink.writableAgainOnFlush = true  // ...and the drain's flush empties it, with no event
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
@@ -151,7 +157,7 @@ struct FanoutHarness {
         let hub = FanoutHarness()
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
-        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
+        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
         sink.isWritable = false
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
         hub.fanout.unsubscribe(subscriber, from: [hub.aapl])
@@ -165,7 +171,7 @@ struct FanoutHarness {
         let hub = FanoutHarness()
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
-        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
+        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
         #expect(hub.counters.snapshot().subscriptions == 2)
         #expect(hub.fanout.unsubscribe(subscriber, from: [hub.aapl]) == 1)
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
@@ -182,8 +188,8 @@ struct FanoutHarness {
         let stalled = RecordingSink()
         let subscriber = Subscriber(sink: sink)
         let stalledSubscriber = Subscriber(sink: stalled)
-        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl, hub.msft], symbols: [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")])
-        _ = hub.fanout.subscribe(stalledSubscriber, to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
+        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
+        hub.subscribe(stalledSubscriber, to: [hub.aapl])
         stalled.isWritable = false
         // Publish far more than the ring holds before the consumer gets to run.
         hub.publisher.publishOnLoop([hub.update(hub.msft, "2.00")])
@@ -219,12 +225,11 @@ struct FanoutHarness {
     func randomBackpressureKeepsTheContract(ringBytes: Int) throws {
         let hub = FanoutHarness(ringBytes: ringBytes)
         let symbols = [hub.aapl, hub.msft]
-        let names = [Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")]
         let sinks = (0..<6).map { _ in RecordingSink() }
         let subscribers = sinks.map { Subscriber(sink: $0) }
         var clients = sinks.map { _ in ModelClient() }
         for (n, subscriber) in subscribers.enumerated() {
-            for snapshot in hub.fanout.subscribe(subscriber, to: symbols, symbols: names) { clients[n].snapshot(snapshot) }
+            for snapshot in hub.subscribe(subscriber, to: symbols) { clients[n].snapshot(snapshot) }
         }
         var generator = SeededGenerator(seed: UInt64(ringBytes))
         for step in 0..<(ringBytes == 4096 ? 400 : 1_500) {
@@ -262,7 +267,7 @@ struct FanoutHarness {
 
     @Test func wakesAreCoalesced() {
         let hub = FanoutHarness()
-        _ = hub.fanout.subscribe(Subscriber(sink: RecordingSink()), to: [hub.aapl], symbols: [Symbol(stringLiteral: "AAPL")])
+        hub.subscribe(Subscriber(sink: RecordingSink()), to: [hub.aapl])
         for i in 0..<5 { hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.\(i)")]) }
         hub.loop.run()
         #expect(hub.counters.snapshot().drains == 1)
