@@ -56,7 +56,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // The dashboard and operator pages, compiled into the binary (see StaticAssets.swift).
+            resources: [.embedInCode("Dashboard/Assets")]
         ),
         .executableTarget(
             name: "feedsim",

@@ -18,10 +18,10 @@ BIN_DIR = Path(os.environ.get("TICKERHUB_BIN_DIR", ROOT / ".build" / "debug"))
 class Hub:
     """A tickerhub process on a free port; its log goes to a file we can read."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, port: int = 0):
         self.log = tempfile.NamedTemporaryFile(prefix="tickerhub-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
-            [str(BIN_DIR / "tickerhub"), "--port", "0", "--event-loops", "2", *args],
+            [str(BIN_DIR / "tickerhub"), "--port", str(port), "--event-loops", "2", *args],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 30
@@ -68,8 +68,8 @@ class Hub:
 def start_hub():
     hubs = []
 
-    def start(*args: str) -> Hub:
-        hub = Hub(*args)
+    def start(*args: str, port: int = 0) -> Hub:
+        hub = Hub(*args, port=port)
         hubs.append(hub)
         return hub
 

@@ -17,6 +17,8 @@ EXPECTED = {
     "tickerhub_ring_laps": "counter",
     "tickerhub_compressed_bytes": "counter",
     "tickerhub_fanout_batch_seconds": "histogram",
+    "tickerhub_process_cpu_seconds": "counter",
+    "tickerhub_process_resident_memory_bytes": "gauge",
 }
 
 
@@ -57,6 +59,8 @@ def test_metrics_parse_and_follow_the_hub(hub):
     assert value(second["tickerhub_ticks_in"], "_total") > value(first["tickerhub_ticks_in"], "_total")
     assert value(second["tickerhub_connections"]) >= 1 and value(second["tickerhub_subscriptions"]) >= 2
     assert value(second["tickerhub_compressed_bytes"], "_total", mode="deflate") > 0
+    assert value(second["tickerhub_process_cpu_seconds"], "_total") > 0
+    assert value(second["tickerhub_process_resident_memory_bytes"]) > 1 << 20
     stats = hub.get_json("/stats")
     assert stats["deliveries"] >= value(second["tickerhub_deliveries"], "_total")
     # The batch histogram saw drains, with cumulative buckets.

@@ -171,5 +171,6 @@ extension JSONWriter {
             field("last", trade.price)
             field("lastSize", trade.size)
         }
+        if let open = snapshot.open { field("open", open) }
     }
 }

@@ -48,22 +48,26 @@ public struct Tick: Sendable, Hashable {
     }
 }
 
-/// The current state of one symbol: the latest quote and trade, and the seq of the latest update.
-/// This is what a `snapshot` message and `GET /v1/snapshot` carry.
+/// The current state of one symbol: the latest quote and trade, the seq of the latest update, and
+/// the session's opening price. This is what a `snapshot` message and `GET /v1/snapshot` carry.
 public struct SymbolSnapshot: Sendable, Hashable {
     public var symbol: Symbol
     public var seq: UInt64
     public var timestamp: Timestamp
     public var quote: Quote?
     public var lastTrade: Trade?
+    /// The price of the first trade of the session (the hub's lifetime), so a client that joins late
+    /// can still show "change since open".
+    public var open: Price?
 
     public init(symbol: Symbol, seq: UInt64 = 0, timestamp: Timestamp = Timestamp(nanosecondsSinceEpoch: 0),
-                quote: Quote? = nil, lastTrade: Trade? = nil) {
+                quote: Quote? = nil, lastTrade: Trade? = nil, open: Price? = nil) {
         self.symbol = symbol
         self.seq = seq
         self.timestamp = timestamp
         self.quote = quote
         self.lastTrade = lastTrade
+        self.open = open ?? lastTrade?.price
     }
 
     /// Folds a newer update into the snapshot.
@@ -72,7 +76,9 @@ public struct SymbolSnapshot: Sendable, Hashable {
         timestamp = tick.timestamp
         switch tick.body {
         case .quote(let q): quote = q
-        case .trade(let t): lastTrade = t
+        case .trade(let t):
+            lastTrade = t
+            if open == nil { open = t.price }
         }
     }
 }

@@ -45,7 +45,24 @@ import Testing
         #expect(error["id"] is NSNull)
         let snap = try JSONSerialization.jsonObject(with: Data(messages[6].jsonText.utf8)) as! [String: Any]
         #expect(snap["last"] as? String == "1.01" && snap["bid"] as? String == "1.00" && snap["seq"] as? Int == 2)
+        #expect(snap["open"] as? String == "1.01")
         // A conflated value is the whole state, like a snapshot, under its own type.
         #expect(messages[7].jsonText == messages[6].jsonText.replacingOccurrences(of: #""type":"snapshot""#, with: #""type":"conflated""#))
     }
+
+    @Test func openIsTheSessionsFirstTradeAndStaysPut() {
+        var snapshot = SymbolSnapshot(symbol: aapl)
+        #expect(!snapshot.jsonFieldsText.contains("open"))
+        snapshot.apply(Tick(symbol: aapl, seq: 1, timestamp: ts, body: .quote(Quote(bid: Price("1.00")!, ask: Price("1.01")!, bidSize: 1, askSize: 2))))
+        #expect(snapshot.open == nil)
+        snapshot.apply(Tick(symbol: aapl, seq: 2, timestamp: ts, body: .trade(Trade(price: Price("1.01")!, size: 5))))
+        snapshot.apply(Tick(symbol: aapl, seq: 3, timestamp: ts, body: .trade(Trade(price: Price("1.07")!, size: 5))))
+        #expect(snapshot.open == Price("1.01"))
+        #expect(snapshot.lastTrade?.price == Price("1.07"))
+        #expect(ServerMessage.snapshot(snapshot).jsonText.hasSuffix(#""last":"1.07","lastSize":5,"open":"1.01"}"#))
+    }
+}
+
+extension SymbolSnapshot {
+    fileprivate var jsonFieldsText: String { ServerMessage.snapshot(self).jsonText }
 }

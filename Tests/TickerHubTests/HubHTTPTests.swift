@@ -64,17 +64,51 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
             let (statsStatus, statsBody) = try await get(base, "/stats")
             let stats = try JSONSerialization.jsonObject(with: Data(statsBody.utf8)) as! [String: Any]
             #expect(statsStatus == 200)
-            for key in ["connections", "subscriptions", "ticksIn", "framesEncoded", "deliveries", "flushes", "drops", "ringLaps"] {
+            for key in ["connections", "subscriptions", "ticksIn", "framesEncoded", "deliveries", "flushes", "drops", "ringLaps",
+                        "uptimeMillis", "cpuMicros", "rssBytes"] {
                 #expect(stats[key] is Int, "missing \(key)")
             }
             #expect((stats["ticksIn"] as! Int) >= 50)
+            #expect((stats["rssBytes"] as! Int) > 1 << 20 && (stats["cpuMicros"] as! Int) > 0)
+            let batches = try #require(stats["fanoutBatch"] as? [String: Any])
+            #expect((batches["counts"] as! [Int]).count == (batches["boundsMicros"] as! [Int]).count + 1)
 
             #expect(try await get(base, "/nope").0 == 404)
             #expect(try await get(base, "/ws").0 == 426)
             #expect(try await get(base, "/ingest").0 == 426)
-            let (pageStatus, page) = try await get(base, "/")
-            #expect(pageStatus == 200 && page.contains("new WebSocket"))
         }
+    }
+
+    /// Every script and style the pages name is served from the binary with its content type.
+    @Test func pagesAndTheirAssetsAreServedFromTheBinary() async throws {
+        try await withHub { _, base in
+            for page in ["/", "/ops"] {
+                let (status, html) = try await get(base, page)
+                #expect(status == 200 && html.hasPrefix("<!doctype html>"))
+                let referenced = html.matches(of: /(?:src|href)="(\/assets\/[^"]+)"/).map { String($0.output.1) }
+                #expect(!referenced.isEmpty)
+                for asset in referenced {
+                    let (assetStatus, body) = try await get(base, asset)
+                    #expect(assetStatus == 200 && !body.isEmpty, "\(asset) from \(page)")
+                    #expect(StaticAssets.byPath[asset]?.contentType.hasPrefix(asset.hasSuffix(".css") ? "text/css" : "text/javascript") == true)
+                }
+            }
+            let (_, script) = try await get(base, "/assets/watchlist.js")
+            #expect(script.contains("new WebSocket"))
+            #expect(try await get(base, "/assets/missing.js").0 == 404)
+        }
+    }
+
+    @Test func batchTimesLandInTheirBuckets() {
+        let buckets = BatchLatencyBuckets()
+        buckets.record(.microseconds(30))
+        buckets.record(.microseconds(50))    // bounds are inclusive
+        buckets.record(.microseconds(51))
+        buckets.record(.seconds(2))          // above the last bound
+        let counts = buckets.bucketCounts
+        #expect(counts.count == BatchLatencyBuckets.upperBoundsMicros.count + 1)
+        #expect(counts[0] == 2 && counts[1] == 1 && counts.last == 1 && counts.reduce(0, +) == 4)
+        #expect(buckets.totalMicros == 30 + 50 + 51 + 2_000_000)
     }
 }
 

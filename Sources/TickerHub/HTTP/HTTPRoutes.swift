@@ -31,7 +31,9 @@ struct HTTPResponse: Sendable {
 ///
 /// | route                               | answer                                            |
 /// |-------------------------------------|---------------------------------------------------|
-/// | `GET /`                             | the live dashboard page                           |
+/// | `GET /`                             | the live watchlist page                           |
+/// | `GET /ops`                          | the operator page (charts of `/stats`)            |
+/// | `GET /assets/{file}`                | their scripts and styles (compiled into the binary) |
 /// | `GET /healthz`                      | 200 `ok` (the process is alive)                   |
 /// | `GET /readyz`                       | 200 when the feed is flowing, 503 otherwise       |
 /// | `GET /metrics`                      | Prometheus text format                            |
@@ -62,9 +64,11 @@ struct HTTPRoutes: Sendable {
         guard head.method == .GET || head.method == .HEAD else {
             return .error(.methodNotAllowed, code: "method_not_allowed", message: "only GET is supported")
         }
-        switch HTTPRoutes.path(of: head.uri) {
-        case "/":
-            return HTTPResponse(status: .ok, contentType: "text/html; charset=utf-8", body: ByteBuffer(string: DashboardPage.html))
+        let path = HTTPRoutes.path(of: head.uri)
+        if let asset = StaticAssets.byPath[String(path)] {
+            return HTTPResponse(status: .ok, contentType: asset.contentType, body: asset.body)
+        }
+        switch path {
         case "/healthz":
             return .text("ok")
         case "/readyz":

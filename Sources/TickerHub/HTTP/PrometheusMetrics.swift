@@ -65,6 +65,15 @@ final class PrometheusMetrics: Sendable {
                 if value > previous { counter.increment(by: Int64(value - previous)) }
                 last[key] = value
             }
+            // CPU time is a counter in seconds, mirrored from microseconds like the others.
+            let cpu = ProcessUsage.current().cpuMicroseconds
+            let previous = last["process_cpu"] ?? 0
+            if cpu > previous {
+                registry.makeCounter(name: "tickerhub_process_cpu_seconds_total", labels: [],
+                                     help: "User and system CPU time of the hub process")
+                    .increment(by: Double(cpu - previous) / 1_000_000)
+            }
+            last["process_cpu"] = cpu
         }
         let gauges: [(String, String, Double)] = [
             ("tickerhub_connections", "Subscriber connections open", Double(metrics.subscribersConnected.load(ordering: .relaxed))),
@@ -72,6 +81,7 @@ final class PrometheusMetrics: Sendable {
             ("tickerhub_backlogged_connections", "Connections whose backlog is full now", Double(metrics.backloggedConnections.load(ordering: .relaxed))),
             ("tickerhub_publishers", "Ingest publishers connected", Double(metrics.publishersConnected.load(ordering: .relaxed))),
             ("tickerhub_symbols", "Symbols known to the hub", Double(hub.engine.directory.count)),
+            ("tickerhub_process_resident_memory_bytes", "Resident memory of the hub process", Double(ProcessUsage.current().residentBytes)),
         ]
         for (name, help, value) in gauges {
             registry.makeGauge(name: name, help: help).set(to: value)

@@ -36,7 +36,29 @@ struct StatsReport {
         json.field("ringBytes", hub.engine.ring.capacity)
         json.field("maxBacklogBytes", hub.configuration.maxBacklogBytes)
         json.field("eventLoops", hub.engine.allFanouts.count)
+        let usage = ProcessUsage.current()
+        let uptime = (ContinuousClock.now - metrics.startedAt).components
+        json.field("uptimeMillis", uptime.seconds * 1000 + uptime.attoseconds / 1_000_000_000_000_000)
+        json.field("cpuMicros", usage.cpuMicroseconds)
+        json.field("rssBytes", usage.residentBytes)
+        batchLatency(into: &json)
         json.endObject()
         return json.buffer
+    }
+
+    /// `"fanoutBatch": {"sumMicros": S, "boundsMicros": [50, ...], "counts": [n0, ..., nOverflow]}`:
+    /// the `/ops` page takes two readings and computes a percentile from the difference.
+    private func batchLatency(into json: inout JSONWriter) {
+        let buckets = hub.metrics.fanoutBatches
+        json.key("fanoutBatch")
+        json.beginObject()
+        json.field("sumMicros", buckets.totalMicros)
+        json.beginArray(key: "boundsMicros")
+        for bound in BatchLatencyBuckets.upperBoundsMicros { json.integer(bound) }
+        json.endArray()
+        json.beginArray(key: "counts")
+        for count in buckets.bucketCounts { json.integer(count) }
+        json.endArray()
+        json.endObject()
     }
 }

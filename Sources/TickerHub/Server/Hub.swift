@@ -38,8 +38,14 @@ final class Hub: Sendable {
                            socketLoops: Array(socketLoops.makeIterator()),
                            publisherLoop: publisherLoopGroup.next())
         let histogram = prometheus.batchLatency
+        let buckets = metrics.fanoutBatches
         for fanout in engine.allFanouts {
-            fanout.eventLoop.execute { fanout.drainObserver = { histogram.record($0) } }
+            fanout.eventLoop.execute {
+                fanout.drainObserver = { duration in
+                    histogram.record(duration)
+                    buckets.record(duration)
+                }
+            }
         }
     }
 

@@ -18,4 +18,7 @@ final class HubMetrics: Sendable {
     let backloggedConnections = ManagedAtomic<Int>(0)
     let ingestBatches = ManagedAtomic<UInt64>(0)
     let ingestRejected = ManagedAtomic<UInt64>(0)
+    /// How long each fan-out batch took, for the `/ops` page's latency chart.
+    let fanoutBatches = BatchLatencyBuckets()
+    let startedAt = ContinuousClock.now
 }

@@ -1,0 +1,32 @@
+import NIOCore
+
+/// The web pages (`GET /`, `GET /ops`) and their scripts and styles under `/assets/`.
+///
+/// The files live in `Dashboard/Assets/` as plain HTML, JS and CSS, and SwiftPM compiles them into
+/// the binary (`.embedInCode`, which generates `PackageResources`), so `tickerhub` stays one
+/// self-contained executable with no CDN, no bundle directory and no internet. Each body is a
+/// `ByteBuffer` built once; responses share its storage.
+enum StaticAssets {
+    struct Asset: Sendable {
+        let contentType: String
+        let body: ByteBuffer
+    }
+
+    /// Request path -> asset.
+    static let byPath: [String: Asset] = [
+        "/": html(PackageResources.index_html),
+        "/ops": html(PackageResources.ops_html),
+        "/assets/style.css": Asset(contentType: "text/css; charset=utf-8", body: ByteBuffer(bytes: PackageResources.style_css)),
+        "/assets/charts.js": script(PackageResources.charts_js),
+        "/assets/watchlist.js": script(PackageResources.watchlist_js),
+        "/assets/ops.js": script(PackageResources.ops_js),
+    ]
+
+    private static func html(_ bytes: [UInt8]) -> Asset {
+        Asset(contentType: "text/html; charset=utf-8", body: ByteBuffer(bytes: bytes))
+    }
+
+    private static func script(_ bytes: [UInt8]) -> Asset {
+        Asset(contentType: "text/javascript; charset=utf-8", body: ByteBuffer(bytes: bytes))
+    }
+}
