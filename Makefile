@@ -6,7 +6,7 @@ SWIFT ?= swift
 PYTEST_ARGS ?=
 TSAN_BUILD := .build-tsan
 
-.PHONY: run build release test unit-tests integration-tests tsan-tests bench swarm clean
+.PHONY: run build release test unit-tests integration-tests tsan-tests bench bench-baseline bench-compare bench-smoke bench-e2e swarm clean
 
 ## Start the hub with its embedded simulated market on http://127.0.0.1:8080 (Ctrl-C stops it).
 run: release
@@ -43,9 +43,30 @@ integration-tests: build
 	@scripts/bootstrap.sh test
 	TICKERHUB_BIN_DIR=$(CURDIR)/.build/debug .venv/bin/python -m pytest -q IntegrationTests $(PYTEST_ARGS)
 
-## Microbenchmarks (package-benchmark); see Benchmarks/README.md.
+## Microbenchmarks (package-benchmark, release build); see Benchmarks/README.md.
 bench:
-	cd Benchmarks && $(SWIFT) package benchmark
+	@scripts/bootstrap.sh run
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --no-progress
+
+## Record the microbenchmarks as the committed baseline (Benchmarks/.benchmarkBaselines/main).
+bench-baseline:
+	@scripts/bootstrap.sh run
+	cd Benchmarks && $(SWIFT) package --disable-sandbox --allow-writing-to-package-directory benchmark baseline update main --no-progress
+
+## Run the microbenchmarks and compare them with the committed baseline.
+bench-compare:
+	@scripts/bootstrap.sh run
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark baseline compare main --no-progress
+
+## CI: every microbenchmark for a few iterations (debug build), so none can rot. Timings are not checked.
+bench-smoke:
+	@scripts/bootstrap.sh run
+	cd Benchmarks && TICKERHUB_BENCH_SMOKE=1 $(SWIFT) package --disable-sandbox benchmark --benchmark-build-configuration debug --no-progress
+
+## The end-to-end benchmark against the peers; ARGS=--quick for a run under 3 minutes.
+bench-e2e: release
+	@scripts/bootstrap.sh bench
+	.venv/bin/python Benchmarks/e2e/run.py $(ARGS)
 
 ## Example load run against a hub started with `make run`.
 swarm: release

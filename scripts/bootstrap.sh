@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing TickerHub need, if it is missing. Idempotent.
 #   scripts/bootstrap.sh run    -> what `make run` needs (the Swift toolchain, libzstd-dev)
-#   scripts/bootstrap.sh test   -> plus Python 3 with a venv in .venv (websockets, pytest)
+#   scripts/bootstrap.sh test   -> plus Python 3 with a venv in .venv (websockets, pytest), Chromium
+#   scripts/bootstrap.sh bench  -> plus the end-to-end benchmark's peers (Node `ws`) and matplotlib
 set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose=${1:-test}
@@ -18,11 +19,15 @@ apt_packages=()
 # zstd (the tickerhub.v1.zstd subprotocol) links libzstd through pkg-config.
 command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
 apt_packages+=(libzstd-dev)
-if [ "$purpose" = test ]; then
+if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
   # A real browser for the dashboard test.
   apt_packages+=(chromium chromium-driver)
+fi
+if [ "$purpose" = bench ]; then
+  # The Node `ws` peer of the end-to-end benchmark.
+  apt_packages+=(nodejs node-ws)
 fi
 missing=()
 for package in "${apt_packages[@]:-}"; do
@@ -36,7 +41,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ "$purpose" = test ]; then
+if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   requirements=IntegrationTests/requirements.txt
   stamp=.venv/.requirements.sha
   wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
@@ -46,4 +51,11 @@ if [ "$purpose" = test ]; then
     .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
     echo "$wanted" > "$stamp"
   fi
+fi
+
+if [ "$purpose" = bench ]; then
+  .venv/bin/python -c 'import matplotlib' >/dev/null 2>&1 || {
+    say "installing Benchmarks/requirements.txt (matplotlib) into .venv"
+    .venv/bin/pip install -q --disable-pip-version-check -r Benchmarks/requirements.txt
+  }
 fi

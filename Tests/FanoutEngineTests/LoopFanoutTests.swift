@@ -16,10 +16,10 @@ struct FanoutHarness {
     let aapl: SymbolID
     let msft: SymbolID
 
-    init(ringBytes: Int = 1 << 16) {
+    init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate) {
         let ring = BroadcastBuffer(capacity: ringBytes)
         publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
-        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters)
+        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, pacing: pacing)
         publisher.attach([fanout])
         aapl = directory.register(Symbol(stringLiteral: "AAPL"))!
         msft = directory.register(Symbol(stringLiteral: "MSFT"))!
@@ -61,6 +61,33 @@ struct FanoutHarness {
         #expect(Set(addresses).count == 1)
         let counters = hub.counters.snapshot()
         #expect(counters.framesEncoded == 3 && counters.deliveries == 6 && counters.flushes == 3 && counters.drops == 0)
+    }
+
+    @Test func pacingDefersABusyLoopsDrainSoSeveralBatchesShareOneWrite() {
+        let hub = FanoutHarness(pacing: DrainPacing(maxDelay: .milliseconds(20)))
+        let sink = RecordingSink()
+        hub.subscribe(Subscriber(sink: sink), to: [hub.aapl])
+        // A quiet loop (its last drain took microseconds) drains at once.
+        hub.publish([hub.update(hub.aapl, "1.00")])
+        #expect(sink.frames.count == 1 && sink.flushes == 1)
+
+        // A busy one (its last drain took 5 ms) waits that long, and the batches published meanwhile join in.
+        hub.fanout.lastDrainDuration = .milliseconds(5)
+        for bid in ["1.01", "1.02", "1.03"] { hub.publish([hub.update(hub.aapl, bid)]) }
+        #expect(sink.frames.count == 1)
+        hub.loop.advanceTime(by: .milliseconds(4))
+        #expect(sink.frames.count == 1)
+        hub.loop.advanceTime(by: .milliseconds(1))
+        #expect(sink.frames.count == 4 && sink.flushes == 2)  // three updates, one flush
+        #expect(sink.texts.suffix(3).map { $0.contains(#""bid":"1.03""#) } == [false, false, true])
+    }
+
+    @Test func pacingIsBoundedByTheMaximumDelay() {
+        let pacing = DrainPacing(maxDelay: .milliseconds(2))
+        #expect(pacing.delay(afterDrainTaking: .microseconds(20)) == nil)      // too short for a timer
+        #expect(pacing.delay(afterDrainTaking: .microseconds(700)) == .microseconds(700))
+        #expect(pacing.delay(afterDrainTaking: .milliseconds(50)) == .milliseconds(2))
+        #expect(DrainPacing.immediate.delay(afterDrainTaking: .seconds(1)) == nil)
     }
 
     @Test func snapshotFloorSkipsUpdatesTheSnapshotAlreadyCovers() {

@@ -5,6 +5,10 @@ import Foundation
 import NIOCore
 import NIOEmbedded
 
+/// `TICKERHUB_BENCH_SMOKE=1` (CI) runs every benchmark for a few iterations, so none can rot;
+/// the timings of such a run mean nothing and nothing is compared against them.
+let smoke = ProcessInfo.processInfo.environment["TICKERHUB_BENCH_SMOKE"] == "1"
+
 /// A sink that only counts: measures the hub's user-space cost per delivery, without syscalls.
 final class CountingSink: FrameSink {
     var isWritable = true
@@ -12,6 +16,28 @@ final class CountingSink: FrameSink {
     var flushes = 0
     func write(_ frame: ByteBuffer) { writes += 1 }
     func flush() { flushes += 1 }
+}
+
+/// A sink over a real NIO pipeline (an `EmbeddedChannel`), as the server's frame sink is: every
+/// write and flush travels the channel pipeline; `DiscardWrites` at the end stands in for the socket.
+final class ChannelSink: FrameSink {
+    let channel: EmbeddedChannel
+    init(loop: EmbeddedEventLoop) throws {
+        channel = EmbeddedChannel(loop: loop)
+        try channel.pipeline.syncOperations.addHandler(DiscardWrites())
+    }
+    var isWritable: Bool { channel.isWritable }
+    func write(_ frame: ByteBuffer) { channel.write(frame, promise: nil) }
+    func flush() { channel.flush() }
+}
+
+/// Completes every write without keeping it, so the benchmark's memory stays flat.
+final class DiscardWrites: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        promise?.succeed()
+    }
+    func flush(context: ChannelHandlerContext) {}
 }
 
 func sampleTicks(_ count: Int) -> [Tick] {
@@ -23,8 +49,77 @@ func sampleTicks(_ count: Int) -> [Tick] {
     }
 }
 
+/// Complete text frames for simulated ticks, as the publisher puts them in the ring.
+func sampleFrames(_ count: Int) -> [ByteBuffer] {
+    sampleTicks(count).map { tick in
+        var buffer = ByteBufferAllocator().buffer(capacity: 256)
+        WebSocketFrameBuilder.build(.text, into: &buffer) { ServerMessage.update(tick).writeJSON(into: &$0) }
+        return buffer
+    }
+}
+
+/// A publisher and one loop's consumer on an `EmbeddedEventLoop`: the whole in-process fan-out path.
+struct Pipeline {
+    let loop = EmbeddedEventLoop()
+    let directory = SymbolDirectory()
+    let lastValues = LastValueCache()
+    let counters = FanoutCounters()
+    let publisher: TickPublisher
+    let fanout: LoopFanout
+
+    init() {
+        let ring = BroadcastBuffer(capacity: 8 << 20)
+        publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
+        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters)
+        publisher.attach([fanout])
+    }
+
+    func quote(_ id: SymbolID, _ symbol: Symbol) -> FeedUpdate {
+        FeedUpdate(symbolID: id, symbol: symbol, timestamp: .now(),
+                   body: .quote(Quote(bid: Price("189.12")!, ask: Price("189.13")!, bidSize: 100, askSize: 200)))
+    }
+}
+
+/// Moves `records` 150-byte records from one writer thread through the ring to `readers` reader
+/// threads; returns records per second (each reader sees every record).
+func ringThroughput(readers: Int, records: UInt64) -> Int {
+    let ring = BroadcastBuffer(capacity: 4 << 20)
+    let group = DispatchGroup()
+    for _ in 0..<readers {
+        group.enter()
+        Thread {
+            var receiver = BroadcastReceiver(buffer: ring)
+            let allocator = ByteBufferAllocator()
+            var lastSeq: UInt64 = 0
+            while lastSeq < records {
+                switch receiver.receiveNext(allocator: allocator, wantsPayload: { _ in true }) {
+                case .record(let header, _): lastSeq = header.seq
+                case .lapped: lastSeq = records  // cannot happen unless a reader stalls a whole lap
+                case .empty: break
+                }
+            }
+            group.leave()
+        }.start()
+    }
+    let transmitter = BroadcastTransmitter(buffer: ring)
+    let payload = ByteBuffer(bytes: [UInt8](repeating: 7, count: 150))
+    let start = ContinuousClock.now
+    for seq in 1...records {
+        transmitter.transmit(RecordHeader(symbolID: 1, kind: 1, seq: seq), payload: payload)
+    }
+    group.wait()
+    let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+        + Double((ContinuousClock.now - start).components.seconds)
+    return Int(Double(records) / seconds)
+}
+
+let recordsPerSecond = BenchmarkMetric.custom("records/s", polarity: .prefersLarger, useScalingFactor: false)
+let nanosPerDelivery = BenchmarkMetric.custom("ns per delivery", polarity: .prefersSmaller, useScalingFactor: false)
+
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
+    Benchmark.defaultConfiguration = smoke
+        ? .init(metrics: [.wallClock], maxDuration: .milliseconds(200), maxIterations: 3)
+        : .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
 
     // One JSON tick frame (~150 bytes), as the publisher builds it once per tick.
     Benchmark("Encode tick frame (JSON + WebSocket header)", configuration: .init(scalingFactor: .kilo)) { benchmark in
@@ -38,6 +133,43 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+
+    Benchmark("Parse subscribe request (10 symbols)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let request = Array(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT","NVDA","AMZN","GOOGL","META","TSLA","SPY","QQQ","IWM"]}"#.utf8)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(ClientMessage.parse(request))
+        }
+    }
+
+    // MARK: Compression, once per tick for everyone (shared)
+
+    Benchmark("Deflate one tick frame (shared, no context takeover)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let frames = sampleFrames(1000)
+        let deflater = try MessageDeflater(contextTakeover: false)
+        let allocator = ByteBufferAllocator()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            for frame in frames { blackHole(try deflater.compressedFrame(of: frame, allocator: allocator)) }
+        }
+    }
+
+    Benchmark("zstd one tick frame (shared dictionary)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let frames = sampleFrames(1000)
+        let training = sampleTicks(5000).map { tick -> [UInt8] in
+            var buffer = ByteBuffer()
+            ServerMessage.update(tick).writeJSON(into: &buffer)
+            return Array(buffer.readableBytesView)
+        }
+        let compressor = ZstdMessageCompressor(dictionary: try ZstdDictionary(trainingOn: training))
+        let allocator = ByteBufferAllocator()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            for frame in frames { blackHole(compressor.compressedFrame(of: frame, allocator: allocator)) }
+        }
+    }
+
+    // MARK: The broadcast ring
 
     Benchmark("Ring transmit 150-byte records", configuration: .init(scalingFactor: .mega)) { benchmark in
         let ring = BroadcastBuffer(capacity: 8 << 20)
@@ -62,65 +194,94 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // One writer thread, two reader threads, 1M records of 150 bytes through a 4 MiB ring.
-    Benchmark("Ring 1 writer + 2 reader threads, 1M records", configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .one)) { benchmark in
-        for _ in benchmark.scaledIterations {
-            let ring = BroadcastBuffer(capacity: 4 << 20)
-            let total: UInt64 = 1_000_000
-            let group = DispatchGroup()
-            for _ in 0..<2 {
-                group.enter()
-                Thread {
-                    var receiver = BroadcastReceiver(buffer: ring)
-                    let allocator = ByteBufferAllocator()
-                    var lastSeq: UInt64 = 0
-                    while lastSeq < total {
-                        if case .record(let header, _) = receiver.receiveNext(allocator: allocator, wantsPayload: { _ in true }) {
-                            lastSeq = header.seq
-                        }
-                    }
-                    group.leave()
-                }.start()
+    // Writer and readers on their own threads, 150-byte records through a 4 MiB ring.
+    for readers in [1, 2] {
+        Benchmark("Ring 1 writer -> \(readers) reader thread\(readers == 1 ? "" : "s")",
+                  configuration: .init(metrics: [.wallClock, recordsPerSecond], scalingFactor: .one)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                benchmark.measurement(recordsPerSecond, ringThroughput(readers: readers, records: smoke ? 100_000 : 2_000_000))
             }
-            let transmitter = BroadcastTransmitter(buffer: ring)
-            let payload = ByteBuffer(bytes: [UInt8](repeating: 7, count: 150))
-            for seq in 1...total {
-                transmitter.transmit(RecordHeader(symbolID: 1, kind: 1, seq: seq), payload: payload)
-            }
-            group.wait()
         }
     }
+
+    // MARK: Subscriptions
+
+    // Subscribe one more client to 10 symbols and unsubscribe it again, next to 5,000 others.
+    Benchmark("Subscribe + unsubscribe 10 symbols (5,000 subscribers on the loop)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let pipeline = Pipeline()
+        let symbols = (0..<500).map { Symbol(stringLiteral: "S\($0)") }
+        let ids = symbols.map { pipeline.directory.register($0)! }
+        for client in 0..<5000 {
+            let mine = (0..<10).map { (client * 7 + $0 * 13) % 500 }
+            _ = pipeline.fanout.subscribe(Subscriber(sink: CountingSink()), to: mine.map { ids[$0] }, symbols: mine.map { symbols[$0] })
+        }
+        let subscriber = Subscriber(sink: CountingSink())
+        let mineIDs = Array(ids[0..<10]), mineSymbols = Array(symbols[0..<10])
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(pipeline.fanout.subscribe(subscriber, to: mineIDs, symbols: mineSymbols))
+            blackHole(pipeline.fanout.unsubscribe(subscriber, from: mineIDs))
+        }
+    }
+
+    Benchmark("Look up a symbol's subscribers (5,000 subscribers on the loop)", configuration: .init(scalingFactor: .mega)) { benchmark in
+        let pipeline = Pipeline()
+        let ids = (0..<500).map { pipeline.directory.register(Symbol(stringLiteral: "S\($0)"))! }
+        for client in 0..<5000 {
+            let mine = (0..<10).map { ids[(client * 7 + $0 * 13) % 500] }
+            _ = pipeline.fanout.subscribe(Subscriber(sink: CountingSink()), to: mine, symbols: mine.map { _ in "S0" })
+        }
+        benchmark.startMeasurement()
+        for index in benchmark.scaledIterations {
+            blackHole(pipeline.fanout.subscriberCount(of: ids[index % 500]))
+        }
+    }
+
+    // MARK: Fan-out
 
     // The whole user-space fan-out path for one tick to 1,000 subscribers on one loop:
     // sequence, cache, encode once, ring, drain, 1,000 writes of the same buffer, 1,000 flushes.
-    Benchmark("Publish 1 tick, fan out to 1,000 subscribers (no syscalls)", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        let loop = EmbeddedEventLoop()
-        let directory = SymbolDirectory()
-        let lastValues = LastValueCache()
-        let counters = FanoutCounters()
-        let ring = BroadcastBuffer(capacity: 8 << 20)
-        let publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
-        let fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters)
-        publisher.attach([fanout])
-        let aapl = directory.register("AAPL")!
-        for _ in 0..<1000 { _ = fanout.subscribe(Subscriber(sink: CountingSink()), to: [aapl], symbols: ["AAPL"]) }
-        loop.run()
-        let update = FeedUpdate(symbolID: aapl, symbol: "AAPL", timestamp: .now(),
-                                body: .quote(Quote(bid: Price("189.12")!, ask: Price("189.13")!, bidSize: 100, askSize: 200)))
+    Benchmark("Publish 1 tick, fan out to 1,000 subscribers (counting sinks)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let pipeline = Pipeline()
+        let aapl = pipeline.directory.register("AAPL")!
+        for _ in 0..<1000 { _ = pipeline.fanout.subscribe(Subscriber(sink: CountingSink()), to: [aapl], symbols: ["AAPL"]) }
+        pipeline.loop.run()
+        let update = pipeline.quote(aapl, "AAPL")
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            publisher.publishOnLoop([update])
-            loop.run()
+            pipeline.publisher.publishOnLoop([update])
+            pipeline.loop.run()
         }
         benchmark.stopMeasurement()
-        precondition(counters.snapshot().deliveries >= 1000)
+        precondition(pipeline.counters.snapshot().deliveries >= 1000)
     }
 
-    Benchmark("Parse subscribe request (10 symbols)", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        let request = Array(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT","NVDA","AMZN","GOOGL","META","TSLA","SPY","QQQ","IWM"]}"#.utf8)
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            blackHole(ClientMessage.parse(request))
+    // The same through N real NIO pipelines (EmbeddedChannel): write + flush travel each channel's
+    // pipeline as they do in the server, minus the syscall. Reported per delivery.
+    for subscribers in [100, 1000, 5000] {
+        Benchmark("Fan out 1 tick to \(subscribers) EmbeddedChannels",
+                  configuration: .init(metrics: [.wallClock, nanosPerDelivery], scalingFactor: .one)) { benchmark in
+            let pipeline = Pipeline()
+            let aapl = pipeline.directory.register("AAPL")!
+            let sinks = try (0..<subscribers).map { _ in try ChannelSink(loop: pipeline.loop) }
+            for sink in sinks { _ = pipeline.fanout.subscribe(Subscriber(sink: sink), to: [aapl], symbols: ["AAPL"]) }
+            pipeline.loop.run()
+            let update = pipeline.quote(aapl, "AAPL")
+            let rounds = smoke ? 2 : 50
+            for _ in benchmark.scaledIterations {
+                let before = pipeline.counters.snapshot().deliveries
+                let start = ContinuousClock.now
+                for _ in 0..<rounds {
+                    pipeline.publisher.publishOnLoop([update])
+                    pipeline.loop.run()
+                }
+                let elapsed = ContinuousClock.now - start
+                let delivered = pipeline.counters.snapshot().deliveries - before
+                precondition(delivered == UInt64(rounds * subscribers), "every subscriber gets every tick")
+                let nanos = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+                benchmark.measurement(nanosPerDelivery, Int(nanos / Double(delivered)))
+            }
+            for sink in sinks { _ = try? sink.channel.finish() }
         }
     }
 }

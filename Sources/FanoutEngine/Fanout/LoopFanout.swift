@@ -45,9 +45,16 @@ public final class LoopFanout: @unchecked Sendable {
     public var drainObserver: (@Sendable (Duration) -> Void)?
     /// Counts accumulated during one drain or catch-up, added to `counters` once at its end.
     private var pending = PendingCounts()
+    /// Whether a wake drains at once or a little later (see `DrainPacing`).
+    private let pacing: DrainPacing
+    /// How long the last drain took, which sets the next deferral under `pacing`. (Internal so
+    /// tests can pose as a busy loop.)
+    var lastDrainDuration = Duration.zero
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, lastValues: LastValueCache,
-                counters: FanoutCounters, compression: SharedCompression = SharedCompression(), maxRecordsPerDrain: Int = 4096) {
+                counters: FanoutCounters, compression: SharedCompression = SharedCompression(), maxRecordsPerDrain: Int = 4096,
+                pacing: DrainPacing = .immediate) {
+        self.pacing = pacing
         self.compression = compression
         self.eventLoop = eventLoop
         self.receiver = BroadcastReceiver(buffer: buffer)
@@ -89,6 +96,11 @@ public final class LoopFanout: @unchecked Sendable {
     }
 
     /// Drops every subscription of a closing connection.
+    /// How many of this loop's subscribers follow `id`: the lookup every ring record starts with.
+    public func subscriberCount(of id: SymbolID) -> Int {
+        index.subscriptions(of: id).count
+    }
+
     public func remove(_ subscriber: Subscriber) {
         eventLoop.assertInEventLoop()
         let removed = index.removeAll(subscriber)
@@ -98,10 +110,19 @@ public final class LoopFanout: @unchecked Sendable {
     // MARK: Fan-out
 
     /// Asks the loop to drain the ring. Called by the publisher after each batch; schedules at most
-    /// one drain however many batches arrive before it runs.
+    /// one drain however many batches arrive before it runs (`wakePending` stays set until the drain
+    /// starts, so batches published while a deferred drain waits join it).
     public func wake() {
         if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
-            eventLoop.execute { self.drain() }
+            eventLoop.execute { self.drainWhenPaced() }
+        }
+    }
+
+    private func drainWhenPaced() {
+        if let delay = pacing.delay(afterDrainTaking: lastDrainDuration) {
+            eventLoop.scheduleTask(in: .nanoseconds(Int64(delay / .nanoseconds(1)))) { self.drain() }
+        } else {
+            drain()
         }
     }
 
@@ -111,7 +132,7 @@ public final class LoopFanout: @unchecked Sendable {
         // Clear before reading: a batch published from here on schedules another drain. The RMW
         // synchronises with the publisher's exchange, so we see every record it published before it.
         _ = wakePending.exchange(false, ordering: .acquiringAndReleasing)
-        let started = drainObserver == nil ? nil : ContinuousClock.now
+        let started = ContinuousClock.now
 
         var records = 0
         // Iterate a copy (it shares storage, so this costs nothing): a write can close a channel
@@ -150,7 +171,8 @@ public final class LoopFanout: @unchecked Sendable {
         counters.drains.wrappingIncrement(ordering: .relaxed)
         flushAndPublishCounts()
         catchUpThoseWritableAgain()
-        if let started, records > 0 { drainObserver?(ContinuousClock.now - started) }
+        lastDrainDuration = ContinuousClock.now - started
+        if records > 0 { drainObserver?(lastDrainDuration) }
         if records == maxRecordsPerDrain { wake() }  // more may be waiting: continue after pending I/O
     }
 

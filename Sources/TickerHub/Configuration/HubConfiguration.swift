@@ -55,6 +55,9 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var socketSendBufferBytes = 64 * 1024
     /// A connection whose backlog stays full for this long is closed with 4008 "slow consumer".
     var slowClientTimeoutSeconds = 30.0
+    /// Longest a loop may defer a drain after a wake so that more ticks share each socket write
+    /// (`DrainPacing`); 0 drains at once.
+    var maxDrainDelayMilliseconds = 0.0
     /// permessage-deflate (RFC 7692): off, shared (each message compressed once for all), or
     /// dedicated (a compressor per connection, with context takeover).
     var deflate = PerMessageDeflateNegotiation.Mode.shared
@@ -86,6 +89,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
+        if maxDrainDelayMilliseconds > 0 { text += " max-drain-delay=\(maxDrainDelayMilliseconds)ms" }
         return text
     }
 }

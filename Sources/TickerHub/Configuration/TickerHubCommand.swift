@@ -65,6 +65,9 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Seconds a connection's backlog may stay full before it is closed with 4008 \"slow consumer\". (env TICKERHUB_SLOW_CLIENT_TIMEOUT)")
     var slowClientTimeout: Double = env("TICKERHUB_SLOW_CLIENT_TIMEOUT").flatMap(Double.init) ?? HubConfiguration().slowClientTimeoutSeconds
 
+    @Option(help: "Longest a loop may defer fan-out after new ticks, in milliseconds, so more of them share each socket write; it adapts to load (the previous fan-out's duration, up to this). 0 fans out at once. (env TICKERHUB_MAX_DRAIN_DELAY_MS)")
+    var maxDrainDelayMs: Double = env("TICKERHUB_MAX_DRAIN_DELAY_MS").flatMap(Double.init) ?? HubConfiguration().maxDrainDelayMilliseconds
+
     @Option(help: "permessage-deflate: off, shared (compress each message once for all), dedicated (a compressor per connection). (env TICKERHUB_DEFLATE)")
     var deflate: String = env("TICKERHUB_DEFLATE") ?? HubConfiguration().deflate.rawValue
 
@@ -95,6 +98,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
         guard socketSendBuffer == 0 || socketSendBuffer >= 4096 else { throw ValidationError("--socket-send-buffer must be 0 or at least 4096") }
+        guard (0...1000).contains(maxDrainDelayMs) else { throw ValidationError("--max-drain-delay-ms must be 0...1000") }
         guard slowClientTimeout > 0 else { throw ValidationError("--slow-client-timeout must be a positive number of seconds") }
         if burstEvery < 0 || (burstEvery > 0 && (burstFor <= 0 || burstFor > burstEvery)) {
             throw ValidationError("--burst-for must be positive and fit in --burst-every")
@@ -135,6 +139,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.ringBytes = ringBytes
         configuration.maxBacklogBytes = maxBacklogBytes
         configuration.slowClientTimeoutSeconds = slowClientTimeout
+        configuration.maxDrainDelayMilliseconds = maxDrainDelayMs
         configuration.socketSendBufferBytes = socketSendBuffer
         configuration.deflate = PerMessageDeflateNegotiation.Mode(rawValue: deflate)!
         configuration.deflateThresholdBytes = deflateThreshold

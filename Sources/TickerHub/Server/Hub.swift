@@ -131,7 +131,8 @@ final class HubEngine: Sendable {
                                   lastValues: lastValues, counters: counters, compression: compression)
         let (ring, lastValues, counters, compression) = (self.ring, self.lastValues, self.counters, self.compression)
         let consumers = socketLoops.map {
-            LoopFanout(eventLoop: $0, buffer: ring, lastValues: lastValues, counters: counters, compression: compression)
+            LoopFanout(eventLoop: $0, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,
+                       pacing: DrainPacing(maxDelay: .microseconds(Int64(configuration.maxDrainDelayMilliseconds * 1000))))
         }
         allFanouts = consumers
         var byLoop: [ObjectIdentifier: LoopFanout] = [:]

@@ -52,7 +52,9 @@ enum WebSocketConnector {
                 try sync.addHandler(UpgradeRequestSender(url: url, offerDeflate: offerDeflate, subprotocol: subprotocol, failed: upgraded), name: UpgradeRequestSender.name)
             }
         }
-        return bootstrap.connect(host: url.host, port: url.port).flatMap { channel in
+        let connected = bootstrap.connect(host: url.host, port: url.port)
+        connected.whenFailure { upgraded.fail($0) }  // refused or timed out: never upgraded
+        return connected.flatMap { channel in
             channel.closeFuture.whenComplete { _ in upgraded.fail(UpgradeFailed()) }
             return upgraded.futureResult.map { channel }
         }
@@ -90,8 +92,9 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
 
     func channelActive(context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
+        // No Content-Length: a GET upgrade has no body, and strict servers (Python websockets)
+        // refuse the handshake when one is announced.
         headers.add(name: "Host", value: "\(url.host):\(url.port)")
-        headers.add(name: "Content-Length", value: "0")
         if offerDeflate {
             // What browsers and Python websockets offer.
             headers.add(name: "Sec-WebSocket-Extensions", value: "permessage-deflate; client_max_window_bits")

@@ -24,7 +24,7 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Zipf exponent of symbol popularity; 0 is uniform.") var skew = 1.0
     @Option(help: "Connections opened concurrently while ramping up.") var concurrency = 256
     @Option(help: "Client event-loop threads (default: cores).") var threads = System.coreCount
-    @Option(help: "Comma-separated local source addresses (e.g. 127.0.0.2) to spread connections over, past ~28k.") var sourceAddresses: String?
+    @Option(help: "Local source addresses to spread connections over, past ~28k: a comma-separated list of addresses and ranges (127.0.0.2-127.0.0.9).") var sourceAddresses: String?
     @Option(help: "Seed for symbol choice.") var seed: UInt64 = 7
     @Option(help: "Share of clients (0-1) that read slowly, spread evenly over the swarm.") var slowFraction = 0.0
     @Option(help: "Bytes per second a slow client reads.") var slowReadBps = 16_384
@@ -49,11 +49,16 @@ struct SwarmCommand: AsyncParsableCommand {
         let loops = Array(group.makeIterator())
         let stats = loops.map { SwarmLoopStats(eventLoop: $0) }
         let slowStats = loops.map { SwarmLoopStats(eventLoop: $0) }
-        let sources = try (sourceAddresses?.split(separator: ",") ?? []).map { try SocketAddress(ipAddress: String($0), port: 0) }
+        let sources = try SourceAddressList.parse(sourceAddresses ?? "").map { try SocketAddress(ipAddress: $0, port: 0) }
 
         // 1. Ask the hub what it publishes.
         let listed = loops[0].makePromise(of: SymbolLister.Listing.self)
-        _ = try await WebSocketConnector.connect(to: url, on: loops[0]) { _ in SymbolLister(result: listed) }.get()
+        do {
+            _ = try await WebSocketConnector.connect(to: url, on: loops[0]) { _ in SymbolLister(result: listed) }.get()
+        } catch {
+            listed.fail(error)  // the hub is not there: fail with its error, not a leaked promise
+            throw error
+        }
         let listing = try await listed.futureResult.get()
         let symbols = listing.symbols
         let zstdDictionary = zstd ? try await fetchZstdDictionary(url: url, id: listing.zstdDictionary) : nil
@@ -126,6 +131,7 @@ struct SwarmCommand: AsyncParsableCommand {
         let fast = try await take(stats, reset: false)
         let slow = try await take(slowStats, reset: false)
         let measured = lastProgress.timeIntervalSince(started)
+        let window = (start: started, end: lastProgress)
         let open = channels.filter(\.isActive).count
 
         // 4. Settle: every client still open asks the hub for its counters (slow ones first drain at
@@ -146,7 +152,8 @@ struct SwarmCommand: AsyncParsableCommand {
         let summary = SwarmSummary(url: url.description, clients: clients, connected: channels.count, failed: failed,
                                    stillOpen: open, symbolsPerClient: subscribe, durationSeconds: measured,
                                    slowClients: slowCount, slowReadBytesPerSecond: slowReadBps,
-                                   fast: fast, slow: slow, accounting: accounting)
+                                   fast: fast, slow: slow, accounting: accounting,
+                                   configurationJSON: configurationJSON, window: window)
         print(summary.text)
         if let json {
             try summary.json.write(to: URL(fileURLWithPath: json), atomically: true, encoding: .utf8)
@@ -162,6 +169,18 @@ struct SwarmCommand: AsyncParsableCommand {
         try? await Task.sleep(for: .milliseconds(300))
         for channel in channels { channel.close(promise: nil) }
         try await group.shutdownGracefully()
+    }
+
+    /// Every option of this run, so a result file says how it was made.
+    private var configurationJSON: String {
+        let configuration: [String: Any] = [
+            "url": url, "clients": clients, "subscribe": subscribe, "duration": duration, "warmup": warmup,
+            "skew": skew, "concurrency": concurrency, "threads": threads, "sourceAddresses": sourceAddresses ?? "",
+            "seed": seed, "slowFraction": slowFraction, "slowReadBps": slowReadBps, "deflate": deflate, "zstd": zstd,
+            "settle": settle,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: configuration, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 
     private func fetchZstdDictionary(url: WebSocketURL, id: UInt32?) async throws -> [UInt8] {

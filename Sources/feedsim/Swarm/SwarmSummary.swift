@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 
 /// The swarm's result, as text for people and JSON for the benchmark harness.
 ///
@@ -19,6 +20,10 @@ struct SwarmSummary {
     var fast: SwarmLoopStats.Snapshot
     var slow: SwarmLoopStats.Snapshot
     var accounting: DropAccounting
+    /// The command line's options, as a JSON object.
+    var configurationJSON: String
+    /// The measured window (after warm-up), so a harness can line up its own samples of the server.
+    var window: (start: Date, end: Date)
 
     var totals: SwarmLoopStats.Snapshot { .merged([fast, slow]) }
 
@@ -78,8 +83,17 @@ struct SwarmSummary {
         "seqRegressions":\(totals.seqRegressions),"errors":\(totals.errors),"closedByServer":\(totals.closedByServer),"evicted":\(totals.evicted),\
         "slowReadBytesPerSecond":\(slowReadBytesPerSecond),\
         "fast":\(groupJSON(fast, count: clients - slowClients)),"slow":\(groupJSON(slow, count: slowClients)),\
-        "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)}}
+        "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)},\
+        "config":\(configurationJSON),\
+        "window":{"startUnixSeconds":\(fmt(window.start.timeIntervalSince1970)),"endUnixSeconds":\(fmt(window.end.timeIntervalSince1970))},\
+        "latencyHistogramMicros":\(histogramJSON(totals.latency))}
         """
+    }
+
+    /// Every recorded latency bucket as `[microseconds, count]`, so several swarm processes'
+    /// histograms can be merged exactly (percentiles of percentiles would be wrong).
+    private func histogramJSON(_ histogram: Histogram<UInt64>) -> String {
+        "[" + histogram.recordedValues().map { "[\($0.value),\($0.count)]" }.joined(separator: ",") + "]"
     }
 
     private func fmt(_ value: Double) -> String { String(format: "%.3f", value) }

@@ -1,0 +1,268 @@
+"""One measured run: a server process, one or more `feedsim swarm` processes, and what the server
+costs meanwhile, read from /proc (CPU user+sys, RSS, write syscalls) four times a second.
+
+The swarm processes report their measured window (after warm-up) as wall-clock times; the server's
+CPU and write counts are interpolated to the window every swarm process was measuring in, so
+ramp-up, warm-up and the end-of-run settle are all excluded.
+"""
+import bisect
+import json
+import math
+import os
+import re
+import resource
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+# One swarm process holds at most this many connections (20,000 open files per process here).
+CLIENTS_PER_PROCESS = 8000
+# Each loopback source address gives ~28k ephemeral ports towards one server port.
+CLIENTS_PER_SOURCE_ADDRESS = 25000
+
+
+def raise_open_file_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@dataclass
+class Sample:
+    at: float          # wall clock, seconds since the epoch
+    cpu: float         # user + system CPU seconds
+    rss_kib: int
+    writes: int        # write syscalls (write/writev; not send/sendto, see report notes)
+
+
+def read_sample(pid: int) -> Sample | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        statm = Path(f"/proc/{pid}/statm").read_text().split()
+        io = Path(f"/proc/{pid}/io").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    writes = re.search(r"syscw:\s+(\d+)", io)
+    return Sample(time.time(), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, int(statm[1]) * PAGE_KIB,
+                  int(writes.group(1)) if writes else 0)
+
+
+def peak_rss_kib(pid: int) -> int:
+    match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) if match else 0
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pid: int, interval: float = 0.25):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[Sample] = []
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            sample = read_sample(self.pid)
+            if sample:
+                self.samples.append(sample)
+            self.stopping.wait(self.interval)
+
+    def stop(self):
+        self.stopping.set()
+        self.join()
+
+    def at(self, moment: float, key: str) -> float:
+        """The counter `key` at `moment`, linearly interpolated between the samples around it."""
+        times = [s.at for s in self.samples]
+        i = bisect.bisect_left(times, moment)
+        if i == 0:
+            return getattr(self.samples[0], key)
+        if i >= len(times):
+            return getattr(self.samples[-1], key)
+        before, after = self.samples[i - 1], self.samples[i]
+        share = (moment - before.at) / (after.at - before.at) if after.at > before.at else 0
+        return getattr(before, key) + share * (getattr(after, key) - getattr(before, key))
+
+    def during(self, start: float, end: float) -> list[Sample]:
+        return [s for s in self.samples if start <= s.at <= end]
+
+
+class ServerProcess:
+    def __init__(self, server, port: int, rate: float, bin_dir: Path, log_dir: Path):
+        self.server, self.port = server, port
+        self.log_path = log_dir / f"{server.name}-{port}.log"
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(server.command(port, rate, bin_dir), stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=server.environment(), preexec_fn=raise_open_file_limit)
+        self.wait_until_ready()
+        self.sampler = Sampler(self.process.pid)
+        self.sampler.start()
+
+    def wait_until_ready(self, timeout: float = 60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.server.name} exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                self.server.stats(self.port)
+                return
+            except (urllib.error.URLError, ConnectionError, OSError, ValueError):
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.server.name} did not answer on port {self.port}")
+
+    def stop(self) -> int:
+        peak = peak_rss_kib(self.process.pid) if self.process.poll() is None else 0
+        self.sampler.stop()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        return peak
+
+
+@dataclass
+class SwarmSpec:
+    clients: int
+    subscribe: int = 10
+    duration: float = 20
+    warmup: float = 5
+    deflate: bool = False
+    zstd: bool = False
+    slow_fraction: float = 0
+    slow_read_bps: int = 1000
+    settle: float = 5
+    extra: list = field(default_factory=list)
+
+    def processes(self) -> int:
+        return max(1, math.ceil(self.clients / CLIENTS_PER_PROCESS))
+
+
+def run_swarm(spec: SwarmSpec, port: int, bin_dir: Path, log_dir: Path, seed_base: int = 7) -> list[dict]:
+    """Starts the swarm's processes together and returns each one's JSON summary."""
+    count = spec.processes()
+    share = [spec.clients // count + (1 if i < spec.clients % count else 0) for i in range(count)]
+    addresses = max(1, math.ceil(spec.clients / CLIENTS_PER_SOURCE_ADDRESS))
+    runs = []
+    for index, clients in enumerate(share):
+        summary = Path(tempfile.mkstemp(prefix="swarm-", suffix=".json", dir=log_dir)[1])
+        command = [str(bin_dir / "feedsim"), "swarm", "--url", f"ws://127.0.0.1:{port}/ws",
+                   "--clients", str(clients), "--subscribe", str(spec.subscribe), "--duration", str(spec.duration),
+                   "--warmup", str(spec.warmup), "--settle", str(spec.settle), "--json", str(summary),
+                   "--seed", str(seed_base + index), "--threads", "1" if count > 1 else "2",
+                   "--slow-fraction", str(spec.slow_fraction), "--slow-read-bps", str(spec.slow_read_bps),
+                   *(["--deflate"] if spec.deflate else []), *(["--zstd"] if spec.zstd else []), *spec.extra]
+        if addresses > 1:
+            # Spread over 127.0.0.2.., each process its own addresses.
+            first = 2 + index * addresses
+            command += ["--source-addresses", f"127.0.0.{first}-127.0.0.{first + addresses - 1}"]
+        log = open(log_dir / f"swarm-{port}-{index}.log", "w")
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_open_file_limit)
+        runs.append((process, summary, log))
+    results = []
+    for process, summary, log in runs:
+        process.wait()
+        log.close()
+        if process.returncode != 0 or summary.stat().st_size == 0:
+            raise RuntimeError(f"feedsim swarm failed ({process.returncode}); see {log.name}:\n"
+                               + Path(log.name).read_text()[-2000:])
+        results.append(json.loads(summary.read_text()))
+    return results
+
+
+def merge_histograms(parts: list[list]) -> list[tuple[int, int]]:
+    merged: dict[int, int] = {}
+    for part in parts:
+        for value, count in part:
+            merged[value] = merged.get(value, 0) + count
+    return sorted(merged.items())
+
+
+def percentile(histogram: list[tuple[int, int]], q: float) -> float:
+    """The smallest recorded value (µs) at or above quantile q (0-100), in ms."""
+    total = sum(count for _, count in histogram)
+    if not total:
+        return float("nan")
+    threshold = math.ceil(total * q / 100)
+    seen = 0
+    for value, count in histogram:
+        seen += count
+        if seen >= max(threshold, 1):
+            return value / 1000
+    return histogram[-1][0] / 1000
+
+
+def measure(server, spec: SwarmSpec, rate: float, port: int, bin_dir: Path, log_dir: Path) -> dict:
+    """Runs one server with one swarm; returns the run's record (config and results)."""
+    process = ServerProcess(server, port, rate, bin_dir, log_dir)
+    try:
+        time.sleep(1.0)
+        idle = read_sample(process.process.pid)
+        stats_before = safe_stats(server, port)
+        swarms = run_swarm(spec, port, bin_dir, log_dir)
+        stats_after = safe_stats(server, port)
+    finally:
+        peak = process.stop()
+    start = max(s["window"]["startUnixSeconds"] for s in swarms)
+    end = min(s["window"]["endUnixSeconds"] for s in swarms)
+    if end <= start:  # processes did not overlap (should not happen): fall back to the union
+        start = min(s["window"]["startUnixSeconds"] for s in swarms)
+        end = max(s["window"]["endUnixSeconds"] for s in swarms)
+    sampler = process.sampler
+    window = end - start
+    cpu = sampler.at(end, "cpu") - sampler.at(start, "cpu")
+    writes = sampler.at(end, "writes") - sampler.at(start, "writes")
+    in_window = sampler.during(start, end)
+    connected_rss = sorted(s.rss_kib for s in in_window)[len(in_window) // 2] if in_window else 0
+    messages_per_second = sum(s["messagesPerSecond"] for s in swarms)
+    deliveries = messages_per_second * window
+    histogram = merge_histograms([s["latencyHistogramMicros"] for s in swarms])
+    connected = sum(s["connected"] for s in swarms)
+    idle_rss = idle.rss_kib if idle else 0
+    return {
+        "server": server.name,
+        "serverDescription": server.description,
+        "serverArgs": getattr(server, "extra_args", []),
+        "rate": rate,
+        "swarm": {"clients": spec.clients, "subscribe": spec.subscribe, "duration": spec.duration,
+                  "warmup": spec.warmup, "processes": spec.processes(), "deflate": spec.deflate, "zstd": spec.zstd,
+                  "slowFraction": spec.slow_fraction, "slowReadBps": spec.slow_read_bps,
+                  "feedsimConfigs": [s["config"] for s in swarms]},
+        "connected": connected,
+        "openAtEnd": sum(s["openAtEnd"] for s in swarms),
+        "windowSeconds": round(window, 3),
+        "messagesPerSecond": round(messages_per_second),
+        "latencyMs": {name: round(percentile(histogram, q), 3)
+                      for name, q in [("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9), ("max", 100)]},
+        "latencyHistogramMicros": histogram,
+        "gapMessages": sum(s["gapMessages"] for s in swarms),
+        "conflated": sum(s["conflated"] for s in swarms),
+        "evicted": sum(s["evicted"] for s in swarms),
+        "closedByServer": sum(s["closedByServer"] for s in swarms),
+        "fast": [s["fast"] for s in swarms] if spec.slow_fraction else None,
+        "slow": [s["slow"] for s in swarms] if spec.slow_fraction else None,
+        "dropAccounting": [s["dropAccounting"] for s in swarms],
+        "serverCpuCores": round(cpu / window, 3) if window else None,
+        "deliveriesPerCpuSecond": round(deliveries / cpu) if cpu > 0 else None,
+        "writeSyscalls": round(writes),
+        "deliveriesPerWrite": round(deliveries / writes, 2) if writes > 0 and server.write_syscalls_visible else None,
+        "rssIdleMiB": round(idle_rss / 1024, 1),
+        "rssConnectedMiB": round(connected_rss / 1024, 1),
+        "rssPeakMiB": round(peak / 1024, 1),
+        "rssPerConnectionKiB": round((connected_rss - idle_rss) / max(connected, 1), 2),
+        "serverStatsBefore": stats_before,
+        "serverStatsAfter": stats_after,
+    }
+
+
+def safe_stats(server, port):
+    try:
+        return server.stats(port)
+    except Exception as error:  # noqa: BLE001 - a peer that is too busy to answer is a result, not a crash
+        return {"error": str(error)}

@@ -1,0 +1,116 @@
+"""The servers the end-to-end harness can run: TickerHub and its peers, each in its own process.
+
+Every server publishes the same market shape (500 symbols, Zipf(0.8) activity, RATE ticks/s
+generated in-process) and speaks the subset of tickerhub.v1 that `feedsim swarm` drives: welcome,
+list, subscribe with ack + snapshot, updates with per-symbol seq and ts in ns. So the same swarm
+measures all of them unchanged.
+"""
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PEERS = ROOT / "Benchmarks" / "peers"
+HUMMINGBIRD = PEERS / "hummingbird-hub"
+
+
+@dataclass
+class Server:
+    name: str
+    description: str
+    stats_path: str  # GET path answering JSON with at least "deliveries"
+    extra_args: list = field(default_factory=list)
+    # /proc/PID/io counts write(2) and writev(2) but not send(2): Python's asyncio uses send.
+    write_syscalls_visible: bool = True
+
+    def command(self, port: int, rate: float, bin_dir: Path) -> list:
+        raise NotImplementedError
+
+    def environment(self) -> dict:
+        return dict(os.environ)
+
+    def available(self, bin_dir: Path) -> str | None:
+        """None when it can run here, else why not."""
+        return None
+
+    def prepare(self, bin_dir: Path) -> None:
+        """Builds what the server needs, once per harness run."""
+
+    def stats(self, port: int) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{self.stats_path}", timeout=30) as response:
+            return json.load(response)
+
+
+class TickerHub(Server):
+    def __init__(self, extra_args=None, name="tickerhub"):
+        super().__init__(name, "TickerHub (this repo), release build", "/stats", extra_args or [])
+
+    def command(self, port, rate, bin_dir):
+        return [str(bin_dir / "tickerhub"), "--port", str(port), "--rate", str(rate), "--symbols", "500",
+                "--log-level", "warning", *self.extra_args]
+
+    def available(self, bin_dir):
+        return None if (bin_dir / "tickerhub").exists() else f"no {bin_dir / 'tickerhub'} (swift build -c release)"
+
+
+class NodeWS(Server):
+    def __init__(self):
+        super().__init__("node-ws", "Node.js `ws` (apt node-ws), Benchmarks/peers/node-ws-hub.js", "/")
+
+    def command(self, port, rate, bin_dir):
+        return ["node", str(PEERS / "node-ws-hub.js"), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
+
+    def environment(self):
+        return dict(os.environ, NODE_PATH="/usr/share/nodejs")
+
+    def available(self, bin_dir):
+        if not shutil.which("node"):
+            return "node is not installed (apt install nodejs node-ws)"
+        if not Path("/usr/share/nodejs/ws").exists():
+            return "the ws module is not installed (apt install node-ws)"
+        return None
+
+
+class PythonWebsockets(Server):
+    def __init__(self, python: str):
+        super().__init__("python-websockets", "Python `websockets` broadcast(), Benchmarks/peers/python_websockets_hub.py", "/",
+                         write_syscalls_visible=False)
+        self.python = python
+
+    def command(self, port, rate, bin_dir):
+        return [self.python, str(PEERS / "python_websockets_hub.py"), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
+
+    def available(self, bin_dir):
+        probe = subprocess.run([self.python, "-c", "import websockets.asyncio.server"], capture_output=True)
+        return None if probe.returncode == 0 else f"{self.python} has no websockets >= 13 (make test creates .venv)"
+
+
+class Hummingbird(Server):
+    def __init__(self):
+        super().__init__("hummingbird", "Hummingbird 2 + hummingbird-websocket, Benchmarks/peers/hummingbird-hub", "/")
+
+    @staticmethod
+    def configuration(bin_dir: Path) -> str:
+        """Built like TickerHub: release for real runs, debug when the harness runs debug binaries (CI smoke)."""
+        return "debug" if bin_dir.name == "debug" else "release"
+
+    def binary(self, bin_dir: Path) -> Path:
+        return HUMMINGBIRD / ".build" / self.configuration(bin_dir) / "HummingbirdHub"
+
+    def command(self, port, rate, bin_dir):
+        return [str(self.binary(bin_dir)), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
+
+    def prepare(self, bin_dir):
+        if not self.binary(bin_dir).exists():
+            print(f"building the Hummingbird peer ({self.configuration(bin_dir)}; a few minutes the first time)", flush=True)
+        subprocess.run(["swift", "build", "-c", self.configuration(bin_dir), "--package-path", str(HUMMINGBIRD)],
+                       check=True, stdout=subprocess.DEVNULL)
+
+
+def all_servers(python: str) -> dict:
+    servers = [TickerHub(), NodeWS(), PythonWebsockets(python), Hummingbird()]
+    return {server.name: server for server in servers}

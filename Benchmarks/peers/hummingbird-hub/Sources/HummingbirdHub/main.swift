@@ -1,0 +1,192 @@
+// A Hummingbird 2 WebSocket hub speaking the subset of tickerhub.v1 that `feedsim swarm` uses
+// (welcome, list, subscribe with ack + snapshot, quotes with per-symbol seq and ts in ns).
+//
+// Written the way the Hummingbird examples do it: Codable messages through JSONEncoder, one
+// AsyncStream per connection that the publisher yields into, and a task per connection that writes
+// each message with `outbound.write(.text(...))`. The stream keeps the newest 1,024 messages, so a
+// slow client loses its oldest ones (counted as drops). Same market shape as the other peers:
+// N symbols S000.., Zipf(0.8) activity, a random walk, RATE ticks/s generated every millisecond.
+//
+//   swift run -c release --package-path Benchmarks/peers/hummingbird-hub HummingbirdHub --port 18600 --rate 100
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Synchronization
+
+struct Quote: Encodable {
+    var type = "quote"
+    let symbol: String
+    let seq: Int
+    let ts: UInt64
+    let bid: String
+    let ask: String
+    let bidSize = 100
+    let askSize = 200
+}
+
+struct ClientRequest: Decodable {
+    let op: String
+    let id: Int?
+    let symbols: [String]?
+}
+
+struct Reply<Payload: Encodable>: Encodable {
+    let type: String
+    let id: Int?
+    let op: String?
+    let symbols: Payload?
+}
+
+func nowNanos() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+}
+
+/// The market and who follows each symbol, under one lock, so a snapshot and the subscription it
+/// starts are atomic with respect to publishing (no update can fall between them).
+final class Hub: Sendable {
+    typealias Outbox = AsyncStream<String>.Continuation
+
+    struct State {
+        var mid: [Double]
+        var seq: [Int]
+        var subscribers: [[Int: Outbox]]
+    }
+
+    let names: [String]
+    let index: [String: Int]
+    let cumulative: [Double]
+    let state: Mutex<State>
+    let deliveries = Atomic<Int>(0)
+    let drops = Atomic<Int>(0)
+    let nextConnection = Atomic<Int>(0)
+
+    init(symbols: Int) {
+        names = (0..<symbols).map { "S" + String(repeating: "0", count: max(0, 3 - String($0).count)) + String($0) }
+        index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        var total = 0.0
+        cumulative = (0..<symbols).map { total += 1 / pow(Double($0 + 1), 0.8); return total }
+        state = Mutex(State(mid: (0..<symbols).map { _ in 100 + Double.random(in: 0..<300) },
+                            seq: Array(repeating: 1, count: symbols),
+                            subscribers: Array(repeating: [:], count: symbols)))
+    }
+
+    func quote(_ i: Int, _ state: State, type: String = "quote") -> String {
+        let message = Quote(type: type, symbol: names[i], seq: state.seq[i], ts: nowNanos(),
+                            bid: String(format: "%.2f00", state.mid[i]), ask: String(format: "%.2f00", state.mid[i] + 0.01))
+        return String(decoding: try! JSONEncoder().encode(message), as: UTF8.self)
+    }
+
+    func subscribe(_ symbols: [String], connection: Int, outbox: Outbox) {
+        state.withLock { state in
+            for name in symbols {
+                guard let i = index[name], state.subscribers[i][connection] == nil else { continue }
+                state.subscribers[i][connection] = outbox
+                outbox.yield(quote(i, state, type: "snapshot"))
+            }
+        }
+    }
+
+    func remove(connection: Int) {
+        state.withLock { state in
+            for i in state.subscribers.indices { state.subscribers[i][connection] = nil }
+        }
+    }
+
+    func publish(ticks: Int) {
+        state.withLock { state in
+            for _ in 0..<ticks {
+                let target = Double.random(in: 0..<cumulative[cumulative.count - 1])
+                var low = 0, high = cumulative.count - 1
+                while low < high {
+                    let middle = (low + high) / 2
+                    if cumulative[middle] <= target { low = middle + 1 } else { high = middle }
+                }
+                let i = low
+                state.mid[i] *= exp(0.0005 * Double.random(in: -1..<1))
+                state.seq[i] += 1
+                guard !state.subscribers[i].isEmpty else { continue }
+                let text = quote(i, state)
+                for outbox in state.subscribers[i].values {
+                    if case .dropped = outbox.yield(text) { drops.add(1, ordering: .relaxed) }
+                }
+                deliveries.add(state.subscribers[i].count, ordering: .relaxed)
+            }
+        }
+    }
+
+    func runMarket(ticksPerSecond: Double) async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var published = 0
+        while true {
+            try await Task.sleep(for: .milliseconds(1))
+            let due = Int((clock.now - start) / .seconds(1) * ticksPerSecond) - published
+            if due > 0 {
+                publish(ticks: due)
+                published += due
+            }
+        }
+    }
+}
+
+func encode<T: Encodable>(_ value: T) -> String {
+    String(decoding: try! JSONEncoder().encode(value), as: UTF8.self)
+}
+
+let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
+    (CommandLine.arguments[$0].replacingOccurrences(of: "--", with: ""), CommandLine.arguments[$0 + 1])
+})
+let port = Int(arguments["port"] ?? "18600")!
+let rate = Double(arguments["rate"] ?? "100")!
+let hub = Hub(symbols: Int(arguments["symbols"] ?? "500")!)
+
+let router = Router()
+router.get("/") { _, _ in
+    "{\"deliveries\":\(hub.deliveries.load(ordering: .relaxed)),\"drops\":\(hub.drops.load(ordering: .relaxed))}"
+}
+
+let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+webSocketRouter.ws("/ws") { inbound, outbound, _ in
+    let connection = hub.nextConnection.add(1, ordering: .relaxed).newValue
+    let (messages, outbox) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1024))
+    outbox.yield(encode(["type": "welcome", "protocol": "tickerhub.v1"]))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+            for await text in messages { try await outbound.write(.text(text)) }
+        }
+        for try await message in inbound.messages(maxSize: 1 << 16) {
+            guard case .text(let text) = message,
+                  let request = try? JSONDecoder().decode(ClientRequest.self, from: Data(text.utf8)) else { continue }
+            switch request.op {
+            case "list":
+                outbox.yield(encode(Reply(type: "symbols", id: request.id, op: nil, symbols: hub.names)))
+            case "subscribe":
+                outbox.yield(encode(Reply(type: "ack", id: request.id, op: "subscribe", symbols: request.symbols ?? [])))
+                hub.subscribe(request.symbols ?? [], connection: connection, outbox: outbox)
+            default:
+                break
+            }
+        }
+        hub.remove(connection: connection)
+        outbox.finish()
+        try await group.waitForAll()
+    }
+}
+
+var logger = Logger(label: "hummingbird-hub")
+logger.logLevel = .warning
+let app = Application(
+    router: router,
+    server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+    configuration: .init(address: .hostname("127.0.0.1", port: port), backlog: 4096),
+    logger: logger
+)
+print("hummingbird hub on \(port), \(hub.names.count) symbols, \(rate) ticks/s")
+try await withThrowingTaskGroup(of: Void.self) { group in
+    group.addTask { try await hub.runMarket(ticksPerSecond: rate) }
+    group.addTask { try await app.runService() }
+    try await group.next()
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""A Python `websockets` hub speaking the subset of tickerhub.v1 that `feedsim swarm` uses.
+
+Written the way the websockets docs recommend for fan-out: one asyncio server, a set of
+connections per symbol, and `websockets.broadcast()` once per tick, which writes the same
+message to every subscriber without awaiting and skips connections that are not open. The market
+has the same shape as the other peers (Benchmarks/peers/market.md): N symbols S000.., Zipf(0.8)
+activity, a seeded random walk, RATE ticks/s generated every millisecond.
+
+    .venv/bin/python Benchmarks/peers/python_websockets_hub.py --port 18600 --rate 100
+
+GET / (plain HTTP on the same port) answers {"deliveries": n, "drops": 0}.
+"""
+import argparse
+import asyncio
+import bisect
+import http
+import json
+import math
+import random
+import time
+
+from websockets.asyncio.server import broadcast, serve
+from websockets.http11 import Response
+from websockets.datastructures import Headers
+
+
+def dumps(message: dict) -> str:
+    # No spaces, keys in protocol order: what every tickerhub.v1 client expects ("type" first).
+    return json.dumps(message, separators=(",", ":"))
+
+
+class Market:
+    def __init__(self, symbols: int, seed: int = 7):
+        self.random = random.Random(seed)
+        self.names = [f"S{i:03d}" for i in range(symbols)]
+        self.index = {name: i for i, name in enumerate(self.names)}
+        weights = [1 / (i + 1) ** 0.8 for i in range(symbols)]
+        self.cumulative = [sum(weights[: i + 1]) for i in range(symbols)]
+        self.mid = [100 + self.random.random() * 300 for _ in range(symbols)]
+        self.seq = [1] * symbols
+
+    def pick(self) -> int:
+        return bisect.bisect_right(self.cumulative, self.random.random() * self.cumulative[-1])
+
+    def step(self, i: int) -> None:
+        self.mid[i] *= math.exp(0.0005 * (self.random.random() * 2 - 1))
+        self.seq[i] += 1
+
+    def quote(self, i: int, kind: str = "quote") -> str:
+        return dumps({"type": kind, "symbol": self.names[i], "seq": self.seq[i], "ts": time.time_ns(),
+                      "bid": f"{self.mid[i]:.2f}00", "ask": f"{self.mid[i] + 0.01:.2f}00",
+                      "bidSize": 100, "askSize": 200})
+
+
+class Hub:
+    def __init__(self, market: Market):
+        self.market = market
+        self.subscribers = [set() for _ in market.names]
+        self.deliveries = 0
+
+    async def session(self, ws):
+        mine = []
+        await ws.send(dumps({"type": "welcome", "protocol": "tickerhub.v1", "heartbeatMs": 1000}))
+        try:
+            async for text in ws:
+                request = json.loads(text)
+                if request.get("op") == "list":
+                    await ws.send(dumps({"type": "symbols", "id": request.get("id"), "symbols": self.market.names}))
+                elif request.get("op") == "subscribe":
+                    symbols = request.get("symbols", [])
+                    await ws.send(dumps({"type": "ack", "id": request.get("id"), "op": "subscribe", "symbols": symbols}))
+                    for name in symbols:
+                        i = self.market.index.get(name)
+                        if i is None:
+                            continue
+                        # Snapshot and registration happen with no await between them, so no tick
+                        # can fall in between: the next update is snapshot seq + 1.
+                        self.subscribers[i].add(ws)
+                        mine.append(i)
+                        await ws.send(self.market.quote(i, "snapshot"))
+        finally:
+            for i in mine:
+                self.subscribers[i].discard(ws)
+
+    async def publish(self, rate: float):
+        owed, last = 0.0, time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            owed += rate * (now - last)
+            last = now
+            while owed >= 1:
+                owed -= 1
+                i = self.market.pick()
+                self.market.step(i)
+                if self.subscribers[i]:
+                    broadcast(self.subscribers[i], self.market.quote(i))
+                    self.deliveries += len(self.subscribers[i])
+
+    def http_stats(self, connection, request):
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        body = json.dumps({"deliveries": self.deliveries, "drops": 0}).encode()
+        return Response(http.HTTPStatus.OK.value, "OK",
+                        Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]), body)
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=18600)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--symbols", type=int, default=500)
+    args = parser.parse_args()
+    hub = Hub(Market(args.symbols))
+    # compression=None: the swarm does not offer permessage-deflate, and neither side should pay for it.
+    async with serve(hub.session, "127.0.0.1", args.port, compression=None, process_request=hub.http_stats,
+                     max_queue=64, backlog=4096):
+        print(f"python-websockets hub on {args.port}, {args.symbols} symbols, {args.rate} ticks/s", flush=True)
+        await hub.publish(args.rate)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
