@@ -22,6 +22,10 @@ def load(folder: Path) -> tuple[dict, list[dict]]:
     return machine, runs
 
 
+def ms(value):
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.1f}"
+
+
 def number(value, digits=0):
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -57,10 +61,12 @@ def comparison_tables(runs: list[dict]) -> list[str]:
         lines += [f"### {clients:,} subscribers × 10 symbols", "", header, "|" + "---|" * 12]
         for run in order(by_clients[clients]):
             latency = run["latencyMs"]
-            connected = run["connected"]
+            connected, still_open = run["connected"], run.get("openAtEnd", run["connected"])
             note = "" if connected == clients else f" ({connected:,} connected)"
-            lines.append(f"| {run['server']}{note} | {number(run['messagesPerSecond'])} | {latency['p50']} | {latency['p99']} | "
-                         f"{latency['p999']} | {latency['max']} | {number(run['gapMessages'])} | {run['serverCpuCores']} | "
+            if still_open < connected:
+                note += f" ({still_open:,} still open at the end)"
+            lines.append(f"| {run['server']}{note} | {number(run['messagesPerSecond'])} | {ms(latency['p50'])} | {ms(latency['p99'])} | "
+                         f"{ms(latency['p999'])} | {ms(latency['max'])} | {number(run['gapMessages'])} | {run['serverCpuCores']} | "
                          f"{number(run['deliveriesPerCpuSecond'])} | {number(run['deliveriesPerWrite'], 2)} | "
                          f"{run['rssConnectedMiB']} MiB | {run['rssPerConnectionKiB']} KiB |")
         lines.append("")
@@ -75,7 +81,7 @@ def comparison_tables(runs: list[dict]) -> list[str]:
             lines.append(f"| {clients:,} | {peer['server']} | {ratio(ours['deliveriesPerCpuSecond'], peer['deliveriesPerCpuSecond'])} "
                          f"({number(ours['deliveriesPerCpuSecond'])} vs {number(peer['deliveriesPerCpuSecond'])}) | "
                          f"{ratio(ours['latencyMs']['p99'], peer['latencyMs']['p99'], higher_is_better=False)} "
-                         f"({ours['latencyMs']['p99']} vs {peer['latencyMs']['p99']} ms) | "
+                         f"({ms(ours['latencyMs']['p99'])} vs {ms(peer['latencyMs']['p99'])} ms) | "
                          f"{ratio(ours['rssPerConnectionKiB'], peer['rssPerConnectionKiB'], higher_is_better=False)} "
                          f"({ours['rssPerConnectionKiB']} vs {peer['rssPerConnectionKiB']} KiB) |")
     lines.append("")
@@ -106,13 +112,13 @@ def scenario_tables(runs: list[dict]) -> list[str]:
                 lines.append(f"| {run['label']} | failed: {run['error'][:120]} |" + " |" * 10)
                 continue
             latency = run["latencyMs"]
-            lines.append(f"| {run['label']} | {number(run['messagesPerSecond'])} | {latency['p50']} | {latency['p99']} | "
-                         f"{latency['p999']} | {latency['max']} | {number(run['gapMessages'])} | {number(run['conflated'])} | "
+            lines.append(f"| {run['label']} | {number(run['messagesPerSecond'])} | {ms(latency['p50'])} | {ms(latency['p99'])} | "
+                         f"{ms(latency['p999'])} | {ms(latency['max'])} | {number(run['gapMessages'])} | {number(run['conflated'])} | "
                          f"{run['serverCpuCores']} | {number(run['deliveriesPerCpuSecond'])} | {number(run['deliveriesPerWrite'], 2)} | "
                          f"{run['rssPerConnectionKiB']} KiB |")
             if run.get("fast"):
                 fast = run["fast"][0]["latencyMs"]
-                lines.append(f"| ↳ fast clients only | | {fast['p50']} | {fast['p99']} | {fast['p999']} | {fast['max']} | "
+                lines.append(f"| ↳ fast clients only | | {ms(fast['p50'])} | {ms(fast['p99'])} | {ms(fast['p999'])} | {ms(fast['max'])} | "
                              f"{number(sum(f['gapMessages'] for f in run['fast']))} | | | | | |")
         lines.append("")
     return lines
@@ -193,8 +199,9 @@ def generate(folder: Path, results_md: Path) -> None:
              "feedsim process is its own process, and they **share the same cores**, so every number includes "
              "the load generator competing with the server.", "",
              "Method: `feedsim swarm` opens the connections (in several processes past 8,000), subscribes, waits "
-             "out a warm-up, then measures. Latency is receive time minus the update's `ts`, the time the server "
-             "generated the tick, so queueing anywhere counts (no coordinated omission); histograms from all "
+             "out a warm-up, then measures. Latency is receive time minus the update's `ts`, the time the tick was "
+             "due by the server's schedule (every server stamps it so), so a server or a generator that falls behind "
+             "shows it as latency (no coordinated omission); histograms from all "
              "swarm processes are merged exactly. Server CPU and write syscalls are read from `/proc` four times "
              "a second and interpolated to the window every swarm process was measuring in.", ""]
     lines += comparison_tables(runs)

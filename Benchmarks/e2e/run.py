@@ -35,7 +35,7 @@ class Run:
     rate: float = 100
 
 
-def plan(quick: bool, servers: dict, scenarios: set) -> list[Run]:
+def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = None) -> list[Run]:
     duration, warmup = (5, 2) if quick else (20, 5)
     runs = []
     peers = list(servers.values())
@@ -45,7 +45,7 @@ def plan(quick: bool, servers: dict, scenarios: set) -> list[Run]:
                          warmup=options.pop("warmup", warmup), settle=0 if quick else 5, **options)
 
     if "subscribers" in scenarios:
-        for clients in ([1000] if quick else [1000, 5000, 15000]):
+        for clients in counts or ([1000] if quick else [1000, 5000, 15000]):
             for server in peers:
                 runs.append(Run("subscribers", f"{clients:,} × 10", server, spec(clients)))
     hub = servers.get("tickerhub")
@@ -98,6 +98,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="1,000 subscribers, 5 s per server: under 3 minutes")
     parser.add_argument("--servers", default="tickerhub,node-ws,python-websockets,hummingbird")
     parser.add_argument("--scenarios", default="subscribers,symbols,rate,compression,slow,pacing,burst")
+    parser.add_argument("--subscriber-counts", help="comma-separated client counts of the subscribers scenario "
+                        "(default 1000,5000,15000; 1000 with --quick)")
     parser.add_argument("--bin-dir", type=Path, default=ROOT / ".build" / "release",
                         help="where tickerhub and feedsim are (default: the release build)")
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"),
@@ -127,12 +129,14 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
-    runs = plan(args.quick, servers, set(args.scenarios.split(",")))
+    counts = [int(c) for c in args.subscriber_counts.split(",")] if args.subscriber_counts else None
+    runs = plan(args.quick, servers, set(args.scenarios.split(",")), counts)
     (out / "machine.json").write_text(json.dumps(machine(), indent=2) + "\n")
     print(f"{len(runs)} runs into {out}", flush=True)
     started = time.time()
-    for index, run in enumerate(runs):
-        print(f"[{index + 1}/{len(runs)}] {run.scenario}: {run.label} on {run.server.name} ...", end=" ", flush=True)
+    first = len(list(out.glob("[0-9][0-9]-*.json")))  # runs added to an existing folder number on
+    for index, run in enumerate(runs, start=first):
+        print(f"[{index + 1 - first}/{len(runs)}] {run.scenario}: {run.label} on {run.server.name} ...", end=" ", flush=True)
         try:
             record = measure(run.server, run.swarm, run.rate, args.port + index, args.bin_dir, logs)
         except RuntimeError as error:

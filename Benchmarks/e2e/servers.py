@@ -85,6 +85,8 @@ class PythonWebsockets(Server):
         return [self.python, str(PEERS / "python_websockets_hub.py"), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
 
     def available(self, bin_dir):
+        if not shutil.which(self.python):
+            return f"no {self.python} (make test or make bench-e2e creates .venv)"
         probe = subprocess.run([self.python, "-c", "import websockets.asyncio.server"], capture_output=True)
         return None if probe.returncode == 0 else f"{self.python} has no websockets >= 13 (make test creates .venv)"
 
@@ -107,8 +109,12 @@ class Hummingbird(Server):
     def prepare(self, bin_dir):
         if not self.binary(bin_dir).exists():
             print(f"building the Hummingbird peer ({self.configuration(bin_dir)}; a few minutes the first time)", flush=True)
-        subprocess.run(["swift", "build", "-c", self.configuration(bin_dir), "--package-path", str(HUMMINGBIRD)],
-                       check=True, stdout=subprocess.DEVNULL)
+        # Run from the package folder, as a person would: SwiftPM rebuilds everything when the same
+        # package is built once from inside and once with --package-path.
+        build = subprocess.run(["swift", "build", "-c", self.configuration(bin_dir)], cwd=HUMMINGBIRD,
+                               capture_output=True, text=True)
+        if build.returncode != 0:
+            raise RuntimeError("building the Hummingbird peer failed:\n" + (build.stdout + build.stderr)[-3000:])
 
 
 def all_servers(python: str) -> dict:

@@ -2,7 +2,8 @@
 // subscribe with ack + snapshot, quote updates with per-symbol seq and ts in ns), written the way a
 // typical Node fan-out is: JSON.stringify once per tick, then ws.send(string) to each subscriber
 // (ws frames the message for every socket). Slow sockets are skipped past 128 KiB buffered, like
-// TickerHub's write-buffer high-water mark. Same market shape: N symbols, Zipf(0.8) activity.
+// TickerHub's write-buffer high-water mark. Same market shape: N symbols, Zipf(0.8) activity, each
+// tick stamped with the time it was due, so a fan-out that falls behind shows as latency.
 //
 //   NODE_PATH=/usr/share/nodejs node Benchmarks/peers/node-ws-hub.js --port 18600 --rate 100
 const { WebSocketServer } = require("ws");
@@ -30,9 +31,9 @@ const pick = () => {
   while (lo < hi) { const m = (lo + hi) >> 1; if (cumulative[m] <= target) lo = m + 1; else hi = m; }
   return lo;
 };
-const quote = (i) => {
+const quote = (i, ts = nowNs()) => {
   const bid = mid[i].toFixed(2);
-  return { type: "quote", symbol: symbols[i], seq: seq[i], ts: nowNs(), bid: bid + "00", ask: (mid[i] + 0.01).toFixed(2) + "00", bidSize: 100, askSize: 200 };
+  return { type: "quote", symbol: symbols[i], seq: seq[i], ts, bid: bid + "00", ask: (mid[i] + 0.01).toFixed(2) + "00", bidSize: 100, askSize: 200 };
 };
 
 const server = http.createServer((req, res) => {
@@ -61,17 +62,20 @@ wss.on("connection", (ws) => {
 });
 
 for (let i = 0; i < symbolCount; i++) seq[i] = 1;
-let owed = 0, last = performance.now();
+// Tick n is due at start + n / rate, and carries that time as its ts: when fan-out keeps this one
+// thread busy, ticks fall behind schedule, and that lag must show as latency (no coordinated omission).
+const start = performance.now();
+let generated = 0;
 setInterval(() => {
+  // Only the ticks due by now: new ones wait for the next callback, so sockets get serviced between.
   const now = performance.now();
-  owed += rate * (now - last) / 1000;
-  last = now;
-  while (owed >= 1) {
-    owed -= 1;
+  while (start + (generated + 1) * 1000 / rate <= now) {
+    generated += 1;
+    const due = start + generated * 1000 / rate;
     const i = pick();
     mid[i] *= Math.exp(0.0005 * (Math.random() * 2 - 1));
     seq[i] += 1;
-    const text = JSON.stringify(quote(i));
+    const text = JSON.stringify(quote(i, Math.round((performance.timeOrigin + due) * 1e6)));
     for (const ws of subscribers[i]) {
       if (ws.bufferedAmount > 128 * 1024) { drops++; continue; }
       ws.send(text);

@@ -5,7 +5,8 @@ Written the way the websockets docs recommend for fan-out: one asyncio server, a
 connections per symbol, and `websockets.broadcast()` once per tick, which writes the same
 message to every subscriber without awaiting and skips connections that are not open. The market
 has the same shape as the other peers (Benchmarks/peers/market.md): N symbols S000.., Zipf(0.8)
-activity, a seeded random walk, RATE ticks/s generated every millisecond.
+activity, a seeded random walk, RATE ticks/s generated every millisecond, each stamped with the time
+it was due (so a fan-out that falls behind shows as latency).
 
     .venv/bin/python Benchmarks/peers/python_websockets_hub.py --port 18600 --rate 100
 
@@ -47,8 +48,8 @@ class Market:
         self.mid[i] *= math.exp(0.0005 * (self.random.random() * 2 - 1))
         self.seq[i] += 1
 
-    def quote(self, i: int, kind: str = "quote") -> str:
-        return dumps({"type": kind, "symbol": self.names[i], "seq": self.seq[i], "ts": time.time_ns(),
+    def quote(self, i: int, kind: str = "quote", ts: int | None = None) -> str:
+        return dumps({"type": kind, "symbol": self.names[i], "seq": self.seq[i], "ts": ts or time.time_ns(),
                       "bid": f"{self.mid[i]:.2f}00", "ask": f"{self.mid[i] + 0.01:.2f}00",
                       "bidSize": 100, "askSize": 200})
 
@@ -84,18 +85,19 @@ class Hub:
                 self.subscribers[i].discard(ws)
 
     async def publish(self, rate: float):
-        owed, last = 0.0, time.perf_counter()
+        # Tick n is due at start + n / rate and carries that time as its ts: when fan-out keeps the
+        # one thread busy, ticks fall behind schedule, and the lag shows as latency.
+        start, generated = time.time_ns(), 0
         while True:
             await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            owed += rate * (now - last)
-            last = now
-            while owed >= 1:
-                owed -= 1
+            now = time.time_ns()
+            while start + (generated + 1) * 1_000_000_000 / rate <= now:
+                generated += 1
+                due = start + int(generated * 1_000_000_000 / rate)
                 i = self.market.pick()
                 self.market.step(i)
                 if self.subscribers[i]:
-                    broadcast(self.subscribers[i], self.market.quote(i))
+                    broadcast(self.subscribers[i], self.market.quote(i, ts=due))
                     self.deliveries += len(self.subscribers[i])
 
     def http_stats(self, connection, request):

@@ -18,6 +18,10 @@ final class SimulatedFeed: @unchecked Sendable {
     private let interval: TimeAmount
     private var task: RepeatedTask?
     private var startedAt = NIODeadline.now()
+    /// `startedAt` on the wall clock, which `ts` is measured in.
+    private var startedAtWallClock = Timestamp.now()
+    /// Monotonic nanoseconds since `startedAt` at the previous batch.
+    private var lastBatchElapsed: UInt64 = 0
 
     init(configuration: HubConfiguration, publisher: TickPublisher) {
         self.publisher = publisher
@@ -44,6 +48,7 @@ final class SimulatedFeed: @unchecked Sendable {
         publisher.eventLoop.execute {
             self.publishOpeningQuotes()
             self.startedAt = .now()
+            self.startedAtWallClock = .now()
             _ = self.schedule.ticksDue(atNanos: 0)
             self.task = self.publisher.eventLoop.scheduleRepeatedTask(initialDelay: self.interval, delay: self.interval) { _ in
                 self.publishDueTicks()
@@ -63,17 +68,24 @@ final class SimulatedFeed: @unchecked Sendable {
         publisher.publishOnLoop(updates)
     }
 
+    /// Each tick carries the time it was *due*, spread evenly over the time since the last batch,
+    /// not the time this timer got round to it: if the publisher's thread is held up, the delay
+    /// shows in every client's latency instead of being hidden (no coordinated omission).
     private func publishDueTicks() {
         let elapsed = UInt64(max(0, (NIODeadline.now() - startedAt).nanoseconds))
         let due = schedule.ticksDue(atNanos: elapsed)
+        defer { lastBatchElapsed = elapsed }
         guard due > 0 else { return }
+        let step = (elapsed - min(lastBatchElapsed, elapsed)) / UInt64(due)
         var updates: [FeedUpdate] = []
         updates.reserveCapacity(due)
-        for _ in 0..<due {
+        for k in 0..<due {
             let event = simulator.next()
             let instrument = simulator.instruments[event.instrumentIndex]
+            let dueAt = Timestamp(nanosecondsSinceEpoch: startedAtWallClock.nanosecondsSinceEpoch
+                                  + elapsed - UInt64(due - 1 - k) * step)
             updates.append(FeedUpdate(symbolID: ids[event.instrumentIndex], symbol: instrument.symbol,
-                                      timestamp: .now(), body: event.body))
+                                      timestamp: dueAt, body: event.body))
         }
         publisher.publishOnLoop(updates)
     }

@@ -10,6 +10,12 @@ enum WebSocketConnector {
         var description: String { "the server did not upgrade the connection to WebSocket" }
     }
 
+    struct UpgradeTimedOut: Error, CustomStringConvertible {
+        var description: String { "the server did not answer the WebSocket upgrade within \(upgradeTimeout)" }
+    }
+
+    static let upgradeTimeout = TimeAmount.seconds(15)
+
     /// With `throttle`, the connection reads at most that many bytes per second (see `ReadThrottle`),
     /// with a small receive buffer, and `makeThrottle` is handed the throttle on the loop.
     ///
@@ -56,6 +62,13 @@ enum WebSocketConnector {
         connected.whenFailure { upgraded.fail($0) }  // refused or timed out: never upgraded
         return connected.flatMap { channel in
             channel.closeFuture.whenComplete { _ in upgraded.fail(UpgradeFailed()) }
+            // A server that accepts but never answers the upgrade (overloaded, stuck) must not hang
+            // the swarm's ramp-up for ever.
+            let deadline = channel.eventLoop.scheduleTask(in: upgradeTimeout) {
+                upgraded.fail(UpgradeTimedOut())
+                channel.close(promise: nil)
+            }
+            upgraded.futureResult.whenComplete { _ in deadline.cancel() }
             return upgraded.futureResult.map { channel }
         }
     }

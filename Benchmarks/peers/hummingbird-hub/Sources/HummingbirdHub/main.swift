@@ -1,11 +1,12 @@
 // A Hummingbird 2 WebSocket hub speaking the subset of tickerhub.v1 that `feedsim swarm` uses
 // (welcome, list, subscribe with ack + snapshot, quotes with per-symbol seq and ts in ns).
 //
-// Written the way the Hummingbird examples do it: Codable messages through JSONEncoder, one
-// AsyncStream per connection that the publisher yields into, and a task per connection that writes
+// Written the way the Hummingbird examples do it: one AsyncStream per connection that the
+// publisher yields into, and a task per connection that writes
 // each message with `outbound.write(.text(...))`. The stream keeps the newest 1,024 messages, so a
 // slow client loses its oldest ones (counted as drops). Same market shape as the other peers:
-// N symbols S000.., Zipf(0.8) activity, a random walk, RATE ticks/s generated every millisecond.
+// N symbols S000.., Zipf(0.8) activity, a random walk, RATE ticks/s generated every millisecond,
+// each stamped with the time it was due (so a fan-out that falls behind shows as latency).
 //
 //   swift run -c release --package-path Benchmarks/peers/hummingbird-hub HummingbirdHub --port 18600 --rate 100
 import Foundation
@@ -14,28 +15,10 @@ import HummingbirdWebSocket
 import Logging
 import Synchronization
 
-struct Quote: Encodable {
-    var type = "quote"
-    let symbol: String
-    let seq: Int
-    let ts: UInt64
-    let bid: String
-    let ask: String
-    let bidSize = 100
-    let askSize = 200
-}
-
 struct ClientRequest: Decodable {
     let op: String
     let id: Int?
     let symbols: [String]?
-}
-
-struct Reply<Payload: Encodable>: Encodable {
-    let type: String
-    let id: Int?
-    let op: String?
-    let symbols: Payload?
 }
 
 func nowNanos() -> UInt64 {
@@ -73,10 +56,12 @@ final class Hub: Sendable {
                             subscribers: Array(repeating: [:], count: symbols)))
     }
 
-    func quote(_ i: Int, _ state: State, type: String = "quote") -> String {
-        let message = Quote(type: type, symbol: names[i], seq: state.seq[i], ts: nowNanos(),
-                            bid: String(format: "%.2f00", state.mid[i]), ask: String(format: "%.2f00", state.mid[i] + 0.01))
-        return String(decoding: try! JSONEncoder().encode(message), as: UTF8.self)
+    /// Protocol v1 puts "type" first and then symbol, seq and ts, and JSONEncoder on Linux does not
+    /// keep key order, so the update is written with string interpolation, as a Swift developer
+    /// would to meet a wire format (requests are still decoded with JSONDecoder).
+    func quote(_ i: Int, _ state: State, type: String = "quote", ts: UInt64 = nowNanos()) -> String {
+        let bid = String(format: "%.2f00", state.mid[i]), ask = String(format: "%.2f00", state.mid[i] + 0.01)
+        return #"{"type":"\#(type)","symbol":"\#(names[i])","seq":\#(state.seq[i]),"ts":\#(ts),"bid":"\#(bid)","ask":"\#(ask)","bidSize":100,"askSize":200}"#
     }
 
     func subscribe(_ symbols: [String], connection: Int, outbox: Outbox) {
@@ -95,9 +80,12 @@ final class Hub: Sendable {
         }
     }
 
-    func publish(ticks: Int) {
+    /// Publishes ticks `first..<first + count`; tick n was due at `start + n / rate` and carries that
+    /// time as its ts, so falling behind schedule shows as latency.
+    func publish(ticks first: Int, count: Int, start: UInt64, ticksPerSecond: Double) {
         state.withLock { state in
-            for _ in 0..<ticks {
+            for n in first..<(first + count) {
+                let due = start + UInt64(Double(n + 1) / ticksPerSecond * 1e9)
                 let target = Double.random(in: 0..<cumulative[cumulative.count - 1])
                 var low = 0, high = cumulative.count - 1
                 while low < high {
@@ -108,7 +96,7 @@ final class Hub: Sendable {
                 state.mid[i] *= exp(0.0005 * Double.random(in: -1..<1))
                 state.seq[i] += 1
                 guard !state.subscribers[i].isEmpty else { continue }
-                let text = quote(i, state)
+                let text = quote(i, state, ts: due)
                 for outbox in state.subscribers[i].values {
                     if case .dropped = outbox.yield(text) { drops.add(1, ordering: .relaxed) }
                 }
@@ -118,22 +106,23 @@ final class Hub: Sendable {
     }
 
     func runMarket(ticksPerSecond: Double) async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = nowNanos()
         var published = 0
         while true {
             try await Task.sleep(for: .milliseconds(1))
-            let due = Int((clock.now - start) / .seconds(1) * ticksPerSecond) - published
+            let due = Int(Double(nowNanos() - start) / 1e9 * ticksPerSecond) - published
             if due > 0 {
-                publish(ticks: due)
+                publish(ticks: published, count: due, start: start, ticksPerSecond: ticksPerSecond)
                 published += due
             }
         }
     }
 }
 
-func encode<T: Encodable>(_ value: T) -> String {
-    String(decoding: try! JSONEncoder().encode(value), as: UTF8.self)
+/// A reply with "type" first, as protocol v1 requires; the symbol list goes through JSONEncoder.
+func reply(_ type: String, id: Int?, op: String? = nil, symbols: [String]) -> String {
+    let list = String(decoding: try! JSONEncoder().encode(symbols), as: UTF8.self)
+    return #"{"type":"\#(type)","id":\#(id.map(String.init) ?? "null")\#(op.map { #","op":"\#($0)""# } ?? ""),"symbols":\#(list)}"#
 }
 
 let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
@@ -152,7 +141,7 @@ let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
 webSocketRouter.ws("/ws") { inbound, outbound, _ in
     let connection = hub.nextConnection.add(1, ordering: .relaxed).newValue
     let (messages, outbox) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1024))
-    outbox.yield(encode(["type": "welcome", "protocol": "tickerhub.v1"]))
+    outbox.yield(#"{"type":"welcome","protocol":"tickerhub.v1","heartbeatMs":1000}"#)
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask {
             for await text in messages { try await outbound.write(.text(text)) }
@@ -162,9 +151,9 @@ webSocketRouter.ws("/ws") { inbound, outbound, _ in
                   let request = try? JSONDecoder().decode(ClientRequest.self, from: Data(text.utf8)) else { continue }
             switch request.op {
             case "list":
-                outbox.yield(encode(Reply(type: "symbols", id: request.id, op: nil, symbols: hub.names)))
+                outbox.yield(reply("symbols", id: request.id, symbols: hub.names))
             case "subscribe":
-                outbox.yield(encode(Reply(type: "ack", id: request.id, op: "subscribe", symbols: request.symbols ?? [])))
+                outbox.yield(reply("ack", id: request.id, op: "subscribe", symbols: request.symbols ?? []))
                 hub.subscribe(request.symbols ?? [], connection: connection, outbox: outbox)
             default:
                 break
@@ -188,5 +177,6 @@ print("hummingbird hub on \(port), \(hub.names.count) symbols, \(rate) ticks/s")
 try await withThrowingTaskGroup(of: Void.self) { group in
     group.addTask { try await hub.runMarket(ticksPerSecond: rate) }
     group.addTask { try await app.runService() }
-    try await group.next()
+    try await group.next()   // the application stopped (SIGTERM or SIGINT): stop the market too
+    group.cancelAll()
 }
