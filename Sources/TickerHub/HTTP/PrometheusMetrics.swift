@@ -24,9 +24,8 @@ final class PrometheusMetrics: Sendable {
         self.registry = registry
         batchLatency = registry.makeDurationHistogram(
             name: "tickerhub_fanout_batch_seconds",
-            buckets: [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
-                      .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-                      .milliseconds(100), .milliseconds(250)],
+            // The same bounds as /stats' `fanoutBatch`, so the two views of batch time agree.
+            buckets: BatchLatencyBuckets.upperBoundsMicros.map { .microseconds(Int64($0)) },
             help: "Time one event loop spends on one fan-out batch (read, write, flush)")
     }
 
@@ -38,6 +37,7 @@ final class PrometheusMetrics: Sendable {
     func render(hub: Hub) -> ByteBuffer {
         let fanout = hub.engine.counters.snapshot()
         let metrics = hub.metrics
+        let usage = ProcessUsage.current()
         let counters: [(String, String, UInt64, [(String, String)])] = [
             ("tickerhub_ticks_in_total", "Ticks accepted from the feed and sequenced", fanout.ticksIn, []),
             ("tickerhub_frames_encoded_total", "Frames built for the ring (one per tick)", fanout.framesEncoded, []),
@@ -66,7 +66,7 @@ final class PrometheusMetrics: Sendable {
                 last[key] = value
             }
             // CPU time is a counter in seconds, mirrored from microseconds like the others.
-            let cpu = ProcessUsage.current().cpuMicroseconds
+            let cpu = usage.cpuMicroseconds
             let previous = last["process_cpu"] ?? 0
             if cpu > previous {
                 registry.makeCounter(name: "tickerhub_process_cpu_seconds_total", labels: [],
@@ -81,7 +81,7 @@ final class PrometheusMetrics: Sendable {
             ("tickerhub_backlogged_connections", "Connections whose backlog is full now", Double(metrics.backloggedConnections.load(ordering: .relaxed))),
             ("tickerhub_publishers", "Ingest publishers connected", Double(metrics.publishersConnected.load(ordering: .relaxed))),
             ("tickerhub_symbols", "Symbols known to the hub", Double(hub.engine.directory.count)),
-            ("tickerhub_process_resident_memory_bytes", "Resident memory of the hub process", Double(ProcessUsage.current().residentBytes)),
+            ("tickerhub_process_resident_memory_bytes", "Resident memory of the hub process", Double(usage.residentBytes)),
         ]
         for (name, help, value) in gauges {
             registry.makeGauge(name: name, help: help).set(to: value)
