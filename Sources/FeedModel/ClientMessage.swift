@@ -6,7 +6,8 @@ import Foundation
 
 /// A request from a subscriber, protocol `tickerhub.v1`.
 public enum ClientMessage: Sendable, Equatable {
-    case subscribe(id: Int64?, symbols: [String])
+    /// `updateInterval` is the request's `maxFrequency`; nil means every update.
+    case subscribe(id: Int64?, symbols: [String], updateInterval: UpdateInterval? = nil)
     case unsubscribe(id: Int64?, symbols: [String])
     case list(id: Int64?)
     case ping(id: Int64?)
@@ -14,7 +15,7 @@ public enum ClientMessage: Sendable, Equatable {
 
     public var id: Int64? {
         switch self {
-        case .subscribe(let id, _), .unsubscribe(let id, _), .list(let id), .ping(let id), .stats(let id): return id
+        case .subscribe(let id, _, _), .unsubscribe(let id, _), .list(let id), .ping(let id), .stats(let id): return id
         }
     }
 
@@ -57,7 +58,18 @@ public enum ClientMessage: Sendable, Equatable {
                 return .failure(ProtocolError(id: raw.id, code: .tooManySymbols,
                                               message: "\(symbols.count) symbols in one request; the limit is \(limits.maxSymbolsPerRequest)"))
             }
-            return .success(op == "subscribe" ? .subscribe(id: raw.id, symbols: symbols) : .unsubscribe(id: raw.id, symbols: symbols))
+            guard op == "subscribe" else {
+                return .success(.unsubscribe(id: raw.id, symbols: symbols))
+            }
+            var interval: UpdateInterval?
+            if let frequency = raw.maxFrequency {
+                guard let valid = UpdateInterval(maxFrequency: frequency) else {
+                    return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
+                                                  message: "\"maxFrequency\" must be from 0.01 to 1000 updates per second"))
+                }
+                interval = valid
+            }
+            return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval))
         case "list": return .success(.list(id: raw.id))
         case "ping": return .success(.ping(id: raw.id))
         case "stats": return .success(.stats(id: raw.id))
@@ -73,9 +85,10 @@ private struct RawRequest: Decodable {
     var op: String?
     var id: Int64?
     var symbols: [String]?
+    var maxFrequency: Double?
     var problem: String?
 
-    enum CodingKeys: String, CodingKey { case op, id, symbols }
+    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -92,6 +105,11 @@ private struct RawRequest: Decodable {
             symbols = try container.decodeIfPresent([String].self, forKey: .symbols)
         } catch {
             problem = problem ?? "\"symbols\" must be an array of strings"
+        }
+        do {
+            maxFrequency = try container.decodeIfPresent(Double.self, forKey: .maxFrequency)
+        } catch {
+            problem = problem ?? "\"maxFrequency\" must be a number (updates per second)"
         }
     }
 }

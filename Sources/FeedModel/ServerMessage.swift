@@ -5,7 +5,8 @@ import NIOCore
 /// Field names here are the contract with clients; change them only with a protocol version bump.
 public enum ServerMessage: Sendable, Equatable {
     case welcome(Welcome)
-    case ack(id: Int64?, op: String, symbols: [String])
+    /// `updateInterval`: the interval a `subscribe` with `maxFrequency` got (omitted otherwise).
+    case ack(id: Int64?, op: String, symbols: [String], updateInterval: UpdateInterval? = nil)
     case error(ProtocolError)
     case symbols(id: Int64?, symbols: [String])
     case pong(id: Int64?, timestamp: Timestamp)
@@ -39,7 +40,7 @@ public enum ServerMessage: Sendable, Equatable {
     public static func == (lhs: ServerMessage, rhs: ServerMessage) -> Bool {
         switch (lhs, rhs) {
         case let (.welcome(a), .welcome(b)): return a == b
-        case let (.ack(a1, a2, a3), .ack(b1, b2, b3)): return a1 == b1 && a2 == b2 && a3 == b3
+        case let (.ack(a1, a2, a3, a4), .ack(b1, b2, b3, b4)): return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4
         case let (.error(a), .error(b)): return a == b
         case let (.symbols(a1, a2), .symbols(b1, b2)): return a1 == b1 && a2 == b2
         case let (.pong(a1, a2), .pong(b1, b2)): return a1 == b1 && a2 == b2
@@ -69,11 +70,12 @@ public enum ServerMessage: Sendable, Equatable {
             json.field("feed", welcome.feed)
             json.field("server", "tickerhub/\(welcome.serverVersion)")
             json.optionalField("zstdDictionary", welcome.zstdDictionary.map(Int64.init))
-        case let .ack(id, op, symbols):
+        case let .ack(id, op, symbols, interval):
             json.field("type", "ack")
             json.optionalField("id", id)
             json.field("op", op)
             json.stringArray("symbols", symbols)
+            if let interval { json.field("updateIntervalMs", interval.milliseconds) }
         case .error(let error):
             json.field("type", "error")
             json.optionalField("id", error.id)

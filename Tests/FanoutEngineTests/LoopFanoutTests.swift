@@ -33,8 +33,8 @@ struct FanoutHarness {
 
     /// Subscribes to `ids` by their directory names; returns the snapshots to send first.
     @discardableResult
-    func subscribe(_ subscriber: Subscriber, to ids: [SymbolID]) -> [SymbolSnapshot] {
-        fanout.subscribe(subscriber, to: ids, symbols: ids.map { directory.symbol(for: $0)! })
+    func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], every interval: UpdateInterval? = nil) -> [SymbolSnapshot] {
+        fanout.subscribe(subscriber, to: ids, symbols: ids.map { directory.symbol(for: $0)! }, updateInterval: interval)
     }
 
     func publish(_ updates: [FeedUpdate]) {

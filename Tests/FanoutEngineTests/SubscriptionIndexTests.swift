@@ -10,9 +10,13 @@ final class RecordingSink: FrameSink {
     /// When set, the sink turns unwritable after this many more frames (a socket filling up).
     var unwritableAfterFrames: Int?
     private var taken = 0
+    /// When set, each write's time is recorded in `writeTimes` (a loop's clock, for rate checks).
+    var clock: (() -> NIODeadline)?
+    var writeTimes: [NIODeadline] = []
 
     func write(_ frame: ByteBuffer) {
         frames.append(frame)
+        if let clock { writeTimes.append(clock()) }
         if let limit = unwritableAfterFrames {
             unwritableAfterFrames = limit - 1
             if limit - 1 <= 0 { isWritable = false }

@@ -16,6 +16,22 @@ import Testing
         #expect(try parse(#" {"op":"ping","id":null,"extra":[1,2]} "#).get() == .ping(id: nil))
     }
 
+    @Test func subscribeTakesAnOptionalMaximumFrequency() throws {
+        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":4}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"], updateInterval: UpdateInterval(milliseconds: 250)))
+        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":0.5}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"], updateInterval: UpdateInterval(milliseconds: 2_000)))
+        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":null}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"]))
+        for bad in [#""fast""#, "0", "-2", "1e9", "[4]"] {
+            switch parse(#"{"op":"subscribe","id":6,"symbols":["AAPL"],"maxFrequency":\#(bad)}"#) {
+            case .success(let message): Issue.record("maxFrequency \(bad) parsed as \(message)")
+            case .failure(let error):
+                #expect(error.code == .invalidRequest && error.id == 6 && error.message.contains("maxFrequency"))
+            }
+        }
+    }
+
     @Test(arguments: [
         ("{bad", ProtocolError.Code.badJSON, nil as Int64?),
         ("[1,2]", .badJSON, nil),

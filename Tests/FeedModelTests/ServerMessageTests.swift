@@ -50,6 +50,13 @@ import Testing
         #expect(messages[7].jsonText == messages[6].jsonText.replacingOccurrences(of: #""type":"snapshot""#, with: #""type":"conflated""#))
     }
 
+    @Test func aThrottledSubscribesAckSaysTheIntervalItGot() {
+        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"], updateInterval: UpdateInterval(milliseconds: 333)).jsonText
+                == #"{"type":"ack","id":1,"op":"subscribe","symbols":["AAPL"],"updateIntervalMs":333}"#)
+        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"]).jsonText
+                == #"{"type":"ack","id":1,"op":"subscribe","symbols":["AAPL"]}"#)
+    }
+
     @Test func openIsTheSessionsFirstTradeAndStaysPut() {
         var snapshot = SymbolSnapshot(symbol: aapl)
         #expect(!snapshot.jsonFieldsText.contains("open"))

@@ -24,8 +24,11 @@ public final class FanoutCounters: Sendable {
     /// Updates subscribers will never get (their socket could not take them, or their loop was
     /// lapped), counted as the seq gaps the clients are shown. Equals the sum of those gaps.
     public let drops = ManagedAtomic<UInt64>(0)
-    /// Latest-value (`conflated`) messages sent in place of skipped updates.
+    /// Latest-value (`conflated`) messages sent in place of updates a socket could not take.
     public let conflated = ManagedAtomic<UInt64>(0)
+    /// Updates skipped because subscriptions asked for at most one per interval (`maxFrequency`),
+    /// shown to the clients as seq gaps like `drops` (but asked for, not a sign of trouble).
+    public let throttled = ManagedAtomic<UInt64>(0)
     /// Times a loop's consumer was lapped by the ring's writer.
     public let ringLaps = ManagedAtomic<UInt64>(0)
     /// Consumer wake-ups (one per loop per published batch at most).
@@ -36,14 +39,14 @@ public final class FanoutCounters: Sendable {
     public init() {}
 
     public struct Snapshot: Sendable, Equatable {
-        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, ringLaps, drains: UInt64
+        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, drains: UInt64
         public var subscriptions: Int
     }
 
     public func snapshot() -> Snapshot {
         Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed), framesZstd: framesZstd.load(ordering: .relaxed), deflatedBytes: deflatedBytes.load(ordering: .relaxed), zstdBytes: zstdBytes.load(ordering: .relaxed),
                  deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
-                 drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
+                 drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), throttled: throttled.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
                  drains: drains.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

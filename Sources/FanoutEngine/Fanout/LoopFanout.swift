@@ -19,6 +19,12 @@ import NIOCore
 /// *latest* value from the last-value cache as one `conflated` message with its real seq. The seq
 /// jump is the gap the client sees, and exactly that many updates are counted as dropped. A lapped
 /// consumer does the same for every subscription on its loop (`resynchronise()`).
+///
+/// Maximum frequency (`maxFrequency`, docs/PROTOCOL.md): an update for a subscription with an
+/// `UpdateInterval` is held back instead of written (`HeldUpdates`), and at the interval's next
+/// boundary the subscription gets the symbol's latest value as one `conflated` message; the
+/// updates it jumps over are counted as `throttled`. All of a loop's subscriptions with the same
+/// interval are released together, so each connection gets one write per boundary.
 public final class LoopFanout: @unchecked Sendable {
     // @unchecked: confined to `eventLoop` except the atomic `wakePending`.
 
@@ -32,6 +38,8 @@ public final class LoopFanout: @unchecked Sendable {
     private let counters: FanoutCounters
     private let lastValues: LastValueCache
     private var latestFrames: LatestValueFrames
+    /// Subscriptions holding back an update under their maximum frequency.
+    private var held = HeldUpdates()
     private let allocator = ByteBufferAllocator()
     private let compression: SharedCompression
     /// Compresses shared deflate frames the record did not bring, and conflated values; made on first use.
@@ -67,15 +75,23 @@ public final class LoopFanout: @unchecked Sendable {
     // MARK: Subscriptions (on the loop)
 
     /// Subscribes to `ids` and returns, for each *new* subscription, the snapshot to send first.
-    /// Symbols with no value yet come back with a `seq` of 0 and no fields.
-    public func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], symbols: [Symbol]) -> [SymbolSnapshot] {
+    /// Symbols with no value yet come back with a `seq` of 0 and no fields. `updateInterval` is the
+    /// request's maximum frequency (nil: every update); it also replaces that of symbols that were
+    /// already subscribed, as a new request is the subscriber's latest word on them.
+    public func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], symbols: [Symbol],
+                          updateInterval: UpdateInterval? = nil) -> [SymbolSnapshot] {
         eventLoop.assertInEventLoop()
         precondition(ids.count == symbols.count)
         let current = lastValues.snapshots(of: ids)
         var snapshots: [SymbolSnapshot] = []
         for (offset, id) in ids.enumerated() {
+            if let existing = subscriber.subscriptions[id] {
+                existing.updateInterval = updateInterval
+                continue
+            }
             let snapshot = current[offset] ?? SymbolSnapshot(symbol: symbols[offset])
-            if index.add(subscriber, to: id, lastSentSeq: snapshot.seq) != nil {
+            if let added = index.add(subscriber, to: id, lastSentSeq: snapshot.seq) {
+                added.updateInterval = updateInterval
                 snapshots.append(snapshot)
             }
         }
@@ -88,8 +104,9 @@ public final class LoopFanout: @unchecked Sendable {
     public func unsubscribe(_ subscriber: Subscriber, from ids: [SymbolID]) -> Int {
         eventLoop.assertInEventLoop()
         var removed = 0
-        for id in ids where index.remove(subscriber, from: id) {
-            removed += 1
+        for id in ids {
+            if let subscription = subscriber.subscriptions[id] { held.forget(subscription) }
+            if index.remove(subscriber, from: id) { removed += 1 }
         }
         counters.subscriptions.wrappingDecrement(by: removed, ordering: .relaxed)
         return removed
@@ -103,6 +120,7 @@ public final class LoopFanout: @unchecked Sendable {
 
     public func remove(_ subscriber: Subscriber) {
         eventLoop.assertInEventLoop()
+        for subscription in subscriber.subscriptions.values { held.forget(subscription) }
         let removed = index.removeAll(subscriber)
         counters.subscriptions.wrappingDecrement(by: removed, ordering: .relaxed)
     }
@@ -133,6 +151,7 @@ public final class LoopFanout: @unchecked Sendable {
         // synchronises with the publisher's exchange, so we see every record it published before it.
         _ = wakePending.exchange(false, ordering: .acquiringAndReleasing)
         let started = ContinuousClock.now
+        let now = eventLoop.now  // the loop's clock, which sets held updates' release boundaries
 
         var records = 0
         // Iterate a copy (it shares storage, so this costs nothing): a write can close a channel
@@ -158,6 +177,9 @@ public final class LoopFanout: @unchecked Sendable {
                     if subscription.isStale {
                         // The latest value covers this record too (the cache is updated first).
                         sendLatest(subscription)
+                    } else if let interval = subscription.updateInterval {
+                        // Held already: the release sends the latest value, which covers this one too.
+                        if !subscription.isHeld { hold(subscription, every: interval, now: now) }
                     } else {
                         subscriber.sink.write(frame(message, for: subscriber))
                         subscription.lastSentSeq = header.seq
@@ -211,6 +233,29 @@ public final class LoopFanout: @unchecked Sendable {
         }
     }
 
+    private func hold(_ subscription: Subscription, every interval: UpdateInterval, now: NIODeadline) {
+        guard let release = held.hold(subscription, interval: interval, now: now) else { return }
+        eventLoop.scheduleTask(deadline: release) { self.releaseHeld(interval) }
+    }
+
+    /// A boundary of `interval`: every subscription held under it gets its symbol's latest value,
+    /// and each connection that got something is flushed once.
+    private func releaseHeld(_ interval: UpdateInterval) {
+        eventLoop.assertInEventLoop()
+        for subscription in held.release(interval) {
+            let subscriber = subscription.subscriber
+            // Stale: the socket could not take an update meanwhile, and catch-up owns it now.
+            guard !subscription.isStale, subscriber.subscriptions[subscription.symbolID] === subscription else { continue }
+            if subscriber.sink.isWritable {
+                sendLatest(subscription, skippedBecause: .throttled)
+            } else if subscriber.markStale(subscription) {
+                startedOwing.append(subscriber)
+            }
+        }
+        flushAndPublishCounts()
+        catchUpThoseWritableAgain()
+    }
+
     /// After a lap the consumer cannot know which updates it missed, so every subscription on the loop
     /// is brought to the symbol's latest value: sent now to writable subscribers (one shared frame per
     /// symbol), marked stale for the others.
@@ -228,23 +273,39 @@ public final class LoopFanout: @unchecked Sendable {
         }
     }
 
+    /// Why a latest value is sent in place of updates: it decides what the skipped ones count as.
+    private enum SkipCause {
+        /// The socket could not take them, or the loop was lapped: `dropped`, and a `conflated` message.
+        case backpressure
+        /// The subscription's maximum frequency: `throttled`.
+        case throttled
+    }
+
     /// Writes the latest value of `subscription`'s symbol if it is newer than what was sent, and counts
-    /// the updates it jumps over as dropped. With `clearing`, also takes the subscription off the
-    /// subscriber's stale list (callers that walk that list clear it themselves).
-    private func sendLatest(_ subscription: Subscription, clearing: Bool = true) {
+    /// the updates it jumps over by `cause`. With `clearing`, also takes the subscription off the
+    /// subscriber's stale list (callers that walk that list clear it themselves). Either way the
+    /// subscription stops being held: what it held is covered.
+    private func sendLatest(_ subscription: Subscription, clearing: Bool = true, skippedBecause cause: SkipCause = .backpressure) {
         let subscriber = subscription.subscriber
         if clearing { subscriber.forgetStale(subscription) }
+        held.forget(subscription)
         guard let latest = latestFrames.latest(subscription.symbolID, allocator: allocator),
               latest.seq > subscription.lastSentSeq else { return }
         subscriber.sink.write(frame(latest.message, for: subscriber))
         let skipped = latest.seq - subscription.lastSentSeq - 1
         subscription.lastSentSeq = latest.seq
         subscriber.delivered &+= 1
-        subscriber.conflated &+= 1
-        subscriber.dropped &+= skipped
         pending.deliveries &+= 1
-        pending.conflated &+= 1
-        pending.drops &+= skipped
+        switch cause {
+        case .backpressure:
+            subscriber.conflated &+= 1
+            subscriber.dropped &+= skipped
+            pending.conflated &+= 1
+            pending.drops &+= skipped
+        case .throttled:
+            subscriber.throttled &+= skipped
+            pending.throttled &+= skipped
+        }
         needsFlush(subscriber)
     }
 
@@ -315,7 +376,13 @@ public final class LoopFanout: @unchecked Sendable {
     /// Subscriptions on this loop (subscriber × symbol).
     public var subscriptionCount: Int { index.subscriptionCount }
 
-    func checkInvariants() { index.checkInvariants() }
+    /// Subscriptions holding back an update under their maximum frequency right now.
+    public var heldCount: Int { held.heldCount }
+
+    func checkInvariants() {
+        index.checkInvariants()
+        held.checkInvariants()
+    }
 }
 
 /// Counts gathered on the hot path and added to the shared atomics once per drain.
@@ -324,6 +391,7 @@ private struct PendingCounts {
     var flushes: UInt64 = 0
     var drops: UInt64 = 0
     var conflated: UInt64 = 0
+    var throttled: UInt64 = 0
     var laps: UInt64 = 0
 
     func publish(to counters: FanoutCounters) {
@@ -331,6 +399,7 @@ private struct PendingCounts {
         if flushes > 0 { counters.flushes.wrappingIncrement(by: flushes, ordering: .relaxed) }
         if drops > 0 { counters.drops.wrappingIncrement(by: drops, ordering: .relaxed) }
         if conflated > 0 { counters.conflated.wrappingIncrement(by: conflated, ordering: .relaxed) }
+        if throttled > 0 { counters.throttled.wrappingIncrement(by: throttled, ordering: .relaxed) }
         if laps > 0 { counters.ringLaps.wrappingIncrement(by: laps, ordering: .relaxed) }
     }
 }

@@ -40,11 +40,16 @@ public final class Subscriber {
     public let encoding: MessageEncoding
     /// Updates written to this subscriber: live ones and conflated latest values.
     public internal(set) var delivered: UInt64 = 0
-    /// Updates this subscriber will never get, counted when the update that jumps over them is sent.
-    /// So it always equals the sum of the seq gaps the client has seen.
+    /// Updates this subscriber will never get because it (or its loop) fell behind, counted when the
+    /// update that jumps over them is sent. With `throttled`, it equals the sum of the seq gaps the
+    /// client has seen.
     public internal(set) var dropped: UInt64 = 0
-    /// Latest-value (`conflated`) messages sent in place of skipped updates.
+    /// Latest-value (`conflated`) messages sent in place of updates the socket could not take.
     public internal(set) var conflated: UInt64 = 0
+    /// Updates skipped because a subscription asked for at most one per interval (`maxFrequency`),
+    /// counted like `dropped` when the update that jumps over them is sent. `dropped + throttled`
+    /// is the sum of the seq gaps the client has seen.
+    public internal(set) var throttled: UInt64 = 0
     /// True when something was written since the owner last cleared it; drives heartbeats.
     public var wroteSinceLastCheck = false
 

@@ -1,3 +1,5 @@
+import FeedModel
+
 /// One subscriber's interest in one symbol on one event loop, with the delivery state the fan-out
 /// needs for it. Confined to that loop, like its `Subscriber`.
 ///
@@ -17,6 +19,11 @@ final class Subscription {
     /// True while an update was skipped (the socket could not take it) and the latest value has not
     /// been sent since. The subscription is then in `subscriber.staleSubscriptions`.
     var isStale = false
+    /// The subscription's maximum frequency (`maxFrequency`); nil sends every update at once.
+    var updateInterval: UpdateInterval?
+    /// True while an update is held back by `updateInterval`: the subscription is in `HeldUpdates`
+    /// and gets the symbol's latest value at the group's next release.
+    var isHeld = false
 
     init(subscriber: Subscriber, symbolID: SymbolID, position: Int, lastSentSeq: UInt64) {
         self.subscriber = subscriber

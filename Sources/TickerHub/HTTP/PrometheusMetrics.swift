@@ -49,6 +49,7 @@ final class PrometheusMetrics: Sendable {
             ("tickerhub_flushes_total", "Socket flushes (each at most one write)", fanout.flushes, []),
             ("tickerhub_dropped_total", "Updates subscribers will never get, shown to them as seq gaps", fanout.drops, []),
             ("tickerhub_conflated_total", "Latest-value messages sent in place of skipped updates", fanout.conflated, []),
+            ("tickerhub_throttled_total", "Updates skipped by subscriptions' maxFrequency, shown to them as seq gaps", fanout.throttled, []),
             ("tickerhub_ring_laps_total", "Times an event loop's consumer was lapped by the ring's writer", fanout.ringLaps, []),
             ("tickerhub_evictions_total", "Connections closed with 4008 slow consumer", metrics.slowConsumerEvictions.load(ordering: .relaxed), []),
             ("tickerhub_connections_accepted_total", "Subscriber connections accepted", metrics.subscribersAccepted.load(ordering: .relaxed), []),

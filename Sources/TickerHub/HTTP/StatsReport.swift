@@ -23,6 +23,7 @@ struct StatsReport {
         json.field("flushes", fanout.flushes)
         json.field("drops", fanout.drops)
         json.field("conflated", fanout.conflated)
+        json.field("throttled", fanout.throttled)
         json.field("backloggedConnections", metrics.backloggedConnections.load(ordering: .relaxed))
         json.field("slowConsumerEvictions", metrics.slowConsumerEvictions.load(ordering: .relaxed))
         json.field("ringLaps", fanout.ringLaps)

@@ -95,6 +95,7 @@ final class SubscriberSession: ChannelDuplexHandler {
             "remote": "\(remote)", "reason": "\(closeReason ?? "connection lost")",
             "seconds": "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)",
             "delivered": "\(subscriber.delivered)", "dropped": "\(subscriber.dropped)", "conflated": "\(subscriber.conflated)",
+            "throttled": "\(subscriber.throttled)",
         ])
         hub.metrics.subscribersConnected.wrappingDecrement(ordering: .relaxed)
     }
@@ -213,8 +214,8 @@ final class SubscriberSession: ChannelDuplexHandler {
 
     private func handle(_ message: ClientMessage, context: ChannelHandlerContext) {
         switch message {
-        case let .subscribe(id, names):
-            subscribe(id: id, names: names, context: context)
+        case let .subscribe(id, names, interval):
+            subscribe(id: id, names: names, updateInterval: interval, context: context)
         case let .unsubscribe(id, names):
             unsubscribe(id: id, names: names, context: context)
         case .list(let id):
@@ -223,14 +224,15 @@ final class SubscriberSession: ChannelDuplexHandler {
             send(.pong(id: id, timestamp: .now()), context: context)
         case .stats(let id):
             send(.stats(id: id, counters: [
-                ("delivered", subscriber.delivered), ("dropped", subscriber.dropped), ("conflated", subscriber.conflated),
+                ("delivered", subscriber.delivered), ("dropped", subscriber.dropped), ("throttled", subscriber.throttled),
+                ("conflated", subscriber.conflated),
                 ("stale", UInt64(subscriber.staleCount)), ("subscriptions", UInt64(subscriber.subscriptionCount)),
                 ("backlog_bytes", UInt64(backlogBytes(context: context))),
             ]), context: context)
         }
     }
 
-    private func subscribe(id: Int64?, names: [String], context: ChannelHandlerContext) {
+    private func subscribe(id: Int64?, names: [String], updateInterval: UpdateInterval?, context: ChannelHandlerContext) {
         let requested = uniqued(names)
         let resolved = hub.engine.directory.resolve(requested)
         guard resolved.unknown.isEmpty else {
@@ -249,8 +251,8 @@ final class SubscriberSession: ChannelDuplexHandler {
         let symbols = resolved.known.map { Symbol($0.0)! }
         // Subscribe, then answer: ack first, then one snapshot per new symbol; updates follow from the
         // next drain, which runs on this same loop after us, so nothing can overtake the snapshot.
-        let snapshots = fanout.subscribe(subscriber, to: ids, symbols: symbols)
-        send(.ack(id: id, op: "subscribe", symbols: symbols.map(\.name)), context: context)
+        let snapshots = fanout.subscribe(subscriber, to: ids, symbols: symbols, updateInterval: updateInterval)
+        send(.ack(id: id, op: "subscribe", symbols: symbols.map(\.name), updateInterval: updateInterval), context: context)
         for snapshot in snapshots {
             send(.snapshot(snapshot), context: context)
         }

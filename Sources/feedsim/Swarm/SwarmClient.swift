@@ -7,13 +7,15 @@ import NIOWebSocket
 /// previous one for that symbol and records its latency. A slow one reads through a `ReadThrottle`.
 ///
 /// At the end of a run, `finish()` lifts the throttle and asks the hub for this connection's
-/// counters: the hub's `dropped` must equal the sum of the seq gaps this client saw, and the
-/// comparison is recorded in the stats.
+/// counters: the hub's `dropped` plus `throttled` must equal the sum of the seq gaps this client saw,
+/// and the comparison is recorded in the stats.
 final class SwarmClient: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private let symbols: [String]
+    /// The subscribe request's `maxFrequency` (updates per second per symbol); nil asks for every update.
+    private let maxFrequency: Double?
     private let stats: SwarmLoopStats
     private let throttle: ReadThrottle?
     /// Set when permessage-deflate was agreed; one stream decodes shared and dedicated messages alike.
@@ -26,9 +28,10 @@ final class SwarmClient: ChannelInboundHandler {
     private var gapsSinceConnect: UInt64 = 0
     private var context: ChannelHandlerContext?
 
-    init(symbols: [String], stats: SwarmLoopStats, throttle: ReadThrottle? = nil, inflater: MessageInflater? = nil,
-         zstd: ZstdMessageDecompressor? = nil) {
+    init(symbols: [String], maxFrequency: Double? = nil, stats: SwarmLoopStats, throttle: ReadThrottle? = nil,
+         inflater: MessageInflater? = nil, zstd: ZstdMessageDecompressor? = nil) {
         self.symbols = symbols
+        self.maxFrequency = maxFrequency
         self.stats = stats
         self.throttle = throttle
         self.inflater = inflater
@@ -48,7 +51,7 @@ final class SwarmClient: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        let request = ClientRequests.subscribe(id: 1, symbols: symbols)
+        let request = ClientRequests.subscribe(id: 1, symbols: symbols, maxFrequency: maxFrequency)
         context.writeAndFlush(wrapOutboundOut(.client(.text, ByteBuffer(string: request))), promise: nil)
     }
 
@@ -109,8 +112,9 @@ final class SwarmClient: ChannelInboundHandler {
         case .stats:
             stats.statsReplies &+= 1
             stats.hubDropped &+= message.seq
+            stats.hubThrottled &+= message.throttled
             stats.gapsAtStats &+= gapsSinceConnect
-            if message.seq != gapsSinceConnect { stats.dropMismatches &+= 1 }
+            if message.seq &+ message.throttled != gapsSinceConnect { stats.dropMismatches &+= 1 }
         case .heartbeat:
             stats.heartbeats &+= 1
         case .error:
@@ -127,9 +131,10 @@ final class SwarmClient: ChannelInboundHandler {
 
 /// Client → hub request texts.
 enum ClientRequests {
-    static func subscribe(id: Int, symbols: [String]) -> String {
+    static func subscribe(id: Int, symbols: [String], maxFrequency: Double? = nil) -> String {
         let list = symbols.map { "\"\($0)\"" }.joined(separator: ",")
-        return #"{"op":"subscribe","id":\#(id),"symbols":[\#(list)]}"#
+        let frequency = maxFrequency.map { #","maxFrequency":\#($0)"# } ?? ""
+        return #"{"op":"subscribe","id":\#(id),"symbols":[\#(list)]\#(frequency)}"#
     }
 
     static func list(id: Int) -> String { #"{"op":"list","id":\#(id)}"# }

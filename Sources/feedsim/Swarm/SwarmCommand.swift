@@ -26,6 +26,7 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Client event-loop threads (default: cores).") var threads = System.coreCount
     @Option(help: "Local source addresses to spread connections over, past ~28k: a comma-separated list of addresses and ranges (127.0.0.2-127.0.0.9).") var sourceAddresses: String?
     @Option(help: "Seed for symbol choice.") var seed: UInt64 = 7
+    @Option(help: "Ask for at most this many updates per second per symbol (the subscribe request's maxFrequency); the hub conflates in between.") var maxFrequency: Double?
     @Option(help: "Share of clients (0-1) that read slowly, spread evenly over the swarm.") var slowFraction = 0.0
     @Option(help: "Bytes per second a slow client reads.") var slowReadBps = 16_384
     @Flag(help: "Offer permessage-deflate (as browsers do) and inflate what arrives compressed.") var deflate = false
@@ -40,6 +41,9 @@ struct SwarmCommand: AsyncParsableCommand {
         }
         guard (0...1).contains(slowFraction), slowReadBps >= 1, settle >= 0 else {
             throw ValidationError("--slow-fraction must be 0...1, --slow-read-bps positive, --settle not negative")
+        }
+        if let maxFrequency, !(0.01...1000).contains(maxFrequency) {
+            throw ValidationError("--max-frequency must be from 0.01 to 1000 updates per second")
         }
     }
 
@@ -95,7 +99,7 @@ struct SwarmCommand: AsyncParsableCommand {
                         let channel = try await WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source,
                                                                            throttle: throttle, offerDeflate: deflate,
                                                                            subprotocol: zstd ? "tickerhub.v1.zstd" : nil) { negotiated in
-                            SwarmClient(symbols: mine, stats: loopStats, throttle: negotiated.throttle,
+                            SwarmClient(symbols: mine, maxFrequency: maxFrequency, stats: loopStats, throttle: negotiated.throttle,
                                         inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil,
                                         zstd: negotiated.subprotocol == "tickerhub.v1.zstd" ? zstdDictionary.flatMap(ZstdMessageDecompressor.init) : nil)
                         }.get()
@@ -147,6 +151,7 @@ struct SwarmCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(100))
         }
         let accounting = SwarmSummary.DropAccounting(replies: settled.statsReplies, hubDropped: settled.hubDropped,
+                                                     hubThrottled: settled.hubThrottled,
                                                      clientGaps: settled.gapsAtStats, mismatches: settled.dropMismatches)
 
         let summary = SwarmSummary(url: url.description, clients: clients, connected: channels.count, failed: failed,
@@ -177,7 +182,7 @@ struct SwarmCommand: AsyncParsableCommand {
             "url": url, "clients": clients, "subscribe": subscribe, "duration": duration, "warmup": warmup,
             "skew": skew, "concurrency": concurrency, "threads": threads, "sourceAddresses": sourceAddresses ?? "",
             "seed": seed, "slowFraction": slowFraction, "slowReadBps": slowReadBps, "deflate": deflate, "zstd": zstd,
-            "settle": settle,
+            "settle": settle, "maxFrequency": maxFrequency.map { $0 as Any } ?? NSNull(),
         ]
         let data = (try? JSONSerialization.data(withJSONObject: configuration, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)

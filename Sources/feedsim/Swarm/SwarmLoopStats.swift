@@ -27,6 +27,8 @@ final class SwarmLoopStats: @unchecked Sendable {
     /// End-of-run `stats` replies, and what they said against what the clients saw.
     var statsReplies: UInt64 = 0
     var hubDropped: UInt64 = 0
+    /// The hub's `throttled` count (updates skipped under `maxFrequency`), also shown as seq gaps.
+    var hubThrottled: UInt64 = 0
     var gapsAtStats: UInt64 = 0
     var dropMismatches: UInt64 = 0
 
@@ -37,12 +39,12 @@ final class SwarmLoopStats: @unchecked Sendable {
     struct Snapshot: Sendable {
         var latency: Histogram<UInt64>
         var updates, snapshots, heartbeats, errors, gapMessages, gapEvents, bytes, closedByServer: UInt64
-        var evicted, conflated, seqRegressions, statsReplies, hubDropped, gapsAtStats, dropMismatches: UInt64
+        var evicted, conflated, seqRegressions, statsReplies, hubDropped, hubThrottled, gapsAtStats, dropMismatches: UInt64
 
         static var empty: Snapshot {
             Snapshot(latency: Histogram(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
                      updates: 0, snapshots: 0, heartbeats: 0, errors: 0, gapMessages: 0, gapEvents: 0, bytes: 0, closedByServer: 0,
-                     evicted: 0, conflated: 0, seqRegressions: 0, statsReplies: 0, hubDropped: 0, gapsAtStats: 0, dropMismatches: 0)
+                     evicted: 0, conflated: 0, seqRegressions: 0, statsReplies: 0, hubDropped: 0, hubThrottled: 0, gapsAtStats: 0, dropMismatches: 0)
         }
 
         static func merged(_ parts: [Snapshot]) -> Snapshot {
@@ -62,6 +64,7 @@ final class SwarmLoopStats: @unchecked Sendable {
                 total.seqRegressions += part.seqRegressions
                 total.statsReplies += part.statsReplies
                 total.hubDropped += part.hubDropped
+                total.hubThrottled += part.hubThrottled
                 total.gapsAtStats += part.gapsAtStats
                 total.dropMismatches += part.dropMismatches
             }
@@ -74,7 +77,7 @@ final class SwarmLoopStats: @unchecked Sendable {
         let snapshot = Snapshot(latency: latency, updates: updates, snapshots: snapshots, heartbeats: heartbeats, errors: errors,
                                 gapMessages: gapMessages, gapEvents: gapEvents, bytes: bytes, closedByServer: closedByServer,
                                 evicted: evicted, conflated: conflated, seqRegressions: seqRegressions, statsReplies: statsReplies,
-                                hubDropped: hubDropped, gapsAtStats: gapsAtStats, dropMismatches: dropMismatches)
+                                hubDropped: hubDropped, hubThrottled: hubThrottled, gapsAtStats: gapsAtStats, dropMismatches: dropMismatches)
         if reset {
             // Eviction and regression counts are kept: they matter whenever they happen.
             latency.reset()

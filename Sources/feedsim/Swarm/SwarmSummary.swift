@@ -6,10 +6,10 @@ import Histogram
 /// Top-level numbers cover every client; `fast` and `slow` split them by group when part of the
 /// swarm reads slowly (`--slow-fraction`), since the point of such a run is the fast clients' latency.
 struct SwarmSummary {
-    /// The hub's own drop count per connection (its `stats` reply at the end) against the gaps the
-    /// clients saw: they must agree exactly.
+    /// The hub's own drop and throttle counts per connection (its `stats` reply at the end) against
+    /// the gaps the clients saw: dropped + throttled must equal the gaps exactly.
     struct DropAccounting {
-        var replies, hubDropped, clientGaps, mismatches: UInt64
+        var replies, hubDropped, hubThrottled, clientGaps, mismatches: UInt64
     }
 
     var url: String
@@ -51,7 +51,7 @@ struct SwarmSummary {
           latency ms     \(latencyLine(totals))
           seq gaps       \(totals.gapMessages) missed updates in \(totals.gapEvents) jumps, \(totals.conflated) conflated values, \(totals.seqRegressions) regressions
           errors         \(totals.errors) error messages, \(totals.closedByServer) closed by server (\(totals.evicted) evicted as slow)
-          drop check     \(accounting.replies) stats replies: hub dropped \(accounting.hubDropped), clients saw \(accounting.clientGaps) missing, \(accounting.mismatches) mismatches
+          drop check     \(accounting.replies) stats replies: hub dropped \(accounting.hubDropped) + throttled \(accounting.hubThrottled), clients saw \(accounting.clientGaps) missing, \(accounting.mismatches) mismatches
         """
         if slowClients > 0 {
             text += """
@@ -83,7 +83,7 @@ struct SwarmSummary {
         "seqRegressions":\(totals.seqRegressions),"errors":\(totals.errors),"closedByServer":\(totals.closedByServer),"evicted":\(totals.evicted),\
         "slowReadBytesPerSecond":\(slowReadBytesPerSecond),\
         "fast":\(groupJSON(fast, count: clients - slowClients)),"slow":\(groupJSON(slow, count: slowClients)),\
-        "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)},\
+        "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"hubThrottled":\(accounting.hubThrottled),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)},\
         "config":\(configurationJSON),\
         "window":{"startUnixSeconds":\(fmt(window.start.timeIntervalSince1970)),"endUnixSeconds":\(fmt(window.end.timeIntervalSince1970))},\
         "latencyHistogramMicros":\(histogramJSON(totals.latency))}

@@ -1,6 +1,7 @@
 /// Reads just what the swarm measures from a v1 server message, without a JSON parser: the type
 /// (always the first field); for updates, conflated values and snapshots the `symbol`, `seq` and `ts`
-/// that follow it in that order; and for a `stats` reply the connection's `dropped` count (in `seq`).
+/// that follow it in that order; and for a `stats` reply the connection's `dropped` count (in `seq`)
+/// and `throttled` count (which follows it).
 /// A full parse per message would make the load tool, not the hub, the bottleneck.
 struct ScannedMessage: Equatable {
     enum Kind: Equatable { case quote, trade, conflated, snapshot, stats, heartbeat, ack, error, other }
@@ -9,6 +10,8 @@ struct ScannedMessage: Equatable {
     var symbolHash: UInt64 = 0
     var seq: UInt64 = 0
     var ts: UInt64 = 0
+    /// A `stats` reply's `throttled` count.
+    var throttled: UInt64 = 0
 }
 
 enum UpdateScanner {
@@ -33,6 +36,9 @@ enum UpdateScanner {
         if kind == .stats {
             if let droppedStart = find(#""dropped":"#, in: bytes, from: &cursor) {
                 message.seq = integer(in: bytes, at: droppedStart, end: &cursor)
+            }
+            if let throttledStart = find(#""throttled":"#, in: bytes, from: &cursor) {
+                message.throttled = integer(in: bytes, at: throttledStart, end: &cursor)
             }
             return message
         }

@@ -82,7 +82,7 @@ const totals = [
   ["connections accepted", "connectionsAccepted"], ["subscriptions", "subscriptions"], ["symbols", "symbols"],
   ["ticks in", "ticksIn"], ["frames encoded", "framesEncoded"], ["frames deflated", "framesDeflated"],
   ["frames zstd", "framesZstd"], ["deliveries", "deliveries"], ["socket writes", "flushes"],
-  ["dropped", "drops"], ["conflated", "conflated"], ["evictions", "slowConsumerEvictions"],
+  ["dropped", "drops"], ["conflated", "conflated"], ["throttled", "throttled"], ["evictions", "slowConsumerEvictions"],
   ["ring laps", "ringLaps"], ["ping timeouts", "pingTimeouts"], ["protocol violations", "protocolViolations"],
   ["request errors", "requestErrors"], ["publishers", "publishers"], ["ingest batches", "ingestBatches"],
 ];
