@@ -13,6 +13,7 @@ EXPECTED = {
     "tickerhub_deliveries": "counter",
     "tickerhub_dropped": "counter",
     "tickerhub_conflated": "counter",
+    "tickerhub_throttled": "counter",
     "tickerhub_evictions": "counter",
     "tickerhub_ring_laps": "counter",
     "tickerhub_compressed_bytes": "counter",

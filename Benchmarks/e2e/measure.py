@@ -137,6 +137,7 @@ class SwarmSpec:
     zstd: bool = False
     slow_fraction: float = 0
     slow_read_bps: int = 1000
+    max_frequency: float | None = None  # the subscribe request's maxFrequency (updates/s per symbol)
     settle: float = 5
     extra: list = field(default_factory=list)
 
@@ -157,7 +158,8 @@ def run_swarm(spec: SwarmSpec, port: int, bin_dir: Path, log_dir: Path, seed_bas
                    "--warmup", str(spec.warmup), "--settle", str(spec.settle), "--json", str(summary),
                    "--seed", str(seed_base + index), "--threads", "1" if count > 1 else "2",
                    "--slow-fraction", str(spec.slow_fraction), "--slow-read-bps", str(spec.slow_read_bps),
-                   *(["--deflate"] if spec.deflate else []), *(["--zstd"] if spec.zstd else []), *spec.extra]
+                   *(["--deflate"] if spec.deflate else []), *(["--zstd"] if spec.zstd else []),
+                   *(["--max-frequency", str(spec.max_frequency)] if spec.max_frequency else []), *spec.extra]
         if addresses > 1:
             # Spread over 127.0.0.2.., each process its own addresses.
             first = 2 + index * addresses
@@ -232,7 +234,7 @@ def measure(server, spec: SwarmSpec, rate: float, port: int, bin_dir: Path, log_
         "rate": rate,
         "swarm": {"clients": spec.clients, "subscribe": spec.subscribe, "duration": spec.duration,
                   "warmup": spec.warmup, "processes": spec.processes(), "deflate": spec.deflate, "zstd": spec.zstd,
-                  "slowFraction": spec.slow_fraction, "slowReadBps": spec.slow_read_bps,
+                  "slowFraction": spec.slow_fraction, "slowReadBps": spec.slow_read_bps, "maxFrequency": spec.max_frequency,
                   "feedsimConfigs": [s["config"] for s in swarms]},
         "connected": connected,
         "openAtEnd": sum(s["openAtEnd"] for s in swarms),

@@ -42,24 +42,39 @@ def order(runs):
     return sorted(runs, key=lambda r: SERVER_ORDER.index(r["server"]) if r["server"] in SERVER_ORDER else 99)
 
 
+def size(run: dict) -> tuple[int, float]:
+    """A comparison's size: subscribers, and the tick rate they ran at."""
+    return run["swarm"]["clients"], run.get("rate", 100)
+
+
+def size_title(clients: int, rate: float) -> str:
+    return f"{clients:,} subscribers × 10 symbols, {rate:g} ticks/s"
+
+
 def comparison_tables(runs: list[dict]) -> list[str]:
     lines = []
-    by_clients: dict[int, list[dict]] = {}
+    by_clients: dict[tuple[int, float], list[dict]] = {}
     for run in runs:
-        if run.get("scenario") == "subscribers" and "error" not in run:
-            by_clients.setdefault(run["swarm"]["clients"], []).append(run)
+        if run.get("scenario") == "subscribers":
+            by_clients.setdefault(size(run), []).append(run)
     if not by_clients:
         return lines
     lines += ["## TickerHub and its peers, same swarm, same machine", "",
               "Each client subscribes to 10 of 500 symbols (Zipf-skewed, so the busiest symbol is followed by most "
-              "clients); each server generates 100 ticks/s over its 500 symbols with Zipf(0.8) activity. "
+              "clients); each server generates the stated ticks/s over its 500 symbols with Zipf(0.8) activity "
+              "(100 ticks/s is about 16 updates/s per client). 15,000 clients run at 10 ticks/s: at 100 they would "
+              "ask for 240k deliveries/s, more than two cores shared with the load generator can serve. "
               "*Deliveries/CPU-s* is what the swarm received per CPU-second the server used (user + system, from "
               "`/proc`) over the measured window; *per write* is deliveries per write syscall.", ""]
     header = ("| server | delivered msg/s | p50 ms | p99 ms | p99.9 ms | max ms | gaps | server CPU (cores) | "
               "deliveries / CPU-s | deliveries / write | RSS connected | RSS / connection |")
-    for clients in sorted(by_clients):
-        lines += [f"### {clients:,} subscribers × 10 symbols", "", header, "|" + "---|" * 12]
-        for run in order(by_clients[clients]):
+    for key in sorted(by_clients, key=lambda k: (k[0], -k[1])):
+        clients = key[0]
+        lines += [f"### {size_title(*key)}", "", header, "|" + "---|" * 12]
+        for run in order(by_clients[key]):
+            if "error" in run:
+                lines.append(f"| {run['server']} | failed: {run['error'][:160]} |" + " |" * 10)
+                continue
             latency = run["latencyMs"]
             connected, still_open = run["connected"], run.get("openAtEnd", run["connected"])
             note = "" if connected == clients else f" ({connected:,} connected)"
@@ -72,13 +87,16 @@ def comparison_tables(runs: list[dict]) -> list[str]:
         lines.append("")
     lines += ["### TickerHub against each peer (ratios from the same run)", "",
               "Above 1× means TickerHub is better: more deliveries per CPU-second, lower p99, less memory per connection.", "",
-              "| subscribers | peer | deliveries / CPU-s | p99 latency | RSS / connection |", "|---|---|---|---|---|"]
-    for clients in sorted(by_clients):
-        ours = next((r for r in by_clients[clients] if r["server"] == "tickerhub"), None)
+              "| subscribers | ticks/s | peer | deliveries / CPU-s | p99 latency | RSS / connection |", "|---|---|---|---|---|---|"]
+    for key in sorted(by_clients, key=lambda k: (k[0], -k[1])):
+        ours = next((r for r in by_clients[key] if r["server"] == "tickerhub" and "error" not in r), None)
         if not ours:
             continue
-        for peer in order(r for r in by_clients[clients] if r["server"] != "tickerhub"):
-            lines.append(f"| {clients:,} | {peer['server']} | {ratio(ours['deliveriesPerCpuSecond'], peer['deliveriesPerCpuSecond'])} "
+        for peer in order(r for r in by_clients[key] if r["server"] != "tickerhub"):
+            if "error" in peer:
+                lines.append(f"| {key[0]:,} | {key[1]:g} | {peer['server']} | failed | failed | failed |")
+                continue
+            lines.append(f"| {key[0]:,} | {key[1]:g} | {peer['server']} | {ratio(ours['deliveriesPerCpuSecond'], peer['deliveriesPerCpuSecond'])} "
                          f"({number(ours['deliveriesPerCpuSecond'])} vs {number(peer['deliveriesPerCpuSecond'])}) | "
                          f"{ratio(ours['latencyMs']['p99'], peer['latencyMs']['p99'], higher_is_better=False)} "
                          f"({ms(ours['latencyMs']['p99'])} vs {ms(peer['latencyMs']['p99'])} ms) | "
@@ -94,6 +112,8 @@ SCENARIO_TITLES = {
     "compression": "Compression (TickerHub, 5,000 × 10, 100 ticks/s)",
     "slow": "10% slow clients (TickerHub, 5,000 × 10, 16 KiB backlog, 8 KiB socket buffer, 35 s warm-up)",
     "pacing": "Drain pacing: messages per write against latency (TickerHub, 5,000 × 10, 100 ticks/s)",
+    "frequency": "Per-subscription maxFrequency (TickerHub, 5,000 × 10, 100 ticks/s; gaps are the updates skipped "
+                 "by the limit, counted by the hub as throttled)",
     "burst": "Market-open bursts (TickerHub, 5,000 × 10, 100 ticks/s with 10× bursts)",
 }
 
@@ -134,9 +154,9 @@ def plots(runs: list[dict], plot_dir: Path) -> list[str]:
     plot_dir.mkdir(parents=True, exist_ok=True)
     subscribers = [r for r in runs if r.get("scenario") == "subscribers" and "error" not in r]
     made = []
-    for clients in sorted({r["swarm"]["clients"] for r in subscribers}):
+    for clients, rate in sorted({size(r) for r in subscribers}, key=lambda k: (k[0], -k[1])):
         figure, axes = plt.subplots(figsize=(7, 4.2))
-        for run in order(r for r in subscribers if r["swarm"]["clients"] == clients):
+        for run in order(r for r in subscribers if size(r) == (clients, rate)):
             histogram = run["latencyHistogramMicros"]
             total = sum(count for _, count in histogram)
             if not total:
@@ -150,15 +170,17 @@ def plots(runs: list[dict], plot_dir: Path) -> list[str]:
         axes.set_xscale("log")
         axes.set_xlabel("end-to-end latency (ms, log scale)")
         axes.set_ylabel("share of updates at or below")
-        axes.set_title(f"Latency CDF, {clients:,} subscribers × 10 symbols, 100 ticks/s")
+        axes.set_title(f"Latency CDF, {size_title(clients, rate)}")
         axes.axhline(0.99, color="#999", linewidth=0.7, linestyle=":")
         axes.grid(True, which="both", alpha=0.3)
         axes.legend()
-        name = f"latency-cdf-{clients}.png"
+        name = f"latency-cdf-{clients}-{rate:g}tps.png"
         figure.tight_layout()
         figure.savefig(plot_dir / name, dpi=110)
         plt.close(figure)
-        made.append((f"Latency CDF at {clients:,} subscribers", name))
+        made.append((f"Latency CDF at {size_title(clients, rate)}", name))
+    rates = sorted({size(r)[1] for r in subscribers}, reverse=True)
+    styles = ["-", "--", ":", "-."]
     counts = sorted({r["swarm"]["clients"] for r in subscribers})
     if len(counts) > 1:
         for key, ylabel, title, name in [
@@ -168,14 +190,17 @@ def plots(runs: list[dict], plot_dir: Path) -> list[str]:
         ]:
             figure, axes = plt.subplots(figsize=(7, 4.2))
             for server in SERVER_ORDER:
-                points = sorted((r["swarm"]["clients"], r[key]) for r in subscribers if r["server"] == server and r.get(key))
-                if points:
-                    axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=server, color=COLORS.get(server))
+                for rate, style in zip(rates, styles):
+                    points = sorted((r["swarm"]["clients"], r[key]) for r in subscribers
+                                    if r["server"] == server and size(r)[1] == rate and r.get(key))
+                    if points:
+                        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linestyle=style,
+                                  label=f"{server}, {rate:g} ticks/s", color=COLORS.get(server))
             axes.set_xlabel("subscribers (10 symbols each)")
             axes.set_ylabel(ylabel)
             axes.set_title(title)
             axes.grid(True, alpha=0.3)
-            axes.legend()
+            axes.legend(fontsize="small")
             figure.tight_layout()
             figure.savefig(plot_dir / name, dpi=110)
             plt.close(figure)

@@ -2,7 +2,7 @@
 """The end-to-end benchmark: TickerHub and its peers under the same `feedsim swarm`, one server at a
 time, each in its own process, with the load in separate feedsim processes.
 
-    make bench-e2e                       # the full run (about 25 minutes), rewrites Benchmarks/RESULTS.md
+    make bench-e2e                       # the full run (about 45 minutes), rewrites Benchmarks/RESULTS.md
     make bench-e2e ARGS=--quick          # under 3 minutes: 1,000 subscribers, every server
     .venv/bin/python Benchmarks/e2e/run.py --servers tickerhub,node-ws --scenarios subscribers
 
@@ -35,6 +35,14 @@ class Run:
     rate: float = 100
 
 
+# The subscriber counts of the comparison, each at the tick rates it runs at. 100 ticks/s is the
+# dashboard load of the other scenarios (about 16 updates/s per client). 15,000 clients at that rate
+# would ask for 240k deliveries/s, which two cores shared by the server and its load generator cannot
+# serve (and no peer even finishes connecting), so the 15,000 comparison runs at 10 ticks/s (24k/s,
+# within every peer's capacity here), with 5,000 at the same rate to see how each server scales.
+SUBSCRIBER_RUNS = [(1000, 100), (5000, 100), (5000, 10), (15000, 10)]
+
+
 def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = None) -> list[Run]:
     duration, warmup = (5, 2) if quick else (20, 5)
     runs = []
@@ -45,9 +53,13 @@ def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = 
                          warmup=options.pop("warmup", warmup), settle=0 if quick else 5, **options)
 
     if "subscribers" in scenarios:
-        for clients in counts or ([1000] if quick else [1000, 5000, 15000]):
+        if counts:
+            sizes = [(clients, rate) for clients in counts for rate in [100 if clients <= 5000 else 10]]
+        else:
+            sizes = [(1000, 100)] if quick else SUBSCRIBER_RUNS
+        for clients, rate in sizes:
             for server in peers:
-                runs.append(Run("subscribers", f"{clients:,} × 10", server, spec(clients)))
+                runs.append(Run("subscribers", f"{clients:,} × 10 at {rate} ticks/s", server, spec(clients), rate=rate))
     hub = servers.get("tickerhub")
     if hub is None or quick:
         return runs
@@ -69,6 +81,11 @@ def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = 
     if "pacing" in scenarios:
         for delay in [0, 5, 20]:
             runs.append(Run("pacing", f"--max-drain-delay-ms {delay}", TickerHub(["--max-drain-delay-ms", str(delay)]), spec(5000)))
+    if "frequency" in scenarios:
+        # Per-subscription maxFrequency: every client asks for at most F updates/s per symbol.
+        for frequency in [None, 10, 4, 1]:
+            label = "every update" if frequency is None else f"maxFrequency {frequency}/s"
+            runs.append(Run("frequency", label, hub, spec(5000, max_frequency=frequency)))
     if "burst" in scenarios:
         runs.append(Run("burst", "10× rate for 2 s every 10 s", TickerHub(["--burst-every", "10", "--burst-for", "2"]),
                         spec(5000, duration=30)))
@@ -97,9 +114,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 subscribers, 5 s per server: under 3 minutes")
     parser.add_argument("--servers", default="tickerhub,node-ws,python-websockets,hummingbird")
-    parser.add_argument("--scenarios", default="subscribers,symbols,rate,compression,slow,pacing,burst")
+    parser.add_argument("--scenarios", default="subscribers,symbols,rate,compression,slow,pacing,frequency,burst")
     parser.add_argument("--subscriber-counts", help="comma-separated client counts of the subscribers scenario "
-                        "(default 1000,5000,15000; 1000 with --quick)")
+                        "(default: 1,000 and 5,000 at 100 ticks/s, 5,000 and 15,000 at 10; 1,000 with --quick; "
+                        "a count given here runs at 100 ticks/s up to 5,000 and at 10 above)")
     parser.add_argument("--bin-dir", type=Path, default=ROOT / ".build" / "release",
                         help="where tickerhub and feedsim are (default: the release build)")
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"),
@@ -140,14 +158,15 @@ def main():
         try:
             record = measure(run.server, run.swarm, run.rate, args.port + index, args.bin_dir, logs)
         except RuntimeError as error:
-            record = {"server": run.server.name, "error": str(error)[-2000:]}
+            record = {"server": run.server.name, "error": str(error)[-2000:],
+                      "swarm": {"clients": run.swarm.clients, "subscribe": run.swarm.subscribe}}
             print("FAILED", flush=True)
         else:
             latency = record["latencyMs"]
             print(f"{record['messagesPerSecond']:,} msg/s, p99 {latency['p99']} ms, "
                   f"{record['deliveriesPerCpuSecond'] or 0:,} deliveries/CPU-s, {record['rssPerConnectionKiB']} KiB/conn", flush=True)
         record.update(scenario=run.scenario, label=run.label, rate=run.rate)
-        name = f"{index + 1:02d}-{run.scenario}-{run.server.name}-{run.swarm.clients}x{run.swarm.subscribe}.json"
+        name = f"{index + 1:02d}-{run.scenario}-{run.server.name}-{run.swarm.clients}x{run.swarm.subscribe}-{run.rate:g}tps.json"
         (out / name).write_text(json.dumps(record) + "\n")
     print(f"done in {time.time() - started:.0f} s", flush=True)
     results_md = args.results_md or (out / "RESULTS.md" if args.quick else ROOT / "Benchmarks" / "RESULTS.md")
