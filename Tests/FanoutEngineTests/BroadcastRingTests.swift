@@ -101,11 +101,16 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
         let maxPayload = 180
         let total: UInt64 = 200_000
         let done = ManagedAtomic<Bool>(false)
+        // The writer starts once every reader is attached: under a busy test run the cooperative pool
+        // may not start a reader task before a writer that did not wait had finished (and a reader
+        // that attaches then starts at the end, with nothing to read).
+        let attached = ManagedAtomic<Int>(0)
 
         let results = try await withThrowingTaskGroup(of: (received: Int, laps: UInt64, errors: Int).self) { group in
             for _ in 0..<3 {
                 group.addTask {
                     var receiver = BroadcastReceiver(buffer: buffer)
+                    attached.wrappingIncrement(ordering: .releasing)
                     let allocator = ByteBufferAllocator()
                     var lastSeq: UInt64 = 0
                     var received = 0
@@ -129,6 +134,7 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
             }
             let writer = Thread {
                 let transmitter = BroadcastTransmitter(buffer: buffer)
+                while attached.load(ordering: .acquiring) < 3 { Thread.sleep(forTimeInterval: 0.001) }
                 for seq in 1...total {
                     expectedPayload(seq: seq, maxLength: maxPayload).withUnsafeBytes {
                         transmitter.transmit(RecordHeader(symbolID: 0, kind: 1, seq: seq), payload: $0)

@@ -18,6 +18,8 @@ final class Hub: Sendable {
     let metrics = HubMetrics()
     let prometheus: PrometheusMetrics
     let connections = ConnectionRegistry()
+    /// One keep-alive timer per socket loop for all of its subscriber sessions.
+    private let keepAliveSweeps: [ObjectIdentifier: KeepAliveSweep]
     private let socketLoops: MultiThreadedEventLoopGroup
     private let publisherLoopGroup: MultiThreadedEventLoopGroup
     private let state = Mutex(State())
@@ -34,9 +36,13 @@ final class Hub: Sendable {
         self.prometheus = prometheus
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         publisherLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        engine = HubEngine(configuration: configuration,
-                           socketLoops: Array(socketLoops.makeIterator()),
-                           publisherLoop: publisherLoopGroup.next())
+        let loops = Array(socketLoops.makeIterator())
+        engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: publisherLoopGroup.next())
+        // Half the heartbeat: a session that saw nothing written for two checks has been idle a heartbeat.
+        let keepAliveInterval = TimeAmount.milliseconds(Int64(max(configuration.heartbeatMilliseconds / 2, 5)))
+        keepAliveSweeps = Dictionary(uniqueKeysWithValues: loops.map {
+            (ObjectIdentifier($0), KeepAliveSweep(eventLoop: $0, interval: keepAliveInterval))
+        })
         let histogram = prometheus.batchLatency
         let buckets = metrics.fanoutBatches
         for fanout in engine.allFanouts {
@@ -106,6 +112,14 @@ final class Hub: Sendable {
     /// The consumer for the loop a connection lives on.
     func fanout(for eventLoop: any EventLoop) -> LoopFanout {
         engine.fanout(for: eventLoop)
+    }
+
+    /// The keep-alive sweep of the loop a connection lives on.
+    func keepAliveSweep(for eventLoop: any EventLoop) -> KeepAliveSweep {
+        guard let sweep = keepAliveSweeps[ObjectIdentifier(eventLoop)] else {
+            preconditionFailure("connection on an event loop the hub does not own")
+        }
+        return sweep
     }
 }
 

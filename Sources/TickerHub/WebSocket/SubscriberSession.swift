@@ -19,7 +19,7 @@ import NIOWebSocket
 /// backlog drains it has the fan-out send the latest value of every symbol that went stale. A
 /// backlog that stays full for `slowClientTimeoutSeconds`, or that requests push past the hard
 /// limit, gets the connection closed with 4008 "slow consumer" (`SlowConsumerPolicy`).
-final class SubscriberSession: ChannelDuplexHandler {
+final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -29,7 +29,11 @@ final class SubscriberSession: ChannelDuplexHandler {
     private let writer: RawFrameWriter
     private let subscriber: Subscriber
     private let limits: ClientMessage.Limits
-    private var keepAlive: RepeatedTask?
+    /// Checks this session every half heartbeat, with every other session on its loop.
+    private let keepAlive: KeepAliveSweep
+    var keepAliveSlot = -1
+    /// Set while the handler is in a pipeline; the keep-alive checks write through it.
+    private var context: ChannelHandlerContext?
     /// Consecutive keep-alive checks (every half heartbeat) that saw nothing written.
     private var idleChecks = 0
     private var lastInbound = NIODeadline.now()
@@ -51,6 +55,7 @@ final class SubscriberSession: ChannelDuplexHandler {
         self.limits = ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
                                            maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
         self.backlog = SlowConsumerPolicy(configuration: hub.configuration)
+        self.keepAlive = hub.keepAliveSweep(for: fanout.eventLoop)
     }
 
     // MARK: Lifecycle
@@ -71,13 +76,8 @@ final class SubscriberSession: ChannelDuplexHandler {
                             feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
                             zstdDictionary: hub.engine.compression.zstdDictionary?.id)), context: context)
         writer.flush()
-
-        let interval = TimeAmount.milliseconds(Int64(max(configuration.heartbeatMilliseconds / 2, 5)))
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            let (session, context) = loopBound.value
-            session.checkLiveness(context: context)
-        }
+        self.context = context
+        keepAlive.add(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -86,8 +86,8 @@ final class SubscriberSession: ChannelDuplexHandler {
         case .zstd: hub.engine.compression.add(zstd: -1)
         case .plain, .dedicatedDeflate: break
         }
-        keepAlive?.cancel()
-        keepAlive = nil
+        keepAlive.remove(self)
+        self.context = nil
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
         fanout.remove(subscriber)
         hub.connections.remove(context.channel)
@@ -283,8 +283,10 @@ final class SubscriberSession: ChannelDuplexHandler {
 
     // MARK: Keep-alive
 
-    private func checkLiveness(context: ChannelHandlerContext) {
-        guard !closeSent else { return }
+    /// Every half heartbeat (`KeepAliveSweep`): heartbeat when idle, ping when silent, close when a
+    /// ping goes unanswered or the backlog is hopeless.
+    func checkLiveness() {
+        guard let context, !closeSent else { return }
         evictIfHopeless(context: context, now: .now())
         guard !closeSent else { return }
         if subscriber.wroteSinceLastCheck || backlog.isFull {
@@ -336,7 +338,7 @@ final class SubscriberSession: ChannelDuplexHandler {
         guard !closeSent else { return }
         closeSent = true
         if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
-        keepAlive?.cancel()
+        keepAlive.remove(self)
         CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
         if readDeferred {
             readDeferred = false
