@@ -169,6 +169,13 @@ public final class LoopFanout: @unchecked Sendable {
                 guard let payload, let variants = FrameVariants(payload: payload) else { continue }
                 let message = OutgoingMessage(variants)
                 for subscription in index.subscriptions(of: SymbolID(header.symbolID)) where header.seq > subscription.lastSentSeq {
+                    if let interval = subscription.updateInterval, !subscription.isStale {
+                        // Throttled: only hold it. The release at the boundary sends the latest value
+                        // (which covers this record) and asks the socket then, so this path touches
+                        // neither the subscriber nor its channel (cold memory for thousands of them).
+                        if !subscription.isHeld { hold(subscription, every: interval, now: now) }
+                        continue
+                    }
                     let subscriber = subscription.subscriber
                     guard subscriber.sink.isWritable else {
                         if subscriber.markStale(subscription) { startedOwing.append(subscriber) }
@@ -177,9 +184,6 @@ public final class LoopFanout: @unchecked Sendable {
                     if subscription.isStale {
                         // The latest value covers this record too (the cache is updated first).
                         sendLatest(subscription)
-                    } else if let interval = subscription.updateInterval {
-                        // Held already: the release sends the latest value, which covers this one too.
-                        if !subscription.isHeld { hold(subscription, every: interval, now: now) }
                     } else {
                         subscriber.sink.write(frame(message, for: subscriber))
                         subscription.lastSentSeq = header.seq
@@ -244,8 +248,9 @@ public final class LoopFanout: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         for subscription in held.release(interval) {
             let subscriber = subscription.subscriber
-            // Stale: the socket could not take an update meanwhile, and catch-up owns it now.
-            guard !subscription.isStale, subscriber.subscriptions[subscription.symbolID] === subscription else { continue }
+            // Stale: the socket could not take an update meanwhile, and catch-up owns it now. (Removed
+            // subscriptions are not here: removal lets go of the hold.)
+            guard !subscription.isStale else { continue }
             if subscriber.sink.isWritable {
                 sendLatest(subscription, skippedBecause: .throttled)
             } else if subscriber.markStale(subscription) {
