@@ -96,7 +96,11 @@ def comparison_tables(runs: list[dict]) -> list[str]:
             if "error" in peer:
                 lines.append(f"| {key[0]:,} | {key[1]:g} | {peer['server']} | failed | failed | failed |")
                 continue
-            lines.append(f"| {key[0]:,} | {key[1]:g} | {peer['server']} | {ratio(ours['deliveriesPerCpuSecond'], peer['deliveriesPerCpuSecond'])} "
+            served = ""
+            if peer["connected"] < key[0] or peer.get("openAtEnd", peer["connected"]) < peer["connected"]:
+                # A peer that did not hold every client measured a lighter load: say so next to its ratio.
+                served = f" ({peer['connected']:,} of {key[0]:,} connected, {peer.get('openAtEnd', peer['connected']):,} open at the end)"
+            lines.append(f"| {key[0]:,} | {key[1]:g} | {peer['server']}{served} | {ratio(ours['deliveriesPerCpuSecond'], peer['deliveriesPerCpuSecond'])} "
                          f"({number(ours['deliveriesPerCpuSecond'])} vs {number(peer['deliveriesPerCpuSecond'])}) | "
                          f"{ratio(ours['latencyMs']['p99'], peer['latencyMs']['p99'], higher_is_better=False)} "
                          f"({ms(ours['latencyMs']['p99'])} vs {ms(peer['latencyMs']['p99'])} ms) | "
@@ -113,7 +117,7 @@ SCENARIO_TITLES = {
     "slow": "10% slow clients (TickerHub, 5,000 × 10, 16 KiB backlog, 8 KiB socket buffer, 35 s warm-up)",
     "pacing": "Drain pacing: messages per write against latency (TickerHub, 5,000 × 10, 100 ticks/s)",
     "frequency": "Per-subscription maxFrequency (TickerHub, 5,000 × 10, 100 ticks/s; gaps are the updates skipped "
-                 "by the limit, counted by the hub as throttled)",
+                 "by the limit, counted by the hub as throttled; every message is a `conflated` latest value)",
     "burst": "Market-open bursts (TickerHub, 5,000 × 10, 100 ticks/s with 10× bursts)",
 }
 
