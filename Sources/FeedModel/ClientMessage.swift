@@ -65,7 +65,7 @@ public enum ClientMessage: Sendable, Equatable {
             if let frequency = raw.maxFrequency {
                 guard let valid = UpdateInterval(maxFrequency: frequency) else {
                     return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                                  message: "\"maxFrequency\" must be from 0.01 to 1000 updates per second"))
+                                                  message: "\"maxFrequency\" must be from \(UpdateInterval.lowestFrequency) to \(Int(UpdateInterval.highestFrequency)) updates per second"))
                 }
                 interval = valid
             }

@@ -5,7 +5,7 @@
 /// The interval is whole milliseconds, the resolution the hub schedules at: a request's frequency
 /// `f` becomes `round(1000 / f)` ms, at least 1. So `maxFrequency: 3` means one update per 333 ms.
 /// The ack reports the interval the hub applies (`updateIntervalMs`).
-public struct UpdateInterval: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct UpdateInterval: Sendable, Hashable, CustomStringConvertible {
     public let milliseconds: Int64
 
     /// Frequencies a request may ask for, in updates per second per symbol: from one per 100 s
@@ -25,8 +25,6 @@ public struct UpdateInterval: Sendable, Hashable, Comparable, CustomStringConver
     }
 
     public var nanoseconds: Int64 { milliseconds * 1_000_000 }
-
-    public static func < (lhs: UpdateInterval, rhs: UpdateInterval) -> Bool { lhs.milliseconds < rhs.milliseconds }
 
     public var description: String { "\(milliseconds) ms" }
 }

@@ -30,10 +30,7 @@ struct HeldUpdates {
         precondition(!subscription.isHeld, "a subscription is held once")
         subscription.isHeld = true
         heldCount += 1
-        if groups[interval] != nil {
-            groups[interval]!.append(subscription)
-            return nil
-        }
+        if groups[interval]?.append(subscription) != nil { return nil }
         groups[interval] = [subscription]
         return Self.boundary(after: now, every: interval)
     }

@@ -382,7 +382,7 @@ public final class LoopFanout: @unchecked Sendable {
     public var subscriptionCount: Int { index.subscriptionCount }
 
     /// Subscriptions holding back an update under their maximum frequency right now.
-    public var heldCount: Int { held.heldCount }
+    var heldCount: Int { held.heldCount }
 
     func checkInvariants() {
         index.checkInvariants()

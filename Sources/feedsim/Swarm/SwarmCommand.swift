@@ -1,5 +1,6 @@
 import ArgumentParser
 import FanoutEngine
+import FeedModel
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -42,8 +43,9 @@ struct SwarmCommand: AsyncParsableCommand {
         guard (0...1).contains(slowFraction), slowReadBps >= 1, settle >= 0 else {
             throw ValidationError("--slow-fraction must be 0...1, --slow-read-bps positive, --settle not negative")
         }
-        if let maxFrequency, !(0.01...1000).contains(maxFrequency) {
-            throw ValidationError("--max-frequency must be from 0.01 to 1000 updates per second")
+        // The hub's own rule, so the tool cannot ask for what the hub would refuse.
+        if let maxFrequency, UpdateInterval(maxFrequency: maxFrequency) == nil {
+            throw ValidationError("--max-frequency must be from \(UpdateInterval.lowestFrequency) to \(Int(UpdateInterval.highestFrequency)) updates per second")
         }
     }
 
