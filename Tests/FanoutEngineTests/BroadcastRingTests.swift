@@ -36,7 +36,7 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
             if generator.next() % 2 == 0 {
                 seq += 1
                 let payload = expectedPayload(seq: seq, maxLength: maxPayload)
-                payload.withUnsafeBytes { transmitter.transmit(RecordHeader(symbolID: UInt32(seq % 7), kind: 1, seq: seq), payload: $0) }
+                payload.withUnsafeBytes { transmitter.transmit(RecordHeader(symbolID: UInt32(seq % 7), seq: seq), payload: $0) }
                 let aligned = UInt64((RecordHeader.size + payload.count + 7) & ~7)
                 var start = modelTail
                 let toEnd = UInt64(capacity) - (start % UInt64(capacity))
@@ -76,11 +76,11 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
     @Test func newReceiverStartsAtTheTail() {
         let buffer = BroadcastBuffer(capacity: 1024)
         let transmitter = BroadcastTransmitter(buffer: buffer)
-        transmitter.transmit(RecordHeader(symbolID: 1, kind: 1, seq: 1), payload: ByteBuffer(string: "old"))
+        transmitter.transmit(RecordHeader(symbolID: 1, seq: 1), payload: ByteBuffer(string: "old"))
         var receiver = BroadcastReceiver(buffer: buffer)
         #expect(receiver.receiveNext(allocator: allocator) { _ in true } == .empty)
-        transmitter.transmit(RecordHeader(symbolID: 1, kind: 1, seq: 2), payload: ByteBuffer(string: "new"))
-        #expect(receiver.receiveNext(allocator: allocator) { _ in true } == .record(RecordHeader(symbolID: 1, kind: 1, seq: 2), payload: ByteBuffer(string: "new")))
+        transmitter.transmit(RecordHeader(symbolID: 1, seq: 2), payload: ByteBuffer(string: "new"))
+        #expect(receiver.receiveNext(allocator: allocator) { _ in true } == .record(RecordHeader(symbolID: 1, seq: 2), payload: ByteBuffer(string: "new")))
         #expect(receiver.lagBytes == 0)
     }
 
@@ -88,8 +88,8 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
         let buffer = BroadcastBuffer(capacity: 1024)
         let transmitter = BroadcastTransmitter(buffer: buffer)
         var receiver = BroadcastReceiver(buffer: buffer)
-        transmitter.transmit(RecordHeader(symbolID: 9, kind: 2, seq: 1), payload: ByteBuffer(string: "skip me"))
-        #expect(receiver.receiveNext(allocator: allocator) { _ in false } == .record(RecordHeader(symbolID: 9, kind: 2, seq: 1), payload: nil))
+        transmitter.transmit(RecordHeader(symbolID: 9, seq: 1), payload: ByteBuffer(string: "skip me"))
+        #expect(receiver.receiveNext(allocator: allocator) { _ in false } == .record(RecordHeader(symbolID: 9, seq: 1), payload: nil))
         #expect(receiver.receiveNext(allocator: allocator) { _ in true } == .empty)
     }
 
@@ -137,7 +137,7 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
                 while attached.load(ordering: .acquiring) < 3 { Thread.sleep(forTimeInterval: 0.001) }
                 for seq in 1...total {
                     expectedPayload(seq: seq, maxLength: maxPayload).withUnsafeBytes {
-                        transmitter.transmit(RecordHeader(symbolID: 0, kind: 1, seq: seq), payload: $0)
+                        transmitter.transmit(RecordHeader(symbolID: 0, seq: seq), payload: $0)
                     }
                 }
                 done.store(true, ordering: .releasing)

@@ -16,10 +16,16 @@ struct FanoutHarness {
     let aapl: SymbolID
     let msft: SymbolID
 
-    init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate) {
+    /// With `manualDrains`, a published batch only signals (`drainSignal` counts it) and the test
+    /// drains when it wants, with the loop's clock where it wants it.
+    let drainSignal: CountingDrainSignal?
+
+    init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(), manualDrains: Bool = false) {
         let ring = BroadcastBuffer(capacity: ringBytes)
         publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
-        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, pacing: pacing)
+        drainSignal = manualDrains ? CountingDrainSignal() : nil
+        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, limits: limits, pacing: pacing,
+                            drainSignal: drainSignal)
         publisher.attach([fanout])
         aapl = directory.register(Symbol(stringLiteral: "AAPL"))!
         msft = directory.register(Symbol(stringLiteral: "MSFT"))!
@@ -41,6 +47,13 @@ struct FanoutHarness {
         publisher.publishOnLoop(updates)
         loop.run()  // the consumer's drain
     }
+}
+
+/// A drain signal that only counts: the test decides when the signalled drain runs.
+final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
+    // @unchecked: tests use it from one thread.
+    private(set) var signals = 0
+    func signal() { signals += 1 }
 }
 
 @Suite struct LoopFanoutTests {

@@ -105,7 +105,7 @@ func ringThroughput(readers: Int, records: UInt64) -> Int {
     let payload = ByteBuffer(bytes: [UInt8](repeating: 7, count: 150))
     let start = ContinuousClock.now
     for seq in 1...records {
-        transmitter.transmit(RecordHeader(symbolID: 1, kind: 1, seq: seq), payload: payload)
+        transmitter.transmit(RecordHeader(symbolID: 1, seq: seq), payload: payload)
     }
     group.wait()
     let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
@@ -177,7 +177,7 @@ let benchmarks: @Sendable () -> Void = {
         let payload = ByteBuffer(bytes: [UInt8](repeating: 7, count: 150))
         benchmark.startMeasurement()
         for index in benchmark.scaledIterations {
-            transmitter.transmit(RecordHeader(symbolID: 1, kind: 1, seq: UInt64(index)), payload: payload)
+            transmitter.transmit(RecordHeader(symbolID: 1, seq: UInt64(index)), payload: payload)
         }
     }
 
@@ -189,7 +189,7 @@ let benchmarks: @Sendable () -> Void = {
         let payload = ByteBuffer(bytes: [UInt8](repeating: 7, count: 150))
         benchmark.startMeasurement()
         for index in benchmark.scaledIterations {
-            transmitter.transmit(RecordHeader(symbolID: 1, kind: 1, seq: UInt64(index)), payload: payload)
+            transmitter.transmit(RecordHeader(symbolID: 1, seq: UInt64(index)), payload: payload)
             blackHole(receiver.receiveNext(allocator: allocator) { _ in true })
         }
     }

@@ -31,6 +31,10 @@ public final class FanoutCounters: Sendable {
     public let throttled = ManagedAtomic<UInt64>(0)
     /// Times a loop's consumer was lapped by the ring's writer.
     public let ringLaps = ManagedAtomic<UInt64>(0)
+    /// Ring records a loop reached later than `DrainLimits.maxLag` after they were published, and
+    /// conflated to their symbols' latest values instead of sending (overload shedding; what
+    /// clients miss by it is in `drops`).
+    public let lateRecords = ManagedAtomic<UInt64>(0)
     /// Consumer wake-ups (one per loop per published batch at most).
     public let drains = ManagedAtomic<UInt64>(0)
     /// Current subscriptions (subscriber × symbol), across loops.
@@ -39,14 +43,14 @@ public final class FanoutCounters: Sendable {
     public init() {}
 
     public struct Snapshot: Sendable, Equatable {
-        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, drains: UInt64
+        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
         public var subscriptions: Int
     }
 
     public func snapshot() -> Snapshot {
         Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed), framesZstd: framesZstd.load(ordering: .relaxed), deflatedBytes: deflatedBytes.load(ordering: .relaxed), zstdBytes: zstdBytes.load(ordering: .relaxed),
                  deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
-                 drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), throttled: throttled.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
+                 drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), throttled: throttled.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed), lateRecords: lateRecords.load(ordering: .relaxed),
                  drains: drains.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

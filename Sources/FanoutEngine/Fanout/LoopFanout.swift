@@ -11,7 +11,15 @@ import NIOCore
 /// Per drain, for each record with at least one subscriber on this loop, the payload is copied out of
 /// the ring once into a loop-local buffer, and that *same* buffer is written to every subscriber
 /// (NIO reference-counts it; nothing is re-encoded or copied per subscriber). Each subscriber that
-/// received something is flushed once, at the end of the drain.
+/// received something is flushed once, at the end of the drain (`FlushBatch`).
+///
+/// A drain never holds its loop for long, so accepting, upgrading and reading requests on the loop
+/// are never starved by fan-out (`DrainLimits`): after its time budget it yields, and signals itself
+/// to continue *after* the socket events already waiting (`DrainSignal`). Records the loop reaches
+/// later than `DrainLimits.maxLag` after they were published are not sent as themselves: their
+/// symbols are marked overdue (`OverdueSymbols`), and each subscription of an overdue symbol gets
+/// the symbol's latest value once, as one `conflated` message. That is how an overloaded loop sheds
+/// load: its work per drain is bounded by its subscriptions, not by the backlog, and so is latency.
 ///
 /// Backpressure (docs/PROTOCOL.md, "Slow clients"): an update for a subscriber whose socket is not
 /// writable is not queued. Its subscription is marked stale instead, and when the socket drains
@@ -31,23 +39,23 @@ public final class LoopFanout: @unchecked Sendable {
     public let eventLoop: any EventLoop
     private var receiver: BroadcastReceiver
     private var index = SubscriptionIndex()
-    private var awaitingFlush: [Subscriber] = []
+    private var flushBatch = FlushBatch()
     /// Subscribers that started owing latest values during this drain; checked once it has flushed.
     private var startedOwing: [Subscriber] = []
     private let wakePending = ManagedAtomic(false)
     private let counters: FanoutCounters
-    private let lastValues: LastValueCache
     private var latestFrames: LatestValueFrames
     /// Subscriptions holding back an update under their maximum frequency.
     private var held = HeldUpdates()
+    /// Symbols owed their latest value because the loop reached their records too late.
+    private var overdue = OverdueSymbols()
     private let allocator = ByteBufferAllocator()
-    private let compression: SharedCompression
-    /// Compresses shared deflate frames the record did not bring, and conflated values; made on first use.
-    private var deflater: MessageDeflater?
-    private var zstdCompressor: ZstdMessageCompressor?
-    private var inflater: MessageInflater?
-    /// Upper bound on records handled per drain, so a loop interleaves fan-out with socket I/O.
-    private let maxRecordsPerDrain: Int
+    private var codecs: LoopCodecs
+    /// How long a drain may run, and how late a record may be before the loop conflates.
+    private let limits: DrainLimits
+    /// Asks this loop to drain, from the publisher's thread or from the loop itself (to continue a
+    /// drain that used up its budget once the loop has served its sockets). Nil: a task on the loop.
+    private let drainSignal: (any DrainSignal)?
     /// Told how long each drain took (reading, writing, flushing), for the operator's latency
     /// histogram. Set before the first publish; called on the loop.
     public var drainObserver: (@Sendable (Duration) -> Void)?
@@ -59,18 +67,27 @@ public final class LoopFanout: @unchecked Sendable {
     /// tests can pose as a busy loop.)
     var lastDrainDuration = Duration.zero
 
+    /// `drainSignal` makes the loop call `drainSignalled()`; nil uses a task on the loop, which is
+    /// what tests on an `EmbeddedEventLoop` want. The hub uses a pipe that the loop polls with its
+    /// sockets (`LoopDoorbell`), so that a drain is one I/O event among the others: NIO runs every
+    /// task queued during its tasks before it polls again, so drains signalled by tasks could
+    /// follow each other without a poll for as long as the publisher outpaces them.
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, lastValues: LastValueCache,
-                counters: FanoutCounters, compression: SharedCompression = SharedCompression(), maxRecordsPerDrain: Int = 4096,
-                pacing: DrainPacing = .immediate) {
+                counters: FanoutCounters, compression: SharedCompression = SharedCompression(),
+                limits: DrainLimits = DrainLimits(), pacing: DrainPacing = .immediate,
+                drainSignal: (any DrainSignal)? = nil) {
         self.pacing = pacing
-        self.compression = compression
         self.eventLoop = eventLoop
         self.receiver = BroadcastReceiver(buffer: buffer)
-        self.lastValues = lastValues
         self.latestFrames = LatestValueFrames(lastValues: lastValues)
         self.counters = counters
-        self.maxRecordsPerDrain = maxRecordsPerDrain
+        self.limits = limits
+        self.drainSignal = drainSignal
+        self.codecs = LoopCodecs(compression: compression, allocator: allocator)
+        self.lastValues = lastValues
     }
+
+    private let lastValues: LastValueCache
 
     // MARK: Subscriptions (on the loop)
 
@@ -112,12 +129,12 @@ public final class LoopFanout: @unchecked Sendable {
         return removed
     }
 
-    /// Drops every subscription of a closing connection.
     /// How many of this loop's subscribers follow `id`: the lookup every ring record starts with.
     public func subscriberCount(of id: SymbolID) -> Int {
         index.subscriptions(of: id).count
     }
 
+    /// Drops every subscription of a closing connection.
     public func remove(_ subscriber: Subscriber) {
         eventLoop.assertInEventLoop()
         for subscription in subscriber.subscriptions.values { held.forget(subscription) }
@@ -127,16 +144,21 @@ public final class LoopFanout: @unchecked Sendable {
 
     // MARK: Fan-out
 
-    /// Asks the loop to drain the ring. Called by the publisher after each batch; schedules at most
+    /// Asks the loop to drain the ring. Called by the publisher after each batch; signals at most
     /// one drain however many batches arrive before it runs (`wakePending` stays set until the drain
-    /// starts, so batches published while a deferred drain waits join it).
+    /// starts, so batches published while a drain is pending or deferred join it).
     public func wake() {
-        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
-            eventLoop.execute { self.drainWhenPaced() }
+        guard !wakePending.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if let drainSignal {
+            drainSignal.signal()
+        } else {
+            eventLoop.execute { self.drainSignalled() }
         }
     }
 
-    private func drainWhenPaced() {
+    /// The drain signal arrived: drain now, or a little later under `pacing`.
+    public func drainSignalled() {
+        eventLoop.assertInEventLoop()
         if let delay = pacing.delay(afterDrainTaking: lastDrainDuration) {
             eventLoop.scheduleTask(in: .nanoseconds(Int64(delay / .nanoseconds(1)))) { self.drain() }
         } else {
@@ -144,62 +166,122 @@ public final class LoopFanout: @unchecked Sendable {
         }
     }
 
-    /// Reads everything available (up to `maxRecordsPerDrain`) and fans it out.
+    /// Reads what is available, within `limits`, and fans it out.
     func drain() {
         eventLoop.assertInEventLoop()
         // Clear before reading: a batch published from here on schedules another drain. The RMW
         // synchronises with the publisher's exchange, so we see every record it published before it.
         _ = wakePending.exchange(false, ordering: .acquiringAndReleasing)
         let started = ContinuousClock.now
-        let now = eventLoop.now  // the loop's clock, which sets held updates' release boundaries
+        let now = eventLoop.now  // the loop's clock: held updates' boundaries, records' age, the budget
+        let yieldAt = now + limits.budget
+        let lateCutoff = now.uptimeNanoseconds > limits.maxLagNanoseconds ? now.uptimeNanoseconds - limits.maxLagNanoseconds : 0
 
         var records = 0
+        var yielded = false
         // Iterate a copy (it shares storage, so this costs nothing): a write can close a channel
         // synchronously, and its handler then removes the subscriber from `self.index` mid-drain.
         let index = self.index
-        reading: while records < maxRecordsPerDrain {
-            switch receiver.receiveNext(allocator: allocator, wantsPayload: { index.hasSubscribers(SymbolID($0.symbolID)) }) {
+        reading: while true {
+            let outcome = receiver.receiveNext(allocator: allocator) { header in
+                header.publishedAt >= lateCutoff && index.hasSubscribers(SymbolID(header.symbolID))
+            }
+            switch outcome {
             case .empty:
                 break reading
             case .lapped:
                 pending.laps += 1
-                resynchronise()
+                _ = overdue.removeAll()  // covered by the resync
+                resynchronise(now: now)
             case .record(let header, let payload):
                 records += 1
-                guard let payload, let variants = FrameVariants(payload: payload) else { continue }
-                let message = OutgoingMessage(variants)
-                for subscription in index.subscriptions(of: SymbolID(header.symbolID)) where header.seq > subscription.lastSentSeq {
-                    if let interval = subscription.updateInterval, !subscription.isStale {
-                        // Throttled: only hold it. The release at the boundary sends the latest value
-                        // (which covers this record) and asks the socket then, so this path touches
-                        // neither the subscriber nor its channel (cold memory for thousands of them).
-                        if !subscription.isHeld { hold(subscription, every: interval, now: now) }
-                        continue
+                let id = SymbolID(header.symbolID)
+                if header.publishedAt < lateCutoff {
+                    // Too late to send as itself: the symbol's latest value goes out instead, once
+                    // the late run is read. Only the header was read, so this costs next to nothing.
+                    pending.lateRecords += 1
+                    if index.hasSubscribers(id) { overdue.insert(id) }
+                } else {
+                    // Latest values first: a record sent after them would hide their gaps.
+                    if !overdue.isEmpty { sendOverdue(now: now) }
+                    if let payload, let variants = FrameVariants(payload: payload) {
+                        deliver(OutgoingMessage(variants), seq: header.seq, to: index.subscriptions(of: id), now: now)
                     }
-                    let subscriber = subscription.subscriber
-                    guard subscriber.sink.isWritable else {
-                        if subscriber.markStale(subscription) { startedOwing.append(subscriber) }
-                        continue
-                    }
-                    if subscription.isStale {
-                        // The latest value covers this record too (the cache is updated first).
-                        sendLatest(subscription)
-                    } else {
-                        subscriber.sink.write(frame(message, for: subscriber))
-                        subscription.lastSentSeq = header.seq
-                        subscriber.delivered &+= 1
-                        pending.deliveries &+= 1
-                        needsFlush(subscriber)
-                    }
+                }
+                if records >= limits.maxRecords || (records & 31 == 0 && eventLoop.now >= yieldAt) {
+                    yielded = true
+                    break reading
                 }
             }
         }
+        if !overdue.isEmpty { sendOverdue(now: now) }
         counters.drains.wrappingIncrement(ordering: .relaxed)
         flushAndPublishCounts()
         catchUpThoseWritableAgain()
         lastDrainDuration = ContinuousClock.now - started
         if records > 0 { drainObserver?(lastDrainDuration) }
-        if records == maxRecordsPerDrain { wake() }  // more may be waiting: continue after pending I/O
+        // More may be waiting: continue once the loop has served the socket events queued meanwhile.
+        if yielded { wake() }
+    }
+
+    private func deliver(_ message: OutgoingMessage, seq: UInt64, to subscriptions: ContiguousArray<Subscription>, now: NIODeadline) {
+        for subscription in subscriptions where seq > subscription.lastSentSeq {
+            if let interval = subscription.updateInterval, !subscription.isStale {
+                // Throttled: only hold it. The release at the boundary sends the latest value
+                // (which covers this record) and asks the socket then, so this path touches
+                // neither the subscriber nor its channel (cold memory for thousands of them).
+                if !subscription.isHeld { hold(subscription, every: interval, now: now) }
+                continue
+            }
+            let subscriber = subscription.subscriber
+            guard subscriber.sink.isWritable else {
+                if subscriber.markStale(subscription) { startedOwing.append(subscriber) }
+                continue
+            }
+            if subscription.isStale {
+                // The latest value covers this record too (the cache is updated first).
+                sendLatest(subscription)
+            } else {
+                subscriber.sink.write(codecs.frame(message, for: subscriber))
+                subscription.lastSentSeq = seq
+                subscriber.delivered &+= 1
+                pending.deliveries &+= 1
+                flushBatch.add(subscriber)
+            }
+        }
+    }
+
+    /// Every subscription of the overdue symbols gets its symbol's latest value.
+    private func sendOverdue(now: NIODeadline) {
+        for id in overdue.removeAll() {
+            bringToLatest(index.subscriptions(of: id), of: id, now: now)
+        }
+    }
+
+    /// After a lap the consumer does not know which updates it missed, so every subscription on the
+    /// loop is brought to its symbol's latest value.
+    private func resynchronise(now: NIODeadline) {
+        for id in index.subscribedSymbols {
+            bringToLatest(index.subscriptions(of: id), of: id, now: now)
+        }
+    }
+
+    /// Brings `subscriptions` of `id` to the symbol's latest value: sent now to writable subscribers
+    /// (one shared frame, looked up once), marked stale for the others, and held to its next boundary
+    /// where a subscription has a maximum frequency (it must not get more than it asked for).
+    private func bringToLatest(_ subscriptions: ContiguousArray<Subscription>, of id: SymbolID, now: NIODeadline) {
+        guard let latest = latestFrames.latest(id, allocator: allocator) else { return }
+        for subscription in subscriptions where latest.seq > subscription.lastSentSeq {
+            let subscriber = subscription.subscriber
+            if let interval = subscription.updateInterval, !subscription.isStale {
+                if !subscription.isHeld { hold(subscription, every: interval, now: now) }
+            } else if subscriber.sink.isWritable {
+                if subscription.isStale { subscriber.forgetStale(subscription) }
+                send(latest, to: subscription, because: .backpressure)
+            } else if subscriber.markStale(subscription) {
+                startedOwing.append(subscriber)
+            }
+        }
     }
 
     /// Sends `subscriber` the latest value of each symbol it is owed, oldest-stale first, for as long
@@ -261,42 +343,33 @@ public final class LoopFanout: @unchecked Sendable {
         catchUpThoseWritableAgain()
     }
 
-    /// After a lap the consumer cannot know which updates it missed, so every subscription on the loop
-    /// is brought to the symbol's latest value: sent now to writable subscribers (one shared frame per
-    /// symbol), marked stale for the others.
-    private func resynchronise() {
-        for id in index.subscribedSymbols {
-            for subscription in index.subscriptions(of: id) {
-                let subscriber = subscription.subscriber
-                if subscriber.sink.isWritable {
-                    if subscription.isStale { subscriber.forgetStale(subscription) }
-                    sendLatest(subscription, clearing: false)
-                } else if subscriber.markStale(subscription) {
-                    startedOwing.append(subscriber)
-                }
-            }
-        }
-    }
-
     /// Why a latest value is sent in place of updates: it decides what the skipped ones count as.
     private enum SkipCause {
-        /// The socket could not take them, or the loop was lapped: `dropped`, and a `conflated` message.
+        /// The socket could not take them, or the loop was lapped or late: `dropped`, and a `conflated` message.
         case backpressure
         /// The subscription's maximum frequency: `throttled`.
         case throttled
     }
 
-    /// Writes the latest value of `subscription`'s symbol if it is newer than what was sent, and counts
-    /// the updates it jumps over by `cause`. With `clearing`, also takes the subscription off the
-    /// subscriber's stale list (callers that walk that list clear it themselves). Either way the
-    /// subscription stops being held: what it held is covered.
+    /// Writes the latest value of `subscription`'s symbol if it is newer than what was sent. With
+    /// `clearing`, also takes the subscription off the subscriber's stale list (callers that walk that
+    /// list clear it themselves).
     private func sendLatest(_ subscription: Subscription, clearing: Bool = true, skippedBecause cause: SkipCause = .backpressure) {
-        let subscriber = subscription.subscriber
-        if clearing { subscriber.forgetStale(subscription) }
-        held.forget(subscription)
+        if clearing { subscription.subscriber.forgetStale(subscription) }
         guard let latest = latestFrames.latest(subscription.symbolID, allocator: allocator),
-              latest.seq > subscription.lastSentSeq else { return }
-        subscriber.sink.write(frame(latest.message, for: subscriber))
+              latest.seq > subscription.lastSentSeq else {
+            held.forget(subscription)
+            return
+        }
+        send(latest, to: subscription, because: cause)
+    }
+
+    /// Writes `latest` (newer than what `subscription` was sent) and counts the updates it jumps over
+    /// by `cause`. The subscription stops being held: what it held is covered.
+    private func send(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: SkipCause) {
+        let subscriber = subscription.subscriber
+        held.forget(subscription)
+        subscriber.sink.write(codecs.frame(latest.message, for: subscriber))
         let skipped = latest.seq - subscription.lastSentSeq - 1
         subscription.lastSentSeq = latest.seq
         subscriber.delivered &+= 1
@@ -311,43 +384,7 @@ public final class LoopFanout: @unchecked Sendable {
             subscriber.throttled &+= skipped
             pending.throttled &+= skipped
         }
-        needsFlush(subscriber)
-    }
-
-    /// `message` in the form `subscriber` negotiated.
-    private func frame(_ message: OutgoingMessage, for subscriber: Subscriber) -> ByteBuffer {
-        switch subscriber.encoding {
-        case .plain:
-            return message.plain
-        case .sharedDeflate:
-            return message.sharedDeflate(compression, deflater: sharedDeflater, allocator: allocator)
-        case .zstd:
-            return message.sharedZstd(compressor: loopZstdCompressor, allocator: allocator)
-        case .dedicatedDeflate(let own):
-            // Compressing can only fail on memory exhaustion; a message may always go uncompressed.
-            return (try? own.compressedFrame(of: message.plain, allocator: allocator)) ?? message.plain
-        }
-    }
-
-    /// One inflater for every connection on this loop: the hub negotiates `client_no_context_takeover`,
-    /// so client messages stand alone and no connection needs its own inflate state (~7 KB each,
-    /// plus a 32 KB window once used).
-    public func sharedInflater() -> MessageInflater? {
-        eventLoop.assertInEventLoop()
-        if inflater == nil { inflater = try? MessageInflater(contextTakeover: false) }
-        return inflater
-    }
-
-    private func loopZstdCompressor() -> ZstdMessageCompressor? {
-        if zstdCompressor == nil, let dictionary = compression.zstdDictionary {
-            zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
-        }
-        return zstdCompressor
-    }
-
-    private func sharedDeflater() -> MessageDeflater? {
-        if deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
-        return deflater
+        flushBatch.add(subscriber)
     }
 
     /// A per-connection message (ack, snapshot, error, ...) built as a plain frame, in the form
@@ -355,24 +392,11 @@ public final class LoopFanout: @unchecked Sendable {
     /// compressor sees every message of its connection in order.
     public func encode(_ plainFrame: ByteBuffer, for subscriber: Subscriber) -> ByteBuffer {
         eventLoop.assertInEventLoop()
-        return frame(OutgoingMessage(plain: plainFrame), for: subscriber)
-    }
-
-    private func needsFlush(_ subscriber: Subscriber) {
-        if !subscriber.awaitingFlush {
-            subscriber.awaitingFlush = true
-            awaitingFlush.append(subscriber)
-        }
+        return codecs.frame(OutgoingMessage(plain: plainFrame), for: subscriber)
     }
 
     private func flushAndPublishCounts() {
-        pending.flushes = UInt64(awaitingFlush.count)
-        for subscriber in awaitingFlush {
-            subscriber.awaitingFlush = false
-            subscriber.wroteSinceLastCheck = true
-            subscriber.sink.flush()
-        }
-        awaitingFlush.removeAll(keepingCapacity: true)
+        pending.flushes = UInt64(flushBatch.flush())
         pending.publish(to: counters)
         pending = PendingCounts()
     }
@@ -398,6 +422,7 @@ private struct PendingCounts {
     var conflated: UInt64 = 0
     var throttled: UInt64 = 0
     var laps: UInt64 = 0
+    var lateRecords: UInt64 = 0
 
     func publish(to counters: FanoutCounters) {
         if deliveries > 0 { counters.deliveries.wrappingIncrement(by: deliveries, ordering: .relaxed) }
@@ -406,5 +431,6 @@ private struct PendingCounts {
         if conflated > 0 { counters.conflated.wrappingIncrement(by: conflated, ordering: .relaxed) }
         if throttled > 0 { counters.throttled.wrappingIncrement(by: throttled, ordering: .relaxed) }
         if laps > 0 { counters.ringLaps.wrappingIncrement(by: laps, ordering: .relaxed) }
+        if lateRecords > 0 { counters.lateRecords.wrappingIncrement(by: lateRecords, ordering: .relaxed) }
     }
 }

@@ -83,6 +83,8 @@ public final class TickPublisher: @unchecked Sendable {
         if zstdWanted, zstdCompressor == nil, let dictionary = compression.zstdDictionary {
             zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
         }
+        // One clock read per batch: consumers measure their lag from it (`DrainLimits.maxLag`).
+        let publishedAt = eventLoop.now.uptimeNanoseconds
         var compressedFrames: UInt64 = 0, deflatedBytes: UInt64 = 0
         var zstdFrames: UInt64 = 0, zstdBytes: UInt64 = 0
         for (id, tick) in sequenced {
@@ -104,8 +106,7 @@ public final class TickPublisher: @unchecked Sendable {
                 }
             }
             FrameVariants.write(plain: scratch, deflate: deflated, zstd: zstd, into: &record)
-            let kind: UInt32 = if case .quote = tick.body { 1 } else { 2 }
-            transmitter.transmit(RecordHeader(symbolID: id.rawValue, kind: kind, seq: tick.seq), payload: record)
+            transmitter.transmit(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), payload: record)
         }
         counters.ticksIn.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)

@@ -43,8 +43,9 @@ public final class BroadcastTransmitter {
         }
 
         buffer.storeWord(UInt64(recordLength) | UInt64(RecordHeader.messageType) << 32, atByteOffset: offset)
-        buffer.storeWord(UInt64(header.symbolID) | UInt64(header.kind) << 32, atByteOffset: offset + 8)
+        buffer.storeWord(UInt64(header.symbolID), atByteOffset: offset + 8)
         buffer.storeWord(header.seq, atByteOffset: offset + 16)
+        buffer.storeWord(header.publishedAt, atByteOffset: offset + 24)
         copyPayload(payload, toByteOffset: offset + RecordHeader.size)
 
         let newTail = recordStart + UInt64(alignedLength)

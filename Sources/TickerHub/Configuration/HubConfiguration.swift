@@ -1,3 +1,4 @@
+import FanoutEngine
 import FeedModel
 import Logging
 import NIOCore
@@ -58,6 +59,15 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// Longest a loop may defer a drain after a wake so that more ticks share each socket write
     /// (`DrainPacing`); 0 drains at once.
     var maxDrainDelayMilliseconds = 0.0
+    /// The longest one fan-out drain holds its loop before the loop serves its sockets again.
+    var drainBudgetMilliseconds = 2.0
+    /// A loop that reaches a tick later than this after it was published sheds load: it conflates
+    /// its backlog to the latest value per subscription (counted as dropped) instead of sending it.
+    var maxFanoutLagMilliseconds = 5.0
+
+    var drainLimits: DrainLimits {
+        DrainLimits(budget: .nanoseconds(Int64(drainBudgetMilliseconds * 1e6)), maxLag: .nanoseconds(Int64(maxFanoutLagMilliseconds * 1e6)))
+    }
     /// permessage-deflate (RFC 7692): off, shared (each message compressed once for all), or
     /// dedicated (a compressor per connection, with context takeover).
     var deflate = PerMessageDeflateNegotiation.Mode.shared
@@ -90,6 +100,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         if let echoPort { text += " echo-port=\(echoPort)" }
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         if maxDrainDelayMilliseconds > 0 { text += " max-drain-delay=\(maxDrainDelayMilliseconds)ms" }
+        text += " drain-budget=\(drainBudgetMilliseconds)ms max-fanout-lag=\(maxFanoutLagMilliseconds)ms"
         return text
     }
 }

@@ -68,6 +68,12 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Longest a loop may defer fan-out after new ticks, in milliseconds, so more of them share each socket write; it adapts to load (the previous fan-out's duration, up to this). 0 fans out at once. (env TICKERHUB_MAX_DRAIN_DELAY_MS)")
     var maxDrainDelayMs: Double = env("TICKERHUB_MAX_DRAIN_DELAY_MS").flatMap(Double.init) ?? HubConfiguration().maxDrainDelayMilliseconds
 
+    @Option(help: "Longest one fan-out drain holds its event loop before the loop serves its sockets again, in milliseconds. (env TICKERHUB_DRAIN_BUDGET_MS)")
+    var drainBudgetMs: Double = env("TICKERHUB_DRAIN_BUDGET_MS").flatMap(Double.init) ?? HubConfiguration().drainBudgetMilliseconds
+
+    @Option(help: "A loop that reaches a tick later than this after it was published, in milliseconds, conflates its backlog to the latest value per subscription instead of sending it (overload shedding, counted as dropped). (env TICKERHUB_MAX_FANOUT_LAG_MS)")
+    var maxFanoutLagMs: Double = env("TICKERHUB_MAX_FANOUT_LAG_MS").flatMap(Double.init) ?? HubConfiguration().maxFanoutLagMilliseconds
+
     @Option(help: "permessage-deflate: off, shared (compress each message once for all), dedicated (a compressor per connection). (env TICKERHUB_DEFLATE)")
     var deflate: String = env("TICKERHUB_DEFLATE") ?? HubConfiguration().deflate.rawValue
 
@@ -99,6 +105,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
         guard socketSendBuffer == 0 || socketSendBuffer >= 4096 else { throw ValidationError("--socket-send-buffer must be 0 or at least 4096") }
         guard (0...1000).contains(maxDrainDelayMs) else { throw ValidationError("--max-drain-delay-ms must be 0...1000") }
+        guard drainBudgetMs > 0, drainBudgetMs <= 1000 else { throw ValidationError("--drain-budget-ms must be in (0, 1000]") }
+        guard maxFanoutLagMs > 0, maxFanoutLagMs <= 60_000 else { throw ValidationError("--max-fanout-lag-ms must be in (0, 60000]") }
         guard slowClientTimeout > 0 else { throw ValidationError("--slow-client-timeout must be a positive number of seconds") }
         if burstEvery < 0 || (burstEvery > 0 && (burstFor <= 0 || burstFor > burstEvery)) {
             throw ValidationError("--burst-for must be positive and fit in --burst-every")
@@ -140,6 +148,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.maxBacklogBytes = maxBacklogBytes
         configuration.slowClientTimeoutSeconds = slowClientTimeout
         configuration.maxDrainDelayMilliseconds = maxDrainDelayMs
+        configuration.drainBudgetMilliseconds = drainBudgetMs
+        configuration.maxFanoutLagMilliseconds = maxFanoutLagMs
         configuration.socketSendBufferBytes = socketSendBuffer
         configuration.deflate = PerMessageDeflateNegotiation.Mode(rawValue: deflate)!
         configuration.deflateThresholdBytes = deflateThreshold

@@ -51,6 +51,7 @@ final class PrometheusMetrics: Sendable {
             ("tickerhub_conflated_total", "Latest-value messages sent in place of skipped updates", fanout.conflated, []),
             ("tickerhub_throttled_total", "Updates skipped by subscriptions' maxFrequency, shown to them as seq gaps", fanout.throttled, []),
             ("tickerhub_ring_laps_total", "Times an event loop's consumer was lapped by the ring's writer", fanout.ringLaps, []),
+            ("tickerhub_late_records_total", "Ring records an event loop reached more than --max-fanout-lag-ms after publishing, and conflated to the latest values instead of sending (overload shedding)", fanout.lateRecords, []),
             ("tickerhub_evictions_total", "Connections closed with 4008 slow consumer", metrics.slowConsumerEvictions.load(ordering: .relaxed), []),
             ("tickerhub_connections_accepted_total", "Subscriber connections accepted", metrics.subscribersAccepted.load(ordering: .relaxed), []),
             ("tickerhub_request_errors_total", "Requests answered with an error message", metrics.requestErrors.load(ordering: .relaxed), []),

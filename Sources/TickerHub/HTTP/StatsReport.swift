@@ -27,6 +27,7 @@ struct StatsReport {
         json.field("backloggedConnections", metrics.backloggedConnections.load(ordering: .relaxed))
         json.field("slowConsumerEvictions", metrics.slowConsumerEvictions.load(ordering: .relaxed))
         json.field("ringLaps", fanout.ringLaps)
+        json.field("lateRecords", fanout.lateRecords)
         json.field("drains", fanout.drains)
         json.field("requestErrors", metrics.requestErrors.load(ordering: .relaxed))
         json.field("protocolViolations", metrics.protocolViolations.load(ordering: .relaxed))

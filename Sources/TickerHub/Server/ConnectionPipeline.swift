@@ -54,8 +54,8 @@ enum ConnectionPipeline {
             try sync.addHandler(MaskedFrameRequirement())
             // Client messages never use context takeover (we ask for that), so the loop's one
             // inflater serves every connection on it.
-            let fanout = hub.fanout(for: channel.eventLoop)
-            let inflater: (() -> MessageInflater?)? = deflate == nil ? nil : { fanout.sharedInflater() }
+            let loopInflater = hub.inflater(for: channel.eventLoop)
+            let inflater: (() -> MessageInflater?)? = deflate == nil ? nil : { loopInflater.shared() }
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: 64, inflater: inflater))
             let encoding: MessageEncoding = switch deflate {
             case nil: zstd ? .zstd : .plain

@@ -4,6 +4,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The composition root: builds the engine (ring, publisher, one fan-out consumer per socket loop),
 /// the feed source and the listener, and tears them down in order.
@@ -20,12 +23,15 @@ final class Hub: Sendable {
     let connections = ConnectionRegistry()
     /// One keep-alive timer per socket loop for all of its subscriber sessions.
     private let keepAliveSweeps: [ObjectIdentifier: KeepAliveSweep]
+    /// One inflater per socket loop for its subscribers' compressed requests.
+    private let inflaters: [ObjectIdentifier: LoopInflater]
     private let socketLoops: MultiThreadedEventLoopGroup
     private let publisherLoopGroup: MultiThreadedEventLoopGroup
     private let state = Mutex(State())
 
     private struct State {
         var serverChannel: (any Channel)?
+        var doorbellChannels: [any Channel] = []
         var echoChannel: (any Channel)?
         var feed: SimulatedFeed?
     }
@@ -37,12 +43,14 @@ final class Hub: Sendable {
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         publisherLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loops = Array(socketLoops.makeIterator())
-        engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: publisherLoopGroup.next())
+        let publisherLoop = getenv("TICKERHUB_PUBLISHER_ON_SOCKET_LOOP") != nil ? loops[0] : publisherLoopGroup.next()
+        engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: publisherLoop)
         // Half the heartbeat: a session that saw nothing written for two checks has been idle a heartbeat.
         let keepAliveInterval = TimeAmount.milliseconds(Int64(max(configuration.heartbeatMilliseconds / 2, 5)))
         keepAliveSweeps = Dictionary(uniqueKeysWithValues: loops.map {
             (ObjectIdentifier($0), KeepAliveSweep(eventLoop: $0, interval: keepAliveInterval))
         })
+        inflaters = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0), LoopInflater(eventLoop: $0)) })
         let histogram = prometheus.batchLatency
         let buckets = metrics.fanoutBatches
         for fanout in engine.allFanouts {
@@ -59,8 +67,15 @@ final class Hub: Sendable {
     @discardableResult
     func start() async throws -> Int {
         let router = HTTPRoutes(hub: self)
+        var doorbellChannels: [any Channel] = []
+        for (fanout, doorbell) in zip(engine.allFanouts, engine.doorbells) {
+            doorbellChannels.append(try await doorbell.attach(to: fanout))
+        }
         var bootstrap = ServerBootstrap(group: socketLoops)
             .serverChannelOption(.backlog, value: 4096)
+            // NIO accepts at most this many connections per readable event (default 4). A burst of
+            // reconnecting dashboards should be taken off the listen backlog in a few polls.
+            .serverChannelOption(.maxMessagesPerRead, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark,
@@ -86,6 +101,7 @@ final class Hub: Sendable {
         }
         state.withLock {
             $0.serverChannel = channel
+            $0.doorbellChannels = doorbellChannels
             $0.echoChannel = echoChannel
             $0.feed = feed
         }
@@ -114,6 +130,14 @@ final class Hub: Sendable {
         engine.fanout(for: eventLoop)
     }
 
+    /// The client-message inflater of the loop a connection lives on.
+    func inflater(for eventLoop: any EventLoop) -> LoopInflater {
+        guard let inflater = inflaters[ObjectIdentifier(eventLoop)] else {
+            preconditionFailure("connection on an event loop the hub does not own")
+        }
+        return inflater
+    }
+
     /// The keep-alive sweep of the loop a connection lives on.
     func keepAliveSweep(for eventLoop: any EventLoop) -> KeepAliveSweep {
         guard let sweep = keepAliveSweeps[ObjectIdentifier(eventLoop)] else {
@@ -134,6 +158,8 @@ final class HubEngine: Sendable {
     let publisher: TickPublisher
     private let fanouts: [ObjectIdentifier: LoopFanout]
     let allFanouts: [LoopFanout]
+    /// One per fan-out consumer (same order as `allFanouts`); `Hub.start()` registers them with their loops.
+    let doorbells: [LoopDoorbell]
 
     init(configuration: HubConfiguration, socketLoops: [any EventLoop], publisherLoop: any EventLoop) {
         directory = SymbolDirectory()
@@ -144,9 +170,15 @@ final class HubEngine: Sendable {
         publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory,
                                   lastValues: lastValues, counters: counters, compression: compression)
         let (ring, lastValues, counters, compression) = (self.ring, self.lastValues, self.counters, self.compression)
-        let consumers = socketLoops.map {
-            LoopFanout(eventLoop: $0, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,
-                       pacing: DrainPacing(maxDelay: .microseconds(Int64(configuration.maxDrainDelayMilliseconds * 1000))))
+        // An eventfd per loop; without one the hub cannot drain at all, so failing to make one is fatal.
+        doorbells = socketLoops.map { _ in
+            do { return try LoopDoorbell() } catch { fatalError("cannot create the fan-out doorbell: \(error)") }
+        }
+        let consumers = zip(socketLoops, doorbells).map { loop, doorbell in
+            LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,
+                       limits: configuration.drainLimits,
+                       pacing: DrainPacing(maxDelay: .microseconds(Int64(configuration.maxDrainDelayMilliseconds * 1000))),
+                       drainSignal: doorbell)
         }
         allFanouts = consumers
         var byLoop: [ObjectIdentifier: LoopFanout] = [:]

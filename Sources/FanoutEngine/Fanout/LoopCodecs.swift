@@ -1,0 +1,44 @@
+import NIOCore
+
+/// One event loop's encoders: which form of a message each subscriber takes (plain, shared deflate,
+/// zstd, or its own deflate stream), and the loop's compressors for the shared forms a record did
+/// not bring (latest values, per-connection messages). Compressors are made on first use, so a
+/// loop whose subscribers never ask for compression holds none. Confined to the loop.
+struct LoopCodecs {
+    private let compression: SharedCompression
+    private let allocator: ByteBufferAllocator
+    private var deflater: MessageDeflater?
+    private var zstdCompressor: ZstdMessageCompressor?
+
+    init(compression: SharedCompression, allocator: ByteBufferAllocator) {
+        self.compression = compression
+        self.allocator = allocator
+    }
+
+    /// `message` in the form `subscriber` negotiated.
+    mutating func frame(_ message: OutgoingMessage, for subscriber: Subscriber) -> ByteBuffer {
+        switch subscriber.encoding {
+        case .plain:
+            return message.plain
+        case .sharedDeflate:
+            return message.sharedDeflate(compression, deflater: { sharedDeflater() }, allocator: allocator)
+        case .zstd:
+            return message.sharedZstd(compressor: { loopZstdCompressor() }, allocator: allocator)
+        case .dedicatedDeflate(let own):
+            // Compressing can only fail on memory exhaustion; a message may always go uncompressed.
+            return (try? own.compressedFrame(of: message.plain, allocator: allocator)) ?? message.plain
+        }
+    }
+
+    private mutating func sharedDeflater() -> MessageDeflater? {
+        if deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
+        return deflater
+    }
+
+    private mutating func loopZstdCompressor() -> ZstdMessageCompressor? {
+        if zstdCompressor == nil, let dictionary = compression.zstdDictionary {
+            zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
+        }
+        return zstdCompressor
+    }
+}
