@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -645,6 +646,10 @@ static void json_percentiles(FILE *out, const Histogram *h) {
 
 static int run_swarm(void) {
     SwarmOptions *o = &g_options;
+    if (getenv("WSLOAD_BATCH")) {
+        struct sched_param param = {0};
+        if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) perror("sched_setscheduler");
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);

@@ -26,10 +26,15 @@ struct FanoutHarness {
         drainSignal = manualDrains ? CountingDrainSignal() : nil
         fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, limits: limits, pacing: pacing,
                             drainSignal: drainSignal)
-        publisher.attach([fanout])
+        publisher.attach([fanout], drainingInline: false)
         aapl = directory.register(Symbol(stringLiteral: "AAPL"))!
         msft = directory.register(Symbol(stringLiteral: "MSFT"))!
         loop.run()
+    }
+
+    /// Registers `count` more symbols (S0, S1, ...).
+    func register(count: Int) -> [SymbolID] {
+        (0..<count).map { directory.register(Symbol("S\($0)")!)! }
     }
 
     func update(_ id: SymbolID, _ bid: String) -> FeedUpdate {
@@ -62,18 +67,20 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
         let sinks = (0..<3).map { _ in RecordingSink() }
         let subscribers = sinks.map { Subscriber(sink: $0) }
         for subscriber in subscribers { hub.subscribe(subscriber, to: [hub.aapl]) }
-        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00"), hub.update(hub.aapl, "1.01")])
-
-        for sink in sinks {
-            #expect(sink.frames.count == 2)
-            #expect(sink.flushes == 1)
-            #expect(sink.texts[0].contains(#""symbol":"AAPL","seq":1,"#) && sink.texts[1].contains(#""seq":2"#))
-        }
+        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
         // Encode once: every subscriber got the very same bytes (same storage), not a copy.
         let addresses = sinks.map { sink in sink.frames[0].withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
         #expect(Set(addresses).count == 1)
+
+        // Two updates for a subscriber in one drain reach it as one write (corked), and one flush.
+        hub.publish([hub.update(hub.aapl, "1.01"), hub.update(hub.msft, "2.01"), hub.update(hub.aapl, "1.02")])
+        for sink in sinks {
+            #expect(sink.frames.count == 3 && sink.writes == 2 && sink.flushes == 2)
+            #expect(sink.texts[0].contains(#""symbol":"AAPL","seq":1,"#) && sink.texts[1].contains(#""seq":2"#)
+                    && sink.texts[2].contains(#""seq":3"#))
+        }
         let counters = hub.counters.snapshot()
-        #expect(counters.framesEncoded == 3 && counters.deliveries == 6 && counters.flushes == 3 && counters.drops == 0)
+        #expect(counters.framesEncoded == 5 && counters.deliveries == 9 && counters.flushes == 6 && counters.drops == 0)
     }
 
     @Test func pacingDefersABusyLoopsDrainSoSeveralBatchesShareOneWrite() {
@@ -149,19 +156,27 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
 
     @Test func catchUpStopsWhenTheSocketFillsAgainAndResumesLater() {
         let hub = FanoutHarness()
+        // Enough symbols that the corked latest values spill to the socket before the catch-up ends.
+        let ids = hub.register(count: 300)
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
+        hub.subscribe(subscriber, to: ids)
         sink.isWritable = false
-        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
+        hub.publish(ids.map { hub.update($0, "1.00") })
+        #expect(subscriber.staleCount == 300)
         sink.isWritable = true
-        sink.unwritableAfterFrames = 1
-        #expect(hub.fanout.catchUp(subscriber) == 1)
-        #expect(sink.texts.count == 1 && sink.texts[0].contains("AAPL"))
+        sink.unwritableAfterFrames = 1  // the first batch handed over fills the socket
+        let remaining = hub.fanout.catchUp(subscriber)
+        #expect(remaining > 0 && remaining < 300)
+        #expect(sink.frames.count == 300 - remaining, "what was corked before the socket filled is still sent")
+        let largest = sink.frames.map(\.readableBytes).max()!
+        #expect(sink.frames.reduce(0) { $0 + $1.readableBytes } <= CorkedFrames.spillBytes + largest,
+                "the fan-out queues at most one cork beyond what the socket took")
         sink.unwritableAfterFrames = nil
         sink.isWritable = true
         #expect(hub.fanout.catchUp(subscriber) == 0)
-        #expect(sink.texts.count == 2 && sink.texts[1].contains("MSFT"))
+        #expect(sink.texts.count == 300 && Set(sink.texts.map { $0.prefix(40) }).count == 300)
+        #expect(subscriber.dropped == 0)
         hub.fanout.checkInvariants()
     }
 
@@ -180,16 +195,19 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
 
     @Test func aSubscriberThatFillsAndDrainsWithinOneDrainOwesNothingAfterIt() {
         let hub = FanoutHarness()
+        let ids = hub.register(count: 300)
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
-        sink.unwritableAfterFrames = 1  // the AAPL frame fills the buffer...
+        hub.subscribe(subscriber, to: ids)
+        sink.unwritableAfterFrames = 1  // the first spilled cork fills the buffer...
         sink.writableAgainOnFlush = true  // ...and the drain's flush empties it, with no event
-        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
-        // MSFT was skipped while full; the drain settles it before ending, since no event may come.
-        #expect(sink.texts.count == 2)
-        #expect(sink.texts[0].hasPrefix(#"{"type":"quote","symbol":"AAPL","seq":1,"#))
-        #expect(sink.texts[1].hasPrefix(#"{"type":"conflated","symbol":"MSFT","seq":1,"#))
+        hub.publish(ids.map { hub.update($0, "1.00") })
+        // The updates after the spill were skipped while full; the drain settles them before ending,
+        // since no event may come.
+        #expect(sink.texts.count == 300)
+        let quotes = sink.texts.filter { $0.hasPrefix(#"{"type":"quote""#) }.count
+        #expect(quotes > 0 && quotes < 300)
+        #expect(sink.texts[quotes...].allSatisfy { $0.hasPrefix(#"{"type":"conflated""#) })
         #expect(subscriber.staleCount == 0 && subscriber.dropped == 0)
     }
 
@@ -226,10 +244,12 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
         let hub = FanoutHarness(ringBytes: 4096)  // ~28 frames of ~140 bytes
         let sink = RecordingSink()
         let stalled = RecordingSink()
+        let single = RecordingSink()
         let subscriber = Subscriber(sink: sink)
         let stalledSubscriber = Subscriber(sink: stalled)
         hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
         hub.subscribe(stalledSubscriber, to: [hub.aapl])
+        hub.subscribe(Subscriber(sink: single), to: [hub.aapl])
         stalled.isWritable = false
         // Publish far more than the ring holds before the consumer gets to run.
         hub.publisher.publishOnLoop([hub.update(hub.msft, "2.00")])
@@ -249,8 +269,8 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
         hub.fanout.catchUp(stalledSubscriber)
         #expect(stalled.texts.count == 1 && stalled.texts[0].contains(#""seq":100"#))
         #expect(stalledSubscriber.dropped == 99)
-        // Conflation frames are shared too: both got the same bytes.
-        let addresses = [sink, stalled].map { s in
+        // Conflation frames are shared too: each subscriber that got just that frame got the same bytes.
+        let addresses = [single, stalled].map { s in
             s.frames.first { String(buffer: $0).contains("AAPL") }!.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
         }
         #expect(addresses[0] == addresses[1])

@@ -4,8 +4,16 @@ import NIOCore
 import Testing
 
 final class RecordingSink: FrameSink {
-    var isWritable = true
+    /// The subscriber this sink reports writability to, as the server's sink does.
+    private weak var subscriber: Subscriber?
+    /// Whether the "socket" takes more; setting it tells the subscriber, as a writability event would.
+    var isWritable = true {
+        didSet { subscriber?.isWritable = isWritable }
+    }
+    /// One entry per frame, also when the fan-out hands several over in one write.
     var frames: [ByteBuffer] = []
+    /// Calls to `write` (each a batch of one or more frames).
+    var writes = 0
     var flushes = 0
     /// When set, the sink turns unwritable after this many more frames (a socket filling up).
     var unwritableAfterFrames: Int?
@@ -14,12 +22,20 @@ final class RecordingSink: FrameSink {
     var clock: (() -> NIODeadline)?
     var writeTimes: [NIODeadline] = []
 
-    func write(_ frame: ByteBuffer) {
-        frames.append(frame)
-        if let clock { writeTimes.append(clock()) }
-        if let limit = unwritableAfterFrames {
-            unwritableAfterFrames = limit - 1
-            if limit - 1 <= 0 { isWritable = false }
+    func attach(_ subscriber: Subscriber) {
+        self.subscriber = subscriber
+        subscriber.isWritable = isWritable
+    }
+
+    func write(_ batch: ByteBuffer) {
+        writes += 1
+        for frame in Self.frames(in: batch) {
+            frames.append(frame)
+            if let clock { writeTimes.append(clock()) }
+            if let limit = unwritableAfterFrames {
+                unwritableAfterFrames = limit - 1
+                if limit - 1 <= 0 { isWritable = false }
+            }
         }
     }
     /// When set, a flush drains the socket: the sink is writable again, and nobody is told (as when
@@ -27,7 +43,31 @@ final class RecordingSink: FrameSink {
     var writableAgainOnFlush = false
     func flush() {
         flushes += 1
-        if writableAgainOnFlush { isWritable = true }
+        if writableAgainOnFlush {
+            // Silently: the subscriber is not told, as when NIO reports no change.
+            let subscriber = self.subscriber
+            self.subscriber = nil
+            isWritable = true
+            subscriber?.isWritable = true
+            self.subscriber = subscriber
+        }
+    }
+
+    /// Splits concatenated server frames (unmasked, 7/16/64-bit lengths).
+    static func frames(in batch: ByteBuffer) -> [ByteBuffer] {
+        var rest = batch
+        var frames: [ByteBuffer] = []
+        while rest.readableBytes >= 2 {
+            let second = rest.getInteger(at: rest.readerIndex + 1, as: UInt8.self)! & 0x7f
+            let header = second == 126 ? 4 : second == 127 ? 10 : 2
+            let length: Int = switch second {
+            case 126: Int(rest.getInteger(at: rest.readerIndex + 2, as: UInt16.self)!)
+            case 127: Int(rest.getInteger(at: rest.readerIndex + 2, as: UInt64.self)!)
+            default: Int(second)
+            }
+            frames.append(rest.readSlice(length: header + length)!)
+        }
+        return frames
     }
 
     /// Texts written since the last call.

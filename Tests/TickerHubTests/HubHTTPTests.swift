@@ -157,7 +157,7 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         #expect(sim.decide(head("/other")) == .refuse)
         #expect(sim.decide(head("/ws", .POST)) == .refuse)
         let compressed = sim.decide(head("/ws", extensions: "permessage-deflate; client_max_window_bits"))
-        guard case .subscriber(let agreement?, false) = compressed else { Issue.record("no deflate agreement"); return }
+        guard case .subscriber(let agreement?, false, _) = compressed else { Issue.record("no deflate agreement"); return }
         #expect(agreement.usesSharedFrames)
         #expect(ConnectionAdmission.responseHeaders(for: compressed)["Sec-WebSocket-Extensions"] == [agreement.responseHeader])
         #expect(ingest.decide(head("/ws", extensions: "permessage-deflate")) == .subscriber(deflate: nil))
@@ -167,7 +167,17 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         let zstdHub = ConnectionAdmission(acceptsPublishers: false, deflate: PerMessageDeflateNegotiation(mode: .shared), offersZstd: true)
         #expect(zstdHub.decide(zstdHead) == .subscriber(deflate: nil, zstd: true))
         #expect(ConnectionAdmission.responseHeaders(for: .subscriber(deflate: nil, zstd: true))["Sec-WebSocket-Protocol"] == ["tickerhub.v1.zstd"])
-        if case .subscriber(_, let zstd) = sim.decide(zstdHead) { #expect(!zstd) }
+        if case .subscriber(_, let zstd, _) = sim.decide(zstdHead) { #expect(!zstd) }
+        // The heartbeat is the client's to choose in the URL, over the hub's default.
+        #expect(sim.decide(head("/ws?heartbeat=5000")) == .subscriber(deflate: nil, options: SubscriberOptions(heartbeatMilliseconds: 5000)))
+        #expect(sim.decide(head("/ws?heartbeat=0")) == .subscriber(deflate: nil, options: SubscriberOptions(heartbeatMilliseconds: nil)))
+        var withDefault = sim
+        withDefault.defaultHeartbeatMilliseconds = 2000
+        #expect(withDefault.decide(head("/ws")) == .subscriber(deflate: nil, options: SubscriberOptions(heartbeatMilliseconds: 2000)))
+        #expect(withDefault.decide(head("/ws?heartbeat=0")) == .subscriber(deflate: nil, options: SubscriberOptions(heartbeatMilliseconds: nil)))
+        for bad in ["/ws?heartbeat=10", "/ws?heartbeat=abc", "/ws?heartbeat=", "/ws?heartbeat=99999999"] {
+            #expect(sim.decide(head(bad)) == .refuse, "the HTTP routes answer \(bad) with 400")
+        }
     }
 }
 

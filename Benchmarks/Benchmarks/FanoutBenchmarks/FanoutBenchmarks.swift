@@ -11,10 +11,10 @@ let smoke = ProcessInfo.processInfo.environment["TICKERHUB_BENCH_SMOKE"] == "1"
 
 /// A sink that only counts: measures the hub's user-space cost per delivery, without syscalls.
 final class CountingSink: FrameSink {
-    var isWritable = true
     var writes = 0
     var flushes = 0
-    func write(_ frame: ByteBuffer) { writes += 1 }
+    func attach(_ subscriber: Subscriber) {}
+    func write(_ frames: ByteBuffer) { writes += 1 }
     func flush() { flushes += 1 }
 }
 
@@ -26,8 +26,8 @@ final class ChannelSink: FrameSink {
         channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandler(DiscardWrites())
     }
-    var isWritable: Bool { channel.isWritable }
-    func write(_ frame: ByteBuffer) { channel.write(frame, promise: nil) }
+    func attach(_ subscriber: Subscriber) {}
+    func write(_ frames: ByteBuffer) { channel.write(frames, promise: nil) }
     func flush() { channel.flush() }
 }
 

@@ -9,13 +9,15 @@ import NIOCore
 /// called on it (asserted in debug builds). The publisher thread only calls `wake()`.
 ///
 /// Per drain, for each record with at least one subscriber on this loop, the payload is copied out of
-/// the ring once into a loop-local buffer, and that *same* buffer is written to every subscriber
-/// (NIO reference-counts it; nothing is re-encoded or copied per subscriber). Each subscriber that
-/// received something is flushed once, at the end of the drain (`FlushBatch`).
+/// the ring once into a loop-local buffer, and that *same* buffer goes to every subscriber (NIO
+/// reference-counts it; nothing is re-encoded per subscriber). A subscriber's frames are corked
+/// (`CorkedFrames`) and it is queued (`WriteQueue`) for one write and one flush however many it got.
 ///
 /// A drain never holds its loop for long, so accepting, upgrading and reading requests on the loop
-/// are never starved by fan-out (`DrainLimits`): after its time budget it yields, and signals itself
-/// to continue *after* the socket events already waiting (`DrainSignal`). Records the loop reaches
+/// are never starved by fan-out (`DrainLimits`): it first writes the subscribers still queued from
+/// the last drain, then reads new records, then writes, all within its time budget; whatever is
+/// left waits for the next drain, which it signals to run *after* the socket events already waiting
+/// (`DrainSignal`). Records the loop reaches
 /// later than `DrainLimits.maxLag` after they were published are not sent as themselves: their
 /// symbols are marked overdue (`OverdueSymbols`), and each subscription of an overdue symbol gets
 /// the symbol's latest value once, as one `conflated` message. That is how an overloaded loop sheds
@@ -39,7 +41,7 @@ public final class LoopFanout: @unchecked Sendable {
     public let eventLoop: any EventLoop
     private var receiver: BroadcastReceiver
     private var index = SubscriptionIndex()
-    private var flushBatch = FlushBatch()
+    private var writeQueue: WriteQueue
     /// Subscribers that started owing latest values during this drain; checked once it has flushed.
     private var startedOwing: [Subscriber] = []
     private let wakePending = ManagedAtomic(false)
@@ -84,6 +86,7 @@ public final class LoopFanout: @unchecked Sendable {
         self.limits = limits
         self.drainSignal = drainSignal
         self.codecs = LoopCodecs(compression: compression, allocator: allocator)
+        self.writeQueue = WriteQueue(allocator: allocator)
         self.lastValues = lastValues
     }
 
@@ -134,9 +137,11 @@ public final class LoopFanout: @unchecked Sendable {
         index.subscriptions(of: id).count
     }
 
-    /// Drops every subscription of a closing connection.
+    /// Drops every subscription of a closing connection, and whatever was corked for it: once a
+    /// connection is closing, nothing more is written to it.
     public func remove(_ subscriber: Subscriber) {
         eventLoop.assertInEventLoop()
+        WriteQueue.discard(subscriber)
         for subscription in subscriber.subscriptions.values { held.forget(subscription) }
         let removed = index.removeAll(subscriber)
         counters.subscriptions.wrappingDecrement(by: removed, ordering: .relaxed)
@@ -166,7 +171,8 @@ public final class LoopFanout: @unchecked Sendable {
         }
     }
 
-    /// Reads what is available, within `limits`, and fans it out.
+    /// Writes the subscribers still queued, reads what is available and fans it out, then writes,
+    /// all within `limits`; signals itself to go on later if anything is left.
     func drain() {
         eventLoop.assertInEventLoop()
         // Clear before reading: a batch published from here on schedules another drain. The RMW
@@ -174,21 +180,40 @@ public final class LoopFanout: @unchecked Sendable {
         _ = wakePending.exchange(false, ordering: .acquiringAndReleasing)
         let started = ContinuousClock.now
         let now = eventLoop.now  // the loop's clock: held updates' boundaries, records' age, the budget
-        let yieldAt = now + limits.budget
-        let lateCutoff = now.uptimeNanoseconds > limits.maxLagNanoseconds ? now.uptimeNanoseconds - limits.maxLagNanoseconds : 0
+        let deadline = now + limits.budget
 
+        // Those queued first have waited longest; new records wait until they are written.
+        var unfinished = !writeQueued(until: deadline)
         var records = 0
-        var yielded = false
+        if !unfinished {
+            (records, unfinished) = readRecords(now: now, until: deadline)
+            if !writeQueued(until: deadline) { unfinished = true }
+        }
+        counters.drains.wrappingIncrement(ordering: .relaxed)
+        publishCounts()
+        catchUpThoseWritableAgain()
+        lastDrainDuration = ContinuousClock.now - started
+        if records > 0 { drainObserver?(lastDrainDuration) }
+        // More is waiting: go on once the loop has served the socket events queued meanwhile.
+        if unfinished { wake() }
+    }
+
+    /// Reads records until the ring is empty, `limits.maxRecords`, or `deadline`; returns how many,
+    /// and whether some may be left.
+    private func readRecords(now: NIODeadline, until deadline: NIODeadline) -> (records: Int, unfinished: Bool) {
+        let lateCutoff = now.uptimeNanoseconds > limits.maxLagNanoseconds ? now.uptimeNanoseconds - limits.maxLagNanoseconds : 0
+        var records = 0
         // Iterate a copy (it shares storage, so this costs nothing): a write can close a channel
         // synchronously, and its handler then removes the subscriber from `self.index` mid-drain.
         let index = self.index
-        reading: while true {
+        defer { if !overdue.isEmpty { sendOverdue(now: now) } }
+        while true {
             let outcome = receiver.receiveNext(allocator: allocator) { header in
                 header.publishedAt >= lateCutoff && index.hasSubscribers(SymbolID(header.symbolID))
             }
             switch outcome {
             case .empty:
-                break reading
+                return (records, false)
             case .lapped:
                 pending.laps += 1
                 _ = overdue.removeAll()  // covered by the resync
@@ -208,20 +233,23 @@ public final class LoopFanout: @unchecked Sendable {
                         deliver(OutgoingMessage(variants), seq: header.seq, to: index.subscriptions(of: id), now: now)
                     }
                 }
-                if records >= limits.maxRecords || (records & 31 == 0 && eventLoop.now >= yieldAt) {
-                    yielded = true
-                    break reading
+                if records >= limits.maxRecords || (records & 31 == 0 && eventLoop.now >= deadline) {
+                    return (records, true)
                 }
             }
         }
-        if !overdue.isEmpty { sendOverdue(now: now) }
-        counters.drains.wrappingIncrement(ordering: .relaxed)
-        flushAndPublishCounts()
-        catchUpThoseWritableAgain()
-        lastDrainDuration = ContinuousClock.now - started
-        if records > 0 { drainObserver?(lastDrainDuration) }
-        // More may be waiting: continue once the loop has served the socket events queued meanwhile.
-        if yielded { wake() }
+    }
+
+    /// Writes queued subscribers, oldest first, until the queue is empty (true) or `deadline` (false).
+    private func writeQueued(until deadline: NIODeadline) -> Bool {
+        var written: UInt64 = 0
+        defer { pending.flushes &+= written }
+        while let subscriber = writeQueue.next() {
+            WriteQueue.write(subscriber)
+            written &+= 1
+            if written & 7 == 0, eventLoop.now >= deadline { return writeQueue.isEmpty }
+        }
+        return true
     }
 
     private func deliver(_ message: OutgoingMessage, seq: UInt64, to subscriptions: ContiguousArray<Subscription>, now: NIODeadline) {
@@ -234,7 +262,7 @@ public final class LoopFanout: @unchecked Sendable {
                 continue
             }
             let subscriber = subscription.subscriber
-            guard subscriber.sink.isWritable else {
+            guard subscriber.isWritable else {
                 if subscriber.markStale(subscription) { startedOwing.append(subscriber) }
                 continue
             }
@@ -242,11 +270,10 @@ public final class LoopFanout: @unchecked Sendable {
                 // The latest value covers this record too (the cache is updated first).
                 sendLatest(subscription)
             } else {
-                subscriber.sink.write(codecs.frame(message, for: subscriber))
+                writeQueue.add(codecs.frame(message, for: subscriber), for: subscriber)
                 subscription.lastSentSeq = seq
                 subscriber.delivered &+= 1
                 pending.deliveries &+= 1
-                flushBatch.add(subscriber)
             }
         }
     }
@@ -275,7 +302,7 @@ public final class LoopFanout: @unchecked Sendable {
             let subscriber = subscription.subscriber
             if let interval = subscription.updateInterval, !subscription.isStale {
                 if !subscription.isHeld { hold(subscription, every: interval, now: now) }
-            } else if subscriber.sink.isWritable {
+            } else if subscriber.isWritable {
                 if subscription.isStale { subscriber.forgetStale(subscription) }
                 send(latest, to: subscription, because: .backpressure)
             } else if subscriber.markStale(subscription) {
@@ -287,23 +314,34 @@ public final class LoopFanout: @unchecked Sendable {
     /// Sends `subscriber` the latest value of each symbol it is owed, oldest-stale first, for as long
     /// as its socket takes them. Call it when the connection becomes writable again. Returns how many
     /// stale symbols remain (non-zero only if the socket filled up again).
+    ///
+    /// The values are corked: the socket sees them when a cork spills and at the flush. A flush can
+    /// leave the socket writable again with nobody told (NIO may coalesce full-then-drained into no
+    /// event), so it goes on while the socket takes more and something is owed.
     @discardableResult
     public func catchUp(_ subscriber: Subscriber) -> Int {
         eventLoop.assertInEventLoop()
-        // Take the list: a write can close the connection and unsubscribe everything mid-loop, which
-        // clears `isStale` on the subscriptions it removes.
-        let owed = subscriber.staleSubscriptions
-        subscriber.staleSubscriptions = []
-        for (offset, subscription) in owed.enumerated() where subscription.isStale {
-            guard subscriber.sink.isWritable else {
-                subscriber.staleSubscriptions = owed[offset...].filter(\.isStale) + subscriber.staleSubscriptions
-                break
+        repeat {
+            // Take the list: a write can close the connection and unsubscribe everything mid-loop,
+            // which clears `isStale` on the subscriptions it removes.
+            let owed = subscriber.staleSubscriptions
+            subscriber.staleSubscriptions = []
+            for (offset, subscription) in owed.enumerated() where subscription.isStale {
+                guard subscriber.isWritable else {
+                    subscriber.staleSubscriptions = owed[offset...].filter(\.isStale) + subscriber.staleSubscriptions
+                    break
+                }
+                subscription.isStale = false
+                sendLatest(subscription, clearing: false)
             }
-            subscription.isStale = false
-            sendLatest(subscription, clearing: false)
-        }
-        flushAndPublishCounts()
-        return subscriber.staleSubscriptions.count
+            if subscriber.awaitingWrite {
+                // Its turn now, not in the queue: the socket just said it takes more.
+                WriteQueue.write(subscriber)
+                pending.flushes &+= 1
+            }
+            publishCounts()
+        } while subscriber.staleCount > 0 && subscriber.isWritable
+        return subscriber.staleCount
     }
 
     /// A subscriber can turn unwritable in the middle of a drain (its own writes fill the buffer) and
@@ -314,7 +352,7 @@ public final class LoopFanout: @unchecked Sendable {
         guard !startedOwing.isEmpty else { return }
         let owing = startedOwing
         startedOwing.removeAll(keepingCapacity: true)
-        for subscriber in owing where subscriber.staleCount > 0 && subscriber.sink.isWritable {
+        for subscriber in owing where subscriber.staleCount > 0 && subscriber.isWritable {
             catchUp(subscriber)
         }
     }
@@ -333,13 +371,15 @@ public final class LoopFanout: @unchecked Sendable {
             // Stale: the socket could not take an update meanwhile, and catch-up owns it now. (Removed
             // subscriptions are not here: removal lets go of the hold.)
             guard !subscription.isStale else { continue }
-            if subscriber.sink.isWritable {
+            if subscriber.isWritable {
                 sendLatest(subscription, skippedBecause: .throttled)
             } else if subscriber.markStale(subscription) {
                 startedOwing.append(subscriber)
             }
         }
-        flushAndPublishCounts()
+        // Written within a drain's budget; the rest by the drains that follow.
+        if !writeQueued(until: eventLoop.now + limits.budget) { wake() }
+        publishCounts()
         catchUpThoseWritableAgain()
     }
 
@@ -369,7 +409,7 @@ public final class LoopFanout: @unchecked Sendable {
     private func send(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: SkipCause) {
         let subscriber = subscription.subscriber
         held.forget(subscription)
-        subscriber.sink.write(codecs.frame(latest.message, for: subscriber))
+        writeQueue.add(codecs.frame(latest.message, for: subscriber), for: subscriber)
         let skipped = latest.seq - subscription.lastSentSeq - 1
         subscription.lastSentSeq = latest.seq
         subscriber.delivered &+= 1
@@ -384,7 +424,6 @@ public final class LoopFanout: @unchecked Sendable {
             subscriber.throttled &+= skipped
             pending.throttled &+= skipped
         }
-        flushBatch.add(subscriber)
     }
 
     /// A per-connection message (ack, snapshot, error, ...) built as a plain frame, in the form
@@ -395,11 +434,20 @@ public final class LoopFanout: @unchecked Sendable {
         return codecs.frame(OutgoingMessage(plain: plainFrame), for: subscriber)
     }
 
-    private func flushAndPublishCounts() {
-        pending.flushes = UInt64(flushBatch.flush())
+    /// A connection's own message (an answer, a snapshot) is about to be written: its corked frames
+    /// go first, so the order on the wire is the order of events. The caller writes and flushes.
+    public func releaseCorked(_ subscriber: Subscriber) {
+        eventLoop.assertInEventLoop()
+        WriteQueue.release(subscriber)
+    }
+
+    private func publishCounts() {
         pending.publish(to: counters)
         pending = PendingCounts()
     }
+
+    /// Subscribers waiting for their write.
+    var queuedWrites: Int { writeQueue.count }
 
     public var lappedCount: UInt64 { receiver.lappedCount }
     /// Subscriptions on this loop (subscriber × symbol).

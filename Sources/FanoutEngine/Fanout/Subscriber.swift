@@ -3,10 +3,12 @@ import NIOCore
 /// Where a subscriber's frames go. The server implements it with a handler that sits next to the
 /// channel's head, so pre-built frames bypass the WebSocket encoder.
 public protocol FrameSink: AnyObject {
-    /// False while the connection's backlog (its outbound buffer) is above its high-water mark.
-    var isWritable: Bool { get }
-    /// Queues a complete WebSocket frame; nothing reaches the socket until `flush()`.
-    func write(_ frame: ByteBuffer)
+    /// Called once, by `Subscriber.init`. From then on the sink keeps `subscriber.isWritable` equal
+    /// to whether its connection takes more frames (its backlog is under the high-water mark),
+    /// including when a `write` crosses the mark.
+    func attach(_ subscriber: Subscriber)
+    /// Queues one or more complete WebSocket frames; nothing reaches the socket until `flush()`.
+    func write(_ frames: ByteBuffer)
     func flush()
 }
 
@@ -52,17 +54,24 @@ public final class Subscriber {
     public internal(set) var throttled: UInt64 = 0
     /// True when something was written since the owner last cleared it; drives heartbeats.
     public var wroteSinceLastCheck = false
+    /// Whether the connection takes more frames now; the sink keeps it current (`FrameSink.attach`).
+    /// Kept here, not asked of the sink, because the fan-out checks it before every delivery and
+    /// the subscriber's memory is already at hand there.
+    public var isWritable = true
 
     /// This subscriber's subscriptions on its loop, by symbol.
     var subscriptions: [SymbolID: Subscription] = [:]
     /// Subscriptions whose latest value is owed, oldest first; each has `isStale` set.
     var staleSubscriptions: [Subscription] = []
-    /// Set while this subscriber has writes that await the end-of-batch flush.
-    var awaitingFlush = false
+    /// Set while this subscriber is in its loop's `WriteQueue`, waiting for its corked frames to be written.
+    var awaitingWrite = false
+    /// This drain's frames for the subscriber, not yet handed to its sink (`WriteQueue`).
+    var corked = CorkedFrames()
 
     public init(sink: any FrameSink, encoding: MessageEncoding = .plain) {
         self.sink = sink
         self.encoding = encoding
+        sink.attach(self)
     }
 
     public var subscriptionCount: Int { subscriptions.count }

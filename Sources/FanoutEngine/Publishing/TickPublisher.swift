@@ -7,9 +7,9 @@ extension ServerMessage: ServerMessageWriting {}
 /// each one **once** into a complete WebSocket frame, appends it to the broadcast ring, and wakes
 /// each loop's consumer once per batch.
 ///
-/// Threading: confined to `eventLoop` (a dedicated loop, so encoding never competes with a socket
-/// loop's I/O for the same thread). Feed sources hand it batches with `publish(_:)` from any thread;
-/// the batch hops to the loop once.
+/// Threading: confined to `eventLoop`. Feed sources hand it batches with `publish(_:)` from any
+/// thread; the batch hops to the loop once. A consumer on that same loop is drained in the same
+/// task, right after the batch is in the ring (no wake-up, no extra poll); the others are woken.
 public final class TickPublisher: @unchecked Sendable {
     // @unchecked: all mutable state is confined to `eventLoop`.
 
@@ -18,7 +18,10 @@ public final class TickPublisher: @unchecked Sendable {
     public let lastValues: LastValueCache
     public let counters: FanoutCounters
     private let transmitter: BroadcastTransmitter
+    /// Consumers on other loops (and, in tests, on this one), woken after each batch.
     private var consumers: [LoopFanout] = []
+    /// Consumers on this loop, drained right after each batch.
+    private var inlineConsumers: [LoopFanout] = []
     /// Next seq per symbol id, minus one (i.e. the last seq issued).
     private var lastSeq: [UInt64] = []
     /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
@@ -40,9 +43,19 @@ public final class TickPublisher: @unchecked Sendable {
         self.counters = counters
     }
 
-    /// Registers the consumers to wake. Call before the first publish.
-    public func attach(_ consumers: [LoopFanout]) {
-        eventLoop.execute { self.consumers.append(contentsOf: consumers) }
+    /// Registers the consumers to wake. Call before the first publish. With `drainingInline` (the
+    /// default), a consumer on the publisher's own loop is drained in the publishing task instead of
+    /// being signalled.
+    public func attach(_ consumers: [LoopFanout], drainingInline: Bool = true) {
+        eventLoop.execute {
+            for consumer in consumers {
+                if drainingInline && consumer.eventLoop === self.eventLoop {
+                    self.inlineConsumers.append(consumer)
+                } else {
+                    self.consumers.append(consumer)
+                }
+            }
+        }
     }
 
     /// Publishes a batch from any thread.
@@ -120,5 +133,6 @@ public final class TickPublisher: @unchecked Sendable {
         }
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
         for consumer in consumers { consumer.wake() }
+        for consumer in inlineConsumers { consumer.drainSignalled() }
     }
 }

@@ -33,9 +33,12 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// How often the simulated feed publishes a batch.
     var feedIntervalMilliseconds = 1
     var eventLoops = System.coreCount
-    var heartbeatMilliseconds = 1_000
+    /// Default idle time before a `heartbeat` message, for connections that do not choose one
+    /// (`/ws?heartbeat=MS`); 0: none. Off by default: at thousands of quiet connections, heartbeats
+    /// were five times the market data; pings find dead links without them.
+    var heartbeatMilliseconds = 0
     /// A connection with no inbound traffic for this long is pinged; after twice this long, closed.
-    var pingIntervalSeconds = 15
+    var pingIntervalSeconds = 30
     var maxSymbolsPerConnection = 1_000
     /// Size of the broadcast ring in bytes (a power of two).
     var ringBytes = 8 << 20

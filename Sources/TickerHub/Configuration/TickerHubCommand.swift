@@ -44,11 +44,11 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Socket event loops; defaults to the number of cores. (env TICKERHUB_EVENT_LOOPS)")
     var eventLoops: Int = env("TICKERHUB_EVENT_LOOPS").flatMap(Int.init) ?? System.coreCount
 
-    @Option(help: "Idle interval after which a heartbeat is sent, in milliseconds. (env TICKERHUB_HEARTBEAT_MS)")
-    var heartbeatMs: Int = env("TICKERHUB_HEARTBEAT_MS").flatMap(Int.init) ?? 1_000
+    @Option(help: "Idle time after which a heartbeat message is sent, in milliseconds, for connections that do not choose (/ws?heartbeat=MS); 0 for none. (env TICKERHUB_HEARTBEAT_MS)")
+    var heartbeatMs: Int = env("TICKERHUB_HEARTBEAT_MS").flatMap(Int.init) ?? HubConfiguration().heartbeatMilliseconds
 
     @Option(help: "Seconds without inbound traffic before a connection is pinged; unanswered for as long again, it is closed. (env TICKERHUB_PING_INTERVAL)")
-    var pingInterval: Int = env("TICKERHUB_PING_INTERVAL").flatMap(Int.init) ?? 15
+    var pingInterval: Int = env("TICKERHUB_PING_INTERVAL").flatMap(Int.init) ?? HubConfiguration().pingIntervalSeconds
 
     @Option(help: "Most symbols one connection may subscribe to. (env TICKERHUB_MAX_SYMBOLS)")
     var maxSymbols: Int = env("TICKERHUB_MAX_SYMBOLS").flatMap(Int.init) ?? 1_000
@@ -95,7 +95,9 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
         guard eventLoops >= 1 else { throw ValidationError("--event-loops must be at least 1") }
         guard pingInterval >= 1 else { throw ValidationError("--ping-interval must be at least 1 second") }
-        guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
+        guard SubscriberOptions.isValidHeartbeat(heartbeatMs) else {
+            throw ValidationError("--heartbeat-ms must be 0 (none) or \(SubscriberOptions.minimumHeartbeatMilliseconds)...\(SubscriberOptions.maximumHeartbeatMilliseconds)")
+        }
         guard ringBytes >= 64 * 1024, ringBytes.nonzeroBitCount == 1 else { throw ValidationError("--ring-bytes must be a power of two, at least 65536") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard PerMessageDeflateNegotiation.Mode(rawValue: deflate) != nil else { throw ValidationError("--deflate must be off, shared or dedicated") }

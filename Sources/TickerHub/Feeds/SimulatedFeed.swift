@@ -6,6 +6,10 @@ import NIOCore
 /// `feedIntervalMilliseconds` it asks the `RateSchedule` how many events are due, generates them and
 /// publishes them as one batch, so consumers are woken once per interval, not once per tick.
 ///
+/// The timer runs at a fixed rate (the n-th batch is due at start + n intervals), not with a fixed
+/// delay after each batch: a fixed delay drifts by each batch's own run time, so now and then two
+/// intervals' ticks fall into one batch and the older one waits an extra interval.
+///
 /// Before the first interval it publishes every instrument's opening quote (seq 1), so snapshots
 /// have values from the first connection on.
 final class SimulatedFeed: @unchecked Sendable {
@@ -16,7 +20,10 @@ final class SimulatedFeed: @unchecked Sendable {
     private var schedule: RateSchedule
     private let ids: [SymbolID]
     private let interval: TimeAmount
-    private var task: RepeatedTask?
+    private var task: Scheduled<Void>?
+    private var stopped = false
+    /// Batches published on the timer so far; the next is due at `startedAt + (batches + 1) * interval`.
+    private var batches: Int64 = 0
     private var startedAt = NIODeadline.now()
     /// `startedAt` on the wall clock, which `ts` is measured in.
     private var startedAtWallClock = Timestamp.now()
@@ -50,14 +57,32 @@ final class SimulatedFeed: @unchecked Sendable {
             self.startedAt = .now()
             self.startedAtWallClock = .now()
             _ = self.schedule.ticksDue(atNanos: 0)
-            self.task = self.publisher.eventLoop.scheduleRepeatedTask(initialDelay: self.interval, delay: self.interval) { _ in
-                self.publishDueTicks()
-            }
+            self.scheduleNextBatch()
         }
     }
 
     func stop() async {
-        try? await publisher.eventLoop.submit { self.task?.cancel() }.get()
+        try? await publisher.eventLoop.submit {
+            self.stopped = true
+            self.task?.cancel()
+        }.get()
+    }
+
+    private func scheduleNextBatch() {
+        guard !stopped else { return }
+        batches += 1
+        var due = startedAt + interval * batches
+        let now = NIODeadline.now()
+        if due < now - interval {
+            // Far behind (the thread was starved): skip the missed timer slots. The ticks are not
+            // lost: the rate schedule counts them as due, and each carries its due time.
+            batches = (now - startedAt).nanoseconds / interval.nanoseconds + 1
+            due = startedAt + interval * batches
+        }
+        task = publisher.eventLoop.scheduleTask(deadline: due) {
+            self.publishDueTicks()
+            self.scheduleNextBatch()
+        }
     }
 
     private func publishOpeningQuotes() {

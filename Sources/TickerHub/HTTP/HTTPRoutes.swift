@@ -41,7 +41,7 @@ struct HTTPResponse: Sendable {
 /// | `GET /v1/snapshot?symbols=A,B`      | JSON array of snapshots (all symbols if omitted)  |
 /// | `GET /stats`                        | JSON counters                                     |
 /// | `GET /v1/zstd/dictionary/{id}`      | the zstd dictionary with that id (binary)         |
-/// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade              |
+/// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade (400 for a bad `/ws` option) |
 struct HTTPRoutes: Sendable {
     let hub: Hub
 
@@ -90,7 +90,12 @@ struct HTTPRoutes: Sendable {
             return .json(StatsReport(hub: hub).json())
         case let path where path.hasPrefix("/v1/zstd/dictionary/"):
             return zstdDictionary(id: path.dropFirst("/v1/zstd/dictionary/".count))
-        case "/ws", "/ingest":
+        case "/ws":
+            if case .failure(let problem) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: 0) {
+                return .error(.badRequest, code: "invalid_request", message: problem.message)
+            }
+            return .error(.upgradeRequired, code: "upgrade_required", message: "this endpoint speaks WebSocket")
+        case "/ingest":
             return .error(.upgradeRequired, code: "upgrade_required",
                           message: "this endpoint speaks WebSocket" + (hub.configuration.feed == .ingest ? "" : "; /ingest needs --feed ingest"))
         default:

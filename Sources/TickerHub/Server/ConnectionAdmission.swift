@@ -10,7 +10,7 @@ struct ConnectionAdmission: Sendable {
         /// A market-data subscriber on `/ws`, with permessage-deflate if agreed, or the zstd
         /// subprotocol if it asked for it (then without permessage-deflate: its frames are already
         /// compressed).
-        case subscriber(deflate: PerMessageDeflateNegotiation.Agreement?, zstd: Bool = false)
+        case subscriber(deflate: PerMessageDeflateNegotiation.Agreement?, zstd: Bool = false, options: SubscriberOptions = SubscriberOptions())
         /// A tick publisher on `/ingest` (only when the hub runs with `--feed ingest`).
         case publisher
         /// Not a WebSocket endpoint: the request falls through to the HTTP routes, which answer it.
@@ -20,17 +20,23 @@ struct ConnectionAdmission: Sendable {
     let acceptsPublishers: Bool
     let deflate: PerMessageDeflateNegotiation
     var offersZstd = false
+    /// `--heartbeat-ms`: for subscribers whose URL does not choose (0: none).
+    var defaultHeartbeatMilliseconds = 0
 
     func decide(_ head: HTTPRequestHead) -> Decision {
         guard head.method == .GET else { return .refuse }
         switch HTTPRoutes.path(of: head.uri) {
         case "/ws":
+            // A bad option is refused here and answered 400 by the HTTP routes, which check the same.
+            guard case .success(let options) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: defaultHeartbeatMilliseconds) else {
+                return .refuse
+            }
             let protocols = head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             if offersZstd, protocols.contains(ZstdDictionaryTraining.subprotocol) {
-                return .subscriber(deflate: nil, zstd: true)
+                return .subscriber(deflate: nil, zstd: true, options: options)
             }
-            return .subscriber(deflate: deflate.negotiate(head.headers["Sec-WebSocket-Extensions"]))
+            return .subscriber(deflate: deflate.negotiate(head.headers["Sec-WebSocket-Extensions"]), options: options)
         case "/ingest": return acceptsPublishers ? .publisher : .refuse
         default: return .refuse
         }
@@ -39,10 +45,10 @@ struct ConnectionAdmission: Sendable {
     /// Headers the 101 response adds for `decision`.
     static func responseHeaders(for decision: Decision) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        if case .subscriber(let agreement?, _) = decision {
+        if case .subscriber(let agreement?, _, _) = decision {
             headers.add(name: "Sec-WebSocket-Extensions", value: agreement.responseHeader)
         }
-        if case .subscriber(_, true) = decision {
+        if case .subscriber(_, true, _) = decision {
             headers.add(name: "Sec-WebSocket-Protocol", value: ZstdDictionaryTraining.subprotocol)
         }
         return headers

@@ -18,7 +18,8 @@ enum ConnectionPipeline {
         let admission = ConnectionAdmission(acceptsPublishers: hub.configuration.feed == .ingest,
                                             deflate: PerMessageDeflateNegotiation(mode: hub.configuration.deflate,
                                                                                   dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits),
-                                            offersZstd: hub.engine.compression.zstdDictionary != nil)
+                                            offersZstd: hub.engine.compression.zstdDictionary != nil,
+                                            defaultHeartbeatMilliseconds: hub.configuration.heartbeatMilliseconds)
         let maxFrameSize = max(hub.configuration.maxClientMessageBytes, hub.configuration.maxIngestMessageBytes)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxFrameSize,
@@ -48,7 +49,7 @@ enum ConnectionPipeline {
         let sync = channel.pipeline.syncOperations
         let configuration = hub.configuration
         switch decision {
-        case .subscriber(let deflate, let zstd):
+        case .subscriber(let deflate, let zstd, let options):
             let writer = RawFrameWriter()
             try sync.addHandler(writer, position: .first)
             try sync.addHandler(MaskedFrameRequirement())
@@ -63,7 +64,8 @@ enum ConnectionPipeline {
             case let agreement?: .dedicatedDeflate(try MessageDeflater(contextTakeover: !agreement.serverNoContextTakeover,
                                                                        windowBits: agreement.serverWindowBits, memoryLevel: 4))
             }
-            try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding))
+            try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding,
+                                                  options: options))
         case .publisher:
             try sync.addHandler(MaskedFrameRequirement())
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxIngestMessageBytes, maxFragments: 1024, inflater: nil))

@@ -7,8 +7,8 @@ import NIOWebSocket
 /// One `/ws` connection speaking protocol `tickerhub.v1` (docs/PROTOCOL.md).
 ///
 /// It turns requests into subscription changes on its loop's `LoopFanout`, answers them, and keeps
-/// the connection alive: a `heartbeat` when no message went out for a while, a WebSocket ping when
-/// nothing came in, and a close when pings go unanswered. Market updates do not pass through this
+/// the connection alive: a `heartbeat` when no message went out for the interval the client chose
+/// (`SubscriberOptions`), a WebSocket ping when nothing came in, and a close when pings go unanswered. Market updates do not pass through this
 /// handler at all: the fan-out writes them straight to `RawFrameWriter`.
 ///
 /// Bad requests get an `error` message and the connection stays up. Protocol violations (unmasked
@@ -29,13 +29,15 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     private let writer: RawFrameWriter
     private let subscriber: Subscriber
     private let limits: ClientMessage.Limits
-    /// Checks this session every half heartbeat, with every other session on its loop.
+    /// Checks this session twice a second, with every other session on its loop.
     private let keepAlive: KeepAliveSweep
     var keepAliveSlot = -1
     /// Set while the handler is in a pipeline; the keep-alive checks write through it.
     private var context: ChannelHandlerContext?
-    /// Consecutive keep-alive checks (every half heartbeat) that saw nothing written.
-    private var idleChecks = 0
+    /// Silence after which a `heartbeat` goes out; nil for none (the client's choice, or the default).
+    private let heartbeatInterval: TimeAmount?
+    /// When a keep-alive check last saw something written (or wrote a heartbeat).
+    private var lastOutbound = NIODeadline.now()
     private var lastInbound = NIODeadline.now()
     private var pingSentAt: NIODeadline?
     private var closeSent = false
@@ -47,7 +49,9 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     /// A read the pipeline asked for while the backlog was full; issued once it drains.
     private var readDeferred = false
 
-    init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter, encoding: MessageEncoding = .plain) {
+    init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter, encoding: MessageEncoding = .plain,
+         options: SubscriberOptions = SubscriberOptions()) {
+        self.heartbeatInterval = options.heartbeatMilliseconds.map { .milliseconds(Int64($0)) }
         self.hub = hub
         self.fanout = fanout
         self.writer = writer
@@ -72,7 +76,7 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         remote = context.remoteAddress.map { "\($0)" } ?? "?"
         hub.logger.info("subscriber connected", metadata: ["remote": "\(remote)", "encoding": "\(subscriber.encoding.name)"])
         let configuration = hub.configuration
-        send(.welcome(.init(heartbeatMs: configuration.heartbeatMilliseconds, maxSymbols: configuration.maxSymbolsPerConnection,
+        send(.welcome(.init(heartbeatMs: Int((heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
                             feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
                             zstdDictionary: hub.engine.compression.zstdDictionary?.id)), context: context)
         writer.flush()
@@ -271,6 +275,9 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     // MARK: Outbound
 
     private func send(_ message: ServerMessage, context: ChannelHandlerContext) {
+        // Updates corked for this connection go first: an answer must not overtake them.
+        fanout.releaseCorked(subscriber)
+        subscriber.wroteSinceLastCheck = true
         writer.write(fanout.encode(WebSocketFrameBuilder.text(message, allocator: context.channel.allocator), for: subscriber))
     }
 
@@ -283,29 +290,26 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
 
     // MARK: Keep-alive
 
-    /// Every half heartbeat (`KeepAliveSweep`): heartbeat when idle, ping when silent, close when a
-    /// ping goes unanswered or the backlog is hopeless.
-    func checkLiveness() {
+    /// Twice a second (`KeepAliveSweep`): heartbeat when idle for the chosen interval, ping when
+    /// silent, close when a ping goes unanswered or the backlog is hopeless.
+    func checkLiveness(now: NIODeadline) {
         guard let context, !closeSent else { return }
-        evictIfHopeless(context: context, now: .now())
+        evictIfHopeless(context: context, now: now)
         guard !closeSent else { return }
         if subscriber.wroteSinceLastCheck || backlog.isFull {
             // A full backlog is not idle: the client has plenty unread, and a heartbeat would only queue.
             subscriber.wroteSinceLastCheck = false
-            idleChecks = 0
-        } else {
-            idleChecks += 1
-            if idleChecks >= 2 {  // two half-intervals: idle for at least heartbeatMs
-                idleChecks = 0
-                send(.heartbeat(timestamp: .now()), context: context)
-                writer.flush()
-            }
+            lastOutbound = now
+        } else if let heartbeatInterval, now - lastOutbound >= heartbeatInterval {
+            send(.heartbeat(timestamp: .now()), context: context)
+            writer.flush()
+            subscriber.wroteSinceLastCheck = false
+            lastOutbound = now
         }
         // A full backlog is judged by the slow-consumer rule instead: our ping would sit behind it,
         // and a client that drains it has shown it is alive (see channelWritabilityChanged).
         guard !backlog.isFull else { return }
         let pingInterval = TimeAmount.seconds(Int64(hub.configuration.pingIntervalSeconds))
-        let now = NIODeadline.now()
         if let pingSentAt {
             // With bytes still queued here, the client is behind, not gone: the backlog rule judges it.
             if now - pingSentAt > pingInterval, backlogBytes(context: context) == 0 {
@@ -339,6 +343,8 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         closeSent = true
         if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
         keepAlive.remove(self)
+        // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
+        fanout.remove(subscriber)
         CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
         if readDeferred {
             readDeferred = false
