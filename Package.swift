@@ -28,6 +28,8 @@ let package = Package(
     targets: [
         // libzstd from Debian (apt libzstd-dev), for the zstd shared-dictionary mode.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // glibc's malloc.h (malloc_trim), for giving start-up memory back; part of libc, nothing to link.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "FeedModel",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -58,6 +60,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "CMalloc",
             ],
             // The dashboard and operator pages, compiled into the binary (see StaticAssets.swift).
             resources: [.embedInCode("Dashboard/Assets")]

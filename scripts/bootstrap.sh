@@ -2,7 +2,7 @@
 # Installs what building, running and testing TickerHub need, if it is missing. Idempotent.
 #   scripts/bootstrap.sh run    -> what `make run` needs (the Swift toolchain, libzstd-dev)
 #   scripts/bootstrap.sh test   -> plus Python 3 with a venv in .venv (websockets, pytest), Chromium
-#   scripts/bootstrap.sh bench  -> plus the end-to-end benchmark's peers (Node `ws`) and matplotlib
+#   scripts/bootstrap.sh bench  -> plus the end-to-end benchmark's peers (Node `ws`, Go gorilla) and matplotlib
 set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose=${1:-test}
@@ -26,8 +26,9 @@ if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   apt_packages+=(chromium chromium-driver)
 fi
 if [ "$purpose" = bench ]; then
-  # The Node `ws` peer of the end-to-end benchmark.
-  apt_packages+=(nodejs node-ws)
+  # The peers of the end-to-end benchmark: Node `ws`, and Go with gorilla/websocket (built offline,
+  # GOPATH mode); and a C compiler for the neutral load generator.
+  apt_packages+=(nodejs node-ws golang-go golang-github-gorilla-websocket-dev gcc libc6-dev)
 fi
 missing=()
 for package in "${apt_packages[@]:-}"; do

@@ -12,8 +12,9 @@ import math
 import sys
 from pathlib import Path
 
-SERVER_ORDER = ["tickerhub", "node-ws", "python-websockets", "hummingbird"]
-COLORS = {"tickerhub": "#2a9d8f", "node-ws": "#e76f51", "python-websockets": "#457b9d", "hummingbird": "#b5838d"}
+SERVER_ORDER = ["tickerhub", "node-ws", "go-gorilla", "python-websockets", "hummingbird"]
+COLORS = {"tickerhub": "#2a9d8f", "node-ws": "#e76f51", "go-gorilla": "#8338ec", "python-websockets": "#457b9d",
+          "hummingbird": "#b5838d"}
 
 
 def load(folder: Path) -> tuple[dict, list[dict]]:
@@ -48,64 +49,109 @@ def size(run: dict) -> tuple[int, float]:
 
 
 def size_title(clients: int, rate: float) -> str:
-    return f"{clients:,} subscribers × 10 symbols, {rate:g} ticks/s"
+    demand = clients * 10 / 500 * rate
+    return f"{clients:,} subscribers × 10 symbols, {rate:,g} ticks/s ({demand:,.0f} deliveries/s asked)"
 
 
-def comparison_tables(runs: list[dict]) -> list[str]:
-    lines = []
-    by_clients: dict[tuple[int, float], list[dict]] = {}
+def admitted(run: dict) -> str:
+    """How many clients the server accepted, upgraded and subscribed, and kept to the end."""
+    clients = run["swarm"]["clients"]
+    kept = run.get("subscribedOpenAtEnd", run.get("openAtEnd", 0))
+    return f"**{kept:,}** of {clients:,}" if kept < clients else f"all {clients:,}"
+
+
+def matrix_tables(runs: list[dict]) -> list[str]:
+    by_size: dict[tuple[int, float], list[dict]] = {}
     for run in runs:
-        if run.get("scenario") == "subscribers":
-            by_clients.setdefault(size(run), []).append(run)
-    if not by_clients:
-        return lines
-    lines += ["## TickerHub and its peers, same swarm, same machine", "",
-              "Each client subscribes to 10 of 500 symbols (Zipf-skewed, so the busiest symbol is followed by most "
-              "clients); each server generates the stated ticks/s over its 500 symbols with Zipf(0.8) activity "
-              "(100 ticks/s is about 16 updates/s per client). 15,000 clients run at 10 ticks/s: at 100 they would "
-              "ask for 240k deliveries/s, more than two cores shared with the load generator can serve. "
-              "*Deliveries/CPU-s* is what the swarm received per CPU-second the server used (user + system, from "
-              "`/proc`) over the measured window; *per write* is deliveries per write syscall.", ""]
-    header = ("| server | delivered msg/s | p50 ms | p99 ms | p99.9 ms | max ms | gaps | server CPU (cores) | "
-              "deliveries / CPU-s | deliveries / write | RSS connected | RSS / connection |")
-    for key in sorted(by_clients, key=lambda k: (k[0], -k[1])):
-        clients = key[0]
-        lines += [f"### {size_title(*key)}", "", header, "|" + "---|" * 12]
-        for run in order(by_clients[key]):
+        if run.get("scenario") == "matrix":
+            by_size.setdefault(size(run), []).append(run)
+    if not by_size:
+        return []
+    lines = ["## TickerHub and its peers: the same load, the same machine, one run", "",
+             "Load: `wsload` (Benchmarks/loadgen), one thread on epoll, the same for every server. Each client "
+             "subscribes to 10 of the server's 500 symbols, spread evenly, so every tick goes to the same number of "
+             "clients whatever the server's activity skew. *Admitted* counts clients accepted, upgraded, subscribed "
+             "(ack received) and still open at the end. *Deliveries / CPU-s* is what the clients received per "
+             "CPU-second the server used (user + system, read from `/proc` over the measured window). *Per read* "
+             "is messages per client `recv()`: how many messages the server packed into a write, roughly.", ""]
+    header = ("| server | admitted | delivered msg/s | p50 ms | p99 ms | p99.9 ms | gaps | server cores | "
+              "deliveries / CPU-s | per read | RSS / connection |")
+    for key in sorted(by_size, key=lambda k: (k[0], k[1])):
+        lines += [f"### {size_title(*key)}", "", header, "|" + "---|" * 11]
+        for run in order(by_size[key]):
             if "error" in run:
-                lines.append(f"| {run['server']} | failed: {run['error'][:160]} |" + " |" * 10)
+                lines.append(f"| {run['server']} | failed: {run['error'][:160]} |" + " |" * 9)
                 continue
             latency = run["latencyMs"]
-            connected, still_open = run["connected"], run.get("openAtEnd", run["connected"])
-            note = "" if connected == clients else f" ({connected:,} connected)"
-            if still_open < connected:
-                note += f" ({still_open:,} still open at the end)"
-            lines.append(f"| {run['server']}{note} | {number(run['messagesPerSecond'])} | {ms(latency['p50'])} | {ms(latency['p99'])} | "
-                         f"{ms(latency['p999'])} | {ms(latency['max'])} | {number(run['gapMessages'])} | {run['serverCpuCores']} | "
-                         f"{number(run['deliveriesPerCpuSecond'])} | {number(run['deliveriesPerWrite'], 2)} | "
-                         f"{run['rssConnectedMiB']} MiB | {run['rssPerConnectionKiB']} KiB |")
+            lines.append(f"| {run['server']} | {admitted(run)} | {number(run['messagesPerSecond'])} | {ms(latency['p50'])} | "
+                         f"{ms(latency['p99'])} | {ms(latency['p999'])} | {number(run['gapMessages'])} | {run['serverCpuCores']} | "
+                         f"{number(run['deliveriesPerCpuSecond'])} | {number(run.get('messagesPerRead'), 2)} | "
+                         f"{run['rssPerConnectionKiB']} KiB |")
         lines.append("")
     lines += ["### TickerHub against each peer (ratios from the same run)", "",
-              "Above 1× means TickerHub is better: more deliveries per CPU-second, lower p99, less memory per connection.", "",
-              "| subscribers | ticks/s | peer | deliveries / CPU-s | p99 latency | RSS / connection |", "|---|---|---|---|---|---|"]
-    for key in sorted(by_clients, key=lambda k: (k[0], -k[1])):
-        ours = next((r for r in by_clients[key] if r["server"] == "tickerhub" and "error" not in r), None)
+              "Above 1× means TickerHub is better: more deliveries per CPU-second, lower p99, less memory per connection. "
+              "A peer that did not admit every client served a lighter load; its row says so.", "",
+              "| load | peer | deliveries / CPU-s | p99 latency | RSS / connection |", "|---|---|---|---|---|"]
+    for key in sorted(by_size, key=lambda k: (k[0], k[1])):
+        ours = next((r for r in by_size[key] if r["server"] == "tickerhub" and "error" not in r), None)
         if not ours:
             continue
-        for peer in order(r for r in by_clients[key] if r["server"] != "tickerhub"):
+        for peer in order(r for r in by_size[key] if r["server"] != "tickerhub"):
+            label = f"{key[0]:,} × 10 @ {key[1]:,g} t/s"
             if "error" in peer:
-                lines.append(f"| {key[0]:,} | {key[1]:g} | {peer['server']} | failed | failed | failed |")
+                lines.append(f"| {label} | {peer['server']} | failed | failed | failed |")
                 continue
-            served = ""
-            if peer["connected"] < key[0] or peer.get("openAtEnd", peer["connected"]) < peer["connected"]:
-                # A peer that did not hold every client measured a lighter load: say so next to its ratio.
-                served = f" ({peer['connected']:,} of {key[0]:,} connected, {peer.get('openAtEnd', peer['connected']):,} open at the end)"
-            lines.append(f"| {key[0]:,} | {key[1]:g} | {peer['server']}{served} | {ratio(ours['deliveriesPerCpuSecond'], peer['deliveriesPerCpuSecond'])} "
+            served = "" if peer.get("subscribedOpenAtEnd", 0) >= key[0] else f" (admitted {admitted(peer)})"
+            lines.append(f"| {label} | {peer['server']}{served} | {ratio(ours['deliveriesPerCpuSecond'], peer['deliveriesPerCpuSecond'])} "
                          f"({number(ours['deliveriesPerCpuSecond'])} vs {number(peer['deliveriesPerCpuSecond'])}) | "
                          f"{ratio(ours['latencyMs']['p99'], peer['latencyMs']['p99'], higher_is_better=False)} "
                          f"({ms(ours['latencyMs']['p99'])} vs {ms(peer['latencyMs']['p99'])} ms) | "
                          f"{ratio(ours['rssPerConnectionKiB'], peer['rssPerConnectionKiB'], higher_is_better=False)} "
                          f"({ours['rssPerConnectionKiB']} vs {peer['rssPerConnectionKiB']} KiB) |")
+    lines.append("")
+    return lines
+
+
+def probe_tables(runs: list[dict]) -> list[str]:
+    probed = [r for r in runs if r.get("scenario") == "matrix" and r.get("probes")]
+    if not probed:
+        return []
+    lines = ["## Admission under load: one new connection at a time", "",
+             "While the load above runs, a separate `wsload probe` process opens one connection at a time and times "
+             "it from `connect()` to the response's status line: `101` for `/ws`, `200` for HTTP. Every probe of a "
+             "path is spread over the measured window.", "",
+             "| load | server | path | probes | failed | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|---|"]
+    for run in sorted(probed, key=lambda r: (size(r), SERVER_ORDER.index(r["server"]) if r["server"] in SERVER_ORDER else 99)):
+        for path, probe in run["probes"].items():
+            label = f"{run['swarm']['clients']:,} × 10 @ {run['rate']:,g} t/s"
+            if "error" in probe:
+                lines.append(f"| {label} | {run['server']} | `{path}` | failed | | | | |")
+                continue
+            timing = probe["ms"]
+            lines.append(f"| {label} | {run['server']} | `{path}` | {probe['probes']} | {probe['failed']} | {ms(timing['p50'])} | "
+                         f"{ms(timing['p99'])} | {ms(timing['max'])} |")
+    lines.append("")
+    return lines
+
+
+def generator_table(runs: list[dict]) -> list[str]:
+    chosen = [r for r in runs if r.get("scenario") == "generators" and "error" not in r]
+    if not chosen:
+        return []
+    lines = ["## What the load generators cost (TickerHub, 1,000 × 10, 5,000 ticks/s, evenly spread)", "",
+             "The same load driven by the neutral generator and by `feedsim swarm`, the tool users run: messages the "
+             "generator took in per CPU-second it used. feedsim should cost at most twice what wsload does, so that a "
+             "user's load test measures the hub, not feedsim.", "",
+             "| generator | delivered msg/s | generator cores | messages / generator CPU-s | hub deliveries / CPU-s | p99 ms |",
+             "|---|---|---|---|---|---|"]
+    for run in chosen:
+        lines.append(f"| {run['label']} | {number(run['messagesPerSecond'])} | {run.get('loadCpuCores')} | "
+                     f"{number(run.get('loadMessagesPerCpuSecond'))} | {number(run['deliveriesPerCpuSecond'])} | {ms(run['latencyMs']['p99'])} |")
+    by_label = {r["label"]: r for r in chosen}
+    if "wsload" in by_label and "feedsim swarm" in by_label:
+        ours, neutral = by_label["feedsim swarm"].get("loadMessagesPerCpuSecond"), by_label["wsload"].get("loadMessagesPerCpuSecond")
+        if ours and neutral:
+            lines += ["", f"feedsim takes in {ours / neutral:.2f}× the messages per CPU-second that wsload does."]
     lines.append("")
     return lines
 
@@ -148,7 +194,7 @@ def scenario_tables(runs: list[dict]) -> list[str]:
     return lines
 
 
-def plots(runs: list[dict], plot_dir: Path) -> list[str]:
+def plots(runs: list[dict], plot_dir: Path, relative_plot_dir: str) -> list[str]:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -156,7 +202,7 @@ def plots(runs: list[dict], plot_dir: Path) -> list[str]:
     except ImportError:
         return ["*(plots skipped: matplotlib is not installed; `make bench-e2e` installs it)*", ""]
     plot_dir.mkdir(parents=True, exist_ok=True)
-    subscribers = [r for r in runs if r.get("scenario") == "subscribers" and "error" not in r]
+    subscribers = [r for r in runs if r.get("scenario") == "matrix" and "error" not in r]
     made = []
     for clients, rate in sorted({size(r) for r in subscribers}, key=lambda k: (k[0], -k[1])):
         figure, axes = plt.subplots(figsize=(7, 4.2))
@@ -179,31 +225,35 @@ def plots(runs: list[dict], plot_dir: Path) -> list[str]:
         axes.grid(True, which="both", alpha=0.3)
         axes.legend()
         name = f"latency-cdf-{clients}-{rate:g}tps.png"
+        axes.set_title(f"Latency CDF, {clients:,} × 10, {rate:,g} ticks/s")
         figure.tight_layout()
         figure.savefig(plot_dir / name, dpi=110)
         plt.close(figure)
         made.append((f"Latency CDF at {size_title(clients, rate)}", name))
-    rates = sorted({size(r)[1] for r in subscribers}, reverse=True)
-    styles = ["-", "--", ":", "-."]
-    counts = sorted({r["swarm"]["clients"] for r in subscribers})
-    if len(counts) > 1:
-        for key, ylabel, title, name in [
-            ("messagesPerSecond", "delivered messages / s", "Deliveries per second vs subscribers", "deliveries-vs-subscribers.png"),
-            ("deliveriesPerCpuSecond", "deliveries per server CPU-second", "CPU efficiency vs subscribers", "efficiency-vs-subscribers.png"),
-            ("rssConnectedMiB", "server RSS with all connected (MiB)", "Memory vs subscribers", "rss-vs-subscribers.png"),
+    sizes = sorted({size(r) for r in subscribers}, key=lambda k: (k[0], k[1]))
+    if len(sizes) > 1:
+        # One bar group per load: each server's deliveries per CPU-second, and its p99.
+        for key, ylabel, title, name, log in [
+            ("deliveriesPerCpuSecond", "deliveries per server CPU-second", "CPU efficiency by load", "efficiency-by-load.png", False),
+            ("p99", "p99 latency (ms, log scale)", "p99 latency by load", "p99-by-load.png", True),
         ]:
-            figure, axes = plt.subplots(figsize=(7, 4.2))
-            for server in SERVER_ORDER:
-                for rate, style in zip(rates, styles):
-                    points = sorted((r["swarm"]["clients"], r[key]) for r in subscribers
-                                    if r["server"] == server and size(r)[1] == rate and r.get(key))
-                    if points:
-                        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linestyle=style,
-                                  label=f"{server}, {rate:g} ticks/s", color=COLORS.get(server))
-            axes.set_xlabel("subscribers (10 symbols each)")
+            figure, axes = plt.subplots(figsize=(8, 4.4))
+            servers = [s for s in SERVER_ORDER if any(r["server"] == s for r in subscribers)]
+            width = 0.8 / max(len(servers), 1)
+            for n, server in enumerate(servers):
+                values = []
+                for load in sizes:
+                    run = next((r for r in subscribers if r["server"] == server and size(r) == load), None)
+                    value = (run["latencyMs"]["p99"] if key == "p99" else run.get(key)) if run else None
+                    values.append(value or 0)
+                axes.bar([i + n * width for i in range(len(sizes))], values, width, label=server, color=COLORS.get(server))
+            axes.set_xticks([i + width * (len(servers) - 1) / 2 for i in range(len(sizes))])
+            axes.set_xticklabels([f"{c:,}×10\n{r:,g} t/s" for c, r in sizes], fontsize="small")
             axes.set_ylabel(ylabel)
+            if log:
+                axes.set_yscale("log")
             axes.set_title(title)
-            axes.grid(True, alpha=0.3)
+            axes.grid(True, axis="y", alpha=0.3)
             axes.legend(fontsize="small")
             figure.tight_layout()
             figure.savefig(plot_dir / name, dpi=110)
@@ -211,31 +261,33 @@ def plots(runs: list[dict], plot_dir: Path) -> list[str]:
             made.append((title, name))
     lines = ["## Plots", ""]
     for title, name in made:
-        lines += [f"![{title}]({plot_dir.name}/{name})", ""]
+        lines += [f"![{title}]({relative_plot_dir}/{name})", ""]
     return lines
 
 
 def generate(folder: Path, results_md: Path) -> None:
     machine, runs = load(folder)
-    plot_dir = results_md.parent / "plots"
+    # Plots live with the run they show, so an older RESULTS.md never points at a newer run's plots.
+    plot_dir = folder / "plots"
+    relative_plot_dir = str(plot_dir.relative_to(results_md.parent)) if plot_dir.is_relative_to(results_md.parent) else str(plot_dir)
     lines = ["# Results", "",
              "*Generated by `Benchmarks/e2e/report.py` from the run files in "
              f"`{folder.relative_to(results_md.parent) if folder.is_relative_to(results_md.parent) else folder}`; "
              "do not edit by hand. Analysis and earlier investigations: [ANALYSIS.md](ANALYSIS.md).*", "",
              f"Machine: {machine.get('cores', '?')} cores, {machine.get('memoryGiB', '?')} GiB, Linux {machine.get('kernel', '')}, "
-             f"{machine.get('swift', '')}, Node {machine.get('node', '')}, Python {machine.get('python', '')}; "
-             f"commit {machine.get('commit', '?')}, {machine.get('date', '')}. Loopback only. Every server and every "
-             "feedsim process is its own process, and they **share the same cores**, so every number includes "
-             "the load generator competing with the server.", "",
-             "Method: `feedsim swarm` opens the connections (in several processes past 8,000), subscribes, waits "
-             "out a warm-up, then measures. Latency is receive time minus the update's `ts`, the time the tick was "
-             "due by the server's schedule (every server stamps it so), so a server or a generator that falls behind "
-             "shows it as latency (no coordinated omission); histograms from all "
-             "swarm processes are merged exactly. Server CPU and write syscalls are read from `/proc` four times "
-             "a second and interpolated to the window every swarm process was measuring in.", ""]
-    lines += comparison_tables(runs)
+             f"{machine.get('swift', '')}, Node {machine.get('node', '')}, Python {machine.get('python', '')}, "
+             f"{machine.get('go', '')}; commit {machine.get('commit', '?')}, {machine.get('date', '')}. Loopback only. "
+             "Every server and every load process is its own process, and they **share the same two cores**, so every "
+             "number includes the load generator competing with the server: trust ratios from one run over absolute "
+             "figures.", "",
+             "Method: the load opens the connections, subscribes, waits out a warm-up, then measures. Latency is "
+             "receive time minus the update's `ts`, the time the tick was due by the server's schedule (every server "
+             "stamps it so), so a server that falls behind shows it as latency (no coordinated omission).", ""]
+    lines += matrix_tables(runs)
+    lines += probe_tables(runs)
+    lines += generator_table(runs)
     lines += scenario_tables(runs)
-    lines += plots(runs, plot_dir)
+    lines += plots(runs, plot_dir, relative_plot_dir)
     failed = [r for r in runs if "error" in r]
     if failed:
         lines += ["## Failed runs", ""] + [f"- {r.get('scenario')} {r.get('label')} on {r['server']}: "

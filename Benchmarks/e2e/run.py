@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""The end-to-end benchmark: TickerHub and its peers under the same `feedsim swarm`, one server at a
-time, each in its own process, with the load in separate feedsim processes.
+"""The end-to-end benchmark: TickerHub and its peers under the same load, one server at a time, each
+in its own process, with the load in processes of its own.
 
-    make bench-e2e                       # the full run (about 45 minutes), rewrites Benchmarks/RESULTS.md
-    make bench-e2e ARGS=--quick          # under 3 minutes: 1,000 subscribers, every server
-    .venv/bin/python Benchmarks/e2e/run.py --servers tickerhub,node-ws --scenarios subscribers
+    make bench-e2e                       # the full run (about 40 minutes), rewrites Benchmarks/RESULTS.md
+    make bench-e2e ARGS=--quick          # a few minutes: 1,000 and 3,000 subscribers, every server
+    .venv/bin/python Benchmarks/e2e/run.py --servers tickerhub,node-ws --scenarios matrix
 
-Each measured run is written as one JSON file (configuration, results, merged latency histogram)
-into the output folder, then report.py turns the folder into tables and PNG plots.
+The side-by-side matrix is driven by the neutral generator, `wsload` (Benchmarks/loadgen: one
+thread, epoll, raw sockets), with admission probes during its heaviest 1,000-client load. The
+TickerHub-only scenarios use `feedsim swarm`, the tool users run. Each measured run is written as
+one JSON file (configuration, results, latency histogram) into the output folder, then report.py
+turns the folder into tables and PNG plots.
+
+The run fails (exit status 1) if TickerHub did not admit every client of a matrix load: accepted,
+upgraded, subscribed and still open at the end. That is the admission rule; timings are reported,
+never asserted.
 """
 import argparse
 import datetime
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import SwarmSpec, measure  # noqa: E402
+from measure import LoadSpec, SwarmSpec, measure, measure_wsload  # noqa: E402
 from servers import ROOT, TickerHub, all_servers  # noqa: E402
 import report  # noqa: E402
 
@@ -31,20 +38,26 @@ class Run:
     scenario: str
     label: str
     server: object
-    swarm: SwarmSpec
+    swarm: object  # SwarmSpec (feedsim) or LoadSpec (wsload)
     rate: float = 100
 
 
-# The subscriber counts of the comparison, each at the tick rates it runs at. 100 ticks/s is the
-# dashboard load of the other scenarios (about 16 updates/s per client). 15,000 clients at that rate
-# would ask for 240k deliveries/s, which two cores shared by the server and its load generator cannot
-# serve (and no peer even finishes connecting), so the 15,000 comparison runs at 10 ticks/s (24k/s,
-# within every peer's capacity here), with 5,000 at the same rate to see how each server scales.
-SUBSCRIBER_RUNS = [(1000, 100), (5000, 100), (5000, 10), (15000, 10)]
+# The side-by-side matrix: (subscribers, ticks/s over 500 symbols). Every client follows 10 symbols,
+# spread evenly, so each tick goes to clients * 10 / 500 of them: 20k, 100k and 400k deliveries/s
+# asked of 1,000 clients, 400k of 10,000 (overload: more than two cores can write), and 3k of
+# 15,000 mostly idle ones (keep-alive and memory).
+MATRIX = [(1000, 1000), (1000, 5000), (1000, 20000), (10000, 2000), (15000, 10)]
+# Admission probes (one connection at a time: a WebSocket upgrade, and HTTP requests) run during
+# this load, the heaviest that 1,000 clients ask for.
+PROBED = (1000, 20000)
+# The quick run (CI): a light load, and the admission check at 3,000 clients.
+QUICK_MATRIX = [(1000, 1000), (3000, 2000)]
+# The load both generators drive against TickerHub, to compare what each costs.
+GENERATOR_LOAD = (1000, 5000)
 
 
 def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = None) -> list[Run]:
-    duration, warmup = (5, 2) if quick else (20, 5)
+    duration, warmup = (5, 3) if quick else (20, 5)
     runs = []
     peers = list(servers.values())
 
@@ -52,17 +65,24 @@ def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = 
         return SwarmSpec(clients=clients, subscribe=subscribe, duration=options.pop("duration", duration),
                          warmup=options.pop("warmup", warmup), settle=0 if quick else 5, **options)
 
-    if "subscribers" in scenarios:
-        if counts:
-            sizes = [(clients, rate) for clients in counts for rate in [100 if clients <= 5000 else 10]]
-        else:
-            sizes = [(1000, 100)] if quick else SUBSCRIBER_RUNS
+    if "matrix" in scenarios:
+        sizes = [(clients, rate) for clients in counts for rate in [2000]] if counts else (QUICK_MATRIX if quick else MATRIX)
         for clients, rate in sizes:
             for server in peers:
-                runs.append(Run("subscribers", f"{clients:,} × 10 at {rate} ticks/s", server, spec(clients), rate=rate))
+                probes = []
+                if (clients, rate) == PROBED:
+                    probes = ["/ws", "/healthz", "/v1/snapshot"] if server.name == "tickerhub" else ["/ws", server.stats_path]
+                # Ramps of 10,000+ clients take a while on the slower peers; the window starts after them.
+                load_warmup = warmup if clients <= 3000 else warmup + 10
+                runs.append(Run("matrix", f"{clients:,} × 10 at {rate:g} ticks/s", server,
+                                LoadSpec(clients=clients, duration=duration, warmup=load_warmup, probes=probes), rate=rate))
     hub = servers.get("tickerhub")
     if hub is None or quick:
         return runs
+    if "generators" in scenarios:
+        clients, rate = GENERATOR_LOAD
+        runs.append(Run("generators", "wsload", hub, LoadSpec(clients=clients, duration=duration, warmup=warmup), rate=rate))
+        runs.append(Run("generators", "feedsim swarm", hub, spec(clients, even=True), rate=rate))
     if "symbols" in scenarios:
         for subscribe in [1, 10, 500]:
             runs.append(Run("symbols", f"1,000 × {subscribe}", hub, spec(1000, subscribe)))
@@ -105,6 +125,7 @@ def machine() -> dict:
         "kernel": platform.release(),
         "swift": output("swift", "--version").splitlines()[0] if output("swift", "--version") else "",
         "node": output("node", "--version"),
+        "go": output("go", "version"),
         "python": platform.python_version(),
         "commit": output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"),
     }
@@ -112,12 +133,13 @@ def machine() -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="1,000 subscribers, 5 s per server: under 3 minutes")
-    parser.add_argument("--servers", default="tickerhub,node-ws,python-websockets,hummingbird")
-    parser.add_argument("--scenarios", default="subscribers,symbols,rate,compression,slow,pacing,frequency,burst")
-    parser.add_argument("--subscriber-counts", help="comma-separated client counts of the subscribers scenario "
-                        "(default: 1,000 and 5,000 at 100 ticks/s, 5,000 and 15,000 at 10; 1,000 with --quick; "
-                        "a count given here runs at 100 ticks/s up to 5,000 and at 10 above)")
+    parser.add_argument("--quick", action="store_true", help="1,000 and 3,000 subscribers, 5 s per server: a few minutes")
+    parser.add_argument("--servers", default="tickerhub,node-ws,go-gorilla,python-websockets,hummingbird")
+    parser.add_argument("--scenarios", default="matrix,generators,symbols,rate,compression,slow,pacing,frequency,burst")
+    parser.add_argument("--subscriber-counts", help="comma-separated client counts for the matrix, each at 2,000 ticks/s "
+                        "(default: the issue's matrix; 1,000 and 3,000 with --quick)")
+    parser.add_argument("--wsload", type=Path, default=ROOT / ".build" / "wsload",
+                        help="the neutral load generator (make wsload builds it)")
     parser.add_argument("--bin-dir", type=Path, default=ROOT / ".build" / "release",
                         help="where tickerhub and feedsim are (default: the release build)")
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"),
@@ -130,6 +152,8 @@ def main():
 
     if not (args.bin_dir / "feedsim").exists():
         sys.exit(f"no {args.bin_dir / 'feedsim'}: run `swift build -c release` first (make bench-e2e does)")
+    if not args.wsload.exists():
+        sys.exit(f"no {args.wsload}: run `make wsload` first (make bench-e2e does)")
     known = all_servers(args.python)
     servers = {}
     for name in args.servers.split(","):
@@ -156,14 +180,18 @@ def main():
     for index, run in enumerate(runs, start=first):
         print(f"[{index + 1 - first}/{len(runs)}] {run.scenario}: {run.label} on {run.server.name} ...", end=" ", flush=True)
         try:
-            record = measure(run.server, run.swarm, run.rate, args.port + index, args.bin_dir, logs)
+            if isinstance(run.swarm, LoadSpec):
+                record = measure_wsload(run.server, run.swarm, run.rate, args.port + index, args.wsload, args.bin_dir, logs)
+            else:
+                record = measure(run.server, run.swarm, run.rate, args.port + index, args.bin_dir, logs)
         except RuntimeError as error:
             record = {"server": run.server.name, "error": str(error)[-2000:],
                       "swarm": {"clients": run.swarm.clients, "subscribe": run.swarm.subscribe}}
             print("FAILED", flush=True)
         else:
             latency = record["latencyMs"]
-            print(f"{record['messagesPerSecond']:,} msg/s, p99 {latency['p99']} ms, "
+            admitted = f"{record.get('subscribedOpenAtEnd', record['openAtEnd']):,}/{run.swarm.clients:,} admitted, "
+            print(f"{admitted}{record['messagesPerSecond']:,} msg/s, p99 {latency['p99']} ms, "
                   f"{record['deliveriesPerCpuSecond'] or 0:,} deliveries/CPU-s, {record['rssPerConnectionKiB']} KiB/conn", flush=True)
         record.update(scenario=run.scenario, label=run.label, rate=run.rate)
         name = f"{index + 1:02d}-{run.scenario}-{run.server.name}-{run.swarm.clients}x{run.swarm.subscribe}-{run.rate:g}tps.json"
@@ -172,9 +200,17 @@ def main():
     results_md = args.results_md or (out / "RESULTS.md" if args.quick else ROOT / "Benchmarks" / "RESULTS.md")
     report.generate(out, results_md)
     print(f"wrote {results_md} and plots in {out}")
-    failed = [path.name for path in sorted(out.glob("*.json")) if "error" in json.loads(path.read_text())]
+    records = [(path.name, json.loads(path.read_text())) for path in sorted(out.glob("[0-9][0-9]-*.json"))]
+    failed = [name for name, record in records if "error" in record]
     if failed:
         sys.exit(f"failed runs: {', '.join(failed)}")
+    # The admission rule: every client of every matrix load accepted, upgraded, subscribed, kept.
+    starved = [f"{name}: {record['subscribedOpenAtEnd']:,} of {record['swarm']['clients']:,}"
+               for name, record in records
+               if record.get("scenario") == "matrix" and record["server"] == "tickerhub"
+               and record["subscribedOpenAtEnd"] < record["swarm"]["clients"]]
+    if starved:
+        sys.exit("TickerHub did not admit every client (subscribed and open at the end): " + "; ".join(starved))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The servers the end-to-end harness can run: TickerHub and its peers, each in its own process.
 
 Every server publishes the same market shape (500 symbols, Zipf(0.8) activity, RATE ticks/s
-generated in-process) and speaks the subset of tickerhub.v1 that `feedsim swarm` drives: welcome,
-list, subscribe with ack + snapshot, updates with per-symbol seq and ts in ns. So the same swarm
-measures all of them unchanged.
+generated in-process) and speaks the subset of tickerhub.v1 that the load generators drive
+(`wsload`, `feedsim swarm`): welcome, list, subscribe with ack + snapshot, updates with per-symbol
+seq and ts in ns. So the same load measures all of them unchanged.
 """
 import json
 import os
@@ -117,6 +117,37 @@ class Hummingbird(Server):
             raise RuntimeError("building the Hummingbird peer failed:\n" + (build.stdout + build.stderr)[-3000:])
 
 
+class GoGorilla(Server):
+    """gorilla/websocket, built offline from Debian's packages (golang-go, golang-github-gorilla-websocket-dev)."""
+    SOURCE = PEERS / "go-gorilla-hub"
+    GOPATH = Path("/usr/share/gocode")
+
+    def __init__(self):
+        super().__init__("go-gorilla", "Go gorilla/websocket, goroutine pair per connection, Benchmarks/peers/go-gorilla-hub", "/")
+
+    @staticmethod
+    def binary() -> Path:
+        return ROOT / ".build" / "go-gorilla-hub"
+
+    def command(self, port, rate, bin_dir):
+        return [str(self.binary()), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
+
+    def available(self, bin_dir):
+        if not shutil.which("go"):
+            return "go is not installed (apt install golang-go golang-github-gorilla-websocket-dev)"
+        if not (self.GOPATH / "src/github.com/gorilla/websocket").exists():
+            return "gorilla/websocket is not installed (apt install golang-github-gorilla-websocket-dev)"
+        return None
+
+    def prepare(self, bin_dir):
+        # GOPATH mode against Debian's source package: no module download, so it builds offline.
+        env = dict(os.environ, GOPATH=str(self.GOPATH), GO111MODULE="off", GOFLAGS="", GOCACHE=str(ROOT / ".build" / "go-cache"))
+        build = subprocess.run(["go", "build", "-o", str(self.binary()), "."], cwd=self.SOURCE, env=env,
+                               capture_output=True, text=True)
+        if build.returncode != 0:
+            raise RuntimeError("building the Go gorilla peer failed:\n" + (build.stdout + build.stderr)[-3000:])
+
+
 def all_servers(python: str) -> dict:
-    servers = [TickerHub(), NodeWS(), PythonWebsockets(python), Hummingbird()]
+    servers = [TickerHub(), NodeWS(), GoGorilla(), PythonWebsockets(python), Hummingbird()]
     return {server.name: server for server in servers}

@@ -1,4 +1,9 @@
 import Atomics
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The shared memory of the broadcast ring: a power-of-two array of 64-bit words plus three
 /// counters, after Agrona's `BroadcastTransmitter`/`BroadcastReceiver`.
@@ -38,13 +43,17 @@ public final class BroadcastBuffer: @unchecked Sendable {
         self.capacity = capacity
         self.mask = capacity - 1
         let wordCount = capacity / 8
-        words = UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>.allocate(capacity: wordCount)
-        words.initialize(repeating: UnsafeAtomic<UInt64>.Storage(0), count: wordCount)
+        // calloc, not allocate + initialize: a large calloc maps fresh zero pages without touching
+        // them, so the ring costs resident memory only as far as the writer has got (an idle hub does
+        // not carry 8 MiB it has not used). A zero word is an initialised atomic storage.
+        guard let memory = calloc(wordCount, MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride) else {
+            fatalError("cannot allocate a \(capacity)-byte ring")
+        }
+        words = memory.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: wordCount)
     }
 
     deinit {
-        words.deinitialize(count: capacity / 8)
-        words.deallocate()
+        free(words)
     }
 
     /// The largest payload one record can carry: a record may take at most an eighth of the ring,

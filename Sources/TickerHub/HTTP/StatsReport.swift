@@ -43,6 +43,7 @@ struct StatsReport {
         json.field("uptimeMillis", uptime.seconds * 1000 + uptime.attoseconds / 1_000_000_000_000_000)
         json.field("cpuMicros", usage.cpuMicroseconds)
         json.field("rssBytes", usage.residentBytes)
+        json.field("heapBytes", usage.heapBytes)
         batchLatency(into: &json)
         json.endObject()
         return json.buffer

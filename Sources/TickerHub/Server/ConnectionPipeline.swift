@@ -6,8 +6,8 @@ import NIOWebSocket
 /// Builds each accepted connection's pipeline: HTTP/1.1 with a WebSocket upgrader, whose upgraded
 /// pipeline is:
 ///
-///     head ─ RawFrameWriter ─ [WebSocketFrameEncoder] ─ [WebSocketFrameDecoder] ─ [protocol error handler]
-///          ─ MaskedFrameRequirement ─ MessageAssembler ─ SubscriberSession | IngestSession
+///     head ─ RawFrameWriter ─ [WebSocketFrameEncoder] ─ [WebSocketFrameDecoder] ─ MessageAssembler
+///          ─ SubscriberSession | IngestSession
 ///
 /// `RawFrameWriter` sits next to the head so that the fan-out's pre-built frames (ByteBuffers) skip
 /// the frame encoder; control frames (pong, close) still go through NIO's encoder.
@@ -23,7 +23,7 @@ enum ConnectionPipeline {
         let maxFrameSize = max(hub.configuration.maxClientMessageBytes, hub.configuration.maxIngestMessageBytes)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxFrameSize,
-            automaticErrorHandling: true,
+            automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
             shouldUpgrade: { channel, head in
                 let decision = admission.decide(head)
                 return channel.eventLoop.makeSucceededFuture(decision == .refuse ? nil : ConnectionAdmission.responseHeaders(for: decision))
@@ -52,7 +52,6 @@ enum ConnectionPipeline {
         case .subscriber(let deflate, let zstd, let options):
             let writer = RawFrameWriter()
             try sync.addHandler(writer, position: .first)
-            try sync.addHandler(MaskedFrameRequirement())
             // Client messages never use context takeover (we ask for that), so the loop's one
             // inflater serves every connection on it.
             let loopInflater = hub.inflater(for: channel.eventLoop)
@@ -67,7 +66,6 @@ enum ConnectionPipeline {
             try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding,
                                                   options: options))
         case .publisher:
-            try sync.addHandler(MaskedFrameRequirement())
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxIngestMessageBytes, maxFragments: 1024, inflater: nil))
             try sync.addHandler(IngestSession(hub: hub))
         case .refuse:

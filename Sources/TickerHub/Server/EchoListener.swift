@@ -28,7 +28,7 @@ enum EchoListener {
     private static func configure(_ channel: any Channel, negotiation: PerMessageDeflateNegotiation, routes: HTTPRoutes) throws {
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxMessageBytes,
-            automaticErrorHandling: true,
+            automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
             shouldUpgrade: { channel, head in
                 var headers = HTTPHeaders()
                 if let agreement = negotiation.negotiate(head.headers["Sec-WebSocket-Extensions"]) {
@@ -40,8 +40,7 @@ enum EchoListener {
                 channel.eventLoop.makeCompletedFuture {
                     let agreement = negotiation.negotiate(head.headers["Sec-WebSocket-Extensions"])
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(MaskedFrameRequirement())
-                    let inflater = try agreement.map { _ in try MessageInflater(contextTakeover: false) }
+                            let inflater = try agreement.map { _ in try MessageInflater(contextTakeover: false) }
                     try sync.addHandler(MessageAssembler(maxMessageBytes: maxMessageBytes, maxFragments: 1 << 20,
                                                          inflater: inflater.map { inflater in { inflater } }))
                     let deflater = try agreement.map {

@@ -3,7 +3,11 @@ import FeedModel
 import Logging
 import NIOCore
 import NIOPosix
+import CMalloc
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The composition root: builds the engine (ring, publisher, one fan-out consumer per socket loop),
 /// the feed source and the listener, and tears them down in order.
@@ -73,6 +77,11 @@ final class Hub: Sendable {
             .serverChannelOption(.maxMessagesPerRead, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // NIO keeps each connection's last receive buffer for reuse, at its allocator's size. The
+            // default first size (2 KiB) was a quarter of a subscriber's memory; subscribers send a
+            // few hundred bytes (an upgrade request, then small JSON requests), and the allocator
+            // still grows for anything bigger.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             .childChannelOption(.writeBufferWaterMark,
                                 value: .init(low: configuration.backlogResumeBytes, high: configuration.maxBacklogBytes))
         if configuration.socketSendBufferBytes > 0 {
@@ -164,6 +173,10 @@ final class HubEngine: Sendable {
         ring = BroadcastBuffer(capacity: configuration.ringBytes)
         // Training takes ~0.1 s; a failure only means no zstd subprotocol, never no hub.
         let dictionary = configuration.zstd ? try? ZstdDictionaryTraining.train(for: configuration) : nil
+        // Training's samples and work space (~8 MB) are freed by now, but malloc keeps the pages in
+        // its arena; hand them back rather than carry them for the hub's lifetime.
+        _ = malloc_trim(0)
+
         compression = SharedCompression(deflateThresholdBytes: configuration.deflateThresholdBytes, zstdDictionary: dictionary)
         publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory,
                                   lastValues: lastValues, counters: counters, compression: compression)

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CMalloc
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -11,6 +12,10 @@ struct ProcessUsage: Sendable {
     var cpuMicroseconds: UInt64
     /// Resident set size now (Linux: `/proc/self/statm`); 0 where that is not available.
     var residentBytes: UInt64
+    /// Bytes the process has allocated and not freed (glibc's `mallinfo2`: small blocks plus mmapped
+    /// ones); 0 where that is not available. With `residentBytes`, it tells allocation from
+    /// fragmentation and code.
+    var heapBytes: UInt64
 
     static func current() -> ProcessUsage {
         var usage = rusage()
@@ -20,7 +25,13 @@ struct ProcessUsage: Sendable {
         getrusage(RUSAGE_SELF, &usage)
         #endif
         let cpu = microseconds(usage.ru_utime) + microseconds(usage.ru_stime)
-        return ProcessUsage(cpuMicroseconds: cpu, residentBytes: residentBytesFromProc() ?? 0)
+        #if canImport(Glibc)
+        let heap = mallinfo2()
+        let heapBytes = UInt64(heap.uordblks + heap.hblkhd)
+        #else
+        let heapBytes: UInt64 = 0
+        #endif
+        return ProcessUsage(cpuMicroseconds: cpu, residentBytes: residentBytesFromProc() ?? 0, heapBytes: heapBytes)
     }
 
     private static func microseconds(_ time: timeval) -> UInt64 {

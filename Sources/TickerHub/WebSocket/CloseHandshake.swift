@@ -21,12 +21,19 @@ enum CloseHandshake {
         channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
     }
 
-    /// The close code for a protocol error raised in our part of the pipeline: an unmasked frame, or a
-    /// message that cannot be assembled (frame-level errors are answered by NIO's protocol error
-    /// handler before they get this far).
+    /// The close code for a protocol error in a client's frames: one NIO's frame decoder raises (a
+    /// frame over the size limit, a fragmented or oversized control frame), or a message that cannot
+    /// be assembled (`MessageAssembler`). The sessions answer them themselves rather than through
+    /// NIO's `WebSocketProtocolErrorHandler`, so each connection carries one handler less and the
+    /// close is logged and counted like the others.
     static func closeCode(for error: any Error) -> WebSocketErrorCode? {
-        if error is MaskedFrameRequirement.UnmaskedClientFrame { return .protocolError }
         if let failure = error as? MessageAssembler.Failure { return failure.closeCode }
+        if let frameError = error as? NIOWebSocketError {
+            switch frameError {
+            case .invalidFrameLength: return .messageTooLarge
+            case .fragmentedControlFrame, .multiByteControlFrameLength: return .protocolError
+            }
+        }
         return nil
     }
 

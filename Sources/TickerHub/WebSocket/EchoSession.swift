@@ -4,7 +4,7 @@ import NIOWebSocket
 
 /// The conformance listener's connection (`--echo-port`): every text or binary message comes back
 /// as it arrived, compressed again if permessage-deflate was agreed. It shares the `/ws` frame
-/// handling (`MessageAssembler`, `MaskedFrameRequirement`, `CloseHandshake`, the negotiation), which is
+/// handling (`MessageAssembler`, `CloseHandshake`, the negotiation), which is
 /// what conformance suites such as Autobahn exercise; it has nothing to do with market data.
 final class EchoSession: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame

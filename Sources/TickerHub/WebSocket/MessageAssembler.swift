@@ -2,17 +2,23 @@ import FanoutEngine
 import NIOCore
 import NIOWebSocket
 
-/// Turns client frames into whole messages: joins fragments (RFC 6455 §5.4), checks the reserved
-/// bits (§5.2), and inflates permessage-deflate messages (RFC 7692, RSV1 on the first frame) when
-/// that was negotiated. Control frames pass straight through, also between fragments.
+/// Turns client frames into whole messages: checks that each is masked (RFC 6455 §5.1: a server
+/// MUST close the connection on an unmasked frame), checks the reserved bits (§5.2), joins fragments
+/// (§5.4), and inflates permessage-deflate messages (RFC 7692, RSV1 on the first frame) when that
+/// was negotiated. Control frames pass straight through, also between fragments.
 ///
-/// Used instead of NIO's `NIOWebSocketFrameAggregator`, which drops RSV1 from fragmented messages.
+/// Used instead of NIO's `NIOWebSocketFrameAggregator`, which drops RSV1 from fragmented messages
+/// (and hands on reassembled messages without a mask key, so the mask must be checked here, on the
+/// frames). One handler for all of it, not one per check: every handler in a pipeline costs each
+/// connection a context (~150 bytes) for its lifetime.
 /// Everything it refuses is raised as a `Failure`, which the session turns into a close code.
 final class MessageAssembler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
 
     enum Failure: Error, Equatable {
+        /// A client frame without a mask key.
+        case unmasked
         /// RSV2/RSV3 set, or RSV1 without permessage-deflate or on a control or continuation frame.
         case reservedBits
         /// A continuation with nothing to continue, or a new message before the last one ended.
@@ -24,7 +30,7 @@ final class MessageAssembler: ChannelInboundHandler {
 
         var closeCode: WebSocketErrorCode {
             switch self {
-            case .reservedBits, .badFragmentation: .protocolError
+            case .unmasked, .reservedBits, .badFragmentation: .protocolError
             case .tooLarge: .messageTooLarge
             case .badCompressedData: .dataInconsistentWithMessage
             }
@@ -61,6 +67,7 @@ final class MessageAssembler: ChannelInboundHandler {
     }
 
     private func assemble(_ frame: WebSocketFrame, allocator: ByteBufferAllocator) throws(Failure) -> WebSocketFrame? {
+        guard frame.maskKey != nil else { throw .unmasked }
         guard !frame.rsv2, !frame.rsv3 else { throw .reservedBits }
         switch frame.opcode {
         case .ping, .pong, .connectionClose:

@@ -22,7 +22,8 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Symbols per client.") var subscribe = 10
     @Option(help: "Measured duration in seconds (after all clients connected).") var duration = 10.0
     @Option(help: "Seconds to run before measuring (latency from connection set-up is excluded).") var warmup = 2.0
-    @Option(help: "Zipf exponent of symbol popularity; 0 is uniform.") var skew = 1.0
+    @Option(help: "How clients choose symbols: zipf (a few hot symbols, as dashboards do) or even (every symbol the same number of subscribers, as the benchmark matrix uses).") var spread = "zipf"
+    @Option(help: "Zipf exponent of symbol popularity with --spread zipf; 0 is uniform.") var skew = 1.0
     @Option(help: "Connections opened concurrently while ramping up.") var concurrency = 256
     @Option(help: "Client event-loop threads (default: cores).") var threads = System.coreCount
     @Option(help: "Local source addresses to spread connections over, past ~28k: a comma-separated list of addresses and ranges (127.0.0.2-127.0.0.9).") var sourceAddresses: String?
@@ -37,6 +38,7 @@ struct SwarmCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path") }
+        guard SubscriptionPlan.Spread(rawValue: spread) != nil else { throw ValidationError("--spread must be zipf or even") }
         guard clients >= 1, subscribe >= 1, duration > 0, concurrency >= 1, threads >= 1 else {
             throw ValidationError("--clients, --subscribe, --duration, --concurrency and --threads must be positive")
         }
@@ -73,7 +75,7 @@ struct SwarmCommand: AsyncParsableCommand {
             + (slowCount > 0 ? ", \(slowCount) of them reading at \(slowReadBps) B/s" : ""))
 
         // 2. Connect with bounded concurrency.
-        var plan = SubscriptionPlan(symbols: symbols, perClient: subscribe, skew: skew, seed: seed)
+        var plan = SubscriptionPlan(symbols: symbols, perClient: subscribe, spread: SubscriptionPlan.Spread(rawValue: spread)!, skew: skew, seed: seed)
         let rampStart = Date()
         var channels: [any Channel] = []
         var failures: [String: Int] = [:]
@@ -182,7 +184,7 @@ struct SwarmCommand: AsyncParsableCommand {
     private var configurationJSON: String {
         let configuration: [String: Any] = [
             "url": url, "clients": clients, "subscribe": subscribe, "duration": duration, "warmup": warmup,
-            "skew": skew, "concurrency": concurrency, "threads": threads, "sourceAddresses": sourceAddresses ?? "",
+            "spread": spread, "skew": skew, "concurrency": concurrency, "threads": threads, "sourceAddresses": sourceAddresses ?? "",
             "seed": seed, "slowFraction": slowFraction, "slowReadBps": slowReadBps, "deflate": deflate, "zstd": zstd,
             "settle": settle, "maxFrequency": maxFrequency.map { $0 as Any } ?? NSNull(),
         ]
