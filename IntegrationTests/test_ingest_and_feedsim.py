@@ -44,7 +44,7 @@ def test_ingest_symbols_appear_and_every_subscriber_converges_to_the_final_seq(s
             "--symbols", "20", "--rate", "2000", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
         async def drain(ws, seqs):
-            # Quiet means no *update* for 1.5 s; heartbeats keep arriving every second.
+            # Quiet means no *update* for 1.5 s.
             loop = asyncio.get_running_loop()
             last_update = loop.time()
             while loop.time() - last_update < 1.5:

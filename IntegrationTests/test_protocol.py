@@ -29,8 +29,8 @@ async def recv_until(ws, predicate, timeout=5.0):
         seen.append(message)
 
 
-async def connect(hub):
-    ws = await websockets.connect(hub.ws_url, compression=None)
+async def connect(hub, query=""):
+    ws = await websockets.connect(hub.ws_url + query, compression=None)
     welcome = await recv_json(ws)
     assert welcome["type"] == "welcome"
     return ws, welcome
@@ -40,7 +40,7 @@ def test_welcome_describes_the_protocol(hub):
     async def run():
         ws, welcome = await connect(hub)
         assert welcome["protocol"] == "tickerhub.v1"
-        assert welcome["heartbeatMs"] == 1000
+        assert welcome["heartbeatMs"] == 0, "heartbeats are the client's choice, off unless asked for"
         assert welcome["feed"] == "sim"
         await ws.close()
     asyncio.run(run())
@@ -148,12 +148,32 @@ def test_binary_frames_get_an_error(hub):
     asyncio.run(run())
 
 
-def test_idle_connection_gets_heartbeats(hub):
+def test_an_idle_connection_gets_the_heartbeats_it_asked_for(hub):
     async def run():
-        ws, _ = await connect(hub)
+        ws, welcome = await connect(hub, "?heartbeat=1000")
+        assert welcome["heartbeatMs"] == 1000
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         heartbeat = await recv_json(ws, timeout=3)
         assert heartbeat["type"] == "heartbeat" and isinstance(heartbeat["ts"], int)
+        # Sent after 1 to 1.5 intervals of silence (checked twice a second).
+        assert 0.9 <= loop.time() - started <= 2.0
         await ws.close()
+        # Without asking, an idle connection gets nothing (pings keep it alive instead).
+        quiet, _ = await connect(hub)
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_json(quiet, timeout=2.5)
+        await quiet.close()
+    asyncio.run(run())
+
+
+def test_a_bad_heartbeat_option_is_refused_with_400(hub):
+    async def run():
+        for query in ["?heartbeat=10", "?heartbeat=soon", "?heartbeat=99999999"]:
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await websockets.connect(hub.ws_url + query)
+            assert refused.value.response.status_code == 400
+            assert b"heartbeat must be" in refused.value.response.body
     asyncio.run(run())
 
 

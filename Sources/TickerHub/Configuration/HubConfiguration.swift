@@ -66,7 +66,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var drainBudgetMilliseconds = 2.0
     /// A loop that reaches a tick later than this after it was published sheds load: it conflates
     /// its backlog to the latest value per subscription (counted as dropped) instead of sending it.
-    var maxFanoutLagMilliseconds = 5.0
+    var maxFanoutLagMilliseconds = 25.0
 
     var drainLimits: DrainLimits {
         DrainLimits(budget: .nanoseconds(Int64(drainBudgetMilliseconds * 1e6)), maxLag: .nanoseconds(Int64(maxFanoutLagMilliseconds * 1e6)))

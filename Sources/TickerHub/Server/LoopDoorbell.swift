@@ -1,6 +1,7 @@
 import FanoutEngine
 import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -20,8 +21,9 @@ import Glibc
 /// to a descriptor number the process has reused.
 final class LoopDoorbell: DrainSignal {
     private let writeEnd: CInt
-    /// Handed to NIO by `attach`.
+    /// Handed to NIO by `attach`, which then owns it; closed here if that never happened.
     private let readEnd: CInt
+    private let attached = Atomic<Bool>(false)
 
     init() throws {
         var ends: [CInt] = [-1, -1]
@@ -35,6 +37,7 @@ final class LoopDoorbell: DrainSignal {
 
     deinit {
         close(writeEnd)
+        if !attached.load(ordering: .acquiring) { close(readEnd) }
     }
 
     /// From any thread: one byte into the pipe, which makes the read end readable. A full pipe
@@ -47,13 +50,19 @@ final class LoopDoorbell: DrainSignal {
     /// Registers the read end with `fanout`'s loop, which calls `drainSignalled()` whenever it is
     /// signalled. Call once.
     func attach(to fanout: LoopFanout) async throws -> any Channel {
+        precondition(!attached.exchange(true, ordering: .acquiringAndReleasing), "a doorbell is attached once")
         let readSide = readEnd
-        return try await NIOPipeBootstrap(group: fanout.eventLoop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Ringing(fanout: fanout)) }
-            }
-            .takingOwnershipOfDescriptor(input: readSide)
-            .get()
+        do {
+            return try await NIOPipeBootstrap(group: fanout.eventLoop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Ringing(fanout: fanout)) }
+                }
+                .takingOwnershipOfDescriptor(input: readSide)
+                .get()
+        } catch {
+            close(readSide)  // NIO owns it only once the channel exists
+            throw error
+        }
     }
 
     /// NIO reads the pipe empty; the drain runs once per readable event, however many signals it holds.
