@@ -19,7 +19,7 @@ public struct DrainLimits: Sendable, Equatable {
     /// Records one drain handles at most.
     public var maxRecords: Int
 
-    public init(budget: TimeAmount = .milliseconds(2), maxLag: TimeAmount = .milliseconds(5), maxRecords: Int = 4096) {
+    public init(budget: TimeAmount = .milliseconds(5), maxLag: TimeAmount = .milliseconds(50), maxRecords: Int = 4096) {
         precondition(maxRecords > 0 && budget > .zero && maxLag > .zero)
         self.budget = budget
         self.maxLag = maxLag

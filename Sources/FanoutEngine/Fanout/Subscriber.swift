@@ -60,7 +60,7 @@ public final class Subscriber {
     public var isWritable = true
 
     /// This subscriber's subscriptions on its loop, by symbol.
-    var subscriptions: [SymbolID: Subscription] = [:]
+    var subscriptions = SubscriptionsBySymbol()
     /// Subscriptions whose latest value is owed, oldest first; each has `isStale` set.
     var staleSubscriptions: [Subscription] = []
     /// Set while this subscriber is in its loop's `WriteQueue`, waiting for its corked frames to be written.

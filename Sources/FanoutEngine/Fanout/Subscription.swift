@@ -7,20 +7,23 @@ import FeedModel
 /// snapshot on subscribe, a live update, or a conflated latest value). It makes delivery monotonic:
 /// anything at or below it is never sent again, and the jump to the next one sent is exactly the gap
 /// the client sees, which is how drops are counted (`Subscriber.dropped`).
+///
+/// Layout: there are connections × symbols of these, so the stored fields are packed (32-bit
+/// position and interval) to keep the object in a 64-byte heap block instead of a 96-byte one.
 final class Subscription {
     /// Strong, on purpose: a drain iterates a copy of the index, and a write can close a connection
     /// and tear its handler (the subscriber's owner) down mid-iteration. The reference cycle with
     /// `Subscriber.subscriptions` is broken when the index removes the subscription.
     let subscriber: Subscriber
+    var lastSentSeq: UInt64
     let symbolID: SymbolID
     /// Position in the symbol's list in `SubscriptionIndex`.
-    var position: Int
-    var lastSentSeq: UInt64
+    private var storedPosition: Int32
+    /// `updateInterval` in milliseconds; 0 for none.
+    private var intervalMilliseconds: Int32 = 0
     /// True while an update was skipped (the socket could not take it) and the latest value has not
     /// been sent since. The subscription is then in `subscriber.staleSubscriptions`.
     var isStale = false
-    /// The subscription's maximum frequency (`maxFrequency`); nil sends every update at once.
-    var updateInterval: UpdateInterval?
     /// True while an update is held back by `updateInterval`: the subscription is in `HeldUpdates`
     /// and gets the symbol's latest value at the group's next release.
     var isHeld = false
@@ -28,7 +31,20 @@ final class Subscription {
     init(subscriber: Subscriber, symbolID: SymbolID, position: Int, lastSentSeq: UInt64) {
         self.subscriber = subscriber
         self.symbolID = symbolID
-        self.position = position
+        self.storedPosition = Int32(position)
         self.lastSentSeq = lastSentSeq
+    }
+
+    /// Position in the symbol's list in `SubscriptionIndex`.
+    var position: Int {
+        get { Int(storedPosition) }
+        set { storedPosition = Int32(newValue) }
+    }
+
+    /// The subscription's maximum frequency (`maxFrequency`); nil sends every update at once.
+    /// (Intervals are at most 100 s, `UpdateInterval.lowestFrequency`, so they fit 32 bits.)
+    var updateInterval: UpdateInterval? {
+        get { intervalMilliseconds == 0 ? nil : UpdateInterval(milliseconds: Int64(intervalMilliseconds)) }
+        set { intervalMilliseconds = newValue.map { Int32(clamping: $0.milliseconds) } ?? 0 }
     }
 }

@@ -25,7 +25,7 @@ struct SubscriptionIndex {
         }
         let subscription = Subscription(subscriber: subscriber, symbolID: id, position: lists[id.index].count,
                                         lastSentSeq: lastSentSeq)
-        subscriber.subscriptions[id] = subscription
+        subscriber.subscriptions.insert(subscription)
         lists[id.index].append(subscription)
         return subscription
     }
@@ -47,7 +47,7 @@ struct SubscriptionIndex {
 
     /// Removes every subscription of `subscriber`; returns how many there were.
     mutating func removeAll(_ subscriber: Subscriber) -> Int {
-        let ids = Array(subscriber.subscriptions.keys)
+        let ids = subscriber.subscriptions.keys
         for id in ids { _ = remove(subscriber, from: id) }
         return ids.count
     }

@@ -32,7 +32,14 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var burstLengthSeconds = 2.0
     /// How often the simulated feed publishes a batch.
     var feedIntervalMilliseconds = 1
-    var eventLoops = System.coreCount
+    /// Socket event loops (threads), each with its own fan-out consumer; the first also publishes.
+    /// One by default, from measurement (Benchmarks/ANALYSIS.md): on this 2-core machine, with the
+    /// clients' load on the same cores, one loop gave the most deliveries per CPU-second at every load
+    /// of the benchmark matrix (a second loop costs a cross-thread wake per batch and a second cache,
+    /// and competes with everything else for the other core) and as good a p99 below saturation.
+    /// Raise it on a machine with cores to spare for the hub: a second loop then delivered 20–30%
+    /// more under overload, at a lower p99.
+    var eventLoops = 1
     /// Default idle time before a `heartbeat` message, for connections that do not choose one
     /// (`/ws?heartbeat=MS`); 0: none. Off by default: at thousands of quiet connections, heartbeats
     /// were five times the market data; pings find dead links without them.
@@ -63,10 +70,10 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// (`DrainPacing`); 0 drains at once.
     var maxDrainDelayMilliseconds = 0.0
     /// The longest one fan-out drain holds its loop before the loop serves its sockets again.
-    var drainBudgetMilliseconds = 2.0
+    var drainBudgetMilliseconds = 5.0
     /// A loop that reaches a tick later than this after it was published sheds load: it conflates
     /// its backlog to the latest value per subscription (counted as dropped) instead of sending it.
-    var maxFanoutLagMilliseconds = 25.0
+    var maxFanoutLagMilliseconds = 50.0
 
     var drainLimits: DrainLimits {
         DrainLimits(budget: .nanoseconds(Int64(drainBudgetMilliseconds * 1e6)), maxLag: .nanoseconds(Int64(maxFanoutLagMilliseconds * 1e6)))

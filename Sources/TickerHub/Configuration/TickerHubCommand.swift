@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import FeedModel
 import Logging
 import NIOCore
@@ -41,8 +42,8 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Length of each burst, in seconds. (env TICKERHUB_BURST_FOR)")
     var burstFor: Double = env("TICKERHUB_BURST_FOR").flatMap(Double.init) ?? 2
 
-    @Option(help: "Socket event loops; defaults to the number of cores. (env TICKERHUB_EVENT_LOOPS)")
-    var eventLoops: Int = env("TICKERHUB_EVENT_LOOPS").flatMap(Int.init) ?? System.coreCount
+    @Option(help: "Socket event loops (threads); the first also publishes. One unless the hub has cores to itself (see Benchmarks/ANALYSIS.md). (env TICKERHUB_EVENT_LOOPS)")
+    var eventLoops: Int = env("TICKERHUB_EVENT_LOOPS").flatMap(Int.init) ?? HubConfiguration().eventLoops
 
     @Option(help: "Idle time after which a heartbeat message is sent, in milliseconds, for connections that do not choose (/ws?heartbeat=MS); 0 for none. (env TICKERHUB_HEARTBEAT_MS)")
     var heartbeatMs: Int = env("TICKERHUB_HEARTBEAT_MS").flatMap(Int.init) ?? HubConfiguration().heartbeatMilliseconds
@@ -162,6 +163,11 @@ struct TickerHubCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A fixed mmap threshold: blocks over 128 KiB are mapped and unmapped on their own. glibc
+        // otherwise raises the threshold each time such a block is freed, after which start-up's
+        // large temporaries (the zstd dictionary training) stay in a thread's arena: ~8 MB resident
+        // for the hub's lifetime. The hub's own large blocks (rings, big replies) are few.
+        _ = mallopt(M_MMAP_THRESHOLD, 128 * 1024)
         let configuration = try makeConfiguration()
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in

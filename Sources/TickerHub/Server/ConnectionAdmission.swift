@@ -1,4 +1,3 @@
-import Foundation
 import NIOHTTP1
 
 /// The one place that decides what an incoming WebSocket upgrade becomes, and with which extensions.
@@ -32,7 +31,7 @@ struct ConnectionAdmission: Sendable {
                 return .refuse
             }
             let protocols = head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .map { String($0.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()) }
             if offersZstd, protocols.contains(ZstdDictionaryTraining.subprotocol) {
                 return .subscriber(deflate: nil, zstd: true, options: options)
             }

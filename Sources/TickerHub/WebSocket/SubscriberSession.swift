@@ -43,7 +43,8 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     private var closeSent = false
     /// Why the connection is closing, for its log line; nil until we close it or the client does.
     private var closeReason: String?
-    private var remote = "?"
+    /// Kept as the address, not its text: a formatted string would be one more heap block per connection.
+    private var remote: SocketAddress?
     private let openedAt = NIODeadline.now()
     private var backlog: SlowConsumerPolicy
     /// A read the pipeline asked for while the backlog was full; issued once it drains.
@@ -73,8 +74,8 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
         hub.connections.add(context.channel)
-        remote = context.remoteAddress.map { "\($0)" } ?? "?"
-        hub.logger.info("subscriber connected", metadata: ["remote": "\(remote)", "encoding": "\(subscriber.encoding.name)"])
+        remote = context.remoteAddress
+        hub.logger.info("subscriber connected", metadata: ["remote": "\(remote.map { "\($0)" } ?? "?")", "encoding": "\(subscriber.encoding.name)"])
         let configuration = hub.configuration
         send(.welcome(.init(heartbeatMs: Int((heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
                             feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
@@ -96,7 +97,7 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         fanout.remove(subscriber)
         hub.connections.remove(context.channel)
         hub.logger.info("subscriber disconnected", metadata: [
-            "remote": "\(remote)", "reason": "\(closeReason ?? "connection lost")",
+            "remote": "\(remote.map { "\($0)" } ?? "?")", "reason": "\(closeReason ?? "connection lost")",
             "seconds": "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)",
             "delivered": "\(subscriber.delivered)", "dropped": "\(subscriber.dropped)", "conflated": "\(subscriber.conflated)",
             "throttled": "\(subscriber.throttled)",
