@@ -63,4 +63,30 @@ import Testing
         #expect((995...1_005).contains(perSecond[10]))  // 10x during the burst second
         #expect(bursty.isBursting(atNanos: 10_500_000_000) && !bursty.isBursting(atNanos: 11_500_000_000))
     }
+
+    @Test func aDriverThatSleepsUntilTheNextTickLosesNothing() {
+        // Woken only when the schedule says the next event is due, a driver at 10 ticks/s wakes about
+        // ten times a second, and still gets exactly the rate, bursts included.
+        var schedule = RateSchedule(ticksPerSecond: 10, burst: .init(periodNanos: 10_000_000_000, lengthNanos: 1_000_000_000))
+        _ = schedule.ticksDue(atNanos: 0)
+        var now: UInt64 = 0, wakes = 0, total = 0, inBurst = 0
+        while now < 20_000_000_000 {
+            let sleep = schedule.nanosUntilNextTick(atNanos: now)
+            #expect(sleep > 0)
+            // A 1 ms timer grid, as the simulated feed has.
+            now += max(1_000_000, (sleep + 999_999) / 1_000_000 * 1_000_000)
+            wakes += 1
+            let due = schedule.ticksDue(atNanos: now)
+            total += due
+            if schedule.isBursting(atNanos: now) { inBurst += due }
+        }
+        // 9 quiet seconds, 1 burst second at 100/s, 10 quiet seconds: 290 ticks.
+        #expect((288...292).contains(total), "\(total) ticks")
+        #expect((95...105).contains(inBurst))
+        #expect(wakes < 450, "\(wakes) wakes for \(total) ticks")
+        // It never sleeps into a burst.
+        var quiet = RateSchedule(ticksPerSecond: 0.1, burst: .init(periodNanos: 10_000_000_000, lengthNanos: 1_000_000_000))
+        _ = quiet.ticksDue(atNanos: 0)
+        #expect(quiet.nanosUntilNextTick(atNanos: 9_000_000_000) == 1_000_000_000)
+    }
 }

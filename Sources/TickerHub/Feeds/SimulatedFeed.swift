@@ -71,6 +71,9 @@ final class SimulatedFeed: @unchecked Sendable {
     private func scheduleNextBatch() {
         guard !stopped else { return }
         batches += 1
+        // At a low rate, sleep through the intervals in which nothing falls due.
+        let idle = Int64(schedule.nanosUntilNextTick(atNanos: lastBatchElapsed)) / interval.nanoseconds
+        if idle > 1 { batches += idle - 1 }
         var due = startedAt + interval * batches
         let now = NIODeadline.now()
         if due < now - interval {
