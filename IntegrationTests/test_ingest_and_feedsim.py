@@ -75,6 +75,44 @@ def test_ingest_symbols_appear_and_every_subscriber_converges_to_the_final_seq(s
     assert stats["drops"] == 0
 
 
+def test_list_pages_through_a_large_ingest_directory(start_hub):
+    # Issue 13, defect 6: one `list` answer with every symbol of a large ingest feed could pass the
+    # backlog's hard limit and get a polite client evicted. Answers now come in pages of 1,000.
+    hub = start_hub("--feed", "ingest")
+    ingest = f"ws://127.0.0.1:{hub.port}/ingest"
+    published = feedsim("publish", "--url", ingest, "--count", "40000", "--symbols", "3000", "--rate", "100000")
+    assert published.returncode == 0, published.stderr
+    everything = hub.get_json("/v1/symbols")
+    assert len(everything) > 2000
+
+    async def run():
+        ws = await websockets.connect(hub.ws_url, compression=None)
+        await ws.recv()  # welcome
+        listed, after, pages = [], None, 0
+        while True:
+            request = {"op": "list", "id": pages}
+            if after is not None:
+                request["after"] = after
+            await ws.send(json.dumps(request))
+            page = json.loads(await ws.recv())
+            assert page["type"] == "symbols" and page["id"] == pages and len(page["symbols"]) <= 1000
+            listed += page["symbols"]
+            pages += 1
+            if "next" not in page:
+                break
+            assert page["next"] == page["symbols"][-1]
+            after = page["next"]
+        assert sorted(listed) == sorted(everything) and len(listed) == len(set(listed))
+        assert pages == (len(everything) + 999) // 1000
+        await ws.send(json.dumps({"op": "list", "id": 9, "after": "NOSUCHSYMBOL"}))
+        error = json.loads(await ws.recv())
+        assert error["type"] == "error" and error["code"] == "unknown_symbol" and error["id"] == 9
+        await ws.close()
+
+    asyncio.run(run())
+    assert hub.get_json("/stats")["slowConsumerEvictions"] == 0
+
+
 def test_ingest_rejects_garbage_with_a_close_code(start_hub):
     hub = start_hub("--feed", "ingest")
 

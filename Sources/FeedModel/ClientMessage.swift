@@ -9,13 +9,14 @@ public enum ClientMessage: Sendable, Equatable {
     /// `updateInterval` is the request's `maxFrequency`; nil means every update.
     case subscribe(id: Int64?, symbols: [String], updateInterval: UpdateInterval? = nil)
     case unsubscribe(id: Int64?, symbols: [String])
-    case list(id: Int64?)
+    /// One page of the hub's symbols, in the order they were registered, starting after `after`.
+    case list(id: Int64?, after: String? = nil)
     case ping(id: Int64?)
     case stats(id: Int64?)
 
     public var id: Int64? {
         switch self {
-        case .subscribe(let id, _, _), .unsubscribe(let id, _), .list(let id), .ping(let id), .stats(let id): return id
+        case .subscribe(let id, _, _), .unsubscribe(let id, _), .list(let id, _), .ping(let id), .stats(let id): return id
         }
     }
 
@@ -70,7 +71,7 @@ public enum ClientMessage: Sendable, Equatable {
                 interval = valid
             }
             return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval))
-        case "list": return .success(.list(id: raw.id))
+        case "list": return .success(.list(id: raw.id, after: raw.after))
         case "ping": return .success(.ping(id: raw.id))
         case "stats": return .success(.stats(id: raw.id))
         default:
@@ -86,9 +87,10 @@ private struct RawRequest: Decodable {
     var id: Int64?
     var symbols: [String]?
     var maxFrequency: Double?
+    var after: String?
     var problem: String?
 
-    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency }
+    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -110,6 +112,11 @@ private struct RawRequest: Decodable {
             maxFrequency = try container.decodeIfPresent(Double.self, forKey: .maxFrequency)
         } catch {
             problem = problem ?? "\"maxFrequency\" must be a number (updates per second)"
+        }
+        do {
+            after = try container.decodeIfPresent(String.self, forKey: .after)
+        } catch {
+            problem = problem ?? "\"after\" must be a string (the last symbol of the previous page)"
         }
     }
 }

@@ -8,7 +8,9 @@ public enum ServerMessage: Sendable, Equatable {
     /// `updateInterval`: the interval a `subscribe` with `maxFrequency` got (omitted otherwise).
     case ack(id: Int64?, op: String, symbols: [String], updateInterval: UpdateInterval? = nil)
     case error(ProtocolError)
-    case symbols(id: Int64?, symbols: [String])
+    /// One page of a `list` answer; `next` (the page's last symbol) when more follow: ask again with
+    /// `"after"` set to it.
+    case symbols(id: Int64?, symbols: [String], next: String? = nil)
     case pong(id: Int64?, timestamp: Timestamp)
     case heartbeat(timestamp: Timestamp)
     case snapshot(SymbolSnapshot)
@@ -42,7 +44,7 @@ public enum ServerMessage: Sendable, Equatable {
         case let (.welcome(a), .welcome(b)): return a == b
         case let (.ack(a1, a2, a3, a4), .ack(b1, b2, b3, b4)): return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4
         case let (.error(a), .error(b)): return a == b
-        case let (.symbols(a1, a2), .symbols(b1, b2)): return a1 == b1 && a2 == b2
+        case let (.symbols(a1, a2, a3), .symbols(b1, b2, b3)): return a1 == b1 && a2 == b2 && a3 == b3
         case let (.pong(a1, a2), .pong(b1, b2)): return a1 == b1 && a2 == b2
         case let (.heartbeat(a), .heartbeat(b)): return a == b
         case let (.snapshot(a), .snapshot(b)): return a == b
@@ -81,10 +83,11 @@ public enum ServerMessage: Sendable, Equatable {
             json.optionalField("id", error.id)
             json.field("code", error.code.rawValue)
             json.field("message", error.message)
-        case let .symbols(id, symbols):
+        case let .symbols(id, symbols, next):
             json.field("type", "symbols")
             json.optionalField("id", id)
             json.stringArray("symbols", symbols)
+            if let next { json.field("next", next) }
         case let .pong(id, timestamp):
             json.field("type", "pong")
             json.optionalField("id", id)

@@ -43,9 +43,8 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
                 if toEnd < aligned { start += toEnd }
                 records.append(ModelRecord(start: start, paddedFrom: modelTail, end: start + aligned, seq: seq))
                 modelTail = start + aligned
-                #expect(buffer.tail.load(ordering: .relaxed) == modelTail)
-                #expect(buffer.tailIntent.load(ordering: .relaxed) == modelTail)
-                #expect(buffer.latest.load(ordering: .relaxed) == start)
+                let positions = buffer.positionsForTesting
+                #expect(positions.tail == modelTail && positions.tailIntent == modelTail && positions.latest == start)
             } else {
                 let r = Int(generator.next() % UInt64(receivers.count))
                 let outcome = receivers[r].receiveNext(allocator: allocator) { _ in true }
@@ -96,6 +95,43 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
     /// One writer thread and several reader threads on a small ring, so readers are lapped while
     /// they copy. Every record a reader accepts must be intact and in order. Run under
     /// `swift test --sanitize=thread` in CI as well.
+    /// Issue 13, defect 2: a padding word read while the writer laps the reader can hold any length.
+    /// It must not be trusted (only padding that runs exactly to the end of the buffer is), and the
+    /// read is validated where it started, not where a torn length moved it. The writer's lap is put
+    /// exactly between the receiver's first check and its first read, where the real race tears it.
+    @Test(arguments: [8, 64, 200, 1 << 20])
+    func aPaddingWordTornByALapIsNeverTrusted(tornLength: Int) throws {
+        let buffer = BroadcastBuffer(capacity: 1024)
+        let transmitter = BroadcastTransmitter(buffer: buffer)
+        var receiver = BroadcastReceiver(buffer: buffer)
+        let payload = [UInt8](repeating: 7, count: 60)  // 96-byte records: 10 fit, then 64 bytes of padding
+        func send(_ seq: UInt64) { payload.withUnsafeBytes { transmitter.transmit(RecordHeader(symbolID: 1, seq: seq), payload: $0) } }
+        for seq: UInt64 in 1...10 { send(seq) }
+        for seq: UInt64 in 1...10 {
+            guard case .record(let header, _) = receiver.receiveNext(allocator: allocator, wantsPayload: { _ in true }) else {
+                Issue.record("record \(seq) not read")
+                return
+            }
+            #expect(header.seq == seq)
+        }
+        send(11)  // padding at 960, record 11 at the start of the buffer
+        #expect(buffer.positionsForTesting.tail == 1024 + 96)
+        receiver.betweenCheckAndReadForTesting = {
+            for seq: UInt64 in 12...25 { send(seq) }  // laps position 960
+            // What a read torn by that lap may see at 960: a padding type with any length.
+            buffer.storeWord(UInt64(tornLength) | UInt64(RecordHeader.paddingType) << 32, atByteOffset: 960)
+        }
+        #expect(receiver.receiveNext(allocator: allocator, wantsPayload: { _ in true }) == .lapped)
+        receiver.betweenCheckAndReadForTesting = nil
+        #expect(receiver.lappedCount == 1)
+        // It goes on from the newest record, intact.
+        guard case .record(let header, let bytes?) = receiver.receiveNext(allocator: allocator, wantsPayload: { _ in true }) else {
+            Issue.record("no record after the lap")
+            return
+        }
+        #expect(header.seq == 25 && Array(bytes.readableBytesView) == payload)
+    }
+
     @Test func concurrentReadersNeverAcceptATornRecord() async throws {
         let buffer = BroadcastBuffer(capacity: 4096)
         let maxPayload = 180

@@ -64,12 +64,32 @@ import Testing
     @Test func recordVariantsSliceWithoutCopying() throws {
         var record = ByteBuffer()
         let plain = ByteBuffer(string: "plain-frame")
-        FrameVariants.write(plain: plain, deflate: ByteBuffer(string: "deflated"), into: &record)
+        FrameVariants.write(plain: plain, deflate: .compressed(ByteBuffer(string: "deflated")), into: &record)
         let variants = try #require(FrameVariants(payload: record))
         #expect(variants.plain == plain && variants.deflate == ByteBuffer(string: "deflated"))
-        FrameVariants.write(plain: plain, deflate: nil, into: &record)
+        FrameVariants.write(plain: plain, deflate: .notBuilt, into: &record)
         #expect(FrameVariants(payload: record)?.deflate == nil)
+        FrameVariants.write(plain: plain, deflate: .notWorthCompressing, into: &record)
+        #expect(FrameVariants(payload: record)?.deflate == plain)
         #expect(FrameVariants(payload: ByteBuffer(bytes: [9, 0, 0, 0, 1])) == nil)  // truncated
+    }
+
+    /// Issue 13, defect 4: a frame that does not get smaller was compressed again for every
+    /// shared-deflate subscriber on the loop; now the outcome is kept with the message.
+    @Test func aMessageNotWorthCompressingIsTriedOncePerLoopNotOncePerSubscriber() throws {
+        var generator = SeededGenerator(seed: 3)
+        let noise = (0..<200).map { _ in UInt8(truncatingIfNeeded: generator.next()) }  // incompressible
+        var plain = allocator.buffer(capacity: 256)
+        WebSocketFrameBuilder.build(.binary, into: &plain) { $0.writeBytes(noise) }
+        let compression = SharedCompression()
+        let deflater = try MessageDeflater(contextTakeover: false)
+        var attempts = 0
+        let message = OutgoingMessage(plain: plain)
+        for _ in 0..<1_000 {
+            let frame = message.sharedDeflate(compression, deflater: { attempts += 1; return deflater }, allocator: allocator)
+            #expect(frame == plain)
+        }
+        #expect(attempts == 1)
     }
 
     @Test func zstdFramesCarryTheDictionaryIdAndDecodeWithIt() throws {

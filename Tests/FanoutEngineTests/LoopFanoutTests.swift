@@ -20,13 +20,15 @@ struct FanoutHarness {
     /// drains when it wants, with the loop's clock where it wants it.
     let drainSignal: CountingDrainSignal?
 
-    init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(), manualDrains: Bool = false) {
+    /// With `drainingInline`, the consumer is drained in the publishing task, as the hub's loop 0 is.
+    init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(), manualDrains: Bool = false,
+         drainingInline: Bool = false) {
         let ring = BroadcastBuffer(capacity: ringBytes)
         publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
         drainSignal = manualDrains ? CountingDrainSignal() : nil
         fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, limits: limits, pacing: pacing,
                             drainSignal: drainSignal)
-        publisher.attach([fanout], drainingInline: false)
+        publisher.attach([fanout], drainingInline: drainingInline)
         aapl = directory.register(Symbol(stringLiteral: "AAPL"))!
         msft = directory.register(Symbol(stringLiteral: "MSFT"))!
         loop.run()
@@ -225,6 +227,31 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
         hub.fanout.checkInvariants()
     }
 
+    /// Issue 13, defect 5: forgetting a stale symbol searched the stale list, so dropping 1,000 of
+    /// them was O(n²). Forgetting is now O(1) with the list compacted as it empties; what is still
+    /// owed, and only that, is caught up, oldest first.
+    @Test func forgettingManyStaleSymbolsLeavesExactlyTheRestOwed() {
+        let hub = FanoutHarness(ringBytes: 1 << 20)
+        let ids = hub.register(count: 3_000)
+        let sink = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        hub.subscribe(subscriber, to: ids)
+        sink.isWritable = false
+        hub.publish(ids.map { hub.update($0, "1.00") })
+        #expect(subscriber.staleCount == 3_000)
+        let dropped = ids.enumerated().filter { $0.offset % 3 != 0 }.map(\.element)  // 2,000
+        #expect(hub.fanout.unsubscribe(subscriber, from: dropped) == 2_000)
+        #expect(subscriber.staleCount == 1_000)
+        hub.fanout.checkInvariants()
+        sink.isWritable = true
+        hub.fanout.catchUp(subscriber)
+        let kept = ids.enumerated().filter { $0.offset % 3 == 0 }.map { hub.directory.symbol(for: $0.element)!.name }
+        #expect(sink.texts.map { $0.split(separator: "\"")[7] }.map(String.init) == kept)
+        #expect(subscriber.staleCount == 0)
+        hub.fanout.remove(subscriber)
+        hub.fanout.checkInvariants()
+    }
+
     @Test func unsubscribeAndRemoveStopDelivery() {
         let hub = FanoutHarness()
         let sink = RecordingSink()
@@ -323,6 +350,21 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
         if ringBytes == 4096 { #expect(hub.counters.snapshot().ringLaps > 0) }
         #expect(hub.counters.snapshot().drops == subscribers.reduce(0) { $0 + $1.dropped })
         hub.fanout.checkInvariants()
+    }
+
+    /// Issue 13, defect 3: an ingest batch may hold 65,535 ticks, ~10 MB of records against an 8 MiB
+    /// ring. Published whole before any consumer was woken, it lapped every reader. Here a batch of
+    /// ~4.5 rings' worth goes to a consumer drained inline: every update arrives, no lap, no drop.
+    @Test func aBatchLargerThanTheRingIsPublishedInSlicesThatLapNobody() {
+        let hub = FanoutHarness(drainingInline: true)  // 64 KiB ring: 16 updates per wake
+        let sink = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
+        let batch = (0..<2_000).map { hub.update($0 % 2 == 0 ? hub.aapl : hub.msft, "1.\($0 % 100)") }
+        hub.publisher.publishOnLoop(batch)
+        #expect(hub.counters.snapshot().ringLaps == 0)
+        #expect(sink.texts.count == 2_000 && subscriber.dropped == 0)
+        #expect(sink.texts.last!.hasPrefix(#"{"type":"quote","symbol":"MSFT","seq":1000,"#))
     }
 
     @Test func wakesAreCoalesced() {

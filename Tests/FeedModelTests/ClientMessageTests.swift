@@ -10,10 +10,19 @@ import Testing
         #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}"#).get() == .subscribe(id: 1, symbols: ["AAPL", "MSFT"]))
         #expect(try parse(#"{"op":"unsubscribe","id":2,"symbols":["AAPL"]}"#).get() == .unsubscribe(id: 2, symbols: ["AAPL"]))
         #expect(try parse(#"{"op":"list","id":3}"#).get() == .list(id: 3))
+        #expect(try parse(#"{"op":"list","id":3,"after":"MSFT"}"#).get() == .list(id: 3, after: "MSFT"))
         #expect(try parse(#"{"op":"ping","id":4}"#).get() == .ping(id: 4))
         #expect(try parse(#"{"id":5,"op":"stats"}"#).get() == .stats(id: 5))
         #expect(try parse(#"{"op":"ping"}"#).get() == .ping(id: nil))
         #expect(try parse(#" {"op":"ping","id":null,"extra":[1,2]} "#).get() == .ping(id: nil))
+    }
+
+    @Test func listsAfterMustBeAString() {
+        guard case .failure(let error) = parse(#"{"op":"list","id":7,"after":42}"#) else {
+            Issue.record("a numeric \"after\" parsed")
+            return
+        }
+        #expect(error.code == .invalidRequest && error.id == 7 && error.message.contains("after"))
     }
 
     @Test func subscribeTakesAnOptionalMaximumFrequency() throws {

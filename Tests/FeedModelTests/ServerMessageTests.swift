@@ -50,6 +50,12 @@ import Testing
         #expect(messages[7].jsonText == messages[6].jsonText.replacingOccurrences(of: #""type":"snapshot""#, with: #""type":"conflated""#))
     }
 
+    @Test func aSymbolsPageSaysWhereTheNextOneStarts() {
+        #expect(ServerMessage.symbols(id: 3, symbols: ["AAPL", "MSFT"], next: "MSFT").jsonText
+                == #"{"type":"symbols","id":3,"symbols":["AAPL","MSFT"],"next":"MSFT"}"#)
+        #expect(ServerMessage.symbols(id: 3, symbols: ["AAPL"]).jsonText == #"{"type":"symbols","id":3,"symbols":["AAPL"]}"#)
+    }
+
     @Test func aThrottledSubscribesAckSaysTheIntervalItGot() {
         #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"], updateInterval: UpdateInterval(milliseconds: 333)).jsonText
                 == #"{"type":"ack","id":1,"op":"subscribe","symbols":["AAPL"],"updateIntervalMs":333}"#)

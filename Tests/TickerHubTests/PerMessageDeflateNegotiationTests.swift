@@ -21,10 +21,22 @@ import Testing
     @Test func theFirstAcceptableOfferWinsAcrossHeaderLinesAndCommas() throws {
         let agreement = try #require(shared.negotiate([
             "foo, permessage-deflate; bogus_parameter",  // declined: unknown parameter
-            "permessage-deflate; server_max_window_bits=8, permessage-deflate; server_max_window_bits=\"12\"",
+            "permessage-deflate; server_max_window_bits=8, permessage-deflate; server_max_window_bits=\"15\"",
         ]))
-        #expect(agreement.responseHeader == "permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_no_context_takeover")
-        #expect(agreement.serverWindowBits == 12 && !agreement.usesSharedFrames)
+        #expect(agreement.responseHeader == "permessage-deflate; server_no_context_takeover; server_max_window_bits=15; client_no_context_takeover")
+        #expect(agreement.serverWindowBits == 15 && agreement.usesSharedFrames)
+    }
+
+    /// Issue 13, defect 5: a window below 15 bought a compressor (and a compression per delivery)
+    /// for one client even in shared mode. Now shared mode declines such an offer: every deflate
+    /// client takes the shared frames, or runs uncompressed.
+    @Test func sharedModeDeclinesAWindowItsSharedFramesCannotHonour() throws {
+        for bits in 9...14 {
+            #expect(shared.negotiate(["permessage-deflate; server_max_window_bits=\(bits)"]) == nil)
+            #expect(dedicated.negotiate(["permessage-deflate; server_max_window_bits=\(bits)"])?.serverWindowBits == Int32(min(bits, 11)))
+        }
+        let fallback = try #require(shared.negotiate(["permessage-deflate; server_max_window_bits=10, permessage-deflate"]))
+        #expect(fallback.usesSharedFrames && fallback.responseHeader == "permessage-deflate; server_no_context_takeover; client_no_context_takeover")
     }
 
     @Test(arguments: [

@@ -9,60 +9,79 @@ import NIOCore
 /// at most once per interval, and a connection with several throttled symbols gets all of them in
 /// one socket write per boundary instead of one write each (the lever is messages per write).
 ///
+/// Each hold is stamped with a new ticket, kept on the subscription and on its group entry. An entry
+/// is live only while the two match, so an entry left behind by an earlier hold (the subscription
+/// was sent its latest value another way, then held again, perhaps under another interval) is
+/// recognisably dead and can never release it a second time or at the wrong boundary.
+///
 /// Invariants (checked by `checkInvariants()`):
 /// - a group exists exactly while a release is scheduled for it (`hold` returns a deadline only when
 ///   it creates one, and `release` removes it);
-/// - a subscription with `isHeld` is in exactly one group.
-///
-/// Memory: one entry per held subscription, plus entries of subscriptions that were removed or sent
-/// while held (`forget`), which are compacted away once they outnumber the live ones, so churn
-/// cannot grow it.
+/// - a held subscription has exactly one live entry, in the group of the interval it was held under;
+/// - `entryCount - heldCount` entries are dead, and there are never more of them than
+///   `max(compactionSlack, heldCount)` (compaction), so churn cannot grow the groups.
 struct HeldUpdates {
-    private var groups: [UpdateInterval: [Subscription]] = [:]
-    /// Entries in `groups` whose subscription is no longer held.
-    private var forgotten = 0
-    /// Subscriptions held right now.
+    private struct Entry {
+        let subscription: Subscription
+        let ticket: UInt32
+        var isLive: Bool { subscription.holdTicket == ticket }
+    }
+
+    private var groups: [UpdateInterval: [Entry]] = [:]
+    /// Entries in `groups`, live or dead.
+    private var entryCount = 0
+    /// Subscriptions held right now (live entries).
     private(set) var heldCount = 0
+    /// The last ticket handed out; 0 means "not held", so it is skipped on wrapping. A dead entry
+    /// lives at most one interval (100 s), far shorter than 2³² holds take.
+    private var lastTicket: UInt32 = 0
+    /// Dead entries tolerated before compaction, so small groups are not swept on every forget.
+    static let compactionSlack = 64
 
     /// Holds `subscription` until the next boundary of `interval`. Returns when to release the group
     /// if this created it (the caller schedules that), nil if a release is already scheduled.
     mutating func hold(_ subscription: Subscription, interval: UpdateInterval, now: NIODeadline) -> NIODeadline? {
         precondition(!subscription.isHeld, "a subscription is held once")
-        subscription.isHeld = true
+        lastTicket = lastTicket == .max ? 1 : lastTicket + 1
+        subscription.holdTicket = lastTicket
         heldCount += 1
-        if groups[interval]?.append(subscription) != nil { return nil }
-        groups[interval] = [subscription]
+        entryCount += 1
+        let entry = Entry(subscription: subscription, ticket: lastTicket)
+        if groups[interval]?.append(entry) != nil { return nil }
+        groups[interval] = [entry]
         return Self.boundary(after: now, every: interval)
     }
 
-    /// Ends the group's hold: returns its subscriptions that are still held, no longer held.
+    /// Ends the group's hold: returns its subscriptions that are still held under it, no longer held.
     mutating func release(_ interval: UpdateInterval) -> [Subscription] {
         guard let group = groups.removeValue(forKey: interval) else { return [] }
+        entryCount -= group.count
         var due: [Subscription] = []
         due.reserveCapacity(group.count)
-        for subscription in group {
-            if subscription.isHeld {
-                subscription.isHeld = false
-                heldCount -= 1
-                due.append(subscription)
-            } else {
-                forgotten -= 1
-            }
+        for entry in group where entry.isLive {
+            entry.subscription.holdTicket = 0
+            due.append(entry.subscription)
         }
+        heldCount -= due.count
+        compactIfMostlyDead()
         return due
     }
 
     /// Takes `subscription` out of its hold early: it was sent its latest value another way, or removed.
+    /// Its entry stays behind, dead, until its group is released or compacted.
     mutating func forget(_ subscription: Subscription) {
         guard subscription.isHeld else { return }
-        subscription.isHeld = false
+        subscription.holdTicket = 0
         heldCount -= 1
-        forgotten += 1
-        if forgotten > 64 && forgotten > heldCount {
-            // Keep empty groups: each still has its release scheduled.
-            for interval in Array(groups.keys) { groups[interval]!.removeAll { !$0.isHeld } }
-            forgotten = 0
-        }
+        compactIfMostlyDead()
+    }
+
+    private mutating func compactIfMostlyDead() {
+        let dead = entryCount - heldCount
+        guard dead > Self.compactionSlack && dead > heldCount else { return }
+        // Keep empty groups: each still has its release scheduled.
+        for interval in Array(groups.keys) { groups[interval]!.removeAll { !$0.isLive } }
+        entryCount = heldCount
     }
 
     /// The first multiple of `interval` (on the loop's uptime clock) after `now`.
@@ -72,17 +91,18 @@ struct HeldUpdates {
     }
 
     func checkInvariants() {
-        var held = 0, dead = 0
-        for group in groups.values {
-            for subscription in group { if subscription.isHeld { held += 1 } else { dead += 1 } }
-        }
-        precondition(dead == forgotten, "forgotten entries out of sync")
-        precondition(held == heldCount)
+        var live = 0, entries = 0
         var seen = Set<ObjectIdentifier>()
         for group in groups.values {
-            for subscription in group where subscription.isHeld {
-                precondition(seen.insert(ObjectIdentifier(subscription)).inserted, "a held subscription in two groups")
+            entries += group.count
+            for entry in group where entry.isLive {
+                live += 1
+                precondition(seen.insert(ObjectIdentifier(entry.subscription)).inserted, "a held subscription has one live entry")
             }
         }
+        precondition(entries == entryCount, "entry count out of sync")
+        precondition(live == heldCount, "held count out of sync")
+        let dead = entryCount - heldCount
+        precondition(dead <= max(Self.compactionSlack, heldCount), "dead entries are compacted")
     }
 }

@@ -41,7 +41,6 @@ public final class LoopFanout: @unchecked Sendable {
     public let eventLoop: any EventLoop
     private var receiver: BroadcastReceiver
     private var index = SubscriptionIndex()
-    private var writeQueue: WriteQueue
     /// Subscribers that started owing latest values during this drain; checked once it has flushed.
     private var startedOwing: [Subscriber] = []
     private let wakePending = ManagedAtomic(false)
@@ -52,7 +51,8 @@ public final class LoopFanout: @unchecked Sendable {
     /// Symbols owed their latest value because the loop reached their records too late.
     private var overdue = OverdueSymbols()
     private let allocator = ByteBufferAllocator()
-    private var codecs: LoopCodecs
+    /// Frame choice, the write queue and the counts: how everything leaves this loop.
+    private var output: LoopOutput
     /// How long a drain may run, and how late a record may be before the loop conflates.
     private let limits: DrainLimits
     /// Asks this loop to drain, from the publisher's thread or from the loop itself (to continue a
@@ -61,8 +61,6 @@ public final class LoopFanout: @unchecked Sendable {
     /// Told how long each drain took (reading, writing, flushing), for the operator's latency
     /// histogram. Set before the first publish; called on the loop.
     public var drainObserver: (@Sendable (Duration) -> Void)?
-    /// Counts accumulated during one drain or catch-up, added to `counters` once at its end.
-    private var pending = PendingCounts()
     /// Whether a wake drains at once or a little later (see `DrainPacing`).
     private let pacing: DrainPacing
     /// How long the last drain took, which sets the next deferral under `pacing`. (Internal so
@@ -85,8 +83,7 @@ public final class LoopFanout: @unchecked Sendable {
         self.counters = counters
         self.limits = limits
         self.drainSignal = drainSignal
-        self.codecs = LoopCodecs(compression: compression, allocator: allocator)
-        self.writeQueue = WriteQueue(allocator: allocator)
+        self.output = LoopOutput(compression: compression, allocator: allocator)
         self.lastValues = lastValues
     }
 
@@ -215,7 +212,7 @@ public final class LoopFanout: @unchecked Sendable {
             case .empty:
                 return (records, false)
             case .lapped:
-                pending.laps += 1
+                output.counts.laps += 1
                 _ = overdue.removeAll()  // covered by the resync
                 resynchronise(now: now)
             case .record(let header, let payload):
@@ -224,7 +221,7 @@ public final class LoopFanout: @unchecked Sendable {
                 if header.publishedAt < lateCutoff {
                     // Too late to send as itself: the symbol's latest value goes out instead, once
                     // the late run is read. Only the header was read, so this costs next to nothing.
-                    pending.lateRecords += 1
+                    output.counts.lateRecords += 1
                     if index.hasSubscribers(id) { overdue.insert(id) }
                 } else {
                     // Latest values first: a record sent after them would hide their gaps.
@@ -243,11 +240,11 @@ public final class LoopFanout: @unchecked Sendable {
     /// Writes queued subscribers, oldest first, until the queue is empty (true) or `deadline` (false).
     private func writeQueued(until deadline: NIODeadline) -> Bool {
         var written: UInt64 = 0
-        defer { pending.flushes &+= written }
-        while let subscriber = writeQueue.next() {
+        defer { output.counts.flushes &+= written }
+        while let subscriber = output.writeQueue.next() {
             WriteQueue.write(subscriber)
             written &+= 1
-            if written & 7 == 0, eventLoop.now >= deadline { return writeQueue.isEmpty }
+            if written & 7 == 0, eventLoop.now >= deadline { return output.writeQueue.isEmpty }
         }
         return true
     }
@@ -269,11 +266,13 @@ public final class LoopFanout: @unchecked Sendable {
             if subscription.isStale {
                 // The latest value covers this record too (the cache is updated first).
                 sendLatest(subscription)
+            } else if subscription.isHeld {
+                // Held under a frequency limit that a new request has since lifted: what it held
+                // back goes out now, as the latest value (which covers this record), counted as
+                // throttled. Sent as itself, this record would be a gap with no conflated value.
+                sendLatest(subscription, skippedBecause: .throttled)
             } else {
-                writeQueue.add(codecs.frame(message, for: subscriber), for: subscriber)
-                subscription.lastSentSeq = seq
-                subscriber.delivered &+= 1
-                pending.deliveries &+= 1
+                output.sendUpdate(message, seq: seq, to: subscription)
             }
         }
     }
@@ -324,20 +323,18 @@ public final class LoopFanout: @unchecked Sendable {
         repeat {
             // Take the list: a write can close the connection and unsubscribe everything mid-loop,
             // which clears `isStale` on the subscriptions it removes.
-            let owed = subscriber.staleSubscriptions
-            subscriber.staleSubscriptions = []
+            let owed = subscriber.takeStale()
             for (offset, subscription) in owed.enumerated() where subscription.isStale {
                 guard subscriber.isWritable else {
-                    subscriber.staleSubscriptions = owed[offset...].filter(\.isStale) + subscriber.staleSubscriptions
+                    subscriber.putBackStale(owed[offset...])
                     break
                 }
-                subscription.isStale = false
-                sendLatest(subscription, clearing: false)
+                sendLatest(subscription)
             }
             if subscriber.awaitingWrite {
                 // Its turn now, not in the queue: the socket just said it takes more.
                 WriteQueue.write(subscriber)
-                pending.flushes &+= 1
+                output.counts.flushes &+= 1
             }
             publishCounts()
         } while subscriber.staleCount > 0 && subscriber.isWritable
@@ -383,19 +380,10 @@ public final class LoopFanout: @unchecked Sendable {
         catchUpThoseWritableAgain()
     }
 
-    /// Why a latest value is sent in place of updates: it decides what the skipped ones count as.
-    private enum SkipCause {
-        /// The socket could not take them, or the loop was lapped or late: `dropped`, and a `conflated` message.
-        case backpressure
-        /// The subscription's maximum frequency: `throttled`.
-        case throttled
-    }
-
-    /// Writes the latest value of `subscription`'s symbol if it is newer than what was sent. With
-    /// `clearing`, also takes the subscription off the subscriber's stale list (callers that walk that
-    /// list clear it themselves).
-    private func sendLatest(_ subscription: Subscription, clearing: Bool = true, skippedBecause cause: SkipCause = .backpressure) {
-        if clearing { subscription.subscriber.forgetStale(subscription) }
+    /// Writes the latest value of `subscription`'s symbol if it is newer than what was sent; either
+    /// way the subscription owes nothing and holds nothing afterwards.
+    private func sendLatest(_ subscription: Subscription, skippedBecause cause: LoopOutput.SkipCause = .backpressure) {
+        subscription.subscriber.forgetStale(subscription)
         guard let latest = latestFrames.latest(subscription.symbolID, allocator: allocator),
               latest.seq > subscription.lastSentSeq else {
             held.forget(subscription)
@@ -404,26 +392,11 @@ public final class LoopFanout: @unchecked Sendable {
         send(latest, to: subscription, because: cause)
     }
 
-    /// Writes `latest` (newer than what `subscription` was sent) and counts the updates it jumps over
-    /// by `cause`. The subscription stops being held: what it held is covered.
-    private func send(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: SkipCause) {
-        let subscriber = subscription.subscriber
+    /// Writes `latest` (newer than what `subscription` was sent), counting what it jumps over by
+    /// `cause`. The subscription stops being held: what it held is covered.
+    private func send(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: LoopOutput.SkipCause) {
         held.forget(subscription)
-        writeQueue.add(codecs.frame(latest.message, for: subscriber), for: subscriber)
-        let skipped = latest.seq - subscription.lastSentSeq - 1
-        subscription.lastSentSeq = latest.seq
-        subscriber.delivered &+= 1
-        pending.deliveries &+= 1
-        switch cause {
-        case .backpressure:
-            subscriber.conflated &+= 1
-            subscriber.dropped &+= skipped
-            pending.conflated &+= 1
-            pending.drops &+= skipped
-        case .throttled:
-            subscriber.throttled &+= skipped
-            pending.throttled &+= skipped
-        }
+        output.sendLatest(latest, to: subscription, because: cause)
     }
 
     /// A per-connection message (ack, snapshot, error, ...) built as a plain frame, in the form
@@ -431,7 +404,7 @@ public final class LoopFanout: @unchecked Sendable {
     /// compressor sees every message of its connection in order.
     public func encode(_ plainFrame: ByteBuffer, for subscriber: Subscriber) -> ByteBuffer {
         eventLoop.assertInEventLoop()
-        return codecs.frame(OutgoingMessage(plain: plainFrame), for: subscriber)
+        return output.codecs.frame(OutgoingMessage(plain: plainFrame), for: subscriber)
     }
 
     /// A connection's own message (an answer, a snapshot) is about to be written: its corked frames
@@ -442,12 +415,11 @@ public final class LoopFanout: @unchecked Sendable {
     }
 
     private func publishCounts() {
-        pending.publish(to: counters)
-        pending = PendingCounts()
+        output.publishCounts(to: counters)
     }
 
     /// Subscribers waiting for their write.
-    var queuedWrites: Int { writeQueue.count }
+    var queuedWrites: Int { output.writeQueue.count }
 
     public var lappedCount: UInt64 { receiver.lappedCount }
     /// Subscriptions on this loop (subscriber × symbol).
@@ -459,26 +431,5 @@ public final class LoopFanout: @unchecked Sendable {
     func checkInvariants() {
         index.checkInvariants()
         held.checkInvariants()
-    }
-}
-
-/// Counts gathered on the hot path and added to the shared atomics once per drain.
-private struct PendingCounts {
-    var deliveries: UInt64 = 0
-    var flushes: UInt64 = 0
-    var drops: UInt64 = 0
-    var conflated: UInt64 = 0
-    var throttled: UInt64 = 0
-    var laps: UInt64 = 0
-    var lateRecords: UInt64 = 0
-
-    func publish(to counters: FanoutCounters) {
-        if deliveries > 0 { counters.deliveries.wrappingIncrement(by: deliveries, ordering: .relaxed) }
-        if flushes > 0 { counters.flushes.wrappingIncrement(by: flushes, ordering: .relaxed) }
-        if drops > 0 { counters.drops.wrappingIncrement(by: drops, ordering: .relaxed) }
-        if conflated > 0 { counters.conflated.wrappingIncrement(by: conflated, ordering: .relaxed) }
-        if throttled > 0 { counters.throttled.wrappingIncrement(by: throttled, ordering: .relaxed) }
-        if laps > 0 { counters.ringLaps.wrappingIncrement(by: laps, ordering: .relaxed) }
-        if lateRecords > 0 { counters.lateRecords.wrappingIncrement(by: lateRecords, ordering: .relaxed) }
     }
 }

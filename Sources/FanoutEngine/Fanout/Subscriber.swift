@@ -61,8 +61,13 @@ public final class Subscriber {
 
     /// This subscriber's subscriptions on its loop, by symbol.
     var subscriptions = SubscriptionsBySymbol()
-    /// Subscriptions whose latest value is owed, oldest first; each has `isStale` set.
-    var staleSubscriptions: [Subscription] = []
+    /// Subscriptions whose latest value may be owed, oldest first. Every subscription with `isStale`
+    /// is in it exactly once (`isInStaleList`); one whose debt was settled another way
+    /// (`forgetStale`) stays until the next catch-up or compaction takes it out, so that forgetting
+    /// is O(1) (a connection closing with 1,000 stale symbols must not cost 1,000 linear searches).
+    private var staleList: [Subscription] = []
+    /// Subscriptions with `isStale` set.
+    public private(set) var staleCount = 0
     /// Set while this subscriber is in its loop's `WriteQueue`, waiting for its corked frames to be written.
     var awaitingWrite = false
     /// This drain's frames for the subscriber, not yet handed to its sink (`WriteQueue`).
@@ -75,8 +80,6 @@ public final class Subscriber {
     }
 
     public var subscriptionCount: Int { subscriptions.count }
-    /// Symbols whose latest value is owed to this subscriber once its socket drains.
-    public var staleCount: Int { staleSubscriptions.count }
     public func isSubscribed(to id: SymbolID) -> Bool { subscriptions[id] != nil }
 
     /// Returns true when this made the subscriber owe something it did not owe before.
@@ -84,15 +87,51 @@ public final class Subscriber {
     func markStale(_ subscription: Subscription) -> Bool {
         guard !subscription.isStale else { return false }
         subscription.isStale = true
-        staleSubscriptions.append(subscription)
-        return staleSubscriptions.count == 1
+        staleCount += 1
+        if !subscription.isInStaleList {
+            subscription.isInStaleList = true
+            staleList.append(subscription)
+        }
+        return staleCount == 1
     }
 
+    /// The subscription's latest value is no longer owed (it was sent, or it is being removed).
     func forgetStale(_ subscription: Subscription) {
         guard subscription.isStale else { return }
         subscription.isStale = false
-        if let offset = staleSubscriptions.firstIndex(where: { $0 === subscription }) {
-            staleSubscriptions.remove(at: offset)
+        staleCount -= 1
+        if staleList.count > 64 && staleList.count > 2 * staleCount {
+            staleList.removeAll { subscription in
+                if subscription.isStale { return false }
+                subscription.isInStaleList = false
+                return true
+            }
         }
+    }
+
+    /// Takes the owed subscriptions out of the list, oldest first, for catch-up; they stay stale
+    /// (and counted) until catch-up sends them or puts them back.
+    func takeStale() -> [Subscription] {
+        let list = staleList
+        staleList = []
+        var owed: [Subscription] = []
+        owed.reserveCapacity(staleCount)
+        for subscription in list {
+            subscription.isInStaleList = false
+            if subscription.isStale { owed.append(subscription) }
+        }
+        return owed
+    }
+
+    /// Puts back, ahead of anything marked since, what catch-up took and could not send.
+    func putBackStale(_ owed: ArraySlice<Subscription>) {
+        let back = owed.filter { $0.isStale && !$0.isInStaleList }
+        for subscription in back { subscription.isInStaleList = true }
+        staleList = back + staleList
+    }
+
+    /// Whether `subscription` is in the stale list (for invariant checks).
+    func staleListContains(_ subscription: Subscription) -> Bool {
+        staleList.contains { $0 === subscription }
     }
 }

@@ -22,11 +22,16 @@ final class Subscription {
     /// `updateInterval` in milliseconds; 0 for none.
     private var intervalMilliseconds: Int32 = 0
     /// True while an update was skipped (the socket could not take it) and the latest value has not
-    /// been sent since. The subscription is then in `subscriber.staleSubscriptions`.
+    /// been sent since. The subscription is then in its subscriber's stale list.
     var isStale = false
-    /// True while an update is held back by `updateInterval`: the subscription is in `HeldUpdates`
-    /// and gets the symbol's latest value at the group's next release.
-    var isHeld = false
+    /// True while the subscription has an entry in its subscriber's stale list (which may outlive
+    /// `isStale` until the list is next compacted; see `Subscriber.forgetStale`).
+    var isInStaleList = false
+    /// Non-zero while an update is held back by `updateInterval`: the ticket of the subscription's
+    /// live entry in `HeldUpdates`, which sends it the symbol's latest value at the group's next
+    /// release. (A ticket, not a flag, so that an entry from an earlier hold is known to be dead.)
+    var holdTicket: UInt32 = 0
+    var isHeld: Bool { holdTicket != 0 }
 
     init(subscriber: Subscriber, symbolID: SymbolID, position: Int, lastSentSeq: UInt64) {
         self.subscriber = subscriber

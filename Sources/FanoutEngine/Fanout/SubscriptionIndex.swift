@@ -67,8 +67,9 @@ struct SubscriptionIndex {
                 precondition(subscription.symbolID.index == index, "subscription in the wrong list")
                 precondition(subscription.subscriber.subscriptions[subscription.symbolID] === subscription,
                              "subscriber does not own its indexed subscription")
-                precondition(subscription.isStale == subscription.subscriber.staleSubscriptions.contains { $0 === subscription },
-                             "stale flag out of sync with the stale list")
+                precondition(subscription.isInStaleList == subscription.subscriber.staleListContains(subscription),
+                             "stale-list flag out of sync with the stale list")
+                precondition(!subscription.isStale || subscription.isInStaleList, "a stale subscription is in the stale list")
             }
             total += list.count
         }

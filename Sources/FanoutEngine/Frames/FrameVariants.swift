@@ -3,15 +3,29 @@ import NIOCore
 
 /// The forms of one message that a ring record carries: the plain frame always, and each shared
 /// compressed frame (permessage-deflate, zstd with the hub's dictionary) when some subscriber takes
-/// it and the message is worth compressing.
+/// it. A message not worth deflating is marked so, and shared-deflate subscribers get its plain frame
+/// without anyone trying again.
 ///
 /// Record payload layout: plain length (UInt32, little-endian), the plain frame, deflate length
-/// (UInt32, 0 when absent), the deflate frame, then the zstd frame (the rest, possibly empty).
-/// Reading slices the record's buffer, so no variant is copied.
+/// (UInt32: 0 when not built, `UInt32.max` when not worth compressing), the deflate frame, then the
+/// zstd frame (the rest, possibly empty). Reading slices the record's buffer, so no variant is copied.
 public struct FrameVariants {
     public var plain: ByteBuffer
+    /// The frame shared-deflate subscribers get: compressed, or `plain` itself when compressing does
+    /// not pay; nil when it was not built.
     public var deflate: ByteBuffer?
     public var zstd: ByteBuffer?
+
+    /// What the writer of a record did about the shared deflate frame.
+    public enum SharedDeflate {
+        /// Nobody took shared deflate: a consumer that needs it compresses it itself.
+        case notBuilt
+        /// Tried (or under the size threshold): it does not get smaller; deflate subscribers get `plain`.
+        case notWorthCompressing
+        case compressed(ByteBuffer)
+    }
+
+    private static let notWorthCompressingMarker = UInt32.max
 
     public init(plain: ByteBuffer, deflate: ByteBuffer? = nil, zstd: ByteBuffer? = nil) {
         self.plain = plain
@@ -20,12 +34,19 @@ public struct FrameVariants {
     }
 
     /// Writes the record payload for the variants into `buffer` (cleared first).
-    public static func write(plain: ByteBuffer, deflate: ByteBuffer?, zstd: ByteBuffer? = nil, into buffer: inout ByteBuffer) {
+    public static func write(plain: ByteBuffer, deflate: SharedDeflate, zstd: ByteBuffer? = nil, into buffer: inout ByteBuffer) {
         buffer.clear()
         buffer.writeInteger(UInt32(plain.readableBytes), endianness: .little)
         buffer.writeImmutableBuffer(plain)
-        buffer.writeInteger(UInt32(deflate?.readableBytes ?? 0), endianness: .little)
-        if let deflate { buffer.writeImmutableBuffer(deflate) }
+        switch deflate {
+        case .notBuilt:
+            buffer.writeInteger(UInt32(0), endianness: .little)
+        case .notWorthCompressing:
+            buffer.writeInteger(notWorthCompressingMarker, endianness: .little)
+        case .compressed(let frame):
+            buffer.writeInteger(UInt32(frame.readableBytes), endianness: .little)
+            buffer.writeImmutableBuffer(frame)
+        }
         if let zstd { buffer.writeImmutableBuffer(zstd) }
     }
 
@@ -34,10 +55,17 @@ public struct FrameVariants {
         var payload = payload
         guard let plainLength = payload.readInteger(endianness: .little, as: UInt32.self),
               let plain = payload.readSlice(length: Int(plainLength)),
-              let deflateLength = payload.readInteger(endianness: .little, as: UInt32.self),
-              let deflate = payload.readSlice(length: Int(deflateLength)) else { return nil }
+              let deflateLength = payload.readInteger(endianness: .little, as: UInt32.self) else { return nil }
         self.plain = plain
-        self.deflate = deflateLength > 0 ? deflate : nil
+        switch deflateLength {
+        case 0:
+            self.deflate = nil
+        case Self.notWorthCompressingMarker:
+            self.deflate = plain
+        default:
+            guard let deflate = payload.readSlice(length: Int(deflateLength)) else { return nil }
+            self.deflate = deflate
+        }
         self.zstd = payload.readableBytes > 0 ? payload : nil
     }
 }
@@ -105,11 +133,13 @@ final class OutgoingMessage {
         self.plain = plain
     }
 
+    /// The shared deflate frame, compressed on the loop's first need and kept, whatever the outcome:
+    /// a message not worth compressing is tried once per loop, not once per subscriber.
     func sharedDeflate(_ compression: SharedCompression, deflater: () -> MessageDeflater?,
                        allocator: ByteBufferAllocator) -> ByteBuffer {
         if let deflate { return deflate }
-        guard let compressed = compression.worthwhileDeflate(of: plain, deflater: deflater, allocator: allocator) else { return plain }
-        deflate = compressed
-        return compressed
+        let frame = compression.worthwhileDeflate(of: plain, deflater: deflater, allocator: allocator) ?? plain
+        deflate = frame
+        return frame
     }
 }

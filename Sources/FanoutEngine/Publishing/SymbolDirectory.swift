@@ -56,6 +56,18 @@ public final class SymbolDirectory: Sendable {
         }
     }
 
+    /// Up to `limit` symbols in registration order, starting after `after` (from the first when nil),
+    /// and whether more follow. Registration order is stable (symbols are never removed), so paging
+    /// through it while symbols are added misses none that existed when it started.
+    public func page(after: SymbolID?, limit: Int) -> (symbols: ArraySlice<Symbol>, more: Bool) {
+        state.withLock { state in
+            let start = after.map { $0.index + 1 } ?? 0
+            guard start < state.symbols.count else { return ([], false) }
+            let end = min(start + limit, state.symbols.count)
+            return (state.symbols[start..<end], end < state.symbols.count)
+        }
+    }
+
     public func symbol(for id: SymbolID) -> Symbol? {
         state.withLock { id.index < $0.symbols.count ? $0.symbols[id.index] : nil }
     }

@@ -5,7 +5,7 @@ extension ServerMessage: ServerMessageWriting {}
 
 /// The ring's single writer: it sequences updates, records them in the last-value cache, encodes
 /// each one **once** into a complete WebSocket frame, appends it to the broadcast ring, and wakes
-/// each loop's consumer once per batch.
+/// each loop's consumer once per batch (per slice of a large one).
 ///
 /// Threading: confined to `eventLoop`. Feed sources hand it batches with `publish(_:)` from any
 /// thread; the batch hops to the loop once. A consumer on that same loop is drained in the same
@@ -32,12 +32,19 @@ public final class TickPublisher: @unchecked Sendable {
     private var deflater: MessageDeflater?
     private var zstdCompressor: ZstdMessageCompressor?
     private let allocator = ByteBufferAllocator()
+    /// Updates published between two wakes of the consumers. A tick's record is a few hundred bytes
+    /// (its plain frame and any compressed variants), so a slice is about an eighth of the ring: a
+    /// large ingest batch (up to 65,535 ticks, ~10 MB) cannot lap every reader before any of them
+    /// has run, and the last-value cache's lock is held for one slice at a time. (Readers on this
+    /// loop drain after each slice; those on other loops run meanwhile.)
+    let updatesPerWake: Int
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
                 lastValues: LastValueCache, counters: FanoutCounters, compression: SharedCompression = SharedCompression()) {
         self.compression = compression
         self.eventLoop = eventLoop
         self.transmitter = BroadcastTransmitter(buffer: buffer)
+        self.updatesPerWake = max(1, buffer.capacity / 8 / 512)
         self.directory = directory
         self.lastValues = lastValues
         self.counters = counters
@@ -73,10 +80,25 @@ public final class TickPublisher: @unchecked Sendable {
         eventLoop.submit { self.publishOnLoop(updates) }
     }
 
-    /// Sequences, caches, encodes and transmits `updates`, then wakes every consumer once.
+    /// Sequences, caches, encodes and transmits `updates`, waking every consumer once per slice of
+    /// `updatesPerWake` (once for a feed's usual batch).
     public func publishOnLoop(_ updates: [FeedUpdate]) {
         eventLoop.assertInEventLoop()
-        guard !updates.isEmpty else { return }
+        var start = updates.startIndex
+        while start < updates.endIndex {
+            let end = min(start + updatesPerWake, updates.endIndex)
+            publishSlice(updates[start..<end])
+            wakeConsumers()
+            start = end
+        }
+    }
+
+    private func wakeConsumers() {
+        for consumer in consumers { consumer.wake() }
+        for consumer in inlineConsumers { consumer.drainSignalled() }
+    }
+
+    private func publishSlice(_ updates: ArraySlice<FeedUpdate>) {
         var sequenced: [(SymbolID, Tick)] = []
         sequenced.reserveCapacity(updates.count)
         for update in updates {
@@ -102,12 +124,14 @@ public final class TickPublisher: @unchecked Sendable {
         var zstdFrames: UInt64 = 0, zstdBytes: UInt64 = 0
         for (id, tick) in sequenced {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
-            var deflated: ByteBuffer?
+            var deflated = FrameVariants.SharedDeflate.notBuilt
             if deflating {
-                deflated = compression.worthwhileDeflate(of: scratch, deflater: { deflater }, allocator: allocator)
-                if let deflated {
+                if let frame = compression.worthwhileDeflate(of: scratch, deflater: { deflater }, allocator: allocator) {
+                    deflated = .compressed(frame)
                     compressedFrames += 1
-                    deflatedBytes += UInt64(deflated.readableBytes)
+                    deflatedBytes += UInt64(frame.readableBytes)
+                } else {
+                    deflated = .notWorthCompressing
                 }
             }
             var zstd: ByteBuffer?
@@ -132,7 +156,5 @@ public final class TickPublisher: @unchecked Sendable {
             counters.deflatedBytes.wrappingIncrement(by: deflatedBytes, ordering: .relaxed)
         }
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
-        for consumer in consumers { consumer.wake() }
-        for consumer in inlineConsumers { consumer.drainSignalled() }
     }
 }

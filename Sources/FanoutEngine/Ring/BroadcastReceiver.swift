@@ -6,8 +6,8 @@ import NIOCore
 ///
 /// A receiver starts at the writer's tail: it sees what is published after it was made. If the
 /// writer laps it (overwrites records it has not read yet), the receiver notices, either before
-/// reading (`cursor + capacity <= tailIntent`) or after copying a record (the same check, behind an
-/// acquire fence), counts the lap, and jumps to the newest record. It never blocks the writer: in Agrona's words, loss is not an error
+/// reading (`isIntact`) or after copying a record (`validateAfterCopy`), counts the lap, and jumps
+/// to the newest record. It never blocks the writer: in Agrona's words, loss is not an error
 /// condition. Whoever consumes the records must then resynchronise from the last-value cache.
 public struct BroadcastReceiver {
     public enum Outcome: Equatable {
@@ -21,44 +21,50 @@ public struct BroadcastReceiver {
 
     public let buffer: BroadcastBuffer
     /// Position of the next record to read.
-    private var nextRecord: UInt64
+    private var cursor: RingPosition
     /// How many times this receiver was lapped.
     public private(set) var lappedCount: UInt64 = 0
+    #if DEBUG
+    /// Runs between the first intactness check and the first read of the buffer: the window in which
+    /// a real writer's lap tears a read. Tests put a lap exactly there; release builds have no seam.
+    var betweenCheckAndReadForTesting: (() -> Void)?
+    #endif
 
     public init(buffer: BroadcastBuffer) {
         self.buffer = buffer
-        self.nextRecord = buffer.tail.load(ordering: .acquiring)
+        self.cursor = buffer.acquireTail()
     }
 
     /// Reads the next record, if any. `wantsPayload` sees the header and decides whether the payload
     /// is worth copying (a loop with no subscriber for that symbol skips the copy). Payloads are
     /// copied into a buffer from `allocator`; the caller owns it and may share it freely.
     ///
-    /// Nothing read from the buffer is trusted until the final check, made after the copy and behind
-    /// an acquire fence, that the writer had not started to overwrite the position where this read
-    /// *started*: a padding record, a header and a payload read while being lapped can each be torn.
-    /// Before that check, values read only steer bounded reads (a length is clamped to the buffer).
+    /// Nothing read from the buffer is trusted until `validateAfterCopy` of the position where this
+    /// read *started*: a padding record, a header and a payload read while being lapped can each be
+    /// torn. Before that, values read only steer bounded reads (a length is checked against the buffer).
     public mutating func receiveNext(allocator: ByteBufferAllocator,
                                      wantsPayload: (RecordHeader) -> Bool) -> Outcome {
-        let tail = buffer.tail.load(ordering: .acquiring)
-        let start = nextRecord
-        guard tail > start else { return .empty }
-        guard isIntact(start) else { return lapped() }
+        let start = cursor
+        guard buffer.acquireTail() > start else { return .empty }
+        guard buffer.isIntact(start) else { return lapped() }
+        #if DEBUG
+        betweenCheckAndReadForTesting?()
+        #endif
 
         var recordStart = start
-        var offset = Int(start) & buffer.mask
+        var offset = start.offset(mask: buffer.mask)
         var word0 = buffer.loadWord(atByteOffset: offset)
         if recordType(word0) == RecordHeader.paddingType {
             // The writer pads exactly to the end of the buffer; anything else is a torn read.
-            guard Int(recordLength(word0)) == buffer.capacity - offset else { return tornOrLapped() }
-            recordStart += UInt64(buffer.capacity - offset)
+            guard Int(recordLength(word0)) == buffer.capacity - offset else { return tornOrLapped(startedAt: start) }
+            recordStart = recordStart.advanced(by: buffer.capacity - offset)
             offset = 0
             word0 = buffer.loadWord(atByteOffset: 0)
         }
         let length = Int(recordLength(word0))
         // A torn header can hold any type and length: check both before using them to copy.
         guard recordType(word0) == RecordHeader.messageType,
-              length >= RecordHeader.size, length <= buffer.capacity - offset else { return tornOrLapped() }
+              length >= RecordHeader.size, length <= buffer.capacity - offset else { return tornOrLapped(startedAt: start) }
         let header = RecordHeader(symbolID: UInt32(truncatingIfNeeded: buffer.loadWord(atByteOffset: offset + 8)),
                                   seq: buffer.loadWord(atByteOffset: offset + 16),
                                   publishedAt: buffer.loadWord(atByteOffset: offset + 24))
@@ -67,36 +73,21 @@ public struct BroadcastReceiver {
             payload = copyPayload(fromByteOffset: offset + RecordHeader.size, count: length - RecordHeader.size,
                                   allocator: allocator)
         }
-        // Everything read above is only trustworthy if the writer had not started overwriting it.
-        atomicMemoryFence(ordering: .acquiring)
-        guard isIntact(start) else { return lapped() }
-        nextRecord = recordStart + UInt64(alignedRecordLength(length))
+        guard buffer.validateAfterCopy(startedAt: start) else { return lapped() }
+        cursor = recordStart.advanced(by: alignedRecordLength(length))
         return .record(header, payload: payload)
-    }
-
-    /// Moves to the newest record without reading those before it, for a consumer that is too far
-    /// behind to deliver them (it resynchronises from the last-value cache instead). Not a lap: the
-    /// writer did not overwrite anything this receiver needed.
-    public mutating func skipToNewest() {
-        let newest = buffer.latest.load(ordering: .acquiring)
-        if newest > nextRecord { nextRecord = newest }
     }
 
     /// Records published but not yet read, in bytes: how far behind this receiver is.
     public var lagBytes: UInt64 {
-        let tail = buffer.tail.load(ordering: .relaxed)
-        return tail > nextRecord ? tail - nextRecord : 0
-    }
-
-    private func isIntact(_ position: UInt64) -> Bool {
-        position + UInt64(buffer.capacity) > buffer.tailIntent.load(ordering: .acquiring)
+        let tail = buffer.acquireTail()
+        return tail > cursor ? tail.rawValue - cursor.rawValue : 0
     }
 
     /// A read that found impossible values. A correct writer never leaves them at a position that
     /// is still intact, so the read must have raced with a lap; checked, not assumed.
-    private mutating func tornOrLapped() -> Outcome {
-        atomicMemoryFence(ordering: .acquiring)
-        precondition(!isIntact(nextRecord), "ring record corrupt at an intact position")
+    private mutating func tornOrLapped(startedAt start: RingPosition) -> Outcome {
+        precondition(!buffer.validateAfterCopy(startedAt: start), "ring record corrupt at an intact position")
         return lapped()
     }
 
@@ -105,7 +96,7 @@ public struct BroadcastReceiver {
 
     private mutating func lapped() -> Outcome {
         lappedCount += 1
-        nextRecord = buffer.latest.load(ordering: .acquiring)
+        cursor = buffer.acquireLatest()
         return .lapped
     }
 

@@ -5,17 +5,17 @@ import NIOCore
 /// publisher's) may own it. It never waits for readers and never fails; slow readers get lapped.
 ///
 /// Write protocol, per record (Agrona's):
-/// 1. store `tailIntent = newTail`, then a release fence, so any reader that sees a byte of the new
-///    record also sees the intent and knows the old bytes are going;
+/// 1. `announceIntent(upTo:)` the record's end, so any reader that sees a byte of the new record
+///    also sees that the old bytes are going;
 /// 2. write the header and payload words (relaxed);
-/// 3. release-store `latest`, then `tail`, publishing the record.
+/// 3. `publish(recordAt:endingAt:)`, making the record the newest and readable.
 public final class BroadcastTransmitter {
     public let buffer: BroadcastBuffer
-    /// Writer-private copy of `buffer.tail`; only this object moves it.
-    private var tailPosition: UInt64 = 0
+    /// Writer-private copy of the buffer's tail; only this object moves it.
+    private var tail = RingPosition.zero
 
     public init(buffer: BroadcastBuffer) {
-        precondition(buffer.tail.load(ordering: .relaxed) == 0, "a buffer has exactly one transmitter for its lifetime")
+        precondition(buffer.publishedTailForWriter == .zero, "a buffer has exactly one transmitter for its lifetime")
         self.buffer = buffer
     }
 
@@ -28,18 +28,18 @@ public final class BroadcastTransmitter {
         precondition(payload.count <= buffer.maxPayloadLength, "payload of \(payload.count) bytes exceeds the ring's record limit")
         let recordLength = RecordHeader.size + payload.count
         let alignedLength = alignedRecordLength(recordLength)
-        var recordStart = tailPosition
-        var offset = Int(recordStart) & buffer.mask
+        var recordStart = tail
+        var offset = recordStart.offset(mask: buffer.mask)
         let toEnd = buffer.capacity - offset
 
         if toEnd < alignedLength {
             // The record does not fit before the end: pad the remainder and start again at offset 0.
-            signalTailIntent(recordStart + UInt64(toEnd + alignedLength))
+            buffer.announceIntent(upTo: recordStart.advanced(by: toEnd + alignedLength))
             buffer.storeWord(UInt64(toEnd) | UInt64(RecordHeader.paddingType) << 32, atByteOffset: offset)
-            recordStart += UInt64(toEnd)
+            recordStart = recordStart.advanced(by: toEnd)
             offset = 0
         } else {
-            signalTailIntent(recordStart + UInt64(alignedLength))
+            buffer.announceIntent(upTo: recordStart.advanced(by: alignedLength))
         }
 
         buffer.storeWord(UInt64(recordLength) | UInt64(RecordHeader.messageType) << 32, atByteOffset: offset)
@@ -48,16 +48,9 @@ public final class BroadcastTransmitter {
         buffer.storeWord(header.publishedAt, atByteOffset: offset + 24)
         copyPayload(payload, toByteOffset: offset + RecordHeader.size)
 
-        let newTail = recordStart + UInt64(alignedLength)
-        buffer.latest.store(recordStart, ordering: .releasing)
-        buffer.tail.store(newTail, ordering: .releasing)
-        tailPosition = newTail
-    }
-
-    private func signalTailIntent(_ newTail: UInt64) {
-        buffer.tailIntent.store(newTail, ordering: .relaxed)
-        // Store-store barrier: the intent becomes visible no later than any byte written below.
-        atomicMemoryFence(ordering: .releasing)
+        let end = recordStart.advanced(by: alignedLength)
+        buffer.publish(recordAt: recordStart, endingAt: end)
+        tail = end
     }
 
     private func copyPayload(_ payload: UnsafeRawBufferPointer, toByteOffset start: Int) {

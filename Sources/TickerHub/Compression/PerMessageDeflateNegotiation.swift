@@ -8,14 +8,15 @@
 ///
 /// What the hub answers, by mode:
 /// - **shared**: `server_no_context_takeover` always (each message stands alone, so one compressed
-///   frame serves every such subscriber). The shared frames are built with a 15-bit window; a client
-///   that limits `server_max_window_bits` below that gets its messages compressed for it alone, still
-///   without context takeover (`Agreement.usesSharedFrames` is false).
+///   frame serves every such subscriber). The shared frames are built with a 15-bit window, so an
+///   offer that limits `server_max_window_bits` below 15 is declined: honouring it would mean a
+///   compressor and a compression per delivery for that client alone, work any client could force
+///   onto a shared loop. (It may offer again without the limit, or run uncompressed.)
 /// - **dedicated**: context takeover unless the client asked for `server_no_context_takeover`; the
 ///   window is the smaller of the client's `server_max_window_bits` and the hub's bound.
 ///
-/// In both modes an offer of `server_max_window_bits=8` is declined: zlib cannot produce raw DEFLATE
-/// with a 256-byte window.
+/// In dedicated mode an offer of `server_max_window_bits=8` is declined: zlib cannot produce raw
+/// DEFLATE with a 256-byte window.
 ///
 /// In both modes the answer includes `client_no_context_takeover` (§7.1.1.2 lets the server ask for it
 /// even if not offered): each client message then stands alone, and the hub needs no inflate window
@@ -31,7 +32,8 @@ struct PerMessageDeflateNegotiation {
         var serverNoContextTakeover: Bool
         /// The hub's compression window (9...15).
         var serverWindowBits: Int32
-        /// True when the connection can take the shared frames (no context takeover, full window).
+        /// True when the connection can take the shared frames (no context takeover, full window):
+        /// always, in shared mode.
         var usesSharedFrames: Bool { serverNoContextTakeover && serverWindowBits == 15 }
         /// The `Sec-WebSocket-Extensions` response value.
         var responseHeader: String
@@ -77,12 +79,11 @@ struct PerMessageDeflateNegotiation {
         case .off:
             return nil
         case .shared:
-            if serverMaxWindowBits == 8 { return nil }
-            let bits = serverMaxWindowBits ?? 15
+            if let bits = serverMaxWindowBits, bits < 15 { return nil }
             response.append("server_no_context_takeover")
-            if serverMaxWindowBits != nil { response.append("server_max_window_bits=\(bits)") }
+            if serverMaxWindowBits != nil { response.append("server_max_window_bits=15") }
             response.append("client_no_context_takeover")
-            return Agreement(serverNoContextTakeover: true, serverWindowBits: bits, responseHeader: response.joined(separator: "; "))
+            return Agreement(serverNoContextTakeover: true, serverWindowBits: 15, responseHeader: response.joined(separator: "; "))
         case .dedicated:
             if serverMaxWindowBits == 8 { return nil }
             let bits = min(serverMaxWindowBits ?? 15, dedicatedWindowBits)

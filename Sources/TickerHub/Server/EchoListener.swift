@@ -4,16 +4,20 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 
-/// The opt-in conformance listener (`--echo-port`): a WebSocket upgrade on any path, the same
-/// permessage-deflate negotiation and frame handling as `/ws`, and an `EchoSession` that sends every
-/// message back. Conformance suites (Autobahn, via kosoku) connect to `host:port` with no path.
+/// The opt-in conformance listener (`--echo-port`): a WebSocket upgrade on any path, the frame
+/// handling of `/ws` with permessage-deflate negotiated per connection (as `--deflate dedicated`
+/// does, with a window of up to 15 bits), and an `EchoSession` that sends every message back. Conformance suites (Autobahn, via kosoku) connect to `host:port` with no path.
 /// Its limits are larger than `/ws`'s, since those suites send messages of up to 16 MiB.
 enum EchoListener {
     static let maxMessageBytes = 32 << 20
 
     static func bind(hub: Hub, group: any EventLoopGroup, routes: HTTPRoutes, port: Int) async throws -> any Channel {
         let configuration = hub.configuration
-        let negotiation = PerMessageDeflateNegotiation(mode: configuration.deflate, dedicatedWindowBits: 15)
+        // The echo compresses each connection's messages itself, so it negotiates as dedicated mode
+        // does, whatever `--deflate` says for `/ws` (only `off` is honoured): every window a client
+        // may ask for, with or without context takeover.
+        let negotiation = PerMessageDeflateNegotiation(mode: configuration.deflate == .off ? .off : .dedicated,
+                                                       dedicatedWindowBits: 15)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

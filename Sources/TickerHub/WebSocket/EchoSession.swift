@@ -11,29 +11,24 @@ final class EchoSession: ChannelInboundHandler {
     typealias OutboundOut = WebSocketFrame
 
     private let deflater: MessageDeflater?
-    private var closeSent = false
+    private var control = WebSocketControl()
 
     init(deflater: MessageDeflater?) {
         self.deflater = deflater
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        switch frame.opcode {
-        case .text, .binary:
-            guard !closeSent else { return }
+        switch control.receive(unwrapInboundIn(data), context: context) {
+        case .message(let frame):
             if frame.opcode == .text, String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) == nil {
                 return close(context: context, code: .dataInconsistentWithMessage)
             }
             context.writeAndFlush(wrapOutboundOut(echo(frame)), promise: nil)
-        case .ping:
-            guard !closeSent else { return }
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
-        case .pong:
+        case .pong, .handled:
             break
-        case .connectionClose:
-            close(context: context, code: CloseHandshake.replyCode(to: frame))
-        default:
+        case .peerClosed(let reply):
+            close(context: context, code: reply)
+        case .violation:
             close(context: context, code: .protocolError)
         }
     }
@@ -56,8 +51,6 @@ final class EchoSession: ChannelInboundHandler {
     }
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode) {
-        guard !closeSent else { return }
-        closeSent = true
-        CloseHandshake.send(code: code, reason: "", context: context)
+        control.close(code: code, reason: "", context: context)
     }
 }

@@ -16,7 +16,7 @@ final class IngestSession: ChannelInboundHandler {
     private let hub: Hub
     private var inFlight = 0
     private var paused = false
-    private var closeSent = false
+    private var control = WebSocketControl()
     private static let pauseAbove = 16
     private static let resumeBelow = 4
 
@@ -50,21 +50,17 @@ final class IngestSession: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        switch frame.opcode {
-        case .binary:
-            guard !closeSent else { return }
+        switch control.receive(unwrapInboundIn(data), context: context) {
+        case .message(let frame) where frame.opcode == .binary:
             ingest(frame.unmaskedData, context: context)
-        case .text:
+        case .message:
             reject(context: context, code: .unacceptableData, reason: "ingest takes binary tick batches")
-        case .ping:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
-        case .pong:
+        case .pong, .handled:
             break
-        case .connectionClose:
-            close(context: context, code: .normalClosure, reason: "")
-        default:
-            reject(context: context, code: .protocolError, reason: "unexpected opcode")
+        case .peerClosed(let reply):
+            close(context: context, code: reply, reason: "")
+        case .violation(let reason):
+            reject(context: context, code: .protocolError, reason: reason)
         }
     }
 
@@ -111,8 +107,6 @@ final class IngestSession: ChannelInboundHandler {
     }
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
-        guard !closeSent else { return }
-        closeSent = true
-        CloseHandshake.send(code: code, reason: reason, context: context)
+        control.close(code: code, reason: reason, context: context)
     }
 }

@@ -40,7 +40,9 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     private var lastOutbound = NIODeadline.now()
     private var lastInbound = NIODeadline.now()
     private var pingSentAt: NIODeadline?
-    private var closeSent = false
+    /// Pings, the Close handshake, and nothing after our Close: shared with the other sessions.
+    private var control = WebSocketControl()
+    private var closeSent: Bool { control.closeSent }
     /// Why the connection is closing, for its log line; nil until we close it or the client does.
     private var closeReason: String?
     /// Kept as the address, not its text: a formatted string would be one more heap block per connection.
@@ -180,25 +182,20 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
         lastInbound = .now()
         pingSentAt = nil
-        switch frame.opcode {
-        case .text:
-            guard !closeSent else { return }
+        switch control.receive(unwrapInboundIn(data), context: context) {
+        case .message(let frame) where frame.opcode == .text:
             handleText(frame.unmaskedData, context: context)
-        case .binary:
-            guard !closeSent else { return }
+        case .message:
             reject(ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"), context: context)
-        case .ping:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
-        case .pong:
+        case .pong, .handled:
             break
-        case .connectionClose:
-            answerClose(frame, context: context)
-        default:
-            // Continuations are merged by the aggregator; anything else is a reserved opcode.
-            violation(context: context, code: .protocolError, reason: "unexpected opcode")
+        case .peerClosed(let reply):
+            if closeReason == nil { closeReason = "closed by the client" }
+            close(context: context, code: reply, reason: "")
+        case .violation(let reason):
+            violation(context: context, code: .protocolError, reason: reason)
         }
     }
 
@@ -223,8 +220,8 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
             subscribe(id: id, names: names, updateInterval: interval, context: context)
         case let .unsubscribe(id, names):
             unsubscribe(id: id, names: names, context: context)
-        case .list(let id):
-            send(.symbols(id: id, symbols: hub.engine.directory.allSymbols.map(\.name)), context: context)
+        case let .list(id, after):
+            list(id: id, after: after, context: context)
         case .ping(let id):
             send(.pong(id: id, timestamp: .now()), context: context)
         case .stats(let id):
@@ -262,6 +259,26 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
             send(.snapshot(snapshot), context: context)
         }
     }
+
+    /// One page of symbols. Paged so that an answer stays far below the backlog limits whatever an
+    /// ingest feed registered: 100,000 names in one message would be over a megabyte, and a client
+    /// that asked politely would be evicted as a slow consumer.
+    private func list(id: Int64?, after: String?, context: ChannelHandlerContext) {
+        var start: SymbolID?
+        if let after {
+            guard let known = hub.engine.directory.id(of: after) else {
+                reject(.unknownSymbols([after], id: id), context: context)
+                return
+            }
+            start = known
+        }
+        let page = hub.engine.directory.page(after: start, limit: Self.listPageSize)
+        let names = page.symbols.map(\.name)
+        send(.symbols(id: id, symbols: names, next: page.more ? names.last : nil), context: context)
+    }
+
+    /// Symbols per `list` answer: at most ~19 KB (16-character names), well under `--max-backlog-bytes`.
+    static let listPageSize = 1_000
 
     private func unsubscribe(id: Int64?, names: [String], context: ChannelHandlerContext) {
         let resolved = hub.engine.directory.resolve(uniqued(names))
@@ -332,21 +349,14 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         close(context: context, code: code, reason: reason)
     }
 
-    /// Answers a client's close (RFC 6455 §5.5.1), then closes TCP.
-    private func answerClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
-        if closeReason == nil { closeReason = "closed by the client" }
-        close(context: context, code: CloseHandshake.replyCode(to: frame), reason: "")
-    }
-
-    /// Sends a close frame once; see `CloseHandshake`.
+    /// Sends a close frame once; see `WebSocketControl`.
     func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1)) {
         guard !closeSent else { return }
-        closeSent = true
         if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
         keepAlive.remove(self)
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
-        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
+        control.close(code: code, reason: reason, grace: grace, context: context)
         if readDeferred {
             readDeferred = false
             context.read()

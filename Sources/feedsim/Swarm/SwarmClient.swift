@@ -137,7 +137,12 @@ enum ClientRequests {
         return #"{"op":"subscribe","id":\#(id),"symbols":[\#(list)]\#(frequency)}"#
     }
 
-    static func list(id: Int) -> String { #"{"op":"list","id":\#(id)}"# }
+    /// Symbol names are validated by the hub's rules (capitals, digits, `.`, `-`, `_`, `/`), none of
+    /// which needs escaping in JSON.
+    static func list(id: Int, after: String? = nil) -> String {
+        guard let after else { return #"{"op":"list","id":\#(id)}"# }
+        return #"{"op":"list","id":\#(id),"after":"\#(after)"}"#
+    }
 
     static func stats(id: Int) -> String { #"{"op":"stats","id":\#(id)}"# }
 }

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOWebSocket
 
-/// A short-lived connection that asks the hub for its symbols with `{"op":"list"}`.
+/// A short-lived connection that asks the hub for its symbols with `{"op":"list"}`, page by page.
 final class SymbolLister: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -10,6 +10,7 @@ final class SymbolLister: ChannelInboundHandler {
     private struct Reply: Decodable {
         var type: String
         var symbols: [String]?
+        var next: String?
         var zstdDictionary: UInt32?
     }
 
@@ -21,6 +22,7 @@ final class SymbolLister: ChannelInboundHandler {
 
     private let result: EventLoopPromise<Listing>
     private var zstdDictionary: UInt32?
+    private var symbols: [String] = []
 
     init(result: EventLoopPromise<Listing>) {
         self.result = result
@@ -35,7 +37,12 @@ final class SymbolLister: ChannelInboundHandler {
         guard frame.opcode == .text,
               let reply = try? JSONDecoder().decode(Reply.self, from: Data(frame.data.readableBytesView)) else { return }
         if reply.type == "welcome" { zstdDictionary = reply.zstdDictionary }
-        guard reply.type == "symbols", let symbols = reply.symbols else { return }
+        guard reply.type == "symbols", let page = reply.symbols else { return }
+        symbols += page
+        if let next = reply.next {
+            context.writeAndFlush(wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.list(id: 1, after: next)))), promise: nil)
+            return
+        }
         result.succeed(Listing(symbols: symbols, zstdDictionary: zstdDictionary))
         context.close(promise: nil)
     }

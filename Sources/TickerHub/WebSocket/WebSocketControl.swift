@@ -1,0 +1,60 @@
+import NIOCore
+import NIOWebSocket
+
+/// The control plane every WebSocket session of the hub shares (subscriber, ingest, echo), kept in
+/// one place so that the three cannot drift apart: a ping is answered with a pong, the peer's Close
+/// is answered with the code RFC 6455 §5.5.1 asks for, we send one Close and nothing after it, and
+/// frames that arrive after our Close are ignored.
+///
+/// A value each session holds, not a pipeline handler of its own: a handler costs a context and
+/// itself (~150 bytes) on every connection, and connections are what the hub has most of.
+struct WebSocketControl {
+    /// What the session does with an inbound frame.
+    enum Inbound {
+        /// A text or binary message, for the session.
+        case message(WebSocketFrame)
+        /// The peer answered our ping: a sign of life.
+        case pong
+        /// Nothing more to do (a ping answered, or a frame after our Close ignored).
+        case handled
+        /// The peer sent Close: the session closes with `reply`, after its own bookkeeping.
+        case peerClosed(reply: WebSocketErrorCode)
+        /// A reserved opcode: a protocol violation, closed with 1002 by the session (which logs and
+        /// counts it its own way).
+        case violation(reason: String)
+    }
+
+    private(set) var closeSent = false
+
+    mutating func receive(_ frame: WebSocketFrame, context: ChannelHandlerContext) -> Inbound {
+        switch frame.opcode {
+        case .text, .binary:
+            return closeSent ? .handled : .message(frame)
+        case .ping:
+            // Nothing may follow our Close (§5.5.1), pongs included; and a peer that keeps pinging
+            // without reading must not grow our queue during the close grace.
+            guard !closeSent else { return .handled }
+            context.writeAndFlush(NIOAny(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            return .handled
+        case .pong:
+            return .pong
+        case .connectionClose:
+            // Our Close already went: this is the peer's answer, and the TCP close follows it.
+            return closeSent ? .handled : .peerClosed(reply: CloseHandshake.replyCode(to: frame))
+        default:
+            // Continuations never get here (`MessageAssembler` merges them): a reserved opcode.
+            return closeSent ? .handled : .violation(reason: "unexpected opcode")
+        }
+    }
+
+    /// Sends our Close, once; returns false (and sends nothing) if it was already sent. The TCP
+    /// close follows once it is written, or after `grace` if the peer is not reading.
+    @discardableResult
+    mutating func close(code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1),
+                        context: ChannelHandlerContext) -> Bool {
+        guard !closeSent else { return false }
+        closeSent = true
+        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
+        return true
+    }
+}
