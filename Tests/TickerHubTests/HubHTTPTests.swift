@@ -203,6 +203,25 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         #expect(policy.evictionRule(now: start + .seconds(4), backlogBytes: 1000) == nil)
     }
 
+    @Test func requestsWaitWhileTheBacklogIsFullAndResumeWhenItDrains() {
+        var policy = SlowConsumerPolicy(configuration: configuration)
+        let now = NIODeadline.now()
+        var changes: [SlowConsumerPolicy.Change] = []
+        var reads: [Bool] = []
+        reads.append(policy.mayRead(closing: false))
+        changes.append(policy.writability(true, now: now))
+        changes.append(policy.writability(false, now: now))
+        changes.append(policy.writability(false, now: now))  // the same episode
+        reads.append(policy.mayRead(closing: false))
+        reads.append(policy.mayRead(closing: true))  // a closing connection reads on, so the client gets our Close
+        changes.append(policy.writability(true, now: now))
+        reads.append(policy.mayRead(closing: false))
+        changes.append(policy.writability(false, now: now))
+        changes.append(policy.writability(true, now: now))
+        #expect(reads == [true, false, true, true])
+        #expect(changes == [.none, .filled, .none, .drained(readWasDeferred: true), .filled, .drained(readWasDeferred: false)])
+    }
+
     @Test func requestsPushingTheBacklogPastTheHardLimitEvictAtOnce() {
         var policy = SlowConsumerPolicy(configuration: configuration)
         let now = NIODeadline.now()

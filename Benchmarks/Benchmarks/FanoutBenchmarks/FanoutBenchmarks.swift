@@ -232,7 +232,10 @@ let benchmarks: @Sendable () -> Void = {
         let pipeline = Pipeline()
         let symbols = (0..<1000).map { Symbol("S\($0)")! }
         let ids = symbols.map { pipeline.directory.register($0)! }
-        let updates = zip(ids, symbols).map { pipeline.quote($0, $1) }
+        // Updates arrive in another order than the symbols were subscribed (here: reversed), as
+        // activity rarely follows a watchlist's order; removal walks the subscriptions in theirs.
+        let updates = zip(ids, symbols).map { pipeline.quote($0, $1) }.reversed().map { $0 }
+        pipeline.loop.run()  // attaches the consumer to the publisher
         for _ in benchmark.scaledIterations {
             let subscriber = Subscriber(sink: CountingSink())
             _ = pipeline.fanout.subscribe(subscriber, to: ids, symbols: symbols)

@@ -1,8 +1,11 @@
 import NIOCore
 import NIOWebSocket
 
-/// When a subscriber connection is too slow to keep: the eviction rules of docs/PROTOCOL.md,
-/// "Slow clients", kept apart from the session so they can be read (and tested) in one place.
+/// A subscriber connection's backlog and what follows from it, the rules of docs/PROTOCOL.md,
+/// "Slow clients", kept apart from the session so they can be read (and tested) in one place:
+/// when the backlog counts as full, that requests are not read meanwhile (their answers could not be
+/// conflated away, so a client that does not read must not be able to queue more of them), and
+/// when the connection is too slow to keep.
 ///
 /// A connection's backlog is *full* from the moment its outbound buffer passes `--max-backlog-bytes`
 /// (NIO marks it unwritable) until it drains below a quarter of that. While full, updates for it are
@@ -35,6 +38,18 @@ struct SlowConsumerPolicy {
     let hardLimitBytes: Int
     /// When the backlog last became full; nil while it is not.
     private(set) var fullSince: NIODeadline?
+    /// A read the pipeline asked for while the backlog was full; issued once it drains.
+    private var readDeferred = false
+
+    /// What a writability event meant for the backlog.
+    enum Change: Equatable {
+        /// It filled: updates are conflated from now on, and requests wait.
+        case filled
+        /// It drained below the resume mark: catch up, and read again if a read waits.
+        case drained(readWasDeferred: Bool)
+        /// No change of state (NIO may coalesce full-then-drained into one event, or none).
+        case none
+    }
 
     init(configuration: HubConfiguration) {
         timeoutSeconds = configuration.slowClientTimeoutSeconds
@@ -44,12 +59,40 @@ struct SlowConsumerPolicy {
 
     var isFull: Bool { fullSince != nil }
 
+    /// The connection's writability now (judge by the state, not by which way an event says it went).
+    mutating func writability(_ isWritable: Bool, now: NIODeadline) -> Change {
+        if isWritable {
+            guard isFull else { return .none }
+            drained()
+            return .drained(readWasDeferred: takeDeferredRead())
+        }
+        guard !isFull else { return .none }
+        filled(at: now)
+        return .filled
+    }
+
     mutating func filled(at now: NIODeadline) {
         if fullSince == nil { fullSince = now }
     }
 
     mutating func drained() {
         fullSince = nil
+    }
+
+    /// Whether a read the pipeline asks for may go ahead now. While the backlog is full it waits
+    /// (`takeDeferredRead`), unless the connection is closing: then reading (and ignoring) goes on,
+    /// since closing a socket with unread input makes the kernel send a reset, and the client would
+    /// lose our Close frame.
+    mutating func mayRead(closing: Bool) -> Bool {
+        guard isFull && !closing else { return true }
+        readDeferred = true
+        return false
+    }
+
+    /// Whether a read was deferred; it is no longer.
+    mutating func takeDeferredRead() -> Bool {
+        defer { readDeferred = false }
+        return readDeferred
     }
 
     /// The rule this connection breaks now, if any.

@@ -48,9 +48,8 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     /// Kept as the address, not its text: a formatted string would be one more heap block per connection.
     private var remote: SocketAddress?
     private let openedAt = NIODeadline.now()
+    /// The backlog: full or not, requests read or deferred, and when to evict.
     private var backlog: SlowConsumerPolicy
-    /// A read the pipeline asked for while the backlog was full; issued once it drains.
-    private var readDeferred = false
 
     init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter, encoding: MessageEncoding = .plain,
          options: SubscriberOptions = SubscriberOptions()) {
@@ -129,34 +128,25 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // Judge by the state now, not by which way the event says it went: NIO reports changes
         // after the fact, and a quick full-then-drained can arrive as a single event, or none.
-        if context.channel.isWritable {
-            if backlog.isFull {
-                backlog.drained()
-                hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
-                // The client read what we queued: as good a sign of life as a pong.
-                lastInbound = .now()
-                pingSentAt = nil
-            }
-            if subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
-            if readDeferred {
-                readDeferred = false
-                context.read()
-            }
-        } else if !backlog.isFull {
-            backlog.filled(at: .now())
+        let isWritable = context.channel.isWritable
+        switch backlog.writability(isWritable, now: .now()) {
+        case .filled:
             hub.metrics.backloggedConnections.wrappingIncrement(ordering: .relaxed)
+        case .drained(let readWasDeferred):
+            hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
+            // The client read what we queued: as good a sign of life as a pong.
+            lastInbound = .now()
+            pingSentAt = nil
+            if subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
+            if readWasDeferred { context.read() }
+        case .none:
+            if isWritable, subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
         }
         context.fireChannelWritabilityChanged()
     }
 
     func read(context: ChannelHandlerContext) {
-        // Once closing, keep reading (and ignoring) what the client sends: closing a socket with
-        // unread input makes the kernel send a reset, and the client would lose our close frame.
-        if backlog.isFull && !closeSent {
-            readDeferred = true
-        } else {
-            context.read()
-        }
+        if backlog.mayRead(closing: closeSent) { context.read() }
     }
 
     /// Bytes queued in the hub for this connection (NIO's outbound buffer).
@@ -357,10 +347,8 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
         control.close(code: code, reason: reason, grace: grace, context: context)
-        if readDeferred {
-            readDeferred = false
-            context.read()
-        }
+        // Read (and ignore) what the client still sends; see `SlowConsumerPolicy.mayRead`.
+        if backlog.takeDeferredRead() { context.read() }
     }
 
     private func uniqued(_ names: [String]) -> [String] {
