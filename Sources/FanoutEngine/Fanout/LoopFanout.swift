@@ -45,6 +45,8 @@ public final class LoopFanout: @unchecked Sendable {
     private var startedOwing: [Subscriber] = []
     private let wakePending = ManagedAtomic(false)
     private let counters: FanoutCounters
+    private let lastValues: LastValueCache
+    /// The shared `conflated` frame of each symbol's latest value, built once per (symbol, seq).
     private var latestFrames: LatestValueFrames
     /// Subscriptions holding back an update under their maximum frequency.
     private var held = HeldUpdates()
@@ -86,8 +88,6 @@ public final class LoopFanout: @unchecked Sendable {
         self.output = LoopOutput(compression: compression, allocator: allocator)
         self.lastValues = lastValues
     }
-
-    private let lastValues: LastValueCache
 
     // MARK: Subscriptions (on the loop)
 

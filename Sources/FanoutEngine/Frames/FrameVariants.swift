@@ -1,4 +1,3 @@
-import Atomics
 import NIOCore
 
 /// The forms of one message that a ring record carries: the plain frame always, and each shared
@@ -67,79 +66,5 @@ public struct FrameVariants {
             self.deflate = deflate
         }
         self.zstd = payload.readableBytes > 0 ? payload : nil
-    }
-}
-
-/// Shared compression settings and demand: how many subscribers take the shared deflate frames, so
-/// the publisher builds that variant only when someone needs it (sessions count themselves in and
-/// out; the publisher reads it per batch), and the size below which messages go uncompressed.
-public final class SharedCompression: Sendable {
-    private let sharedDeflate = ManagedAtomic<Int>(0)
-    private let zstdSubscribers = ManagedAtomic<Int>(0)
-    /// The dictionary of the `tickerhub.v1.zstd` subprotocol; nil when the hub offers no zstd.
-    public let zstdDictionary: ZstdDictionary?
-    /// Messages with a smaller payload are sent uncompressed even to deflate subscribers (RFC 7692
-    /// lets a sender leave any message uncompressed), without trying: measured on our JSON, messages
-    /// under ~90 bytes do not get smaller (a 45-byte heartbeat deflates to 47).
-    public let deflateThresholdBytes: Int
-
-    public init(deflateThresholdBytes: Int = 64, zstdDictionary: ZstdDictionary? = nil) {
-        self.deflateThresholdBytes = deflateThresholdBytes
-        self.zstdDictionary = zstdDictionary
-    }
-
-    public func add(zstd delta: Int) { zstdSubscribers.wrappingIncrement(by: delta, ordering: .relaxed) }
-    public var wantsZstd: Bool { zstdDictionary != nil && zstdSubscribers.load(ordering: .relaxed) > 0 }
-
-    /// `plain` compressed, or nil when it is under the threshold or would not get smaller (DEFLATE
-    /// adds a few bytes to messages under ~90 bytes, such as heartbeats).
-    public func worthwhileDeflate(of plain: ByteBuffer, deflater: () -> MessageDeflater?,
-                                  allocator: ByteBufferAllocator) -> ByteBuffer? {
-        guard plain.readableBytes - 2 >= deflateThresholdBytes,
-              let compressed = try? deflater()?.compressedFrame(of: plain, allocator: allocator),
-              compressed.readableBytes < plain.readableBytes else { return nil }
-        return compressed
-    }
-
-    public func add(sharedDeflate delta: Int) { sharedDeflate.wrappingIncrement(by: delta, ordering: .relaxed) }
-    /// A stale answer is harmless: a consumer compresses a missing variant itself.
-    public var wantsSharedDeflate: Bool { sharedDeflate.load(ordering: .relaxed) > 0 }
-}
-
-/// One message as a loop hands it out: the plain frame, and the shared compressed frames, taken from
-/// the record or compressed on first need (once per loop) when the record came without them.
-final class OutgoingMessage {
-    let plain: ByteBuffer
-    private var deflate: ByteBuffer?
-    private var zstd: ByteBuffer?
-
-    init(_ variants: FrameVariants) {
-        plain = variants.plain
-        deflate = variants.deflate
-        zstd = variants.zstd
-    }
-
-    /// The zstd frame (always binary, even for tiny messages: zstd subscribers get nothing else).
-    func sharedZstd(compressor: () -> ZstdMessageCompressor?, allocator: ByteBufferAllocator) -> ByteBuffer {
-        if let zstd { return zstd }
-        guard let compressed = compressor()?.compressedFrame(of: plain, allocator: allocator) else {
-            preconditionFailure("a zstd subscriber exists only when the hub has a dictionary")
-        }
-        zstd = compressed
-        return compressed
-    }
-
-    init(plain: ByteBuffer) {
-        self.plain = plain
-    }
-
-    /// The shared deflate frame, compressed on the loop's first need and kept, whatever the outcome:
-    /// a message not worth compressing is tried once per loop, not once per subscriber.
-    func sharedDeflate(_ compression: SharedCompression, deflater: () -> MessageDeflater?,
-                       allocator: ByteBufferAllocator) -> ByteBuffer {
-        if let deflate { return deflate }
-        let frame = compression.worthwhileDeflate(of: plain, deflater: deflater, allocator: allocator) ?? plain
-        deflate = frame
-        return frame
     }
 }

@@ -1,8 +1,9 @@
 import FeedModel
 import Synchronization
 
-/// The latest state of every symbol, for snapshots (`subscribe`, `GET /v1/snapshot`) and, later,
-/// for resynchronising conflated or lapped subscribers.
+/// The latest state of every symbol: for snapshots (`subscribe`, `GET /v1/snapshot`), and for the
+/// latest values the fan-out sends in place of skipped updates (catch-up, resync after a lap,
+/// overdue symbols, throttled releases; `LatestValueFrames`).
 ///
 /// The publisher updates it once per batch, *before* writing the batch to the ring. A subscriber that
 /// takes a snapshot with seq N therefore never misses an update above N: those are still ahead of
