@@ -272,7 +272,7 @@ public final class LoopFanout: @unchecked Sendable {
                 // throttled. Sent as itself, this record would be a gap with no conflated value.
                 sendLatest(subscription, skippedBecause: .throttled)
             } else {
-                output.sendUpdate(message, seq: seq, to: subscription)
+                if let spilled = output.sendUpdate(message, seq: seq, to: subscription) { subscriber.sink.write(spilled) }
             }
         }
     }
@@ -396,7 +396,9 @@ public final class LoopFanout: @unchecked Sendable {
     /// `cause`. The subscription stops being held: what it held is covered.
     private func send(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: LoopOutput.SkipCause) {
         held.forget(subscription)
-        output.sendLatest(latest, to: subscription, because: cause)
+        if let spilled = output.sendLatest(latest, to: subscription, because: cause) {
+            subscription.subscriber.sink.write(spilled)
+        }
     }
 
     /// A per-connection message (ack, snapshot, error, ...) built as a plain frame, in the form

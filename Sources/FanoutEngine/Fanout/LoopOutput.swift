@@ -10,6 +10,9 @@ import NIOCore
 ///   send it this one way, so the counts and the client's seq gaps always agree.
 ///
 /// Confined to the loop; counts are added to the shared atomics once per drain (`publishCounts`).
+/// It never writes to a socket itself: frames that spill out of a cork are returned, for the caller
+/// to hand to the sink once this value is no longer being mutated (a write can re-enter the
+/// fan-out synchronously, through a writability event).
 struct LoopOutput {
     /// Why a latest value is sent in place of updates: it decides what the skipped ones count as.
     enum SkipCause {
@@ -29,21 +32,23 @@ struct LoopOutput {
         writeQueue = WriteQueue(allocator: allocator)
     }
 
-    /// Writes the update with `seq` (newer than what `subscription` was sent) as itself.
-    mutating func sendUpdate(_ message: OutgoingMessage, seq: UInt64, to subscription: Subscription) {
+    /// Sends the update with `seq` (newer than what `subscription` was sent) as itself. Returns
+    /// spilled frames to write now (see the type's comment).
+    mutating func sendUpdate(_ message: OutgoingMessage, seq: UInt64, to subscription: Subscription) -> ByteBuffer? {
         let subscriber = subscription.subscriber
-        writeQueue.add(codecs.frame(message, for: subscriber), for: subscriber)
+        let spilled = writeQueue.add(codecs.frame(message, for: subscriber), for: subscriber)
         subscription.lastSentSeq = seq
         subscriber.delivered &+= 1
         counts.deliveries &+= 1
+        return spilled
     }
 
-    /// Writes `latest` (newer than what `subscription` was sent) and counts the updates it jumps
-    /// over by `cause`.
+    /// Sends `latest` (newer than what `subscription` was sent) and counts the updates it jumps
+    /// over by `cause`. Returns spilled frames to write now (see the type's comment).
     mutating func sendLatest(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription,
-                             because cause: SkipCause) {
+                             because cause: SkipCause) -> ByteBuffer? {
         let subscriber = subscription.subscriber
-        writeQueue.add(codecs.frame(latest.message, for: subscriber), for: subscriber)
+        let spilled = writeQueue.add(codecs.frame(latest.message, for: subscriber), for: subscriber)
         let skipped = latest.seq - subscription.lastSentSeq - 1
         subscription.lastSentSeq = latest.seq
         subscriber.delivered &+= 1
@@ -58,6 +63,7 @@ struct LoopOutput {
             subscriber.throttled &+= skipped
             counts.throttled &+= skipped
         }
+        return spilled
     }
 
     mutating func publishCounts(to counters: FanoutCounters) {

@@ -22,13 +22,16 @@ struct WriteQueue {
     var count: Int { waiting.count }
 
     /// Corks `frame` for `subscriber` and queues it for a write, unless it is queued already.
-    mutating func add(_ frame: ByteBuffer, for subscriber: Subscriber) {
-        if let spilled = subscriber.corked.add(frame, allocator: allocator) {
-            subscriber.sink.write(spilled)
+    /// Returns frames that spilled out of the cork: the caller hands them to the subscriber's sink
+    /// at once, after this call (a write can re-enter the fan-out, which must not find this queue
+    /// in the middle of a mutation).
+    mutating func add(_ frame: ByteBuffer, for subscriber: Subscriber) -> ByteBuffer? {
+        let spilled = subscriber.corked.add(frame, allocator: allocator)
+        if !subscriber.awaitingWrite {
+            subscriber.awaitingWrite = true
+            waiting.append(subscriber)
         }
-        guard !subscriber.awaitingWrite else { return }
-        subscriber.awaitingWrite = true
-        waiting.append(subscriber)
+        return spilled
     }
 
     /// The next subscriber whose write is still due (one written early, or removed, is skipped).

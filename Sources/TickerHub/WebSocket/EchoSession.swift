@@ -51,6 +51,7 @@ final class EchoSession: ChannelInboundHandler {
     }
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode) {
-        control.close(code: code, reason: "", context: context)
+        guard control.markCloseSent() else { return }
+        WebSocketControl.sendClose(code: code, reason: "", context: context)
     }
 }

@@ -107,6 +107,7 @@ final class IngestSession: ChannelInboundHandler {
     }
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
-        control.close(code: code, reason: reason, context: context)
+        guard control.markCloseSent() else { return }
+        WebSocketControl.sendClose(code: code, reason: reason, context: context)
     }
 }

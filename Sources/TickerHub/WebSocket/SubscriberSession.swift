@@ -341,12 +341,12 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
 
     /// Sends a close frame once; see `WebSocketControl`.
     func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1)) {
-        guard !closeSent else { return }
+        guard control.markCloseSent() else { return }
         if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
         keepAlive.remove(self)
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
-        control.close(code: code, reason: reason, grace: grace, context: context)
+        WebSocketControl.sendClose(code: code, reason: reason, grace: grace, context: context)
         // Read (and ignore) what the client still sends; see `SlowConsumerPolicy.mayRead`.
         if backlog.takeDeferredRead() { context.read() }
     }

@@ -8,6 +8,12 @@ import NIOWebSocket
 ///
 /// A value each session holds, not a pipeline handler of its own: a handler costs a context and
 /// itself (~150 bytes) on every connection, and connections are what the hub has most of.
+///
+/// No method writes while it holds mutable access to the value: a write can re-enter the session
+/// synchronously (a failed write closes the channel, whose handlers then run at once), and the
+/// session reads `closeSent` from there. A mutating method that wrote would be an exclusivity
+/// violation, which Swift traps on. So `receive` does not mutate, and closing is two steps: the
+/// session marks it (`markCloseSent`), then sends it (`sendClose`).
 struct WebSocketControl {
     /// What the session does with an inbound frame.
     enum Inbound {
@@ -26,7 +32,7 @@ struct WebSocketControl {
 
     private(set) var closeSent = false
 
-    mutating func receive(_ frame: WebSocketFrame, context: ChannelHandlerContext) -> Inbound {
+    func receive(_ frame: WebSocketFrame, context: ChannelHandlerContext) -> Inbound {
         switch frame.opcode {
         case .text, .binary:
             return closeSent ? .handled : .message(frame)
@@ -47,14 +53,18 @@ struct WebSocketControl {
         }
     }
 
-    /// Sends our Close, once; returns false (and sends nothing) if it was already sent. The TCP
-    /// close follows once it is written, or after `grace` if the peer is not reading.
-    @discardableResult
-    mutating func close(code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1),
-                        context: ChannelHandlerContext) -> Bool {
+    /// Step one of closing: true if our Close is still to be sent (the caller then sends it with
+    /// `sendClose`), false if it went already.
+    mutating func markCloseSent() -> Bool {
         guard !closeSent else { return false }
         closeSent = true
-        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
         return true
+    }
+
+    /// Step two: our Close frame; the TCP close follows once it is written, or after `grace` if the
+    /// peer is not reading. Static, so that no access to a session's value is held while it writes.
+    static func sendClose(code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1),
+                          context: ChannelHandlerContext) {
+        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
     }
 }
