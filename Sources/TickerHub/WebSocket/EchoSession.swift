@@ -52,6 +52,6 @@ final class EchoSession: ChannelInboundHandler {
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode) {
         guard control.markCloseSent() else { return }
-        WebSocketControl.sendClose(code: code, reason: "", context: context)
+        CloseHandshake.send(code: code, reason: "", context: context)
     }
 }

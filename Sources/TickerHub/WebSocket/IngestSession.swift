@@ -108,6 +108,6 @@ final class IngestSession: ChannelInboundHandler {
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
         guard control.markCloseSent() else { return }
-        WebSocketControl.sendClose(code: code, reason: reason, context: context)
+        CloseHandshake.send(code: code, reason: reason, context: context)
     }
 }

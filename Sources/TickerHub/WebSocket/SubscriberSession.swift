@@ -346,7 +346,7 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         keepAlive.remove(self)
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
-        WebSocketControl.sendClose(code: code, reason: reason, grace: grace, context: context)
+        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
         // Read (and ignore) what the client still sends; see `SlowConsumerPolicy.mayRead`.
         if backlog.takeDeferredRead() { context.read() }
     }

@@ -13,7 +13,8 @@ import NIOWebSocket
 /// synchronously (a failed write closes the channel, whose handlers then run at once), and the
 /// session reads `closeSent` from there. A mutating method that wrote would be an exclusivity
 /// violation, which Swift traps on. So `receive` does not mutate, and closing is two steps: the
-/// session marks it (`markCloseSent`), then sends it (`sendClose`).
+/// session marks it (`markCloseSent`), then sends it (`CloseHandshake.send`), holding no access
+/// to this value while it writes.
 struct WebSocketControl {
     /// What the session does with an inbound frame.
     enum Inbound {
@@ -54,17 +55,10 @@ struct WebSocketControl {
     }
 
     /// Step one of closing: true if our Close is still to be sent (the caller then sends it with
-    /// `sendClose`), false if it went already.
+    /// `CloseHandshake.send`), false if it went already.
     mutating func markCloseSent() -> Bool {
         guard !closeSent else { return false }
         closeSent = true
         return true
-    }
-
-    /// Step two: our Close frame; the TCP close follows once it is written, or after `grace` if the
-    /// peer is not reading. Static, so that no access to a session's value is held while it writes.
-    static func sendClose(code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1),
-                          context: ChannelHandlerContext) {
-        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
     }
 }
