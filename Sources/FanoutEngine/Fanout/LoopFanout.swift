@@ -23,38 +23,24 @@ import NIOCore
 /// the symbol's latest value once, as one `conflated` message. That is how an overloaded loop sheds
 /// load: its work per drain is bounded by its subscriptions, not by the backlog, and so is latency.
 ///
-/// Backpressure (docs/PROTOCOL.md, "Slow clients"): an update for a subscriber whose socket is not
-/// writable is not queued. Its subscription is marked stale instead, and when the socket drains
-/// (`catchUp`) or the next update arrives while it is writable, the subscriber gets the symbol's
-/// *latest* value from the last-value cache as one `conflated` message with its real seq. The seq
-/// jump is the gap the client sees, and exactly that many updates are counted as dropped. A lapped
-/// consumer does the same for every subscription on its loop (`resynchronise()`).
-///
-/// Maximum frequency (`maxFrequency`, docs/PROTOCOL.md): an update for a subscription with an
-/// `UpdateInterval` is held back instead of written (`HeldUpdates`), and at the interval's next
-/// boundary the subscription gets the symbol's latest value as one `conflated` message; the
-/// updates it jumps over are counted as `throttled`. All of a loop's subscriptions with the same
-/// interval are released together, so each connection gets one write per boundary.
+/// Whatever skips updates (a full socket, a lap, a late record, a maximum frequency) is settled by
+/// the loop's `Conflator`, with the symbol's latest value; everything leaves through `LoopOutput`.
 public final class LoopFanout: @unchecked Sendable {
     // @unchecked: confined to `eventLoop` except the atomic `wakePending`.
 
     public let eventLoop: any EventLoop
     private var receiver: BroadcastReceiver
     private var index = SubscriptionIndex()
-    /// Subscribers that started owing latest values during this drain; checked once it has flushed.
-    private var startedOwing: [Subscriber] = []
     private let wakePending = ManagedAtomic(false)
     private let counters: FanoutCounters
     private let lastValues: LastValueCache
-    /// The shared `conflated` frame of each symbol's latest value, built once per (symbol, seq).
-    private var latestFrames: LatestValueFrames
-    /// Subscriptions holding back an update under their maximum frequency.
-    private var held = HeldUpdates()
+    /// Latest values in place of skipped updates: catch-up, resync, overdue symbols, held releases.
+    private let conflator: Conflator
     /// Symbols owed their latest value because the loop reached their records too late.
     private var overdue = OverdueSymbols()
     private let allocator = ByteBufferAllocator()
     /// Frame choice, the write queue and the counts: how everything leaves this loop.
-    private var output: LoopOutput
+    private let output: LoopOutput
     /// How long a drain may run, and how late a record may be before the loop conflates.
     private let limits: DrainLimits
     /// Asks this loop to drain, from the publisher's thread or from the loop itself (to continue a
@@ -81,12 +67,14 @@ public final class LoopFanout: @unchecked Sendable {
         self.pacing = pacing
         self.eventLoop = eventLoop
         self.receiver = BroadcastReceiver(buffer: buffer)
-        self.latestFrames = LatestValueFrames(lastValues: lastValues)
         self.counters = counters
         self.limits = limits
         self.drainSignal = drainSignal
-        self.output = LoopOutput(compression: compression, allocator: allocator)
+        let output = LoopOutput(eventLoop: eventLoop, compression: compression, counters: counters, allocator: allocator)
+        self.output = output
+        self.conflator = Conflator(eventLoop: eventLoop, lastValues: lastValues, output: output, allocator: allocator, budget: limits.budget)
         self.lastValues = lastValues
+        conflator.requestDrain = { [unowned self] in self.wake() }
     }
 
     // MARK: Subscriptions (on the loop)
@@ -122,7 +110,7 @@ public final class LoopFanout: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         var removed = 0
         for id in ids {
-            if let subscription = subscriber.subscriptions[id] { held.forget(subscription) }
+            if let subscription = subscriber.subscriptions[id] { conflator.forget(subscription) }
             if index.remove(subscriber, from: id) { removed += 1 }
         }
         counters.subscriptions.wrappingDecrement(by: removed, ordering: .relaxed)
@@ -139,7 +127,7 @@ public final class LoopFanout: @unchecked Sendable {
     public func remove(_ subscriber: Subscriber) {
         eventLoop.assertInEventLoop()
         WriteQueue.discard(subscriber)
-        for subscription in subscriber.subscriptions.values { held.forget(subscription) }
+        for subscription in subscriber.subscriptions.values { conflator.forget(subscription) }
         let removed = index.removeAll(subscriber)
         counters.subscriptions.wrappingDecrement(by: removed, ordering: .relaxed)
     }
@@ -180,15 +168,15 @@ public final class LoopFanout: @unchecked Sendable {
         let deadline = now + limits.budget
 
         // Those queued first have waited longest; new records wait until they are written.
-        var unfinished = !writeQueued(until: deadline)
+        var unfinished = !output.writeQueued(until: deadline)
         var records = 0
         if !unfinished {
             (records, unfinished) = readRecords(now: now, until: deadline)
-            if !writeQueued(until: deadline) { unfinished = true }
+            if !output.writeQueued(until: deadline) { unfinished = true }
         }
         counters.drains.wrappingIncrement(ordering: .relaxed)
-        publishCounts()
-        catchUpThoseWritableAgain()
+        output.publishCounts()
+        conflator.catchUpThoseWritableAgain()
         lastDrainDuration = ContinuousClock.now - started
         if records > 0 { drainObserver?(lastDrainDuration) }
         // More is waiting: go on once the loop has served the socket events queued meanwhile.
@@ -212,7 +200,7 @@ public final class LoopFanout: @unchecked Sendable {
             case .empty:
                 return (records, false)
             case .lapped:
-                output.counts.laps += 1
+                output.countLap()
                 _ = overdue.removeAll()  // covered by the resync
                 resynchronise(now: now)
             case .record(let header, let payload):
@@ -221,7 +209,7 @@ public final class LoopFanout: @unchecked Sendable {
                 if header.publishedAt < lateCutoff {
                     // Too late to send as itself: the symbol's latest value goes out instead, once
                     // the late run is read. Only the header was read, so this costs next to nothing.
-                    output.counts.lateRecords += 1
+                    output.countLateRecord()
                     if index.hasSubscribers(id) { overdue.insert(id) }
                 } else {
                     // Latest values first: a record sent after them would hide their gaps.
@@ -237,42 +225,29 @@ public final class LoopFanout: @unchecked Sendable {
         }
     }
 
-    /// Writes queued subscribers, oldest first, until the queue is empty (true) or `deadline` (false).
-    private func writeQueued(until deadline: NIODeadline) -> Bool {
-        var written: UInt64 = 0
-        defer { output.counts.flushes &+= written }
-        while let subscriber = output.writeQueue.next() {
-            WriteQueue.write(subscriber)
-            written &+= 1
-            if written & 7 == 0, eventLoop.now >= deadline { return output.writeQueue.isEmpty }
-        }
-        return true
-    }
-
     private func deliver(_ message: OutgoingMessage, seq: UInt64, to subscriptions: ContiguousArray<Subscription>, now: NIODeadline) {
         for subscription in subscriptions where seq > subscription.lastSentSeq {
             if let interval = subscription.updateInterval, !subscription.isStale {
                 // Throttled: only hold it. The release at the boundary sends the latest value
                 // (which covers this record) and asks the socket then, so this path touches
                 // neither the subscriber nor its channel (cold memory for thousands of them).
-                if !subscription.isHeld { hold(subscription, every: interval, now: now) }
+                conflator.hold(subscription, every: interval, now: now)
                 continue
             }
-            let subscriber = subscription.subscriber
-            guard subscriber.isWritable else {
-                if subscriber.markStale(subscription) { startedOwing.append(subscriber) }
+            guard subscription.subscriber.isWritable else {
+                conflator.markStale(subscription)
                 continue
             }
             if subscription.isStale {
                 // The latest value covers this record too (the cache is updated first).
-                sendLatest(subscription)
+                conflator.sendLatest(subscription)
             } else if subscription.isHeld {
                 // Held under a frequency limit that a new request has since lifted: what it held
                 // back goes out now, as the latest value (which covers this record), counted as
                 // throttled. Sent as itself, this record would be a gap with no conflated value.
-                sendLatest(subscription, skippedBecause: .throttled)
+                conflator.sendLatest(subscription, skippedBecause: .throttled)
             } else {
-                if let spilled = output.sendUpdate(message, seq: seq, to: subscription) { subscriber.sink.write(spilled) }
+                output.sendUpdate(message, seq: seq, to: subscription)
             }
         }
     }
@@ -280,7 +255,7 @@ public final class LoopFanout: @unchecked Sendable {
     /// Every subscription of the overdue symbols gets its symbol's latest value.
     private func sendOverdue(now: NIODeadline) {
         for id in overdue.removeAll() {
-            bringToLatest(index.subscriptions(of: id), of: id, now: now)
+            conflator.bringToLatest(index.subscriptions(of: id), of: id, now: now)
         }
     }
 
@@ -288,117 +263,17 @@ public final class LoopFanout: @unchecked Sendable {
     /// loop is brought to its symbol's latest value.
     private func resynchronise(now: NIODeadline) {
         for id in index.subscribedSymbols {
-            bringToLatest(index.subscriptions(of: id), of: id, now: now)
+            conflator.bringToLatest(index.subscriptions(of: id), of: id, now: now)
         }
     }
 
-    /// Brings `subscriptions` of `id` to the symbol's latest value: sent now to writable subscribers
-    /// (one shared frame, looked up once), marked stale for the others, and held to its next boundary
-    /// where a subscription has a maximum frequency (it must not get more than it asked for).
-    private func bringToLatest(_ subscriptions: ContiguousArray<Subscription>, of id: SymbolID, now: NIODeadline) {
-        guard let latest = latestFrames.latest(id, allocator: allocator) else { return }
-        for subscription in subscriptions where latest.seq > subscription.lastSentSeq {
-            let subscriber = subscription.subscriber
-            if let interval = subscription.updateInterval, !subscription.isStale {
-                if !subscription.isHeld { hold(subscription, every: interval, now: now) }
-            } else if subscriber.isWritable {
-                if subscription.isStale { subscriber.forgetStale(subscription) }
-                send(latest, to: subscription, because: .backpressure)
-            } else if subscriber.markStale(subscription) {
-                startedOwing.append(subscriber)
-            }
-        }
-    }
-
-    /// Sends `subscriber` the latest value of each symbol it is owed, oldest-stale first, for as long
-    /// as its socket takes them. Call it when the connection becomes writable again. Returns how many
-    /// stale symbols remain (non-zero only if the socket filled up again).
-    ///
-    /// The values are corked: the socket sees them when a cork spills and at the flush. A flush can
-    /// leave the socket writable again with nobody told (NIO may coalesce full-then-drained into no
-    /// event), so it goes on while the socket takes more and something is owed.
+    /// Sends `subscriber` the latest value of each symbol it is owed, for as long as its socket takes
+    /// them (see `Conflator.catchUp`). Call it when the connection becomes writable again. Returns
+    /// how many stale symbols remain (non-zero only if the socket filled up again).
     @discardableResult
     public func catchUp(_ subscriber: Subscriber) -> Int {
         eventLoop.assertInEventLoop()
-        repeat {
-            // Take the list: a write can close the connection and unsubscribe everything mid-loop,
-            // which clears `isStale` on the subscriptions it removes.
-            let owed = subscriber.takeStale()
-            for (offset, subscription) in owed.enumerated() where subscription.isStale {
-                guard subscriber.isWritable else {
-                    subscriber.putBackStale(owed[offset...])
-                    break
-                }
-                sendLatest(subscription)
-            }
-            if subscriber.awaitingWrite {
-                // Its turn now, not in the queue: the socket just said it takes more.
-                WriteQueue.write(subscriber)
-                output.counts.flushes &+= 1
-            }
-            publishCounts()
-        } while subscriber.staleCount > 0 && subscriber.isWritable
-        return subscriber.staleCount
-    }
-
-    /// A subscriber can turn unwritable in the middle of a drain (its own writes fill the buffer) and
-    /// writable again when the drain flushes it; NIO may then report no change at all, so nobody
-    /// would call `catchUp`. Settle those here, so a writable subscriber never ends a drain owing the
-    /// latest value of a symbol that may not update again.
-    private func catchUpThoseWritableAgain() {
-        guard !startedOwing.isEmpty else { return }
-        let owing = startedOwing
-        startedOwing.removeAll(keepingCapacity: true)
-        for subscriber in owing where subscriber.staleCount > 0 && subscriber.isWritable {
-            catchUp(subscriber)
-        }
-    }
-
-    private func hold(_ subscription: Subscription, every interval: UpdateInterval, now: NIODeadline) {
-        guard let release = held.hold(subscription, interval: interval, now: now) else { return }
-        eventLoop.scheduleTask(deadline: release) { self.releaseHeld(interval) }
-    }
-
-    /// A boundary of `interval`: every subscription held under it gets its symbol's latest value,
-    /// and each connection that got something is flushed once.
-    private func releaseHeld(_ interval: UpdateInterval) {
-        eventLoop.assertInEventLoop()
-        for subscription in held.release(interval) {
-            let subscriber = subscription.subscriber
-            // Stale: the socket could not take an update meanwhile, and catch-up owns it now. (Removed
-            // subscriptions are not here: removal lets go of the hold.)
-            guard !subscription.isStale else { continue }
-            if subscriber.isWritable {
-                sendLatest(subscription, skippedBecause: .throttled)
-            } else if subscriber.markStale(subscription) {
-                startedOwing.append(subscriber)
-            }
-        }
-        // Written within a drain's budget; the rest by the drains that follow.
-        if !writeQueued(until: eventLoop.now + limits.budget) { wake() }
-        publishCounts()
-        catchUpThoseWritableAgain()
-    }
-
-    /// Writes the latest value of `subscription`'s symbol if it is newer than what was sent; either
-    /// way the subscription owes nothing and holds nothing afterwards.
-    private func sendLatest(_ subscription: Subscription, skippedBecause cause: LoopOutput.SkipCause = .backpressure) {
-        subscription.subscriber.forgetStale(subscription)
-        guard let latest = latestFrames.latest(subscription.symbolID, allocator: allocator),
-              latest.seq > subscription.lastSentSeq else {
-            held.forget(subscription)
-            return
-        }
-        send(latest, to: subscription, because: cause)
-    }
-
-    /// Writes `latest` (newer than what `subscription` was sent), counting what it jumps over by
-    /// `cause`. The subscription stops being held: what it held is covered.
-    private func send(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: LoopOutput.SkipCause) {
-        held.forget(subscription)
-        if let spilled = output.sendLatest(latest, to: subscription, because: cause) {
-            subscription.subscriber.sink.write(spilled)
-        }
+        return conflator.catchUp(subscriber)
     }
 
     /// A per-connection message (ack, snapshot, error, ...) built as a plain frame, in the form
@@ -406,7 +281,7 @@ public final class LoopFanout: @unchecked Sendable {
     /// compressor sees every message of its connection in order.
     public func encode(_ plainFrame: ByteBuffer, for subscriber: Subscriber) -> ByteBuffer {
         eventLoop.assertInEventLoop()
-        return output.codecs.frame(OutgoingMessage(plain: plainFrame), for: subscriber)
+        return output.frame(OutgoingMessage(plain: plainFrame), for: subscriber)
     }
 
     /// A connection's own message (an answer, a snapshot) is about to be written: its corked frames
@@ -416,22 +291,18 @@ public final class LoopFanout: @unchecked Sendable {
         WriteQueue.release(subscriber)
     }
 
-    private func publishCounts() {
-        output.publishCounts(to: counters)
-    }
-
     /// Subscribers waiting for their write.
-    var queuedWrites: Int { output.writeQueue.count }
+    var queuedWrites: Int { output.queuedWrites }
 
     public var lappedCount: UInt64 { receiver.lappedCount }
     /// Subscriptions on this loop (subscriber × symbol).
     public var subscriptionCount: Int { index.subscriptionCount }
 
     /// Subscriptions holding back an update under their maximum frequency right now.
-    var heldCount: Int { held.heldCount }
+    var heldCount: Int { conflator.heldCount }
 
     func checkInvariants() {
         index.checkInvariants()
-        held.checkInvariants()
+        conflator.checkInvariants()
     }
 }

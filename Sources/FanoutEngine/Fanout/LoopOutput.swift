@@ -7,13 +7,13 @@ import NIOCore
 /// - a symbol's latest value in place of updates the subscription skipped (`sendLatest`), which
 ///   counts the skipped updates by their cause. Catch-up after backpressure, a lap's resync, the
 ///   overdue symbols of an overloaded loop and the release of held (throttled) subscriptions all
-///   send it this one way, so the counts and the client's seq gaps always agree.
+///   send it this one way (through `Conflator`), so the counts and the client's seq gaps always agree.
 ///
 /// Confined to the loop; counts are added to the shared atomics once per drain (`publishCounts`).
-/// It never writes to a socket itself: frames that spill out of a cork are returned, for the caller
-/// to hand to the sink once this value is no longer being mutated (a write can re-enter the
-/// fan-out synchronously, through a writability event).
-struct LoopOutput {
+/// A class, shared by the drain and the conflator, because a write can re-enter the fan-out
+/// synchronously (a writability event, a close): no write here happens while a stored value is
+/// being mutated, which a struct's mutating method could not promise.
+final class LoopOutput {
     /// Why a latest value is sent in place of updates: it decides what the skipped ones count as.
     enum SkipCause {
         /// The socket could not take them, or the loop was lapped or late: `dropped`, and a `conflated` message.
@@ -22,31 +22,33 @@ struct LoopOutput {
         case throttled
     }
 
-    var codecs: LoopCodecs
-    var writeQueue: WriteQueue
+    private var codecs: LoopCodecs
+    private var writeQueue: WriteQueue
     /// Counts gathered since the last `publishCounts`.
-    var counts = DrainCounts()
+    private(set) var counts = DrainCounts()
+    private let counters: FanoutCounters
+    private let eventLoop: any EventLoop
 
-    init(compression: SharedCompression, allocator: ByteBufferAllocator) {
+    init(eventLoop: any EventLoop, compression: SharedCompression, counters: FanoutCounters, allocator: ByteBufferAllocator) {
+        self.eventLoop = eventLoop
+        self.counters = counters
         codecs = LoopCodecs(compression: compression, allocator: allocator)
         writeQueue = WriteQueue(allocator: allocator)
     }
 
-    /// Sends the update with `seq` (newer than what `subscription` was sent) as itself. Returns
-    /// spilled frames to write now (see the type's comment).
-    mutating func sendUpdate(_ message: OutgoingMessage, seq: UInt64, to subscription: Subscription) -> ByteBuffer? {
+    /// Sends the update with `seq` (newer than what `subscription` was sent) as itself.
+    func sendUpdate(_ message: OutgoingMessage, seq: UInt64, to subscription: Subscription) {
         let subscriber = subscription.subscriber
         let spilled = writeQueue.add(codecs.frame(message, for: subscriber), for: subscriber)
         subscription.lastSentSeq = seq
         subscriber.delivered &+= 1
         counts.deliveries &+= 1
-        return spilled
+        if let spilled { subscriber.sink.write(spilled) }
     }
 
     /// Sends `latest` (newer than what `subscription` was sent) and counts the updates it jumps
-    /// over by `cause`. Returns spilled frames to write now (see the type's comment).
-    mutating func sendLatest(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription,
-                             because cause: SkipCause) -> ByteBuffer? {
+    /// over by `cause`.
+    func sendLatest(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: SkipCause) {
         let subscriber = subscription.subscriber
         let spilled = writeQueue.add(codecs.frame(latest.message, for: subscriber), for: subscriber)
         let skipped = latest.seq - subscription.lastSentSeq - 1
@@ -63,10 +65,41 @@ struct LoopOutput {
             subscriber.throttled &+= skipped
             counts.throttled &+= skipped
         }
-        return spilled
+        if let spilled { subscriber.sink.write(spilled) }
     }
 
-    mutating func publishCounts(to counters: FanoutCounters) {
+    /// A per-connection message (an answer, a snapshot) in the form `subscriber` negotiated.
+    func frame(_ message: OutgoingMessage, for subscriber: Subscriber) -> ByteBuffer {
+        codecs.frame(message, for: subscriber)
+    }
+
+    /// Writes queued subscribers, oldest first, until the queue is empty (true) or `deadline` (false).
+    func writeQueued(until deadline: NIODeadline) -> Bool {
+        var written: UInt64 = 0
+        defer { counts.flushes &+= written }
+        while let subscriber = writeQueue.next() {
+            WriteQueue.write(subscriber)
+            written &+= 1
+            if written & 7 == 0, eventLoop.now >= deadline { return writeQueue.isEmpty }
+        }
+        return true
+    }
+
+    /// Writes `subscriber` now, out of its turn (its socket just said it takes more).
+    func writeNow(_ subscriber: Subscriber) {
+        guard subscriber.awaitingWrite else { return }
+        WriteQueue.write(subscriber)
+        counts.flushes &+= 1
+    }
+
+    func countLap() { counts.laps &+= 1 }
+    func countLateRecord() { counts.lateRecords &+= 1 }
+
+    /// Subscribers waiting for their write.
+    var queuedWrites: Int { writeQueue.count }
+
+    /// Adds the counts gathered so far to the shared atomics.
+    func publishCounts() {
         counts.publish(to: counters)
         counts = DrainCounts()
     }
