@@ -50,6 +50,14 @@ struct FanoutHarness {
         fanout.subscribe(subscriber, to: ids, symbols: ids.map { directory.symbol(for: $0)! }, updateInterval: interval)
     }
 
+    /// A new subscriber to `ids`, with the sink that records what it is sent.
+    func subscribedClient(to ids: [SymbolID], every interval: UpdateInterval? = nil) -> (subscriber: Subscriber, sink: RecordingSink) {
+        let sink = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        subscribe(subscriber, to: ids, every: interval)
+        return (subscriber, sink)
+    }
+
     func publish(_ updates: [FeedUpdate]) {
         publisher.publishOnLoop(updates)
         loop.run()  // the consumer's drain
@@ -160,9 +168,7 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
         let hub = FanoutHarness()
         // Enough symbols that the corked latest values spill to the socket before the catch-up ends.
         let ids = hub.register(count: 300)
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: ids)
+        let (subscriber, sink) = hub.subscribedClient(to: ids)
         sink.isWritable = false
         hub.publish(ids.map { hub.update($0, "1.00") })
         #expect(subscriber.staleCount == 300)
@@ -184,9 +190,7 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
 
     @Test func aStaleSubscriptionThatBecomesWritableGetsTheLatestValueOnTheNextUpdate() {
         let hub = FanoutHarness()
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl])
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl])
         sink.isWritable = false
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.aapl, "1.01")])
         sink.isWritable = true  // but no catch-up ran yet
@@ -198,9 +202,7 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
     @Test func aSubscriberThatFillsAndDrainsWithinOneDrainOwesNothingAfterIt() {
         let hub = FanoutHarness()
         let ids = hub.register(count: 300)
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: ids)
+        let (subscriber, sink) = hub.subscribedClient(to: ids)
         sink.unwritableAfterFrames = 1  // the first spilled cork fills the buffer...
         sink.writableAgainOnFlush = true  // ...and the drain's flush empties it, with no event
         hub.publish(ids.map { hub.update($0, "1.00") })
@@ -215,9 +217,7 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
 
     @Test func unsubscribingForgetsWhatWasStale() {
         let hub = FanoutHarness()
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl, hub.msft])
         sink.isWritable = false
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
         hub.fanout.unsubscribe(subscriber, from: [hub.aapl])
@@ -233,9 +233,7 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
     @Test func forgettingManyStaleSymbolsLeavesExactlyTheRestOwed() {
         let hub = FanoutHarness(ringBytes: 1 << 20)
         let ids = hub.register(count: 3_000)
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: ids)
+        let (subscriber, sink) = hub.subscribedClient(to: ids)
         sink.isWritable = false
         hub.publish(ids.map { hub.update($0, "1.00") })
         #expect(subscriber.staleCount == 3_000)
@@ -254,9 +252,7 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
 
     @Test func unsubscribeAndRemoveStopDelivery() {
         let hub = FanoutHarness()
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl, hub.msft])
         #expect(hub.counters.snapshot().subscriptions == 2)
         #expect(hub.fanout.unsubscribe(subscriber, from: [hub.aapl]) == 1)
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
@@ -357,9 +353,7 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
     /// ~4.5 rings' worth goes to a consumer drained inline: every update arrives, no lap, no drop.
     @Test func aBatchLargerThanTheRingIsPublishedInSlicesThatLapNobody() {
         let hub = FanoutHarness(drainingInline: true)  // 64 KiB ring: 16 updates per wake
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl, hub.msft])
         let batch = (0..<2_000).map { hub.update($0 % 2 == 0 ? hub.aapl : hub.msft, "1.\($0 % 100)") }
         hub.publisher.publishOnLoop(batch)
         #expect(hub.counters.snapshot().ringLaps == 0)

@@ -85,9 +85,7 @@ import Foundation
 
     @Test func heldUpdatesAreReleasedAtTheBoundaryAsTheLatestValueWithTheSkipsCountedAsThrottled() {
         let hub = FanoutHarness()
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl], every: every100ms)
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl], every: every100ms)
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.aapl, "1.01")])
         hub.publish([hub.update(hub.aapl, "1.02")])
         #expect(sink.frames.isEmpty && hub.fanout.heldCount == 1)
@@ -133,9 +131,7 @@ import Foundation
 
     @Test func resubscribingChangesTheFrequencyOfSymbolsAlreadySubscribed() {
         let hub = FanoutHarness()
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl], every: every100ms)
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl], every: every100ms)
         hub.publish([hub.update(hub.aapl, "1.00")])
         #expect(sink.frames.isEmpty)
         #expect(hub.subscribe(subscriber, to: [hub.aapl]).isEmpty)  // no second snapshot
@@ -170,9 +166,7 @@ import Foundation
 
     @Test func backpressureDuringAHoldHandsTheSymbolToCatchUpAndCountsTheGapAsDropped() {
         let hub = FanoutHarness()
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl], every: every100ms)
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl], every: every100ms)
         hub.publish([hub.update(hub.aapl, "1.00")])
         sink.isWritable = false
         hub.publish([hub.update(hub.aapl, "1.01")])  // skipped by backpressure as well

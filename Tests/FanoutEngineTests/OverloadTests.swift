@@ -8,9 +8,7 @@ import Testing
 @Suite struct OverloadTests {
     @Test func recordsReachedLaterThanTheLagLimitAreConflatedToOneLatestValuePerSymbolWithTheGapCounted() throws {
         let hub = FanoutHarness(limits: DrainLimits(maxLag: .milliseconds(5)), manualDrains: true)
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl, hub.msft])
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl, hub.msft])
         // Six ticks published at t = 0, reached by the loop at t = 10 ms: twice the lag limit.
         hub.publisher.publishOnLoop((1...4).map { hub.update(hub.aapl, "1.0\($0)") } + (1...2).map { hub.update(hub.msft, "2.0\($0)") })
         #expect(hub.drainSignal?.signals == 1)
@@ -37,9 +35,7 @@ import Testing
 
     @Test func aLateRunThenFreshRecordsSendTheLatestValueFirstSoNoGapIsHidden() throws {
         let hub = FanoutHarness(limits: DrainLimits(maxLag: .milliseconds(5)), manualDrains: true)
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl])
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl])
         hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.01"), hub.update(hub.aapl, "1.02")])  // late
         hub.loop.advanceTime(by: .milliseconds(8))
         hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.03")])  // fresh, published at 8 ms
@@ -54,9 +50,7 @@ import Testing
 
     @Test func aThrottledSubscriptionIsHeldNotSentWhenItsRecordsAreLate() throws {
         let hub = FanoutHarness(limits: DrainLimits(maxLag: .milliseconds(5)), manualDrains: true)
-        let sink = RecordingSink()
-        let subscriber = Subscriber(sink: sink)
-        hub.subscribe(subscriber, to: [hub.aapl], every: UpdateInterval(milliseconds: 100))
+        let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl], every: UpdateInterval(milliseconds: 100))
         hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.01"), hub.update(hub.aapl, "1.02")])
         hub.loop.advanceTime(by: .milliseconds(10))
         hub.fanout.drainSignalled()
