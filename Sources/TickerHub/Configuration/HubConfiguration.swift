@@ -47,8 +47,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// A connection with no inbound traffic for this long is pinged; after twice this long, closed.
     var pingIntervalSeconds = 30
     var maxSymbolsPerConnection = 1_000
-    /// Size of the broadcast ring in bytes (a power of two).
-    var ringBytes = 8 << 20
+    /// The fan-out engine: ring size, drain limits and pacing, the compression threshold.
+    var engine = EngineConfiguration()
     /// The most a subscriber connection may have queued in the hub (its NIO outbound buffer). It is
     /// the connection's high-water mark: above it the connection is not writable, and updates for it
     /// are conflated instead of queued (docs/PROTOCOL.md, "Slow clients").
@@ -58,7 +58,10 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// Request answers (acks, snapshots, symbol lists) cannot be conflated. A client that keeps
     /// sending requests while not reading can push its backlog past `maxBacklogBytes`; past this
     /// hard limit it is evicted at once.
-    var backlogHardLimitBytes: Int { 4 * maxBacklogBytes }
+    var backlogHardLimitBytes: Int { backlogHardLimitFactor * maxBacklogBytes }
+    /// The hard limit as a multiple of `maxBacklogBytes`: room for a burst of answers (a page of
+    /// `list`, a thousand snapshots) on top of a full backlog, and no more.
+    var backlogHardLimitFactor = 4
     /// The kernel send buffer of each accepted socket (`SO_SNDBUF`; Linux doubles it). Without it,
     /// Linux grows the buffer up to 4 MiB for a client that stopped reading: memory outside the
     /// backlog bound, and megabytes of stale updates the client must read before the latest value.
@@ -66,23 +69,13 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var socketSendBufferBytes = 64 * 1024
     /// A connection whose backlog stays full for this long is closed with 4008 "slow consumer".
     var slowClientTimeoutSeconds = 30.0
-    /// Longest a loop may defer a drain after a wake so that more ticks share each socket write
-    /// (`DrainPacing`); 0 drains at once.
-    var maxDrainDelayMilliseconds = 0.0
-    /// The longest one fan-out drain holds its loop before the loop serves its sockets again.
-    var drainBudgetMilliseconds = 5.0
-    /// A loop that reaches a tick later than this after it was published sheds load: it conflates
-    /// its backlog to the latest value per subscription (counted as dropped) instead of sending it.
-    var maxFanoutLagMilliseconds = 50.0
-
-    var drainLimits: DrainLimits {
-        DrainLimits(budget: .nanoseconds(Int64(drainBudgetMilliseconds * 1e6)), maxLag: .nanoseconds(Int64(maxFanoutLagMilliseconds * 1e6)))
-    }
+    /// How long an evicted slow consumer may take to read what is queued and the Close behind it.
+    var slowConsumerCloseGrace = TimeAmount.seconds(5)
+    /// How long any other closing connection gets to answer our Close before the TCP close.
+    var closeGrace = TimeAmount.seconds(1)
     /// permessage-deflate (RFC 7692): off, shared (each message compressed once for all), or
     /// dedicated (a compressor per connection, with context takeover).
     var deflate = PerMessageDeflateNegotiation.Mode.shared
-    /// Messages with a smaller payload go uncompressed (see `SharedCompression`).
-    var deflateThresholdBytes = 64
     /// The dedicated mode's LZ77 window; it bounds the memory per connection (`MessageDeflater.memoryBytes`).
     var dedicatedDeflateWindowBits: Int32 = 11
     /// Offer the `tickerhub.v1.zstd` subprotocol (zstd with a dictionary trained at start-up).
@@ -91,8 +84,14 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var echoPort: Int?
     /// Largest WebSocket message accepted from a subscriber (they only send small JSON requests).
     var maxClientMessageBytes = 64 * 1024
-    /// Largest message accepted from an ingest publisher (a binary tick batch).
-    var maxIngestMessageBytes = 4 << 20
+    /// Most frames one subscriber message may be fragmented into: a request is small, and each
+    /// fragment costs a frame decode, so a client may not spread one over thousands.
+    var maxClientFragments = 64
+    /// Symbols per `list` answer: at most ~19 KB (16-character names), far under the backlog limits
+    /// whatever an ingest feed registered, so a client that asks politely is never evicted for it.
+    var listPageSize = 1_000
+    /// The `/ingest` publishers' limits.
+    var ingest = IngestLimits()
     var logLevel = Logger.Level.info
 
     var description: String {
@@ -100,17 +99,40 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         case .count(let n): "\(n) simulated"
         case .names(let names): names.map(\.name).joined(separator: ",")
         }
-        var text = "host=\(host) port=\(port) feed=\(feed.rawValue) event-loops=\(eventLoops) ring=\(ringBytes)B"
+        var text = "host=\(host) port=\(port) feed=\(feed.rawValue) event-loops=\(eventLoops) ring=\(engine.ringBytes)B"
         if feed == .sim {
             text += " symbols=\(symbolText) rate=\(Int(ticksPerSecond))/s seed=\(seed)"
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
-        text += " deflate=\(deflate.rawValue) deflate-threshold=\(deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
+        text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
-        if maxDrainDelayMilliseconds > 0 { text += " max-drain-delay=\(maxDrainDelayMilliseconds)ms" }
-        text += " drain-budget=\(drainBudgetMilliseconds)ms max-fanout-lag=\(maxFanoutLagMilliseconds)ms"
+        if engine.pacing.maxDelay > .zero { text += " max-drain-delay=\(engine.pacing.maxDelay.inMilliseconds)ms" }
+        text += " drain-budget=\(engine.drain.budget.milliseconds)ms max-fanout-lag=\(engine.drain.maxLag.milliseconds)ms"
+        text += " records-per-drain=\(engine.drain.maxRecords)"
         return text
     }
+}
+
+/// What an `/ingest` publisher may send, and how far it may run ahead of the publisher thread.
+struct IngestLimits: Sendable {
+    /// Largest message accepted (a binary tick batch of up to 65,535 ticks is ~2.4 MB).
+    var maxMessageBytes = 4 << 20
+    /// Most frames one batch may be fragmented into.
+    var maxFragments = 1024
+    /// Batches waiting for the publisher thread above which the connection stops reading, so that a
+    /// fast publisher is slowed by TCP instead of growing the hub's memory...
+    var pauseAboveBatches = 16
+    /// ...and below which it reads again (apart from the pause mark, so it does not flap).
+    var resumeBelowBatches = 4
+}
+
+extension TimeAmount {
+    /// For the configuration's one-line description.
+    var milliseconds: Double { Double(nanoseconds) / 1e6 }
+}
+
+extension Duration {
+    var inMilliseconds: Double { Double(self / .microseconds(1)) / 1000 }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FanoutEngine
 import CMalloc
 import FeedModel
 import Logging
@@ -55,7 +56,7 @@ struct TickerHubCommand: AsyncParsableCommand {
     var maxSymbols: Int = env("TICKERHUB_MAX_SYMBOLS").flatMap(Int.init) ?? 1_000
 
     @Option(help: "Broadcast ring size in bytes, a power of two. (env TICKERHUB_RING_BYTES)")
-    var ringBytes: Int = env("TICKERHUB_RING_BYTES").flatMap(Int.init) ?? 8 << 20
+    var ringBytes: Int = env("TICKERHUB_RING_BYTES").flatMap(Int.init) ?? HubConfiguration().engine.ringBytes
 
     @Option(help: "Most bytes the hub queues for one connection; past it, updates are conflated to the latest value per symbol. (env TICKERHUB_MAX_BACKLOG_BYTES)")
     var maxBacklogBytes: Int = env("TICKERHUB_MAX_BACKLOG_BYTES").flatMap(Int.init) ?? HubConfiguration().maxBacklogBytes
@@ -67,19 +68,19 @@ struct TickerHubCommand: AsyncParsableCommand {
     var slowClientTimeout: Double = env("TICKERHUB_SLOW_CLIENT_TIMEOUT").flatMap(Double.init) ?? HubConfiguration().slowClientTimeoutSeconds
 
     @Option(help: "Longest a loop may defer fan-out after new ticks, in milliseconds, so more of them share each socket write; it adapts to load (the previous fan-out's duration, up to this). 0 fans out at once. (env TICKERHUB_MAX_DRAIN_DELAY_MS)")
-    var maxDrainDelayMs: Double = env("TICKERHUB_MAX_DRAIN_DELAY_MS").flatMap(Double.init) ?? HubConfiguration().maxDrainDelayMilliseconds
+    var maxDrainDelayMs: Double = env("TICKERHUB_MAX_DRAIN_DELAY_MS").flatMap(Double.init) ?? HubConfiguration().engine.pacing.maxDelay.inMilliseconds
 
     @Option(help: "Longest one fan-out drain holds its event loop before the loop serves its sockets again, in milliseconds. (env TICKERHUB_DRAIN_BUDGET_MS)")
-    var drainBudgetMs: Double = env("TICKERHUB_DRAIN_BUDGET_MS").flatMap(Double.init) ?? HubConfiguration().drainBudgetMilliseconds
+    var drainBudgetMs: Double = env("TICKERHUB_DRAIN_BUDGET_MS").flatMap(Double.init) ?? HubConfiguration().engine.drain.budget.milliseconds
 
     @Option(help: "A loop that reaches a tick later than this after it was published, in milliseconds, conflates its backlog to the latest value per subscription instead of sending it (overload shedding, counted as dropped). (env TICKERHUB_MAX_FANOUT_LAG_MS)")
-    var maxFanoutLagMs: Double = env("TICKERHUB_MAX_FANOUT_LAG_MS").flatMap(Double.init) ?? HubConfiguration().maxFanoutLagMilliseconds
+    var maxFanoutLagMs: Double = env("TICKERHUB_MAX_FANOUT_LAG_MS").flatMap(Double.init) ?? HubConfiguration().engine.drain.maxLag.milliseconds
 
     @Option(help: "permessage-deflate: off, shared (compress each message once for all), dedicated (a compressor per connection). (env TICKERHUB_DEFLATE)")
     var deflate: String = env("TICKERHUB_DEFLATE") ?? HubConfiguration().deflate.rawValue
 
     @Option(help: "Messages with a smaller payload, in bytes, are sent uncompressed. (env TICKERHUB_DEFLATE_THRESHOLD)")
-    var deflateThreshold: Int = env("TICKERHUB_DEFLATE_THRESHOLD").flatMap(Int.init) ?? HubConfiguration().deflateThresholdBytes
+    var deflateThreshold: Int = env("TICKERHUB_DEFLATE_THRESHOLD").flatMap(Int.init) ?? HubConfiguration().engine.deflateThresholdBytes
 
     @Option(help: "Offer the tickerhub.v1.zstd subprotocol (zstd with a shared dictionary): on or off. (env TICKERHUB_ZSTD)")
     var zstd: String = env("TICKERHUB_ZSTD") ?? "on"
@@ -147,15 +148,15 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.heartbeatMilliseconds = heartbeatMs
         configuration.pingIntervalSeconds = pingInterval
         configuration.maxSymbolsPerConnection = maxSymbols
-        configuration.ringBytes = ringBytes
+        configuration.engine.ringBytes = ringBytes
         configuration.maxBacklogBytes = maxBacklogBytes
         configuration.slowClientTimeoutSeconds = slowClientTimeout
-        configuration.maxDrainDelayMilliseconds = maxDrainDelayMs
-        configuration.drainBudgetMilliseconds = drainBudgetMs
-        configuration.maxFanoutLagMilliseconds = maxFanoutLagMs
+        configuration.engine.pacing = DrainPacing(maxDelay: .nanoseconds(Int64(maxDrainDelayMs * 1e6)))
+        configuration.engine.drain.budget = .nanoseconds(Int64(drainBudgetMs * 1e6))
+        configuration.engine.drain.maxLag = .nanoseconds(Int64(maxFanoutLagMs * 1e6))
         configuration.socketSendBufferBytes = socketSendBuffer
         configuration.deflate = PerMessageDeflateNegotiation.Mode(rawValue: deflate)!
-        configuration.deflateThresholdBytes = deflateThreshold
+        configuration.engine.deflateThresholdBytes = deflateThreshold
         configuration.zstd = zstd == "on"
         configuration.echoPort = echoPort ?? env("TICKERHUB_ECHO_PORT").flatMap(Int.init)
         configuration.logLevel = Logger.Level(rawValue: logLevel)!

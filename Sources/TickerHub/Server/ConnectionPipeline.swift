@@ -20,7 +20,7 @@ enum ConnectionPipeline {
                                                                                   dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits),
                                             offersZstd: hub.engine.compression.zstdDictionary != nil,
                                             defaultHeartbeatMilliseconds: hub.configuration.heartbeatMilliseconds)
-        let maxFrameSize = max(hub.configuration.maxClientMessageBytes, hub.configuration.maxIngestMessageBytes)
+        let maxFrameSize = max(hub.configuration.maxClientMessageBytes, hub.configuration.ingest.maxMessageBytes)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxFrameSize,
             automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
@@ -56,7 +56,7 @@ enum ConnectionPipeline {
             // inflater serves every connection on it.
             let loopInflater = hub.inflater(for: channel.eventLoop)
             let inflater: (() -> MessageInflater?)? = deflate == nil ? nil : { loopInflater.shared() }
-            try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: 64, inflater: inflater))
+            try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: configuration.maxClientFragments, inflater: inflater))
             let encoding: MessageEncoding = switch deflate {
             case nil: zstd ? .zstd : .plain
             case let agreement? where agreement.usesSharedFrames && configuration.deflate == .shared: .sharedDeflate
@@ -66,7 +66,7 @@ enum ConnectionPipeline {
             try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding,
                                                   options: options))
         case .publisher:
-            try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxIngestMessageBytes, maxFragments: 1024, inflater: nil))
+            try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.ingest.maxMessageBytes, maxFragments: configuration.ingest.maxFragments, inflater: nil))
             try sync.addHandler(IngestSession(hub: hub))
         case .refuse:
             preconditionFailure("a refused request is never upgraded")

@@ -170,14 +170,14 @@ final class HubEngine: Sendable {
 
     init(configuration: HubConfiguration, socketLoops: [any EventLoop], publisherLoop: any EventLoop) {
         directory = SymbolDirectory()
-        ring = BroadcastBuffer(capacity: configuration.ringBytes)
+        ring = BroadcastBuffer(capacity: configuration.engine.ringBytes)
         // Training takes ~0.1 s; a failure only means no zstd subprotocol, never no hub.
         let dictionary = configuration.zstd ? try? ZstdDictionaryTraining.train(for: configuration) : nil
         // Training's samples and work space (~8 MB) are freed by now, but malloc keeps the pages in
         // its arena; hand them back rather than carry them for the hub's lifetime.
         _ = malloc_trim(0)
 
-        compression = SharedCompression(deflateThresholdBytes: configuration.deflateThresholdBytes, zstdDictionary: dictionary)
+        compression = SharedCompression(deflateThresholdBytes: configuration.engine.deflateThresholdBytes, zstdDictionary: dictionary)
         publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory,
                                   lastValues: lastValues, counters: counters, compression: compression)
         let (ring, lastValues, counters, compression) = (self.ring, self.lastValues, self.counters, self.compression)
@@ -187,8 +187,7 @@ final class HubEngine: Sendable {
         }
         let consumers = zip(socketLoops, doorbells).map { loop, doorbell in
             LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,
-                       limits: configuration.drainLimits,
-                       pacing: DrainPacing(maxDelay: .microseconds(Int64(configuration.maxDrainDelayMilliseconds * 1000))),
+                       limits: configuration.engine.drain, pacing: configuration.engine.pacing,
                        drainSignal: doorbell)
         }
         allFanouts = consumers

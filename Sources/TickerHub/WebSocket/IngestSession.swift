@@ -17,11 +17,11 @@ final class IngestSession: ChannelInboundHandler {
     private var inFlight = 0
     private var paused = false
     private var control = WebSocketControl()
-    private static let pauseAbove = 16
-    private static let resumeBelow = 4
+    private let limits: IngestLimits
 
     init(hub: Hub) {
         self.hub = hub
+        self.limits = hub.configuration.ingest
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -84,7 +84,7 @@ final class IngestSession: ChannelInboundHandler {
         }
         hub.metrics.ingestBatches.wrappingIncrement(ordering: .relaxed)
         inFlight += 1
-        if inFlight > IngestSession.pauseAbove, !paused {
+        if inFlight > limits.pauseAboveBatches, !paused {
             paused = true
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         }
@@ -92,7 +92,7 @@ final class IngestSession: ChannelInboundHandler {
         hub.engine.publisher.submit(updates).hop(to: context.eventLoop).whenComplete { _ in
             let (session, context) = loopBound.value
             session.inFlight -= 1
-            if session.paused, session.inFlight < IngestSession.resumeBelow {
+            if session.paused, session.inFlight < session.limits.resumeBelowBatches {
                 session.paused = false
                 context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
             }
@@ -108,6 +108,6 @@ final class IngestSession: ChannelInboundHandler {
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
         guard control.markCloseSent() else { return }
-        CloseHandshake.send(code: code, reason: reason, context: context)
+        CloseHandshake.send(code: code, reason: reason, context: context, grace: hub.configuration.closeGrace)
     }
 }

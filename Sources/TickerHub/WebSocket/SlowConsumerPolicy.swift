@@ -12,14 +12,12 @@ import NIOWebSocket
 /// conflated, never queued. A client that reads at all, however slowly, keeps draining and is kept:
 /// it ends up with the latest values. It is evicted when
 /// 1. its backlog has stayed full for `--slow-client-timeout` seconds: it has stopped reading; or
-/// 2. its backlog passes the hard limit (4 × `--max-backlog-bytes`). Only request answers can do
+/// 2. its backlog passes the hard limit (`backlogHardLimitFactor` × `--max-backlog-bytes`, 4 by default). Only request answers can do
 ///    that, since updates are never queued past the limit: the client keeps sending requests while
 ///    not reading their answers.
 struct SlowConsumerPolicy {
     static let closeCode = WebSocketErrorCode(codeNumber: 4008)
     static let closeReason = "slow consumer"
-    /// How long an evicted connection may take to read what is queued and the close frame behind it.
-    static let closeGrace = TimeAmount.seconds(5)
 
     enum Rule: Equatable, CustomStringConvertible {
         case backlogFullTooLong(seconds: Double)
@@ -36,6 +34,8 @@ struct SlowConsumerPolicy {
     let timeout: TimeAmount
     let timeoutSeconds: Double
     let hardLimitBytes: Int
+    /// How long an evicted connection may take to read what is queued and the close frame behind it.
+    let closeGrace: TimeAmount
     /// When the backlog last became full; nil while it is not.
     private(set) var fullSince: NIODeadline?
     /// A read the pipeline asked for while the backlog was full; issued once it drains.
@@ -55,6 +55,7 @@ struct SlowConsumerPolicy {
         timeoutSeconds = configuration.slowClientTimeoutSeconds
         timeout = .nanoseconds(Int64(configuration.slowClientTimeoutSeconds * 1e9))
         hardLimitBytes = configuration.backlogHardLimitBytes
+        closeGrace = configuration.slowConsumerCloseGrace
     }
 
     var isFull: Bool { fullSince != nil }

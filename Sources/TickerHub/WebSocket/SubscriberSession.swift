@@ -166,7 +166,7 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         ])
         // The close frame queues behind the backlog; a client that reads again soon still gets it.
         close(context: context, code: SlowConsumerPolicy.closeCode, reason: SlowConsumerPolicy.closeReason,
-              grace: SlowConsumerPolicy.closeGrace)
+              grace: backlog.closeGrace)
     }
 
     // MARK: Inbound
@@ -262,13 +262,10 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
             }
             start = known
         }
-        let page = hub.engine.directory.page(after: start, limit: Self.listPageSize)
+        let page = hub.engine.directory.page(after: start, limit: hub.configuration.listPageSize)
         let names = page.symbols.map(\.name)
         send(.symbols(id: id, symbols: names, next: page.more ? names.last : nil), context: context)
     }
-
-    /// Symbols per `list` answer: at most ~19 KB (16-character names), well under `--max-backlog-bytes`.
-    static let listPageSize = 1_000
 
     private func unsubscribe(id: Int64?, names: [String], context: ChannelHandlerContext) {
         let resolved = hub.engine.directory.resolve(uniqued(names))
@@ -340,13 +337,13 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     }
 
     /// Sends a close frame once; see `WebSocketControl`.
-    func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String, grace: TimeAmount = .seconds(1)) {
+    func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String, grace: TimeAmount? = nil) {
         guard control.markCloseSent() else { return }
         if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
         keepAlive.remove(self)
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
-        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace)
+        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace ?? hub.configuration.closeGrace)
         // Read (and ignore) what the client still sends; see `SlowConsumerPolicy.mayRead`.
         if backlog.takeDeferredRead() { context.read() }
     }
