@@ -4,21 +4,20 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// One `/ws` connection speaking protocol `tickerhub.v1` (docs/PROTOCOL.md).
+/// One `/ws` connection speaking protocol `tickerhub.v1` (docs/PROTOCOL.md): the channel handler
+/// that ties a connection to its parts. Market updates do not pass through it at all: the fan-out
+/// writes them straight to `RawFrameWriter`.
 ///
-/// It turns requests into subscription changes on its loop's `LoopFanout`, answers them, and keeps
-/// the connection alive: a `heartbeat` when no message went out for the interval the client chose
-/// (`SubscriberOptions`), a WebSocket ping when nothing came in, and a close when pings go unanswered. Market updates do not pass through this
-/// handler at all: the fan-out writes them straight to `RawFrameWriter`.
-///
-/// Bad requests get an `error` message and the connection stays up. Protocol violations (unmasked
-/// frames, invalid UTF-8) close it with the RFC 6455 code; NIO's decoder handles the framing ones.
-///
-/// Slow clients (docs/PROTOCOL.md, "Slow clients"): while the connection's backlog is full, this
-/// handler stops reading requests (their answers could not be conflated away), and when the
-/// backlog drains it has the fan-out send the latest value of every symbol that went stale. A
-/// backlog that stays full for `slowClientTimeoutSeconds`, or that requests push past the hard
-/// limit, gets the connection closed with 4008 "slow consumer" (`SlowConsumerPolicy`).
+/// - Requests: parsed here, carried out and answered by `SubscriberRequests`. Bad requests get an
+///   `error` message and the connection stays up.
+/// - Control frames and closing: `WebSocketControl` and `CloseHandshake`, shared with the ingest and
+///   echo sessions. Protocol violations (unmasked frames, invalid UTF-8) close the connection with
+///   the RFC 6455 code; NIO's decoder handles the framing ones.
+/// - Keep-alive: `ConnectionLiveness` decides heartbeats, pings and timeouts; `KeepAliveSweep`
+///   checks every session of a loop with one timer.
+/// - Slow clients (docs/PROTOCOL.md, "Slow clients"): `SlowConsumerPolicy` says when the backlog is
+///   full (requests are not read meanwhile: their answers could not be conflated away), when it
+///   drained (the fan-out then catches the subscriber up), and when to evict (4008 "slow consumer").
 final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
@@ -34,12 +33,10 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     var keepAliveSlot = -1
     /// Set while the handler is in a pipeline; the keep-alive checks write through it.
     private var context: ChannelHandlerContext?
-    /// Silence after which a `heartbeat` goes out; nil for none (the client's choice, or the default).
-    private let heartbeatInterval: TimeAmount?
-    /// When a keep-alive check last saw something written (or wrote a heartbeat).
-    private var lastOutbound = NIODeadline.now()
-    private var lastInbound = NIODeadline.now()
-    private var pingSentAt: NIODeadline?
+    /// Heartbeats, pings, and when to give up on a silent client.
+    private var liveness: ConnectionLiveness
+    /// What each request does, and its answers.
+    private let requests: SubscriberRequests
     /// Pings, the Close handshake, and nothing after our Close: shared with the other sessions.
     private var control = WebSocketControl()
     private var closeSent: Bool { control.closeSent }
@@ -53,11 +50,14 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
 
     init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter, encoding: MessageEncoding = .plain,
          options: SubscriberOptions = SubscriberOptions()) {
-        self.heartbeatInterval = options.heartbeatMilliseconds.map { .milliseconds(Int64($0)) }
+        self.liveness = ConnectionLiveness(heartbeatInterval: options.heartbeatMilliseconds.map { .milliseconds(Int64($0)) },
+                                           pingInterval: .seconds(Int64(hub.configuration.pingIntervalSeconds)), now: .now())
         self.hub = hub
         self.fanout = fanout
         self.writer = writer
-        self.subscriber = Subscriber(sink: writer, encoding: encoding)
+        let subscriber = Subscriber(sink: writer, encoding: encoding)
+        self.subscriber = subscriber
+        self.requests = SubscriberRequests(hub: hub, fanout: fanout, subscriber: subscriber)
         self.limits = ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
                                            maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
         self.backlog = SlowConsumerPolicy(configuration: hub.configuration)
@@ -78,7 +78,7 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         remote = context.remoteAddress
         hub.logger.info("subscriber connected", metadata: ["remote": "\(remote.map { "\($0)" } ?? "?")", "encoding": "\(subscriber.encoding.name)"])
         let configuration = hub.configuration
-        send(.welcome(.init(heartbeatMs: Int((heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
+        send(.welcome(.init(heartbeatMs: Int((liveness.heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
                             feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
                             zstdDictionary: hub.engine.compression.zstdDictionary?.id)), context: context)
         writer.flush()
@@ -135,8 +135,7 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         case .drained(let readWasDeferred):
             hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
             // The client read what we queued: as good a sign of life as a pong.
-            lastInbound = .now()
-            pingSentAt = nil
+            liveness.heardFrom(at: .now())
             if subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
             if readWasDeferred { context.read() }
         case .none:
@@ -172,8 +171,7 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastInbound = .now()
-        pingSentAt = nil
+        liveness.heardFrom(at: .now())
         switch control.receive(unwrapInboundIn(data), context: context) {
         case .message(let frame) where frame.opcode == .text:
             handleText(frame.unmaskedData, context: context)
@@ -204,77 +202,13 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         evictIfHopeless(context: context, now: .now())
     }
 
-    private func handle(_ message: ClientMessage, context: ChannelHandlerContext) {
-        switch message {
-        case let .subscribe(id, names, interval):
-            subscribe(id: id, names: names, updateInterval: interval, context: context)
-        case let .unsubscribe(id, names):
-            unsubscribe(id: id, names: names, context: context)
-        case let .list(id, after):
-            list(id: id, after: after, context: context)
-        case .ping(let id):
-            send(.pong(id: id, timestamp: .now()), context: context)
-        case .stats(let id):
-            send(.stats(id: id, counters: [
-                ("delivered", subscriber.delivered), ("dropped", subscriber.dropped), ("throttled", subscriber.throttled),
-                ("conflated", subscriber.conflated),
-                ("stale", UInt64(subscriber.staleCount)), ("subscriptions", UInt64(subscriber.subscriptionCount)),
-                ("backlog_bytes", UInt64(backlogBytes(context: context))),
-            ]), context: context)
+    private func handle(_ request: ClientMessage, context: ChannelHandlerContext) {
+        switch requests.answer(request, backlogBytes: { backlogBytes(context: context) }) {
+        case .success(let answers):
+            for answer in answers { send(answer, context: context) }
+        case .failure(let error):
+            reject(error, context: context)
         }
-    }
-
-    private func subscribe(id: Int64?, names: [String], updateInterval: UpdateInterval?, context: ChannelHandlerContext) {
-        let requested = uniqued(names)
-        let resolved = hub.engine.directory.resolve(requested)
-        guard resolved.unknown.isEmpty else {
-            reject(.unknownSymbols(resolved.unknown, id: id), context: context)
-            return
-        }
-        let ids = resolved.known.map(\.1)
-        let added = ids.filter { !subscriber.isSubscribed(to: $0) }.count
-        let limit = hub.configuration.maxSymbolsPerConnection
-        guard subscriber.subscriptionCount + added <= limit else {
-            reject(ProtocolError(id: id, code: .tooManySymbols,
-                                 message: "\(subscriber.subscriptionCount + added) subscriptions would exceed the limit of \(limit) per connection"),
-                   context: context)
-            return
-        }
-        let symbols = resolved.known.map { Symbol($0.0)! }
-        // Subscribe, then answer: ack first, then one snapshot per new symbol; updates follow from the
-        // next drain, which runs on this same loop after us, so nothing can overtake the snapshot.
-        let snapshots = fanout.subscribe(subscriber, to: ids, symbols: symbols, updateInterval: updateInterval)
-        send(.ack(id: id, op: "subscribe", symbols: symbols.map(\.name), updateInterval: updateInterval), context: context)
-        for snapshot in snapshots {
-            send(.snapshot(snapshot), context: context)
-        }
-    }
-
-    /// One page of symbols. Paged so that an answer stays far below the backlog limits whatever an
-    /// ingest feed registered: 100,000 names in one message would be over a megabyte, and a client
-    /// that asked politely would be evicted as a slow consumer.
-    private func list(id: Int64?, after: String?, context: ChannelHandlerContext) {
-        var start: SymbolID?
-        if let after {
-            guard let known = hub.engine.directory.id(of: after) else {
-                reject(.unknownSymbols([after], id: id), context: context)
-                return
-            }
-            start = known
-        }
-        let page = hub.engine.directory.page(after: start, limit: hub.configuration.listPageSize)
-        let names = page.symbols.map(\.name)
-        send(.symbols(id: id, symbols: names, next: page.more ? names.last : nil), context: context)
-    }
-
-    private func unsubscribe(id: Int64?, names: [String], context: ChannelHandlerContext) {
-        let resolved = hub.engine.directory.resolve(uniqued(names))
-        guard resolved.unknown.isEmpty else {
-            reject(.unknownSymbols(resolved.unknown, id: id), context: context)
-            return
-        }
-        fanout.unsubscribe(subscriber, from: resolved.known.map(\.1))
-        send(.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0)), context: context)
     }
 
     // MARK: Outbound
@@ -295,36 +229,28 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
 
     // MARK: Keep-alive
 
-    /// Twice a second (`KeepAliveSweep`): heartbeat when idle for the chosen interval, ping when
-    /// silent, close when a ping goes unanswered or the backlog is hopeless.
+    /// Twice a second (`KeepAliveSweep`): heartbeat, ping, or close, as `liveness` decides; and
+    /// eviction if the backlog is hopeless.
     func checkLiveness(now: NIODeadline) {
         guard let context, !closeSent else { return }
         evictIfHopeless(context: context, now: now)
         guard !closeSent else { return }
-        if subscriber.wroteSinceLastCheck || backlog.isFull {
-            // A full backlog is not idle: the client has plenty unread, and a heartbeat would only queue.
-            subscriber.wroteSinceLastCheck = false
-            lastOutbound = now
-        } else if let heartbeatInterval, now - lastOutbound >= heartbeatInterval {
+        let wrote = subscriber.wroteSinceLastCheck
+        subscriber.wroteSinceLastCheck = false
+        if liveness.heartbeatDue(now: now, wroteSinceLastCheck: wrote, backlogFull: backlog.isFull) {
             send(.heartbeat(timestamp: .now()), context: context)
             writer.flush()
             subscriber.wroteSinceLastCheck = false
-            lastOutbound = now
         }
-        // A full backlog is judged by the slow-consumer rule instead: our ping would sit behind it,
-        // and a client that drains it has shown it is alive (see channelWritabilityChanged).
-        guard !backlog.isFull else { return }
-        let pingInterval = TimeAmount.seconds(Int64(hub.configuration.pingIntervalSeconds))
-        if let pingSentAt {
-            // With bytes still queued here, the client is behind, not gone: the backlog rule judges it.
-            if now - pingSentAt > pingInterval, backlogBytes(context: context) == 0 {
-                hub.metrics.pingTimeouts.wrappingIncrement(ordering: .relaxed)
-                hub.logger.info("closing unresponsive subscriber", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
-                close(context: context, code: .goingAway, reason: "ping timeout")
-            }
-        } else if now - lastInbound > pingInterval {
-            pingSentAt = now
+        switch liveness.pingAction(now: now, backlogFull: backlog.isFull, backlogBytes: { backlogBytes(context: context) }) {
+        case .none:
+            break
+        case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "tickerhub"))), promise: nil)
+        case .timedOut:
+            hub.metrics.pingTimeouts.wrappingIncrement(ordering: .relaxed)
+            hub.logger.info("closing unresponsive subscriber", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+            close(context: context, code: .goingAway, reason: "ping timeout")
         }
     }
 
@@ -346,11 +272,6 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
         CloseHandshake.send(code: code, reason: reason, context: context, grace: grace ?? hub.configuration.closeGrace)
         // Read (and ignore) what the client still sends; see `SlowConsumerPolicy.mayRead`.
         if backlog.takeDeferredRead() { context.read() }
-    }
-
-    private func uniqued(_ names: [String]) -> [String] {
-        var seen = Set<String>()
-        return names.filter { seen.insert($0).inserted }
     }
 }
 

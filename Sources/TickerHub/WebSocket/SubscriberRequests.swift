@@ -1,0 +1,87 @@
+import FanoutEngine
+import FeedModel
+
+/// What each `tickerhub.v1` request does (docs/PROTOCOL.md): the change to the connection's
+/// subscriptions on its loop's fan-out, and the answers, in the order they go out. No channel here:
+/// the session parses the request, hands it over, and writes what comes back.
+struct SubscriberRequests {
+    let directory: SymbolDirectory
+    let fanout: LoopFanout
+    let subscriber: Subscriber
+    let maxSymbols: Int
+    let listPageSize: Int
+
+    init(hub: Hub, fanout: LoopFanout, subscriber: Subscriber) {
+        directory = hub.engine.directory
+        self.fanout = fanout
+        self.subscriber = subscriber
+        maxSymbols = hub.configuration.maxSymbolsPerConnection
+        listPageSize = hub.configuration.listPageSize
+    }
+
+    /// The answers to `request`, or the error it is refused with (and nothing changed).
+    /// `backlogBytes` is asked only by a `stats` request.
+    func answer(_ request: ClientMessage, backlogBytes: () -> Int) -> Result<[ServerMessage], ProtocolError> {
+        switch request {
+        case let .subscribe(id, names, interval):
+            subscribe(id: id, names: names, updateInterval: interval)
+        case let .unsubscribe(id, names):
+            unsubscribe(id: id, names: names)
+        case let .list(id, after):
+            list(id: id, after: after)
+        case .ping(let id):
+            .success([.pong(id: id, timestamp: .now())])
+        case .stats(let id):
+            .success([.stats(id: id, counters: [
+                ("delivered", subscriber.delivered), ("dropped", subscriber.dropped), ("throttled", subscriber.throttled),
+                ("conflated", subscriber.conflated),
+                ("stale", UInt64(subscriber.staleCount)), ("subscriptions", UInt64(subscriber.subscriptionCount)),
+                ("backlog_bytes", UInt64(backlogBytes())),
+            ])])
+        }
+    }
+
+    /// Subscribes, then answers: the ack, then one snapshot per new symbol. Updates follow from the
+    /// next drain, which runs on this same loop after the answers are written, so nothing can
+    /// overtake a snapshot.
+    private func subscribe(id: Int64?, names: [String], updateInterval: UpdateInterval?) -> Result<[ServerMessage], ProtocolError> {
+        let resolved = directory.resolve(uniqued(names))
+        guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
+        let ids = resolved.known.map(\.1)
+        let total = subscriber.subscriptionCount + ids.filter { !subscriber.isSubscribed(to: $0) }.count
+        guard total <= maxSymbols else {
+            return .failure(ProtocolError(id: id, code: .tooManySymbols,
+                                          message: "\(total) subscriptions would exceed the limit of \(maxSymbols) per connection"))
+        }
+        let symbols = resolved.known.map { Symbol($0.0)! }
+        let snapshots = fanout.subscribe(subscriber, to: ids, symbols: symbols, updateInterval: updateInterval)
+        return .success([.ack(id: id, op: "subscribe", symbols: symbols.map(\.name), updateInterval: updateInterval)]
+            + snapshots.map { .snapshot($0) })
+    }
+
+    private func unsubscribe(id: Int64?, names: [String]) -> Result<[ServerMessage], ProtocolError> {
+        let resolved = directory.resolve(uniqued(names))
+        guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
+        fanout.unsubscribe(subscriber, from: resolved.known.map(\.1))
+        return .success([.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0))])
+    }
+
+    /// One page of symbols (`listPageSize`). Paged so that an answer stays far below the backlog
+    /// limits whatever an ingest feed registered: 100,000 names in one message would be over a
+    /// megabyte, and a client that asked politely would be evicted as a slow consumer.
+    private func list(id: Int64?, after: String?) -> Result<[ServerMessage], ProtocolError> {
+        var start: SymbolID?
+        if let after {
+            guard let known = directory.id(of: after) else { return .failure(.unknownSymbols([after], id: id)) }
+            start = known
+        }
+        let page = directory.page(after: start, limit: listPageSize)
+        let names = page.symbols.map(\.name)
+        return .success([.symbols(id: id, symbols: names, next: page.more ? names.last : nil)])
+    }
+
+    private func uniqued(_ names: [String]) -> [String] {
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,72 @@
+import NIOCore
+import Testing
+
+@testable import TickerHub
+
+/// The keep-alive rules of a subscriber connection, step by step on a made-up clock.
+struct ConnectionLivenessTests {
+    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    func at(_ seconds: Double) -> NIODeadline { start + .nanoseconds(Int64(seconds * 1e9)) }
+
+    @Test func aHeartbeatGoesOutOnlyAfterTheChosenSilence() {
+        var liveness = ConnectionLiveness(heartbeatInterval: .seconds(1), pingInterval: .seconds(30), now: start)
+        let step1 = liveness.heartbeatDue(now: at(0.5), wroteSinceLastCheck: false, backlogFull: false)
+        #expect(!step1)
+        // Something went out at 0.9 s: the silence starts again from that check.
+        let step2 = liveness.heartbeatDue(now: at(0.9), wroteSinceLastCheck: true, backlogFull: false)
+        #expect(!step2)
+        let step3 = liveness.heartbeatDue(now: at(1.5), wroteSinceLastCheck: false, backlogFull: false)
+        #expect(!step3)
+        let step4 = liveness.heartbeatDue(now: at(1.9), wroteSinceLastCheck: false, backlogFull: false)
+        #expect(step4)
+        let step5 = liveness.heartbeatDue(now: at(2.4), wroteSinceLastCheck: false, backlogFull: false)
+        #expect(!step5)
+        // A full backlog is not idle.
+        let step6 = liveness.heartbeatDue(now: at(5), wroteSinceLastCheck: false, backlogFull: true)
+        #expect(!step6)
+    }
+
+    @Test func noHeartbeatUnlessTheClientAskedForOne() {
+        var liveness = ConnectionLiveness(heartbeatInterval: nil, pingInterval: .seconds(30), now: start)
+        let step7 = liveness.heartbeatDue(now: at(3_600), wroteSinceLastCheck: false, backlogFull: false)
+        #expect(!step7)
+    }
+
+    @Test func aSilentClientIsPingedThenGivenUpOn() {
+        var liveness = ConnectionLiveness(heartbeatInterval: nil, pingInterval: .seconds(30), now: start)
+        let step8 = liveness.pingAction(now: at(29), backlogFull: false, backlogBytes: { 0 })
+        #expect(step8 == .none)
+        let step9 = liveness.pingAction(now: at(31), backlogFull: false, backlogBytes: { 0 })
+        #expect(step9 == .ping)
+        let step10 = liveness.pingAction(now: at(45), backlogFull: false, backlogBytes: { 0 })
+        #expect(step10 == .none, "one ping, then wait")
+        let step11 = liveness.pingAction(now: at(62), backlogFull: false, backlogBytes: { 0 })
+        #expect(step11 == .timedOut)
+    }
+
+    @Test func anAnswerOrADrainedBacklogCountsAsLife() {
+        var liveness = ConnectionLiveness(heartbeatInterval: nil, pingInterval: .seconds(30), now: start)
+        let step12 = liveness.pingAction(now: at(31), backlogFull: false, backlogBytes: { 0 })
+        #expect(step12 == .ping)
+        liveness.heardFrom(at: at(40))
+        let step13 = liveness.pingAction(now: at(62), backlogFull: false, backlogBytes: { 0 })
+        #expect(step13 == .none)
+        let step14 = liveness.pingAction(now: at(71), backlogFull: false, backlogBytes: { 0 })
+        #expect(step14 == .ping)
+    }
+
+    @Test func aClientThatIsBehindIsJudgedByTheBacklogRuleNotByPings() {
+        var liveness = ConnectionLiveness(heartbeatInterval: nil, pingInterval: .seconds(30), now: start)
+        // While the backlog is full: no ping (it would queue behind the backlog).
+        let step15 = liveness.pingAction(now: at(31), backlogFull: true, backlogBytes: { 0 })
+        #expect(step15 == .none)
+        let step16 = liveness.pingAction(now: at(32), backlogFull: false, backlogBytes: { 0 })
+        #expect(step16 == .ping)
+        // Unanswered, but the hub still holds bytes for it: behind, not gone.
+        let step17 = liveness.pingAction(now: at(70), backlogFull: false, backlogBytes: { 4096 })
+        #expect(step17 == .none)
+        let step18 = liveness.pingAction(now: at(71), backlogFull: false, backlogBytes: { 0 })
+        #expect(step18 == .timedOut)
+    }
+}
