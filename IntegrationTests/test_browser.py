@@ -193,7 +193,7 @@ def test_ops_page_charts_the_hubs_stats(start_hub, browser):
     try:
         wait_for(lambda: hub.get_json("/stats")["connections"] >= 100, message="the swarm to connect")
         browser.get(hub.http + "/ops")
-        charts = ["connections", "deliveries", "drops", "evictions", "batch", "writes", "cpu", "rss"]
+        charts = ["connections", "deliveries", "drops", "evictions", "batch", "lag", "writes", "cpu", "rss"]
         wait_for(lambda: all(int(browser.find_element(By.ID, f"chart-{c}").get_attribute("data-points") or 0) >= 4
                              for c in charts), message="four polls on every chart")
 
@@ -207,6 +207,12 @@ def test_ops_page_charts_the_hubs_stats(start_hub, browser):
         assert last("rss") > 1
         assert last("cpu") > 0
         assert text(browser, "status") == "up"
+        assert last("lag") >= 0
+        # The totals are the hub's catalog's: every labelled figure, with its explanation as a tooltip.
+        catalog = [entry for entry in hub.get_json("/stats/catalog") if "label" in entry]
+        shown = browser.execute_script(
+            "return [...document.querySelectorAll('#totals div')].map(d => [d.firstChild.textContent, d.title])")
+        assert shown == [[entry["label"], entry["help"]] for entry in catalog]
         totals = browser.find_element(By.ID, "totals").text
         assert "deliveries" in totals and "ring laps" in totals
         if SCREENSHOTS:

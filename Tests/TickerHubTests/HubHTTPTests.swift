@@ -85,17 +85,49 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
             for page in ["/", "/ops"] {
                 let (status, html) = try await get(base, page)
                 #expect(status == 200 && html.hasPrefix("<!doctype html>"))
-                let referenced = html.matches(of: /(?:src|href)="(\/assets\/[^"]+)"/).map { String($0.output.1) }
+                var referenced = html.matches(of: /(?:src|href)="(\/assets\/[^"]+)"/).map { String($0.output.1) }
                 #expect(!referenced.isEmpty)
-                for asset in referenced {
+                var seen = Set<String>()
+                // Scripts are ES modules: follow their imports too.
+                while let asset = referenced.popLast() {
+                    guard seen.insert(asset).inserted else { continue }
                     let (assetStatus, body) = try await get(base, asset)
                     #expect(assetStatus == 200 && !body.isEmpty, "\(asset) from \(page)")
                     #expect(StaticAssets.byPath[asset]?.contentType.hasPrefix(asset.hasSuffix(".css") ? "text/css" : "text/javascript") == true)
+                    referenced += body.matches(of: /from "\.\/([a-z]+\.js)"/).map { "/assets/" + $0.output.1 }
                 }
+                if page == "/" { #expect(seen.isSuperset(of: ["/assets/dom.js", "/assets/charts.js", "/assets/prices.js"])) }
             }
             let (_, script) = try await get(base, "/assets/watchlist.js")
             #expect(script.contains("new WebSocket"))
             #expect(try await get(base, "/assets/missing.js").0 == 404)
+        }
+    }
+
+    /// The catalog is the one list: every figure in it is in `/stats` and, where it has a Prometheus
+    /// name, in `/metrics` and in docs/PROTOCOL.md; `/stats/catalog` serves it to the operator page.
+    @Test func everyCatalogFigureIsInStatsMetricsAndTheDocs() async throws {
+        let protocolDoc = try String(contentsOf: URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+        try await withHub { _, base in
+            let (_, statsBody) = try await get(base, "/stats")
+            let stats = try JSONSerialization.jsonObject(with: Data(statsBody.utf8)) as! [String: Any]
+            let (_, metrics) = try await get(base, "/metrics")
+            for descriptor in MetricCatalog.all {
+                #expect(stats["\(descriptor.key)"] is Int, "/stats lacks \(descriptor.key)")
+                guard let name = descriptor.prometheusName else { continue }
+                #expect(metrics.contains("\n\(name)"), "/metrics lacks \(name)")
+                #expect(metrics.contains("# HELP \(name) \(descriptor.help)"))
+                #expect(protocolDoc.contains("`\(name)"), "docs/PROTOCOL.md lacks \(name)")
+            }
+            #expect(metrics.contains("tickerhub_fanout_lag_bytes{loop=\"0\"}"))
+            #expect((stats["fanoutLagBytes"] as? [Int])?.count == stats["eventLoops"] as? Int)
+            let (catalogStatus, catalogBody) = try await get(base, "/stats/catalog")
+            let catalog = try JSONSerialization.jsonObject(with: Data(catalogBody.utf8)) as! [[String: String]]
+            #expect(catalogStatus == 200 && catalog.count == MetricCatalog.all.count)
+            #expect(catalog.first { $0["key"] == "slowConsumerEvictions" }?["label"] == "evictions")
+            #expect(catalog.first { $0["key"] == "framesZstd" }?["prometheus"] == #"tickerhub_compressed_frames_total{mode="zstd"}"#)
         }
     }
 

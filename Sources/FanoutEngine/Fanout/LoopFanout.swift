@@ -30,6 +30,9 @@ public final class LoopFanout: @unchecked Sendable {
 
     public let eventLoop: any EventLoop
     private var receiver: BroadcastReceiver
+    private let ring: BroadcastBuffer
+    /// Where `receiver` stood after the last drain: read by `lagBytes` on any thread.
+    private let readPosition: ManagedAtomic<RingPosition>
     private var index = SubscriptionIndex()
     private let wakePending = ManagedAtomic(false)
     private let counters: FanoutCounters
@@ -67,6 +70,8 @@ public final class LoopFanout: @unchecked Sendable {
         self.pacing = pacing
         self.eventLoop = eventLoop
         self.receiver = BroadcastReceiver(buffer: buffer)
+        self.ring = buffer
+        self.readPosition = ManagedAtomic(receiver.position)
         self.counters = counters
         self.limits = limits
         self.drainSignal = drainSignal
@@ -175,6 +180,7 @@ public final class LoopFanout: @unchecked Sendable {
             if !output.writeQueued(until: deadline) { unfinished = true }
         }
         counters.drains.wrappingIncrement(ordering: .relaxed)
+        readPosition.store(receiver.position, ordering: .relaxed)
         output.publishCounts()
         conflator.catchUpThoseWritableAgain()
         lastDrainDuration = ContinuousClock.now - started
@@ -295,6 +301,13 @@ public final class LoopFanout: @unchecked Sendable {
     var queuedWrites: Int { output.queuedWrites }
 
     public var lappedCount: UInt64 { receiver.lappedCount }
+
+    /// Bytes published to the ring that this loop has not read yet: how far behind it is, for the
+    /// operator (`tickerhub_fanout_lag_bytes`). Safe on any thread; as of the loop's last drain.
+    public var lagBytes: UInt64 {
+        let tail = ring.acquireTail(), read = readPosition.load(ordering: .relaxed)
+        return tail > read ? tail.rawValue - read.rawValue : 0
+    }
     /// Subscriptions on this loop (subscriber × symbol).
     public var subscriptionCount: Int { index.subscriptionCount }
 

@@ -78,6 +78,9 @@ public struct BroadcastReceiver {
         return .record(header, payload: payload)
     }
 
+    /// Where the next read starts.
+    var position: RingPosition { cursor }
+
     /// Records published but not yet read, in bytes: how far behind this receiver is.
     public var lagBytes: UInt64 {
         let tail = buffer.acquireTail()

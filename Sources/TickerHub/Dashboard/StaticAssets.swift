@@ -2,7 +2,8 @@ import NIOCore
 
 /// The web pages (`GET /`, `GET /ops`) and their scripts and styles under `/assets/`.
 ///
-/// The files live in `Dashboard/Assets/` as plain HTML, JS and CSS, and SwiftPM compiles them into
+/// The files live in `Dashboard/Assets/` as plain HTML, CSS and JavaScript ES modules (no build
+/// step: each page loads one module, which imports the shared ones), and SwiftPM compiles them into
 /// the binary (`.embedInCode`, which generates `PackageResources`), so `tickerhub` stays one
 /// self-contained executable with no CDN, no bundle directory and no internet. Each body is a
 /// `ByteBuffer` built once; responses share its storage.
@@ -20,6 +21,9 @@ enum StaticAssets {
         "/assets/charts.js": script(PackageResources.charts_js),
         "/assets/watchlist.js": script(PackageResources.watchlist_js),
         "/assets/ops.js": script(PackageResources.ops_js),
+        "/assets/dom.js": script(PackageResources.dom_js),
+        "/assets/prices.js": script(PackageResources.prices_js),
+        "/assets/latency.js": script(PackageResources.latency_js),
     ]
 
     private static func html(_ bytes: [UInt8]) -> Asset {

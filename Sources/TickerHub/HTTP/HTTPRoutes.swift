@@ -40,6 +40,7 @@ struct HTTPResponse: Sendable {
 /// | `GET /v1/symbols`                   | JSON array of symbol names                        |
 /// | `GET /v1/snapshot?symbols=A,B`      | JSON array of snapshots (all symbols if omitted)  |
 /// | `GET /stats`                        | JSON counters                                     |
+/// | `GET /stats/catalog`                | what each figure of `/stats` and `/metrics` means |
 /// | `GET /v1/zstd/dictionary/{id}`      | the zstd dictionary with that id (binary)         |
 /// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade (400 for a bad `/ws` option) |
 struct HTTPRoutes: Sendable {
@@ -88,6 +89,8 @@ struct HTTPRoutes: Sendable {
             return snapshot(query: HTTPRoutes.query(of: head.uri, "symbols"))
         case "/stats":
             return .json(StatsReport(hub: hub).json())
+        case "/stats/catalog":
+            return .json(MetricCatalog.json())
         case let path where path.hasPrefix("/v1/zstd/dictionary/"):
             return zstdDictionary(id: path.dropFirst("/v1/zstd/dictionary/".count))
         case "/ws":

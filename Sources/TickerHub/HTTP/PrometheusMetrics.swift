@@ -12,7 +12,8 @@ import Synchronization
 /// directly, once per drain. The registry is also swift-metrics' backend in the `tickerhub`
 /// process (`bootstrapSwiftMetrics`), so code using swift-metrics lands here too.
 ///
-/// Every name is prefixed `tickerhub_`; docs/PROTOCOL.md lists them.
+/// What is reported comes from `MetricCatalog`, the one list of the hub's figures; every name is
+/// prefixed `tickerhub_`, and docs/PROTOCOL.md lists them (a test checks it does).
 final class PrometheusMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     /// Each mirrored counter's value at the last scrape.
@@ -35,58 +36,29 @@ final class PrometheusMetrics: Sendable {
     }
 
     func render(hub: Hub) -> ByteBuffer {
-        let fanout = hub.engine.counters.snapshot()
-        let metrics = hub.metrics
-        let usage = ProcessUsage.current()
-        let counters: [(String, String, UInt64, [(String, String)])] = [
-            ("tickerhub_ticks_in_total", "Ticks accepted from the feed and sequenced", fanout.ticksIn, []),
-            ("tickerhub_frames_encoded_total", "Frames built for the ring (one per tick)", fanout.framesEncoded, []),
-            ("tickerhub_compressed_frames_total", "Shared compressed frames built (at most one per tick and mode)", fanout.framesDeflated, [("mode", "deflate")]),
-            ("tickerhub_compressed_frames_total", "Shared compressed frames built (at most one per tick and mode)", fanout.framesZstd, [("mode", "zstd")]),
-            ("tickerhub_compressed_bytes_total", "Bytes of shared compressed frames built", fanout.deflatedBytes, [("mode", "deflate")]),
-            ("tickerhub_compressed_bytes_total", "Bytes of shared compressed frames built", fanout.zstdBytes, [("mode", "zstd")]),
-            ("tickerhub_deliveries_total", "Frames written to subscribers", fanout.deliveries, []),
-            ("tickerhub_flushes_total", "Socket flushes (each at most one write)", fanout.flushes, []),
-            ("tickerhub_dropped_total", "Updates subscribers will never get, shown to them as seq gaps", fanout.drops, []),
-            ("tickerhub_conflated_total", "Latest-value messages sent in place of skipped updates", fanout.conflated, []),
-            ("tickerhub_throttled_total", "Updates skipped by subscriptions' maxFrequency, shown to them as seq gaps", fanout.throttled, []),
-            ("tickerhub_ring_laps_total", "Times an event loop's consumer was lapped by the ring's writer", fanout.ringLaps, []),
-            ("tickerhub_late_records_total", "Ring records an event loop reached more than --max-fanout-lag-ms after publishing, and conflated to the latest values instead of sending (overload shedding)", fanout.lateRecords, []),
-            ("tickerhub_evictions_total", "Connections closed with 4008 slow consumer", metrics.slowConsumerEvictions.load(ordering: .relaxed), []),
-            ("tickerhub_connections_accepted_total", "Subscriber connections accepted", metrics.subscribersAccepted.load(ordering: .relaxed), []),
-            ("tickerhub_request_errors_total", "Requests answered with an error message", metrics.requestErrors.load(ordering: .relaxed), []),
-            ("tickerhub_protocol_violations_total", "Connections closed for a protocol violation", metrics.protocolViolations.load(ordering: .relaxed), []),
-            ("tickerhub_ping_timeouts_total", "Connections closed for not answering pings", metrics.pingTimeouts.load(ordering: .relaxed), []),
-            ("tickerhub_http_requests_total", "Plain HTTP requests served", metrics.httpRequests.load(ordering: .relaxed), []),
-        ]
+        let reading = MetricReading(hub: hub)
         mirror.withLock { last in
-            for (name, help, value, labels) in counters {
-                let key = name + labels.map { "\($0.0)=\($0.1)" }.joined()
-                let counter = registry.makeCounter(name: name, labels: labels, help: help)
-                let previous = last[key] ?? 0
-                if value > previous { counter.increment(by: Int64(value - previous)) }
-                last[key] = value
+            for descriptor in MetricCatalog.all {
+                guard let name = descriptor.prometheusName else { continue }
+                let value = descriptor.value(reading)
+                switch descriptor.kind {
+                case .counter:
+                    let key = name + descriptor.labels.map { "\($0.0)=\($0.1)" }.joined()
+                    let previous = last[key] ?? 0
+                    // Made even while zero: a series that appears only once it moves reads as missing.
+                    let counter = registry.makeCounter(name: name, labels: descriptor.labels, help: descriptor.help)
+                    if value > previous { counter.increment(by: Double(value - previous) * descriptor.prometheusScale) }
+                    last[key] = value
+                case .gauge:
+                    registry.makeGauge(name: name, labels: descriptor.labels, help: descriptor.help)
+                        .set(to: Double(value) * descriptor.prometheusScale)
+                }
             }
-            // CPU time is a counter in seconds, mirrored from microseconds like the others.
-            let cpu = usage.cpuMicroseconds
-            let previous = last["process_cpu"] ?? 0
-            if cpu > previous {
-                registry.makeCounter(name: "tickerhub_process_cpu_seconds_total", labels: [],
-                                     help: "User and system CPU time of the hub process")
-                    .increment(by: Double(cpu - previous) / 1_000_000)
-            }
-            last["process_cpu"] = cpu
         }
-        let gauges: [(String, String, Double)] = [
-            ("tickerhub_connections", "Subscriber connections open", Double(metrics.subscribersConnected.load(ordering: .relaxed))),
-            ("tickerhub_subscriptions", "Subscriptions (connection x symbol)", Double(fanout.subscriptions)),
-            ("tickerhub_backlogged_connections", "Connections whose backlog is full now", Double(metrics.backloggedConnections.load(ordering: .relaxed))),
-            ("tickerhub_publishers", "Ingest publishers connected", Double(metrics.publishersConnected.load(ordering: .relaxed))),
-            ("tickerhub_symbols", "Symbols known to the hub", Double(hub.engine.directory.count)),
-            ("tickerhub_process_resident_memory_bytes", "Resident memory of the hub process", Double(usage.residentBytes)),
-        ]
-        for (name, help, value) in gauges {
-            registry.makeGauge(name: name, help: help).set(to: value)
+        for (loop, fanout) in hub.engine.allFanouts.enumerated() {
+            registry.makeGauge(name: "tickerhub_fanout_lag_bytes", labels: [("loop", "\(loop)")],
+                               help: "Bytes published to the ring that this event loop's fan-out has not read yet")
+                .set(to: Double(fanout.lagBytes))
         }
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)

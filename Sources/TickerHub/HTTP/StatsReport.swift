@@ -1,49 +1,26 @@
 import FeedModel
 import NIOCore
 
-/// The `/stats` document: what the hub has done since start, for operators and load tests.
+/// The `/stats` document: what the hub has done since start, for operators and load tests. Its
+/// figures are `MetricCatalog`'s; the rest says how the hub is set up, how far behind each loop's
+/// fan-out is (`fanoutLagBytes`), and the fan-out batch times.
 struct StatsReport {
     let hub: Hub
 
     func json() -> ByteBuffer {
-        let fanout = hub.engine.counters.snapshot()
-        let metrics = hub.metrics
+        let reading = MetricReading(hub: hub)
         var json = JSONWriter(buffer: ByteBuffer())
         json.beginObject()
-        json.field("connections", metrics.subscribersConnected.load(ordering: .relaxed))
-        json.field("connectionsAccepted", metrics.subscribersAccepted.load(ordering: .relaxed))
-        json.field("publishers", metrics.publishersConnected.load(ordering: .relaxed))
-        json.field("subscriptions", fanout.subscriptions)
-        json.field("symbols", hub.engine.directory.count)
-        json.field("ticksIn", fanout.ticksIn)
-        json.field("framesEncoded", fanout.framesEncoded)
-        json.field("framesDeflated", fanout.framesDeflated)
-        json.field("framesZstd", fanout.framesZstd)
-        json.field("deliveries", fanout.deliveries)
-        json.field("flushes", fanout.flushes)
-        json.field("drops", fanout.drops)
-        json.field("conflated", fanout.conflated)
-        json.field("throttled", fanout.throttled)
-        json.field("backloggedConnections", metrics.backloggedConnections.load(ordering: .relaxed))
-        json.field("slowConsumerEvictions", metrics.slowConsumerEvictions.load(ordering: .relaxed))
-        json.field("ringLaps", fanout.ringLaps)
-        json.field("lateRecords", fanout.lateRecords)
-        json.field("drains", fanout.drains)
-        json.field("requestErrors", metrics.requestErrors.load(ordering: .relaxed))
-        json.field("protocolViolations", metrics.protocolViolations.load(ordering: .relaxed))
-        json.field("pingTimeouts", metrics.pingTimeouts.load(ordering: .relaxed))
-        json.field("ingestBatches", metrics.ingestBatches.load(ordering: .relaxed))
-        json.field("ingestRejected", metrics.ingestRejected.load(ordering: .relaxed))
-        json.field("httpRequests", metrics.httpRequests.load(ordering: .relaxed))
+        for descriptor in MetricCatalog.all {
+            json.field(descriptor.key, descriptor.value(reading))
+        }
+        // How the hub is set up, for reading the figures.
         json.field("ringBytes", hub.engine.ring.capacity)
         json.field("maxBacklogBytes", hub.configuration.maxBacklogBytes)
         json.field("eventLoops", hub.engine.allFanouts.count)
-        let usage = ProcessUsage.current()
-        let uptime = (ContinuousClock.now - metrics.startedAt).components
-        json.field("uptimeMillis", uptime.seconds * 1000 + uptime.attoseconds / 1_000_000_000_000_000)
-        json.field("cpuMicros", usage.cpuMicroseconds)
-        json.field("rssBytes", usage.residentBytes)
-        json.field("heapBytes", usage.heapBytes)
+        json.beginArray(key: "fanoutLagBytes")
+        for fanout in hub.engine.allFanouts { json.integer(fanout.lagBytes) }
+        json.endArray()
         batchLatency(into: &json)
         json.endObject()
         return json.buffer

@@ -1,11 +1,10 @@
 // Canvas drawing shared by the watchlist (sparklines) and the operator page (line charts).
 // No library: both pages must work with no internet, from assets inside the tickerhub binary.
-"use strict";
 
 // Sizes a canvas's backing store to its CSS size times the device pixel ratio, so lines stay sharp.
 // Pass the CSS size when it is fixed: reading clientWidth after DOM writes forces a layout, and
 // doing that once per row per frame is what makes tables stutter.
-function fitCanvas(canvas, cssWidth = canvas.clientWidth, cssHeight = canvas.clientHeight) {
+export function fitCanvas(canvas, cssWidth = canvas.clientWidth, cssHeight = canvas.clientHeight) {
   const ratio = window.devicePixelRatio || 1;
   const width = Math.max(1, Math.round(cssWidth * ratio));
   const height = Math.max(1, Math.round(cssHeight * ratio));
@@ -17,7 +16,7 @@ function fitCanvas(canvas, cssWidth = canvas.clientWidth, cssHeight = canvas.cli
 
 // A small price line: green if the window ends above where it started, red if below.
 // The canvas's CSS size must be `width` x `height`.
-function drawSparkline(canvas, values, width, height) {
+export function drawSparkline(canvas, values, width, height) {
   const { context } = fitCanvas(canvas, width, height);
   context.clearRect(0, 0, width, height);
   if (values.length < 2) return;
@@ -38,7 +37,7 @@ function drawSparkline(canvas, values, width, height) {
 
 // A time-series chart of one or more series sharing a y axis that starts at zero.
 // `series`: [{label, color}]; push one value per series per sample with `add`.
-class LineChart {
+export class LineChart {
   constructor(canvas, { series, unit = "", capacity = 300, format = formatNumber }) {
     this.canvas = canvas;
     this.series = series.map(s => ({ ...s, values: [] }));
@@ -107,7 +106,7 @@ function niceCeiling(value) {
   return 10 * power;
 }
 
-function formatNumber(value) {
+export function formatNumber(value) {
   if (!Number.isFinite(value)) return "–";
   const abs = Math.abs(value);
   if (abs >= 1e9) return (value / 1e9).toFixed(abs >= 1e10 ? 0 : 1) + "G";

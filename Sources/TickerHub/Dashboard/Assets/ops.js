@@ -1,8 +1,10 @@
 // The operator page (GET /ops): polls /stats once a second and charts rates and levels.
-// Counters in /stats are totals since start; rates are differences between two polls.
-"use strict";
+// Counters in /stats are totals since start; rates are differences between two polls. Which totals
+// are listed, with what label and explanation, comes from the hub's metric catalog (/stats/catalog),
+// the same table that names the figures in /stats and /metrics.
+import { $ } from "./dom.js";
+import { LineChart } from "./charts.js";
 
-const $ = id => document.getElementById(id);
 const POLL_MS = 1000;
 const HISTORY = 180;   // polls kept per chart: three minutes
 
@@ -23,6 +25,8 @@ const chartSpecs = [
   { id: "batch", title: "Fan-out batch time (ms)", unit: " ms", series: [
       { label: "p99", color: "#f5b83d", value: (s, p) => batchPercentile(s, p, 0.99) },
       { label: "mean", color: "#5aa9e6", value: (s, p) => batchMean(s, p) }] },
+  { id: "lag", title: "Fan-out lag: ring bytes not yet read (KiB, the furthest-behind loop)", unit: " KiB", series: [
+      { label: "lag", color: "#ef5d5d", value: (s) => s.fanoutLagBytes ? Math.max(0, ...s.fanoutLagBytes) / 1024 : NaN }] },
   { id: "writes", title: "Messages per socket write", series: [
       { label: "deliveries / flush", color: "#3fcf82", value: (s, p) => ratio(s, p, "deliveries", "flushes") }] },
   { id: "cpu", title: "Hub CPU (% of one core)", unit: "%", series: [
@@ -78,14 +82,17 @@ const charts = chartSpecs.map(spec => {
   return { spec, chart: new LineChart(canvas, { series: spec.series, unit: spec.unit || "", capacity: HISTORY }) };
 });
 
-const totals = [
-  ["connections accepted", "connectionsAccepted"], ["subscriptions", "subscriptions"], ["symbols", "symbols"],
-  ["ticks in", "ticksIn"], ["frames encoded", "framesEncoded"], ["frames deflated", "framesDeflated"],
-  ["frames zstd", "framesZstd"], ["deliveries", "deliveries"], ["socket writes", "flushes"],
-  ["dropped", "drops"], ["conflated", "conflated"], ["throttled", "throttled"], ["evictions", "slowConsumerEvictions"],
-  ["ring laps", "ringLaps"], ["ping timeouts", "pingTimeouts"], ["protocol violations", "protocolViolations"],
-  ["request errors", "requestErrors"], ["publishers", "publishers"], ["ingest batches", "ingestBatches"],
-];
+// [{key, label, help}] of the figures shown as totals, from the catalog; empty until it arrives.
+let totals = [];
+
+async function loadCatalog() {
+  try {
+    const response = await fetch("/stats/catalog", { cache: "no-store" });
+    totals = (await response.json()).filter(entry => entry.label);
+  } catch (error) {
+    setTimeout(loadCatalog, POLL_MS);
+  }
+}
 
 let previous = null, previousAt = 0;
 
@@ -114,8 +121,9 @@ function showTotals(stats) {
   $("uptime").textContent = formatDuration(stats.uptimeMillis / 1000);
   $("loops").textContent = stats.eventLoops;
   $("ring").textContent = (stats.ringBytes / 1048576).toFixed(stats.ringBytes >= 1048576 ? 0 : 2) + " MiB";
-  $("totals").replaceChildren(...totals.map(([label, key]) => {
+  $("totals").replaceChildren(...totals.map(({ key, label, help }) => {
     const div = document.createElement("div");
+    div.title = help;
     const name = document.createElement("span"); name.textContent = label;
     const value = document.createElement("b"); value.textContent = (stats[key] ?? 0).toLocaleString("en");
     div.append(name, value);
@@ -129,4 +137,4 @@ function formatDuration(seconds) {
 }
 
 window.addEventListener("resize", () => charts.forEach(({ chart }) => chart.draw()));
-poll();
+loadCatalog().then(poll);

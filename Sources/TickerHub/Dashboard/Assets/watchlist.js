@@ -3,63 +3,19 @@
 // Message handlers only change state and mark rows dirty; the screen is redrawn once per animation
 // frame, and only the rows that changed. So 50+ symbols at hundreds of updates per second cost a few
 // DOM writes per frame, not one per message.
-"use strict";
+import { $ } from "./dom.js";
+import { drawSparkline } from "./charts.js";
+import { parsePrice, formatUnits, difference } from "./prices.js";
+import { LatencyWindow } from "./latency.js";
 
-const $ = id => document.getElementById(id);
 const STORAGE_KEY = "tickerhub.watchlist.v1";
 const DEFAULT_WATCHLIST_SIZE = 20;
 const SPARK_POINTS = 120;            // 30 s of history at one point per 250 ms
 const SPARK_INTERVAL_MS = 250;
 const SPARK_WIDTH = 110, SPARK_HEIGHT = 26;   // CSS pixels; index.html's td.spark canvas says the same
-const LATENCY_WINDOW_MS = 10_000;
-const LATENCY_MAX_SAMPLES = 50_000;
 const FLASH_MS = 400;
 const RECONNECT_BASE_MS = 500, RECONNECT_MAX_MS = 30_000;
 const HUB_STATS_INTERVAL_MS = 5000;
-
-// ---- Prices: decimal strings on the wire; arithmetic on scaled integers, never on floats ----------
-
-// "188.2200" -> {units: 1882200, scale: 4}. Exact while units < 2^53 (prices below ~900 billion).
-function parsePrice(text) {
-  if (typeof text !== "string") return null;
-  const negative = text.startsWith("-");
-  const [whole, fraction = ""] = (negative ? text.slice(1) : text).split(".");
-  const units = Number(whole + fraction);
-  return Number.isSafeInteger(units) ? { units: negative ? -units : units, scale: fraction.length } : null;
-}
-
-function formatUnits(units, scale) {
-  const sign = units < 0 ? "-" : "";
-  const digits = String(Math.abs(units)).padStart(scale + 1, "0");
-  return scale ? `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}` : sign + digits;
-}
-
-function difference(a, b) {  // a - b, in a's scale when both share it
-  if (!a || !b || a.scale !== b.scale) return null;
-  return { units: a.units - b.units, scale: a.scale };
-}
-
-// ---- Latency from `ts` (publish time, ns since the epoch) over a sliding window ---------------------
-
-class LatencyWindow {
-  constructor() { this.samples = []; this.start = 0; }  // [arrivalMs, latencyMs], oldest first from `start`
-
-  add(tsNanos) {
-    const now = performance.timeOrigin + performance.now();
-    this.samples.push([now, now - tsNanos / 1e6]);
-    if (this.samples.length - this.start > LATENCY_MAX_SAMPLES) this.start++;
-  }
-
-  percentiles() {
-    const cutoff = performance.timeOrigin + performance.now() - LATENCY_WINDOW_MS;
-    while (this.start < this.samples.length && this.samples[this.start][0] < cutoff) this.start++;
-    if (this.start > 4096) { this.samples = this.samples.slice(this.start); this.start = 0; }
-    const values = this.samples.slice(this.start).map(s => s[1]).sort((a, b) => a - b);
-    if (!values.length) return null;
-    const at = q => values[Math.min(values.length - 1, Math.floor(q * values.length))];
-    return { p50: at(0.5), p99: at(0.99) };
-  }
-}
 
 // ---- The saved watchlist ------------------------------------------------------------------------
 

@@ -1,0 +1,141 @@
+import FanoutEngine
+import FeedModel
+import NIOCore
+
+/// Every figure the hub reports, described once: its key in `/stats`, its name and help in
+/// `/metrics`, and its label on the operator page (`/ops`), which reads this table from
+/// `/stats/catalog`. Adding a figure here adds it to all three; nothing else lists them.
+struct MetricDescriptor: Sendable {
+    enum Kind: String, Sendable {
+        /// A total since start; Prometheus gets the increase since the last scrape.
+        case counter
+        /// A level now.
+        case gauge
+    }
+
+    /// The field in `/stats`.
+    let key: StaticString
+    /// The Prometheus name (without labels); nil for a figure only `/stats` has.
+    let prometheusName: String?
+    /// Labels that tell this series apart from others with the same Prometheus name.
+    var labels: [(String, String)] = []
+    let kind: Kind
+    let help: String
+    /// Its label among the totals on the operator page; nil: not shown there.
+    var opsLabel: String?
+    /// Multiplies the `/stats` value into Prometheus' unit (microseconds into seconds, say).
+    var prometheusScale = 1.0
+    /// The value, in `/stats`' unit.
+    let value: @Sendable (MetricReading) -> UInt64
+}
+
+/// One reading of everything the descriptors read, taken once per request.
+struct MetricReading {
+    let fanout: FanoutCounters.Snapshot
+    let metrics: HubMetrics
+    let usage: ProcessUsage
+    let symbols: Int
+
+    init(hub: Hub) {
+        fanout = hub.engine.counters.snapshot()
+        metrics = hub.metrics
+        usage = ProcessUsage.current()
+        symbols = hub.engine.directory.count
+    }
+}
+
+enum MetricCatalog {
+    static let all: [MetricDescriptor] = [
+        // Connections
+        MetricDescriptor(key: "connections", prometheusName: "tickerhub_connections", kind: .gauge,
+                         help: "Subscriber connections open") { UInt64($0.metrics.subscribersConnected.load(ordering: .relaxed)) },
+        MetricDescriptor(key: "connectionsAccepted", prometheusName: "tickerhub_connections_accepted_total", kind: .counter,
+                         help: "Subscriber connections accepted", opsLabel: "connections accepted") { $0.metrics.subscribersAccepted.load(ordering: .relaxed) },
+        MetricDescriptor(key: "publishers", prometheusName: "tickerhub_publishers", kind: .gauge,
+                         help: "Ingest publishers connected", opsLabel: "publishers") { UInt64($0.metrics.publishersConnected.load(ordering: .relaxed)) },
+        MetricDescriptor(key: "subscriptions", prometheusName: "tickerhub_subscriptions", kind: .gauge,
+                         help: "Subscriptions (connection x symbol)", opsLabel: "subscriptions") { UInt64(max(0, $0.fanout.subscriptions)) },
+        MetricDescriptor(key: "symbols", prometheusName: "tickerhub_symbols", kind: .gauge,
+                         help: "Symbols known to the hub", opsLabel: "symbols") { UInt64($0.symbols) },
+        // Feed and encoding
+        MetricDescriptor(key: "ticksIn", prometheusName: "tickerhub_ticks_in_total", kind: .counter,
+                         help: "Ticks accepted from the feed and sequenced", opsLabel: "ticks in") { $0.fanout.ticksIn },
+        MetricDescriptor(key: "framesEncoded", prometheusName: "tickerhub_frames_encoded_total", kind: .counter,
+                         help: "Frames built for the ring (one per tick)", opsLabel: "frames encoded") { $0.fanout.framesEncoded },
+        MetricDescriptor(key: "framesDeflated", prometheusName: "tickerhub_compressed_frames_total", labels: [("mode", "deflate")], kind: .counter,
+                         help: "Shared compressed frames built (at most one per tick and mode)", opsLabel: "frames deflated") { $0.fanout.framesDeflated },
+        MetricDescriptor(key: "framesZstd", prometheusName: "tickerhub_compressed_frames_total", labels: [("mode", "zstd")], kind: .counter,
+                         help: "Shared compressed frames built (at most one per tick and mode)", opsLabel: "frames zstd") { $0.fanout.framesZstd },
+        MetricDescriptor(key: "deflatedBytes", prometheusName: "tickerhub_compressed_bytes_total", labels: [("mode", "deflate")], kind: .counter,
+                         help: "Bytes of shared compressed frames built") { $0.fanout.deflatedBytes },
+        MetricDescriptor(key: "zstdBytes", prometheusName: "tickerhub_compressed_bytes_total", labels: [("mode", "zstd")], kind: .counter,
+                         help: "Bytes of shared compressed frames built") { $0.fanout.zstdBytes },
+        MetricDescriptor(key: "ingestBatches", prometheusName: "tickerhub_ingest_batches_total", kind: .counter,
+                         help: "Tick batches accepted from ingest publishers", opsLabel: "ingest batches") { $0.metrics.ingestBatches.load(ordering: .relaxed) },
+        MetricDescriptor(key: "ingestRejected", prometheusName: "tickerhub_ingest_rejected_total", kind: .counter,
+                         help: "Ingest publishers closed for a bad batch", opsLabel: "ingest rejected") { $0.metrics.ingestRejected.load(ordering: .relaxed) },
+        // Fan-out
+        MetricDescriptor(key: "deliveries", prometheusName: "tickerhub_deliveries_total", kind: .counter,
+                         help: "Frames written to subscribers", opsLabel: "deliveries") { $0.fanout.deliveries },
+        MetricDescriptor(key: "flushes", prometheusName: "tickerhub_flushes_total", kind: .counter,
+                         help: "Socket flushes (each at most one write)", opsLabel: "socket writes") { $0.fanout.flushes },
+        MetricDescriptor(key: "drains", prometheusName: "tickerhub_drains_total", kind: .counter,
+                         help: "Fan-out drains run by the event loops") { $0.fanout.drains },
+        MetricDescriptor(key: "drops", prometheusName: "tickerhub_dropped_total", kind: .counter,
+                         help: "Updates subscribers will never get, shown to them as seq gaps", opsLabel: "dropped") { $0.fanout.drops },
+        MetricDescriptor(key: "conflated", prometheusName: "tickerhub_conflated_total", kind: .counter,
+                         help: "Latest-value messages sent in place of skipped updates", opsLabel: "conflated") { $0.fanout.conflated },
+        MetricDescriptor(key: "throttled", prometheusName: "tickerhub_throttled_total", kind: .counter,
+                         help: "Updates skipped by subscriptions' maxFrequency, shown to them as seq gaps", opsLabel: "throttled") { $0.fanout.throttled },
+        MetricDescriptor(key: "ringLaps", prometheusName: "tickerhub_ring_laps_total", kind: .counter,
+                         help: "Times an event loop's consumer was lapped by the ring's writer", opsLabel: "ring laps") { $0.fanout.ringLaps },
+        MetricDescriptor(key: "lateRecords", prometheusName: "tickerhub_late_records_total", kind: .counter,
+                         help: "Ring records an event loop reached more than --max-fanout-lag-ms after publishing, and conflated to the latest values instead of sending (overload shedding)",
+                         opsLabel: "late records") { $0.fanout.lateRecords },
+        // Slow and misbehaving clients
+        MetricDescriptor(key: "backloggedConnections", prometheusName: "tickerhub_backlogged_connections", kind: .gauge,
+                         help: "Connections whose backlog is full now") { UInt64(max(0, $0.metrics.backloggedConnections.load(ordering: .relaxed))) },
+        MetricDescriptor(key: "slowConsumerEvictions", prometheusName: "tickerhub_evictions_total", kind: .counter,
+                         help: "Connections closed with 4008 slow consumer", opsLabel: "evictions") { $0.metrics.slowConsumerEvictions.load(ordering: .relaxed) },
+        MetricDescriptor(key: "pingTimeouts", prometheusName: "tickerhub_ping_timeouts_total", kind: .counter,
+                         help: "Connections closed for not answering pings", opsLabel: "ping timeouts") { $0.metrics.pingTimeouts.load(ordering: .relaxed) },
+        MetricDescriptor(key: "protocolViolations", prometheusName: "tickerhub_protocol_violations_total", kind: .counter,
+                         help: "Connections closed for a protocol violation", opsLabel: "protocol violations") { $0.metrics.protocolViolations.load(ordering: .relaxed) },
+        MetricDescriptor(key: "requestErrors", prometheusName: "tickerhub_request_errors_total", kind: .counter,
+                         help: "Requests answered with an error message", opsLabel: "request errors") { $0.metrics.requestErrors.load(ordering: .relaxed) },
+        MetricDescriptor(key: "httpRequests", prometheusName: "tickerhub_http_requests_total", kind: .counter,
+                         help: "Plain HTTP requests served") { $0.metrics.httpRequests.load(ordering: .relaxed) },
+        // The process
+        MetricDescriptor(key: "cpuMicros", prometheusName: "tickerhub_process_cpu_seconds_total", kind: .counter,
+                         help: "User and system CPU time of the hub process", prometheusScale: 1e-6) { $0.usage.cpuMicroseconds },
+        MetricDescriptor(key: "rssBytes", prometheusName: "tickerhub_process_resident_memory_bytes", kind: .gauge,
+                         help: "Resident memory of the hub process") { $0.usage.residentBytes },
+        MetricDescriptor(key: "heapBytes", prometheusName: "tickerhub_process_heap_bytes", kind: .gauge,
+                         help: "Bytes allocated by the hub and not freed (glibc mallinfo2)") { $0.usage.heapBytes },
+        MetricDescriptor(key: "uptimeMillis", prometheusName: nil, kind: .gauge,
+                         help: "Milliseconds since the hub started") { reading in
+            let uptime = (ContinuousClock.now - reading.metrics.startedAt).components
+            return UInt64(uptime.seconds * 1000 + uptime.attoseconds / 1_000_000_000_000_000)
+        },
+    ]
+
+    /// The catalog itself, for the operator page (`GET /stats/catalog`): each figure's key, kind,
+    /// help, Prometheus name and, where it has one, its label on the page.
+    static func json() -> ByteBuffer {
+        var json = JSONWriter(buffer: ByteBuffer())
+        json.beginArrayValue()
+        for descriptor in all {
+            json.beginObject()
+            json.field("key", "\(descriptor.key)")
+            json.field("kind", descriptor.kind.rawValue)
+            json.field("help", descriptor.help)
+            if let name = descriptor.prometheusName {
+                json.field("prometheus", name + descriptor.labels.map { "{\($0.0)=\"\($0.1)\"}" }.joined())
+            }
+            if let label = descriptor.opsLabel { json.field("label", label) }
+            json.endObject()
+        }
+        json.endArray()
+        return json.buffer
+    }
+}
