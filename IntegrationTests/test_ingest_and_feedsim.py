@@ -149,3 +149,42 @@ def test_swarm_measures_a_gapless_run(start_hub):
     assert summary["gapMessages"] == 0 and summary["errors"] == 0
     assert 0 <= summary["latencyMs"]["p50"] <= summary["latencyMs"]["p99"] <= summary["latencyMs"]["max"]
     assert "latency ms" in result.stdout
+
+
+def test_the_tick_script_the_peers_replay_is_the_hubs_own_market(start_hub, tmp_path):
+    """`feedsim ticks` writes what tickerhub's simulator publishes with the same universe and seed,
+    so a benchmark's peers (which replay the script) offer their clients the very same updates:
+    here every update a subscriber gets is, byte for byte apart from `ts`, the script's line for
+    that symbol and seq."""
+    script = tmp_path / "ticks.txt"
+    result = feedsim("ticks", "--symbols", "5", "--seed", "7", "--count", "20000", "--out", str(script))
+    assert result.returncode == 0, result.stderr
+    lines = script.read_text().splitlines()
+    names = lines[0].split(" ")[1:]
+    assert len(names) == 5
+    # For each symbol, its messages' (type, fields) by seq: the opening quote is seq 1.
+    by_seq = {name: [None] for name in names}
+    for line in lines[1:]:
+        kind, index, fields = line.split(" ", 2)
+        by_seq[names[int(index)]].append((kind, fields))
+
+    hub = start_hub("--symbols", "5", "--seed", "7", "--rate", "400")
+
+    async def run():
+        async with websockets.connect(hub.ws_url, compression=None) as ws:
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": names}))
+            checked = 0
+            while checked < 400:
+                text = await asyncio.wait_for(ws.recv(), timeout=10)
+                message = json.loads(text)
+                if message["type"] not in ("quote", "trade"):
+                    continue
+                kind, fields = by_seq[message["symbol"]][message["seq"]]
+                assert message["type"] == kind
+                expected = (f'{{"type":"{kind}","symbol":"{message["symbol"]}","seq":{message["seq"]},'
+                            f'"ts":{message["ts"]},{fields}}}')
+                assert text == expected
+                checked += 1
+
+    asyncio.run(run())

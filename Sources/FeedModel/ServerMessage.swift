@@ -141,18 +141,19 @@ extension JSONWriter {
 
     /// The fields of a `quote` or `trade` update, starting with `"type"`.
     mutating func tickFields(_ tick: Tick) {
-        switch tick.body {
+        field("type", tick.body.typeName)
+        field("symbol", tick.symbol.name)
+        field("seq", tick.seq)
+        field("ts", tick.timestamp.nanosecondsSinceEpoch)
+        tickBodyFields(tick.body)
+    }
+
+    /// The fields after `"ts"` of a `quote` or `trade` update: its prices and sizes.
+    public mutating func tickBodyFields(_ body: TickBody) {
+        switch body {
         case .quote(let quote):
-            field("type", "quote")
-            field("symbol", tick.symbol.name)
-            field("seq", tick.seq)
-            field("ts", tick.timestamp.nanosecondsSinceEpoch)
             quoteFields(quote)
         case .trade(let trade):
-            field("type", "trade")
-            field("symbol", tick.symbol.name)
-            field("seq", tick.seq)
-            field("ts", tick.timestamp.nanosecondsSinceEpoch)
             field("price", trade.price)
             field("size", trade.size)
         }
@@ -177,5 +178,15 @@ extension JSONWriter {
             field("lastSize", trade.size)
         }
         if let open = snapshot.open { field("open", open) }
+    }
+}
+
+extension TickBody {
+    /// The update's `"type"` on the wire.
+    public var typeName: StaticString {
+        switch self {
+        case .quote: "quote"
+        case .trade: "trade"
+        }
     }
 }

@@ -6,7 +6,7 @@ import NIOWebSocket
 /// as it arrived, compressed again if permessage-deflate was agreed. It shares the `/ws` frame
 /// handling (`MessageAssembler`, `CloseHandshake`, the negotiation), which is
 /// what conformance suites such as Autobahn exercise; it has nothing to do with market data.
-final class EchoSession: ChannelInboundHandler {
+final class EchoSession: WebSocketSession {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
@@ -21,15 +21,15 @@ final class EchoSession: ChannelInboundHandler {
         switch control.receive(unwrapInboundIn(data), context: context) {
         case .message(let frame):
             if frame.opcode == .text, String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) == nil {
-                return close(context: context, code: .dataInconsistentWithMessage)
+                return violation(context: context, code: .dataInconsistentWithMessage, reason: "invalid UTF-8")
             }
             context.writeAndFlush(wrapOutboundOut(echo(frame)), promise: nil)
         case .pong, .handled:
             break
         case .peerClosed(let reply):
             close(context: context, code: reply)
-        case .violation:
-            close(context: context, code: .protocolError)
+        case .violation(let reason):
+            violation(context: context, code: .protocolError, reason: reason)
         }
     }
 
@@ -42,12 +42,8 @@ final class EchoSession: ChannelInboundHandler {
         return WebSocketFrame(fin: true, opcode: frame.opcode, data: data)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let code = CloseHandshake.closeCode(for: error) {
-            close(context: context, code: code)
-        } else {
-            context.close(promise: nil)
-        }
+    func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+        close(context: context, code: code)
     }
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode) {

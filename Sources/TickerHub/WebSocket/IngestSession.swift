@@ -9,7 +9,7 @@ import NIOWebSocket
 ///
 /// Flow control: while too many batches are waiting for the publisher thread, the connection stops
 /// reading, so a fast publisher is slowed by TCP instead of growing the hub's memory.
-final class IngestSession: ChannelInboundHandler {
+final class IngestSession: WebSocketSession {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
@@ -40,27 +40,18 @@ final class IngestSession: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let code = CloseHandshake.closeCode(for: error) {
-            reject(context: context, code: code, reason: "\(error)")
-        } else {
-            hub.logger.debug("publisher connection error", metadata: ["error": "\(error)"])
-            context.close(promise: nil)
-        }
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch control.receive(unwrapInboundIn(data), context: context) {
         case .message(let frame) where frame.opcode == .binary:
             ingest(frame.unmaskedData, context: context)
         case .message:
-            reject(context: context, code: .unacceptableData, reason: "ingest takes binary tick batches")
+            violation(context: context, code: .unacceptableData, reason: "ingest takes binary tick batches")
         case .pong, .handled:
             break
         case .peerClosed(let reply):
             close(context: context, code: reply, reason: "")
         case .violation(let reason):
-            reject(context: context, code: .protocolError, reason: reason)
+            violation(context: context, code: .protocolError, reason: reason)
         }
     }
 
@@ -69,7 +60,7 @@ final class IngestSession: ChannelInboundHandler {
         do {
             ticks = try BinaryTickCodec.decodeBatch(payload)
         } catch {
-            return reject(context: context, code: .dataInconsistentWithMessage, reason: "bad tick batch: \(error)")
+            return violation(context: context, code: .dataInconsistentWithMessage, reason: "bad tick batch: \(error)")
         }
         let directory = hub.engine.directory
         var updates: [FeedUpdate] = []
@@ -77,7 +68,7 @@ final class IngestSession: ChannelInboundHandler {
         let arrival = Timestamp.now()
         for tick in ticks {
             guard let id = directory.register(tick.symbol) else {
-                return reject(context: context, code: .policyViolation, reason: "symbol limit reached")
+                return violation(context: context, code: .policyViolation, reason: "symbol limit reached")
             }
             let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
             updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body))
@@ -99,7 +90,7 @@ final class IngestSession: ChannelInboundHandler {
         }
     }
 
-    private func reject(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+    func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
         hub.metrics.ingestRejected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.protocolViolations.wrappingIncrement(ordering: .relaxed)
         hub.logger.warning("publisher rejected", metadata: ["reason": "\(reason)"])

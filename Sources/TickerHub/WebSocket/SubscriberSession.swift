@@ -18,7 +18,7 @@ import NIOWebSocket
 /// - Slow clients (docs/PROTOCOL.md, "Slow clients"): `SlowConsumerPolicy` says when the backlog is
 ///   full (requests are not read meanwhile: their answers could not be conflated away), when it
 ///   drained (the fan-out then catches the subscriber up), and when to evict (4008 "slow consumer").
-final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
+final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAliveSweep.Member {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -111,15 +111,6 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
             close(context: context, code: .goingAway, reason: "server shutting down")
         } else {
             context.fireUserInboundEventTriggered(event)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let code = CloseHandshake.closeCode(for: error) {
-            violation(context: context, code: code, reason: "\(error)")
-        } else {
-            hub.logger.debug("subscriber connection error", metadata: ["error": "\(error)"])
-            context.close(promise: nil)
         }
     }
 
@@ -256,7 +247,7 @@ final class SubscriberSession: ChannelDuplexHandler, KeepAliveSweep.Member {
 
     // MARK: Closing
 
-    private func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+    func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
         hub.metrics.protocolViolations.wrappingIncrement(ordering: .relaxed)
         hub.logger.info("protocol violation", metadata: ["reason": "\(reason)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
         close(context: context, code: code, reason: reason)
