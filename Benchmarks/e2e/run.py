@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import LoadSpec, SwarmSpec, measure, measure_wsload  # noqa: E402
-from servers import ROOT, TickerHub, all_servers  # noqa: E402
+from servers import ROOT, TickerHub, all_servers, write_market  # noqa: E402
 import report  # noqa: E402
 
 
@@ -148,6 +148,9 @@ def main():
     parser.add_argument("--results-md", type=Path,
                         help="where to write the report (default: Benchmarks/RESULTS.md for a full run, OUT/RESULTS.md for --quick)")
     parser.add_argument("--port", type=int, default=18700, help="first server port; each run takes the next")
+    parser.add_argument("--baseline-bin", type=Path,
+                        help="also run the tickerhub built in this folder, as server tickerhub-baseline: a before/after "
+                             "comparison in the same run, interleaved with the current build")
     args = parser.parse_args()
 
     if not (args.bin_dir / "feedsim").exists():
@@ -155,6 +158,10 @@ def main():
     if not args.wsload.exists():
         sys.exit(f"no {args.wsload}: run `make wsload` first (make bench-e2e does)")
     known = all_servers(args.python)
+    if args.baseline_bin:
+        known["tickerhub-baseline"] = TickerHub(name="tickerhub-baseline", own_bin_dir=args.baseline_bin.resolve())
+        if "tickerhub-baseline" not in args.servers.split(","):
+            args.servers += ",tickerhub-baseline"
     servers = {}
     for name in args.servers.split(","):
         if name not in known:
@@ -171,6 +178,10 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
+    # One market for every server: the peers replay tickerhub's simulated ticks (see servers.py).
+    market = write_market(args.bin_dir, logs / "ticks.txt")
+    for server in servers.values():
+        server.market = market
     counts = [int(c) for c in args.subscriber_counts.split(",")] if args.subscriber_counts else None
     runs = plan(args.quick, servers, set(args.scenarios.split(",")), counts)
     (out / "machine.json").write_text(json.dumps(machine(), indent=2) + "\n")

@@ -1,7 +1,10 @@
 """The servers the end-to-end harness can run: TickerHub and its peers, each in its own process.
 
-Every server publishes the same market shape (500 symbols, Zipf(0.8) activity, RATE ticks/s
-generated in-process) and speaks the subset of tickerhub.v1 that the load generators drive
+Every server offers the same market: the ticks of tickerhub's simulator with one seed (500
+symbols, Zipf(0.8) activity), RATE of them per second, generated in-process. TickerHub runs its
+simulator with that seed; every peer replays the same ticks from a script written once per harness
+run (`write_market`, `feedsim ticks`), so the offered load is identical across servers down to the
+bytes of each update. Every server speaks the subset of tickerhub.v1 that the load generators drive
 (`wsload`, `feedsim swarm`): welcome, list, subscribe with ack + snapshot, updates with per-symbol
 seq and ts in ns. So the same load measures all of them unchanged.
 """
@@ -16,6 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "Benchmarks" / "peers"
 HUMMINGBIRD = PEERS / "hummingbird-hub"
+# The market every server offers: tickerhub's simulator with this universe size and seed.
+MARKET_SYMBOLS = 500
+MARKET_SEED = 42
+# Ticks in the peers' script, replayed from the start when they run out (~4.5 MB of text).
+MARKET_SCRIPT_TICKS = 65_536
+
+
+def write_market(bin_dir: Path, path: Path) -> Path:
+    """Writes the tick script the peers replay: the same ticks tickerhub's simulator makes."""
+    subprocess.run([str(bin_dir / "feedsim"), "ticks", "--symbols", str(MARKET_SYMBOLS), "--seed", str(MARKET_SEED),
+                    "--count", str(MARKET_SCRIPT_TICKS), "--out", str(path)], check=True)
+    return path
 
 
 @dataclass
@@ -26,6 +41,13 @@ class Server:
     extra_args: list = field(default_factory=list)
     # /proc/PID/io counts write(2) and writev(2) but not send(2): Python's asyncio uses send.
     write_syscalls_visible: bool = True
+    # The tick script a peer replays (`write_market`); set by the harness before the first run.
+    market: Path | None = None
+
+    def market_args(self) -> list:
+        if self.market is None:
+            raise RuntimeError(f"{self.name}: no tick script; call write_market first")
+        return ["--ticks", str(self.market)]
 
     def command(self, port: int, rate: float, bin_dir: Path) -> list:
         raise NotImplementedError
@@ -46,15 +68,20 @@ class Server:
 
 
 class TickerHub(Server):
-    def __init__(self, extra_args=None, name="tickerhub"):
-        super().__init__(name, "TickerHub (this repo), release build", "/stats", extra_args or [])
+    def __init__(self, extra_args=None, name="tickerhub", own_bin_dir=None):
+        """`own_bin_dir`: run the tickerhub found there instead (an earlier build, for a before/after
+        comparison in the same run)."""
+        description = f"TickerHub built in {own_bin_dir}" if own_bin_dir else "TickerHub (this repo), release build"
+        super().__init__(name, description, "/stats", extra_args or [])
+        self.own_bin_dir = own_bin_dir
 
     def command(self, port, rate, bin_dir):
-        return [str(bin_dir / "tickerhub"), "--port", str(port), "--rate", str(rate), "--symbols", "500",
-                "--log-level", "warning", *self.extra_args]
+        return [str((self.own_bin_dir or bin_dir) / "tickerhub"), "--port", str(port), "--rate", str(rate),
+                "--symbols", str(MARKET_SYMBOLS), "--seed", str(MARKET_SEED), "--log-level", "warning", *self.extra_args]
 
     def available(self, bin_dir):
-        return None if (bin_dir / "tickerhub").exists() else f"no {bin_dir / 'tickerhub'} (swift build -c release)"
+        binary = (self.own_bin_dir or bin_dir) / "tickerhub"
+        return None if binary.exists() else f"no {binary} (swift build -c release)"
 
 
 class NodeWS(Server):
@@ -62,7 +89,7 @@ class NodeWS(Server):
         super().__init__("node-ws", "Node.js `ws` (apt node-ws), Benchmarks/peers/node-ws-hub.js", "/")
 
     def command(self, port, rate, bin_dir):
-        return ["node", str(PEERS / "node-ws-hub.js"), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
+        return ["node", str(PEERS / "node-ws-hub.js"), "--port", str(port), "--rate", str(rate), *self.market_args()]
 
     def environment(self):
         return dict(os.environ, NODE_PATH="/usr/share/nodejs")
@@ -82,7 +109,7 @@ class PythonWebsockets(Server):
         self.python = python
 
     def command(self, port, rate, bin_dir):
-        return [self.python, str(PEERS / "python_websockets_hub.py"), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
+        return [self.python, str(PEERS / "python_websockets_hub.py"), "--port", str(port), "--rate", str(rate), *self.market_args()]
 
     def available(self, bin_dir):
         if not shutil.which(self.python):
@@ -104,7 +131,7 @@ class Hummingbird(Server):
         return HUMMINGBIRD / ".build" / self.configuration(bin_dir) / "HummingbirdHub"
 
     def command(self, port, rate, bin_dir):
-        return [str(self.binary(bin_dir)), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
+        return [str(self.binary(bin_dir)), "--port", str(port), "--rate", str(rate), *self.market_args()]
 
     def prepare(self, bin_dir):
         if not self.binary(bin_dir).exists():
@@ -130,7 +157,7 @@ class GoGorilla(Server):
         return ROOT / ".build" / "go-gorilla-hub"
 
     def command(self, port, rate, bin_dir):
-        return [str(self.binary()), "--port", str(port), "--rate", str(rate), "--symbols", "500"]
+        return [str(self.binary()), "--port", str(port), "--rate", str(rate), *self.market_args()]
 
     def available(self, bin_dir):
         if not shutil.which("go"):

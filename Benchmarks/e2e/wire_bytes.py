@@ -80,7 +80,8 @@ def main():
     print("|---|---|---|---|")
     for r in results:
         print(f"| {r['mode']} | {r['wireBytesPerUpdate']} | {r['plainBytesPerUpdate']} | {r['ratio'] * 100:.1f}% |")
-    with open(Path(__file__).with_name("results.jsonl"), "a") as out:
+    # Kept with the harness runs' raw results, so every measurement has one home.
+    with open(Path(__file__).with_name("history.jsonl"), "a") as out:
         for r in results:
             out.write(json.dumps({"label": "wire bytes", **r}) + "\n")
 

@@ -4,21 +4,18 @@
 Written the way the websockets docs recommend for fan-out: one asyncio server, a set of
 connections per symbol, and `websockets.broadcast()` once per tick, which writes the same
 message to every subscriber without awaiting and skips connections that are not open. The market
-has the same shape as the other peers (Benchmarks/peers/market.md): N symbols S000.., Zipf(0.8)
-activity, a seeded random walk, RATE ticks/s generated every millisecond, each stamped with the time
-it was due (so a fan-out that falls behind shows as latency).
+is the tick script every server of a comparison replays (`feedsim ticks`, see Benchmarks/e2e/run.py):
+the same symbols, prices and messages as tickerhub's own simulator, RATE ticks/s generated every
+millisecond, each stamped with the time it was due (so a fan-out that falls behind shows as latency).
 
-    .venv/bin/python Benchmarks/peers/python_websockets_hub.py --port 18600 --rate 100
+    .venv/bin/python Benchmarks/peers/python_websockets_hub.py --port 18600 --rate 100 --ticks ticks.txt
 
 GET / (plain HTTP on the same port) answers {"deliveries": n, "drops": 0}.
 """
 import argparse
 import asyncio
-import bisect
 import http
 import json
-import math
-import random
 import time
 
 from websockets.asyncio.server import broadcast, serve
@@ -32,26 +29,36 @@ def dumps(message: dict) -> str:
 
 
 class Market:
-    def __init__(self, symbols: int, seed: int = 7):
-        self.random = random.Random(seed)
-        self.names = [f"S{i:03d}" for i in range(symbols)]
+    """The tick script: "symbols A B ...", one opening quote per symbol, then "<type> <index> <fields>"
+    per tick, replayed from the start when it runs out."""
+
+    def __init__(self, path: str):
+        with open(path) as script:
+            lines = script.read().splitlines()
+        self.names = lines[0].split(" ")[1:]
         self.index = {name: i for i, name in enumerate(self.names)}
-        weights = [1 / (i + 1) ** 0.8 for i in range(symbols)]
-        self.cumulative = [sum(weights[: i + 1]) for i in range(symbols)]
-        self.mid = [100 + self.random.random() * 300 for _ in range(symbols)]
-        self.seq = [1] * symbols
+        self.latest_quote = [line.split(" ", 2)[2] for line in lines[1:1 + len(self.names)]]
+        self.ticks = [(kind, int(index), fields) for kind, index, fields
+                      in (line.split(" ", 2) for line in lines[1 + len(self.names):])]
+        self.seq = [1] * len(self.names)
+        self.last_ts = [0] * len(self.names)
+        self.generated = 0
 
-    def pick(self) -> int:
-        return bisect.bisect_right(self.cumulative, self.random.random() * self.cumulative[-1])
-
-    def step(self, i: int) -> None:
-        self.mid[i] *= math.exp(0.0005 * (self.random.random() * 2 - 1))
+    def next(self, ts: int) -> tuple[int, str]:
+        """The next tick as (symbol index, message), stamped `ts`."""
+        kind, i, fields = self.ticks[self.generated % len(self.ticks)]
+        self.generated += 1
         self.seq[i] += 1
+        self.last_ts[i] = ts
+        if kind == "quote":
+            self.latest_quote[i] = fields
+        return i, self.message(kind, i, ts, fields)
 
-    def quote(self, i: int, kind: str = "quote", ts: int | None = None) -> str:
-        return dumps({"type": kind, "symbol": self.names[i], "seq": self.seq[i], "ts": ts or time.time_ns(),
-                      "bid": f"{self.mid[i]:.2f}00", "ask": f"{self.mid[i] + 0.01:.2f}00",
-                      "bidSize": 100, "askSize": 200})
+    def message(self, kind: str, i: int, ts: int, fields: str) -> str:
+        return f'{{"type":"{kind}","symbol":"{self.names[i]}","seq":{self.seq[i]},"ts":{ts},{fields}}}'
+
+    def snapshot(self, i: int) -> str:
+        return self.message("snapshot", i, self.last_ts[i] or time.time_ns(), self.latest_quote[i])
 
 
 class Hub:
@@ -79,7 +86,7 @@ class Hub:
                         # can fall in between: the next update is snapshot seq + 1.
                         self.subscribers[i].add(ws)
                         mine.append(i)
-                        await ws.send(self.market.quote(i, "snapshot"))
+                        await ws.send(self.market.snapshot(i))
         finally:
             for i in mine:
                 self.subscribers[i].discard(ws)
@@ -94,10 +101,9 @@ class Hub:
             while start + (generated + 1) * 1_000_000_000 / rate <= now:
                 generated += 1
                 due = start + int(generated * 1_000_000_000 / rate)
-                i = self.market.pick()
-                self.market.step(i)
+                i, message = self.market.next(due)
                 if self.subscribers[i]:
-                    broadcast(self.subscribers[i], self.market.quote(i, ts=due))
+                    broadcast(self.subscribers[i], message)
                     self.deliveries += len(self.subscribers[i])
 
     def http_stats(self, connection, request):
@@ -112,13 +118,13 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=18600)
     parser.add_argument("--rate", type=float, default=100)
-    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--ticks", required=True, help="the tick script (feedsim ticks --out FILE)")
     args = parser.parse_args()
-    hub = Hub(Market(args.symbols))
+    hub = Hub(Market(args.ticks))
     # compression=None: the swarm does not offer permessage-deflate, and neither side should pay for it.
     async with serve(hub.session, "127.0.0.1", args.port, compression=None, process_request=hub.http_stats,
                      max_queue=64, backlog=4096):
-        print(f"python-websockets hub on {args.port}, {args.symbols} symbols, {args.rate} ticks/s", flush=True)
+        print(f"python-websockets hub on {args.port}, {len(hub.market.names)} symbols, {args.rate} ticks/s", flush=True)
         await hub.publish(args.rate)
 
 

@@ -1,5 +1,5 @@
 // A Go hub on gorilla/websocket (the transport lineage of Centrifugo), speaking the subset of
-// tickerhub.v1 the benchmark drives: welcome, list, subscribe with ack and snapshots, quote updates
+// tickerhub.v1 the benchmark drives: welcome, list, subscribe with ack and snapshots, updates
 // with per-symbol seq and ts in nanoseconds.
 //
 // Written the way gorilla's own chat example and most gorilla users fan out: one reader and one
@@ -7,14 +7,15 @@
 // writer sends each queued message with WriteMessage: one frame, one write syscall (the chat
 // example's trick of packing queued messages into one frame does not fit a JSON-per-frame protocol).
 // A full send channel drops the message for that connection (counted),
-// like TickerHub's backlog limit skips a slow socket. Same market shape as the other peers: N
-// symbols S000.., Zipf(0.8) activity, RATE ticks/s generated every millisecond, each stamped with
-// the time it was due, so a fan-out that falls behind shows as latency.
+// like TickerHub's backlog limit skips a slow socket. The market is the tick script every server of
+// a comparison replays (`feedsim ticks`, see Benchmarks/e2e/run.py): the same symbols, prices and
+// messages as tickerhub's own simulator, RATE ticks/s generated every millisecond, each stamped
+// with the time it was due, so a fan-out that falls behind shows as latency.
 //
 // Built offline from Debian's packages (golang-go, golang-github-gorilla-websocket-dev):
 //
 //	GOPATH=/usr/share/gocode GO111MODULE=off go build -o hub .
-//	./hub --port 18600 --rate 100 --symbols 500
+//	./hub --port 18600 --rate 100 --ticks ticks.txt
 package main
 
 import (
@@ -22,10 +23,9 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"math"
-	"math/rand"
 	"net/http"
-	"sort"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,30 +47,55 @@ type hub struct {
 	names       []string
 	index       map[string]int
 	subscribers []map[*client]struct{}
-	mid         []float64
+	latestQuote []string // the fields of each symbol's latest quote, for snapshots
+	lastTs      []int64
 	seq         []uint64
+	ticks       []tick
 	deliveries  atomic.Uint64
 	drops       atomic.Uint64
 }
 
-func newHub(symbols int) *hub {
+// One line of the tick script: "<type> <symbol index> <the update's fields after ts>".
+type tick struct {
+	kind   string
+	index  int
+	fields string
+}
+
+func parseTick(line string) tick {
+	parts := strings.SplitN(line, " ", 3)
+	index, err := strconv.Atoi(parts[1])
+	if err != nil || len(parts) != 3 {
+		log.Fatalf("bad tick script line %q", line)
+	}
+	return tick{parts[0], index, parts[2]}
+}
+
+// newHub loads the script: "symbols A B ...", one opening quote per symbol, then the ticks.
+func newHub(path string) *hub {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	h := &hub{index: map[string]int{}}
-	random := rand.New(rand.NewSource(7))
-	for i := 0; i < symbols; i++ {
-		name := fmt.Sprintf("S%03d", i)
-		h.names = append(h.names, name)
+	h.names = strings.Fields(lines[0])[1:]
+	for i, name := range h.names {
 		h.index[name] = i
 		h.subscribers = append(h.subscribers, map[*client]struct{}{})
-		h.mid = append(h.mid, 100+random.Float64()*300)
+		h.latestQuote = append(h.latestQuote, parseTick(lines[1+i]).fields)
+		h.lastTs = append(h.lastTs, 0)
 		h.seq = append(h.seq, 1)
+	}
+	for _, line := range lines[1+len(h.names):] {
+		h.ticks = append(h.ticks, parseTick(line))
 	}
 	return h
 }
 
-// quote is built by hand, as the other peers do, with "type" first as every v1 client expects.
-func (h *hub) quote(i int, kind string, ts int64) []byte {
-	return []byte(fmt.Sprintf(`{"type":"%s","symbol":"%s","seq":%d,"ts":%d,"bid":"%.2f00","ask":"%.2f00","bidSize":100,"askSize":200}`,
-		kind, h.names[i], h.seq[i], ts, h.mid[i], h.mid[i]+0.01))
+// message is built by hand, as the other peers do, with "type" first as every v1 client expects.
+func (h *hub) message(kind string, i int, ts int64, fields string) []byte {
+	return []byte(fmt.Sprintf(`{"type":"%s","symbol":"%s","seq":%d,"ts":%d,%s}`, kind, h.names[i], h.seq[i], ts, fields))
 }
 
 func (c *client) enqueue(h *hub, message []byte) {
@@ -142,7 +167,11 @@ func (c *client) readPump(h *hub) {
 				if i, ok := h.index[name]; ok {
 					h.subscribers[i][c] = struct{}{}
 					mine = append(mine, i)
-					c.enqueue(h, h.quote(i, "snapshot", time.Now().UnixNano()))
+					ts := h.lastTs[i]
+					if ts == 0 {
+						ts = time.Now().UnixNano()
+					}
+					c.enqueue(h, h.message("snapshot", i, ts, h.latestQuote[i]))
 				}
 			}
 			h.mu.Unlock()
@@ -152,13 +181,6 @@ func (c *client) readPump(h *hub) {
 
 // run generates the ticks due every millisecond and fans each out to its subscribers' queues.
 func (h *hub) run(rate float64) {
-	random := rand.New(rand.NewSource(42))
-	cumulative := make([]float64, len(h.names))
-	total := 0.0
-	for i := range h.names {
-		total += 1 / math.Pow(float64(i+1), 0.8)
-		cumulative[i] = total
-	}
 	start := time.Now()
 	var generated int64
 	ticker := time.NewTicker(time.Millisecond)
@@ -166,11 +188,15 @@ func (h *hub) run(rate float64) {
 		for float64(generated+1)/rate <= now.Sub(start).Seconds() {
 			generated++
 			due := start.Add(time.Duration(float64(generated) / rate * float64(time.Second)))
-			i := sort.SearchFloat64s(cumulative, random.Float64()*total)
+			t := h.ticks[(generated-1)%int64(len(h.ticks))]
+			i := t.index
 			h.mu.Lock()
-			h.mid[i] *= math.Exp(0.0005 * (random.Float64()*2 - 1))
 			h.seq[i]++
-			message := h.quote(i, "quote", due.UnixNano())
+			h.lastTs[i] = due.UnixNano()
+			if t.kind == "quote" {
+				h.latestQuote[i] = t.fields
+			}
+			message := h.message(t.kind, i, h.lastTs[i], t.fields)
 			for c := range h.subscribers[i] {
 				c.enqueue(h, message)
 			}
@@ -182,14 +208,17 @@ func (h *hub) run(rate float64) {
 func main() {
 	port := flag.Int("port", 18600, "listen port")
 	rate := flag.Float64("rate", 100, "ticks per second over all symbols")
-	symbols := flag.Int("symbols", 500, "symbols in the market")
+	ticks := flag.String("ticks", "", "the tick script (feedsim ticks --out FILE)")
 	flag.Parse()
-	h := newHub(*symbols)
+	if *ticks == "" {
+		log.Fatal("--ticks FILE is required")
+	}
+	h := newHub(*ticks)
 	go h.run(*rate)
 	http.HandleFunc("/ws", h.serveWS)
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, `{"deliveries":%d,"drops":%d}`, h.deliveries.Load(), h.drops.Load())
 	})
-	log.Printf("go-gorilla hub on %d, %d symbols, %g ticks/s", *port, *symbols, *rate)
+	log.Printf("go-gorilla hub on %d, %d symbols, %d scripted ticks, %g ticks/s", *port, len(h.names), len(h.ticks), *rate)
 	log.Fatal(http.ListenAndServe(fmt.Sprintf("127.0.0.1:%d", *port), nil))
 }

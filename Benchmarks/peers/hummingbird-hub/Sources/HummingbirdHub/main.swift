@@ -1,14 +1,15 @@
 // A Hummingbird 2 WebSocket hub speaking the subset of tickerhub.v1 that `feedsim swarm` uses
-// (welcome, list, subscribe with ack + snapshot, quotes with per-symbol seq and ts in ns).
+// (welcome, list, subscribe with ack + snapshot, updates with per-symbol seq and ts in ns).
 //
 // Written the way the Hummingbird examples do it: one AsyncStream per connection that the
 // publisher yields into, and a task per connection that writes
 // each message with `outbound.write(.text(...))`. The stream keeps the newest 1,024 messages, so a
-// slow client loses its oldest ones (counted as drops). Same market shape as the other peers:
-// N symbols S000.., Zipf(0.8) activity, a random walk, RATE ticks/s generated every millisecond,
-// each stamped with the time it was due (so a fan-out that falls behind shows as latency).
+// slow client loses its oldest ones (counted as drops). The market is the tick script every server
+// of a comparison replays (`feedsim ticks`, see Benchmarks/e2e/run.py): the same symbols, prices
+// and messages as tickerhub's own simulator, RATE ticks/s generated every millisecond, each stamped
+// with the time it was due (so a fan-out that falls behind shows as latency).
 //
-//   swift run -c release --package-path Benchmarks/peers/hummingbird-hub HummingbirdHub --port 18600 --rate 100
+//   swift run -c release --package-path Benchmarks/peers/hummingbird-hub HummingbirdHub --port 18600 --rate 100 --ticks ticks.txt
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -27,41 +28,60 @@ func nowNanos() -> UInt64 {
     return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
 
+/// One line of the tick script: "<type> <symbol index> <the update's fields after ts>".
+struct ScriptedTick: Sendable {
+    let type: String
+    let index: Int
+    let fields: String
+
+    init(line: Substring) {
+        let parts = line.split(separator: " ", maxSplits: 2)
+        precondition(parts.count == 3, "bad tick script line \(line)")
+        type = String(parts[0])
+        index = Int(parts[1])!
+        fields = String(parts[2])
+    }
+}
+
 /// The market and who follows each symbol, under one lock, so a snapshot and the subscription it
 /// starts are atomic with respect to publishing (no update can fall between them).
 final class Hub: Sendable {
     typealias Outbox = AsyncStream<String>.Continuation
 
     struct State {
-        var mid: [Double]
+        var latestQuote: [String]
+        var lastTs: [UInt64]
         var seq: [Int]
         var subscribers: [[Int: Outbox]]
     }
 
     let names: [String]
     let index: [String: Int]
-    let cumulative: [Double]
+    /// The script's ticks, replayed from the start when they run out.
+    let ticks: [ScriptedTick]
     let state: Mutex<State>
     let deliveries = Atomic<Int>(0)
     let drops = Atomic<Int>(0)
     let nextConnection = Atomic<Int>(0)
 
-    init(symbols: Int) {
-        names = (0..<symbols).map { "S" + String(repeating: "0", count: max(0, 3 - String($0).count)) + String($0) }
+    /// Loads the script: "symbols A B ...", one opening quote per symbol, then the ticks.
+    init(script path: String) throws {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        names = lines[0].split(separator: " ").dropFirst().map(String.init)
         index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
-        var total = 0.0
-        cumulative = (0..<symbols).map { total += 1 / pow(Double($0 + 1), 0.8); return total }
-        state = Mutex(State(mid: (0..<symbols).map { _ in 100 + Double.random(in: 0..<300) },
-                            seq: Array(repeating: 1, count: symbols),
-                            subscribers: Array(repeating: [:], count: symbols)))
+        ticks = lines.dropFirst(1 + names.count).map(ScriptedTick.init(line:))
+        let count = names.count
+        state = Mutex(State(latestQuote: lines[1...count].map { ScriptedTick(line: $0).fields },
+                            lastTs: Array(repeating: 0, count: count),
+                            seq: Array(repeating: 1, count: count),
+                            subscribers: Array(repeating: [:], count: count)))
     }
 
     /// Protocol v1 puts "type" first and then symbol, seq and ts, and JSONEncoder on Linux does not
     /// keep key order, so the update is written with string interpolation, as a Swift developer
     /// would to meet a wire format (requests are still decoded with JSONDecoder).
-    func quote(_ i: Int, _ state: State, type: String = "quote", ts: UInt64 = nowNanos()) -> String {
-        let bid = String(format: "%.2f00", state.mid[i]), ask = String(format: "%.2f00", state.mid[i] + 0.01)
-        return #"{"type":"\#(type)","symbol":"\#(names[i])","seq":\#(state.seq[i]),"ts":\#(ts),"bid":"\#(bid)","ask":"\#(ask)","bidSize":100,"askSize":200}"#
+    func message(_ i: Int, _ state: State, type: String, ts: UInt64, fields: String) -> String {
+        #"{"type":"\#(type)","symbol":"\#(names[i])","seq":\#(state.seq[i]),"ts":\#(ts),\#(fields)}"#
     }
 
     func subscribe(_ symbols: [String], connection: Int, outbox: Outbox) {
@@ -69,7 +89,8 @@ final class Hub: Sendable {
             for name in symbols {
                 guard let i = index[name], state.subscribers[i][connection] == nil else { continue }
                 state.subscribers[i][connection] = outbox
-                outbox.yield(quote(i, state, type: "snapshot"))
+                let ts = state.lastTs[i] > 0 ? state.lastTs[i] : nowNanos()
+                outbox.yield(message(i, state, type: "snapshot", ts: ts, fields: state.latestQuote[i]))
             }
         }
     }
@@ -86,17 +107,13 @@ final class Hub: Sendable {
         state.withLock { state in
             for n in first..<(first + count) {
                 let due = start + UInt64(Double(n + 1) / ticksPerSecond * 1e9)
-                let target = Double.random(in: 0..<cumulative[cumulative.count - 1])
-                var low = 0, high = cumulative.count - 1
-                while low < high {
-                    let middle = (low + high) / 2
-                    if cumulative[middle] <= target { low = middle + 1 } else { high = middle }
-                }
-                let i = low
-                state.mid[i] *= exp(0.0005 * Double.random(in: -1..<1))
+                let tick = ticks[n % ticks.count]
+                let i = tick.index
                 state.seq[i] += 1
+                state.lastTs[i] = due
+                if tick.type == "quote" { state.latestQuote[i] = tick.fields }
                 guard !state.subscribers[i].isEmpty else { continue }
-                let text = quote(i, state, ts: due)
+                let text = message(i, state, type: tick.type, ts: due, fields: tick.fields)
                 for outbox in state.subscribers[i].values {
                     if case .dropped = outbox.yield(text) { drops.add(1, ordering: .relaxed) }
                 }
@@ -130,7 +147,8 @@ let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine
 })
 let port = Int(arguments["port"] ?? "18600")!
 let rate = Double(arguments["rate"] ?? "100")!
-let hub = Hub(symbols: Int(arguments["symbols"] ?? "500")!)
+guard let script = arguments["ticks"] else { fatalError("--ticks FILE is required (feedsim ticks --out FILE writes one)") }
+let hub = try Hub(script: script)
 
 let router = Router()
 router.get("/") { _, _ in
