@@ -25,7 +25,7 @@ const chartSpecs = [
   { id: "batch", title: "Fan-out batch time (ms)", unit: " ms", series: [
       { label: "p99", color: "#f5b83d", value: (s, p) => batchPercentile(s, p, 0.99) },
       { label: "mean", color: "#5aa9e6", value: (s, p) => batchMean(s, p) }] },
-  { id: "lag", title: "Fan-out lag: ring bytes not yet read (KiB, the furthest-behind loop)", unit: " KiB", series: [
+  { id: "lag", title: "Fan-out lag (KiB not yet read, slowest loop)", unit: " KiB", series: [
       { label: "lag", color: "#ef5d5d", value: (s) => s.fanoutLagBytes ? Math.max(0, ...s.fanoutLagBytes) / 1024 : NaN }] },
   { id: "writes", title: "Messages per socket write", series: [
       { label: "deliveries / flush", color: "#3fcf82", value: (s, p) => ratio(s, p, "deliveries", "flushes") }] },
