@@ -68,9 +68,10 @@ bench-smoke:
 
 ## The neutral load generator of the end-to-end benchmark (C, one thread, epoll): .build/wsload.
 wsload: .build/wsload
-.build/wsload: Benchmarks/loadgen/wsload.c
+WSLOAD_SOURCES := $(wildcard Benchmarks/loadgen/*.c)
+.build/wsload: $(WSLOAD_SOURCES) $(wildcard Benchmarks/loadgen/*.h)
 	@mkdir -p .build
-	$(CC) -O2 -Wall -Wextra -o $@ $< -lm
+	$(CC) -D_GNU_SOURCE -O2 -Wall -Wextra -o $@ $(WSLOAD_SOURCES) -lm
 
 ## The end-to-end benchmark against the peers; ARGS=--quick for a run of a few minutes.
 bench-e2e: release wsload

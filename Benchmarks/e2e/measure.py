@@ -1,7 +1,7 @@
 """One measured run: a server process, its load, and what the server costs meanwhile.
 
 Two kinds of load:
-- `measure_wsload`: the neutral generator (Benchmarks/loadgen/wsload.c: one thread, epoll, raw
+- `measure_wsload`: the neutral generator (Benchmarks/loadgen, wsload: one thread, epoll, raw
   sockets), for the side-by-side matrix. It reads the server's CPU from /proc itself, exactly over
   its measured window, and can run admission probes (`wsload probe`, one connection at a time, in
   a process of their own) during that window.

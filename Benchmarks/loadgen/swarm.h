@@ -1,0 +1,18 @@
+// The swarm: N subscriber clients on one epoll set, measured over a window after a warm-up.
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+typedef struct {
+    Target target;
+    int clients, subscribe, server_pid, concurrency;
+    double duration, warmup, max_frequency, connect_timeout;
+    const char *json_path;
+    uint32_t source_first, source_count;  // source addresses, host order
+    bool quiet;
+} SwarmOptions;
+
+// Runs the swarm and writes its summary (to `json_path`, or standard output); returns the exit status.
+int run_swarm(const SwarmOptions *options);
