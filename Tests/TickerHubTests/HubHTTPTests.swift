@@ -94,9 +94,12 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
                     let (assetStatus, body) = try await get(base, asset)
                     #expect(assetStatus == 200 && !body.isEmpty, "\(asset) from \(page)")
                     #expect(StaticAssets.byPath[asset]?.contentType.hasPrefix(asset.hasSuffix(".css") ? "text/css" : "text/javascript") == true)
-                    referenced += body.matches(of: /from "\.\/([a-z]+\.js)"/).map { "/assets/" + $0.output.1 }
+                    referenced += body.matches(of: /from "\.\/([a-z-]+\.js)"/).map { "/assets/" + $0.output.1 }
                 }
-                if page == "/" { #expect(seen.isSuperset(of: ["/assets/dom.js", "/assets/charts.js", "/assets/prices.js"])) }
+                if page == "/" {
+                    #expect(seen.isSuperset(of: ["/assets/dom.js", "/assets/charts.js", "/assets/prices.js", "/assets/latency.js",
+                                                 "/assets/watchlist-row.js", "/assets/symbol-picker.js"]))
+                }
             }
             let (_, script) = try await get(base, "/assets/watchlist.js")
             #expect(script.contains("new WebSocket"))

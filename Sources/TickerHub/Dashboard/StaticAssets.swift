@@ -24,6 +24,8 @@ enum StaticAssets {
         "/assets/dom.js": script(PackageResources.dom_js),
         "/assets/prices.js": script(PackageResources.prices_js),
         "/assets/latency.js": script(PackageResources.latency_js),
+        "/assets/watchlist-row.js": script(PackageResources.watchlist_row_js),
+        "/assets/symbol-picker.js": script(PackageResources.symbol_picker_js),
     ]
 
     private static func html(_ bytes: [UInt8]) -> Asset {
