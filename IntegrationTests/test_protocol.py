@@ -10,6 +10,8 @@ import struct
 import pytest
 import websockets
 
+from rawws import RawWebSocket
+
 DECIMAL = re.compile(r"^-?\d+\.\d{4}$")
 
 
@@ -271,18 +273,30 @@ def test_the_documented_python_example_works(hub):
     assert "snapshot AAPL" in result.stdout and "10 updates, 0 missed" in result.stdout
 
 
-def test_oversized_messages_get_an_error_or_1009(hub):
-    async def run():
+def test_oversized_messages_are_closed_with_1009_in_one_frame_or_in_fragments(hub):
+    """One limit (64 KiB) for a single frame and for a fragmented message on /ws: past it, 1009."""
+    async def closed_with(message):
         ws, _ = await connect(hub)
-        await ws.send("x" * (70 * 1024))  # one frame: the request is refused, the connection stays
-        error, _ = await recv_until(ws, lambda m: m["type"] == "error")
-        assert error["code"] == "message_too_large"
-        await ws.send(iter(["y" * (40 * 1024), "y" * (40 * 1024)]))  # fragments past 64 KiB: 1009
+        await ws.send(message)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 await asyncio.wait_for(ws.recv(), 5)
-        assert closed.value.rcvd.code == 1009
-    asyncio.run(run())
+        return closed.value.rcvd.code
+
+    assert asyncio.run(closed_with("x" * (70 * 1024))) == 1009
+    assert asyncio.run(closed_with(iter(["y" * (40 * 1024), "y" * (40 * 1024)]))) == 1009
+
+
+def test_a_huge_frame_is_refused_from_its_header_without_waiting_for_its_payload(hub):
+    """A frame header announcing 4 MiB is answered with 1009 before any of the payload is sent: the
+    hub does not buffer it first."""
+    client = RawWebSocket(hub.port)
+    header = bytes([0x81, 0x80 | 127]) + (4 << 20).to_bytes(8, "big") + os.urandom(4)
+    client.sock.sendall(header + b"x" * 100)
+    while client.recv_json() is not None:  # the welcome, then the close
+        pass
+    assert client.close_code == 1009
+    client.close()
 
 
 def test_fragmented_request_is_reassembled(hub):

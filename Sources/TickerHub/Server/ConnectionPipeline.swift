@@ -9,6 +9,9 @@ import NIOWebSocket
 ///     head ─ RawFrameWriter ─ [WebSocketFrameEncoder] ─ [WebSocketFrameDecoder] ─ MessageAssembler
 ///          ─ SubscriberSession | IngestSession
 ///
+/// A subscriber's frames are limited to `--max-client-message-bytes` (64 KiB) from their header on;
+/// a publisher's decoder is swapped for one that takes its megabyte batches.
+///
 /// `RawFrameWriter` sits next to the head so that the fan-out's pre-built frames (ByteBuffers) skip
 /// the frame encoder; control frames (pong, close) still go through NIO's encoder.
 enum ConnectionPipeline {
@@ -20,9 +23,10 @@ enum ConnectionPipeline {
                                                                                   dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits),
                                             offersZstd: hub.engine.compression.zstdDictionary != nil,
                                             defaultHeartbeatMilliseconds: hub.configuration.heartbeatMilliseconds)
-        let maxFrameSize = max(hub.configuration.maxClientMessageBytes, hub.configuration.ingest.maxMessageBytes)
+        // The subscribers' limit: their requests are small, so a bigger frame is refused from its
+        // header (1009) instead of being buffered first. Publishers get their own, larger decoder.
         let upgrader = NIOWebSocketServerUpgrader(
-            maxFrameSize: maxFrameSize,
+            maxFrameSize: hub.configuration.maxClientMessageBytes,
             automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
             shouldUpgrade: { channel, head in
                 let decision = admission.decide(head)
@@ -66,10 +70,21 @@ enum ConnectionPipeline {
             try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding,
                                                   options: options))
         case .publisher:
+            try allowLargerFrames(upTo: configuration.ingest.maxMessageBytes, in: channel)
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.ingest.maxMessageBytes, maxFragments: configuration.ingest.maxFragments, inflater: nil))
             try sync.addHandler(IngestSession(hub: hub))
         case .refuse:
             preconditionFailure("a refused request is never upgraded")
         }
+    }
+
+    /// Replaces the frame decoder the upgrader added (with the subscribers' small limit) by one that
+    /// takes frames up to `maxFrameSize`: a publisher's tick batch is megabytes. The upgrade has not
+    /// completed yet, so no frame has reached the old decoder.
+    private static func allowLargerFrames(upTo maxFrameSize: Int, in channel: any Channel) throws {
+        let sync = channel.pipeline.syncOperations
+        let small = try sync.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+        try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)), position: .after(small))
+        sync.removeHandler(small, promise: nil)
     }
 }
