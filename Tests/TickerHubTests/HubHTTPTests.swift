@@ -157,6 +157,8 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         #expect(configuration.ticksPerSecond == 50 && configuration.feed == .ingest && configuration.eventLoops == 3)
         #expect(configuration.burstPeriodSeconds == 30 && configuration.burstLengthSeconds == 3)
         #expect(try TickerHubCommand.parse(["--symbols", "20"]).makeConfiguration().symbols == .count(20))
+        let guarded = try TickerHubCommand.parse(["--allowed-origin", "https://a.example", "--allowed-origin", "http://b.example:81"]).makeConfiguration()
+        #expect(guarded.origins.allowed == ["https://a.example", "http://b.example:81"])
     }
 
     @Test func slowConsumerFlagsTakeBytesAndSeconds() throws {
@@ -172,7 +174,8 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
 
     @Test(arguments: [["--feed", "nats"], ["--port", "70000"], ["--symbols", "aapl"], ["--ring-bytes", "1000"],
                       ["--burst-every", "5", "--burst-for", "6"], ["--log-level", "chatty"], ["--max-backlog-bytes", "100"],
-                      ["--slow-client-timeout", "0"], ["--slow-client-timeout", "soon"], ["--socket-send-buffer", "10"]])
+                      ["--slow-client-timeout", "0"], ["--slow-client-timeout", "soon"], ["--socket-send-buffer", "10"],
+                      ["--allowed-origin", "desk.example.com"], ["--allowed-origin", "https://desk.example.com/app"]])
     func rejectsBadFlags(_ arguments: [String]) {
         #expect(throws: (any Error).self) { try TickerHubCommand.parse(arguments) }
     }
@@ -210,6 +213,24 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         withDefault.defaultHeartbeatMilliseconds = 2000
         #expect(withDefault.decide(head("/ws")) == .subscriber(deflate: nil, options: SubscriberOptions(heartbeatMilliseconds: 2000)))
         #expect(withDefault.decide(head("/ws?heartbeat=0")) == .subscriber(deflate: nil, options: SubscriberOptions(heartbeatMilliseconds: nil)))
+        // An origin allow-list refuses other pages' handshakes, never native clients (no Origin) or the hub's own pages.
+        var guarded = ingest
+        guarded.origins = OriginPolicy(allowed: ["https://desk.example.com", "http://localhost:3000/"])
+        func from(_ origin: String?, _ uri: String = "/ws", host: String = "hub.example.com:8080") -> HTTPRequestHead {
+            var request = head(uri)
+            request.headers.add(name: "Host", value: host)
+            if let origin { request.headers.add(name: "Origin", value: origin) }
+            return request
+        }
+        #expect(guarded.decide(from("https://desk.example.com")) == .subscriber(deflate: nil))
+        #expect(guarded.decide(from("HTTP://LOCALHOST:3000")) == .subscriber(deflate: nil))
+        #expect(guarded.decide(from(nil)) == .subscriber(deflate: nil))
+        #expect(guarded.decide(from("http://hub.example.com:8080")) == .subscriber(deflate: nil), "the hub's own pages")
+        #expect(guarded.decide(from("https://evil.example.net")) == .refuse)
+        #expect(guarded.decide(from("https://evil.example.net", "/ingest")) == .refuse)
+        #expect(guarded.decide(from("https://desk.example.com.evil.net")) == .refuse)
+        #expect(guarded.decide(from("null")) == .refuse)
+        #expect(ingest.decide(from("https://evil.example.net")) == .subscriber(deflate: nil), "no list: any origin")
         for bad in ["/ws?heartbeat=10", "/ws?heartbeat=abc", "/ws?heartbeat=", "/ws?heartbeat=99999999"] {
             #expect(sim.decide(head(bad)) == .refuse, "the HTTP routes answer \(bad) with 400")
         }

@@ -80,6 +80,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var dedicatedDeflateWindowBits: Int32 = 11
     /// Offer the `tickerhub.v1.zstd` subprotocol (zstd with a dictionary trained at start-up).
     var zstd = true
+    /// The web pages allowed to open `/ws` and `/ingest` (`--allowed-origin`); empty: any.
+    var origins = OriginPolicy(allowed: [])
     /// When set, a second listener on this port echoes every message (conformance testing only).
     var echoPort: Int?
     /// Largest WebSocket message accepted from a subscriber (they only send small JSON requests).
@@ -107,6 +109,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
+        text += " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         if engine.pacing.maxDelay > .zero { text += " max-drain-delay=\(engine.pacing.maxDelay.inMilliseconds)ms" }
         text += " drain-budget=\(engine.drain.budget.milliseconds)ms max-fanout-lag=\(engine.drain.maxLag.milliseconds)ms"

@@ -85,6 +85,9 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Offer the tickerhub.v1.zstd subprotocol (zstd with a shared dictionary): on or off. (env TICKERHUB_ZSTD)")
     var zstd: String = env("TICKERHUB_ZSTD") ?? "on"
 
+    @Option(help: "A web page origin (scheme://host[:port]) allowed to open /ws and /ingest; repeat for several. Handshakes from other origins get 403; without any, every origin is allowed. (env TICKERHUB_ALLOWED_ORIGINS, comma-separated)")
+    var allowedOrigin: [String] = env("TICKERHUB_ALLOWED_ORIGINS").map { $0.split(separator: ",").map(String.init) } ?? []
+
     @Option(help: "Also listen on this port with a WebSocket echo server, for conformance tests (Autobahn). (env TICKERHUB_ECHO_PORT)")
     var echoPort: Int?
 
@@ -105,6 +108,9 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard PerMessageDeflateNegotiation.Mode(rawValue: deflate) != nil else { throw ValidationError("--deflate must be off, shared or dedicated") }
         guard zstd == "on" || zstd == "off" else { throw ValidationError("--zstd must be on or off") }
         guard deflateThreshold >= 0 else { throw ValidationError("--deflate-threshold must not be negative") }
+        for origin in allowedOrigin where !OriginPolicy.isValid(origin) {
+            throw ValidationError("--allowed-origin must look like https://example.com or http://host:port, not \(origin)")
+        }
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
         guard socketSendBuffer == 0 || socketSendBuffer >= 4096 else { throw ValidationError("--socket-send-buffer must be 0 or at least 4096") }
@@ -158,6 +164,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.deflate = PerMessageDeflateNegotiation.Mode(rawValue: deflate)!
         configuration.engine.deflateThresholdBytes = deflateThreshold
         configuration.zstd = zstd == "on"
+        configuration.origins = OriginPolicy(allowed: allowedOrigin)
         configuration.echoPort = echoPort ?? env("TICKERHUB_ECHO_PORT").flatMap(Int.init)
         configuration.logLevel = Logger.Level(rawValue: logLevel)!
         return configuration

@@ -42,7 +42,7 @@ struct HTTPResponse: Sendable {
 /// | `GET /stats`                        | JSON counters                                     |
 /// | `GET /stats/catalog`                | what each figure of `/stats` and `/metrics` means |
 /// | `GET /v1/zstd/dictionary/{id}`      | the zstd dictionary with that id (binary)         |
-/// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade (400 for a bad `/ws` option) |
+/// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade (400 for a bad `/ws` option, 403 for an `Origin` not allowed) |
 struct HTTPRoutes: Sendable {
     let hub: Hub
 
@@ -93,6 +93,8 @@ struct HTTPRoutes: Sendable {
             return .json(MetricCatalog.json())
         case let path where path.hasPrefix("/v1/zstd/dictionary/"):
             return zstdDictionary(id: path.dropFirst("/v1/zstd/dictionary/".count))
+        case "/ws" where !hub.configuration.origins.allows(head.headers), "/ingest" where !hub.configuration.origins.allows(head.headers):
+            return .error(.forbidden, code: "origin_not_allowed", message: "this hub does not accept WebSockets from the page's origin")
         case "/ws":
             if case .failure(let problem) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: 0) {
                 return .error(.badRequest, code: "invalid_request", message: problem.message)

@@ -12,7 +12,8 @@ struct ConnectionAdmission: Sendable {
         case subscriber(deflate: PerMessageDeflateNegotiation.Agreement?, zstd: Bool = false, options: SubscriberOptions = SubscriberOptions())
         /// A tick publisher on `/ingest` (only when the hub runs with `--feed ingest`).
         case publisher
-        /// Not a WebSocket endpoint: the request falls through to the HTTP routes, which answer it.
+        /// Not a WebSocket endpoint, or a handshake refused (a bad option, an origin not allowed): the
+        /// request falls through to the HTTP routes, which answer it (400, 403, 404, 426).
         case refuse
     }
 
@@ -21,9 +22,11 @@ struct ConnectionAdmission: Sendable {
     var offersZstd = false
     /// `--heartbeat-ms`: for subscribers whose URL does not choose (0: none).
     var defaultHeartbeatMilliseconds = 0
+    /// `--allowed-origin`: the web pages that may open a WebSocket here.
+    var origins = OriginPolicy(allowed: [])
 
     func decide(_ head: HTTPRequestHead) -> Decision {
-        guard head.method == .GET else { return .refuse }
+        guard head.method == .GET, origins.allows(head.headers) else { return .refuse }
         switch HTTPRoutes.path(of: head.uri) {
         case "/ws":
             // A bad option is refused here and answered 400 by the HTTP routes, which check the same.

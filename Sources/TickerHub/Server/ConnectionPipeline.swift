@@ -22,7 +22,8 @@ enum ConnectionPipeline {
                                             deflate: PerMessageDeflateNegotiation(mode: hub.configuration.deflate,
                                                                                   dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits),
                                             offersZstd: hub.engine.compression.zstdDictionary != nil,
-                                            defaultHeartbeatMilliseconds: hub.configuration.heartbeatMilliseconds)
+                                            defaultHeartbeatMilliseconds: hub.configuration.heartbeatMilliseconds,
+                                            origins: hub.configuration.origins)
         // The subscribers' limit: their requests are small, so a bigger frame is refused from its
         // header (1009) instead of being buffered first. Publishers get their own, larger decoder.
         let upgrader = NIOWebSocketServerUpgrader(
