@@ -38,3 +38,34 @@ def test_an_origin_allow_list_refuses_other_pages_with_403(start_hub):
 
 def test_without_an_allow_list_any_origin_may_connect(hub):
     assert handshake_status(hub.ws_url, "https://anywhere.example.org") == 101
+
+
+def test_a_client_that_floods_requests_is_closed_with_1008_and_a_polite_one_is_not(start_hub):
+    hub = start_hub("--symbols", "20", "--max-requests-per-second", "5", "--request-burst", "10")
+
+    async def run():
+        polite = await websockets.connect(hub.ws_url, compression=None)
+        flood = await websockets.connect(hub.ws_url, compression=None)
+        for ws in (polite, flood):
+            assert json.loads(await ws.recv())["type"] == "welcome"
+        # A burst within the limit is answered in full.
+        for n in range(10):
+            await flood.send(json.dumps({"op": "ping", "id": n}))
+        for n in range(10):
+            assert json.loads(await asyncio.wait_for(flood.recv(), 5))["id"] == n
+        # Then a sustained flood: closed with 1008.
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            for n in range(200):
+                await flood.send(json.dumps({"op": "ping", "id": 100 + n}))
+            while True:
+                await asyncio.wait_for(flood.recv(), 5)
+        assert closed.value.rcvd.code == 1008 and closed.value.rcvd.reason == "too many requests"
+        # Meanwhile a client pinging twice a second is served throughout.
+        for n in range(6):
+            await polite.send(json.dumps({"op": "ping", "id": n}))
+            assert json.loads(await asyncio.wait_for(polite.recv(), 5))["type"] == "pong"
+            await asyncio.sleep(0.5)
+        await polite.close()
+
+    asyncio.run(run())
+    assert hub.get_json("/stats")["rateLimited"] == 1

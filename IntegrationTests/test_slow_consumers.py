@@ -304,7 +304,9 @@ def test_a_client_that_never_reads_is_evicted_with_4008(start_hub):
 
 
 def test_requests_sent_without_reading_the_answers_hit_the_hard_limit(start_hub):
-    hub = start_hub("--symbols", "500", "--rate", "10", "--max-backlog-bytes", "16384", "--slow-client-timeout", "120")
+    # A request burst large enough that the rate limit (tested on its own) is not what stops them.
+    hub = start_hub("--symbols", "500", "--rate", "10", "--max-backlog-bytes", "16384", "--slow-client-timeout", "120",
+                    "--request-burst", "1000")
     ws = RawWebSocket(hub.port, receive_buffer=4096)
     assert ws.recv_json()["type"] == "welcome"
     # 200 `list` requests in one go: ~4 KB of answer each, 800 KB against a hard limit of 64 KiB.

@@ -70,3 +70,21 @@ struct ConnectionLivenessTests {
         #expect(step18 == .timedOut)
     }
 }
+
+/// The request token bucket, on a made-up clock.
+struct RequestRateLimitTests {
+    @Test func aBurstIsFineAndSustainedAbuseIsNot() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var limit = RequestRateLimit(perSecond: 10, burst: 5, now: start)
+        var granted = 0
+        for _ in 0..<20 where limit.take(now: start) { granted += 1 }
+        #expect(granted == 5, "the burst, and nothing more at once")
+        // A tenth of a second earns one more; a long pause refills only up to the burst.
+        let later = start + .milliseconds(100)
+        let oneMore = limit.take(now: later), noneLeft = limit.take(now: later)
+        #expect(oneMore && !noneLeft)
+        var afterPause = 0
+        for _ in 0..<20 where limit.take(now: later + .seconds(60)) { afterPause += 1 }
+        #expect(afterPause == 5)
+    }
+}

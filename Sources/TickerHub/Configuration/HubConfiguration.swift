@@ -89,6 +89,12 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// Most frames one subscriber message may be fragmented into: a request is small, and each
     /// fragment costs a frame decode, so a client may not spread one over thousands.
     var maxClientFragments = 64
+    /// Requests a subscriber may send per second, sustained (`RequestRateLimit`); past it, and past
+    /// the burst, the connection is closed with 1008. A dashboard sends a handful per minute.
+    var maxRequestsPerSecond = 20.0
+    /// Requests a subscriber may send at once after a quiet spell: a watchlist subscribing symbol
+    /// by symbol, a page resubscribing after a reconnect.
+    var requestBurst = 200
     /// Symbols per `list` answer: at most ~19 KB (16-character names), far under the backlog limits
     /// whatever an ingest feed registered, so a client that asks politely is never evicted for it.
     var listPageSize = 1_000
@@ -107,6 +113,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
+        text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst)"
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
         text += " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))

@@ -55,6 +55,12 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Most symbols one connection may subscribe to. (env TICKERHUB_MAX_SYMBOLS)")
     var maxSymbols: Int = env("TICKERHUB_MAX_SYMBOLS").flatMap(Int.init) ?? 1_000
 
+    @Option(help: "Requests one subscriber connection may send per second, sustained; past it and past --request-burst, the connection is closed with 1008. (env TICKERHUB_MAX_REQUESTS_PER_SECOND)")
+    var maxRequestsPerSecond: Double = env("TICKERHUB_MAX_REQUESTS_PER_SECOND").flatMap(Double.init) ?? HubConfiguration().maxRequestsPerSecond
+
+    @Option(help: "Requests one subscriber connection may send at once after a quiet spell. (env TICKERHUB_REQUEST_BURST)")
+    var requestBurst: Int = env("TICKERHUB_REQUEST_BURST").flatMap(Int.init) ?? HubConfiguration().requestBurst
+
     @Option(help: "Broadcast ring size in bytes, a power of two. (env TICKERHUB_RING_BYTES)")
     var ringBytes: Int = env("TICKERHUB_RING_BYTES").flatMap(Int.init) ?? HubConfiguration().engine.ringBytes
 
@@ -112,6 +118,7 @@ struct TickerHubCommand: AsyncParsableCommand {
             throw ValidationError("--allowed-origin must look like https://example.com or http://host:port, not \(origin)")
         }
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
+        guard maxRequestsPerSecond > 0, requestBurst >= 1 else { throw ValidationError("--max-requests-per-second must be positive and --request-burst at least 1") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
         guard socketSendBuffer == 0 || socketSendBuffer >= 4096 else { throw ValidationError("--socket-send-buffer must be 0 or at least 4096") }
         guard (0...1000).contains(maxDrainDelayMs) else { throw ValidationError("--max-drain-delay-ms must be 0...1000") }
@@ -154,6 +161,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.heartbeatMilliseconds = heartbeatMs
         configuration.pingIntervalSeconds = pingInterval
         configuration.maxSymbolsPerConnection = maxSymbols
+        configuration.maxRequestsPerSecond = maxRequestsPerSecond
+        configuration.requestBurst = requestBurst
         configuration.engine.ringBytes = ringBytes
         configuration.maxBacklogBytes = maxBacklogBytes
         configuration.slowClientTimeoutSeconds = slowClientTimeout

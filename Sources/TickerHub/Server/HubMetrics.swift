@@ -10,6 +10,8 @@ final class HubMetrics: Sendable {
     let requestErrors = ManagedAtomic<UInt64>(0)
     /// Connections closed for a protocol violation (RFC 6455 close codes 1002/1003/1007/1009).
     let protocolViolations = ManagedAtomic<UInt64>(0)
+    /// Connections closed for sending requests faster than `RequestRateLimit` allows.
+    let rateLimited = ManagedAtomic<UInt64>(0)
     /// Connections closed because they stopped answering pings.
     let pingTimeouts = ManagedAtomic<UInt64>(0)
     /// Connections closed with 4008 "slow consumer".

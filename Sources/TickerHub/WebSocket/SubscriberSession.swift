@@ -45,6 +45,8 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     /// Kept as the address, not its text: a formatted string would be one more heap block per connection.
     private var remote: SocketAddress?
     private let openedAt = NIODeadline.now()
+    /// How many requests the client may still send.
+    private var requestRate: RequestRateLimit
     /// The backlog: full or not, requests read or deferred, and when to evict.
     private var backlog: SlowConsumerPolicy
 
@@ -61,6 +63,8 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         self.limits = ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
                                            maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
         self.backlog = SlowConsumerPolicy(configuration: hub.configuration)
+        self.requestRate = RequestRateLimit(perSecond: hub.configuration.maxRequestsPerSecond,
+                                            burst: hub.configuration.requestBurst, now: .now())
         self.keepAlive = hub.keepAliveSweep(for: fanout.eventLoop)
     }
 
@@ -179,6 +183,14 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     }
 
     private func handleText(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard requestRate.take(now: .now()) else {
+            hub.metrics.rateLimited.wrappingIncrement(ordering: .relaxed)
+            hub.logger.notice("closing a subscriber that sends requests too fast", metadata: [
+                "remote": "\(remote.map { "\($0)" } ?? "?")", "per_second": "\(requestRate.perSecond)", "burst": "\(Int(requestRate.burst))",
+            ])
+            close(context: context, code: .policyViolation, reason: "too many requests")
+            return
+        }
         guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
             violation(context: context, code: .dataInconsistentWithMessage, reason: "text frame is not valid UTF-8")
             return
