@@ -1,7 +1,11 @@
 """What the hub refuses at its door when it is put on a network (SECURITY.md): other web pages'
 WebSocket handshakes, and requests that are never finished."""
 import asyncio
+import concurrent.futures
 import json
+import select
+import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -69,3 +73,50 @@ def test_a_client_that_floods_requests_is_closed_with_1008_and_a_polite_one_is_n
 
     asyncio.run(run())
     assert hub.get_json("/stats")["rateLimited"] == 1
+
+
+def test_a_request_that_is_never_finished_is_closed_after_the_request_timeout(start_hub):
+    """Slowloris: headers a byte at a time, or nothing at all, hold a descriptor only until
+    --request-timeout; a WebSocket that finished its handshake is not held to it."""
+    hub = start_hub("--symbols", "20", "--rate", "200", "--request-timeout", "1.5")
+    silent = socket.create_connection(("127.0.0.1", hub.port))
+    slow = socket.create_connection(("127.0.0.1", hub.port))
+    slow.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\n")
+
+    async def subscriber():
+        async with websockets.connect(hub.ws_url, compression=None) as ws:
+            await ws.recv()  # welcome
+            await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": ["AAPL"]}))
+            started = time.time()
+            updates = 0
+            while time.time() - started < 3:
+                if json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "quote":
+                    updates += 1
+            return updates
+
+    started = time.time()
+    closed = {}
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        updates = pool.submit(asyncio.run, subscriber())
+
+        def trickle():
+            """A header byte every 0.3 s until the hub hangs up; when it did."""
+            for _ in range(40):
+                try:
+                    slow.sendall(b"X")
+                    ready, _, _ = select.select([slow], [], [], 0.3)
+                    if ready and slow.recv(1) == b"":
+                        break
+                except OSError:  # reset by the hub: closed as well
+                    break
+            closed["slow"] = time.time() - started
+
+        trickler = pool.submit(trickle)
+        silent.settimeout(10)
+        assert silent.recv(1) == b"", "the silent connection is closed without an answer"
+        closed["silent"] = time.time() - started
+        trickler.result()
+        assert updates.result() > 50, "the subscriber kept its feed past the request timeout"
+    assert 1.2 < closed["silent"] < 4, closed
+    assert 1.2 < closed["slow"] < 4, closed
+    assert hub.get_json("/stats")["requestTimeouts"] >= 2

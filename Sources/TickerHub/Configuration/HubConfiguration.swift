@@ -89,6 +89,10 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// Most frames one subscriber message may be fragmented into: a request is small, and each
     /// fragment costs a frame decode, so a client may not spread one over thousands.
     var maxClientFragments = 64
+    /// How long a connection may take to finish an HTTP request (or its WebSocket handshake), from
+    /// its start or the end of its previous request (`RequestDeadline`): against connections that
+    /// send nothing, or their headers a byte at a time. A real client needs milliseconds.
+    var requestTimeout = TimeAmount.seconds(5)
     /// Requests a subscriber may send per second, sustained (`RequestRateLimit`); past it, and past
     /// the burst, the connection is closed with 1008. A dashboard sends a handful per minute.
     var maxRequestsPerSecond = 20.0
@@ -113,7 +117,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
-        text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst)"
+        text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms"
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
         text += " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))

@@ -55,6 +55,9 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Most symbols one connection may subscribe to. (env TICKERHUB_MAX_SYMBOLS)")
     var maxSymbols: Int = env("TICKERHUB_MAX_SYMBOLS").flatMap(Int.init) ?? 1_000
 
+    @Option(help: "Seconds a connection may take to finish an HTTP request or WebSocket handshake (from its start, or the end of its previous request); then it is closed. (env TICKERHUB_REQUEST_TIMEOUT)")
+    var requestTimeout: Double = env("TICKERHUB_REQUEST_TIMEOUT").flatMap(Double.init) ?? 5
+
     @Option(help: "Requests one subscriber connection may send per second, sustained; past it and past --request-burst, the connection is closed with 1008. (env TICKERHUB_MAX_REQUESTS_PER_SECOND)")
     var maxRequestsPerSecond: Double = env("TICKERHUB_MAX_REQUESTS_PER_SECOND").flatMap(Double.init) ?? HubConfiguration().maxRequestsPerSecond
 
@@ -118,6 +121,7 @@ struct TickerHubCommand: AsyncParsableCommand {
             throw ValidationError("--allowed-origin must look like https://example.com or http://host:port, not \(origin)")
         }
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
+        guard requestTimeout > 0, requestTimeout <= 3600 else { throw ValidationError("--request-timeout must be in (0, 3600] seconds") }
         guard maxRequestsPerSecond > 0, requestBurst >= 1 else { throw ValidationError("--max-requests-per-second must be positive and --request-burst at least 1") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
         guard socketSendBuffer == 0 || socketSendBuffer >= 4096 else { throw ValidationError("--socket-send-buffer must be 0 or at least 4096") }
@@ -161,6 +165,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.heartbeatMilliseconds = heartbeatMs
         configuration.pingIntervalSeconds = pingInterval
         configuration.maxSymbolsPerConnection = maxSymbols
+        configuration.requestTimeout = .nanoseconds(Int64(requestTimeout * 1e9))
         configuration.maxRequestsPerSecond = maxRequestsPerSecond
         configuration.requestBurst = requestBurst
         configuration.engine.ringBytes = ringBytes

@@ -42,11 +42,17 @@ enum ConnectionPipeline {
         let sync = channel.pipeline.syncOperations
         try sync.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                // The HTTP routes must not see WebSocket frames.
+                // The HTTP routes must not see WebSocket frames, and the session's keep-alive rules
+                // replace the request deadline.
                 context.pipeline.removeHandler(name: routerName, promise: nil)
+                context.pipeline.removeHandler(name: RequestDeadline.name, promise: nil)
             }),
             withErrorHandling: true
         )
+        let metrics = hub.metrics
+        try sync.addHandler(RequestDeadline(timeout: hub.configuration.requestTimeout) {
+            metrics.requestTimeouts.wrappingIncrement(ordering: .relaxed)
+        }, name: RequestDeadline.name)
         try sync.addHandler(HTTPRouter(routes: routes), name: routerName)
     }
 
