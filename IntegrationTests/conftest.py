@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import tempfile
@@ -18,11 +19,13 @@ BIN_DIR = Path(os.environ.get("TICKERHUB_BIN_DIR", ROOT / ".build" / "debug"))
 class Hub:
     """A tickerhub process on a free port; its log goes to a file we can read."""
 
-    def __init__(self, *args: str, port: int = 0):
+    def __init__(self, *args: str, port: int = 0, open_files: tuple[int, int] | None = None):
+        """`open_files`: the (soft, hard) RLIMIT_NOFILE the hub starts with."""
         self.log = tempfile.NamedTemporaryFile(prefix="tickerhub-", suffix=".log", delete=False)
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files)) if open_files else None
         self.process = subprocess.Popen(
             [str(BIN_DIR / "tickerhub"), "--port", str(port), "--event-loops", "2", *args],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -68,8 +71,8 @@ class Hub:
 def start_hub():
     hubs = []
 
-    def start(*args: str, port: int = 0) -> Hub:
-        hub = Hub(*args, port=port)
+    def start(*args: str, port: int = 0, open_files: tuple[int, int] | None = None) -> Hub:
+        hub = Hub(*args, port=port, open_files=open_files)
         hubs.append(hub)
         return hub
 

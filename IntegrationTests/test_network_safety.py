@@ -3,6 +3,7 @@ WebSocket handshakes, and requests that are never finished."""
 import asyncio
 import concurrent.futures
 import json
+import os
 import select
 import socket
 import time
@@ -90,7 +91,7 @@ def test_a_request_that_is_never_finished_is_closed_after_the_request_timeout(st
             started = time.time()
             updates = 0
             while time.time() - started < 3:
-                if json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "quote":
+                if json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] in ("quote", "trade"):
                     updates += 1
             return updates
 
@@ -120,3 +121,45 @@ def test_a_request_that_is_never_finished_is_closed_after_the_request_timeout(st
     assert 1.2 < closed["silent"] < 4, closed
     assert 1.2 < closed["slow"] < 4, closed
     assert hub.get_json("/stats")["requestTimeouts"] >= 2
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_file_descriptors_the_hub_pauses_accepting_serves_its_clients_and_recovers(start_hub):
+    # Started with a soft limit of 64 under a hard one of 160: the hub raises the soft limit itself.
+    hub = start_hub("--symbols", "20", "--rate", "200", "--request-timeout", "120", open_files=(64, 160))
+    line = next(line for line in hub.log_text().splitlines() if "open files limit" in line)
+    assert "soft=160" in line and "was=64" in line and "hard=160" in line, line
+
+    async def run():
+        ws = await websockets.connect(hub.ws_url, compression=None)
+        await ws.recv()  # welcome
+        await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": ["AAPL"]}))
+        # More connections than descriptors: the last ones wait in the listen backlog.
+        hogs = [socket.create_connection(("127.0.0.1", hub.port)) for _ in range(250)]
+        await asyncio.sleep(1.0)
+        cpu_before, seqs = cpu_seconds(hub.process.pid), []
+        deadline = time.time() + 2
+        while time.time() < deadline:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if message["type"] in ("quote", "trade"):
+                seqs.append(message["seq"])
+        cpu = cpu_seconds(hub.process.pid) - cpu_before
+        assert len(seqs) > 20, "the subscriber is served while the listener cannot accept"
+        assert all(b == a + 1 for a, b in zip(seqs, seqs[1:])), "and misses nothing"
+        assert cpu < 1.0, f"the accepting loop must not spin: {cpu:.2f} CPU-s in 2 s"
+        # Descriptors free up: the waiting connections, and new ones, are accepted again.
+        for hog in hogs[:200]:
+            hog.close()
+        async with websockets.connect(hub.ws_url, compression=None, open_timeout=10) as late:
+            assert json.loads(await late.recv())["type"] == "welcome"
+        for hog in hogs[200:]:
+            hog.close()
+        await ws.close()
+
+    asyncio.run(run())
+    assert hub.get_json("/stats")["acceptFailures"] > 0
+    assert "cannot accept connections; pausing accepts" in hub.log_text()

@@ -199,6 +199,11 @@ struct TickerHubCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "tickerhub")
         logger.info("starting", metadata: ["config": "\(configuration)"])
+        if let files = OpenFileLimit.raiseToHard() {
+            logger.info("open files limit", metadata: ["soft": "\(files.soft)", "was": "\(files.softBefore)", "hard": "\(files.hard)"])
+        } else {
+            logger.warning("cannot read or raise the open files limit")
+        }
         let prometheus = PrometheusMetrics()
         prometheus.bootstrapSwiftMetrics()
         let hub = Hub(configuration: configuration, logger: logger, prometheus: prometheus)

@@ -103,6 +103,8 @@ enum MetricCatalog {
                          help: "Connections closed for a protocol violation", opsLabel: "protocol violations") { $0.metrics.protocolViolations.load(ordering: .relaxed) },
         MetricDescriptor(key: "rateLimited", prometheusName: "tickerhub_rate_limited_total", kind: .counter,
                          help: "Connections closed with 1008 for sending requests too fast", opsLabel: "rate limited") { $0.metrics.rateLimited.load(ordering: .relaxed) },
+        MetricDescriptor(key: "acceptFailures", prometheusName: "tickerhub_accept_failures_total", kind: .counter,
+                         help: "Times accepting a connection failed (mostly out of file descriptors) and the listener paused", opsLabel: "accept failures") { $0.metrics.acceptFailures.load(ordering: .relaxed) },
         MetricDescriptor(key: "requestTimeouts", prometheusName: "tickerhub_request_timeouts_total", kind: .counter,
                          help: "Connections closed for not finishing an HTTP request or handshake in time", opsLabel: "request timeouts") { $0.metrics.requestTimeouts.load(ordering: .relaxed) },
         MetricDescriptor(key: "requestErrors", prometheusName: "tickerhub_request_errors_total", kind: .counter,

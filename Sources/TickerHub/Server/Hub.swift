@@ -87,6 +87,12 @@ final class Hub: Sendable {
         if configuration.socketSendBufferBytes > 0 {
             bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
         }
+        let (metrics, logger) = (self.metrics, self.logger)
+        bootstrap = bootstrap.serverChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(AcceptBackoff(metrics: metrics, logger: logger))
+            }
+        }
         bootstrap = bootstrap.childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 try ConnectionPipeline.configure(channel, hub: self, routes: router)

@@ -2,7 +2,13 @@ import NIOCore
 import NIOWebSocket
 
 /// Ending a WebSocket connection the RFC 6455 way: one close frame with a status code and a short
-/// reason, then the TCP close once it is written, or after `grace` if the peer is not reading.
+/// reason; once it is written, the sending half of the TCP connection is shut (FIN), and the whole
+/// connection is closed when the peer closes its side (after its own Close) or after `grace`.
+///
+/// Why half-close first: a peer may still be sending when we close (a client flooding requests,
+/// say). Closing the socket with its bytes unread makes the kernel answer with a reset, and a
+/// reset can overtake our Close frame, so the client never learns the code. Shutting only our
+/// side, and reading (and ignoring) what still arrives, lets the Close reach it.
 enum CloseHandshake {
     /// Close reasons must fit a control frame: 125 bytes minus the 2-byte code.
     static let maxReasonBytes = 123
@@ -17,7 +23,12 @@ enum CloseHandshake {
         data.writeBytes(reasonBytes)
         let channel = context.channel
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-        context.writeAndFlush(NIOAny(frame)).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(NIOAny(frame)).whenComplete { result in
+            switch result {
+            case .success: channel.close(mode: .output, promise: nil)
+            case .failure: channel.close(promise: nil)
+            }
+        }
         channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
     }
 
