@@ -4,6 +4,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import re
 import select
 import socket
 import time
@@ -163,3 +164,54 @@ def test_out_of_file_descriptors_the_hub_pauses_accepting_serves_its_clients_and
     asyncio.run(run())
     assert hub.get_json("/stats")["acceptFailures"] > 0
     assert "cannot accept connections; pausing accepts" in hub.log_text()
+
+
+def test_connection_limits_answer_429_and_503_at_the_handshake(start_hub):
+    hub = start_hub("--symbols", "20", "--max-connections", "4", "--max-connections-per-ip", "2",
+                    "--handshakes-per-second-per-ip", "0.5", "--handshake-burst", "4")
+
+    def handshake(source: str):
+        """(status, error code) of a raw WebSocket handshake from a loopback source address; the
+        socket is kept open while the hub holds the connection."""
+        sock = socket.create_connection(("127.0.0.1", hub.port), source_address=(source, 0))
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        sock.settimeout(5)
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += sock.recv(4096)
+        status = int(response.split(b" ")[1])
+        code = None
+        if status != 101:
+            head, body = response.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+            while len(body) < length:
+                body += sock.recv(4096)
+            code = json.loads(body)["code"]
+        return status, code, sock
+
+    held = []
+    for source in ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"]:
+        status, _, sock = handshake(source)
+        assert status == 101
+        held.append(sock)
+    assert handshake("127.0.0.2")[:2] == (429, "too_many_connections")
+    assert handshake("127.0.0.4")[:2] == (503, "server_full")
+    # A place given back is a place for someone else.
+    held.pop().close()
+    time.sleep(0.2)
+    status, _, sock = handshake("127.0.0.4")
+    assert status == 101
+    held.append(sock)
+    # 127.0.0.2 made three handshakes of its burst of four: once it has room again, one more is
+    # admitted, and the next is refused for its rate (half a handshake a second).
+    for sock in held[:2]:
+        sock.close()
+    time.sleep(0.2)
+    status, _, sock = handshake("127.0.0.2")
+    assert status == 101
+    held.append(sock)
+    assert handshake("127.0.0.2")[:2] == (429, "too_many_handshakes")
+    for sock in held[2:]:
+        sock.close()
+    assert hub.get_json("/stats")["handshakesRefused"] == 3

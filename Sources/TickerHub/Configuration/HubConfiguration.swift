@@ -89,6 +89,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// Most frames one subscriber message may be fragmented into: a request is small, and each
     /// fragment costs a frame decode, so a client may not spread one over thousands.
     var maxClientFragments = 64
+    /// WebSocket connections in total and per IP, and handshakes per second per IP (`ConnectionLimits`).
+    var connectionLimits = ConnectionLimits.Configuration()
     /// How long a connection may take to finish an HTTP request (or its WebSocket handshake), from
     /// its start or the end of its previous request (`RequestDeadline`): against connections that
     /// send nothing, or their headers a byte at a time. A real client needs milliseconds.
@@ -118,6 +120,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
         text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms"
+        text += " max-connections=\(connectionLimits.maxConnections) per-ip=\(connectionLimits.maxConnectionsPerIP)"
+        text += " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
         text += " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))

@@ -55,6 +55,18 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Most symbols one connection may subscribe to. (env TICKERHUB_MAX_SYMBOLS)")
     var maxSymbols: Int = env("TICKERHUB_MAX_SYMBOLS").flatMap(Int.init) ?? 1_000
 
+    @Option(help: "WebSocket connections the hub holds in total; past it a handshake gets 503. (env TICKERHUB_MAX_CONNECTIONS)")
+    var maxConnections: Int = env("TICKERHUB_MAX_CONNECTIONS").flatMap(Int.init) ?? ConnectionLimits.Configuration().maxConnections
+
+    @Option(help: "WebSocket connections from one IP address; past it a handshake gets 429. (env TICKERHUB_MAX_CONNECTIONS_PER_IP)")
+    var maxConnectionsPerIp: Int = env("TICKERHUB_MAX_CONNECTIONS_PER_IP").flatMap(Int.init) ?? ConnectionLimits.Configuration().maxConnectionsPerIP
+
+    @Option(help: "WebSocket handshakes one IP address may start per second, sustained; past it and past --handshake-burst, 429. (env TICKERHUB_HANDSHAKES_PER_SECOND_PER_IP)")
+    var handshakesPerSecondPerIp: Double = env("TICKERHUB_HANDSHAKES_PER_SECOND_PER_IP").flatMap(Double.init) ?? ConnectionLimits.Configuration().handshakesPerSecondPerIP
+
+    @Option(help: "WebSocket handshakes one IP address may start at once. (env TICKERHUB_HANDSHAKE_BURST)")
+    var handshakeBurst: Int = env("TICKERHUB_HANDSHAKE_BURST").flatMap(Int.init) ?? ConnectionLimits.Configuration().handshakeBurst
+
     @Option(help: "Seconds a connection may take to finish an HTTP request or WebSocket handshake (from its start, or the end of its previous request); then it is closed. (env TICKERHUB_REQUEST_TIMEOUT)")
     var requestTimeout: Double = env("TICKERHUB_REQUEST_TIMEOUT").flatMap(Double.init) ?? 5
 
@@ -121,6 +133,9 @@ struct TickerHubCommand: AsyncParsableCommand {
             throw ValidationError("--allowed-origin must look like https://example.com or http://host:port, not \(origin)")
         }
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
+        guard maxConnections >= 1, maxConnectionsPerIp >= 1, handshakesPerSecondPerIp > 0, handshakeBurst >= 1 else {
+            throw ValidationError("--max-connections, --max-connections-per-ip, --handshakes-per-second-per-ip and --handshake-burst must be positive")
+        }
         guard requestTimeout > 0, requestTimeout <= 3600 else { throw ValidationError("--request-timeout must be in (0, 3600] seconds") }
         guard maxRequestsPerSecond > 0, requestBurst >= 1 else { throw ValidationError("--max-requests-per-second must be positive and --request-burst at least 1") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
@@ -165,6 +180,9 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.heartbeatMilliseconds = heartbeatMs
         configuration.pingIntervalSeconds = pingInterval
         configuration.maxSymbolsPerConnection = maxSymbols
+        configuration.connectionLimits = ConnectionLimits.Configuration(
+            maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIp,
+            handshakesPerSecondPerIP: handshakesPerSecondPerIp, handshakeBurst: handshakeBurst)
         configuration.requestTimeout = .nanoseconds(Int64(requestTimeout * 1e9))
         configuration.maxRequestsPerSecond = maxRequestsPerSecond
         configuration.requestBurst = requestBurst

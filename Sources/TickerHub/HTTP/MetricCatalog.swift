@@ -103,6 +103,8 @@ enum MetricCatalog {
                          help: "Connections closed for a protocol violation", opsLabel: "protocol violations") { $0.metrics.protocolViolations.load(ordering: .relaxed) },
         MetricDescriptor(key: "rateLimited", prometheusName: "tickerhub_rate_limited_total", kind: .counter,
                          help: "Connections closed with 1008 for sending requests too fast", opsLabel: "rate limited") { $0.metrics.rateLimited.load(ordering: .relaxed) },
+        MetricDescriptor(key: "handshakesRefused", prometheusName: "tickerhub_handshakes_refused_total", kind: .counter,
+                         help: "WebSocket handshakes refused by the connection limits (503 or 429)", opsLabel: "handshakes refused") { $0.metrics.handshakesRefused.load(ordering: .relaxed) },
         MetricDescriptor(key: "acceptFailures", prometheusName: "tickerhub_accept_failures_total", kind: .counter,
                          help: "Times accepting a connection failed (mostly out of file descriptors) and the listener paused", opsLabel: "accept failures") { $0.metrics.acceptFailures.load(ordering: .relaxed) },
         MetricDescriptor(key: "requestTimeouts", prometheusName: "tickerhub_request_timeouts_total", kind: .counter,

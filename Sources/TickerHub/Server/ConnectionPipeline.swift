@@ -46,10 +46,16 @@ enum ConnectionPipeline {
                 // replace the request deadline.
                 context.pipeline.removeHandler(name: routerName, promise: nil)
                 context.pipeline.removeHandler(name: RequestDeadline.name, promise: nil)
+                context.pipeline.removeHandler(name: HandshakeGate.name, promise: nil)
             }),
             withErrorHandling: true
         )
+        // Before the upgrader: a handshake the limits have no room for is answered, not upgraded.
         let metrics = hub.metrics
+        let upgradeHandler = try sync.handler(type: HTTPServerUpgradeHandler.self)
+        try sync.addHandler(HandshakeGate(limits: hub.connectionLimits) { _ in
+            metrics.handshakesRefused.wrappingIncrement(ordering: .relaxed)
+        }, name: HandshakeGate.name, position: .before(upgradeHandler))
         try sync.addHandler(RequestDeadline(timeout: hub.configuration.requestTimeout) {
             metrics.requestTimeouts.wrappingIncrement(ordering: .relaxed)
         }, name: RequestDeadline.name)

@@ -25,6 +25,8 @@ final class Hub: Sendable {
     let metrics = HubMetrics()
     let prometheus: PrometheusMetrics
     let connections = ConnectionRegistry()
+    /// Room for WebSocket connections, in total and per IP (`HandshakeGate`).
+    let connectionLimits: ConnectionLimits
     /// One keep-alive timer per socket loop for all of its subscriber sessions.
     private let keepAliveSweeps: [ObjectIdentifier: KeepAliveSweep]
     /// One inflater per socket loop for its subscribers' compressed requests.
@@ -43,6 +45,7 @@ final class Hub: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.prometheus = prometheus
+        connectionLimits = ConnectionLimits(configuration: configuration.connectionLimits)
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         let loops = Array(socketLoops.makeIterator())
         engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: loops[0])

@@ -12,6 +12,8 @@ final class HubMetrics: Sendable {
     let protocolViolations = ManagedAtomic<UInt64>(0)
     /// Connections closed for sending requests faster than `RequestRateLimit` allows.
     let rateLimited = ManagedAtomic<UInt64>(0)
+    /// WebSocket handshakes refused by `ConnectionLimits` (503 or 429).
+    let handshakesRefused = ManagedAtomic<UInt64>(0)
     /// Times `accept` failed (out of file descriptors, mostly) and the listener paused (`AcceptBackoff`).
     let acceptFailures = ManagedAtomic<UInt64>(0)
     /// Connections closed for not finishing an HTTP request within `--request-timeout`.
