@@ -7,12 +7,15 @@ import os
 import re
 import select
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 import websockets
+
+from conftest import BIN_DIR, feedsim
 
 
 def handshake_status(url: str, origin: str | None) -> int:
@@ -215,3 +218,42 @@ def test_connection_limits_answer_429_and_503_at_the_handshake(start_hub):
     for sock in held[2:]:
         sock.close()
     assert hub.get_json("/stats")["handshakesRefused"] == 3
+
+
+def test_ingest_needs_the_publisher_token_and_caps_new_symbols_per_publisher(start_hub):
+    hub = start_hub("--feed", "ingest", "--ingest-token", "s3cret-Token", "--max-new-symbols-per-publisher", "50")
+    ingest = f"ws://127.0.0.1:{hub.port}/ingest"
+    # Forged: no token, or the wrong one. Refused at the handshake, nothing published.
+    for token in (None, "s3cret-Tokex"):
+        args = ["publish", "--url", ingest, "--count", "100", "--symbols", "10"] + (["--token", token] if token else [])
+        forged = feedsim(*args)
+        assert forged.returncode != 0 and "401" in forged.stderr + forged.stdout
+    status, body = hub.get("/ingest?token=nope")
+    assert status == 401 and json.loads(body)["code"] == "unauthorized"
+    assert hub.get_json("/stats")["ticksIn"] == 0
+    # The real publisher, by header (feedsim) and by query parameter (a raw handshake).
+    published = feedsim("publish", "--url", ingest, "--count", "200", "--symbols", "20", "--token", "s3cret-Token")
+    assert published.returncode == 0, published.stderr
+    assert hub.get_json("/stats")["ticksIn"] == 200
+    assert websockets_handshake(f"{ingest}?token=s3cret-Token") == 101
+    # A publisher adding more new symbols than its quota is closed with 1008; the directory keeps
+    # room for everyone else.
+    greedy = feedsim("publish", "--url", ingest, "--count", "5000", "--symbols", "400", "--token", "s3cret-Token")
+    assert len(hub.get_json("/v1/symbols")) <= 20 + 50
+    assert "new symbol limit per publisher reached" in hub.log_text()
+
+
+def websockets_handshake(url: str) -> int:
+    async def run():
+        try:
+            async with websockets.connect(url, compression=None):
+                return 101
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+    return asyncio.run(run())
+
+
+def test_an_ingest_hub_beyond_loopback_will_not_start_without_a_token():
+    result = subprocess.run([str(BIN_DIR / "tickerhub"), "--feed", "ingest", "--host", "0.0.0.0", "--port", "0"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "--ingest-token" in result.stderr

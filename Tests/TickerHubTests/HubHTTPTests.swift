@@ -231,6 +231,19 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
         #expect(guarded.decide(from("https://desk.example.com.evil.net")) == .refuse)
         #expect(guarded.decide(from("null")) == .refuse)
         #expect(ingest.decide(from("https://evil.example.net")) == .subscriber(deflate: nil), "no list: any origin")
+        // With a publisher token, /ingest opens only for a request that carries it.
+        var guardedIngest = ingest
+        guardedIngest.ingestCredential = IngestCredential("t0ken")
+        var bearer = head("/ingest")
+        bearer.headers.add(name: "Authorization", value: "Bearer t0ken")
+        var wrongBearer = head("/ingest")
+        wrongBearer.headers.add(name: "Authorization", value: "Bearer t0kem")
+        #expect(guardedIngest.decide(bearer) == .publisher)
+        #expect(guardedIngest.decide(head("/ingest?token=t0ken")) == .publisher)
+        #expect(guardedIngest.decide(head("/ingest")) == .refuse)
+        #expect(guardedIngest.decide(wrongBearer) == .refuse)
+        #expect(guardedIngest.decide(head("/ingest?token=t0ke")) == .refuse)
+        #expect(IngestCredential("") == nil && IngestCredential(nil) == nil)
         for bad in ["/ws?heartbeat=10", "/ws?heartbeat=abc", "/ws?heartbeat=", "/ws?heartbeat=99999999"] {
             #expect(sim.decide(head(bad)) == .refuse, "the HTTP routes answer \(bad) with 400")
         }

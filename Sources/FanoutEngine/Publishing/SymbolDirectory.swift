@@ -19,13 +19,19 @@ public final class SymbolDirectory: Sendable {
 
     /// The id of `symbol`, registering it if new. Nil when the directory is full.
     public func register(_ symbol: Symbol) -> SymbolID? {
+        register(symbol, mayAdd: true)?.id
+    }
+
+    /// The id of `symbol`, and whether this call added it. A new symbol is added only if `mayAdd`
+    /// (the caller's own quota) and the directory has room; otherwise nil.
+    public func register(_ symbol: Symbol, mayAdd: Bool) -> (id: SymbolID, isNew: Bool)? {
         state.withLock { state in
-            if let id = state.ids[symbol] { return id }
-            guard state.symbols.count < capacity else { return nil }
+            if let id = state.ids[symbol] { return (id, false) }
+            guard mayAdd, state.symbols.count < capacity else { return nil }
             let id = SymbolID(UInt32(state.symbols.count))
             state.symbols.append(symbol)
             state.ids[symbol] = id
-            return id
+            return (id, true)
         }
     }
 

@@ -124,6 +124,9 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         text += " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
+        if feed == .ingest {
+            text += " ingest-token=\(ingest.credential == nil ? "none" : "set") max-new-symbols-per-publisher=\(ingest.maxNewSymbolsPerPublisher)"
+        }
         text += " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         if engine.pacing.maxDelay > .zero { text += " max-drain-delay=\(engine.pacing.maxDelay.inMilliseconds)ms" }
@@ -144,6 +147,11 @@ struct IngestLimits: Sendable {
     var pauseAboveBatches = 16
     /// ...and below which it reads again (apart from the pause mark, so it does not flap).
     var resumeBelowBatches = 4
+    /// What a publisher must present (`--ingest-token`); nil: none, allowed only on loopback.
+    var credential: IngestCredential?
+    /// New symbols one publisher connection may add to the directory (`--max-new-symbols-per-publisher`),
+    /// so that one publisher cannot fill it (100,000) with junk and lock every other symbol out.
+    var maxNewSymbolsPerPublisher = 10_000
 }
 
 extension TimeAmount {

@@ -106,6 +106,12 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Offer the tickerhub.v1.zstd subprotocol (zstd with a shared dictionary): on or off. (env TICKERHUB_ZSTD)")
     var zstd: String = env("TICKERHUB_ZSTD") ?? "on"
 
+    @Option(help: "The token a publisher must present to open /ingest (Authorization: Bearer, or ?token=). Required with --feed ingest when --host is not a loopback address. (env TICKERHUB_INGEST_TOKEN)")
+    var ingestToken: String?
+
+    @Option(help: "New symbols one publisher connection may add; past it the publisher is closed with 1008. (env TICKERHUB_MAX_NEW_SYMBOLS_PER_PUBLISHER)")
+    var maxNewSymbolsPerPublisher: Int = env("TICKERHUB_MAX_NEW_SYMBOLS_PER_PUBLISHER").flatMap(Int.init) ?? IngestLimits().maxNewSymbolsPerPublisher
+
     @Option(help: "A web page origin (scheme://host[:port]) allowed to open /ws and /ingest; repeat for several. Handshakes from other origins get 403; without any, every origin is allowed. (env TICKERHUB_ALLOWED_ORIGINS, comma-separated)")
     var allowedOrigin: [String] = env("TICKERHUB_ALLOWED_ORIGINS").map { $0.split(separator: ",").map(String.init) } ?? []
 
@@ -133,6 +139,10 @@ struct TickerHubCommand: AsyncParsableCommand {
             throw ValidationError("--allowed-origin must look like https://example.com or http://host:port, not \(origin)")
         }
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
+        if feed == HubConfiguration.FeedMode.ingest.rawValue, !IngestCredential.isLoopback(host), IngestCredential(ingestToken ?? env("TICKERHUB_INGEST_TOKEN")) == nil {
+            throw ValidationError("--feed ingest on \(host) (beyond loopback) needs --ingest-token: anyone who reaches the port could publish prices")
+        }
+        guard maxNewSymbolsPerPublisher >= 1 else { throw ValidationError("--max-new-symbols-per-publisher must be positive") }
         guard maxConnections >= 1, maxConnectionsPerIp >= 1, handshakesPerSecondPerIp > 0, handshakeBurst >= 1 else {
             throw ValidationError("--max-connections, --max-connections-per-ip, --handshakes-per-second-per-ip and --handshake-burst must be positive")
         }
@@ -197,6 +207,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.engine.deflateThresholdBytes = deflateThreshold
         configuration.zstd = zstd == "on"
         configuration.origins = OriginPolicy(allowed: allowedOrigin)
+        configuration.ingest.credential = IngestCredential(ingestToken ?? env("TICKERHUB_INGEST_TOKEN"))
+        configuration.ingest.maxNewSymbolsPerPublisher = maxNewSymbolsPerPublisher
         configuration.echoPort = echoPort ?? env("TICKERHUB_ECHO_PORT").flatMap(Int.init)
         configuration.logLevel = Logger.Level(rawValue: logLevel)!
         return configuration

@@ -24,6 +24,8 @@ struct ConnectionAdmission: Sendable {
     var defaultHeartbeatMilliseconds = 0
     /// `--allowed-origin`: the web pages that may open a WebSocket here.
     var origins = OriginPolicy(allowed: [])
+    /// `--ingest-token`: what a publisher must present; nil when `/ingest` is open (loopback only).
+    var ingestCredential: IngestCredential?
 
     func decide(_ head: HTTPRequestHead) -> Decision {
         guard head.method == .GET, origins.allows(head.headers) else { return .refuse }
@@ -39,7 +41,9 @@ struct ConnectionAdmission: Sendable {
                 return .subscriber(deflate: nil, zstd: true, options: options)
             }
             return .subscriber(deflate: deflate.negotiate(head.headers["Sec-WebSocket-Extensions"]), options: options)
-        case "/ingest": return acceptsPublishers ? .publisher : .refuse
+        case "/ingest":
+            guard acceptsPublishers, ingestCredential?.isPresented(in: head) ?? true else { return .refuse }
+            return .publisher
         default: return .refuse
         }
     }

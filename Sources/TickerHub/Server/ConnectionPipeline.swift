@@ -23,7 +23,8 @@ enum ConnectionPipeline {
                                                                                   dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits),
                                             offersZstd: hub.engine.compression.zstdDictionary != nil,
                                             defaultHeartbeatMilliseconds: hub.configuration.heartbeatMilliseconds,
-                                            origins: hub.configuration.origins)
+                                            origins: hub.configuration.origins,
+                                            ingestCredential: hub.configuration.ingest.credential)
         // The subscribers' limit: their requests are small, so a bigger frame is refused from its
         // header (1009) instead of being buffered first. Publishers get their own, larger decoder.
         let upgrader = NIOWebSocketServerUpgrader(

@@ -18,6 +18,8 @@ final class IngestSession: WebSocketSession {
     private var paused = false
     private var control = WebSocketControl()
     private let limits: IngestLimits
+    /// Symbols this publisher added to the directory, against `limits.maxNewSymbolsPerPublisher`.
+    private var newSymbols = 0
 
     init(hub: Hub) {
         self.hub = hub
@@ -67,9 +69,11 @@ final class IngestSession: WebSocketSession {
         updates.reserveCapacity(ticks.count)
         let arrival = Timestamp.now()
         for tick in ticks {
-            guard let id = directory.register(tick.symbol) else {
-                return violation(context: context, code: .policyViolation, reason: "symbol limit reached")
+            guard let (id, isNew) = directory.register(tick.symbol, mayAdd: newSymbols < limits.maxNewSymbolsPerPublisher) else {
+                let reason = newSymbols < limits.maxNewSymbolsPerPublisher ? "symbol limit reached" : "new symbol limit per publisher reached"
+                return violation(context: context, code: .policyViolation, reason: reason)
             }
+            if isNew { newSymbols += 1 }
             let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
             updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body))
         }

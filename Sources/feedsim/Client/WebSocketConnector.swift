@@ -23,7 +23,7 @@ enum WebSocketConnector {
     /// server agreed (`Negotiated.deflate`).
     static func connect(to url: WebSocketURL, on eventLoop: any EventLoop, sourceAddress: SocketAddress? = nil,
                         maxFrameSize: Int = 1 << 20, throttle bytesPerSecond: Int? = nil, offerDeflate: Bool = false,
-                        subprotocol: String? = nil,
+                        subprotocol: String? = nil, bearerToken: String? = nil,
                         makeHandler: @escaping @Sendable (Negotiated) -> any ChannelHandler) -> EventLoopFuture<any Channel> {
         let upgraded = eventLoop.makePromise(of: Void.self)
         var bootstrap = ClientBootstrap(group: eventLoop)
@@ -55,7 +55,7 @@ enum WebSocketConnector {
                 try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
                     context.pipeline.removeHandler(name: UpgradeRequestSender.name, promise: nil)
                 }))
-                try sync.addHandler(UpgradeRequestSender(url: url, offerDeflate: offerDeflate, subprotocol: subprotocol, failed: upgraded), name: UpgradeRequestSender.name)
+                try sync.addHandler(UpgradeRequestSender(url: url, offerDeflate: offerDeflate, subprotocol: subprotocol, bearerToken: bearerToken, failed: upgraded), name: UpgradeRequestSender.name)
             }
         }
         let connected = bootstrap.connect(host: url.host, port: url.port)
@@ -94,12 +94,14 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
     private let url: WebSocketURL
     private let offerDeflate: Bool
     private let subprotocol: String?
+    private let bearerToken: String?
     private let failed: EventLoopPromise<Void>
 
-    init(url: WebSocketURL, offerDeflate: Bool, subprotocol: String?, failed: EventLoopPromise<Void>) {
+    init(url: WebSocketURL, offerDeflate: Bool, subprotocol: String?, bearerToken: String?, failed: EventLoopPromise<Void>) {
         self.url = url
         self.offerDeflate = offerDeflate
         self.subprotocol = subprotocol
+        self.bearerToken = bearerToken
         self.failed = failed
     }
 
@@ -113,6 +115,7 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
             headers.add(name: "Sec-WebSocket-Extensions", value: "permessage-deflate; client_max_window_bits")
         }
         if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+        if let bearerToken { headers.add(name: "Authorization", value: "Bearer \(bearerToken)") }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

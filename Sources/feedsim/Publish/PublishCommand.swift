@@ -20,6 +20,7 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds.") var duration: Double?
     @Option(help: "Milliseconds between batches.") var batchMs = 1
     @Option(help: "Seed of the simulated market.") var seed: UInt64 = 42
+    @Option(help: "The hub's publisher token (tickerhub --ingest-token), sent as Authorization: Bearer.") var token: String?
 
     func validate() throws {
         guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path") }
@@ -31,7 +32,7 @@ struct PublishCommand: AsyncParsableCommand {
         let url = WebSocketURL(url)!
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let channel = try await WebSocketConnector.connect(to: url, on: loop) { _ in PublisherConnection() }.get()
+        let channel = try await WebSocketConnector.connect(to: url, on: loop, bearerToken: token) { _ in PublisherConnection() }.get()
         log("publishing to \(url) at \(Int(rate)) ticks/s over \(symbols) symbols" + (count.map { ", \($0) ticks" } ?? ""))
 
         let publisher = TickPump(channel: channel, symbols: symbols, seed: seed, rate: rate, limit: count)
