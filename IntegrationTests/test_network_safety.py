@@ -257,3 +257,30 @@ def test_an_ingest_hub_beyond_loopback_will_not_start_without_a_token():
     result = subprocess.run([str(BIN_DIR / "tickerhub"), "--feed", "ingest", "--host", "0.0.0.0", "--port", "0"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "--ingest-token" in result.stderr
+
+
+def test_an_admin_port_takes_the_operator_endpoints_and_ingest_off_the_public_listener(start_hub):
+    hub = start_hub("--feed", "ingest", "--admin-port", "0")
+    admin_port = int(re.search(r"admin_address=127\.0\.0\.1:(\d+)", hub.log_text()).group(1))
+    admin = f"http://127.0.0.1:{admin_port}"
+
+    def status(base, path):
+        try:
+            with urllib.request.urlopen(base + path, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    for path in ("/metrics", "/stats", "/stats/catalog", "/ops", "/assets/ops.js"):
+        assert status(hub.http, path) == 404, path
+        assert status(admin, path) == 200, path
+    for path in ("/", "/v1/symbols", "/assets/watchlist.js"):
+        assert status(hub.http, path) == 200, path
+        assert status(admin, path) == 404, path
+    assert status(admin, "/healthz") == 200 and status(hub.http, "/healthz") == 200
+    # Publishers use the admin listener; subscribers the public one, and not the other way round.
+    assert websockets_handshake(f"ws://127.0.0.1:{hub.port}/ingest") == 404
+    assert websockets_handshake(f"ws://127.0.0.1:{admin_port}/ws") == 404
+    published = feedsim("publish", "--url", f"ws://127.0.0.1:{admin_port}/ingest", "--count", "50", "--symbols", "5")
+    assert published.returncode == 0, published.stderr
+    assert websockets_handshake(hub.ws_url) == 101

@@ -82,6 +82,11 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var zstd = true
     /// The web pages allowed to open `/ws` and `/ingest` (`--allowed-origin`); empty: any.
     var origins = OriginPolicy(allowed: [])
+    /// When set, `/metrics`, `/stats`, `/ops` and `/ingest` move to a listener of their own on this
+    /// port (`ListenerRole`), and the public one serves market data only.
+    var adminPort: Int?
+    /// Where the admin listener binds: loopback unless the operator says otherwise.
+    var adminHost = "127.0.0.1"
     /// When set, a second listener on this port echoes every message (conformance testing only).
     var echoPort: Int?
     /// Largest WebSocket message accepted from a subscriber (they only send small JSON requests).
@@ -124,6 +129,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         text += " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
+        if let adminPort { text += " admin=\(adminHost):\(adminPort)" }
         if feed == .ingest {
             text += " ingest-token=\(ingest.credential == nil ? "none" : "set") max-new-symbols-per-publisher=\(ingest.maxNewSymbolsPerPublisher)"
         }

@@ -115,6 +115,12 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "A web page origin (scheme://host[:port]) allowed to open /ws and /ingest; repeat for several. Handshakes from other origins get 403; without any, every origin is allowed. (env TICKERHUB_ALLOWED_ORIGINS, comma-separated)")
     var allowedOrigin: [String] = env("TICKERHUB_ALLOWED_ORIGINS").map { $0.split(separator: ",").map(String.init) } ?? []
 
+    @Option(help: "Move /metrics, /stats, /ops and /ingest to a listener of their own on this port; the public one then serves market data only. (env TICKERHUB_ADMIN_PORT)")
+    var adminPort: Int?
+
+    @Option(help: "Address of the admin listener. (env TICKERHUB_ADMIN_HOST)")
+    var adminHost: String = env("TICKERHUB_ADMIN_HOST") ?? "127.0.0.1"
+
     @Option(help: "Also listen on this port with a WebSocket echo server, for conformance tests (Autobahn). (env TICKERHUB_ECHO_PORT)")
     var echoPort: Int?
 
@@ -138,9 +144,15 @@ struct TickerHubCommand: AsyncParsableCommand {
         for origin in allowedOrigin where !OriginPolicy.isValid(origin) {
             throw ValidationError("--allowed-origin must look like https://example.com or http://host:port, not \(origin)")
         }
+        if let adminPort = adminPort ?? env("TICKERHUB_ADMIN_PORT").flatMap(Int.init), !(0...65535).contains(adminPort) {
+            throw ValidationError("--admin-port must be 0...65535")
+        }
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
-        if feed == HubConfiguration.FeedMode.ingest.rawValue, !IngestCredential.isLoopback(host), IngestCredential(ingestToken ?? env("TICKERHUB_INGEST_TOKEN")) == nil {
-            throw ValidationError("--feed ingest on \(host) (beyond loopback) needs --ingest-token: anyone who reaches the port could publish prices")
+        // /ingest is served where the admin endpoints are: the admin listener if there is one.
+        let ingestHost = (adminPort ?? env("TICKERHUB_ADMIN_PORT").flatMap(Int.init)) == nil ? host : adminHost
+        if feed == HubConfiguration.FeedMode.ingest.rawValue, !IngestCredential.isLoopback(ingestHost),
+           IngestCredential(ingestToken ?? env("TICKERHUB_INGEST_TOKEN")) == nil {
+            throw ValidationError("--feed ingest on \(ingestHost) (beyond loopback) needs --ingest-token: anyone who reaches the port could publish prices")
         }
         guard maxNewSymbolsPerPublisher >= 1 else { throw ValidationError("--max-new-symbols-per-publisher must be positive") }
         guard maxConnections >= 1, maxConnectionsPerIp >= 1, handshakesPerSecondPerIp > 0, handshakeBurst >= 1 else {
@@ -210,6 +222,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.ingest.credential = IngestCredential(ingestToken ?? env("TICKERHUB_INGEST_TOKEN"))
         configuration.ingest.maxNewSymbolsPerPublisher = maxNewSymbolsPerPublisher
         configuration.echoPort = echoPort ?? env("TICKERHUB_ECHO_PORT").flatMap(Int.init)
+        configuration.adminPort = adminPort ?? env("TICKERHUB_ADMIN_PORT").flatMap(Int.init)
+        configuration.adminHost = adminHost
         configuration.logLevel = Logger.Level(rawValue: logLevel)!
         return configuration
     }

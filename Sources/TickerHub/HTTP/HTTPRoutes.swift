@@ -45,6 +45,8 @@ struct HTTPResponse: Sendable {
 /// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade (400 for a bad `/ws` option, 403 for an `Origin` not allowed) |
 struct HTTPRoutes: Sendable {
     let hub: Hub
+    /// Which of the routes this listener answers (`ListenerRole`); the others are 404.
+    var role = ListenerRole.combined
 
     static func path(of uri: String) -> Substring {
         uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
@@ -66,6 +68,9 @@ struct HTTPRoutes: Sendable {
             return .error(.methodNotAllowed, code: "method_not_allowed", message: "only GET is supported")
         }
         let path = HTTPRoutes.path(of: head.uri)
+        guard role.serves(path) else {
+            return .error(.notFound, code: "not_found", message: "no route for \(path.prefix(100)) on this listener")
+        }
         if let asset = StaticAssets.byPath[String(path)] {
             return HTTPResponse(status: .ok, contentType: asset.contentType, body: asset.body)
         }

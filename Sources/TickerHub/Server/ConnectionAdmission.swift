@@ -26,9 +26,11 @@ struct ConnectionAdmission: Sendable {
     var origins = OriginPolicy(allowed: [])
     /// `--ingest-token`: what a publisher must present; nil when `/ingest` is open (loopback only).
     var ingestCredential: IngestCredential?
+    /// Which endpoints this listener serves (`--admin-port` splits them).
+    var role = ListenerRole.combined
 
     func decide(_ head: HTTPRequestHead) -> Decision {
-        guard head.method == .GET, origins.allows(head.headers) else { return .refuse }
+        guard head.method == .GET, origins.allows(head.headers), role.serves(HTTPRoutes.path(of: head.uri)) else { return .refuse }
         switch HTTPRoutes.path(of: head.uri) {
         case "/ws":
             // A bad option is refused here and answered 400 by the HTTP routes, which check the same.

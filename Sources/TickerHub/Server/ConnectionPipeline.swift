@@ -18,13 +18,15 @@ enum ConnectionPipeline {
     static let routerName = "tickerhub.http-routes"
 
     static func configure(_ channel: any Channel, hub: Hub, routes: HTTPRoutes) throws {
+        // The listener's role decides which endpoints it answers, WebSocket ones included.
         let admission = ConnectionAdmission(acceptsPublishers: hub.configuration.feed == .ingest,
                                             deflate: PerMessageDeflateNegotiation(mode: hub.configuration.deflate,
                                                                                   dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits),
                                             offersZstd: hub.engine.compression.zstdDictionary != nil,
                                             defaultHeartbeatMilliseconds: hub.configuration.heartbeatMilliseconds,
                                             origins: hub.configuration.origins,
-                                            ingestCredential: hub.configuration.ingest.credential)
+                                            ingestCredential: hub.configuration.ingest.credential,
+                                            role: routes.role)
         // The subscribers' limit: their requests are small, so a bigger frame is refused from its
         // header (1009) instead of being buffered first. Publishers get their own, larger decoder.
         let upgrader = NIOWebSocketServerUpgrader(

@@ -36,6 +36,7 @@ final class Hub: Sendable {
 
     private struct State {
         var serverChannel: (any Channel)?
+        var adminChannel: (any Channel)?
         var doorbellChannels: [any Channel] = []
         var echoChannel: (any Channel)?
         var feed: SimulatedFeed?
@@ -65,14 +66,53 @@ final class Hub: Sendable {
         }
     }
 
-    /// Binds the listener and starts the feed. Returns the bound port.
+    /// Binds the listeners and starts the feed. Returns the bound port of the public listener.
     @discardableResult
     func start() async throws -> Int {
-        let router = HTTPRoutes(hub: self)
         var doorbellChannels: [any Channel] = []
         for (fanout, doorbell) in zip(engine.allFanouts, engine.doorbells) {
             doorbellChannels.append(try await doorbell.attach(to: fanout))
         }
+        let channel = try await bind(role: configuration.adminPort == nil ? .combined : .publicOnly,
+                                     host: configuration.host, port: configuration.port)
+        var adminChannel: (any Channel)?
+        if let adminPort = configuration.adminPort {
+            adminChannel = try await bind(role: .adminOnly, host: configuration.adminHost, port: adminPort)
+        }
+        let router = HTTPRoutes(hub: self)
+        let port = channel.localAddress?.port ?? configuration.port
+        var feed: SimulatedFeed?
+        if configuration.feed == .sim {
+            feed = SimulatedFeed(configuration: configuration, publisher: engine.publisher)
+            feed!.start()
+        }
+        var echoChannel: (any Channel)?
+        if let echoPort = configuration.echoPort {
+            echoChannel = try await EchoListener.bind(hub: self, group: socketLoops, routes: router, port: echoPort)
+        }
+        state.withLock {
+            $0.serverChannel = channel
+            $0.adminChannel = adminChannel
+            $0.doorbellChannels = doorbellChannels
+            $0.echoChannel = echoChannel
+            $0.feed = feed
+        }
+        logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(configuration.feed.rawValue)",
+                                             "symbols": "\(engine.directory.count)"])
+        if let adminChannel {
+            logger.info("admin listener: /metrics, /stats, /ops, /ingest", metadata: [
+                "admin_address": "\(configuration.adminHost):\(adminChannel.localAddress?.port ?? 0)",
+            ])
+        }
+        if let echoChannel {
+            logger.info("echo listener for conformance tests", metadata: ["echo": "\(configuration.host):\(echoChannel.localAddress?.port ?? 0)"])
+        }
+        return port
+    }
+
+    /// A listener on `host:port` serving what `role` says, every connection on the socket loops.
+    private func bind(role: ListenerRole, host: String, port: Int) async throws -> any Channel {
+        let routes = HTTPRoutes(hub: self, role: role)
         var bootstrap = ServerBootstrap(group: socketLoops)
             .serverChannelOption(.backlog, value: 4096)
             // NIO accepts at most this many connections per readable event (default 4). A burst of
@@ -98,38 +138,17 @@ final class Hub: Sendable {
         }
         bootstrap = bootstrap.childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try ConnectionPipeline.configure(channel, hub: self, routes: router)
+                try ConnectionPipeline.configure(channel, hub: self, routes: routes)
             }
         }
-        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-        let port = channel.localAddress?.port ?? configuration.port
-        var feed: SimulatedFeed?
-        if configuration.feed == .sim {
-            feed = SimulatedFeed(configuration: configuration, publisher: engine.publisher)
-            feed!.start()
-        }
-        var echoChannel: (any Channel)?
-        if let echoPort = configuration.echoPort {
-            echoChannel = try await EchoListener.bind(hub: self, group: socketLoops, routes: router, port: echoPort)
-        }
-        state.withLock {
-            $0.serverChannel = channel
-            $0.doorbellChannels = doorbellChannels
-            $0.echoChannel = echoChannel
-            $0.feed = feed
-        }
-        logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(configuration.feed.rawValue)",
-                                             "symbols": "\(engine.directory.count)"])
-        if let echoChannel {
-            logger.info("echo listener for conformance tests", metadata: ["echo": "\(configuration.host):\(echoChannel.localAddress?.port ?? 0)"])
-        }
-        return port
+        return try await bootstrap.bind(host: host, port: port).get()
     }
 
     /// Stops accepting, closes every connection with 1001 (going away), stops the feed and the loops.
     func stop() async {
-        let (channel, echoChannel, feed) = state.withLock { ($0.serverChannel, $0.echoChannel, $0.feed) }
+        let (channel, adminChannel, echoChannel, feed) = state.withLock { ($0.serverChannel, $0.adminChannel, $0.echoChannel, $0.feed) }
         try? await channel?.close()
+        try? await adminChannel?.close()
         try? await echoChannel?.close()
         await feed?.stop()
         await connections.closeAll()
