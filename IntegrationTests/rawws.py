@@ -8,10 +8,11 @@ import struct
 import zlib
 
 
-def text_frame(payload: bytes, rsv1: bool = False) -> bytes:
-    """A masked, final text frame, as a client must send it; `rsv1` marks it permessage-deflate."""
+def text_frame(payload: bytes, rsv1: bool = False, opcode: int = 0x1) -> bytes:
+    """A masked, final frame (text unless `opcode` says otherwise), as a client must send it; `rsv1`
+    marks it permessage-deflate."""
     mask = os.urandom(4)
-    first = 0xC1 if rsv1 else 0x81
+    first = (0xC0 if rsv1 else 0x80) | opcode
     if len(payload) < 126:
         header = bytes([first, 0x80 | len(payload)])
     elif len(payload) < 65536:
@@ -23,8 +24,10 @@ def text_frame(payload: bytes, rsv1: bool = False) -> bytes:
 
 class RawWebSocket:
     def __init__(self, port: int, path: str = "/ws", receive_buffer: int | None = None, timeout: float = 10,
-                 extensions: str | None = None, subprotocol: str | None = None):
+                 extensions: str | None = None, subprotocol: str | None = None, source: str | None = None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if source:
+            self.sock.bind((source, 0))
         if receive_buffer:
             # Before connect, so the small window is what TCP advertises from the start.
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)

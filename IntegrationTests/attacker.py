@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Every bad input of SECURITY.md at once, each attack from its own loopback address (127.0.0.N and up,
+so the per-address limits one attack trips do not hide another's answer), against a running hub; prints
+what the hub answered to each, as JSON. Used by test_network_safety.py while a clean client is
+subscribed; runs until --duration has passed, repeating the attacks.
+
+    attacker.py --port 8080 --first-address 10 --duration 8
+"""
+import argparse
+import json
+import socket
+import struct
+import threading
+import time
+
+from rawws import RawWebSocket, deflate_message, text_frame
+
+UPGRADE = (b"GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n")
+
+
+NAMES = ["slowloris", "connection_flood", "subscribe_flood", "oversized_frame", "zip_bomb", "invalid_utf8",
+         "pings_after_close", "forged_ingest"]
+
+
+class Attacks:
+    def __init__(self, port: int, first_address: int, until: float):
+        self.port, self.first_address, self.until = port, first_address, until
+        self.answers: dict[str, set] = {}
+        self.lock = threading.Lock()
+
+    def saw(self, attack: str, answer):
+        with self.lock:
+            self.answers.setdefault(attack, set()).add(str(answer))
+
+    @property
+    def source(self) -> str:
+        """This attack's own address: one per thread."""
+        return f"127.0.0.{self.first_address + NAMES.index(threading.current_thread().name)}"
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=5, source_address=(self.source, 0))
+
+    def handshake_status(self, path: bytes, extra: bytes = b"") -> int:
+        try:
+            with self.connect() as sock:
+                sock.sendall(UPGRADE % (path, extra))
+                head = sock.recv(4096)
+                return int(head.split(b" ")[1]) if head else 0
+        except OSError as error:
+            return f"error: {error.__class__.__name__}"
+
+    def close_code(self, ws: RawWebSocket) -> int | str:
+        try:
+            while ws.recv_json() is not None:
+                pass
+            return ws.close_code
+        except (OSError, ConnectionError) as error:
+            return f"dropped: {error.__class__.__name__}"
+        finally:
+            ws.close()
+
+    def ws(self, **options) -> RawWebSocket:
+        return RawWebSocket(self.port, source=self.source, **options)
+
+    # The attacks, each repeated until the end.
+
+    def slowloris(self):
+        while time.time() < self.until:
+            sockets = []
+            for _ in range(20):
+                try:
+                    sock = self.connect()
+                    sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\n")
+                    sockets.append(sock)
+                except OSError:
+                    pass
+            started = time.time()
+            while sockets and time.time() < self.until:
+                for sock in list(sockets):
+                    try:
+                        sock.sendall(b"X")
+                        sock.settimeout(0.01)
+                        if sock.recv(1) == b"":
+                            raise ConnectionError
+                    except socket.timeout:
+                        pass
+                    except OSError:
+                        self.saw("slowloris", f"closed by the hub after {time.time() - started:.1f} s")
+                        sockets.remove(sock)
+                time.sleep(0.3)
+            for sock in sockets:
+                sock.close()
+
+    def connection_flood(self):
+        while time.time() < self.until:
+            held = []
+            for _ in range(100):
+                try:
+                    sock = self.connect()
+                    sock.sendall(UPGRADE % (b"/ws", b""))
+                    head = sock.recv(4096)
+                    self.saw("connection flood", int(head.split(b" ")[1]) if head else "closed")
+                    held.append(sock)
+                except OSError as error:
+                    self.saw("connection flood", error.__class__.__name__)
+            time.sleep(0.5)
+            for sock in held:
+                sock.close()
+
+    def subscribe_flood(self):
+        while time.time() < self.until:
+            try:
+                ws = self.ws()
+                ws.recv_json()  # welcome
+                symbols = [f"S{i:03d}" for i in range(20)]
+                frames = b"".join(text_frame(json.dumps({"op": op, "id": n, "symbols": symbols}).encode())
+                                  for n in range(300) for op in ("subscribe", "unsubscribe"))
+                ws.sock.sendall(frames)
+                self.saw("subscribe flood", self.close_code(ws))
+            except OSError as error:
+                self.saw("subscribe flood", error.__class__.__name__)
+
+    def oversized_frame(self):
+        while time.time() < self.until:
+            try:
+                ws = self.ws()
+                ws.recv_json()
+                ws.sock.sendall(bytes([0x81, 0x80 | 127]) + struct.pack("!Q", 4 << 20) + b"abcd" + b"x" * 1000)
+                self.saw("oversized frame (4 MiB announced)", self.close_code(ws))
+            except OSError as error:
+                self.saw("oversized frame (4 MiB announced)", error.__class__.__name__)
+            time.sleep(0.2)
+
+    def zip_bomb(self):
+        bomb = deflate_message(b"{" + b" " * (16 << 20) + b"}")
+        while time.time() < self.until:
+            try:
+                ws = self.ws(extensions="permessage-deflate")
+                ws.recv_json()
+                ws.sock.sendall(text_frame(bomb, rsv1=True))
+                self.saw(f"zip bomb ({len(bomb)} bytes inflating to 16 MiB)", self.close_code(ws))
+            except OSError as error:
+                self.saw("zip bomb", error.__class__.__name__)
+            time.sleep(0.2)
+
+    def invalid_utf8(self):
+        while time.time() < self.until:
+            try:
+                ws = self.ws()
+                ws.recv_json()
+                ws.sock.sendall(text_frame(b'{"op":"ping","id":1,"x":"\xff\xfe"}'))
+                self.saw("invalid UTF-8", self.close_code(ws))
+            except OSError as error:
+                self.saw("invalid UTF-8", error.__class__.__name__)
+            time.sleep(0.2)
+
+    def pings_after_close(self):
+        while time.time() < self.until:
+            try:
+                ws = self.ws(receive_buffer=4096)
+                ws.recv_json()
+                ws.sock.sendall(text_frame(b"\xff"))  # the hub closes with 1007...
+                pings = 0
+                try:
+                    for _ in range(2000):  # ...and the client keeps pinging without reading
+                        ws.sock.sendall(text_frame(b"p" * 100, opcode=0x9))
+                        pings += 1
+                except OSError:
+                    pass
+                # What came back: the Close, and no pong after it.
+                pongs_after_close, code = 0, None
+                try:
+                    while True:
+                        opcode, payload = ws.recv_frame()
+                        if opcode == 0x8:
+                            code = struct.unpack("!H", payload[:2])[0]
+                        elif opcode == 0xA and code is not None:
+                            pongs_after_close += 1
+                except (OSError, ConnectionError):
+                    pass
+                ws.close()
+                self.saw("pings after Close", f"close {code}, {pongs_after_close} pongs after it")
+            except OSError as error:
+                self.saw("pings after Close", error.__class__.__name__)
+            time.sleep(0.2)
+
+    def forged_ingest(self):
+        while time.time() < self.until:
+            self.saw("forged ingest (no token)", self.handshake_status(b"/ingest"))
+            self.saw("forged ingest (wrong token)", self.handshake_status(b"/ingest", b"Authorization: Bearer guess\r\n"))
+            self.saw("forged ingest (wrong ?token=)", self.handshake_status(b"/ingest?token=guess"))
+            time.sleep(0.2)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--first-address", type=int, default=10, help="attacks come from 127.0.0.N and up")
+    parser.add_argument("--duration", type=float, default=8)
+    parser.add_argument("--attacks", default=",".join(NAMES), help="which, comma-separated (default: all)")
+    args = parser.parse_args()
+    attacks = Attacks(args.port, args.first_address, time.time() + args.duration)
+    chosen = args.attacks.split(",")
+    threads = [threading.Thread(target=getattr(attacks, name), name=name, daemon=True) for name in NAMES if name in chosen]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(args.duration + 30)
+    print(json.dumps({attack: sorted(answers) for attack, answers in attacks.answers.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
