@@ -121,39 +121,29 @@ class Attacks:
             except OSError as error:
                 self.saw("subscribe flood", error.__class__.__name__)
 
-    def oversized_frame(self):
+    def send_and_see_the_close(self, attack: str, payload: bytes, **options):
+        """Over and over: a fresh connection sends `payload` and records the close code it gets."""
         while time.time() < self.until:
             try:
-                ws = self.ws()
-                ws.recv_json()
-                ws.sock.sendall(bytes([0x81, 0x80 | 127]) + struct.pack("!Q", 4 << 20) + b"abcd" + b"x" * 1000)
-                self.saw("oversized frame (4 MiB announced)", self.close_code(ws))
+                ws = self.ws(**options)
+                ws.recv_json()  # welcome
+                ws.sock.sendall(payload)
+                self.saw(attack, self.close_code(ws))
             except OSError as error:
-                self.saw("oversized frame (4 MiB announced)", error.__class__.__name__)
+                self.saw(attack, error.__class__.__name__)
             time.sleep(0.2)
+
+    def oversized_frame(self):
+        header = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", 4 << 20) + b"abcd"
+        self.send_and_see_the_close("oversized frame (4 MiB announced)", header + b"x" * 1000)
 
     def zip_bomb(self):
         bomb = deflate_message(b"{" + b" " * (16 << 20) + b"}")
-        while time.time() < self.until:
-            try:
-                ws = self.ws(extensions="permessage-deflate")
-                ws.recv_json()
-                ws.sock.sendall(text_frame(bomb, rsv1=True))
-                self.saw(f"zip bomb ({len(bomb)} bytes inflating to 16 MiB)", self.close_code(ws))
-            except OSError as error:
-                self.saw("zip bomb", error.__class__.__name__)
-            time.sleep(0.2)
+        self.send_and_see_the_close(f"zip bomb ({len(bomb)} bytes inflating to 16 MiB)", text_frame(bomb, rsv1=True),
+                                    extensions="permessage-deflate")
 
     def invalid_utf8(self):
-        while time.time() < self.until:
-            try:
-                ws = self.ws()
-                ws.recv_json()
-                ws.sock.sendall(text_frame(b'{"op":"ping","id":1,"x":"\xff\xfe"}'))
-                self.saw("invalid UTF-8", self.close_code(ws))
-            except OSError as error:
-                self.saw("invalid UTF-8", error.__class__.__name__)
-            time.sleep(0.2)
+        self.send_and_see_the_close("invalid UTF-8", text_frame(b'{"op":"ping","id":1,"x":"\xff\xfe"}'))
 
     def pings_after_close(self):
         while time.time() < self.until:
