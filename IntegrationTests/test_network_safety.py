@@ -290,17 +290,21 @@ def test_an_admin_port_takes_the_operator_endpoints_and_ingest_off_the_public_li
 
 def test_an_attacker_running_every_bad_input_does_not_disturb_a_clean_subscriber(start_hub):
     """SECURITY.md's bad inputs all at once (attacker.py, its own process and addresses) while a clean
-    client follows 20 symbols: the clean client misses nothing, and the hub answers each attack as
-    documented (printed, with the clean client's p99 without and with the attacker).
+    client follows 20 symbols: the clean client misses nothing, the hub answers each attack as
+    documented (printed), and the clean client's p99 stays within 1.5x of the same test with the
+    attacker aimed at another hub.
 
-    Latency is bounded, not held to the 1.5× the issue asks: on two cores shared by the hub, the
-    attacker and this client, a baseline p99 well under a millisecond moves with any work, and the
-    subscribe flood (requests answered with hundreds of snapshots before the rate limit closes it)
-    costs the hub milliseconds of loop time per connection it opens (see SECURITY.md, "Not done
-    yet"). ATTACKS=name,... runs some of them; HUB_EXTRA adds hub flags."""
-    hub = start_hub("--feed", "ingest", "--ingest-token", "good", "--request-timeout", "2",
-                    "--max-connections-per-ip", "50", "--handshakes-per-second-per-ip", "200", "--handshake-burst", "400",
-                    *os.environ.get("HUB_EXTRA", "").split())
+    Why that baseline: the hub, the attacker and this client share two cores, and a sub-millisecond
+    p99 moves with any CPU the attacker burns, whatever it attacks. Aiming the very same attacker at
+    a decoy hub costs the machine the same, so the difference is what the attacks do to this hub.
+    The quiet p99, with no attacker at all, is printed too. ATTACKS=name,... runs some of them;
+    HUB_EXTRA adds hub flags."""
+    flags = ["--feed", "ingest", "--ingest-token", "good", "--request-timeout", "2", "--max-connections-per-ip", "50",
+             "--handshakes-per-second-per-ip", "200", "--handshake-burst", "400", *os.environ.get("HUB_EXTRA", "").split()]
+    hub = start_hub(*flags)
+    decoy = start_hub(*flags)
+    attacks = os.environ.get("ATTACKS", "slowloris,connection_flood,subscribe_flood,oversized_frame,zip_bomb,"
+                                        "invalid_utf8,pings_after_close,forged_ingest")
     publisher = subprocess.Popen([str(BIN_DIR / "feedsim"), "publish", "--url", f"ws://127.0.0.1:{hub.port}/ingest",
                                   "--rate", "400", "--symbols", "20", "--duration", "60", "--token", "good"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -317,8 +321,8 @@ def test_an_attacker_running_every_bad_input_does_not_disturb_a_clean_subscriber
             await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": symbols}))
             last, gaps = {}, []
 
-            async def follow(seconds):
-                latencies, started = [], time.time()
+            async def follow(seconds, latencies=None):
+                latencies, started = [] if latencies is None else latencies, time.time()
                 while time.time() - started < seconds:
                     message = json.loads(await asyncio.wait_for(ws.recv(), 5))
                     now = time.time_ns()
@@ -332,28 +336,37 @@ def test_an_attacker_running_every_bad_input_does_not_disturb_a_clean_subscriber
                 latencies.sort()
                 return latencies[int(len(latencies) * 0.99)], len(latencies)
 
-            await follow(2)  # settle
-            baseline_p99, baseline_count = await follow(6)
-            attacker = await asyncio.create_subprocess_exec(
-                sys.executable, str(Path(__file__).with_name("attacker.py")), "--port", str(hub.port), "--duration", "8",
-                "--attacks", os.environ.get("ATTACKS", "slowloris,connection_flood,subscribe_flood,oversized_frame,zip_bomb,"
-                                            "invalid_utf8,pings_after_close,forged_ingest"),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-            attacked_p99, attacked_count = await follow(8)
-            out, err = await attacker.communicate()
-            await ws.close()
-            return baseline_p99, baseline_count, attacked_p99, attacked_count, gaps, out, err
+            async def attacked(port, latencies, seconds=6):
+                attacker = await asyncio.create_subprocess_exec(
+                    sys.executable, str(Path(__file__).with_name("attacker.py")), "--port", str(port),
+                    "--duration", str(seconds), "--attacks", attacks,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                (p99, count), (out, _) = await asyncio.gather(follow(seconds, latencies), attacker.communicate())
+                await follow(1)  # keep reading until the attacker's threads have all stopped
+                return p99, count, json.loads(out)
 
-        baseline_p99, baseline_count, attacked_p99, attacked_count, gaps, out, err = asyncio.run(run())
+            await follow(2)  # settle
+            quiet = await follow(6)
+            # Twice each, interleaved, so both targets see the same machine; p99 over both rounds.
+            elsewhere_latencies, here_latencies = [], []
+            for _ in range(2):
+                elsewhere = await attacked(decoy.port, elsewhere_latencies)
+                here = await attacked(hub.port, here_latencies)
+            await ws.close()
+            return quiet, elsewhere, here, gaps
+
+        quiet, elsewhere, here, gaps = asyncio.run(run())
     finally:
         publisher.kill()
-    answers = json.loads(out)
-    print(f"clean client: p99 {baseline_p99:.2f} ms without the attacker ({baseline_count} updates), "
-          f"{attacked_p99:.2f} ms with it ({attacked_count} updates)")
+    answers = here[2]
+    print(f"clean client's p99: {quiet[0]:.2f} ms quiet, {elsewhere[0]:.2f} ms with the attacker aimed at a decoy hub, "
+          f"{here[0]:.2f} ms with it aimed at this hub ({here[1]} updates; two rounds of 6 s each, interleaved)")
     print(json.dumps(answers, indent=1))
     assert not gaps, gaps[:10]
-    assert attacked_count > 0.9 * baseline_count * 8 / 6
-    assert attacked_p99 < 100, (baseline_p99, attacked_p99)
+    assert here[1] > 0.9 * quiet[1] * 2, "two rounds of 6 s under attack deliver as much as 12 quiet seconds"
+    assert here[0] <= 1.5 * max(elsewhere[0], quiet[0]), (quiet[0], elsewhere[0], here[0])
+    if os.environ.get("ATTACKS"):
+        return
     # What the hub answered each attack.
     assert any("closed by the hub after" in a for a in answers["slowloris"]), answers
     assert {"101", "429"} <= set(answers["connection flood"]), answers

@@ -47,6 +47,10 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     private let openedAt = NIODeadline.now()
     /// How many requests the client may still send.
     private var requestRate: RequestRateLimit
+    /// Requests waiting for their turn, a few answered per pass of the loop.
+    private var pacing = RequestPacing()
+    /// A read asked for while requests waited; issued once they are answered.
+    private var readDeferredForRequests = false
     /// The backlog: full or not, requests read or deferred, and when to evict.
     private var backlog: SlowConsumerPolicy
 
@@ -71,11 +75,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        switch subscriber.encoding {
-        case .sharedDeflate: hub.engine.compression.add(sharedDeflate: 1)
-        case .zstd: hub.engine.compression.add(zstd: 1)
-        case .plain, .dedicatedDeflate: break
-        }
+        countSharedEncoding(1)
         hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
         hub.connections.add(context.channel)
@@ -91,11 +91,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        switch subscriber.encoding {
-        case .sharedDeflate: hub.engine.compression.add(sharedDeflate: -1)
-        case .zstd: hub.engine.compression.add(zstd: -1)
-        case .plain, .dedicatedDeflate: break
-        }
+        countSharedEncoding(-1)
         keepAlive.remove(self)
         self.context = nil
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
@@ -108,6 +104,15 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
             "throttled": "\(subscriber.throttled)",
         ])
         hub.metrics.subscribersConnected.wrappingDecrement(ordering: .relaxed)
+    }
+
+    /// The publisher compresses a shared form of each tick only while some subscriber takes it.
+    private func countSharedEncoding(_ change: Int) {
+        switch subscriber.encoding {
+        case .sharedDeflate: hub.engine.compression.add(sharedDeflate: change)
+        case .zstd: hub.engine.compression.add(zstd: change)
+        case .plain, .dedicatedDeflate: break
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -140,6 +145,11 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     }
 
     func read(context: ChannelHandlerContext) {
+        // Requests waiting for their turn: read no more until they are answered.
+        if pacing.hasWaiting, !closeSent {
+            readDeferredForRequests = true
+            return
+        }
         if backlog.mayRead(closing: closeSent) { context.read() }
     }
 
@@ -168,10 +178,17 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         liveness.heardFrom(at: .now())
         switch control.receive(unwrapInboundIn(data), context: context) {
-        case .message(let frame) where frame.opcode == .text:
-            handleText(frame.unmaskedData, context: context)
-        case .message:
-            reject(ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"), context: context)
+        case .message(let frame):
+            guard takeRequestToken(context: context) else { return }
+            guard frame.opcode == .text else {
+                reject(ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"), context: context)
+                return
+            }
+            if let now = pacing.arrived(frame.unmaskedData) {
+                handleText(now, context: context)
+            } else {
+                scheduleResumeIfNeeded(context: context)
+            }
         case .pong, .handled:
             break
         case .peerClosed(let reply):
@@ -182,15 +199,44 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         }
     }
 
-    private func handleText(_ payload: ByteBuffer, context: ChannelHandlerContext) {
-        guard requestRate.take(now: .now()) else {
-            hub.metrics.rateLimited.wrappingIncrement(ordering: .relaxed)
-            hub.logger.notice("closing a subscriber that sends requests too fast", metadata: [
-                "remote": "\(remote.map { "\($0)" } ?? "?")", "per_second": "\(requestRate.perSecond)", "burst": "\(Int(requestRate.burst))",
-            ])
-            close(context: context, code: .policyViolation, reason: "too many requests")
-            return
+    func channelReadComplete(context: ChannelHandlerContext) {
+        pacing.passEnded()
+        context.fireChannelReadComplete()
+    }
+
+    /// Every message takes a token on arrival (`RequestRateLimit`); a client out of them is closed.
+    private func takeRequestToken(context: ChannelHandlerContext) -> Bool {
+        guard !requestRate.take(now: .now()) else { return true }
+        hub.metrics.rateLimited.wrappingIncrement(ordering: .relaxed)
+        hub.logger.notice("closing a subscriber that sends requests too fast", metadata: [
+            "remote": "\(remote.map { "\($0)" } ?? "?")", "per_second": "\(requestRate.perSecond)", "burst": "\(Int(requestRate.burst))",
+        ])
+        close(context: context, code: .policyViolation, reason: "too many requests")
+        return false
+    }
+
+    private func scheduleResumeIfNeeded(context: ChannelHandlerContext) {
+        guard pacing.needsResume() else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: RequestPacing.resumeDelay) { loopBound.value.answerWaitingRequests() }
+    }
+
+    /// The next batch of waiting requests (`RequestPacing`), then reading again once none waits.
+    private func answerWaitingRequests() {
+        let batch = pacing.resume()
+        guard let context, !closeSent else { return }
+        for request in batch where !closeSent {
+            handleText(request, context: context)
         }
+        if pacing.hasWaiting {
+            scheduleResumeIfNeeded(context: context)
+        } else if readDeferredForRequests {
+            readDeferredForRequests = false
+            read(context: context)
+        }
+    }
+
+    private func handleText(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
             violation(context: context, code: .dataInconsistentWithMessage, reason: "text frame is not valid UTF-8")
             return
@@ -268,13 +314,16 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     /// Sends a close frame once; see `WebSocketControl`.
     func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String, grace: TimeAmount? = nil) {
         guard control.markCloseSent() else { return }
+        pacing.drop()
         if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
         keepAlive.remove(self)
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
         CloseHandshake.send(code: code, reason: reason, context: context, grace: grace ?? hub.configuration.closeGrace)
         // Read (and ignore) what the client still sends; see `SlowConsumerPolicy.mayRead`.
-        if backlog.takeDeferredRead() { context.read() }
+        let requestsDeferredRead = readDeferredForRequests
+        readDeferredForRequests = false
+        if backlog.takeDeferredRead() || requestsDeferredRead { context.read() }
     }
 }
 

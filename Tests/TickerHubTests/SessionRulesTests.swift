@@ -1,3 +1,5 @@
+// The rules a subscriber session goes by, each a plain value tested on a made-up clock: keep-alive,
+// the request rate limit, and request pacing.
 import NIOCore
 import Testing
 
@@ -86,5 +88,40 @@ struct RequestRateLimitTests {
         var afterPause = 0
         for _ in 0..<20 where limit.take(now: later + .seconds(60)) { afterPause += 1 }
         #expect(afterPause == 5)
+    }
+}
+
+/// A connection's requests, a few answered per pass of its loop.
+struct RequestPacingTests {
+    func request(_ n: Int) -> ByteBuffer { ByteBuffer(string: "\(n)") }
+
+    @Test func aFewPerPassTheRestInOrderLater() {
+        var pacing = RequestPacing()
+        var answered: [String] = []
+        for n in 0..<20 {
+            if let now = pacing.arrived(request(n)) { answered.append(String(buffer: now)) }
+        }
+        #expect(answered == (0..<RequestPacing.perPass).map(String.init))
+        #expect(pacing.hasWaiting)
+        let first = pacing.needsResume(), again = pacing.needsResume()
+        #expect(first && !again, "one resume scheduled at a time")
+        // A new read burst does not overtake what waits.
+        pacing.passEnded()
+        let late = pacing.arrived(request(20))
+        #expect(late == nil)
+        var batches: [[String]] = []
+        while pacing.hasWaiting {
+            batches.append(pacing.resume().map { String(buffer: $0) })
+            _ = pacing.needsResume()
+        }
+        #expect(batches.allSatisfy { $0.count <= RequestPacing.perPass })
+        #expect(batches.flatMap { $0 } == (RequestPacing.perPass...20).map(String.init))
+    }
+
+    @Test func closingDropsWhatWaits() {
+        var pacing = RequestPacing()
+        for n in 0..<20 { _ = pacing.arrived(request(n)) }
+        pacing.drop()
+        #expect(!pacing.hasWaiting && !pacing.needsResume())
     }
 }
