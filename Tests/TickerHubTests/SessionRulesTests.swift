@@ -74,10 +74,10 @@ struct ConnectionLivenessTests {
 }
 
 /// The request token bucket, on a made-up clock.
-struct RequestRateLimitTests {
+struct TokenBucketTests {
     @Test func aBurstIsFineAndSustainedAbuseIsNot() {
         let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
-        var limit = RequestRateLimit(perSecond: 10, burst: 5, now: start)
+        var limit = TokenBucket(perSecond: 10, burst: 5, now: start)
         var granted = 0
         for _ in 0..<20 where limit.take(now: start) { granted += 1 }
         #expect(granted == 5, "the burst, and nothing more at once")

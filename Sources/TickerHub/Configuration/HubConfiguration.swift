@@ -100,7 +100,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// its start or the end of its previous request (`RequestDeadline`): against connections that
     /// send nothing, or their headers a byte at a time. A real client needs milliseconds.
     var requestTimeout = TimeAmount.seconds(5)
-    /// Requests a subscriber may send per second, sustained (`RequestRateLimit`); past it, and past
+    /// Requests a subscriber may send per second, sustained (a `TokenBucket`); past it, and past
     /// the burst, the connection is closed with 1008. A dashboard sends a handful per minute.
     var maxRequestsPerSecond = 20.0
     /// Requests a subscriber may send at once after a quiet spell: a watchlist subscribing symbol

@@ -23,22 +23,31 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head = pending else { return }
             pending = nil
-            let response = routes.respond(to: head)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: response.contentType)
-            headers.add(name: "Content-Length", value: String(response.body.readableBytes))
-            headers.add(name: "Cache-Control", value: "no-store")
-            let keepAlive = head.isKeepAlive
-            if !keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))), promise: nil)
-            if head.method != .HEAD {
-                context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-            }
-            let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-            if !keepAlive {
-                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                done.whenComplete { _ in loopBound.value.close(promise: nil) }
-            }
+            routes.respond(to: head).write(to: context, version: head.version, keepAlive: head.isKeepAlive,
+                                           withBody: head.method != .HEAD)
+        }
+    }
+}
+
+extension HTTPResponse {
+    /// Writes this response on `context` (a handler whose outbound parts are `HTTPServerResponsePart`),
+    /// and closes the connection once it is written unless `keepAlive`.
+    func write(to context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, withBody: Bool = true,
+               extraHeaders: [(String, String)] = []) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Cache-Control", value: "no-store")
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        headers.add(contentsOf: extraHeaders)
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        if withBody {
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        }
+        let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

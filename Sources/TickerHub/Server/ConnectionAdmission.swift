@@ -30,8 +30,9 @@ struct ConnectionAdmission: Sendable {
     var role = ListenerRole.combined
 
     func decide(_ head: HTTPRequestHead) -> Decision {
-        guard head.method == .GET, origins.allows(head.headers), role.serves(HTTPRoutes.path(of: head.uri)) else { return .refuse }
-        switch HTTPRoutes.path(of: head.uri) {
+        let path = HTTPRoutes.path(of: head.uri)
+        guard head.method == .GET, origins.allows(head.headers), role.serves(path) else { return .refuse }
+        switch path {
         case "/ws":
             // A bad option is refused here and answered 400 by the HTTP routes, which check the same.
             guard case .success(let options) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: defaultHeartbeatMilliseconds) else {

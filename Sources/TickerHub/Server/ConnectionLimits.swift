@@ -52,8 +52,10 @@ final class ConnectionLimits: Sendable {
 
     private struct PerIP {
         var connections = 0
-        var tokens: Double
-        var lastRefill: NIODeadline
+        var handshakes: TokenBucket
+
+        /// Nothing held and nothing taken recently: the entry can go.
+        func isIdle(now: NIODeadline) -> Bool { connections == 0 && handshakes.isFull(now: now) }
     }
 
     private struct State {
@@ -72,13 +74,10 @@ final class ConnectionLimits: Sendable {
     func admit(_ ip: String, now: NIODeadline = .now()) -> Refusal? {
         let configuration = self.configuration
         return state.withLock { state in
-            var entry = state.byIP[ip] ?? PerIP(tokens: Double(configuration.handshakeBurst), lastRefill: now)
-            let elapsed = Double(max(0, (now - entry.lastRefill).nanoseconds)) / 1e9
-            entry.tokens = min(Double(configuration.handshakeBurst), entry.tokens + elapsed * configuration.handshakesPerSecondPerIP)
-            entry.lastRefill = now
-            defer { state.byIP[ip] = entry.connections == 0 && entry.tokens >= Double(configuration.handshakeBurst) ? nil : entry }
-            guard entry.tokens >= 1 else { return .tooManyHandshakes }
-            entry.tokens -= 1
+            var entry = state.byIP[ip] ?? PerIP(handshakes: TokenBucket(perSecond: configuration.handshakesPerSecondPerIP,
+                                                                         burst: configuration.handshakeBurst, now: now))
+            defer { state.byIP[ip] = entry.isIdle(now: now) ? nil : entry }
+            guard entry.handshakes.take(now: now) else { return .tooManyHandshakes }
             guard entry.connections < configuration.maxConnectionsPerIP else { return .tooManyConnections }
             guard state.total < configuration.maxConnections else { return .serverFull }
             entry.connections += 1
@@ -89,14 +88,11 @@ final class ConnectionLimits: Sendable {
 
     /// A connection admitted from `ip` closed.
     func release(_ ip: String, now: NIODeadline = .now()) {
-        let configuration = self.configuration
         state.withLock { state in
             guard var entry = state.byIP[ip], entry.connections > 0 else { return }
             entry.connections -= 1
             state.total -= 1
-            let elapsed = Double(max(0, (now - entry.lastRefill).nanoseconds)) / 1e9
-            let full = entry.tokens + elapsed * configuration.handshakesPerSecondPerIP >= Double(configuration.handshakeBurst)
-            state.byIP[ip] = entry.connections == 0 && full ? nil : entry
+            state.byIP[ip] = entry.isIdle(now: now) ? nil : entry
         }
     }
 

@@ -5,11 +5,9 @@ import NIOHTTP1
 /// has room for it; otherwise it answers 503 or 429 itself and closes the connection. Plain HTTP
 /// requests pass untouched. An admitted connection gives its place back when it closes. Removed
 /// from the pipeline on upgrade, like the other HTTP handlers.
-final class HandshakeGate: ChannelDuplexHandler, RemovableChannelHandler {
+final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
 
     static let name = "tickerhub.handshake-gate"
 
@@ -48,15 +46,8 @@ final class HandshakeGate: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func refuse(_ refusal: ConnectionLimits.Refusal, version: HTTPVersion, context: ChannelHandlerContext) {
         refusing = true
-        let response = HTTPResponse.error(refusal.status, code: refusal.code, message: refusal.message)
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: response.contentType)
-        headers.add(name: "Content-Length", value: String(response.body.readableBytes))
-        headers.add(name: "Connection", value: "close")
-        if refusal != .serverFull { headers.add(name: "Retry-After", value: "1") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: refusal.status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        HTTPResponse.error(refusal.status, code: refusal.code, message: refusal.message)
+            .write(to: context, version: version, keepAlive: false,
+                   extraHeaders: refusal == .serverFull ? [] : [("Retry-After", "1")])
     }
 }

@@ -10,7 +10,7 @@ final class HubMetrics: Sendable {
     let requestErrors = ManagedAtomic<UInt64>(0)
     /// Connections closed for a protocol violation (RFC 6455 close codes 1002/1003/1007/1009).
     let protocolViolations = ManagedAtomic<UInt64>(0)
-    /// Connections closed for sending requests faster than `RequestRateLimit` allows.
+    /// Connections closed for sending requests faster than their `TokenBucket` allows.
     let rateLimited = ManagedAtomic<UInt64>(0)
     /// WebSocket handshakes refused by `ConnectionLimits` (503 or 429).
     let handshakesRefused = ManagedAtomic<UInt64>(0)

@@ -46,7 +46,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     private var remote: SocketAddress?
     private let openedAt = NIODeadline.now()
     /// How many requests the client may still send.
-    private var requestRate: RequestRateLimit
+    private var requestRate: TokenBucket
     /// Requests waiting for their turn, a few answered per pass of the loop.
     private var pacing = RequestPacing()
     /// A read asked for while requests waited; issued once they are answered.
@@ -67,7 +67,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         self.limits = ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
                                            maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
         self.backlog = SlowConsumerPolicy(configuration: hub.configuration)
-        self.requestRate = RequestRateLimit(perSecond: hub.configuration.maxRequestsPerSecond,
+        self.requestRate = TokenBucket(perSecond: hub.configuration.maxRequestsPerSecond,
                                             burst: hub.configuration.requestBurst, now: .now())
         self.keepAlive = hub.keepAliveSweep(for: fanout.eventLoop)
     }
@@ -204,7 +204,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         context.fireChannelReadComplete()
     }
 
-    /// Every message takes a token on arrival (`RequestRateLimit`); a client out of them is closed.
+    /// Every message takes a token on arrival (a `TokenBucket`); a client out of them is closed.
     private func takeRequestToken(context: ChannelHandlerContext) -> Bool {
         guard !requestRate.take(now: .now()) else { return true }
         hub.metrics.rateLimited.wrappingIncrement(ordering: .relaxed)
