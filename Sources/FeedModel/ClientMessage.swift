@@ -13,10 +13,12 @@ public enum ClientMessage: Sendable, Equatable {
     case list(id: Int64?, after: String? = nil)
     case ping(id: Int64?)
     case stats(id: Int64?)
+    /// A fresh access token for a live connection, before the old one lapses (hubs with auth on).
+    case auth(id: Int64?, token: String)
 
     public var id: Int64? {
         switch self {
-        case .subscribe(let id, _, _), .unsubscribe(let id, _), .list(let id, _), .ping(let id), .stats(let id): return id
+        case .subscribe(let id, _, _), .unsubscribe(let id, _), .list(let id, _), .ping(let id), .stats(let id), .auth(let id, _): return id
         }
     }
 
@@ -74,6 +76,11 @@ public enum ClientMessage: Sendable, Equatable {
         case "list": return .success(.list(id: raw.id, after: raw.after))
         case "ping": return .success(.ping(id: raw.id))
         case "stats": return .success(.stats(id: raw.id))
+        case "auth":
+            guard let token = raw.token, !token.isEmpty else {
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"auth\" needs \"token\": a string"))
+            }
+            return .success(.auth(id: raw.id, token: token))
         default:
             return .failure(ProtocolError(id: raw.id, code: .unknownOp, message: "unknown op \"\(op.prefix(64))\""))
         }
@@ -88,9 +95,10 @@ private struct RawRequest: Decodable {
     var symbols: [String]?
     var maxFrequency: Double?
     var after: String?
+    var token: String?
     var problem: String?
 
-    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after }
+    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after, token }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -117,6 +125,11 @@ private struct RawRequest: Decodable {
             after = try container.decodeIfPresent(String.self, forKey: .after)
         } catch {
             problem = problem ?? "\"after\" must be a string (the last symbol of the previous page)"
+        }
+        do {
+            token = try container.decodeIfPresent(String.self, forKey: .token)
+        } catch {
+            problem = problem ?? "\"token\" must be a string"
         }
     }
 }

@@ -19,6 +19,8 @@ public enum ServerMessage: Sendable, Equatable {
     /// fields as `snapshot`; its `seq` jumps over the skipped updates, so the client sees the gap.
     case conflated(SymbolSnapshot)
     case stats(id: Int64?, counters: [(String, UInt64)])
+    /// The answer to an `auth` request: the new token is in force until `expiresAt` (ms since the epoch).
+    case authenticated(id: Int64?, expiresAt: Int64)
 
     public struct Welcome: Sendable, Equatable {
         public var heartbeatMs: Int
@@ -27,13 +29,18 @@ public enum ServerMessage: Sendable, Equatable {
         public var serverVersion: String
         /// The id of the hub's current zstd dictionary (`GET /v1/zstd/dictionary/{id}`), if it offers zstd.
         public var zstdDictionary: UInt32?
+        /// When the connection's access token lapses (ms since the Unix epoch), if the hub uses tokens:
+        /// send `{"op":"auth"}` with a fresh one before then.
+        public var tokenExpiresAt: Int64?
 
-        public init(heartbeatMs: Int, maxSymbols: Int, feed: String, serverVersion: String, zstdDictionary: UInt32? = nil) {
+        public init(heartbeatMs: Int, maxSymbols: Int, feed: String, serverVersion: String, zstdDictionary: UInt32? = nil,
+                    tokenExpiresAt: Int64? = nil) {
             self.heartbeatMs = heartbeatMs
             self.maxSymbols = maxSymbols
             self.feed = feed
             self.serverVersion = serverVersion
             self.zstdDictionary = zstdDictionary
+            self.tokenExpiresAt = tokenExpiresAt
         }
     }
 
@@ -50,6 +57,7 @@ public enum ServerMessage: Sendable, Equatable {
         case let (.snapshot(a), .snapshot(b)): return a == b
         case let (.conflated(a), .conflated(b)): return a == b
         case let (.update(a), .update(b)): return a == b
+        case let (.authenticated(a1, a2), .authenticated(b1, b2)): return a1 == b1 && a2 == b2
         case let (.stats(a1, a2), .stats(b1, b2)):
             return a1 == b1 && a2.map(\.0) == b2.map(\.0) && a2.map(\.1) == b2.map(\.1)
         default: return false
@@ -72,6 +80,7 @@ public enum ServerMessage: Sendable, Equatable {
             json.field("feed", welcome.feed)
             json.field("server", "tickerhub/\(welcome.serverVersion)")
             json.optionalField("zstdDictionary", welcome.zstdDictionary.map(Int64.init))
+            if let expiresAt = welcome.tokenExpiresAt { json.field("tokenExpiresAt", expiresAt) }
         case let .ack(id, op, symbols, interval):
             json.field("type", "ack")
             json.optionalField("id", id)
@@ -83,6 +92,7 @@ public enum ServerMessage: Sendable, Equatable {
             json.optionalField("id", error.id)
             json.field("code", error.code.rawValue)
             json.field("message", error.message)
+            if let symbols = error.symbols { json.stringArray("symbols", symbols) }
         case let .symbols(id, symbols, next):
             json.field("type", "symbols")
             json.optionalField("id", id)
@@ -103,6 +113,11 @@ public enum ServerMessage: Sendable, Equatable {
             json.snapshotFields(snapshot)
         case .update(let tick):
             json.tickFields(tick)
+        case let .authenticated(id, expiresAt):
+            json.field("type", "ack")
+            json.optionalField("id", id)
+            json.field("op", "auth")
+            json.field("tokenExpiresAt", expiresAt)
         case let .stats(id, counters):
             json.field("type", "stats")
             json.optionalField("id", id)

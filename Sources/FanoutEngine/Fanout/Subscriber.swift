@@ -81,6 +81,8 @@ public final class Subscriber {
 
     public var subscriptionCount: Int { subscriptions.count }
     public func isSubscribed(to id: SymbolID) -> Bool { subscriptions[id] != nil }
+    /// The symbols subscribed to on this loop, in `SymbolID` order.
+    public var subscribedSymbols: [SymbolID] { subscriptions.keys }
 
     /// Returns true when this made the subscriber owe something it did not owe before.
     @discardableResult

@@ -82,6 +82,11 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var zstd = true
     /// The web pages allowed to open `/ws` and `/ingest` (`--allowed-origin`); empty: any.
     var origins = OriginPolicy(allowed: [])
+    /// Access tokens (`--auth-secret`, `--auth-public-key`): when set, every WebSocket needs one
+    /// (`RequestAuthentication`); nil: auth off, the open demo.
+    var auth: TokenVerifier?
+    /// `--tls-cert` and `--tls-key`: when set, the listeners speak TLS only (`wss://`, `https://`).
+    var tls: TLSFiles?
     /// When set, `/metrics`, `/stats`, `/ops` and `/ingest` move to a listener of their own on this
     /// port (`ListenerRole`), and the public one serves market data only.
     var adminPort: Int?
@@ -133,6 +138,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         if feed == .ingest {
             text += " ingest-token=\(ingest.credential == nil ? "none" : "set") max-new-symbols-per-publisher=\(ingest.maxNewSymbolsPerPublisher)"
         }
+        text += " auth=" + (auth?.algorithm ?? "off") + " tls=" + (tls == nil ? "off" : "on")
         text += " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         if engine.pacing.maxDelay > .zero { text += " max-drain-delay=\(engine.pacing.maxDelay.inMilliseconds)ms" }

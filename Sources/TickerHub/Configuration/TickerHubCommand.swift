@@ -1,4 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import FanoutEngine
 import CMalloc
 import FeedModel
@@ -109,6 +114,18 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "The token a publisher must present to open /ingest (Authorization: Bearer, or ?token=). Required with --feed ingest when --host is not a loopback address. (env TICKERHUB_INGEST_TOKEN)")
     var ingestToken: String?
 
+    @Option(help: "Turn auth on with this HMAC secret (HS256, at least 32 bytes): every WebSocket then needs an access token (a JWT). Prefer the environment variable: arguments show in ps. (env TICKERHUB_AUTH_SECRET)")
+    var authSecret: String?
+
+    @Option(help: "Turn auth on with this public key (a PEM file; RSA for RS256, P-256 for ES256): every WebSocket then needs an access token (a JWT) signed by its private key. (env TICKERHUB_AUTH_PUBLIC_KEY)")
+    var authPublicKey: String?
+
+    @Option(help: "Serve TLS (wss://, https://) with this certificate chain (PEM); needs --tls-key. (env TICKERHUB_TLS_CERT)")
+    var tlsCert: String?
+
+    @Option(help: "The private key (PEM) of --tls-cert. (env TICKERHUB_TLS_KEY)")
+    var tlsKey: String?
+
     @Option(help: "New symbols one publisher connection may add; past it the publisher is closed with 1008. (env TICKERHUB_MAX_NEW_SYMBOLS_PER_PUBLISHER)")
     var maxNewSymbolsPerPublisher: Int = env("TICKERHUB_MAX_NEW_SYMBOLS_PER_PUBLISHER").flatMap(Int.init) ?? IngestLimits().maxNewSymbolsPerPublisher
 
@@ -149,10 +166,20 @@ struct TickerHubCommand: AsyncParsableCommand {
         }
         if let echoPort, !(0...65535).contains(echoPort) { throw ValidationError("--echo-port must be 0...65535") }
         // /ingest is served where the admin endpoints are: the admin listener if there is one.
+        let hasAuth = try authKey != nil
         let ingestHost = (adminPort ?? env("TICKERHUB_ADMIN_PORT").flatMap(Int.init)) == nil ? host : adminHost
         if feed == HubConfiguration.FeedMode.ingest.rawValue, !IngestCredential.isLoopback(ingestHost),
-           IngestCredential(ingestToken ?? env("TICKERHUB_INGEST_TOKEN")) == nil {
-            throw ValidationError("--feed ingest on \(ingestHost) (beyond loopback) needs --ingest-token: anyone who reaches the port could publish prices")
+           IngestCredential(ingestToken ?? env("TICKERHUB_INGEST_TOKEN")) == nil, !hasAuth {
+            throw ValidationError("--feed ingest on \(ingestHost) (beyond loopback) needs --ingest-token or auth (tokens with a publish claim): anyone who reaches the port could publish prices")
+        }
+        if authSecret ?? env("TICKERHUB_AUTH_SECRET") != nil, authPublicKey ?? env("TICKERHUB_AUTH_PUBLIC_KEY") != nil {
+            throw ValidationError("give --auth-secret or --auth-public-key, not both")
+        }
+        if let secret = authSecret ?? env("TICKERHUB_AUTH_SECRET"), secret.utf8.count < 32 {
+            throw ValidationError("--auth-secret must be at least 32 bytes (RFC 7518 §3.2: HS256 needs a 256-bit key)")
+        }
+        if (tlsCert ?? env("TICKERHUB_TLS_CERT") == nil) != (tlsKey ?? env("TICKERHUB_TLS_KEY") == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together")
         }
         guard maxNewSymbolsPerPublisher >= 1 else { throw ValidationError("--max-new-symbols-per-publisher must be positive") }
         guard maxConnections >= 1, maxConnectionsPerIp >= 1, handshakesPerSecondPerIp > 0, handshakeBurst >= 1 else {
@@ -188,8 +215,35 @@ struct TickerHubCommand: AsyncParsableCommand {
         return .names(names)
     }
 
+    /// The token key the flags or the environment name, if any (the PEM file read).
+    private var authKey: TokenVerifier.Key? {
+        get throws {
+            if let secret = authSecret ?? env("TICKERHUB_AUTH_SECRET") { return .hmacSecret(secret) }
+            guard let path = authPublicKey ?? env("TICKERHUB_AUTH_PUBLIC_KEY") else { return nil }
+            do {
+                return .publicKeyPEM(try String(contentsOfFile: path, encoding: .utf8))
+            } catch {
+                throw ValidationError("cannot read --auth-public-key \(path): \(error)")
+            }
+        }
+    }
+
     func makeConfiguration() throws -> HubConfiguration {
         var configuration = HubConfiguration()
+        if let key = try authKey {
+            do {
+                configuration.auth = try TokenVerifier(key: key)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        if let cert = tlsCert ?? env("TICKERHUB_TLS_CERT"), let key = tlsKey ?? env("TICKERHUB_TLS_KEY") {
+            do {
+                configuration.tls = try TLSFiles(certificatePath: cert, privateKeyPath: key)
+            } catch {
+                throw ValidationError("cannot use --tls-cert \(cert) and --tls-key \(key): \(error)")
+            }
+        }
         configuration.host = host
         configuration.port = port
         configuration.feed = HubConfiguration.FeedMode(rawValue: feed)!

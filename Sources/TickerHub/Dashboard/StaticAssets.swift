@@ -26,6 +26,7 @@ enum StaticAssets {
         "/assets/latency.js": script(PackageResources.latency_js),
         "/assets/watchlist-row.js": script(PackageResources.watchlist_row_js),
         "/assets/symbol-picker.js": script(PackageResources.symbol_picker_js),
+        "/assets/access-token.js": script(PackageResources.access_token_js),
     ]
 
     private static func html(_ bytes: [UInt8]) -> Asset {

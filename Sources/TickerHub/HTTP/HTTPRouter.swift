@@ -8,10 +8,13 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let routes: HTTPRoutes
+    /// What the request's token grants (`AdmissionGate`); nil on a listener without the gate.
+    private let grant: RequestGrant?
     private var pending: HTTPRequestHead?
 
-    init(routes: HTTPRoutes) {
+    init(routes: HTTPRoutes, grant: RequestGrant? = nil) {
         self.routes = routes
+        self.grant = grant
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -23,7 +26,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head = pending else { return }
             pending = nil
-            routes.respond(to: head).write(to: context, version: head.version, keepAlive: head.isKeepAlive,
+            routes.respond(to: head, grant: grant?.grant ?? .open).write(to: context, version: head.version, keepAlive: head.isKeepAlive,
                                            withBody: head.method != .HEAD)
         }
     }

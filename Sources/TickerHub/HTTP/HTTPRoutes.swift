@@ -37,8 +37,8 @@ struct HTTPResponse: Sendable {
 /// | `GET /healthz`                      | 200 `ok` (the process is alive)                   |
 /// | `GET /readyz`                       | 200 when the feed is flowing, 503 otherwise       |
 /// | `GET /metrics`                      | Prometheus text format                            |
-/// | `GET /v1/symbols`                   | JSON array of symbol names                        |
-/// | `GET /v1/snapshot?symbols=A,B`      | JSON array of snapshots (all symbols if omitted)  |
+/// | `GET /v1/symbols`                   | JSON array of symbol names (those the token grants) |
+/// | `GET /v1/snapshot?symbols=A,B`      | JSON array of snapshots (all granted if omitted)  |
 /// | `GET /stats`                        | JSON counters                                     |
 /// | `GET /stats/catalog`                | what each figure of `/stats` and `/metrics` means |
 /// | `GET /v1/zstd/dictionary/{id}`      | the zstd dictionary with that id (binary)         |
@@ -62,7 +62,9 @@ struct HTTPRoutes: Sendable {
         return nil
     }
 
-    func respond(to head: HTTPRequestHead) -> HTTPResponse {
+    /// `grant`: what the request's token allows (with auth on, the gate let through only requests
+    /// for market data that carry one); the market-data answers hold only the symbols it grants.
+    func respond(to head: HTTPRequestHead, grant: AccessGrant = .open) -> HTTPResponse {
         hub.metrics.httpRequests.wrappingIncrement(ordering: .relaxed)
         guard head.method == .GET || head.method == .HEAD else {
             return .error(.methodNotAllowed, code: "method_not_allowed", message: "only GET is supported")
@@ -87,11 +89,13 @@ struct HTTPRoutes: Sendable {
         case "/v1/symbols":
             var json = JSONWriter(buffer: ByteBuffer())
             json.beginArrayValue()
-            for symbol in hub.engine.directory.allSymbols { json.string(symbol.name) }
+            for symbol in hub.engine.directory.allSymbols where grant.symbols.isEverything || grant.symbols.allows(symbol.name) {
+                json.string(symbol.name)
+            }
             json.endArray()
             return .json(json.buffer)
         case "/v1/snapshot":
-            return snapshot(query: HTTPRoutes.query(of: head.uri, "symbols"))
+            return snapshot(query: HTTPRoutes.query(of: head.uri, "symbols"), entitlement: grant.symbols)
         case "/stats":
             return .json(StatsReport(hub: hub).json())
         case "/stats/catalog":
@@ -138,11 +142,17 @@ struct HTTPRoutes: Sendable {
         return HTTPResponse(status: .ok, contentType: "application/octet-stream", body: ByteBuffer(bytes: dictionary.bytes))
     }
 
-    private func snapshot(query: Substring?) -> HTTPResponse {
+    /// Named symbols must all be granted (else 403 `not_entitled`); without names, all that are.
+    private func snapshot(query: Substring?, entitlement: SymbolEntitlement) -> HTTPResponse {
         let directory = hub.engine.directory
-        let ids: [SymbolID]
+        var ids: [SymbolID]
         if let query, !query.isEmpty {
             let names = query.split(separator: ",").map { String($0.removingPercentEncodedCommas()) }
+            let refused = entitlement.partition(names).refused
+            guard refused.isEmpty else {
+                let error = ProtocolError.notEntitled(refused)
+                return .error(.forbidden, code: error.code.rawValue, message: error.message)
+            }
             let resolved = directory.resolve(names)
             guard resolved.unknown.isEmpty else {
                 let error = ProtocolError.unknownSymbols(resolved.unknown)
@@ -151,6 +161,9 @@ struct HTTPRoutes: Sendable {
             ids = resolved.known.map(\.1)
         } else {
             ids = (0..<directory.count).map { SymbolID(UInt32($0)) }
+            if !entitlement.isEverything {
+                ids = ids.filter { directory.symbol(for: $0).map { entitlement.allows($0.name) } ?? false }
+            }
         }
         var json = JSONWriter(buffer: ByteBuffer())
         json.beginArrayValue()

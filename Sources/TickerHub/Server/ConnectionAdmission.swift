@@ -1,17 +1,19 @@
 import NIOHTTP1
 
 /// The one place that decides what an incoming WebSocket upgrade becomes, and with which extensions.
-/// Authentication (JWT with per-symbol entitlements) and per-IP limits will be decided here too, so
-/// there is exactly one door to guard. `decide` is a pure function of the request: the upgrader calls
-/// it once for the response headers and once to build the pipeline, and both see the same answer.
+/// It stands behind `AdmissionGate`, which has already checked the limits and the token: `grant` is
+/// what the token allows (nil when the handshake earned none). `decide` is a pure function of the
+/// request and its grant: the upgrader calls it once for the response headers and once to build the
+/// pipeline, and both see the same answer.
 struct ConnectionAdmission: Sendable {
     enum Decision: Equatable, Sendable {
         /// A market-data subscriber on `/ws`, with permessage-deflate if agreed, or the zstd
         /// subprotocol if it asked for it (then without permessage-deflate: its frames are already
         /// compressed).
         case subscriber(deflate: PerMessageDeflateNegotiation.Agreement?, zstd: Bool = false, options: SubscriberOptions = SubscriberOptions())
-        /// A tick publisher on `/ingest` (only when the hub runs with `--feed ingest`).
-        case publisher
+        /// A tick publisher on `/ingest` (only when the hub runs with `--feed ingest`), allowed to
+        /// publish `symbols`.
+        case publisher(symbols: SymbolEntitlement)
         /// Not a WebSocket endpoint, or a handshake refused (a bad option, an origin not allowed): the
         /// request falls through to the HTTP routes, which answer it (400, 403, 404, 426).
         case refuse
@@ -29,11 +31,15 @@ struct ConnectionAdmission: Sendable {
     /// Which endpoints this listener serves (`--admin-port` splits them).
     var role = ListenerRole.combined
 
-    func decide(_ head: HTTPRequestHead) -> Decision {
+    /// With auth on, every WebSocket needs a grant from the gate.
+    var requiresGrant = false
+
+    func decide(_ head: HTTPRequestHead, grant: AccessGrant? = .open) -> Decision {
         let path = HTTPRoutes.path(of: head.uri)
         guard head.method == .GET, origins.allows(head.headers), role.serves(path) else { return .refuse }
         switch path {
         case "/ws":
+            guard grant != nil || !requiresGrant else { return .refuse }
             // A bad option is refused here and answered 400 by the HTTP routes, which check the same.
             guard case .success(let options) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: defaultHeartbeatMilliseconds) else {
                 return .refuse
@@ -45,8 +51,14 @@ struct ConnectionAdmission: Sendable {
             }
             return .subscriber(deflate: deflate.negotiate(head.headers["Sec-WebSocket-Extensions"]), options: options)
         case "/ingest":
-            guard acceptsPublishers, ingestCredential?.isPresented(in: head) ?? true else { return .refuse }
-            return .publisher
+            guard acceptsPublishers else { return .refuse }
+            if requiresGrant {
+                // The gate granted publishing (the ingest secret, or a token's `publish` claim).
+                guard let publish = grant?.publish else { return .refuse }
+                return .publisher(symbols: publish)
+            }
+            guard ingestCredential?.isPresented(in: head) ?? true else { return .refuse }
+            return .publisher(symbols: .everything)
         default: return .refuse
         }
     }

@@ -4,7 +4,7 @@ import Synchronization
 
 /// How many WebSocket connections the hub holds, in total and per client IP, and how fast one IP
 /// may open them: a flood from one address must not use up the descriptors, the memory or the
-/// accepting loop that every other client shares. Checked at the handshake (`HandshakeGate`), so a
+/// accepting loop that every other client shares. Checked at the handshake (`AdmissionGate`), so a
 /// refused client gets an HTTP answer it can act on:
 /// - 503 `server_full` past `maxConnections`;
 /// - 429 `too_many_connections` past `maxConnectionsPerIP`;

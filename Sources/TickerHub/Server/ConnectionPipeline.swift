@@ -12,12 +12,18 @@ import NIOWebSocket
 /// A subscriber's frames are limited to `--max-client-message-bytes` (64 KiB) from their header on;
 /// a publisher's decoder is swapped for one that takes its megabyte batches.
 ///
-/// `RawFrameWriter` sits next to the head so that the fan-out's pre-built frames (ByteBuffers) skip
+/// With TLS, `NIOSSLServerHandler` comes first, before all of these.
+///
+/// `RawFrameWriter` sits next to the head (or the TLS handler) so that the fan-out's pre-built frames (ByteBuffers) skip
 /// the frame encoder; control frames (pong, close) still go through NIO's encoder.
 enum ConnectionPipeline {
     static let routerName = "tickerhub.http-routes"
+    static let tlsName = "tickerhub.tls"
 
     static func configure(_ channel: any Channel, hub: Hub, routes: HTTPRoutes) throws {
+        if let tls = hub.configuration.tls {
+            try channel.pipeline.syncOperations.addHandler(tls.makeHandler(), name: tlsName)
+        }
         // The listener's role decides which endpoints it answers, WebSocket ones included.
         let admission = ConnectionAdmission(acceptsPublishers: hub.configuration.feed == .ingest,
                                             deflate: PerMessageDeflateNegotiation(mode: hub.configuration.deflate,
@@ -26,19 +32,23 @@ enum ConnectionPipeline {
                                             defaultHeartbeatMilliseconds: hub.configuration.heartbeatMilliseconds,
                                             origins: hub.configuration.origins,
                                             ingestCredential: hub.configuration.ingest.credential,
-                                            role: routes.role)
+                                            role: routes.role,
+                                            requiresGrant: hub.authentication != nil)
+        // What the gate's token check granted this connection, for the upgrader below.
+        let requestGrant = NIOLoopBound(RequestGrant(), eventLoop: channel.eventLoop)
         // The subscribers' limit: their requests are small, so a bigger frame is refused from its
         // header (1009) instead of being buffered first. Publishers get their own, larger decoder.
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: hub.configuration.maxClientMessageBytes,
             automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
             shouldUpgrade: { channel, head in
-                let decision = admission.decide(head)
+                let decision = admission.decide(head, grant: requestGrant.value.grant)
                 return channel.eventLoop.makeSucceededFuture(decision == .refuse ? nil : ConnectionAdmission.responseHeaders(for: decision))
             },
             upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
-                    try configureUpgraded(channel, decision: admission.decide(head), hub: hub)
+                    let grant = requestGrant.value.grant
+                    try configureUpgraded(channel, decision: admission.decide(head, grant: grant), grant: grant ?? .open, hub: hub)
                 }
             }
         )
@@ -49,29 +59,35 @@ enum ConnectionPipeline {
                 // replace the request deadline.
                 context.pipeline.removeHandler(name: routerName, promise: nil)
                 context.pipeline.removeHandler(name: RequestDeadline.name, promise: nil)
-                context.pipeline.removeHandler(name: HandshakeGate.name, promise: nil)
+                context.pipeline.removeHandler(name: AdmissionGate.name, promise: nil)
             }),
             withErrorHandling: true
         )
         // Before the upgrader: a handshake the limits have no room for is answered, not upgraded.
         let metrics = hub.metrics
         let upgradeHandler = try sync.handler(type: HTTPServerUpgradeHandler.self)
-        try sync.addHandler(HandshakeGate(limits: hub.connectionLimits) { _ in
-            metrics.handshakesRefused.wrappingIncrement(ordering: .relaxed)
-        }, name: HandshakeGate.name, position: .before(upgradeHandler))
+        let gate = AdmissionGate(limits: hub.connectionLimits, authentication: hub.authentication, grant: requestGrant.value) { refusal in
+            switch refusal {
+            case .limits: metrics.handshakesRefused.wrappingIncrement(ordering: .relaxed)
+            case .authentication: metrics.authRefusals.wrappingIncrement(ordering: .relaxed)
+            }
+        }
+        try sync.addHandler(gate, name: AdmissionGate.name, position: .before(upgradeHandler))
         try sync.addHandler(RequestDeadline(timeout: hub.configuration.requestTimeout) {
             metrics.requestTimeouts.wrappingIncrement(ordering: .relaxed)
         }, name: RequestDeadline.name)
-        try sync.addHandler(HTTPRouter(routes: routes), name: routerName)
+        try sync.addHandler(HTTPRouter(routes: routes, grant: requestGrant.value), name: routerName)
     }
 
-    private static func configureUpgraded(_ channel: any Channel, decision: ConnectionAdmission.Decision, hub: Hub) throws {
+    private static func configureUpgraded(_ channel: any Channel, decision: ConnectionAdmission.Decision, grant: AccessGrant, hub: Hub) throws {
         let sync = channel.pipeline.syncOperations
         let configuration = hub.configuration
         switch decision {
         case .subscriber(let deflate, let zstd, let options):
             let writer = RawFrameWriter()
-            try sync.addHandler(writer, position: .first)
+            // Next to the head, or to the TLS handler: the frames it writes must still be encrypted.
+            let tlsHandler = try? sync.context(name: tlsName).handler
+            try sync.addHandler(writer, position: tlsHandler.map { .after($0) } ?? .first)
             // Client messages never use context takeover (we ask for that), so the loop's one
             // inflater serves every connection on it.
             let loopInflater = hub.inflater(for: channel.eventLoop)
@@ -84,11 +100,11 @@ enum ConnectionPipeline {
                                                                        windowBits: agreement.serverWindowBits, memoryLevel: 4))
             }
             try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding,
-                                                  options: options))
-        case .publisher:
+                                                  options: options, grant: grant))
+        case .publisher(let symbols):
             try allowLargerFrames(upTo: configuration.ingest.maxMessageBytes, in: channel)
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.ingest.maxMessageBytes, maxFragments: configuration.ingest.maxFragments, inflater: nil))
-            try sync.addHandler(IngestSession(hub: hub))
+            try sync.addHandler(IngestSession(hub: hub, allowedSymbols: symbols, expiresAt: grant.expiresAt))
         case .refuse:
             preconditionFailure("a refused request is never upgraded")
         }

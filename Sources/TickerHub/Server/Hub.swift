@@ -25,8 +25,10 @@ final class Hub: Sendable {
     let metrics = HubMetrics()
     let prometheus: PrometheusMetrics
     let connections = ConnectionRegistry()
-    /// Room for WebSocket connections, in total and per IP (`HandshakeGate`).
+    /// Room for WebSocket connections, in total and per IP (`AdmissionGate`).
     let connectionLimits: ConnectionLimits
+    /// The token check at the handshake; nil when auth is off.
+    let authentication: RequestAuthentication?
     /// One keep-alive timer per socket loop for all of its subscriber sessions.
     private let keepAliveSweeps: [ObjectIdentifier: KeepAliveSweep]
     /// One inflater per socket loop for its subscribers' compressed requests.
@@ -47,6 +49,7 @@ final class Hub: Sendable {
         self.logger = logger
         self.prometheus = prometheus
         connectionLimits = ConnectionLimits(configuration: configuration.connectionLimits)
+        authentication = configuration.auth.map { RequestAuthentication(verifier: $0, ingestCredential: configuration.ingest.credential) }
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         let loops = Array(socketLoops.makeIterator())
         engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: loops[0])

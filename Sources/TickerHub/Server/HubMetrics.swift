@@ -14,6 +14,12 @@ final class HubMetrics: Sendable {
     let rateLimited = ManagedAtomic<UInt64>(0)
     /// WebSocket handshakes refused by `ConnectionLimits` (503 or 429).
     let handshakesRefused = ManagedAtomic<UInt64>(0)
+    /// WebSocket handshakes refused for their token (401) or a publisher without the right (403).
+    let authRefusals = ManagedAtomic<UInt64>(0)
+    /// Connections closed because their token lapsed without a refresh (4001).
+    let tokenExpiries = ManagedAtomic<UInt64>(0)
+    /// Subscribes refused, in part or whole, for symbols outside the token's entitlement.
+    let entitlementRefusals = ManagedAtomic<UInt64>(0)
     /// Times `accept` failed (out of file descriptors, mostly) and the listener paused (`AcceptBackoff`).
     let acceptFailures = ManagedAtomic<UInt64>(0)
     /// Connections closed for not finishing an HTTP request within `--request-timeout`.

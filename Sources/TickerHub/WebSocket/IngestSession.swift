@@ -7,6 +7,10 @@ import NIOWebSocket
 /// fanned out by the hub. The publisher's `ts` is kept (0 means "stamp on arrival"); its `seq` is
 /// ignored, since the hub's sequencer is the only authority on sequence numbers.
 ///
+/// Access: the publisher may publish `allowedSymbols` (a token's `publish` claim; everything with
+/// the ingest secret). A tick for any other symbol closes the connection with 1008, and so does a
+/// token that lapses (4001), as on `/ws`.
+///
 /// Flow control: while too many batches are waiting for the publisher thread, the connection stops
 /// reading, so a fast publisher is slowed by TCP instead of growing the hub's memory.
 final class IngestSession: WebSocketSession {
@@ -20,19 +24,35 @@ final class IngestSession: WebSocketSession {
     private let limits: IngestLimits
     /// Symbols this publisher added to the directory, against `limits.maxNewSymbolsPerPublisher`.
     private var newSymbols = 0
+    private let allowedSymbols: SymbolEntitlement
+    /// When the publisher's token lapses (nil: it does not, or there is none).
+    private let expiresAt: NIODeadline?
+    private var expiry: Scheduled<Void>?
 
-    init(hub: Hub) {
+    init(hub: Hub, allowedSymbols: SymbolEntitlement = .everything, expiresAt: NIODeadline? = nil) {
         self.hub = hub
         self.limits = hub.configuration.ingest
+        self.allowedSymbols = allowedSymbols
+        self.expiresAt = expiresAt
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         hub.metrics.publishersConnected.wrappingIncrement(ordering: .relaxed)
         hub.connections.add(context.channel)
-        hub.logger.info("publisher connected", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+        hub.logger.info("publisher connected", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+                                                          "symbols": "\(allowedSymbols)"])
+        if let expiresAt {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            expiry = context.eventLoop.scheduleTask(deadline: expiresAt) {
+                let (session, context) = loopBound.value
+                session.hub.metrics.tokenExpiries.wrappingIncrement(ordering: .relaxed)
+                session.close(context: context, code: SubscriberSession.tokenExpiredCode, reason: "token expired")
+            }
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        expiry?.cancel()
         hub.metrics.publishersConnected.wrappingDecrement(ordering: .relaxed)
         hub.connections.remove(context.channel)
     }
@@ -69,6 +89,9 @@ final class IngestSession: WebSocketSession {
         updates.reserveCapacity(ticks.count)
         let arrival = Timestamp.now()
         for tick in ticks {
+            guard allowedSymbols.isEverything || allowedSymbols.allows(tick.symbol.name) else {
+                return violation(context: context, code: .policyViolation, reason: "not entitled to publish \(tick.symbol.name)")
+            }
             guard let (id, isNew) = directory.register(tick.symbol, mayAdd: newSymbols < limits.maxNewSymbolsPerPublisher) else {
                 let reason = newSymbols < limits.maxNewSymbolsPerPublisher ? "symbol limit reached" : "new symbol limit per publisher reached"
                 return violation(context: context, code: .policyViolation, reason: reason)

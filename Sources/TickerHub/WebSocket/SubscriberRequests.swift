@@ -20,15 +20,18 @@ struct SubscriberRequests {
     }
 
     /// The answers to `request`, or the error it is refused with (and nothing changed).
-    /// `backlogBytes` is asked only by a `stats` request.
-    func answer(_ request: ClientMessage, backlogBytes: () -> Int) -> Result<[ServerMessage], ProtocolError> {
+    /// `entitlement` is what the connection's token grants; `backlogBytes` is asked only by a
+    /// `stats` request. (`auth` is the session's: its token is checked off the loop.)
+    func answer(_ request: ClientMessage, entitlement: SymbolEntitlement, backlogBytes: () -> Int) -> Result<[ServerMessage], ProtocolError> {
         switch request {
         case let .subscribe(id, names, interval):
-            subscribe(id: id, names: names, updateInterval: interval)
+            subscribe(id: id, names: names, updateInterval: interval, entitlement: entitlement)
         case let .unsubscribe(id, names):
             unsubscribe(id: id, names: names)
         case let .list(id, after):
-            list(id: id, after: after)
+            list(id: id, after: after, entitlement: entitlement)
+        case .auth:
+            .success([])
         case .ping(let id):
             .success([.pong(id: id, timestamp: .now())])
         case .stats(let id):
@@ -43,9 +46,20 @@ struct SubscriberRequests {
 
     /// Subscribes, then answers: the ack, then one snapshot per new symbol. Updates follow from the
     /// next drain, which runs on this same loop after the answers are written, so nothing can
-    /// overtake a snapshot.
-    private func subscribe(id: Int64?, names: [String], updateInterval: UpdateInterval?) -> Result<[ServerMessage], ProtocolError> {
-        let resolved = directory.resolve(uniqued(names))
+    /// overtake a snapshot. Symbols the token does not grant are left out and named in a
+    /// `not_entitled` error after the rest; a request with none granted gets only that error.
+    private func subscribe(id: Int64?, names: [String], updateInterval: UpdateInterval?,
+                           entitlement: SymbolEntitlement) -> Result<[ServerMessage], ProtocolError> {
+        let (granted, refused) = entitlement.partition(uniqued(names))
+        let refusal = refused.isEmpty ? nil : ProtocolError.notEntitled(refused, id: id)
+        if let refusal, granted.isEmpty { return .failure(refusal) }
+        return subscribe(id: id, granted: granted, updateInterval: updateInterval).map { answers in
+            answers + (refusal.map { [.error($0)] } ?? [])
+        }
+    }
+
+    private func subscribe(id: Int64?, granted names: [String], updateInterval: UpdateInterval?) -> Result<[ServerMessage], ProtocolError> {
+        let resolved = directory.resolve(names)
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
         let ids = resolved.known.map(\.1)
         let total = subscriber.subscriptionCount + ids.filter { !subscriber.isSubscribed(to: $0) }.count
@@ -69,7 +83,9 @@ struct SubscriberRequests {
     /// One page of symbols (`listPageSize`). Paged so that an answer stays far below the backlog
     /// limits whatever an ingest feed registered: 100,000 names in one message would be over a
     /// megabyte, and a client that asked politely would be evicted as a slow consumer.
-    private func list(id: Int64?, after: String?) -> Result<[ServerMessage], ProtocolError> {
+    /// Only the symbols the token grants are named; a page may then hold fewer than
+    /// `listPageSize`, even none, and `next` still says where the following one starts.
+    private func list(id: Int64?, after: String?, entitlement: SymbolEntitlement) -> Result<[ServerMessage], ProtocolError> {
         var start: SymbolID?
         if let after {
             guard let known = directory.id(of: after) else { return .failure(.unknownSymbols([after], id: id)) }
@@ -77,7 +93,19 @@ struct SubscriberRequests {
         }
         let page = directory.page(after: start, limit: listPageSize)
         let names = page.symbols.map(\.name)
-        return .success([.symbols(id: id, symbols: names, next: page.more ? names.last : nil)])
+        let granted = entitlement.isEverything ? names : names.filter(entitlement.allows)
+        return .success([.symbols(id: id, symbols: granted, next: page.more ? names.last : nil)])
+    }
+
+    /// Ends the subscriptions `entitlement` no longer grants (a refreshed token may grant less) and
+    /// returns their names.
+    func revokeUngranted(by entitlement: SymbolEntitlement) -> [String] {
+        guard !entitlement.isEverything else { return [] }
+        let revoked = subscriber.subscribedSymbols.compactMap { id in
+            directory.symbol(for: id).flatMap { entitlement.allows($0.name) ? nil : ($0.name, id) }
+        }
+        if !revoked.isEmpty { fanout.unsubscribe(subscriber, from: revoked.map(\.1)) }
+        return revoked.map(\.0)
     }
 
     private func uniqued(_ names: [String]) -> [String] {

@@ -15,6 +15,9 @@ import NIOWebSocket
 ///   the RFC 6455 code; NIO's decoder handles the framing ones.
 /// - Keep-alive: `ConnectionLiveness` decides heartbeats, pings and timeouts; `KeepAliveSweep`
 ///   checks every session of a loop with one timer.
+/// - Access (docs/PROTOCOL.md, "Authentication"): the `AccessGrant` its handshake earned decides
+///   which symbols it may subscribe to; `auth` requests replace it, and a connection whose token
+///   lapses is closed with 4001 "token expired".
 /// - Slow clients (docs/PROTOCOL.md, "Slow clients"): `SlowConsumerPolicy` says when the backlog is
 ///   full (requests are not read meanwhile: their answers could not be conflated away), when it
 ///   drained (the fan-out then catches the subscriber up), and when to evict (4008 "slow consumer").
@@ -53,9 +56,15 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     private var readDeferredForRequests = false
     /// The backlog: full or not, requests read or deferred, and when to evict.
     private var backlog: SlowConsumerPolicy
+    /// What the connection's token allows, and until when (`AccessGrant.open` with auth off).
+    private var grant: AccessGrant
+
+    /// The close code for a connection whose token lapsed without a refresh.
+    static let tokenExpiredCode = WebSocketErrorCode(codeNumber: 4001)
 
     init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter, encoding: MessageEncoding = .plain,
-         options: SubscriberOptions = SubscriberOptions()) {
+         options: SubscriberOptions = SubscriberOptions(), grant: AccessGrant = .open) {
+        self.grant = grant
         self.liveness = ConnectionLiveness(heartbeatInterval: options.heartbeatMilliseconds.map { .milliseconds(Int64($0)) },
                                            pingInterval: .seconds(Int64(hub.configuration.pingIntervalSeconds)), now: .now())
         self.hub = hub
@@ -80,11 +89,13 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
         hub.connections.add(context.channel)
         remote = context.remoteAddress
-        hub.logger.info("subscriber connected", metadata: ["remote": "\(remote.map { "\($0)" } ?? "?")", "encoding": "\(subscriber.encoding.name)"])
+        hub.logger.info("subscriber connected", metadata: ["remote": "\(remote.map { "\($0)" } ?? "?")", "encoding": "\(subscriber.encoding.name)",
+                                                           "subject": "\(grant.subject ?? "-")"])
         let configuration = hub.configuration
         send(.welcome(.init(heartbeatMs: Int((liveness.heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
                             feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
-                            zstdDictionary: hub.engine.compression.zstdDictionary?.id)), context: context)
+                            zstdDictionary: hub.engine.compression.zstdDictionary?.id,
+                            tokenExpiresAt: grant.expiresAtMilliseconds)), context: context)
         writer.flush()
         self.context = context
         keepAlive.add(self)
@@ -252,11 +263,50 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     }
 
     private func handle(_ request: ClientMessage, context: ChannelHandlerContext) {
-        switch requests.answer(request, backlogBytes: { backlogBytes(context: context) }) {
+        if case let .auth(id, token) = request {
+            refreshToken(token, id: id, context: context)
+            return
+        }
+        switch requests.answer(request, entitlement: grant.symbols, backlogBytes: { backlogBytes(context: context) }) {
         case .success(let answers):
-            for answer in answers { send(answer, context: context) }
+            for answer in answers {
+                if case .error(let error) = answer { reject(error, context: context) } else { send(answer, context: context) }
+            }
         case .failure(let error):
             reject(error, context: context)
+        }
+    }
+
+    // MARK: Access
+
+    /// `{"op":"auth"}`: checks the new token off the loop, then puts it in force, if it is good and
+    /// for the same subject. Subscriptions it no longer grants end, named in a `not_entitled` error.
+    private func refreshToken(_ token: String, id: Int64?, context: ChannelHandlerContext) {
+        guard let verifier = hub.configuration.auth else {
+            reject(ProtocolError(id: id, code: .invalidToken, message: "this hub does not use access tokens"), context: context)
+            return
+        }
+        verifier.verify(token, on: context.eventLoop).assumeIsolated().whenSuccess { [self] result in
+            tokenVerified(result, id: id)
+        }
+    }
+
+    private func tokenVerified(_ result: Result<AccessGrant, TokenRefusal>, id: Int64?) {
+        guard let context, !closeSent else { return }
+        switch result {
+        case .failure(let refusal):
+            reject(ProtocolError(id: id, code: refusal == .expired ? .tokenExpired : .invalidToken, message: refusal.message), context: context)
+        case .success(let fresh) where fresh.subject != grant.subject:
+            reject(ProtocolError(id: id, code: .invalidToken, message: "the token is for another subject"), context: context)
+        case .success(let fresh):
+            grant = fresh
+            let revoked = requests.revokeUngranted(by: fresh.symbols)
+            send(.authenticated(id: id, expiresAt: fresh.expiresAtMilliseconds ?? 0), context: context)
+            if revoked.isEmpty {
+                writer.flush()
+            } else {
+                reject(.notEntitled(revoked, id: id), context: context)
+            }
         }
     }
 
@@ -271,6 +321,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
 
     private func reject(_ error: ProtocolError, context: ChannelHandlerContext) {
         hub.metrics.requestErrors.wrappingIncrement(ordering: .relaxed)
+        if error.code == .notEntitled { hub.metrics.entitlementRefusals.wrappingIncrement(ordering: .relaxed) }
         hub.logger.debug("request rejected", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
         send(.error(error), context: context)
         writer.flush()
@@ -278,10 +329,16 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
 
     // MARK: Keep-alive
 
-    /// Twice a second (`KeepAliveSweep`): heartbeat, ping, or close, as `liveness` decides; and
-    /// eviction if the backlog is hopeless.
+    /// Twice a second (`KeepAliveSweep`): heartbeat, ping, or close, as `liveness` decides; eviction
+    /// if the backlog is hopeless; and the close of a connection whose token lapsed.
     func checkLiveness(now: NIODeadline) {
         guard let context, !closeSent else { return }
+        if grant.hasExpired(at: now) {
+            hub.metrics.tokenExpiries.wrappingIncrement(ordering: .relaxed)
+            hub.logger.info("closing a subscriber whose token expired", metadata: ["subject": "\(grant.subject ?? "-")"])
+            close(context: context, code: Self.tokenExpiredCode, reason: "token expired")
+            return
+        }
         evictIfHopeless(context: context, now: now)
         guard !closeSent else { return }
         let wrote = subscriber.wroteSinceLastCheck

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// Opens one WebSocket client connection with NIO: TCP connect, HTTP/1.1 upgrade, then the caller's
@@ -14,16 +15,22 @@ enum WebSocketConnector {
         var description: String { "the server did not answer the WebSocket upgrade within \(upgradeTimeout)" }
     }
 
+    struct TLSRequired: Error, CustomStringConvertible {
+        var description: String { "a wss:// URL needs a TLS context" }
+    }
+
     static let upgradeTimeout = TimeAmount.seconds(15)
 
     /// With `throttle`, the connection reads at most that many bytes per second (see `ReadThrottle`),
     /// with a small receive buffer, and `makeThrottle` is handed the throttle on the loop.
     ///
+    /// A `wss://` URL needs `tls` (`ClientTLS.context`).
+    ///
     /// With `offerDeflate`, the request offers permessage-deflate, and `makeHandler` learns whether the
     /// server agreed (`Negotiated.deflate`).
     static func connect(to url: WebSocketURL, on eventLoop: any EventLoop, sourceAddress: SocketAddress? = nil,
                         maxFrameSize: Int = 1 << 20, throttle bytesPerSecond: Int? = nil, offerDeflate: Bool = false,
-                        subprotocol: String? = nil, bearerToken: String? = nil,
+                        subprotocol: String? = nil, bearerToken: String? = nil, tls: NIOSSLContext? = nil,
                         makeHandler: @escaping @Sendable (Negotiated) -> any ChannelHandler) -> EventLoopFuture<any Channel> {
         let upgraded = eventLoop.makePromise(of: Void.self)
         var bootstrap = ClientBootstrap(group: eventLoop)
@@ -52,6 +59,10 @@ enum WebSocketConnector {
             return channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
                 if let throttle { try sync.addHandler(throttle, position: .first) }
+                if url.isSecure {
+                    guard let tls else { throw TLSRequired() }
+                    try sync.addHandler(ClientTLS.handler(for: url, context: tls))
+                }
                 try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
                     context.pipeline.removeHandler(name: UpgradeRequestSender.name, promise: nil)
                 }))

@@ -1,12 +1,20 @@
-/// `ws://host:port/path`, the only form feedsim needs (no TLS yet).
+/// `ws://host:port/path` or `wss://host:port/path` (TLS, `ClientTLS`).
 struct WebSocketURL: Sendable, CustomStringConvertible {
     var host: String
     var port: Int
     var path: String
+    /// `wss://`: the connection speaks TLS.
+    var isSecure: Bool
 
     init?(_ text: String) {
-        guard text.hasPrefix("ws://") else { return nil }
-        let rest = text.dropFirst("ws://".count)
+        if text.hasPrefix("ws://") {
+            isSecure = false
+        } else if text.hasPrefix("wss://") {
+            isSecure = true
+        } else {
+            return nil
+        }
+        let rest = text.drop { $0 != "/" }.dropFirst(2)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = rest[..<slash]
         path = slash == rest.endIndex ? "/" : String(rest[slash...])
@@ -15,10 +23,13 @@ struct WebSocketURL: Sendable, CustomStringConvertible {
             self.port = port
         } else {
             host = String(authority)
-            port = 80
+            port = isSecure ? 443 : 80
         }
         guard !host.isEmpty else { return nil }
     }
 
-    var description: String { "ws://\(host):\(port)\(path)" }
+    /// The same server over HTTP(S), for its plain routes.
+    var httpBase: String { "\(isSecure ? "https" : "http")://\(host):\(port)" }
+
+    var description: String { "\(isSecure ? "wss" : "ws")://\(host):\(port)\(path)" }
 }

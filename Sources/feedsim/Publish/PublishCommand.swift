@@ -20,10 +20,11 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds.") var duration: Double?
     @Option(help: "Milliseconds between batches.") var batchMs = 1
     @Option(help: "Seed of the simulated market.") var seed: UInt64 = 42
-    @Option(help: "The hub's publisher token (tickerhub --ingest-token), sent as Authorization: Bearer.") var token: String?
+    @Option(help: "The hub's publisher credential (tickerhub --ingest-token, or an access token with a publish claim), sent as Authorization: Bearer.") var token: String?
+    @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile: String?
 
     func validate() throws {
-        guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path") }
+        guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path or wss://host:port/path") }
         guard rate > 0, symbols >= 1, batchMs >= 1 else { throw ValidationError("--rate, --symbols and --batch-ms must be positive") }
         if let count, count < 1 { throw ValidationError("--count must be positive") }
     }
@@ -32,7 +33,8 @@ struct PublishCommand: AsyncParsableCommand {
         let url = WebSocketURL(url)!
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let channel = try await WebSocketConnector.connect(to: url, on: loop, bearerToken: token) { _ in PublisherConnection() }.get()
+        let tls = url.isSecure ? try ClientTLS.context(caFile: caFile) : nil
+        let channel = try await WebSocketConnector.connect(to: url, on: loop, bearerToken: token, tls: tls) { _ in PublisherConnection() }.get()
         log("publishing to \(url) at \(Int(rate)) ticks/s over \(symbols) symbols" + (count.map { ", \($0) ticks" } ?? ""))
 
         let publisher = TickPump(channel: channel, symbols: symbols, seed: seed, rate: rate, limit: count)

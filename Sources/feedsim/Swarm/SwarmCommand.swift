@@ -35,9 +35,11 @@ struct SwarmCommand: AsyncParsableCommand {
     @Flag(help: "Ask for the tickerhub.v1.zstd subprotocol; the dictionary is fetched from the hub.") var zstd = false
     @Option(help: "Seconds to wait at the end for every client's stats reply (slow ones first drain their backlog).") var settle = 10.0
     @Option(help: "Write the summary as JSON to this file.") var json: String?
+    @Option(help: "Access token for a hub with auth on, sent as Authorization: Bearer by every client.") var token: String?
+    @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile: String?
 
     func validate() throws {
-        guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path") }
+        guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path or wss://host:port/path") }
         guard SubscriptionPlan.Spread(rawValue: spread) != nil else { throw ValidationError("--spread must be zipf or even") }
         guard clients >= 1, subscribe >= 1, duration > 0, concurrency >= 1, threads >= 1 else {
             throw ValidationError("--clients, --subscribe, --duration, --concurrency and --threads must be positive")
@@ -57,12 +59,14 @@ struct SwarmCommand: AsyncParsableCommand {
         let loops = Array(group.makeIterator())
         let stats = loops.map { SwarmLoopStats(eventLoop: $0) }
         let slowStats = loops.map { SwarmLoopStats(eventLoop: $0) }
+        let tls = url.isSecure ? try ClientTLS.context(caFile: caFile) : nil
+        let token = self.token
         let sources = try SourceAddressList.parse(sourceAddresses ?? "").map { try SocketAddress(ipAddress: $0, port: 0) }
 
         // 1. Ask the hub what it publishes.
         let listed = loops[0].makePromise(of: SymbolLister.Listing.self)
         do {
-            _ = try await WebSocketConnector.connect(to: url, on: loops[0]) { _ in SymbolLister(result: listed) }.get()
+            _ = try await WebSocketConnector.connect(to: url, on: loops[0], bearerToken: token, tls: tls) { _ in SymbolLister(result: listed) }.get()
         } catch {
             listed.fail(error)  // the hub is not there: fail with its error, not a leaked promise
             throw error
@@ -102,7 +106,8 @@ struct SwarmCommand: AsyncParsableCommand {
                     do {
                         let channel = try await WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source,
                                                                            throttle: throttle, offerDeflate: deflate,
-                                                                           subprotocol: zstd ? "tickerhub.v1.zstd" : nil) { negotiated in
+                                                                           subprotocol: zstd ? "tickerhub.v1.zstd" : nil,
+                                                                           bearerToken: token, tls: tls) { negotiated in
                             SwarmClient(symbols: mine, maxFrequency: maxFrequency, stats: loopStats, throttle: negotiated.throttle,
                                         inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil,
                                         zstd: negotiated.subprotocol == "tickerhub.v1.zstd" ? zstdDictionary.flatMap(ZstdMessageDecompressor.init) : nil)
@@ -194,7 +199,7 @@ struct SwarmCommand: AsyncParsableCommand {
 
     private func fetchZstdDictionary(url: WebSocketURL, id: UInt32?) async throws -> [UInt8] {
         guard let id else { throw ValidationError("the hub does not offer zstd (--zstd off?)") }
-        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://\(url.host):\(url.port)/v1/zstd/dictionary/\(id)")!)
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "\(url.httpBase)/v1/zstd/dictionary/\(id)")!)
         log("zstd dictionary \(id): \(data.count) bytes")
         return Array(data)
     }

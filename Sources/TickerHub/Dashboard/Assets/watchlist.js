@@ -7,12 +7,14 @@ import { $ } from "./dom.js";
 import { LatencyWindow } from "./latency.js";
 import { Row, SPARK_POINTS } from "./watchlist-row.js";
 import { SymbolPicker } from "./symbol-picker.js";
+import { accessToken } from "./access-token.js";
 
 const STORAGE_KEY = "tickerhub.watchlist.v1";
 const DEFAULT_WATCHLIST_SIZE = 20;
 const SPARK_INTERVAL_MS = 250;       // one sparkline point per row this often
 const RECONNECT_BASE_MS = 500, RECONNECT_MAX_MS = 30_000;
 const HUB_STATS_INTERVAL_MS = 5000;
+const TOKEN_EXPIRED = 4001;          // the close code of a connection whose token lapsed
 
 // ---- The saved watchlist ------------------------------------------------------------------------
 
@@ -74,7 +76,8 @@ const page = {
   // The hub's universe may change between connections (a restart with other flags, an ingest hub
   // learning symbols), so it is fetched again before every (re)subscription.
   async refreshSymbols() {
-    const response = await fetch("/v1/symbols", { cache: "no-store" });
+    const response = await fetch("/v1/symbols", accessToken.fetchOptions());
+    if (!response.ok) throw new Error(`/v1/symbols answered ${response.status}`);
     this.allSymbols = await response.json();
     this.known = new Set(this.allSymbols);
     for (const row of this.rows.values()) {
@@ -113,6 +116,14 @@ const page = {
         break;
       case "error":
         $("notice").textContent = `hub: ${m.code}: ${m.message}`;
+        if (m.code === "not_entitled") {
+          // The token does not grant these (or a refreshed one no longer does): show them as unknown.
+          for (const symbol of m.symbols || []) {
+            const row = this.rows.get(symbol);
+            this.known.delete(symbol);
+            if (row && row.known) { row.known = false; this.dirty.add(row); }
+          }
+        }
         break;
     }
   },
@@ -158,7 +169,7 @@ const connection = {
 
   connect() {
     setStatus("connecting", "warn");
-    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+    const ws = new WebSocket(accessToken.webSocketURL("/ws"));
     this.ws = ws;
     ws.onopen = () => { $("extension").textContent = ws.extensions || "none"; };
     ws.onmessage = event => {
@@ -168,6 +179,12 @@ const connection = {
     ws.onclose = event => {
       if (this.ws !== ws) return;
       this.ws = null;
+      if (event.code === TOKEN_EXPIRED) {
+        // Reconnecting with the same token would only be refused: wait for a fresh one.
+        setStatus("access token expired: open this page with a new #token=…", "bad");
+        this.waitingForToken = true;
+        return;
+      }
       this.scheduleReconnect(event);
     };
   },
@@ -209,6 +226,15 @@ const connection = {
   askForStats() {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ op: "stats", id: this.nextId++ }));
   },
+  // A new token from the URL fragment: in force at once on a live connection, or reconnect with it.
+  refreshToken(token) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ op: "auth", id: this.nextId++, token }));
+    } else if (this.waitingForToken) {
+      this.waitingForToken = false;
+      this.connect();
+    }
+  },
   subscribe(symbols) { this.send("subscribe", symbols); },
   unsubscribe(symbols) { this.send("unsubscribe", symbols); },
 };
@@ -221,6 +247,8 @@ function setStatus(text, kind) {
 // ---- Start ---------------------------------------------------------------------------------------
 
 async function start() {
+  accessToken.load();
+  accessToken.onChange(token => connection.refreshToken(token));
   new SymbolPicker(page);
   $("reset").onclick = () => { savedWatchlist.clear(); page.remove(page.watchlist()); page.add(page.allSymbols.slice(0, DEFAULT_WATCHLIST_SIZE)); };
   try { await page.refreshSymbols(); } catch { /* the hub is down: connect() retries with backoff */ }

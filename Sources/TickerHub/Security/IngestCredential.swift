@@ -12,15 +12,10 @@ struct IngestCredential: Sendable, Equatable {
         self.token = Array(token.utf8)
     }
 
-    /// Whether the request carries the token. Compared in constant time for its length, so the
-    /// answer's timing does not give the token away a byte at a time.
+    /// Whether the request carries the token (`PresentedToken`). Compared in constant time for its
+    /// length, so the answer's timing does not give the token away a byte at a time.
     func isPresented(in head: HTTPRequestHead) -> Bool {
-        if let header = head.headers.first(name: "Authorization") {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer", matches(parts[1].utf8) { return true }
-        }
-        if let query = HTTPRoutes.query(of: head.uri, "token"), matches(query.utf8) { return true }
-        return false
+        PresentedToken.find(in: head).map { matches($0.utf8) } ?? false
     }
 
     private func matches<Bytes: Collection>(_ candidate: Bytes) -> Bool where Bytes.Element == UInt8 {
