@@ -183,6 +183,27 @@ def test_page_reconnects_after_a_hub_restart_and_resumes_without_duplicate_rows(
         hub.stop()
 
 
+def test_with_auth_on_the_page_takes_its_token_from_the_url_fragment_and_refreshes_it(start_hub, browser):
+    import jwt
+    secret = "browser-test-secret-of-32-bytes-or-more"
+    hub = start_hub("--symbols", "AAPL,MSFT,GOOG,TSLA", "--rate", "400", "--auth-secret", secret)
+
+    def token(symbols):
+        return jwt.encode({"sub": "desk-7", "exp": int(time.time() + 120), "symbols": symbols}, secret, algorithm="HS256")
+
+    browser.get(hub.http + "/#token=" + token(["AAPL", "MSFT"]))
+    wait_for(lambda: set(seqs(browser)) == {"AAPL", "MSFT"} and text(browser, "status") == "connected",
+             message="the granted symbols, live")
+    assert [row["symbol"] for row in table(browser)] == ["AAPL", "MSFT"], "only what /v1/symbols granted"
+    assert browser.execute_script("return location.hash") == "", "the token leaves the address bar"
+    # A new token in the fragment is sent as {"op":"auth"}: in force without reconnecting.
+    browser.execute_script("location.hash = arguments[0]", "#token=" + token(["AAPL"]))
+    wait_for(lambda: "not_entitled" in text(browser, "notice") and "MSFT" in text(browser, "notice"),
+             message="MSFT's subscription to end")
+    assert text(browser, "reconnects") == "0"
+    assert hub.get_json("/stats")["authRefusals"] == 0
+
+
 def test_ops_page_charts_the_hubs_stats(start_hub, browser):
     # A feedsim swarm gives the charts something to show: 100 connections receiving updates, at a
     # rate the debug builds CI uses keep up with.

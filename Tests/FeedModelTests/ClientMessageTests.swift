@@ -15,6 +15,7 @@ import Testing
         #expect(try parse(#"{"id":5,"op":"stats"}"#).get() == .stats(id: 5))
         #expect(try parse(#"{"op":"ping"}"#).get() == .ping(id: nil))
         #expect(try parse(#" {"op":"ping","id":null,"extra":[1,2]} "#).get() == .ping(id: nil))
+        #expect(try parse(#"{"op":"auth","id":6,"token":"eyJ.x.y"}"#).get() == .auth(id: 6, token: "eyJ.x.y"))
     }
 
     @Test func listsAfterMustBeAString() {
@@ -54,6 +55,9 @@ import Testing
         (#"{"op":5,"id":12}"#, .invalidRequest, 12),
         (#"{"op":"ping","id":"x"}"#, .invalidRequest, nil),
         (#"{"op":"ping","id":1.5}"#, .invalidRequest, nil),
+        (#"{"op":"auth","id":13}"#, .invalidRequest, 13),
+        (#"{"op":"auth","id":14,"token":""}"#, .invalidRequest, 14),
+        (#"{"op":"auth","id":15,"token":42}"#, .invalidRequest, 15),
     ])
     func reportsTypedErrorsWithTheRequestID(text: String, code: ProtocolError.Code, id: Int64?) {
         switch parse(text) {

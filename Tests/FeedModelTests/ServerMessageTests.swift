@@ -50,6 +50,17 @@ import Testing
         #expect(messages[7].jsonText == messages[6].jsonText.replacingOccurrences(of: #""type":"snapshot""#, with: #""type":"conflated""#))
     }
 
+    @Test func accessTokenFieldsAndErrorsNameWhatTheyConcern() {
+        #expect(ServerMessage.authenticated(id: 6, expiresAt: 1_796_174_968_000).jsonText
+                == #"{"type":"ack","id":6,"op":"auth","tokenExpiresAt":1796174968000}"#)
+        let open = ServerMessage.welcome(.init(heartbeatMs: 0, maxSymbols: 10, feed: "sim", serverVersion: "1")).jsonText
+        #expect(!open.contains("tokenExpiresAt"), "no auth: no expiry field")
+        let authed = ServerMessage.welcome(.init(heartbeatMs: 0, maxSymbols: 10, feed: "sim", serverVersion: "1", tokenExpiresAt: 42)).jsonText
+        #expect(authed.hasSuffix(#""tokenExpiresAt":42}"#))
+        #expect(ServerMessage.error(.notEntitled(["GOOG", "TSLA"], id: 1)).jsonText
+                == #"{"type":"error","id":1,"code":"not_entitled","message":"not entitled to: GOOG,TSLA","symbols":["GOOG","TSLA"]}"#)
+    }
+
     @Test func aSymbolsPageSaysWhereTheNextOneStarts() {
         #expect(ServerMessage.symbols(id: 3, symbols: ["AAPL", "MSFT"], next: "MSFT").jsonText
                 == #"{"type":"symbols","id":3,"symbols":["AAPL","MSFT"],"next":"MSFT"}"#)
