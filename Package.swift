@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 // Dependencies point one way: TickerHub -> FanoutEngine -> FeedModel.
@@ -112,3 +113,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The ThreadSanitizer run (`make tsan-tests`) checks the engine's lock-free code and needs only the
+// engine: with TICKERHUB_ENGINE_ONLY set, the hub and the load tool are left out of that build, and
+// with them what only they use, the TLS and JWT packages (two copies of BoringSSL: minutes of C).
+if ProcessInfo.processInfo.environment["TICKERHUB_ENGINE_ONLY"] != nil {
+    let engineOnly: Set<String> = ["CZstd", "FeedModel", "FanoutEngine", "FeedModelTests", "FanoutEngineTests"]
+    package.targets.removeAll { !engineOnly.contains($0.name) }
+    package.products.removeAll { !["FeedModel", "FanoutEngine"].contains($0.name) }
+}

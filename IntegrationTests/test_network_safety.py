@@ -134,6 +134,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def test_a_request_head_past_the_limit_is_answered_431(start_hub):
+    hub = start_hub("--symbols", "5", "--max-header-bytes", "4096")
+    status, body = hub.get("/healthz")
+    assert status == 200
+    request = urllib.request.Request(hub.http + "/healthz", headers={"X-Padding": "x" * 5000})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 431
+    assert json.loads(refused.value.read())["code"] == "header_too_large"
+    # A handshake too: refused before the upgrade, and counted.
+    async def handshake():
+        try:
+            async with websockets.connect(hub.ws_url, additional_headers={"Cookie": "c=" + "y" * 5000}):
+                return 101
+        except websockets.InvalidStatus as error:
+            return error.response.status_code
+    assert asyncio.run(handshake()) == 431
+    assert hub.get_json("/stats")["handshakesRefused"] == 2
+
+
 def test_out_of_file_descriptors_the_hub_pauses_accepting_serves_its_clients_and_recovers(start_hub):
     # Started with a soft limit of 64 under a hard one of 160: the hub raises the soft limit itself.
     hub = start_hub("--symbols", "20", "--rate", "200", "--request-timeout", "120", open_files=(64, 160))

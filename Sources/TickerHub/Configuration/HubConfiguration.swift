@@ -105,6 +105,9 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// its start or the end of its previous request (`RequestDeadline`): against connections that
     /// send nothing, or their headers a byte at a time. A real client needs milliseconds.
     var requestTimeout = TimeAmount.seconds(5)
+    /// The largest request head, request line and headers (`AdmissionGate`, 431 past it). A browser's
+    /// handshake with cookies is 1–4 KiB; a token in the URL or `Authorization` adds under 2.
+    var maxHeaderBytes = 16 * 1024
     /// Requests a subscriber may send per second, sustained (a `TokenBucket`); past it, and past
     /// the burst, the connection is closed with 1008. A dashboard sends a handful per minute.
     var maxRequestsPerSecond = 20.0
@@ -129,7 +132,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
-        text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms"
+        text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms max-header=\(maxHeaderBytes)B"
         text += " max-connections=\(connectionLimits.maxConnections) per-ip=\(connectionLimits.maxConnectionsPerIP)"
         text += " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"

@@ -75,6 +75,9 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Seconds a connection may take to finish an HTTP request or WebSocket handshake (from its start, or the end of its previous request); then it is closed. (env TICKERHUB_REQUEST_TIMEOUT)")
     var requestTimeout: Double = env("TICKERHUB_REQUEST_TIMEOUT").flatMap(Double.init) ?? 5
 
+    @Option(help: "Largest request head (request line and headers) in bytes; a bigger one is answered 431. NIO's parser refuses past 80 KiB whatever this says. (env TICKERHUB_MAX_HEADER_BYTES)")
+    var maxHeaderBytes: Int = env("TICKERHUB_MAX_HEADER_BYTES").flatMap(Int.init) ?? HubConfiguration().maxHeaderBytes
+
     @Option(help: "Requests one subscriber connection may send per second, sustained; past it and past --request-burst, the connection is closed with 1008. (env TICKERHUB_MAX_REQUESTS_PER_SECOND)")
     var maxRequestsPerSecond: Double = env("TICKERHUB_MAX_REQUESTS_PER_SECOND").flatMap(Double.init) ?? HubConfiguration().maxRequestsPerSecond
 
@@ -185,6 +188,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard maxConnections >= 1, maxConnectionsPerIp >= 1, handshakesPerSecondPerIp > 0, handshakeBurst >= 1 else {
             throw ValidationError("--max-connections, --max-connections-per-ip, --handshakes-per-second-per-ip and --handshake-burst must be positive")
         }
+        guard (1024...80 * 1024).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be 1024...81920") }
         guard requestTimeout > 0, requestTimeout <= 3600 else { throw ValidationError("--request-timeout must be in (0, 3600] seconds") }
         guard maxRequestsPerSecond > 0, requestBurst >= 1 else { throw ValidationError("--max-requests-per-second must be positive and --request-burst at least 1") }
         guard maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
@@ -260,6 +264,7 @@ struct TickerHubCommand: AsyncParsableCommand {
             maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIp,
             handshakesPerSecondPerIP: handshakesPerSecondPerIp, handshakeBurst: handshakeBurst)
         configuration.requestTimeout = .nanoseconds(Int64(requestTimeout * 1e9))
+        configuration.maxHeaderBytes = maxHeaderBytes
         configuration.maxRequestsPerSecond = maxRequestsPerSecond
         configuration.requestBurst = requestBurst
         configuration.engine.ringBytes = ringBytes

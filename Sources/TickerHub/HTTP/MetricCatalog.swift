@@ -104,7 +104,7 @@ enum MetricCatalog {
         MetricDescriptor(key: "rateLimited", prometheusName: "tickerhub_rate_limited_total", kind: .counter,
                          help: "Connections closed with 1008 for sending requests too fast", opsLabel: "rate limited") { $0.metrics.rateLimited.load(ordering: .relaxed) },
         MetricDescriptor(key: "handshakesRefused", prometheusName: "tickerhub_handshakes_refused_total", kind: .counter,
-                         help: "WebSocket handshakes refused by the connection limits (503 or 429)", opsLabel: "handshakes refused") { $0.metrics.handshakesRefused.load(ordering: .relaxed) },
+                         help: "Requests refused at the door: WebSocket handshakes past the connection limits (503 or 429), and request heads past --max-header-bytes (431)", opsLabel: "handshakes refused") { $0.metrics.handshakesRefused.load(ordering: .relaxed) },
         MetricDescriptor(key: "authRefusals", prometheusName: "tickerhub_auth_refusals_total", kind: .counter,
                          help: "Requests refused for their access token (401) or a publisher without the right (403)", opsLabel: "auth refused") { $0.metrics.authRefusals.load(ordering: .relaxed) },
         MetricDescriptor(key: "tokenExpiries", prometheusName: "tickerhub_token_expiries_total", kind: .counter,

@@ -2,6 +2,8 @@ import NIOCore
 import NIOHTTP1
 
 /// The door every request passes, before the upgrader and the router:
+/// - a request head past `maxHeaderBytes` is answered 431 (NIO's parser has already stopped anything
+///   past its own 80 KiB);
 /// - a WebSocket handshake first needs room in `ConnectionLimits` (503 or 429); an admitted
 ///   connection gives its place back when it closes;
 /// - with auth on, a request for market data (a handshake, `/v1/snapshot`, ...) needs a token
@@ -20,6 +22,7 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     static let maxHeldParts = 8
 
     enum Refusal {
+        case headerTooLarge
         case limits(ConnectionLimits.Refusal)
         case authentication(RequestAuthentication.Refusal)
     }
@@ -32,6 +35,7 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private let limits: ConnectionLimits
+    private let maxHeaderBytes: Int
     private let authentication: RequestAuthentication?
     private let grant: RequestGrant
     private let onRefusal: (Refusal) -> Void
@@ -40,9 +44,10 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     private var admitted = false
     private var removed = false
 
-    init(limits: ConnectionLimits, authentication: RequestAuthentication?, grant: RequestGrant,
+    init(limits: ConnectionLimits, maxHeaderBytes: Int, authentication: RequestAuthentication?, grant: RequestGrant,
          onRefusal: @escaping (Refusal) -> Void) {
         self.limits = limits
+        self.maxHeaderBytes = maxHeaderBytes
         self.authentication = authentication
         self.grant = grant
         self.onRefusal = onRefusal
@@ -68,6 +73,10 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
             break
         }
         if case .head(let head) = unwrapInboundIn(data) {
+            guard Self.size(of: head) <= maxHeaderBytes else {
+                refuse(.headerTooLarge, version: head.version, context: context)
+                return
+            }
             grant.grant = authentication == nil ? .open : nil
             if !admitted, Self.isHandshake(head) {
                 let ip = context.remoteAddress?.ipAddress ?? "?"
@@ -104,6 +113,11 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// The head as it came on the wire, near enough: request line, and each header's name, value and separators.
+    private static func size(of head: HTTPRequestHead) -> Int {
+        head.headers.reduce(head.uri.utf8.count + 16) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+    }
+
     private static func isHandshake(_ head: HTTPRequestHead) -> Bool {
         head.headers[canonicalForm: "Upgrade"].contains { $0.lowercased() == "websocket" }
     }
@@ -114,6 +128,9 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
         let response: HTTPResponse
         var headers: [(String, String)] = []
         switch refusal {
+        case .headerTooLarge:
+            response = .error(.requestHeaderFieldsTooLarge, code: "header_too_large",
+                              message: "the request head is larger than \(maxHeaderBytes) bytes")
         case .limits(let limit):
             response = .error(limit.status, code: limit.code, message: limit.message)
             if limit != .serverFull { headers.append(("Retry-After", "1")) }

@@ -66,9 +66,9 @@ enum ConnectionPipeline {
         // Before the upgrader: a handshake the limits have no room for is answered, not upgraded.
         let metrics = hub.metrics
         let upgradeHandler = try sync.handler(type: HTTPServerUpgradeHandler.self)
-        let gate = AdmissionGate(limits: hub.connectionLimits, authentication: hub.authentication, grant: requestGrant.value) { refusal in
+        let gate = AdmissionGate(limits: hub.connectionLimits, maxHeaderBytes: hub.configuration.maxHeaderBytes, authentication: hub.authentication, grant: requestGrant.value) { refusal in
             switch refusal {
-            case .limits: metrics.handshakesRefused.wrappingIncrement(ordering: .relaxed)
+            case .limits, .headerTooLarge: metrics.handshakesRefused.wrappingIncrement(ordering: .relaxed)
             case .authentication: metrics.authRefusals.wrappingIncrement(ordering: .relaxed)
             }
         }

@@ -12,7 +12,7 @@ final class HubMetrics: Sendable {
     let protocolViolations = ManagedAtomic<UInt64>(0)
     /// Connections closed for sending requests faster than their `TokenBucket` allows.
     let rateLimited = ManagedAtomic<UInt64>(0)
-    /// WebSocket handshakes refused by `ConnectionLimits` (503 or 429).
+    /// Requests refused by `AdmissionGate` for room (503 or 429) or an oversized head (431).
     let handshakesRefused = ManagedAtomic<UInt64>(0)
     /// WebSocket handshakes refused for their token (401) or a publisher without the right (403).
     let authRefusals = ManagedAtomic<UInt64>(0)
