@@ -6,7 +6,7 @@ SWIFT ?= swift
 PYTEST_ARGS ?=
 TSAN_BUILD := .build-tsan
 
-.PHONY: run build release test unit-tests integration-tests tsan-tests bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke wsload swarm clean
+.PHONY: run build release test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke wsload swarm clean
 
 ## Start the hub with its embedded simulated market on http://127.0.0.1:8080 (Ctrl-C stops it).
 run: release
@@ -45,6 +45,24 @@ tsan-tests:
 integration-tests: release
 	@scripts/bootstrap.sh test
 	TICKERHUB_BIN_DIR=$(CURDIR)/.build/release .venv/bin/python -m pytest -q IntegrationTests $(PYTEST_ARGS)
+
+## Coverage-guided fuzzing (libFuzzer with AddressSanitizer) of the parsers of untrusted input, each
+## for FUZZ_SECONDS, starting from the seeds in Fuzz/Corpus; what they find is kept in .build-fuzz.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := .build-fuzz
+FUZZ_TARGETS := ClientMessage TickBatch
+fuzz:
+	@scripts/bootstrap.sh run
+	cd Fuzz && TICKERHUB_ENGINE_ONLY=1 $(SWIFT) build --scratch-path ../$(FUZZ_BUILD) \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 | grep -v "Cannot export local symbol"
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$target $(FUZZ_BUILD)/findings; \
+	  echo "== fuzzing $$target for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/debug/Fuzz$$target -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/findings/$$target- $(FUZZ_BUILD)/corpus/$$target Fuzz/Corpus/$$target \
+	    2>&1 | grep -E "^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY|panic|Fatal|precondition" ; \
+	  status=$${PIPESTATUS[0]}; [ $$status -eq 0 ] || { echo "fuzzing $$target failed ($$status); the input is in $(FUZZ_BUILD)/findings"; exit 1; }; \
+	done
 
 ## Microbenchmarks (package-benchmark, release build); see Benchmarks/README.md.
 bench:

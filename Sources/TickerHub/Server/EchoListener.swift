@@ -23,13 +23,14 @@ enum EchoListener {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try configure(channel, negotiation: negotiation, routes: routes)
+                    try configure(channel, negotiation: negotiation, routes: routes, closeGrace: configuration.closeGrace)
                 }
             }
         return try await bootstrap.bind(host: configuration.host, port: port).get()
     }
 
-    private static func configure(_ channel: any Channel, negotiation: PerMessageDeflateNegotiation, routes: HTTPRoutes) throws {
+    private static func configure(_ channel: any Channel, negotiation: PerMessageDeflateNegotiation, routes: HTTPRoutes,
+                                  closeGrace: TimeAmount) throws {
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxMessageBytes,
             automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
@@ -50,7 +51,7 @@ enum EchoListener {
                     let deflater = try agreement.map {
                         try MessageDeflater(contextTakeover: !$0.serverNoContextTakeover, windowBits: $0.serverWindowBits)
                     }
-                    try sync.addHandler(EchoSession(deflater: deflater))
+                    try sync.addHandler(EchoSession(deflater: deflater, closeGrace: closeGrace))
                 }
             }
         )

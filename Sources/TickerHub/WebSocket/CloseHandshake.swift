@@ -14,7 +14,7 @@ enum CloseHandshake {
     static let maxReasonBytes = 123
 
     static func send(code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext,
-                     grace: TimeAmount = .seconds(1)) {
+                     grace: TimeAmount) {
         var data = context.channel.allocator.buffer(capacity: 2 + maxReasonBytes)
         data.write(webSocketErrorCode: code)
         var reasonBytes = Array(reason.utf8.prefix(maxReasonBytes))

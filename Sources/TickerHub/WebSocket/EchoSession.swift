@@ -12,9 +12,12 @@ final class EchoSession: WebSocketSession {
 
     private let deflater: MessageDeflater?
     private var control = WebSocketControl()
+    /// `HubConfiguration.closeGrace`.
+    private let closeGrace: TimeAmount
 
-    init(deflater: MessageDeflater?) {
+    init(deflater: MessageDeflater?, closeGrace: TimeAmount) {
         self.deflater = deflater
+        self.closeGrace = closeGrace
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -48,6 +51,6 @@ final class EchoSession: WebSocketSession {
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode) {
         guard control.markCloseSent() else { return }
-        CloseHandshake.send(code: code, reason: "", context: context)
+        CloseHandshake.send(code: code, reason: "", context: context, grace: closeGrace)
     }
 }

@@ -3,9 +3,8 @@ import NIOWebSocket
 
 /// A subscriber connection's backlog and what follows from it, the rules of docs/PROTOCOL.md,
 /// "Slow clients", kept apart from the session so they can be read (and tested) in one place:
-/// when the backlog counts as full, that requests are not read meanwhile (their answers could not be
-/// conflated away, so a client that does not read must not be able to queue more of them), and
-/// when the connection is too slow to keep.
+/// when the backlog counts as full (requests are then not read: `ReadGate`), and when the
+/// connection is too slow to keep.
 ///
 /// A connection's backlog is *full* from the moment its outbound buffer passes `--max-backlog-bytes`
 /// (NIO marks it unwritable) until it drains below a quarter of that. While full, updates for it are
@@ -38,15 +37,13 @@ struct SlowConsumerPolicy {
     let closeGrace: TimeAmount
     /// When the backlog last became full; nil while it is not.
     private(set) var fullSince: NIODeadline?
-    /// A read the pipeline asked for while the backlog was full; issued once it drains.
-    private var readDeferred = false
 
     /// What a writability event meant for the backlog.
     enum Change: Equatable {
         /// It filled: updates are conflated from now on, and requests wait.
         case filled
         /// It drained below the resume mark: catch up, and read again if a read waits.
-        case drained(readWasDeferred: Bool)
+        case drained
         /// No change of state (NIO may coalesce full-then-drained into one event, or none).
         case none
     }
@@ -65,7 +62,7 @@ struct SlowConsumerPolicy {
         if isWritable {
             guard isFull else { return .none }
             drained()
-            return .drained(readWasDeferred: takeDeferredRead())
+            return .drained
         }
         guard !isFull else { return .none }
         filled(at: now)
@@ -78,22 +75,6 @@ struct SlowConsumerPolicy {
 
     mutating func drained() {
         fullSince = nil
-    }
-
-    /// Whether a read the pipeline asks for may go ahead now. While the backlog is full it waits
-    /// (`takeDeferredRead`), unless the connection is closing: then reading (and ignoring) goes on,
-    /// since closing a socket with unread input makes the kernel send a reset, and the client would
-    /// lose our Close frame.
-    mutating func mayRead(closing: Bool) -> Bool {
-        guard isFull && !closing else { return true }
-        readDeferred = true
-        return false
-    }
-
-    /// Whether a read was deferred; it is no longer.
-    mutating func takeDeferredRead() -> Bool {
-        defer { readDeferred = false }
-        return readDeferred
     }
 
     /// The rule this connection breaks now, if any.

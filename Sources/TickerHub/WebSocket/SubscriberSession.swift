@@ -52,8 +52,8 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     private var requestRate: TokenBucket
     /// Requests waiting for their turn, a few answered per pass of the loop.
     private var pacing = RequestPacing()
-    /// A read asked for while requests waited; issued once they are answered.
-    private var readDeferredForRequests = false
+    /// Holds reads while the backlog is full or requests wait (and the one read it held).
+    private var readGate = ReadGate()
     /// The backlog: full or not, requests read or deferred, and when to evict.
     private var backlog: SlowConsumerPolicy
     /// What the connection's token allows, and until when (`AccessGrant.open` with auth off).
@@ -143,12 +143,12 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         switch backlog.writability(isWritable, now: .now()) {
         case .filled:
             hub.metrics.backloggedConnections.wrappingIncrement(ordering: .relaxed)
-        case .drained(let readWasDeferred):
+        case .drained:
             hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
             // The client read what we queued: as good a sign of life as a pong.
             liveness.heardFrom(at: .now())
             if subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
-            if readWasDeferred { context.read() }
+            readIfHeld(context: context)
         case .none:
             if isWritable, subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
         }
@@ -156,12 +156,14 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     }
 
     func read(context: ChannelHandlerContext) {
-        // Requests waiting for their turn: read no more until they are answered.
-        if pacing.hasWaiting, !closeSent {
-            readDeferredForRequests = true
-            return
+        if readGate.mayRead(backlogFull: backlog.isFull, requestsWaiting: pacing.hasWaiting, closing: closeSent) {
+            context.read()
         }
-        if backlog.mayRead(closing: closeSent) { context.read() }
+    }
+
+    /// Something that held reads cleared: the held read asks the gate again.
+    private func readIfHeld(context: ChannelHandlerContext) {
+        if readGate.takeHeld() { read(context: context) }
     }
 
     /// Bytes queued in the hub for this connection (NIO's outbound buffer).
@@ -241,9 +243,8 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         }
         if pacing.hasWaiting {
             scheduleResumeIfNeeded(context: context)
-        } else if readDeferredForRequests {
-            readDeferredForRequests = false
-            read(context: context)
+        } else {
+            readIfHeld(context: context)
         }
     }
 
@@ -377,10 +378,8 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
         CloseHandshake.send(code: code, reason: reason, context: context, grace: grace ?? hub.configuration.closeGrace)
-        // Read (and ignore) what the client still sends; see `SlowConsumerPolicy.mayRead`.
-        let requestsDeferredRead = readDeferredForRequests
-        readDeferredForRequests = false
-        if backlog.takeDeferredRead() || requestsDeferredRead { context.read() }
+        // Read (and ignore) what the client still sends; see `ReadGate`.
+        readIfHeld(context: context)
     }
 }
 

@@ -1,0 +1,24 @@
+import FeedModel
+
+/// libFuzzer's entry point: one subscriber message. Whatever the bytes, parsing must return (no
+/// trap, no sanitizer report), and what it accepts must be within the limits it was given.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzClientMessage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    let limits = ClientMessage.Limits(maxMessageBytes: 4096, maxSymbolsPerRequest: 16)
+    switch ClientMessage.parse(bytes, limits: limits) {
+    case .success(let message):
+        precondition(size <= limits.maxMessageBytes, "accepted a message over the size limit")
+        switch message {
+        case .subscribe(_, let symbols, _), .unsubscribe(_, let symbols):
+            precondition(symbols.count <= limits.maxSymbolsPerRequest, "accepted more symbols than the limit")
+        case .auth(_, let token):
+            precondition(!token.isEmpty, "accepted an empty token")
+        case .list, .ping, .stats:
+            break
+        }
+    case .failure(let error):
+        precondition(!error.message.isEmpty, "an error without a message")
+    }
+    return 0
+}
