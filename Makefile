@@ -53,8 +53,8 @@ FUZZ_BUILD := .build-fuzz
 FUZZ_TARGETS := ClientMessage TickBatch
 fuzz:
 	@scripts/bootstrap.sh run
-	cd Fuzz && TICKERHUB_ENGINE_ONLY=1 $(SWIFT) build --scratch-path ../$(FUZZ_BUILD) \
-	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 | grep -v "Cannot export local symbol"
+	set -o pipefail; cd Fuzz && TICKERHUB_ENGINE_ONLY=1 $(SWIFT) build --scratch-path ../$(FUZZ_BUILD) \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -use-ld=lld 2>&1 | sed "/Cannot export local symbol/d"
 	@for target in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$target $(FUZZ_BUILD)/findings; \
 	  echo "== fuzzing $$target for $(FUZZ_SECONDS) s"; \

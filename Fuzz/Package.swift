@@ -4,18 +4,23 @@ import PackageDescription
 // Coverage-guided fuzzing (libFuzzer, with AddressSanitizer) of the parsers that take untrusted bytes
 // from the network: a subscriber's requests (`ClientMessage.parse`) and a publisher's tick batches
 // (`BinaryTickCodec.decodeBatch`). Build and run with `make fuzz` (FUZZ_SECONDS per target); each
-// target is an executable whose `main` is libFuzzer's. See SECURITY.md.
+// target is an executable that hands itself to libFuzzer's driver (`FuzzerDriver`). See SECURITY.md.
 let package = Package(
     name: "TickerHubFuzz",
-    dependencies: [.package(path: "..")],
+    // `TickerHub` is a link to the repository root, so that the package is called that in every clone.
+    dependencies: [
+        .package(path: "TickerHub"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    ],
     targets: [
+        .target(name: "FuzzSupport"),
         .executableTarget(
             name: "FuzzClientMessage",
-            dependencies: [.product(name: "FeedModel", package: "TickerHub")]
+            dependencies: ["FuzzSupport", .product(name: "FeedModel", package: "TickerHub")]
         ),
         .executableTarget(
             name: "FuzzTickBatch",
-            dependencies: [.product(name: "FeedModel", package: "TickerHub")]
+            dependencies: ["FuzzSupport", .product(name: "FeedModel", package: "TickerHub"), .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,9 +1,15 @@
 import FeedModel
+import FuzzSupport
 
-/// libFuzzer's entry point: one subscriber message. Whatever the bytes, parsing must return (no
+/// One input from libFuzzer: one subscriber message. Whatever the bytes, parsing must return (no
 /// trap, no sanitizer report), and what it accepts must be within the limits it was given.
+@main
+enum FuzzClientMessage {
+    static func main() { FuzzerDriver.run(fuzzOne) }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzClientMessage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
     let limits = ClientMessage.Limits(maxMessageBytes: 4096, maxSymbolsPerRequest: 16)
     switch ClientMessage.parse(bytes, limits: limits) {
