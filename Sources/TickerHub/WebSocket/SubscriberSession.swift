@@ -58,6 +58,9 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     private var backlog: SlowConsumerPolicy
     /// What the connection's token allows, and until when (`AccessGrant.open` with auth off).
     private var grant: AccessGrant
+    /// An `auth` request's token is being checked: one at a time per connection, so a client cannot
+    /// pile up verifications (each is a signature check off the loop).
+    private var checkingToken = false
 
     /// The close code for a connection whose token lapsed without a refresh.
     static let tokenExpiredCode = WebSocketErrorCode(codeNumber: 4001)
@@ -287,7 +290,14 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
             reject(ProtocolError(id: id, code: .invalidToken, message: "this hub does not use access tokens"), context: context)
             return
         }
+        guard !checkingToken else {
+            reject(ProtocolError(id: id, code: .invalidRequest, message: "one auth request at a time: wait for the answer to the last"),
+                   context: context)
+            return
+        }
+        checkingToken = true
         verifier.verify(token, on: context.eventLoop).assumeIsolated().whenSuccess { [self] result in
+            checkingToken = false
             tokenVerified(result, id: id)
         }
     }
