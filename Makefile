@@ -6,16 +6,31 @@ SWIFT ?= swift
 PYTEST_ARGS ?=
 TSAN_BUILD := .build-tsan
 
-.PHONY: run build release test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke wsload swarm clean
+.PHONY: help run build release test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke wsload swarm clean
+
+## List the targets and what each does.
+help:
+	@awk 'function show(name, text,   n, words, line, i) { \
+	        n = split(text, words, " "); line = ""; \
+	        for (i = 1; i <= n; i++) { \
+	          if (length(line) + length(words[i]) > 80) { printf "  %-18s %s\n", name, line; name = ""; line = words[i] } \
+	          else line = line (line == "" ? "" : " ") words[i] } \
+	        printf "  %-18s %s\n", name, line } \
+	      /^## / { doc = doc (doc == "" ? "" : " ") substr($$0, 4); next } \
+	      /^# / { next } \
+	      /^[a-z][a-z0-9-]*:/ { if (doc != "") { split($$0, target, ":"); show(target[1], doc) } } \
+	      { doc = "" }' $(MAKEFILE_LIST)
 
 ## Start the hub with its embedded simulated market on http://127.0.0.1:8080 (Ctrl-C stops it).
 run: release
 	.build/release/tickerhub $(ARGS)
 
+## Build the release binaries (tickerhub, feedsim) into .build/release.
 release:
 	@scripts/bootstrap.sh run
 	$(SWIFT) build -c release
 
+## Build the debug binaries into .build/debug.
 build:
 	@scripts/bootstrap.sh run
 	$(SWIFT) build
@@ -24,14 +39,16 @@ build:
 ## integration tests with real processes and third-party clients.
 test: unit-tests tsan-tests integration-tests
 
+## The Swift unit tests (swift test, debug build).
 unit-tests:
 	@scripts/bootstrap.sh test
 	$(SWIFT) build
 	$(SWIFT) test
 
-# The ring, the index and the fan-out consumer under ThreadSanitizer, in a build of the engine alone
-# (TICKERHUB_ENGINE_ONLY: see the end of Package.swift). swift-testing can print
-# "passed" even when TSan reported a race, so the exit code and the log are both checked.
+## The ring, the index and the fan-out consumer under ThreadSanitizer, in a build of the engine alone
+## (TICKERHUB_ENGINE_ONLY: see the end of Package.swift).
+# swift-testing can print "passed" even when TSan reported a race, so the exit code and the log are
+# both checked.
 tsan-tests:
 	@scripts/bootstrap.sh run
 	@mkdir -p $(TSAN_BUILD)
@@ -40,17 +57,18 @@ tsan-tests:
 	  if grep -q "ThreadSanitizer" $(TSAN_BUILD)/tsan-tests.log; then echo "ThreadSanitizer reported a problem"; exit 1; fi; \
 	  exit $$status
 
-# Against the release binaries, which is what `make run` and the benchmarks use (and Autobahn's
-# compression sections take a quarter of the time a debug build needs).
+## The integration tests (pytest) against the release binaries, with real third-party clients.
+# Release, which is what `make run` and the benchmarks use (and Autobahn's compression sections
+# take a quarter of the time a debug build needs).
 integration-tests: release
 	@scripts/bootstrap.sh test
 	TICKERHUB_BIN_DIR=$(CURDIR)/.build/release .venv/bin/python -m pytest -q IntegrationTests $(PYTEST_ARGS)
 
-## Coverage-guided fuzzing (libFuzzer with AddressSanitizer) of the parsers of untrusted input, each
-## for FUZZ_SECONDS, starting from the seeds in Fuzz/Corpus; what they find is kept in .build-fuzz.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := .build-fuzz
 FUZZ_TARGETS := ClientMessage TickBatch
+## Coverage-guided fuzzing (libFuzzer with AddressSanitizer) of the parsers of untrusted input, each
+## for FUZZ_SECONDS, starting from the seeds in Fuzz/Corpus; what they find is kept in .build-fuzz.
 fuzz:
 	@scripts/bootstrap.sh run
 	set -o pipefail; cd Fuzz && TICKERHUB_ENGINE_ONLY=1 $(SWIFT) build --scratch-path ../$(FUZZ_BUILD) \
@@ -110,5 +128,6 @@ bench-e2e-smoke: release wsload
 swarm: release
 	.build/release/feedsim swarm --clients 5000 --subscribe 10 --duration 20
 
+## Remove the builds and the Python venv.
 clean:
-	rm -rf .build $(TSAN_BUILD) .venv
+	rm -rf .build $(TSAN_BUILD) $(FUZZ_BUILD) .venv

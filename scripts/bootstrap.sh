@@ -33,8 +33,36 @@ fi
 missing=()
 for package in "${apt_packages[@]:-}"; do
   [ -n "$package" ] || continue
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  dpkg -s "$package" >/dev/null 2>&1 && continue
+  # Installed some other way (Homebrew, dnf, by hand)?
+  case "$package" in
+    libzstd-dev) pkg-config --exists libzstd 2>/dev/null && continue ;;
+    chromium) command -v chromium >/dev/null 2>&1 && continue ;;
+    chromium-driver) command -v chromedriver >/dev/null 2>&1 && continue ;;
+    python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && continue ;;
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    golang-go) command -v go >/dev/null 2>&1 && continue ;;
+    gcc|libc6-dev) command -v cc >/dev/null 2>&1 && continue ;;
+  esac
+  missing+=("$package")
 done
+if [ ${#missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null 2>&1; then
+  # Not Debian or Ubuntu: say what to install instead of failing somewhere in the build.
+  cat >&2 <<EOF
+[bootstrap] this system has no apt-get; install these yourself, then run make again:
+  for                         Debian                  macOS (Homebrew)            Fedora (dnf)
+  zstd (always)               libzstd-dev             brew install zstd           dnf install libzstd-devel
+  pkg-config (always)         pkg-config              brew install pkg-config     dnf install pkgconf-pkg-config
+  tests: Python 3, venv       python3-venv            brew install python         dnf install python3
+  tests: a real browser       chromium-driver         brew install --cask chromium chromedriver
+                                                                                  dnf install chromium chromedriver
+  benchmarks: peer servers    node-ws golang-go       brew install node go        dnf install nodejs golang
+                              (and npm's ws for node; a C compiler for wsload)
+    (and gorilla/websocket for the Go peer: golang-github-gorilla-websocket-dev on Debian)
+missing here: ${missing[*]}
+EOF
+  exit 1
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "apt-get install ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
