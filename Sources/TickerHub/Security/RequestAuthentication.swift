@@ -54,17 +54,20 @@ struct RequestAuthentication: Sendable {
     func check(_ head: HTTPRequestHead, path: Substring, on eventLoop: any EventLoop) -> EventLoopFuture<Result<AccessGrant, Refusal>>? {
         switch path {
         case _ where Self.dataPaths.contains(path):
-            guard let token = PresentedToken.find(in: head) else { return eventLoop.makeSucceededFuture(.failure(.token(.missing))) }
-            return verifier.verify(String(token), on: eventLoop).map { $0.mapError { .token($0) } }
+            return verifyPresentedToken(head, on: eventLoop)
         case "/ingest":
             if ingestCredential?.isPresented(in: head) == true { return eventLoop.makeSucceededFuture(.success(.open)) }
-            guard let token = PresentedToken.find(in: head) else { return eventLoop.makeSucceededFuture(.failure(.token(.missing))) }
-            return verifier.verify(String(token), on: eventLoop).map { result in
-                result.mapError { .token($0) }.flatMap { $0.publish == nil ? .failure(.notPublisher) : .success($0) }
+            return verifyPresentedToken(head, on: eventLoop).map { result in
+                result.flatMap { $0.publish == nil ? .failure(.notPublisher) : .success($0) }
             }
         default:
             return nil
         }
+    }
+
+    private func verifyPresentedToken(_ head: HTTPRequestHead, on eventLoop: any EventLoop) -> EventLoopFuture<Result<AccessGrant, Refusal>> {
+        guard let token = PresentedToken.find(in: head) else { return eventLoop.makeSucceededFuture(.failure(.token(.missing))) }
+        return verifier.verify(String(token), on: eventLoop).map { $0.mapError { .token($0) } }
     }
 }
 

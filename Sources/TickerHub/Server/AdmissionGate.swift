@@ -17,7 +17,7 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
-    static let name = "tickerhub.handshake-gate"
+    static let name = "tickerhub.admission-gate"
     /// Parts of a request held while its token is checked: a handshake is a head and an end.
     static let maxHeldParts = 8
 
