@@ -14,6 +14,9 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Messages with a smaller payload go uncompressed (see `SharedCompression`): below ~64 bytes
     /// deflate's framing costs more than it saves.
     public var deflateThresholdBytes = 64
+    /// Updates kept per symbol for clients that reconnect and recover (`SymbolHistory`); 0 keeps
+    /// none. Off by default: it costs memory for every symbol whether anyone recovers or not.
+    public var historyDepth = 0
 
     public init() {}
 }

@@ -6,8 +6,9 @@ import Foundation
 
 /// A request from a subscriber, protocol `tickerhub.v1`.
 public enum ClientMessage: Sendable, Equatable {
-    /// `updateInterval` is the request's `maxFrequency`; nil means every update.
-    case subscribe(id: Int64?, symbols: [String], updateInterval: UpdateInterval? = nil)
+    /// `updateInterval` is the request's `maxFrequency`; nil means every update. `resume` is where a
+    /// reconnecting client left off (`since` and `epoch`), for recovery from the hub's history.
+    case subscribe(id: Int64?, symbols: [String], updateInterval: UpdateInterval? = nil, resume: ResumePoint? = nil)
     case unsubscribe(id: Int64?, symbols: [String])
     /// One page of the hub's symbols, in the order they were registered, starting after `after`.
     case list(id: Int64?, after: String? = nil)
@@ -18,7 +19,7 @@ public enum ClientMessage: Sendable, Equatable {
 
     public var id: Int64? {
         switch self {
-        case .subscribe(let id, _, _), .unsubscribe(let id, _), .list(let id, _), .ping(let id), .stats(let id), .auth(let id, _): return id
+        case .subscribe(let id, _, _, _), .unsubscribe(let id, _), .list(let id, _), .ping(let id), .stats(let id), .auth(let id, _): return id
         }
     }
 
@@ -72,7 +73,23 @@ public enum ClientMessage: Sendable, Equatable {
                 }
                 interval = valid
             }
-            return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval))
+            var epoch: FeedEpoch?
+            if let text = raw.epoch {
+                guard let valid = FeedEpoch(text) else {
+                    return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"epoch\" is not an epoch a hub sends"))
+                }
+                epoch = valid
+            }
+            var resume: ResumePoint?
+            if let since = raw.since {
+                let requested = Set(symbols)
+                guard since.keys.allSatisfy(requested.contains) else {
+                    return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
+                                                  message: "\"since\" may name only symbols of this subscribe"))
+                }
+                resume = ResumePoint(epoch: epoch, lastSeqs: since)
+            }
+            return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval, resume: resume))
         case "list": return .success(.list(id: raw.id, after: raw.after))
         case "ping": return .success(.ping(id: raw.id))
         case "stats": return .success(.stats(id: raw.id))
@@ -87,6 +104,19 @@ public enum ClientMessage: Sendable, Equatable {
     }
 }
 
+/// Where a reconnecting client left off: per symbol, the seq of the last update it holds, and the
+/// epoch those seqs belong to (`welcome`'s). Nil epoch: the client did not say, and the hub takes
+/// the seqs as its own.
+public struct ResumePoint: Sendable, Equatable {
+    public var epoch: FeedEpoch?
+    public var lastSeqs: [String: UInt64]
+
+    public init(epoch: FeedEpoch?, lastSeqs: [String: UInt64]) {
+        self.epoch = epoch
+        self.lastSeqs = lastSeqs
+    }
+}
+
 /// The request as JSON, before validation. Each field is decoded on its own so that one bad field
 /// still lets us echo the request id in the error.
 private struct RawRequest: Decodable {
@@ -96,9 +126,11 @@ private struct RawRequest: Decodable {
     var maxFrequency: Double?
     var after: String?
     var token: String?
+    var since: [String: UInt64]?
+    var epoch: String?
     var problem: String?
 
-    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after, token }
+    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after, token, since, epoch }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -130,6 +162,16 @@ private struct RawRequest: Decodable {
             token = try container.decodeIfPresent(String.self, forKey: .token)
         } catch {
             problem = problem ?? "\"token\" must be a string"
+        }
+        do {
+            since = try container.decodeIfPresent([String: UInt64].self, forKey: .since)
+        } catch {
+            problem = problem ?? "\"since\" must be an object from symbol to the last seq held (a whole number)"
+        }
+        do {
+            epoch = try container.decodeIfPresent(String.self, forKey: .epoch)
+        } catch {
+            problem = problem ?? "\"epoch\" must be a string"
         }
     }
 }

@@ -71,6 +71,12 @@ public struct JSONWriter {
         integer(value)
     }
 
+    public mutating func field(_ key: StaticString, _ value: Bool) {
+        self.key(key)
+        buffer.writeStaticString(value ? "true" : "false")
+        needsComma = true
+    }
+
     /// Prices are strings on the wire, as at Coinbase and Kraken, so no client parses them as floats.
     public mutating func field(_ key: StaticString, _ value: Price) {
         self.key(key)

@@ -6,14 +6,16 @@ import NIOCore
 public enum ServerMessage: Sendable, Equatable {
     case welcome(Welcome)
     /// `updateInterval`: the interval a `subscribe` with `maxFrequency` got (omitted otherwise).
-    case ack(id: Int64?, op: String, symbols: [String], updateInterval: UpdateInterval? = nil)
+    /// `recovery`: how a `subscribe` with `since` went (omitted without one).
+    case ack(id: Int64?, op: String, symbols: [String], updateInterval: UpdateInterval? = nil, recovery: Recovery? = nil)
     case error(ProtocolError)
     /// One page of a `list` answer; `next` (the page's last symbol) when more follow: ask again with
     /// `"after"` set to it.
     case symbols(id: Int64?, symbols: [String], next: String? = nil)
     case pong(id: Int64?, timestamp: Timestamp)
     case heartbeat(timestamp: Timestamp)
-    case snapshot(SymbolSnapshot)
+    /// A symbol's state when a subscription starts; `epoch` is the numbering its `seq` belongs to.
+    case snapshot(SymbolSnapshot, epoch: FeedEpoch? = nil)
     case update(Tick)
     /// The latest state of a symbol, sent in place of updates a slow client could not take. Same
     /// fields as `snapshot`; its `seq` jumps over the skipped updates, so the client sees the gap.
@@ -32,9 +34,15 @@ public enum ServerMessage: Sendable, Equatable {
         /// When the connection's access token lapses (ms since the Unix epoch), if the hub uses tokens:
         /// send `{"op":"auth"}` with a fresh one before then.
         public var tokenExpiresAt: Int64?
+        /// The numbering of this hub's seqs (`FeedEpoch`); a client resumes with `since` only within one.
+        public var epoch: FeedEpoch?
+        /// How many updates per symbol the hub keeps for recovery (`--history`); 0: none.
+        public var history: Int
 
         public init(heartbeatMs: Int, maxSymbols: Int, feed: String, serverVersion: String, zstdDictionary: UInt32? = nil,
-                    tokenExpiresAt: Int64? = nil) {
+                    tokenExpiresAt: Int64? = nil, epoch: FeedEpoch? = nil, history: Int = 0) {
+            self.epoch = epoch
+            self.history = history
             self.heartbeatMs = heartbeatMs
             self.maxSymbols = maxSymbols
             self.feed = feed
@@ -44,17 +52,30 @@ public enum ServerMessage: Sendable, Equatable {
         }
     }
 
+    /// How a `subscribe` with `since` went. Symbols named in `since` either had every missed update
+    /// replayed (as ordinary updates, right after the ack) or, when the history no longer held them
+    /// all (or the epoch changed), got a snapshot instead: those are `notRecovered`, and the
+    /// snapshot's `seq` shows the gap.
+    public struct Recovery: Sendable, Equatable {
+        public var notRecovered: [String]
+        public var recovered: Bool { notRecovered.isEmpty }
+
+        public init(notRecovered: [String]) {
+            self.notRecovered = notRecovered
+        }
+    }
+
     public static let protocolName = "tickerhub.v1"
 
     public static func == (lhs: ServerMessage, rhs: ServerMessage) -> Bool {
         switch (lhs, rhs) {
         case let (.welcome(a), .welcome(b)): return a == b
-        case let (.ack(a1, a2, a3, a4), .ack(b1, b2, b3, b4)): return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4
+        case let (.ack(a1, a2, a3, a4, a5), .ack(b1, b2, b3, b4, b5)): return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4 && a5 == b5
         case let (.error(a), .error(b)): return a == b
         case let (.symbols(a1, a2, a3), .symbols(b1, b2, b3)): return a1 == b1 && a2 == b2 && a3 == b3
         case let (.pong(a1, a2), .pong(b1, b2)): return a1 == b1 && a2 == b2
         case let (.heartbeat(a), .heartbeat(b)): return a == b
-        case let (.snapshot(a), .snapshot(b)): return a == b
+        case let (.snapshot(a1, a2), .snapshot(b1, b2)): return a1 == b1 && a2 == b2
         case let (.conflated(a), .conflated(b)): return a == b
         case let (.update(a), .update(b)): return a == b
         case let (.authenticated(a1, a2), .authenticated(b1, b2)): return a1 == b1 && a2 == b2
@@ -81,12 +102,18 @@ public enum ServerMessage: Sendable, Equatable {
             json.field("server", "tickerhub/\(welcome.serverVersion)")
             json.optionalField("zstdDictionary", welcome.zstdDictionary.map(Int64.init))
             if let expiresAt = welcome.tokenExpiresAt { json.field("tokenExpiresAt", expiresAt) }
-        case let .ack(id, op, symbols, interval):
+            if let epoch = welcome.epoch { json.field("epoch", epoch.rawValue) }
+            json.field("history", welcome.history)
+        case let .ack(id, op, symbols, interval, recovery):
             json.field("type", "ack")
             json.optionalField("id", id)
             json.field("op", op)
             json.stringArray("symbols", symbols)
             if let interval { json.field("updateIntervalMs", interval.milliseconds) }
+            if let recovery {
+                json.field("recovered", recovery.recovered)
+                if !recovery.recovered { json.stringArray("notRecovered", recovery.notRecovered) }
+            }
         case .error(let error):
             json.field("type", "error")
             json.optionalField("id", error.id)
@@ -105,9 +132,10 @@ public enum ServerMessage: Sendable, Equatable {
         case .heartbeat(let timestamp):
             json.field("type", "heartbeat")
             json.field("ts", timestamp.nanosecondsSinceEpoch)
-        case .snapshot(let snapshot):
+        case let .snapshot(snapshot, epoch):
             json.field("type", "snapshot")
             json.snapshotFields(snapshot)
+            if let epoch { json.field("epoch", epoch.rawValue) }
         case .conflated(let snapshot):
             json.field("type", "conflated")
             json.snapshotFields(snapshot)

@@ -9,7 +9,7 @@ import Foundation
 struct FanoutHarness {
     let loop = EmbeddedEventLoop()
     let directory = SymbolDirectory()
-    let lastValues = LastValueCache()
+    let lastValues: LastValueCache
     let counters = FanoutCounters()
     let publisher: TickPublisher
     let fanout: LoopFanout
@@ -22,7 +22,8 @@ struct FanoutHarness {
 
     /// With `drainingInline`, the consumer is drained in the publishing task, as the hub's loop 0 is.
     init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(), manualDrains: Bool = false,
-         drainingInline: Bool = false) {
+         drainingInline: Bool = false, historyDepth: Int = 0) {
+        lastValues = LastValueCache(historyDepth: historyDepth)
         let ring = BroadcastBuffer(capacity: ringBytes)
         publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
         drainSignal = manualDrains ? CountingDrainSignal() : nil

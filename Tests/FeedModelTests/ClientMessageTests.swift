@@ -104,3 +104,37 @@ import Testing
         #expect(parsed > 0)  // some mutations stay valid; the point is that nothing trapped
     }
 }
+
+@Suite struct ResumeRequestTests {
+    private func parse(_ text: String) -> Result<ClientMessage, ProtocolError> { ClientMessage.parse(Array(text.utf8)) }
+
+    @Test func aSubscribeMayResumeFromTheSeqsItHolds() throws {
+        let epoch = try #require(FeedEpoch("1764650000000-0a1b2c3d"))
+        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"],"since":{"AAPL":41},"epoch":"1764650000000-0a1b2c3d"}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL", "MSFT"], resume: ResumePoint(epoch: epoch, lastSeqs: ["AAPL": 41])))
+        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"since":{"AAPL":0}}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"], resume: ResumePoint(epoch: nil, lastSeqs: ["AAPL": 0])))
+        // An epoch alone (a client that always sends the one it knows) changes nothing.
+        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"epoch":"e1"}"#).get() == .subscribe(id: 1, symbols: ["AAPL"]))
+    }
+
+    @Test func aBadResumeIsRefusedWithItsId() {
+        let bad = [
+            (#""since":{"AAPL":-1}"#, "since"), (#""since":{"AAPL":"41"}"#, "since"), (#""since":[41]"#, "since"),
+            (#""since":{"MSFT":41}"#, "since"), (##""since":{"AAPL":1},"epoch":"""##, "epoch"), (#""epoch":42"#, "epoch"),
+            (#""epoch":"has space""#, "epoch"),
+        ]
+        for (fields, word) in bad {
+            switch parse(#"{"op":"subscribe","id":9,"symbols":["AAPL"],\#(fields)}"#) {
+            case .success(let message): Issue.record("\(fields) parsed as \(message)")
+            case .failure(let error): #expect(error.code == .invalidRequest && error.id == 9 && error.message.contains(word), "\(fields): \(error)")
+            }
+        }
+    }
+
+    @Test func epochsAreTextThatSortsByStartTime() {
+        let early = FeedEpoch.starting(at: Timestamp(nanosecondsSinceEpoch: 1_764_650_000_000_000_000), random: 0xab)
+        #expect(early.rawValue == "1764650000000-000000ab")
+        #expect(FeedEpoch(String(repeating: "x", count: 65)) == nil && FeedEpoch(#"a"b"#) == nil)
+    }
+}

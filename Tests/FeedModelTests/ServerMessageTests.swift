@@ -56,7 +56,7 @@ import Testing
         let open = ServerMessage.welcome(.init(heartbeatMs: 0, maxSymbols: 10, feed: "sim", serverVersion: "1")).jsonText
         #expect(!open.contains("tokenExpiresAt"), "no auth: no expiry field")
         let authed = ServerMessage.welcome(.init(heartbeatMs: 0, maxSymbols: 10, feed: "sim", serverVersion: "1", tokenExpiresAt: 42)).jsonText
-        #expect(authed.hasSuffix(#""tokenExpiresAt":42}"#))
+        #expect(authed.contains(#","tokenExpiresAt":42,"#))
         #expect(ServerMessage.error(.notEntitled(["GOOG", "TSLA"], id: 1)).jsonText
                 == #"{"type":"error","id":1,"code":"not_entitled","message":"not entitled to: GOOG,TSLA","symbols":["GOOG","TSLA"]}"#)
     }
@@ -72,6 +72,18 @@ import Testing
                 == #"{"type":"ack","id":1,"op":"subscribe","symbols":["AAPL"],"updateIntervalMs":333}"#)
         #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"]).jsonText
                 == #"{"type":"ack","id":1,"op":"subscribe","symbols":["AAPL"]}"#)
+    }
+
+    @Test func recoveryFieldsSayWhatWasRecoveredAndWhichNumbering() {
+        #expect(ServerMessage.ack(id: 2, op: "subscribe", symbols: ["AAPL", "MSFT"], recovery: .init(notRecovered: [])).jsonText
+                == #"{"type":"ack","id":2,"op":"subscribe","symbols":["AAPL","MSFT"],"recovered":true}"#)
+        #expect(ServerMessage.ack(id: 2, op: "subscribe", symbols: ["AAPL", "MSFT"], recovery: .init(notRecovered: ["MSFT"])).jsonText
+                == #"{"type":"ack","id":2,"op":"subscribe","symbols":["AAPL","MSFT"],"recovered":false,"notRecovered":["MSFT"]}"#)
+        let epoch = FeedEpoch("1764650000000-000000ab")!
+        #expect(ServerMessage.snapshot(SymbolSnapshot(symbol: aapl, seq: 7, timestamp: ts), epoch: epoch).jsonText
+                .hasSuffix(#""seq":7,"ts":\#(ts.nanosecondsSinceEpoch),"epoch":"1764650000000-000000ab"}"#))
+        #expect(ServerMessage.welcome(.init(heartbeatMs: 0, maxSymbols: 10, feed: "sim", serverVersion: "1", epoch: epoch, history: 500)).jsonText
+                .hasSuffix(#""epoch":"1764650000000-000000ab","history":500}"#))
     }
 
     @Test func openIsTheSessionsFirstTradeAndStaysPut() {

@@ -16,7 +16,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case .success(let message):
         precondition(size <= limits.maxMessageBytes, "accepted a message over the size limit")
         switch message {
-        case .subscribe(_, let symbols, _), .unsubscribe(_, let symbols):
+        case .subscribe(_, let symbols, _, _), .unsubscribe(_, let symbols):
             precondition(symbols.count <= limits.maxSymbolsPerRequest, "accepted more symbols than the limit")
         case .auth(_, let token):
             precondition(!token.isEmpty, "accepted an empty token")

@@ -90,23 +90,44 @@ public final class LoopFanout: @unchecked Sendable {
     /// already subscribed, as a new request is the subscriber's latest word on them.
     public func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], symbols: [Symbol],
                           updateInterval: UpdateInterval? = nil) -> [SymbolSnapshot] {
+        subscribe(subscriber, to: ids, symbols: symbols, updateInterval: updateInterval,
+                  resumingAfter: Array(repeating: nil, count: ids.count), replayLimit: 0).map(\.snapshot)
+    }
+
+    /// How a new subscription starts: the symbol's current state, and the updates a resuming client
+    /// missed when they could all be recovered (`replay`, oldest first; then no snapshot is sent).
+    public struct SubscriptionStart: Sendable {
+        public var symbol: Symbol
+        public var snapshot: SymbolSnapshot
+        /// Nil: not resuming, or not recoverable; the client gets `snapshot`.
+        public var replay: [Tick]?
+        /// The seq the client said it held, if it resumed.
+        public var resumedAfter: UInt64?
+    }
+
+    /// Subscribes as above, recovering where `resumingAfter` (parallel to `ids`) gives the seq a
+    /// client holds: the updates after it are read from the history under the same lock as the
+    /// snapshot, so the replay ends at the snapshot's seq and the ring carries on from there.
+    public func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], symbols: [Symbol], updateInterval: UpdateInterval?,
+                          resumingAfter seqs: [UInt64?], replayLimit: Int) -> [SubscriptionStart] {
         eventLoop.assertInEventLoop()
-        precondition(ids.count == symbols.count)
-        let current = lastValues.snapshots(of: ids)
-        var snapshots: [SymbolSnapshot] = []
+        precondition(ids.count == symbols.count && ids.count == seqs.count)
+        let current = lastValues.starts(of: ids, resumingAfter: seqs, replayLimit: replayLimit)
+        var starts: [SubscriptionStart] = []
         for (offset, id) in ids.enumerated() {
             if let existing = subscriber.subscriptions[id] {
                 existing.updateInterval = updateInterval
                 continue
             }
-            let snapshot = current[offset] ?? SymbolSnapshot(symbol: symbols[offset])
+            let snapshot = current[offset].0 ?? SymbolSnapshot(symbol: symbols[offset])
             if let added = index.add(subscriber, to: id, lastSentSeq: snapshot.seq) {
                 added.updateInterval = updateInterval
-                snapshots.append(snapshot)
+                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, replay: current[offset].1,
+                                                resumedAfter: seqs[offset]))
             }
         }
-        counters.subscriptions.wrappingIncrement(by: snapshots.count, ordering: .relaxed)
-        return snapshots
+        counters.subscriptions.wrappingIncrement(by: starts.count, ordering: .relaxed)
+        return starts
     }
 
     /// Returns how many of `ids` were subscribed.

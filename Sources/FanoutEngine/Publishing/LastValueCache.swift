@@ -3,33 +3,73 @@ import Synchronization
 
 /// The latest state of every symbol: for snapshots (`subscribe`, `GET /v1/snapshot`), and for the
 /// latest values the fan-out sends in place of skipped updates (catch-up, resync after a lap,
-/// overdue symbols, throttled releases; `LatestValueFrames`).
+/// overdue symbols, throttled releases; `LatestValueFrames`). With a history depth, also each
+/// symbol's last updates, which a reconnecting client can recover (`SymbolHistory`).
 ///
 /// The publisher updates it once per batch, *before* writing the batch to the ring. A subscriber that
 /// takes a snapshot with seq N therefore never misses an update above N: those are still ahead of
-/// its loop's ring cursor, and the ones at or below N are skipped by their seq.
+/// its loop's ring cursor, and the ones at or below N are skipped by their seq. A recovery is read
+/// under the same lock as its snapshot, so the replay ends exactly where the ring takes over.
 public final class LastValueCache: Sendable {
-    private let snapshots = Mutex<[SymbolSnapshot?]>([])
+    private struct Symbols {
+        var snapshots: [SymbolSnapshot?] = []
+        var histories: [SymbolHistory?] = []
+    }
 
-    public init() {}
+    private let symbols = Mutex(Symbols())
+    /// Updates kept per symbol for recovery; 0 keeps none.
+    public let historyDepth: Int
+
+    public init(historyDepth: Int = 0) {
+        precondition(historyDepth >= 0)
+        self.historyDepth = historyDepth
+    }
 
     public func apply(_ ticks: some Sequence<(SymbolID, Tick)>) {
-        snapshots.withLock { snapshots in
+        let depth = historyDepth
+        symbols.withLock { symbols in
             for (id, tick) in ticks {
-                if id.index >= snapshots.count {
-                    snapshots.append(contentsOf: repeatElement(nil, count: id.index + 1 - snapshots.count))
+                if id.index >= symbols.snapshots.count {
+                    let missing = id.index + 1 - symbols.snapshots.count
+                    symbols.snapshots.append(contentsOf: repeatElement(nil, count: missing))
+                    if depth > 0 { symbols.histories.append(contentsOf: repeatElement(nil, count: missing)) }
                 }
-                if snapshots[id.index] == nil { snapshots[id.index] = SymbolSnapshot(symbol: tick.symbol) }
-                snapshots[id.index]!.apply(tick)
+                if symbols.snapshots[id.index] == nil { symbols.snapshots[id.index] = SymbolSnapshot(symbol: tick.symbol) }
+                symbols.snapshots[id.index]!.apply(tick)
+                if depth > 0 {
+                    if symbols.histories[id.index] == nil { symbols.histories[id.index] = SymbolHistory(depth: depth) }
+                    symbols.histories[id.index]!.append(tick)
+                }
             }
         }
     }
 
     public func snapshot(of id: SymbolID) -> SymbolSnapshot? {
-        snapshots.withLock { id.index < $0.count ? $0[id.index] : nil }
+        symbols.withLock { id.index < $0.snapshots.count ? $0.snapshots[id.index] : nil }
     }
 
     public func snapshots(of ids: [SymbolID]) -> [SymbolSnapshot?] {
-        snapshots.withLock { snapshots in ids.map { $0.index < snapshots.count ? snapshots[$0.index] : nil } }
+        symbols.withLock { symbols in ids.map { $0.index < symbols.snapshots.count ? symbols.snapshots[$0.index] : nil } }
+    }
+
+    /// For each of `ids`, its snapshot and, where `resumingAfter` gives the seq a client holds and
+    /// the history still has every update after it, those updates (nil otherwise). `replayLimit`
+    /// caps the updates replayed for one request: past it, symbols get snapshots, so one subscribe
+    /// cannot queue an unbounded burst for its connection.
+    public func starts(of ids: [SymbolID], resumingAfter seqs: [UInt64?], replayLimit: Int) -> [(SymbolSnapshot?, [Tick]?)] {
+        precondition(ids.count == seqs.count)
+        return symbols.withLock { symbols in
+            var budget = replayLimit
+            return zip(ids, seqs).map { id, seq in
+                let snapshot = id.index < symbols.snapshots.count ? symbols.snapshots[id.index] : nil
+                guard let seq else { return (snapshot, nil) }
+                let latest = snapshot?.seq ?? 0
+                let history = id.index < symbols.histories.count ? symbols.histories[id.index] : nil
+                let missed = seq == latest ? [] : history?.updates(after: seq, latest: latest)
+                guard let missed, missed.count <= budget else { return (snapshot, nil) }
+                budget -= missed.count
+                return (snapshot, missed)
+            }
+        }
     }
 }

@@ -47,6 +47,10 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// A connection with no inbound traffic for this long is pinged; after twice this long, closed.
     var pingIntervalSeconds = 30
     var maxSymbolsPerConnection = 1_000
+    /// Most updates one `subscribe` may replay in recovery; past it, symbols get snapshots. A
+    /// replay is written to the connection at once and cannot be conflated, and a backlog past
+    /// `backlogHardLimitBytes` (512 KiB by default) is evicted: 2,000 updates are ~260 KB of JSON.
+    var maxReplayPerRequest = 2_000
     /// The fan-out engine: ring size, drain limits and pacing, the compression threshold.
     var engine = EngineConfiguration()
     /// The most a subscriber connection may have queued in the hub (its NIO outbound buffer). It is
@@ -132,6 +136,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
+        text += " history=\(engine.historyDepth) max-replay=\(maxReplayPerRequest)"
         text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms max-header=\(maxHeaderBytes)B"
         text += " max-connections=\(connectionLimits.maxConnections) per-ip=\(connectionLimits.maxConnectionsPerIP)"
         text += " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"

@@ -57,6 +57,12 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Seconds without inbound traffic before a connection is pinged; unanswered for as long again, it is closed. (env TICKERHUB_PING_INTERVAL)")
     var pingInterval: Int = env("TICKERHUB_PING_INTERVAL").flatMap(Int.init) ?? HubConfiguration().pingIntervalSeconds
 
+    @Option(help: "Updates kept per symbol so that a reconnecting client can recover what it missed (subscribe with \"since\"); 0 keeps none. Memory: about 100 bytes per update kept, times the symbols. (env TICKERHUB_HISTORY)")
+    var history: Int = env("TICKERHUB_HISTORY").flatMap(Int.init) ?? 0
+
+    @Option(help: "Most updates one subscribe may replay in recovery; symbols past it get snapshots instead. (env TICKERHUB_MAX_REPLAY)")
+    var maxReplay: Int = env("TICKERHUB_MAX_REPLAY").flatMap(Int.init) ?? HubConfiguration().maxReplayPerRequest
+
     @Option(help: "Most symbols one connection may subscribe to. (env TICKERHUB_MAX_SYMBOLS)")
     var maxSymbols: Int = env("TICKERHUB_MAX_SYMBOLS").flatMap(Int.init) ?? 1_000
 
@@ -152,6 +158,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
         guard eventLoops >= 1 else { throw ValidationError("--event-loops must be at least 1") }
+        guard (0...1_000_000).contains(history) else { throw ValidationError("--history must be 0...1000000 updates per symbol") }
+        guard maxReplay >= 0 else { throw ValidationError("--max-replay must not be negative") }
         guard pingInterval >= 1 else { throw ValidationError("--ping-interval must be at least 1 second") }
         guard SubscriberOptions.isValidHeartbeat(heartbeatMs) else {
             throw ValidationError("--heartbeat-ms must be 0 (none) or \(SubscriberOptions.minimumHeartbeatMilliseconds)...\(SubscriberOptions.maximumHeartbeatMilliseconds)")
@@ -260,6 +268,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.heartbeatMilliseconds = heartbeatMs
         configuration.pingIntervalSeconds = pingInterval
         configuration.maxSymbolsPerConnection = maxSymbols
+        configuration.engine.historyDepth = history
+        configuration.maxReplayPerRequest = maxReplay
         configuration.connectionLimits = ConnectionLimits.Configuration(
             maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIp,
             handshakesPerSecondPerIP: handshakesPerSecondPerIp, handshakeBurst: handshakeBurst)

@@ -171,6 +171,7 @@ struct HTTPRoutes: Sendable {
             json.beginObject()
             json.field("type", "snapshot")
             json.snapshotFields(snapshot)
+            json.field("epoch", hub.engine.epoch.rawValue)
             json.endObject()
         }
         json.endArray()

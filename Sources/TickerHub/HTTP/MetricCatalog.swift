@@ -92,6 +92,15 @@ enum MetricCatalog {
         MetricDescriptor(key: "lateRecords", prometheusName: "tickerhub_late_records_total", kind: .counter,
                          help: "Ring records an event loop reached more than --max-fanout-lag-ms after publishing, and conflated to the latest values instead of sending (overload shedding)",
                          opsLabel: "late records") { $0.fanout.lateRecords },
+        // Recovery (`--history`)
+        MetricDescriptor(key: "recoveredSymbols", prometheusName: "tickerhub_recoveries_total", labels: [("result", "recovered")], kind: .counter,
+                         help: "Symbols resumed with since: recovered from the history, or given a snapshot because it no longer held what they missed",
+                         opsLabel: "symbols recovered") { $0.metrics.recoveredSymbols.load(ordering: .relaxed) },
+        MetricDescriptor(key: "unrecoveredSymbols", prometheusName: "tickerhub_recoveries_total", labels: [("result", "snapshot")], kind: .counter,
+                         help: "Symbols resumed with since: recovered from the history, or given a snapshot because it no longer held what they missed",
+                         opsLabel: "not recovered") { $0.metrics.unrecoveredSymbols.load(ordering: .relaxed) },
+        MetricDescriptor(key: "replayedUpdates", prometheusName: "tickerhub_replayed_updates_total", kind: .counter,
+                         help: "Updates replayed from the history to recovering clients", opsLabel: "updates replayed") { $0.metrics.replayedUpdates.load(ordering: .relaxed) },
         // Slow and misbehaving clients
         MetricDescriptor(key: "backloggedConnections", prometheusName: "tickerhub_backlogged_connections", kind: .gauge,
                          help: "Connections whose backlog is full now") { UInt64(max(0, $0.metrics.backloggedConnections.load(ordering: .relaxed))) },

@@ -189,7 +189,9 @@ final class Hub: Sendable {
 /// `LoopFanout` per socket loop.
 final class HubEngine: Sendable {
     let directory: SymbolDirectory
-    let lastValues = LastValueCache()
+    let lastValues: LastValueCache
+    /// The numbering of this hub's seqs: new at every start, as the publisher numbers from 1.
+    let epoch = FeedEpoch.starting(at: .now())
     let counters = FanoutCounters()
     let compression: SharedCompression
     let ring: BroadcastBuffer
@@ -201,6 +203,7 @@ final class HubEngine: Sendable {
 
     init(configuration: HubConfiguration, socketLoops: [any EventLoop], publisherLoop: any EventLoop) {
         directory = SymbolDirectory()
+        lastValues = LastValueCache(historyDepth: configuration.engine.historyDepth)
         ring = BroadcastBuffer(capacity: configuration.engine.ringBytes)
         // Training takes ~0.1 s; a failure only means no zstd subprotocol, never no hub.
         let dictionary = configuration.zstd ? try? ZstdDictionaryTraining.train(for: configuration) : nil

@@ -20,6 +20,13 @@ final class HubMetrics: Sendable {
     let tokenExpiries = ManagedAtomic<UInt64>(0)
     /// Subscribes refused, in part or whole, for symbols outside the token's entitlement.
     let entitlementRefusals = ManagedAtomic<UInt64>(0)
+    /// Symbols a reconnecting client resumed (`since`) and got every missed update for, replayed.
+    let recoveredSymbols = ManagedAtomic<UInt64>(0)
+    /// Symbols a client resumed that got a snapshot instead: the history no longer held what they
+    /// missed, or the hub's epoch changed. The client sees the gap in the snapshot's seq.
+    let unrecoveredSymbols = ManagedAtomic<UInt64>(0)
+    /// Updates replayed to recovering clients.
+    let replayedUpdates = ManagedAtomic<UInt64>(0)
     /// Times `accept` failed (out of file descriptors, mostly) and the listener paused (`AcceptBackoff`).
     let acceptFailures = ManagedAtomic<UInt64>(0)
     /// Connections closed for not finishing an HTTP request within `--request-timeout`.

@@ -10,6 +10,10 @@ struct SubscriberRequests {
     let subscriber: Subscriber
     let maxSymbols: Int
     let listPageSize: Int
+    /// The numbering of this hub's seqs, stamped on snapshots; a resume from another is not recovered.
+    let epoch: FeedEpoch
+    let maxReplay: Int
+    let metrics: HubMetrics
 
     init(hub: Hub, fanout: LoopFanout, subscriber: Subscriber) {
         directory = hub.engine.directory
@@ -17,6 +21,9 @@ struct SubscriberRequests {
         self.subscriber = subscriber
         maxSymbols = hub.configuration.maxSymbolsPerConnection
         listPageSize = hub.configuration.listPageSize
+        epoch = hub.engine.epoch
+        maxReplay = hub.configuration.maxReplayPerRequest
+        metrics = hub.metrics
     }
 
     /// The answers to `request`, or the error it is refused with (and nothing changed).
@@ -24,8 +31,8 @@ struct SubscriberRequests {
     /// `stats` request. (`auth` is the session's: its token is checked off the loop.)
     func answer(_ request: ClientMessage, entitlement: SymbolEntitlement, backlogBytes: () -> Int) -> Result<[ServerMessage], ProtocolError> {
         switch request {
-        case let .subscribe(id, names, interval):
-            subscribe(id: id, names: names, updateInterval: interval, entitlement: entitlement)
+        case let .subscribe(id, names, interval, resume):
+            subscribe(id: id, names: names, updateInterval: interval, resume: resume, entitlement: entitlement)
         case let .unsubscribe(id, names):
             unsubscribe(id: id, names: names)
         case let .list(id, after):
@@ -44,21 +51,23 @@ struct SubscriberRequests {
         }
     }
 
-    /// Subscribes, then answers: the ack, then one snapshot per new symbol. Updates follow from the
-    /// next drain, which runs on this same loop after the answers are written, so nothing can
-    /// overtake a snapshot. Symbols the token does not grant are left out and named in a
+    /// Subscribes, then answers: the ack, then per new symbol a snapshot or, for a symbol resumed
+    /// with `since` whose missed updates are all in the history, those updates (recovery). Updates
+    /// follow from the next drain, which runs on this same loop after the answers are written, so
+    /// nothing can overtake them. Symbols the token does not grant are left out and named in a
     /// `not_entitled` error after the rest; a request with none granted gets only that error.
-    private func subscribe(id: Int64?, names: [String], updateInterval: UpdateInterval?,
+    private func subscribe(id: Int64?, names: [String], updateInterval: UpdateInterval?, resume: ResumePoint?,
                            entitlement: SymbolEntitlement) -> Result<[ServerMessage], ProtocolError> {
         let (granted, refused) = entitlement.partition(uniqued(names))
         let refusal = refused.isEmpty ? nil : ProtocolError.notEntitled(refused, id: id)
         if let refusal, granted.isEmpty { return .failure(refusal) }
-        return subscribe(id: id, granted: granted, updateInterval: updateInterval).map { answers in
+        return subscribe(id: id, granted: granted, updateInterval: updateInterval, resume: resume).map { answers in
             answers + (refusal.map { [.error($0)] } ?? [])
         }
     }
 
-    private func subscribe(id: Int64?, granted names: [String], updateInterval: UpdateInterval?) -> Result<[ServerMessage], ProtocolError> {
+    private func subscribe(id: Int64?, granted names: [String], updateInterval: UpdateInterval?,
+                           resume: ResumePoint?) -> Result<[ServerMessage], ProtocolError> {
         let resolved = directory.resolve(names)
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
         let ids = resolved.known.map(\.1)
@@ -68,9 +77,28 @@ struct SubscriberRequests {
                                           message: "\(total) subscriptions would exceed the limit of \(maxSymbols) per connection"))
         }
         let symbols = resolved.known.map { Symbol($0.0)! }
-        let snapshots = fanout.subscribe(subscriber, to: ids, symbols: symbols, updateInterval: updateInterval)
-        return .success([.ack(id: id, op: "subscribe", symbols: symbols.map(\.name), updateInterval: updateInterval)]
-            + snapshots.map { .snapshot($0) })
+        // Seqs of another epoch say nothing about what the client missed here: none is resumed.
+        let sameEpoch = resume?.epoch.map { $0 == epoch } ?? true
+        let resumeAfter = symbols.map { sameEpoch ? resume?.lastSeqs[$0.name] : nil }
+        let starts = fanout.subscribe(subscriber, to: ids, symbols: symbols, updateInterval: updateInterval,
+                                      resumingAfter: resumeAfter, replayLimit: maxReplay)
+        // Symbols resumed with `since` that start with a snapshot: the history no longer held what
+        // they missed, or the epoch changed. (A symbol already subscribed here is live: not counted.)
+        let unrecovered = starts.filter { $0.replay == nil && resume?.lastSeqs[$0.symbol.name] != nil }.map(\.symbol.name)
+        let recovery = resume.map { _ in ServerMessage.Recovery(notRecovered: unrecovered) }
+        metrics.unrecoveredSymbols.wrappingIncrement(by: UInt64(unrecovered.count), ordering: .relaxed)
+        var answers: [ServerMessage] = [.ack(id: id, op: "subscribe", symbols: symbols.map(\.name), updateInterval: updateInterval,
+                                             recovery: recovery)]
+        for start in starts {
+            if let replay = start.replay {
+                metrics.recoveredSymbols.wrappingIncrement(ordering: .relaxed)
+                metrics.replayedUpdates.wrappingIncrement(by: UInt64(replay.count), ordering: .relaxed)
+                answers += replay.map { .update($0) }
+            } else {
+                answers.append(.snapshot(start.snapshot, epoch: epoch))
+            }
+        }
+        return .success(answers)
     }
 
     private func unsubscribe(id: Int64?, names: [String]) -> Result<[ServerMessage], ProtocolError> {

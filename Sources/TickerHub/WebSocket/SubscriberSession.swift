@@ -98,7 +98,8 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         send(.welcome(.init(heartbeatMs: Int((liveness.heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
                             feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
                             zstdDictionary: hub.engine.compression.zstdDictionary?.id,
-                            tokenExpiresAt: grant.expiresAtMilliseconds)), context: context)
+                            tokenExpiresAt: grant.expiresAtMilliseconds, epoch: hub.engine.epoch,
+                            history: hub.engine.lastValues.historyDepth)), context: context)
         writer.flush()
         self.context = context
         keepAlive.add(self)
