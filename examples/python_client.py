@@ -1,53 +1,49 @@
 #!/usr/bin/env python3
-"""Minimal TickerHub subscriber (protocol tickerhub.v1), using the `websockets` package.
+"""TickerHub subscriber on the Python client (clients/python): it reconnects by itself, recovers
+what it missed, and counts every update it never saw.
 
-    pip install websockets
+    pip install ./clients/python        # or: make test, which puts it in .venv
     python3 examples/python_client.py --url ws://127.0.0.1:8080/ws --symbols AAPL,MSFT --count 20
 
-It subscribes, prints the snapshot and then each update, and checks every update's `seq`
-against the previous one for its symbol, so a gap (a skipped update) is reported.
+Stop the hub and start it again while this runs: the client reconnects with jittered backoff and
+re-bases from the new hub's snapshots. Run the hub with --history 1000 and a dropped connection
+gets every missed update replayed instead.
 """
 import argparse
 import asyncio
-import json
 
-import websockets
+from tickerhub_client import TickerHubClient, TickerHubClosed
 
 
-async def main(url: str, symbols: list[str], count: int) -> int:
-    async with websockets.connect(url) as ws:
-        welcome = json.loads(await ws.recv())
-        print(f"connected: {welcome['protocol']}, heartbeat every {welcome['heartbeatMs']} ms")
-        await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": symbols}))
-
-        last_seq: dict[str, int] = {}
-        gaps = updates = 0
-        while updates < count:
-            message = json.loads(await ws.recv())
-            kind = message["type"]
-            if kind == "ack":
-                print(f"subscribed to {', '.join(message['symbols'])}")
-            elif kind == "error":
-                print(f"error {message['code']}: {message['message']}")
-                return 1
-            elif kind == "snapshot":
-                last_seq[message["symbol"]] = message["seq"]
-                print(f"snapshot {message['symbol']} seq={message['seq']} bid={message.get('bid')} ask={message.get('ask')} last={message.get('last')}")
-            elif kind in ("quote", "trade", "conflated"):
-                symbol, seq = message["symbol"], message["seq"]
-                if symbol in last_seq and seq != last_seq[symbol] + 1:
-                    gaps += seq - last_seq[symbol] - 1
-                    print(f"gap on {symbol}: {last_seq[symbol]} -> {seq}")
-                last_seq[symbol] = seq
+async def main(url: str, symbols: list[str], count: int, zstd: bool) -> int:
+    updates = 0
+    try:
+        async with TickerHubClient(url, zstd=zstd) as hub:
+            print(f"connected: {hub.welcome['protocol']}, epoch {hub.epoch}, history {hub.welcome.get('history', 0)}")
+            ack = await hub.subscribe(symbols)
+            print(f"subscribed to {', '.join(ack['symbols'])}")
+            async for update in hub:
+                data = update.data
+                if update.missed:
+                    print(f"gap on {update.symbol}: {update.missed} missed before #{update.seq}")
+                if update.type == "snapshot":
+                    print(f"snapshot {update.symbol} seq={update.seq} bid={data.get('bid')} ask={data.get('ask')} last={data.get('last')}")
+                    continue
                 updates += 1
-                if kind == "quote":
-                    print(f"{symbol} #{seq} {message['bid']} x {message['ask']} ({message['bidSize']}/{message['askSize']})")
-                elif kind == "conflated":  # we were slow: this is the symbol's whole latest state
-                    print(f"{symbol} #{seq} latest {message.get('bid')} x {message.get('ask')}, last {message.get('last')}")
-                else:
-                    print(f"{symbol} #{seq} trade {message['size']} @ {message['price']}")
-        print(f"{updates} updates, {gaps} missed")
-        return 0
+                if update.type == "quote":
+                    print(f"{update.symbol} #{update.seq} {data['bid']} x {data['ask']} ({data['bidSize']}/{data['askSize']})")
+                elif update.type == "trade":
+                    print(f"{update.symbol} #{update.seq} trade {data['size']} @ {data['price']}")
+                else:  # conflated: we were slow, and this is the symbol's whole latest state
+                    print(f"{update.symbol} #{update.seq} latest {data.get('bid')} x {data.get('ask')}, last {data.get('last')}")
+                if updates >= count:
+                    break
+            missed = sum(state.gaps for state in hub.state.values())
+    except TickerHubClosed as closed:
+        print(f"stopped: {closed.code} {closed.reason}")
+        return 1
+    print(f"{updates} updates, {missed} missed")
+    return 0
 
 
 if __name__ == "__main__":
@@ -55,5 +51,6 @@ if __name__ == "__main__":
     parser.add_argument("--url", default="ws://127.0.0.1:8080/ws")
     parser.add_argument("--symbols", default="AAPL,MSFT")
     parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--zstd", action="store_true", help="use the tickerhub.v1.zstd subprotocol (pip install ./clients/python[zstd])")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.url, args.symbols.split(","), args.count)))
+    raise SystemExit(asyncio.run(main(args.url, args.symbols.split(","), args.count, args.zstd)))

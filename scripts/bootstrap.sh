@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing TickerHub need, if it is missing. Idempotent.
 #   scripts/bootstrap.sh run    -> what `make run` needs (the Swift toolchain, libzstd-dev)
-#   scripts/bootstrap.sh test   -> plus Python 3 with a venv in .venv (websockets, pytest), Chromium
+#   scripts/bootstrap.sh test   -> plus Python 3 with a venv in .venv (websockets, pytest, the Python
+#                                  client from clients/python), Chromium, Node with `ws` (the JS
+#                                  client's test), Prometheus (promtool and the scrape test)
 #   scripts/bootstrap.sh bench  -> plus the end-to-end benchmark's peers (Node `ws`, Go gorilla) and matplotlib
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +24,9 @@ apt_packages+=(libzstd-dev)
 if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
-  # A real browser for the dashboard test.
-  apt_packages+=(chromium chromium-driver)
+  # A real browser for the dashboard test; Node and its `ws` for the JavaScript client's test;
+  # Prometheus (and promtool) for the deploy/ checks.
+  apt_packages+=(chromium chromium-driver nodejs node-ws prometheus)
 fi
 if [ "$purpose" = bench ]; then
   # The peers of the end-to-end benchmark: Node `ws`, and Go with gorilla/websocket (built offline,
@@ -41,6 +44,7 @@ for package in "${apt_packages[@]:-}"; do
     chromium-driver) command -v chromedriver >/dev/null 2>&1 && continue ;;
     python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && continue ;;
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    prometheus) command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && continue ;;
     golang-go) command -v go >/dev/null 2>&1 && continue ;;
     gcc|libc6-dev) command -v cc >/dev/null 2>&1 && continue ;;
   esac
@@ -54,6 +58,8 @@ if [ ${#missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null 2>&1; then
   zstd (always)               libzstd-dev             brew install zstd           dnf install libzstd-devel
   pkg-config (always)         pkg-config              brew install pkg-config     dnf install pkgconf-pkg-config
   tests: Python 3, venv       python3-venv            brew install python         dnf install python3
+  tests: Node and ws          nodejs node-ws          brew install node; npm i -g ws   dnf install nodejs nodejs-ws
+  tests: Prometheus           prometheus              brew install prometheus     dnf install golang-github-prometheus
   tests: a real browser       chromium-driver         brew install --cask chromium chromedriver
                                                                                   dnf install chromium chromedriver
   benchmarks: peer servers    node-ws golang-go       brew install node go        dnf install nodejs golang
@@ -73,11 +79,14 @@ fi
 if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   requirements=IntegrationTests/requirements.txt
   stamp=.venv/.requirements.sha
-  wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+  # The client package is installed as a user would (pip install ./clients/python), again whenever it changes.
+  wanted=$( (sha256sum "$requirements"; find clients/python -type f -not -path '*/__pycache__/*' -not -path '*.egg-info*' \
+            -not -path '*/build/*' | sort | xargs sha256sum) | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-    say "creating .venv from $requirements"
-    python3 -m venv .venv
+    say "creating .venv from $requirements, with clients/python"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+    .venv/bin/pip install -q --disable-pip-version-check "./clients/python[zstd]"
     echo "$wanted" > "$stamp"
   fi
 fi

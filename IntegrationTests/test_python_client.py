@@ -1,0 +1,129 @@
+"""The Python client (clients/python, installed into the venv as `pip install ./clients/python`)
+against real hubs: it reconnects on its own across a hub restart and re-bases on the new epoch; a
+dropped connection recovers every missed update from the hub's history; the gaps it counts agree
+with the hub's own counters; and it stops, with the reason, on a close it must not retry."""
+import asyncio
+import socket
+
+from tickerhub_client import Backoff, TickerHubClient, TickerHubClosed
+
+SYMBOLS = ["AAPL", "MSFT", "NVDA"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def take(client, seconds):
+    """The updates the client yields within `seconds`."""
+    got = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        try:
+            got.append(await asyncio.wait_for(client.__anext__(), left))
+        except asyncio.TimeoutError:
+            break
+    return got
+
+
+def test_it_reconnects_across_a_hub_restart_and_rebases_on_the_new_epoch(start_hub):
+    port = free_port()
+    first = start_hub("--symbols", ",".join(SYMBOLS), "--rate", "200", port=port)
+
+    async def run():
+        client = TickerHubClient(f"ws://127.0.0.1:{port}/ws", backoff=Backoff(initial=0.1, maximum=0.5))
+        await client.connect()
+        old_epoch = client.epoch
+        ack = await client.subscribe(SYMBOLS)
+        assert ack["symbols"] == SYMBOLS
+        before = await take(client, 1.0)
+        assert {u.symbol for u in before} == set(SYMBOLS)
+        seqs_before = {s: client.state[s].seq for s in SYMBOLS}
+
+        first.stop()  # 1001 going away: the client must come back on its own
+        start_hub("--symbols", ",".join(SYMBOLS), "--rate", "200", port=port)
+        after = await take(client, 3.0)
+        assert client.connections == 2 and client.epoch != old_epoch
+        snapshots = [u for u in after if u.type == "snapshot"]
+        assert {u.symbol for u in snapshots} == set(SYMBOLS), "re-based from the new hub's snapshots"
+        assert all(u.missed == 0 for u in snapshots), "a new epoch is not a gap"
+        for symbol in SYMBOLS:
+            state = client.state[symbol]
+            assert state.epoch == client.epoch and 0 < state.seq
+            assert state.seq < seqs_before[symbol] + 1000
+        assert sum(1 for u in after if u.type in ("quote", "trade")) > 50
+        await client.close()
+        assert [u async for u in client] == []  # the iteration ends after close()
+
+    asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def test_a_dropped_connection_recovers_every_missed_update_in_order(start_hub):
+    hub = start_hub("--symbols", ",".join(SYMBOLS), "--rate", "60", "--burst-every", "3", "--burst-for", "2",
+                    "--history", "2000")
+
+    async def run():
+        witness = await TickerHubClient(hub.ws_url).connect()
+        await witness.subscribe(SYMBOLS)
+        witness_updates = asyncio.create_task(take(witness, 7))
+        client = await TickerHubClient(hub.ws_url, backoff=Backoff(initial=0.05, maximum=0.1)).connect()
+        await client.subscribe(SYMBOLS)
+        got = await take(client, 1.5)
+        await client.reconnect()
+        got += await take(client, 4)
+        assert client.connections == 2
+        assert client.recoveries == {"recovered": 3, "not_recovered": 0}
+        seen = await witness_updates
+        await client.close()
+        await witness.close()
+        return got, seen
+
+    got, seen = asyncio.run(asyncio.wait_for(run(), 30))
+    reference = {(u.symbol, u.seq): u.data for u in seen if u.type in ("quote", "trade")}
+    for symbol in SYMBOLS:
+        updates = [u for u in got if u.symbol == symbol and u.type in ("quote", "trade")]
+        seqs = [u.seq for u in updates]
+        snapshot = next(u for u in got if u.symbol == symbol and u.type == "snapshot")
+        assert seqs == list(range(snapshot.seq + 1, snapshot.seq + 1 + len(seqs))), f"{symbol}: gap or duplicate"
+        assert all(u.missed == 0 for u in updates)
+        common = [u for u in updates if (symbol, u.seq) in reference]
+        assert len(common) > len(updates) // 2
+        assert all(u.data == reference[(symbol, u.seq)] for u in common)
+    assert sum(1 for u in got if u.type == "snapshot") == len(SYMBOLS), "recovered symbols get no second snapshot"
+
+
+def test_the_gaps_it_counts_agree_with_the_hubs_counters(start_hub):
+    hub = start_hub("--symbols", "20", "--rate", "1000")
+
+    async def run():
+        async with TickerHubClient(hub.ws_url) as client:
+            ack = await client.subscribe(["AAPL", "MSFT"], max_frequency=5)
+            assert ack["updateIntervalMs"] == 200
+            updates = await take(client, 2.0)
+            counters = await client.stats()
+            return updates, counters, client.connection_missed
+
+    updates, counters, missed = asyncio.run(asyncio.wait_for(run(), 30))
+    assert {u.type for u in updates} <= {"snapshot", "conflated"}
+    assert missed > 0 and missed == counters["dropped"] + counters["throttled"], (missed, counters)
+
+
+def test_it_stops_with_the_reason_when_reconnecting_cannot_help(start_hub):
+    hub = start_hub("--symbols", "5", "--max-requests-per-second", "1", "--request-burst", "2")
+
+    async def run():
+        client = await TickerHubClient(hub.ws_url).connect()
+        try:
+            for _ in range(4):  # a burst of 2 at 1 per second: the third is one too many
+                await client.ping()
+            async for _ in client:
+                pass
+        except TickerHubClosed as closed:
+            return closed, client.connections
+        raise AssertionError("the iteration ended without an error")
+
+    closed, connections = asyncio.run(asyncio.wait_for(run(), 30))
+    assert closed.code == 1008 and connections == 1

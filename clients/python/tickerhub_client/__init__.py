@@ -1,0 +1,15 @@
+"""TickerHub client (protocol tickerhub.v1): reconnects with jittered backoff, recovers missed
+updates with `since`, re-bases from snapshots after a hub restart, and counts every gap.
+
+    async with TickerHubClient("ws://127.0.0.1:8080/ws") as hub:
+        await hub.subscribe(["AAPL", "MSFT"])
+        async for update in hub:
+            print(update.symbol, update.seq, update.state.fields)
+"""
+from .backoff import Backoff
+from .client import (FATAL_CLOSE_CODES, SLOW_CONSUMER, TOKEN_EXPIRED, ConnectionLost, TickerHubClient,
+                     TickerHubClosed, TickerHubError, Update)
+from .state import SymbolState
+
+__all__ = ["Backoff", "ConnectionLost", "FATAL_CLOSE_CODES", "SLOW_CONSUMER", "SymbolState", "TOKEN_EXPIRED",
+           "TickerHubClient", "TickerHubClosed", "TickerHubError", "Update"]

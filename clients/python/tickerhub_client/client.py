@@ -1,0 +1,416 @@
+"""`TickerHubClient`: one logical subscription to a TickerHub that survives its connections.
+
+It connects, subscribes, and yields updates as an async iterator. When the connection drops it
+reconnects with jittered exponential backoff and subscribes again to everything it had, with
+`since` and `epoch` so the hub replays what was missed (docs/PROTOCOL.md, "Recovery"). Per-symbol
+state (`client.state`) counts every update never seen as a gap; `client.connection_missed` counts
+those of the current connection alone, which is what the hub's `stats` counters (`dropped` plus
+`throttled`) count too.
+"""
+import asyncio
+import itertools
+import json
+import logging
+import ssl as ssl_module
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from .backoff import Backoff
+from .codec import ZSTD_SUBPROTOCOL, Decoder
+from .state import UPDATE_TYPES, SymbolState
+
+log = logging.getLogger("tickerhub_client")
+
+#: Close codes after which connecting again would only be refused again.
+FATAL_CLOSE_CODES = {
+    1002: "protocol error", 1003: "unsupported data", 1007: "invalid payload", 1008: "policy violation",
+    1009: "message too big", 1010: "extension required",
+}
+#: The hub closed us for a token that lapsed: fatal unless a `token_provider` can give a new one.
+TOKEN_EXPIRED = 4001
+#: The hub evicted us as a slow consumer: we reconnect and recover.
+SLOW_CONSUMER = 4008
+#: Handshake answers worth retrying (full, or too many from this address); others are final.
+RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+
+
+class TickerHubError(Exception):
+    """An `error` answer to a request."""
+
+    def __init__(self, message: dict):
+        super().__init__(f"{message.get('code')}: {message.get('message')}")
+        self.code = message.get("code")
+        self.symbols = message.get("symbols", [])
+        self.message = message
+
+
+class TickerHubClosed(Exception):
+    """The client stopped for good: a close code or handshake status that reconnecting cannot fix,
+    or `close()`."""
+
+    def __init__(self, code: int | None, reason: str):
+        super().__init__(f"closed: {code} {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class ConnectionLost(Exception):
+    """The connection a request went out on closed before its answer."""
+
+
+@dataclass
+class Update:
+    """One market message: `type` is quote, trade, snapshot or conflated; `missed` is how many
+    updates of this symbol were never seen just before it; `state` is the symbol's state after it."""
+    type: str
+    symbol: str
+    seq: int
+    data: dict
+    missed: int
+    state: SymbolState
+
+
+class TickerHubClient:
+    def __init__(self, url: str, *, token: str | None = None,
+                 token_provider: Callable[[], Awaitable[str]] | None = None, zstd: bool = False,
+                 ssl: ssl_module.SSLContext | None = None, heartbeat_ms: int | None = None,
+                 backoff: Backoff | None = None, max_queue: int = 10_000, refresh_margin: float = 30.0):
+        self.url = url if heartbeat_ms is None else f"{url}{'&' if '?' in url else '?'}heartbeat={heartbeat_ms}"
+        self._token = token
+        self._token_provider = token_provider
+        self._zstd = zstd
+        self._ssl = ssl
+        self._backoff = backoff or Backoff()
+        self._refresh_margin = refresh_margin
+        self._decoder = Decoder(ssl)
+        self._updates: asyncio.Queue = asyncio.Queue(max_queue)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self._desired: dict[str, float | None] = {}
+        self._ws = None
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._refresher: asyncio.Task | None = None
+        self._closed: TickerHubClosed | None = None
+        #: Whether the current connection got as far as a message after `welcome` (then the backoff restarts).
+        self.connection_lasted = False
+        #: Per symbol, what this client holds.
+        self.state: dict[str, SymbolState] = {}
+        #: The `welcome` of the current (or last) connection.
+        self.welcome: dict | None = None
+        #: Updates never seen on the current connection (its seq gaps); compare with `stats()`.
+        self.connection_missed = 0
+        #: Connections made, and how the last one ended.
+        self.connections = 0
+        self.last_close: tuple[int | None, str] | None = None
+        #: Subscribes answered `recovered` and not, over every reconnect.
+        self.recoveries = {"recovered": 0, "not_recovered": 0}
+        #: Whether the current connection speaks `tickerhub.v1.zstd`.
+        self.zstd_active = False
+        #: Bytes of frames received, and of the JSON they held (the same without zstd).
+        self.bytes_received = 0
+        self.json_bytes_received = 0
+        #: `error` messages that answered no waiting request (e.g. `not_entitled` after an ack).
+        self.errors: list[dict] = []
+
+    # MARK: Lifecycle
+
+    async def connect(self) -> "TickerHubClient":
+        """Starts the connection loop and waits for the first `welcome` (or a fatal refusal)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        await self._wait_ready()
+        return self
+
+    async def close(self) -> None:
+        self._closed = self._closed or TickerHubClosed(1000, "closed by the client")
+        if self._ws is not None:
+            await self._ws.close()
+        for task in (self._task, self._refresher):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._task, self._refresher) if t), return_exceptions=True)
+        self._fail_pending(ConnectionLost("client closed"))
+        try:
+            self._updates.put_nowait(self._closed)
+        except asyncio.QueueFull:
+            pass  # the iterator finds `_closed` once it drains
+
+    async def __aenter__(self):
+        return await self.connect()
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    async def reconnect(self) -> None:
+        """Drops the current connection; the client connects again at once and recovers (as after a
+        network change, or to move to another hub behind the same address)."""
+        if self._ws is not None:
+            await self._ws.close(1000, "reconnecting")
+            self._backoff.reset()
+
+    @property
+    def epoch(self) -> str | None:
+        return self.welcome.get("epoch") if self.welcome else None
+
+    # MARK: Requests
+
+    async def subscribe(self, symbols: list[str], max_frequency: float | None = None) -> dict:
+        """Subscribes (and keeps subscribing after reconnects); returns the hub's `ack`. Symbols the
+        token does not grant come back in `client.errors` as `not_entitled`."""
+        for symbol in symbols:
+            self._desired[symbol] = max_frequency
+        request = {"op": "subscribe", "symbols": list(symbols)}
+        if max_frequency is not None:
+            request["maxFrequency"] = max_frequency
+        return await self._request_until_answered(request)
+
+    async def unsubscribe(self, symbols: list[str]) -> dict:
+        for symbol in symbols:
+            self._desired.pop(symbol, None)
+            self.state.pop(symbol, None)
+        return await self._request_until_answered({"op": "unsubscribe", "symbols": list(symbols)})
+
+    async def stats(self) -> dict:
+        """This connection's counters at the hub: delivered, dropped, throttled, conflated, ..."""
+        return (await self._request_until_answered({"op": "stats"}))["counters"]
+
+    async def ping(self) -> float:
+        """Round trip to the hub and back through its request queue, in seconds."""
+        started = time.monotonic()
+        await self._request_until_answered({"op": "ping"})
+        return time.monotonic() - started
+
+    async def list_symbols(self) -> list[str]:
+        names, after = [], None
+        while True:
+            page = await self._request_until_answered({"op": "list", **({"after": after} if after else {})})
+            names += page["symbols"]
+            after = page.get("next")
+            if not after:
+                return names
+
+    async def _request_until_answered(self, request: dict) -> dict:
+        while True:
+            await self._wait_ready()
+            try:
+                return await self._request(dict(request))
+            except ConnectionLost:
+                continue  # the next connection resubscribes; ask again there
+
+    async def _request(self, request: dict) -> dict:
+        request_id = next(self._ids)
+        request["id"] = request_id
+        future = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            await self._ws.send(_json(request))
+        except ConnectionClosed:
+            self._pending.pop(request_id, None)
+            raise ConnectionLost()
+        return await future
+
+    # MARK: Updates
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> Update:
+        if self._closed and self._updates.empty():
+            self._end_iteration(self._closed)
+        item = await self._updates.get()
+        if isinstance(item, TickerHubClosed):
+            self._updates.put_nowait(item)  # every later call ends too
+            self._end_iteration(item)
+        return item
+
+    def _end_iteration(self, closed: "TickerHubClosed"):
+        """`close()` ends the iteration quietly; a fatal close raises."""
+        if closed.code == 1000:
+            raise StopAsyncIteration
+        raise closed
+
+    # MARK: The connection loop
+
+    async def _wait_ready(self):
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+        if self._closed:
+            raise self._closed
+
+    async def _run(self):
+        while not self._closed:
+            try:
+                await self._connect_once()
+                if self.connection_lasted:
+                    self._backoff.reset()
+            except InvalidStatus as refusal:
+                status = refusal.response.status_code
+                if status not in RETRYABLE_STATUSES:
+                    self._stop(None, f"handshake refused with HTTP {status}: {refusal.response.body[:200]!r}")
+                    return
+                log.info("handshake refused with %s; retrying", status)
+            except (OSError, asyncio.TimeoutError, ConnectionClosed, websockets.InvalidHandshake) as error:
+                log.info("connection failed: %s", error)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a bug here, or a message we cannot read: stop and say why
+                log.exception("client stopped")
+                self._stop(None, f"client error: {error!r}")
+                return
+            if self._closed:
+                return
+            code, reason = self.last_close or (None, "")
+            if code in FATAL_CLOSE_CODES or (code == TOKEN_EXPIRED and self._token_provider is None):
+                self._stop(code, reason or FATAL_CLOSE_CODES.get(code, "token expired"))
+                return
+            await asyncio.sleep(self._backoff.next_delay())
+
+    async def _connect_once(self):
+        self._ready.clear()
+        self.connection_lasted = False
+        self.last_close = None
+        if self._token_provider is not None:
+            self._token = await self._token_provider()
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+        subprotocols = [ZSTD_SUBPROTOCOL] if self._zstd else None
+        async with websockets.connect(self.url, additional_headers=headers, subprotocols=subprotocols, ssl=self._ssl,
+                                      compression=None if self._zstd else "deflate", max_queue=None,
+                                      open_timeout=10) as ws:
+            self.zstd_active = ws.subprotocol == ZSTD_SUBPROTOCOL
+            if self.zstd_active:
+                self._decoder.use_zstd(self.url)
+            else:
+                self._decoder.use_plain()
+            self._ws = ws
+            try:
+                self.welcome = await self._decode(await ws.recv())
+                self.connections += 1
+                self.connection_missed = 0
+                self._schedule_refresh()
+                reader = asyncio.create_task(self._read(ws))
+                await self._resubscribe(ws)
+                self._ready.set()
+                await reader
+            finally:
+                self._ready.clear()
+                code = ws.close_code
+                self.last_close = (code, ws.close_reason or "") if code is not None else (1006, "connection lost")
+                self._fail_pending(ConnectionLost())
+                self._ws = None
+
+    async def _resubscribe(self, ws):
+        """Subscribes again to every symbol held, in groups by maximum frequency, with `since` where
+        the state is of this hub's epoch (so the hub can replay what was missed)."""
+        groups: dict[float | None, list[str]] = {}
+        for symbol, frequency in self._desired.items():
+            groups.setdefault(frequency, []).append(symbol)
+        for frequency, symbols in groups.items():
+            request = {"op": "subscribe", "symbols": symbols}
+            if frequency is not None:
+                request["maxFrequency"] = frequency
+            since = {s: self.state[s].seq for s in symbols
+                     if s in self.state and self.state[s].seq and self.state[s].epoch == self.epoch}
+            if since:
+                request["since"] = since
+                request["epoch"] = self.epoch
+            try:
+                ack = await self._request(request)
+            except TickerHubError as error:
+                self.errors.append(error.message)
+                continue
+            if "recovered" in ack:
+                self.recoveries["recovered"] += len(since) - len(ack.get("notRecovered", []))
+                self.recoveries["not_recovered"] += len(ack.get("notRecovered", []))
+
+    async def _read(self, ws):
+        try:
+            async for frame in ws:
+                message = await self._decode(frame)
+                kind = message.get("type")
+                if kind in UPDATE_TYPES or kind in ("snapshot", "conflated"):
+                    await self._deliver(message)
+                elif message.get("id") in self._pending:
+                    future = self._pending.pop(message["id"])
+                    if kind == "error":
+                        future.set_exception(TickerHubError(message))
+                    else:
+                        future.set_result(message)
+                elif kind == "error":
+                    self.errors.append(message)
+                    log.warning("hub error: %s", message)
+                self.connection_lasted = True
+        except ConnectionClosed:
+            pass
+
+    async def _deliver(self, message: dict):
+        symbol = message["symbol"]
+        if symbol not in self._desired:
+            return  # an update already in flight when we unsubscribed
+        state = self.state.get(symbol)
+        if state is None:
+            state = self.state[symbol] = SymbolState(symbol, epoch=self.epoch)
+        seq_before = state.seq
+        missed = state.apply(message)
+        # A gap within this connection is the hub's drop (or throttle); one across a reconnect is not.
+        if message["type"] != "snapshot":
+            self.connection_missed += missed
+        if state.seq != seq_before or message["type"] == "snapshot":
+            await self._updates.put(Update(message["type"], symbol, message["seq"], message, missed, state))
+
+    async def _decode(self, frame):
+        self.bytes_received += len(frame)
+        if isinstance(frame, bytes) and self._decoder.needs_dictionary(frame):
+            await asyncio.to_thread(self._decoder.fetch_dictionary, frame)  # once per dictionary, off the loop
+        text = self._decoder.text(frame)
+        self.json_bytes_received += len(text)
+        return json.loads(text)
+
+    # MARK: Tokens
+
+    def _schedule_refresh(self):
+        """With a `token_provider`, sends `auth` with a fresh token before the current one lapses."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+        expires = (self.welcome or {}).get("tokenExpiresAt")
+        if self._token_provider is None or not expires:
+            return
+
+        async def refresh(expires_at_ms):
+            while True:
+                await asyncio.sleep(max(0.0, expires_at_ms / 1000 - time.time() - self._refresh_margin))
+                self._token = await self._token_provider()
+                try:
+                    ack = await self._request({"op": "auth", "token": self._token})
+                    expires_at_ms = ack["tokenExpiresAt"]
+                except (TickerHubError, ConnectionLost) as error:
+                    log.warning("token refresh failed: %s", error)
+                    return
+
+        self._refresher = asyncio.create_task(refresh(expires))
+
+    # MARK: Ending
+
+    def _stop(self, code, reason):
+        self._closed = TickerHubClosed(code, reason)
+        self._fail_pending(self._closed)
+        try:
+            self._updates.put_nowait(self._closed)
+        except asyncio.QueueFull:
+            pass
+
+    def _fail_pending(self, error):
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()
+
+
+def _json(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
