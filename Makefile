@@ -57,11 +57,13 @@ tsan-tests:
 	  if grep -q "ThreadSanitizer" $(TSAN_BUILD)/tsan-tests.log; then echo "ThreadSanitizer reported a problem"; exit 1; fi; \
 	  exit $$status
 
-## The integration tests (pytest) against the release binaries, with real third-party clients.
+## The integration tests (pytest) against the release binaries, with real third-party clients, and
+## the client libraries' own tests (clients/python in pytest; clients/js in Node, run from pytest).
 # Release, which is what `make run` and the benchmarks use (and Autobahn's compression sections
 # take a quarter of the time a debug build needs).
 integration-tests: release
 	@scripts/bootstrap.sh test
+	.venv/bin/python -m pytest -q clients/python/tests
 	TICKERHUB_BIN_DIR=$(CURDIR)/.build/release .venv/bin/python -m pytest -q IntegrationTests $(PYTEST_ARGS)
 
 FUZZ_SECONDS ?= 60

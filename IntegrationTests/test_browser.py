@@ -3,6 +3,7 @@
 Set DASHBOARD_SCREENSHOT_DIR to save the README screenshots (watchlist.png, ops.png) while these run.
 """
 import json
+import re
 import os
 import shutil
 import socket
@@ -214,7 +215,7 @@ def test_ops_page_charts_the_hubs_stats(start_hub, browser):
     try:
         wait_for(lambda: hub.get_json("/stats")["connections"] >= 100, message="the swarm to connect")
         browser.get(hub.http + "/ops")
-        charts = ["connections", "deliveries", "drops", "evictions", "batch", "lag", "writes", "cpu", "rss"]
+        charts = ["connections", "deliveries", "drops", "evictions", "batch", "lag", "writes", "cpu", "rss", "probe"]
         wait_for(lambda: all(int(browser.find_element(By.ID, f"chart-{c}").get_attribute("data-points") or 0) >= 4
                              for c in charts), message="four polls on every chart")
 
@@ -229,6 +230,9 @@ def test_ops_page_charts_the_hubs_stats(start_hub, browser):
         assert last("cpu") > 0
         assert text(browser, "status") == "up"
         assert last("lag") >= 0
+        # The page's own subscriber (the JavaScript client) sees the market, and no gap.
+        assert last("probe") > 0
+        assert re.match(r"connected, 5 symbols, 0 gaps, 0 reconnects", text(browser, "probe")), text(browser, "probe")
         # The totals are the hub's catalog's: every labelled figure, with its explanation as a tooltip.
         catalog = [entry for entry in hub.get_json("/stats/catalog") if "label" in entry]
         shown = browser.execute_script(

@@ -27,6 +27,9 @@ enum StaticAssets {
         "/assets/watchlist-row.js": script(PackageResources.watchlist_row_js),
         "/assets/symbol-picker.js": script(PackageResources.symbol_picker_js),
         "/assets/access-token.js": script(PackageResources.access_token_js),
+        "/assets/ops-probe.js": script(PackageResources.ops_probe_js),
+        // The JavaScript client (clients/js), linked into Assets so the pages use the very file users get.
+        "/assets/tickerhub-client.js": script(PackageResources.tickerhub_client_js),
     ]
 
     private static func html(_ bytes: [UInt8]) -> Asset {

@@ -4,9 +4,11 @@
 // the same table that names the figures in /stats and /metrics.
 import { $ } from "./dom.js";
 import { LineChart } from "./charts.js";
+import { Probe } from "./ops-probe.js";
 
 const POLL_MS = 1000;
 const HISTORY = 180;   // polls kept per chart: three minutes
+const probe = new Probe();
 
 // Each chart: a title, its series, and how to compute each series' value from two polls.
 const chartSpecs = [
@@ -33,6 +35,9 @@ const chartSpecs = [
       { label: "cpu", color: "#c678dd", value: (s, p, dt) => p ? (s.cpuMicros - p.cpuMicros) / 1e4 / dt : NaN }] },
   { id: "rss", title: "Hub resident memory (MiB)", unit: " MiB", series: [
       { label: "rss", color: "#5aa9e6", value: (s) => s.rssBytes / 1048576 }] },
+  { id: "probe", title: "A subscriber's latency, this page's own (ms)", unit: " ms", series: [
+      { label: "p99", color: "#f5b83d", value: () => probe.percentiles().p99 },
+      { label: "p50", color: "#3fcf82", value: () => probe.percentiles().p50 }] },
 ];
 
 function rate(now, previous, seconds, key) {
@@ -120,6 +125,7 @@ async function poll() {
 function showTotals(stats) {
   $("uptime").textContent = formatDuration(stats.uptimeMillis / 1000);
   $("loops").textContent = stats.eventLoops;
+  $("probe").textContent = probe.summary();
   $("ring").textContent = (stats.ringBytes / 1048576).toFixed(stats.ringBytes >= 1048576 ? 0 : 2) + " MiB";
   $("totals").replaceChildren(...totals.map(({ key, label, help }) => {
     const div = document.createElement("div");
@@ -138,3 +144,4 @@ function formatDuration(seconds) {
 
 window.addEventListener("resize", () => charts.forEach(({ chart }) => chart.draw()));
 loadCatalog().then(poll);
+probe.start();

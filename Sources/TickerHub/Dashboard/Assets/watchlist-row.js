@@ -12,7 +12,6 @@ export class Row {
   constructor(symbol, onRemove) {
     this.symbol = symbol;
     this.seq = 0;               // newest seq applied; 0 before the first snapshot
-    this.awaitingSnapshot = true;
     this.known = true;          // false when this hub does not publish the symbol
     this.bid = null; this.ask = null; this.last = null; this.open = null;
     this.gaps = 0;

@@ -1,4 +1,5 @@
-// The watchlist page (GET /): a live table of the symbols you pick, over one WebSocket (tickerhub.v1).
+// The watchlist page (GET /): a live table of the symbols you pick, over one WebSocket (tickerhub.v1),
+// through the JavaScript client (clients/js), which reconnects, recovers and counts gaps.
 //
 // Message handlers only change state and mark rows dirty; the screen is redrawn once per animation
 // frame, and only the rows that changed. So 50+ symbols at hundreds of updates per second cost a few
@@ -8,13 +9,12 @@ import { LatencyWindow } from "./latency.js";
 import { Row, SPARK_POINTS } from "./watchlist-row.js";
 import { SymbolPicker } from "./symbol-picker.js";
 import { accessToken } from "./access-token.js";
+import { Backoff, CloseCodes, TickerHubClient } from "./tickerhub-client.js";
 
 const STORAGE_KEY = "tickerhub.watchlist.v1";
 const DEFAULT_WATCHLIST_SIZE = 20;
 const SPARK_INTERVAL_MS = 250;       // one sparkline point per row this often
-const RECONNECT_BASE_MS = 500, RECONNECT_MAX_MS = 30_000;
 const HUB_STATS_INTERVAL_MS = 5000;
-const TOKEN_EXPIRED = 4001;          // the close code of a connection whose token lapsed
 
 // ---- The saved watchlist ------------------------------------------------------------------------
 
@@ -85,46 +85,40 @@ const page = {
     }
   },
 
-  onMessage(m) {
-    switch (m.type) {
-      case "snapshot": {
-        const row = this.rows.get(m.symbol);
-        if (!row) return;   // removed while the subscribe was in flight
-        row.applyState(m);
-        row.awaitingSnapshot = false;
-        this.dirty.add(row);
-        break;
+  // One market message, already checked by the client: `missed` is the updates of the symbol it
+  // never saw just before this one (the protocol's promise: a seq jump counts them).
+  onUpdate(update) {
+    const row = this.rows.get(update.symbol);
+    if (!row) return;   // removed while the subscribe was in flight
+    const m = update.data;
+    if (update.type === "snapshot") {
+      row.applyState(m);
+    } else {
+      if (update.missed) { row.gaps += update.missed; this.gaps += update.missed; }
+      if (update.type === "conflated") row.applyState(m); else row.applyUpdate(m);
+      this.latency.add(m.ts);
+      this.updatesThisSecond++;
+    }
+    this.dirty.add(row);
+  },
+
+  // The hub's own count of updates this connection skipped (dropped and throttled); it must equal
+  // the client's count of this connection's seq gaps.
+  onHubStats(counters, missedOnConnection) {
+    $("gaps").textContent = this.gaps;
+    $("gaps").dataset.atStatsReply = String(missedOnConnection);
+    $("hubDropped").textContent = counters.dropped + counters.throttled;
+  },
+
+  onError(m) {
+    $("notice").textContent = `hub: ${m.code}: ${m.message}`;
+    if (m.code === "not_entitled") {
+      // The token does not grant these (or a refreshed one no longer does): show them as unknown.
+      for (const symbol of m.symbols || []) {
+        const row = this.rows.get(symbol);
+        this.known.delete(symbol);
+        if (row && row.known) { row.known = false; this.dirty.add(row); }
       }
-      case "quote": case "trade": case "conflated": {
-        const row = this.rows.get(m.symbol);
-        if (!row || m.seq <= row.seq) return;
-        if (!row.awaitingSnapshot && m.seq !== row.seq + 1) {
-          const missed = m.seq - row.seq - 1;   // the protocol's promise: a jump counts what we missed
-          row.gaps += missed; this.gaps += missed;
-        }
-        if (m.type === "conflated") row.applyState(m); else row.applyUpdate(m);
-        this.latency.add(m.ts);
-        this.updatesThisSecond++;
-        this.dirty.add(row);
-        break;
-      }
-      case "stats":
-        // The hub's own count of updates this connection skipped; it must equal our seq gaps.
-        $("gaps").textContent = this.gaps;
-        $("gaps").dataset.atStatsReply = String(this.gaps);
-        $("hubDropped").textContent = m.counters.dropped;
-        break;
-      case "error":
-        $("notice").textContent = `hub: ${m.code}: ${m.message}`;
-        if (m.code === "not_entitled") {
-          // The token does not grant these (or a refreshed one no longer does): show them as unknown.
-          for (const symbol of m.symbols || []) {
-            const row = this.rows.get(symbol);
-            this.known.delete(symbol);
-            if (row && row.known) { row.known = false; this.dirty.add(row); }
-          }
-        }
-        break;
     }
   },
 
@@ -159,44 +153,45 @@ const page = {
   },
 };
 
-// ---- The connection: reconnect with jittered exponential backoff, then resubscribe ---------------
+// ---- The connection: the client reconnects, resubscribes and recovers; the page follows it -------
 
 const connection = {
-  ws: null,
-  attempt: 0,
-  nextId: 1,
-  maxSymbols: 1000,
+  client: new TickerHubClient("/ws", { tokenProvider: () => accessToken.value, backoff: new Backoff({ initialMs: 500, maxMs: 30_000 }) }),
 
-  connect() {
-    setStatus("connecting", "warn");
-    const ws = new WebSocket(accessToken.webSocketURL("/ws"));
-    this.ws = ws;
-    ws.onopen = () => { $("extension").textContent = ws.extensions || "none"; };
-    ws.onmessage = event => {
-      const m = JSON.parse(event.data);
-      if (m.type === "welcome") this.welcomed(ws, m); else page.onMessage(m);
-    };
-    ws.onclose = event => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (event.code === TOKEN_EXPIRED) {
-        // Reconnecting with the same token would only be refused: wait for a fresh one.
-        setStatus("access token expired: open this page with a new #token=…", "bad");
-        this.waitingForToken = true;
-        return;
-      }
-      this.scheduleReconnect(event);
-    };
+  start() {
+    const client = this.client;
+    client.on("update", update => page.onUpdate(update));
+    client.on("error", m => page.onError(m));
+    client.on("welcome", () => { $("extension").textContent = client.extensions || "none"; });
+    client.on("status", s => this.showStatus(s));
+    client.connect();
   },
 
-  async welcomed(ws, welcome) {
-    this.maxSymbols = welcome.maxSymbols || this.maxSymbols;
-    try { await page.refreshSymbols(); } catch { ws.close(); return; }
-    if (this.ws !== ws) return;
-    this.attempt = 0;
+  showStatus(s) {
+    switch (s.status) {
+      case "connecting": setStatus("connecting", "warn"); break;
+      case "connected": this.connected(); break;
+      case "reconnecting": {
+        page.reconnects++;
+        $("reconnects").textContent = page.reconnects;
+        const why = s.code === CloseCodes.ABNORMAL ? "connection lost" : `closed ${s.code}${s.reason ? " " + s.reason : ""}`;
+        setStatus(`reconnecting in ${(s.delayMs / 1000).toFixed(1)} s (${why})`, "bad");
+        break;
+      }
+      case "waiting-for-token":
+        // Reconnecting with the same token would only be refused: wait for a fresh one.
+        setStatus("access token expired: open this page with a new #token=…", "bad");
+        break;
+      case "closed": setStatus(`closed ${s.code}${s.reason ? " " + s.reason : ""}`, "bad"); break;
+    }
+  },
+
+  // The hub's universe may change between connections (a restart with other flags, an ingest hub
+  // learning symbols), so it is fetched again on every connection, and new rows subscribed.
+  async connected() {
     setStatus("connected", "ok");
     $("notice").textContent = "";
-    for (const row of page.rows.values()) row.awaitingSnapshot = true;  // new snapshots re-base every seq
+    try { await page.refreshSymbols(); } catch { return; }
     if (page.needsDefaultWatchlist && page.allSymbols.length) {
       page.needsDefaultWatchlist = false;
       page.add(page.allSymbols.slice(0, DEFAULT_WATCHLIST_SIZE), { subscribe: false });
@@ -204,39 +199,23 @@ const connection = {
     this.subscribe(page.watchlist().filter(s => page.known.has(s)));
   },
 
-  // "Equal jitter": half the backoff is fixed, half random, so a hub restart does not bring every
-  // dashboard back in the same millisecond.
-  scheduleReconnect(event) {
-    const backoff = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.attempt);
-    const delay = backoff / 2 + Math.random() * backoff / 2;
-    this.attempt++;
-    page.reconnects++;
-    $("reconnects").textContent = page.reconnects;
-    const why = event.code === 1006 ? "connection lost" : `closed ${event.code}${event.reason ? " " + event.reason : ""}`;
-    setStatus(`reconnecting in ${(delay / 1000).toFixed(1)} s (${why})`, "bad");
-    setTimeout(() => this.connect(), delay);
+  async askForStats() {
+    if (this.client.status !== "connected") return;
+    try {
+      const counters = await this.client.stats();
+      page.onHubStats(counters, this.client.connectionMissed);
+    } catch { /* the connection dropped; the next poll asks again */ }
   },
 
-  send(op, symbols) {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;  // the next welcome resubscribes
-    for (let i = 0; i < symbols.length; i += this.maxSymbols) {
-      this.ws.send(JSON.stringify({ op, id: this.nextId++, symbols: symbols.slice(i, i + this.maxSymbols) }));
-    }
+  // A new token from the URL fragment: in force at once on a live connection (`auth`), or used to
+  // connect again after a 4001.
+  refreshToken(token) { this.client.setToken(token).catch(error => page.onError(error.answer || { code: "auth", message: String(error) })); },
+
+  subscribe(symbols) {
+    const fresh = symbols.filter(s => !this.client.desired.has(s));
+    if (fresh.length) this.client.subscribe(fresh).catch(error => { if (error.answer) page.onError(error.answer); });
   },
-  askForStats() {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ op: "stats", id: this.nextId++ }));
-  },
-  // A new token from the URL fragment: in force at once on a live connection, or reconnect with it.
-  refreshToken(token) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ op: "auth", id: this.nextId++, token }));
-    } else if (this.waitingForToken) {
-      this.waitingForToken = false;
-      this.connect();
-    }
-  },
-  subscribe(symbols) { this.send("subscribe", symbols); },
-  unsubscribe(symbols) { this.send("unsubscribe", symbols); },
+  unsubscribe(symbols) { if (symbols.length) this.client.unsubscribe(symbols).catch(() => {}); },
 };
 
 function setStatus(text, kind) {
@@ -261,7 +240,7 @@ async function start() {
   setInterval(() => page.everySecond(), 1000);
   setInterval(() => connection.askForStats(), HUB_STATS_INTERVAL_MS);
   requestAnimationFrame(t => page.frame(t));
-  connection.connect();
+  connection.start();
 }
 
 start();

@@ -1,0 +1,161 @@
+// The JavaScript client in Node, with Debian's `ws` (NODE_PATH=/usr/share/nodejs), against real
+// hubs it starts itself (TICKERHUB_BIN_DIR): reconnect across a hub restart with a re-base on the
+// new epoch; recovery of every missed update after a dropped connection; gaps that agree with the
+// hub's counters; a fatal close; the pure parts (state, backoff).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { once } from "node:events";
+import { Backoff, SymbolState, TickerHubClient, CloseCodes } from "../tickerhub-client.js";
+
+const WebSocket = createRequire(import.meta.url)("ws");   // require() honours NODE_PATH; import does not
+const BIN_DIR = process.env.TICKERHUB_BIN_DIR || new URL("../../../.build/debug", import.meta.url).pathname;
+const SYMBOLS = ["AAPL", "MSFT", "NVDA"];
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+async function freePort() {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  server.close();
+  return port;
+}
+
+async function startHub(args, port = 0) {
+  const hub = spawn(`${BIN_DIR}/tickerhub`, ["--port", String(port), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  hub.stderr.setEncoding("utf8");
+  const bound = new Promise((resolve, reject) => {
+    hub.stderr.on("data", chunk => {
+      log += chunk;
+      const match = log.match(/address=127\.0\.0\.1:(\d+)/);
+      if (match) resolve(Number(match[1]));
+    });
+    hub.on("exit", code => reject(new Error(`tickerhub exited with ${code}: ${log}`)));
+  });
+  hub.port = await bound;
+  hub.url = `ws://127.0.0.1:${hub.port}/ws`;
+  hub.stop = async () => { if (hub.exitCode === null) { hub.kill("SIGTERM"); await once(hub, "exit"); } };
+  return hub;
+}
+
+function collect(client) {
+  const updates = [];
+  client.on("update", u => updates.push(u));
+  return updates;
+}
+
+test("the state counts jumps as missed updates, repeats as duplicates, and re-bases on a new epoch", () => {
+  const state = new SymbolState("AAPL", "e1");
+  assert.equal(state.apply({ type: "snapshot", symbol: "AAPL", seq: 10, ts: 1, epoch: "e1", bid: "1.00" }), 0);
+  assert.equal(state.apply({ type: "quote", symbol: "AAPL", seq: 14, ts: 2, bid: "1.01", ask: "1.02", bidSize: 1, askSize: 1 }), 3);
+  assert.equal(state.apply({ type: "trade", symbol: "AAPL", seq: 12, ts: 3, price: "1.01", size: 5 }), 0);
+  assert.equal(state.duplicates, 1);
+  assert.equal(state.apply({ type: "snapshot", symbol: "AAPL", seq: 2, ts: 4, epoch: "e2", bid: "2.00" }), 0);
+  assert.deepEqual([state.seq, state.epoch, state.gaps, state.fields.bid], [2, "e2", 3, "2.00"]);
+});
+
+test("the backoff doubles to its cap with jitter and starts again after a reset", () => {
+  const draws = [0, 1, 0.5, 1, 1];
+  const backoff = new Backoff({ initialMs: 100, maxMs: 400, random: () => draws.shift() });
+  assert.deepEqual([1, 2, 3, 4].map(() => backoff.nextDelay()), [50, 200, 300, 400]);
+  backoff.reset();
+  assert.equal(backoff.nextDelay(), 100);
+});
+
+test("it reconnects across a hub restart and re-bases from the new hub's snapshots", async () => {
+  const port = await freePort();
+  let hub = await startHub(["--symbols", SYMBOLS.join(","), "--rate", "200"], port);
+  const client = new TickerHubClient(hub.url, { WebSocket, backoff: new Backoff({ initialMs: 100, maxMs: 500 }) });
+  const updates = collect(client);
+  const statuses = [];
+  client.on("status", s => statuses.push(s));
+  try {
+    await client.connect();
+    const oldEpoch = client.epoch;
+    const ack = await client.subscribe(SYMBOLS);
+    assert.deepEqual(ack.symbols, SYMBOLS);
+    await sleep(800);
+    assert.ok(updates.some(u => u.type === "quote" || u.type === "trade"));
+    await hub.stop();
+    hub = await startHub(["--symbols", SYMBOLS.join(","), "--rate", "200"], port);
+    const restartedAt = updates.length;
+    for (let i = 0; i < 50 && client.connections < 2; i++) await sleep(100);
+    await sleep(1000);
+    assert.equal(client.connections, 2);
+    assert.notEqual(client.epoch, oldEpoch);
+    assert.ok(statuses.some(s => s.status === "reconnecting" && s.code === CloseCodes.GOING_AWAY), JSON.stringify(statuses));
+    const after = updates.slice(restartedAt);
+    assert.deepEqual(new Set(after.filter(u => u.type === "snapshot").map(u => u.symbol)), new Set(SYMBOLS));
+    assert.ok(after.filter(u => u.type === "snapshot").every(u => u.missed === 0), "a new epoch is not a gap");
+    for (const symbol of SYMBOLS) assert.equal(client.state.get(symbol).epoch, client.epoch);
+  } finally {
+    client.close();
+    await hub.stop();
+  }
+});
+
+test("a dropped connection recovers every missed update, in order, without duplicates", async () => {
+  const hub = await startHub(["--symbols", SYMBOLS.join(","), "--rate", "60", "--burst-every", "3", "--burst-for", "2",
+    "--history", "2000"]);
+  const witness = new TickerHubClient(hub.url, { WebSocket });
+  const client = new TickerHubClient(hub.url, { WebSocket, backoff: new Backoff({ initialMs: 50, maxMs: 100 }) });
+  const seen = collect(witness), got = collect(client);
+  try {
+    await witness.connect();
+    await witness.subscribe(SYMBOLS);
+    await client.connect();
+    await client.subscribe(SYMBOLS);
+    await sleep(1500);
+    client.reconnect();
+    await sleep(600);   // away while the burst goes on
+    await client.ping();
+    await sleep(2500);
+    assert.equal(client.connections, 2);
+    assert.deepEqual(client.recoveries, { recovered: 3, notRecovered: 0 });
+    const reference = new Map(seen.filter(u => u.type !== "snapshot").map(u => [`${u.symbol}:${u.seq}`, u.data]));
+    for (const symbol of SYMBOLS) {
+      const mine = got.filter(u => u.symbol === symbol);
+      assert.equal(mine.filter(u => u.type === "snapshot").length, 1, "recovery sends no second snapshot");
+      const seqs = mine.map(u => u.seq);
+      assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i), `${symbol}: a gap or a duplicate`);
+      const compared = mine.filter(u => reference.has(`${symbol}:${u.seq}`));
+      assert.ok(compared.length > mine.length / 2);
+      for (const u of compared) assert.deepEqual(u.data, reference.get(`${symbol}:${u.seq}`));
+      assert.equal(client.state.get(symbol).gaps, 0);
+    }
+  } finally {
+    client.close();
+    witness.close();
+    await hub.stop();
+  }
+});
+
+test("the gaps it counts equal the hub's dropped plus throttled, and a fatal close ends it", async () => {
+  const hub = await startHub(["--symbols", "20", "--rate", "1000", "--max-requests-per-second", "1", "--request-burst", "4"]);
+  const client = new TickerHubClient(hub.url, { WebSocket });
+  const updates = collect(client);
+  const closed = new Promise(resolve => client.on("closed", resolve));
+  try {
+    await client.connect();
+    const ack = await client.subscribe(["AAPL", "MSFT"], { maxFrequency: 5 });
+    assert.equal(ack.updateIntervalMs, 200);
+    await sleep(2000);
+    const counters = await client.stats();
+    assert.ok(updates.every(u => u.type === "snapshot" || u.type === "conflated"));
+    assert.ok(client.connectionMissed > 0);
+    assert.equal(client.connectionMissed, counters.dropped + counters.throttled);
+    // Requests faster than the hub allows: closed with 1008, which reconnecting cannot fix.
+    for (let i = 0; i < 4; i++) client.ping().catch(() => {});
+    const close = await closed;
+    assert.equal(close.code, CloseCodes.POLICY_VIOLATION);
+    assert.equal(client.status, "closed");
+    await sleep(300);
+    assert.equal(client.connections, 1);
+  } finally {
+    client.close();
+    await hub.stop();
+  }
+});
