@@ -28,6 +28,9 @@ let package = Package(
         // TLS (wss://, https://) for the hub and feedsim, and JWT verification for the hub's access tokens.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        // The hub's config file (YAML or JSON) and environment variables, under its flags.
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libzstd from Debian (apt libzstd-dev), for the zstd shared-dictionary mode.
@@ -66,6 +69,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
                 "CMalloc",
             ],
             // The dashboard and operator pages, compiled into the binary (see StaticAssets.swift).

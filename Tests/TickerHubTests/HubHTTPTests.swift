@@ -147,37 +147,83 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
     }
 }
 
+/// The hub's configuration from flags, an environment and a config file, resolved as `tickerhub`
+/// does (`SettingSources`), but with an environment of the test's own.
+private func resolvedConfiguration(_ arguments: [String], environment: [String: String] = [:], file: String? = nil,
+                           fileExtension: String = "yaml") async throws -> (HubConfiguration, SettingSources) {
+    var path: String?
+    if let file {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("tickerhub-\(UUID().uuidString).\(fileExtension)").path
+        try file.write(toFile: path!, atomically: true, encoding: .utf8)
+    }
+    defer { if let path { try? FileManager.default.removeItem(atPath: path) } }
+    var sources = try await SettingSources.load(configPath: path, environment: environment)
+    let configuration = try TickerHubCommand.parse(arguments).makeConfiguration(from: &sources)
+    return (configuration, sources)
+}
+
 @Suite struct ConfigurationTests {
-    @Test func flagsBecomeConfiguration() throws {
-        let command = try TickerHubCommand.parse(["--port", "9001", "--symbols", "AAPL,MSFT", "--rate", "50", "--feed", "ingest",
-                                                  "--event-loops", "3", "--burst-every", "30", "--burst-for", "3"])
-        let configuration = try command.makeConfiguration()
+    @Test func flagsBecomeConfiguration() async throws {
+        let (configuration, _) = try await resolvedConfiguration(["--port", "9001", "--symbols", "AAPL,MSFT", "--rate", "50", "--feed", "ingest",
+                                                          "--event-loops", "3", "--burst-every", "30", "--burst-for", "3"])
         #expect(configuration.port == 9001)
         #expect(configuration.symbols == .names([Symbol(stringLiteral: "AAPL"), Symbol(stringLiteral: "MSFT")]))
         #expect(configuration.ticksPerSecond == 50 && configuration.feed == .ingest && configuration.eventLoops == 3)
         #expect(configuration.burstPeriodSeconds == 30 && configuration.burstLengthSeconds == 3)
-        #expect(try TickerHubCommand.parse(["--symbols", "20"]).makeConfiguration().symbols == .count(20))
-        let guarded = try TickerHubCommand.parse(["--allowed-origin", "https://a.example", "--allowed-origin", "http://b.example:81"]).makeConfiguration()
+        #expect(try await resolvedConfiguration(["--symbols", "20"]).0.symbols == .count(20))
+        let guarded = try await resolvedConfiguration(["--allowed-origin", "https://a.example", "--allowed-origin", "http://b.example:81"]).0
         #expect(guarded.origins.allowed == ["https://a.example", "http://b.example:81"])
     }
 
-    @Test func slowConsumerFlagsTakeBytesAndSeconds() throws {
-        let configuration = try TickerHubCommand.parse(["--max-backlog-bytes", "65536", "--slow-client-timeout", "5",
-                                                        "--socket-send-buffer", "0"]).makeConfiguration()
+    @Test func slowConsumerFlagsTakeBytesAndSeconds() async throws {
+        let configuration = try await resolvedConfiguration(["--max-backlog-bytes", "65536", "--slow-client-timeout", "5",
+                                                     "--socket-send-buffer", "0"]).0
         #expect(configuration.maxBacklogBytes == 65536 && configuration.backlogResumeBytes == 16384)
         #expect(configuration.backlogHardLimitBytes == 262_144)
         #expect(configuration.slowClientTimeoutSeconds == 5 && configuration.socketSendBufferBytes == 0)
-        #expect(try TickerHubCommand.parse(["--slow-client-timeout", "0.5"]).makeConfiguration().slowClientTimeoutSeconds == 0.5)
-        let defaults = try TickerHubCommand.parse([]).makeConfiguration()
+        #expect(try await resolvedConfiguration(["--slow-client-timeout", "0.5"]).0.slowClientTimeoutSeconds == 0.5)
+        let defaults = try await resolvedConfiguration([]).0
         #expect(defaults.maxBacklogBytes == 128 * 1024 && defaults.slowClientTimeoutSeconds == 30 && defaults.socketSendBufferBytes == 64 * 1024)
     }
 
-    @Test(arguments: [["--feed", "nats"], ["--port", "70000"], ["--symbols", "aapl"], ["--ring-bytes", "1000"],
-                      ["--burst-every", "5", "--burst-for", "6"], ["--log-level", "chatty"], ["--max-backlog-bytes", "100"],
-                      ["--slow-client-timeout", "0"], ["--slow-client-timeout", "soon"], ["--socket-send-buffer", "10"],
-                      ["--allowed-origin", "desk.example.com"], ["--allowed-origin", "https://desk.example.com/app"]])
-    func rejectsBadFlags(_ arguments: [String]) {
-        #expect(throws: (any Error).self) { try TickerHubCommand.parse(arguments) }
+    @Test func flagsOverrideTheEnvironmentWhichOverridesTheFile() async throws {
+        let file = """
+            port: 7000
+            rate: 2.5
+            history: 100
+            zstd: off
+            allowed-origins: [https://a.example, https://b.example]
+            symbols: AAPL,MSFT
+            """
+        let (configuration, sources) = try await resolvedConfiguration(["--port", "9000"], environment: ["TICKERHUB_PORT": "8000", "TICKERHUB_HISTORY": "7",
+                                                                                                "TICKERHUB_AUTH_SECRET": String(repeating: "s", count: 32)],
+                                                               file: file)
+        #expect(configuration.port == 9000)                       // flag over environment over file
+        #expect(configuration.engine.historyDepth == 7)           // environment over file
+        #expect(configuration.ticksPerSecond == 2.5 && !configuration.zstd)   // file
+        #expect(configuration.origins.allowed == ["https://a.example", "https://b.example"])
+        #expect(configuration.symbols == .names(["AAPL", "MSFT"]))
+        #expect(configuration.auth != nil)
+        let printed = sources.yaml()
+        #expect(printed.contains("port: 9000") && printed.contains("# flag"))
+        #expect(printed.range(of: #"history: 7\s+# environment"#, options: .regularExpression) != nil)
+        #expect(printed.range(of: #"rate: 2.5\s+# file"#, options: .regularExpression) != nil)
+        #expect(printed.range(of: #"max-symbols: 1000\s+# default"#, options: .regularExpression) != nil)
+        #expect(printed.contains("auth-secret: <set>") && !printed.contains("ssssssss"), "secrets are not printed")
+        let json = try await resolvedConfiguration([], file: #"{"port": 8181, "history": 3, "allowed-origins": ["https://c.example"]}"#, fileExtension: "json").0
+        #expect(json.port == 8181 && json.engine.historyDepth == 3 && json.origins.allowed == ["https://c.example"])
+    }
+
+    @Test(arguments: [(["--feed", "nats"], [:], nil), (["--port", "70000"], [:], nil), (["--symbols", "aapl"], [:], nil),
+                      (["--ring-bytes", "1000"], [:], nil), (["--burst-every", "5", "--burst-for", "6"], [:], nil),
+                      (["--log-level", "chatty"], [:], nil), (["--max-backlog-bytes", "100"], [:], nil),
+                      (["--slow-client-timeout", "0"], [:], nil), (["--slow-client-timeout", "soon"], [:], nil),
+                      (["--socket-send-buffer", "10"], [:], nil), (["--allowed-origin", "desk.example.com"], [:], nil),
+                      (["--allowed-origin", "https://desk.example.com/app"], [:], nil), ([], ["TICKERHUB_RATE": "fast"], nil),
+                      ([], ["TICKERHUB_PORT": "99999"], nil), ([], [:], "port: 80x"), ([], [:], "prot: 8080"), ([], [:], "history: -1"),
+                      ([], [:], "auth-secret: short")] as [([String], [String: String], String?)])
+    func rejectsBadSettingsFromAnySource(_ arguments: [String], _ environment: [String: String], _ file: String?) async {
+        await #expect(throws: (any Error).self) { try await resolvedConfiguration(arguments, environment: environment, file: file) }
     }
 
     @Test func admissionIsTheOneDoor() {
