@@ -127,3 +127,43 @@ def test_it_stops_with_the_reason_when_reconnecting_cannot_help(start_hub):
 
     closed, connections = asyncio.run(asyncio.wait_for(run(), 30))
     assert closed.code == 1008 and connections == 1
+
+
+def test_with_a_token_provider_it_refreshes_before_expiry_and_without_one_it_stops_on_4001(start_hub):
+    import time
+
+    import jwt
+    secret = "integration-test-secret-32-bytes-or-more"
+    hub = start_hub("--symbols", "AAPL,MSFT", "--rate", "200", "--auth-secret", secret)
+    issued = []
+
+    def short_token():
+        issued.append(time.time())
+        return jwt.encode({"sub": "desk-1", "exp": int(time.time() + 3), "symbols": ["AAPL"]}, secret, algorithm="HS256")
+
+    async def provider():
+        return short_token()
+
+    async def run():
+        # Tokens that last 3 s, refreshed 1.5 s before they lapse: the connection outlives several.
+        refreshed = TickerHubClient(hub.ws_url, token_provider=provider, refresh_margin=1.5)
+        await refreshed.connect()
+        await refreshed.subscribe(["AAPL"])
+        updates = await take(refreshed, 5.0)
+        assert refreshed.connections == 1 and len(issued) >= 3, (refreshed.connections, issued)
+        assert updates[-1].type in ("quote", "trade")
+        await refreshed.close()
+
+        # One fixed token: when it lapses the hub closes with 4001, and the client stops there.
+        fixed = TickerHubClient(hub.ws_url, token=short_token())
+        await fixed.connect()
+        await fixed.subscribe(["AAPL"])
+        try:
+            async for _ in fixed:
+                pass
+        except TickerHubClosed as closed:
+            return closed.code, fixed.connections
+        raise AssertionError("the iteration ended without an error")
+
+    code, connections = asyncio.run(asyncio.wait_for(run(), 30))
+    assert code == 4001 and connections == 1
