@@ -22,11 +22,16 @@ func withHub<R>(_ configure: (inout HubConfiguration) -> Void = { _ in },
     logger.logLevel = .warning
     let hub = Hub(configuration: configuration, logger: logger)
     let port = try await hub.start()
+    let feed = Task { try await hub.feed.run() }   // as its service would, until cancelled
     do {
         let result = try await body(hub, URL(string: "http://127.0.0.1:\(port)")!)
+        feed.cancel()
+        _ = await feed.result
         await hub.stop()
         return result
     } catch {
+        feed.cancel()
+        _ = await feed.result
         await hub.stop()
         throw error
     }
@@ -98,11 +103,14 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
                 }
                 if page == "/" {
                     #expect(seen.isSuperset(of: ["/assets/dom.js", "/assets/charts.js", "/assets/prices.js", "/assets/latency.js",
-                                                 "/assets/watchlist-row.js", "/assets/symbol-picker.js"]))
+                                                 "/assets/watchlist-row.js", "/assets/symbol-picker.js", "/assets/tickerhub-client.js"]))
+                } else {
+                    #expect(seen.isSuperset(of: ["/assets/ops-probe.js", "/assets/tickerhub-client.js"]))
                 }
             }
-            let (_, script) = try await get(base, "/assets/watchlist.js")
-            #expect(script.contains("new WebSocket"))
+            // The pages connect through the JavaScript client (clients/js), which opens the WebSocket.
+            let (_, script) = try await get(base, "/assets/tickerhub-client.js")
+            #expect(script.contains("new this.Impl(url.toString())") && script.contains("export class TickerHubClient"))
             #expect(try await get(base, "/assets/missing.js").0 == 404)
         }
     }

@@ -2,22 +2,21 @@ import FanoutEngine
 import FeedModel
 
 /// Trains the `tickerhub.v1.zstd` dictionary at start-up from what the hub will send: simulated
-/// quote and trade updates over the hub's universe (or the default one, for an ingest hub), plus the
-/// snapshot, conflated and control messages around them. Deterministic for a given configuration,
-/// so hubs started alike publish the same dictionary id.
+/// quote and trade updates over the given instruments (`FeedSources.dictionaryInstruments`), plus
+/// the snapshot, conflated and control messages around them. Deterministic: the samples depend only
+/// on the instruments and the seed (their timestamps too: a fixed, plausible epoch, not the clock),
+/// so hubs started alike, on any node at any time, publish the same dictionary id.
 enum ZstdDictionaryTraining {
     static let subprotocol = "tickerhub.v1.zstd"
 
-    static func train(for configuration: HubConfiguration, samples: Int = 4_000) throws -> ZstdDictionary {
-        let instruments: [Instrument] = switch (configuration.feed, configuration.symbols) {
-        case (.sim, .names(let names)): SymbolUniverse.instruments(named: names, seed: configuration.seed)
-        case (.sim, .count(let count)): SymbolUniverse.instruments(count: count, seed: configuration.seed)
-        case (.ingest, _): SymbolUniverse.instruments(count: 500, seed: configuration.seed)
-        }
-        var simulator = MarketSimulator(instruments: instruments, seed: configuration.seed)
+    /// The samples' first timestamp (2025-01-01): its leading digits are what every message's `ts`
+    /// shares for decades, which is what the dictionary should learn.
+    static let sampleEpochNanos: UInt64 = 1_735_689_600_000_000_000
+
+    static func train(instruments: [Instrument], seed: UInt64, samples: Int = 4_000) throws -> ZstdDictionary {
+        var simulator = MarketSimulator(instruments: instruments, seed: seed)
         var states = instruments.map { SymbolSnapshot(symbol: $0.symbol) }
-        // Plausible, recent nanosecond timestamps: their leading digits repeat in every message.
-        var nanos = UInt64(Timestamp.now().nanosecondsSinceEpoch)
+        var nanos = sampleEpochNanos
         var messages: [[UInt8]] = []
         messages.reserveCapacity(samples + samples / 5)
         for n in 0..<samples {

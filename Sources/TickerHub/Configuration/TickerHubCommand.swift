@@ -371,7 +371,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         prometheus.bootstrapSwiftMetrics()
         let hub = Hub(configuration: configuration, logger: logger, prometheus: prometheus)
         let serviceGroup = ServiceGroup(
-            services: [HubService(hub: hub)],
+            // Shut down in reverse: the feed stops first, then the hub closes its connections.
+            services: [HubService(hub: hub), hub.feed],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -1,6 +1,7 @@
 import FanoutEngine
 import FeedModel
 import NIOCore
+import ServiceLifecycle
 
 /// The embedded feed source: drives `MarketSimulator` on the publisher's loop. Every
 /// `feedIntervalMilliseconds` it asks the `RateSchedule` how many events are due, generates them and
@@ -12,7 +13,7 @@ import NIOCore
 ///
 /// Before the first interval it publishes every instrument's opening quote (seq 1), so snapshots
 /// have values from the first connection on.
-final class SimulatedFeed: @unchecked Sendable {
+final class SimulatedFeed: FeedSource, @unchecked Sendable {
     // @unchecked: all mutable state is confined to the publisher's event loop.
 
     private let publisher: TickPublisher
@@ -49,6 +50,16 @@ final class SimulatedFeed: @unchecked Sendable {
         }
         schedule = RateSchedule(ticksPerSecond: configuration.ticksPerSecond, burst: burst)
         interval = .milliseconds(Int64(max(configuration.feedIntervalMilliseconds, 1)))
+    }
+
+    var name: String { "sim" }
+    var acceptsPublishers: Bool { false }
+
+    /// Runs the market until a graceful shutdown (or cancellation).
+    func run() async throws {
+        start()
+        try? await gracefulShutdown()
+        await stop()
     }
 
     func start() {

@@ -109,11 +109,11 @@ struct HTTPRoutes: Sendable {
                 return .error(.badRequest, code: "invalid_request", message: problem.message)
             }
             return .error(.upgradeRequired, code: "upgrade_required", message: "this endpoint speaks WebSocket")
-        case "/ingest" where hub.configuration.feed == .ingest && !(hub.configuration.ingest.credential?.isPresented(in: head) ?? true):
+        case "/ingest" where hub.feed.acceptsPublishers && !(hub.configuration.ingest.credential?.isPresented(in: head) ?? true):
             return HTTPResponse.error(.unauthorized, code: "unauthorized", message: "/ingest needs the publisher token (Authorization: Bearer, or ?token=)")
         case "/ingest":
             return .error(.upgradeRequired, code: "upgrade_required",
-                          message: "this endpoint speaks WebSocket" + (hub.configuration.feed == .ingest ? "" : "; /ingest needs --feed ingest"))
+                          message: "this endpoint speaks WebSocket" + (hub.feed.acceptsPublishers ? "" : "; /ingest needs --feed ingest"))
         default:
             return .error(.notFound, code: "not_found", message: "no route for \(HTTPRoutes.path(of: head.uri).prefix(100))")
         }

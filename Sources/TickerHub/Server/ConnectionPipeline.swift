@@ -25,7 +25,7 @@ enum ConnectionPipeline {
             try channel.pipeline.syncOperations.addHandler(tls.makeHandler(), name: tlsName)
         }
         // The listener's role decides which endpoints it answers, WebSocket ones included.
-        let admission = ConnectionAdmission(acceptsPublishers: hub.configuration.feed == .ingest,
+        let admission = ConnectionAdmission(acceptsPublishers: hub.feed.acceptsPublishers,
                                             deflate: PerMessageDeflateNegotiation(mode: hub.configuration.deflate,
                                                                                   dedicatedWindowBits: hub.configuration.dedicatedDeflateWindowBits),
                                             offersZstd: hub.engine.compression.zstdDictionary != nil,

@@ -27,6 +27,8 @@ final class Hub: Sendable {
     let connections = ConnectionRegistry()
     /// Room for WebSocket connections, in total and per IP (`AdmissionGate`).
     let connectionLimits: ConnectionLimits
+    /// Where the ticks come from; run as a service of its own beside the hub (`TickerHubCommand`).
+    let feed: any FeedSource
     /// The token check at the handshake; nil when auth is off.
     let authentication: RequestAuthentication?
     /// One keep-alive timer per socket loop for all of its subscriber sessions.
@@ -41,7 +43,6 @@ final class Hub: Sendable {
         var adminChannel: (any Channel)?
         var doorbellChannels: [any Channel] = []
         var echoChannel: (any Channel)?
-        var feed: SimulatedFeed?
     }
 
     init(configuration: HubConfiguration, logger: Logger, prometheus: PrometheusMetrics = PrometheusMetrics()) {
@@ -53,6 +54,7 @@ final class Hub: Sendable {
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         let loops = Array(socketLoops.makeIterator())
         engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: loops[0])
+        feed = FeedSources.make(configuration, publisher: engine.publisher)
         keepAliveSweeps = Dictionary(uniqueKeysWithValues: loops.map {
             (ObjectIdentifier($0), KeepAliveSweep(eventLoop: $0, round: Self.keepAliveRound))
         })
@@ -69,7 +71,7 @@ final class Hub: Sendable {
         }
     }
 
-    /// Binds the listeners and starts the feed. Returns the bound port of the public listener.
+    /// Binds the listeners (the feed runs as a service of its own: `feed`). Returns the bound port of the public listener.
     @discardableResult
     func start() async throws -> Int {
         var doorbellChannels: [any Channel] = []
@@ -84,11 +86,6 @@ final class Hub: Sendable {
         }
         let router = HTTPRoutes(hub: self)
         let port = channel.localAddress?.port ?? configuration.port
-        var feed: SimulatedFeed?
-        if configuration.feed == .sim {
-            feed = SimulatedFeed(configuration: configuration, publisher: engine.publisher)
-            feed!.start()
-        }
         var echoChannel: (any Channel)?
         if let echoPort = configuration.echoPort {
             echoChannel = try await EchoListener.bind(hub: self, group: socketLoops, routes: router, port: echoPort)
@@ -98,9 +95,8 @@ final class Hub: Sendable {
             $0.adminChannel = adminChannel
             $0.doorbellChannels = doorbellChannels
             $0.echoChannel = echoChannel
-            $0.feed = feed
         }
-        logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(configuration.feed.rawValue)",
+        logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(feed.name)",
                                              "symbols": "\(engine.directory.count)"])
         if let adminChannel {
             logger.info("admin listener: /metrics, /stats, /ops, /ingest", metadata: [
@@ -149,11 +145,10 @@ final class Hub: Sendable {
 
     /// Stops accepting, closes every connection with 1001 (going away), stops the feed and the loops.
     func stop() async {
-        let (channel, adminChannel, echoChannel, feed) = state.withLock { ($0.serverChannel, $0.adminChannel, $0.echoChannel, $0.feed) }
+        let (channel, adminChannel, echoChannel) = state.withLock { ($0.serverChannel, $0.adminChannel, $0.echoChannel) }
         try? await channel?.close()
         try? await adminChannel?.close()
         try? await echoChannel?.close()
-        await feed?.stop()
         await connections.closeAll()
         try? await socketLoops.shutdownGracefully()
         logger.info("stopped")
@@ -206,7 +201,9 @@ final class HubEngine: Sendable {
         lastValues = LastValueCache(historyDepth: configuration.engine.historyDepth)
         ring = BroadcastBuffer(capacity: configuration.engine.ringBytes)
         // Training takes ~0.1 s; a failure only means no zstd subprotocol, never no hub.
-        let dictionary = configuration.zstd ? try? ZstdDictionaryTraining.train(for: configuration) : nil
+        let dictionary = configuration.zstd
+            ? try? ZstdDictionaryTraining.train(instruments: FeedSources.dictionaryInstruments(configuration), seed: configuration.seed)
+            : nil
         // Training's samples and work space (~8 MB) are freed by now, but malloc keeps the pages in
         // its arena; hand them back rather than carry them for the hub's lifetime.
         _ = malloc_trim(0)

@@ -96,7 +96,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
                                                            "subject": "\(grant.subject ?? "-")"])
         let configuration = hub.configuration
         send(.welcome(.init(heartbeatMs: Int((liveness.heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
-                            feed: configuration.feed.rawValue, serverVersion: TickerHubVersion.current,
+                            feed: hub.feed.name, serverVersion: TickerHubVersion.current,
                             zstdDictionary: hub.engine.compression.zstdDictionary?.id,
                             tokenExpiresAt: grant.expiresAtMilliseconds, epoch: hub.engine.epoch,
                             history: hub.engine.lastValues.historyDepth)), context: context)

@@ -1,0 +1,24 @@
+import FanoutEngine
+import FeedModel
+
+/// The feed's composition root: the one place that turns `--feed` into a `FeedSource`, and says
+/// what the hub should expect from it before it has sent anything.
+enum FeedSources {
+    static func make(_ configuration: HubConfiguration, publisher: TickPublisher) -> any FeedSource {
+        switch configuration.feed {
+        case .sim: SimulatedFeed(configuration: configuration, publisher: publisher)
+        case .ingest: IngestFeed()
+        }
+    }
+
+    /// The instruments the zstd dictionary is trained on (`ZstdDictionaryTraining`): the simulated
+    /// universe itself, or, for a feed whose symbols are not known at start, the default universe
+    /// (the dictionary learns the messages' shape; any symbols serve).
+    static func dictionaryInstruments(_ configuration: HubConfiguration) -> [Instrument] {
+        switch (configuration.feed, configuration.symbols) {
+        case (.sim, .names(let names)): SymbolUniverse.instruments(named: names, seed: configuration.seed)
+        case (.sim, .count(let count)): SymbolUniverse.instruments(count: count, seed: configuration.seed)
+        case (.ingest, _): SymbolUniverse.instruments(count: 500, seed: configuration.seed)
+        }
+    }
+}

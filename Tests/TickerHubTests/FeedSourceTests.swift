@@ -1,0 +1,38 @@
+import FanoutEngine
+import FeedModel
+import NIOEmbedded
+import Testing
+@testable import TickerHub
+
+/// The feed seam: which source a configuration makes, and what the hub expects from it before it
+/// has sent anything (the zstd dictionary's training set).
+@Suite struct FeedSourceTests {
+    private func engine(_ configure: (inout HubConfiguration) -> Void) -> (HubConfiguration, TickPublisher) {
+        var configuration = HubConfiguration()
+        configure(&configuration)
+        let publisher = TickPublisher(eventLoop: EmbeddedEventLoop(), buffer: BroadcastBuffer(capacity: 1 << 16),
+                                      directory: SymbolDirectory(), lastValues: LastValueCache(), counters: FanoutCounters())
+        return (configuration, publisher)
+    }
+
+    @Test func theConfigurationPicksTheSourceAndOnlyIngestTakesPublishers() {
+        let (sim, simPublisher) = engine { $0.feed = .sim; $0.symbols = .count(5) }
+        let simulated = FeedSources.make(sim, publisher: simPublisher)
+        #expect(simulated is SimulatedFeed && simulated.name == "sim" && !simulated.acceptsPublishers)
+        #expect(simPublisher.directory.count == 5, "the simulated universe is registered when the source is made")
+        let (ingest, ingestPublisher) = engine { $0.feed = .ingest }
+        let publishers = FeedSources.make(ingest, publisher: ingestPublisher)
+        #expect(publishers is IngestFeed && publishers.name == "ingest" && publishers.acceptsPublishers)
+    }
+
+    @Test func theDictionaryIsTheSameOnEveryNodeAtAnyTime() throws {
+        var configuration = HubConfiguration()
+        configuration.symbols = .count(40)
+        let instruments = FeedSources.dictionaryInstruments(configuration)
+        let first = try ZstdDictionaryTraining.train(instruments: instruments, seed: 7, samples: 1_000)
+        let second = try ZstdDictionaryTraining.train(instruments: instruments, seed: 7, samples: 1_000)
+        #expect(first.id == second.id && first.bytes == second.bytes)
+        let other = try ZstdDictionaryTraining.train(instruments: instruments, seed: 8, samples: 1_000)
+        #expect(other.id != first.id)
+    }
+}
