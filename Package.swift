@@ -52,6 +52,14 @@ let package = Package(
                 "CZstd",
             ]
         ),
+        // A small NATS client (the mirror has none): the hub's cluster feed; tested against a real nats-server.
+        .target(
+            name: "NATSClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "TickerHub",
             dependencies: [
@@ -92,6 +100,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FeedModelTests", dependencies: ["FeedModel"]),
+        .testTarget(
+            name: "NATSClientTests",
+            dependencies: [
+                "NATSClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "FanoutEngineTests",
             dependencies: [

@@ -26,7 +26,8 @@ if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
   # A real browser for the dashboard test; Node and its `ws` for the JavaScript client's test;
   # Prometheus (and promtool) for the deploy/ checks.
-  apt_packages+=(chromium chromium-driver nodejs node-ws prometheus)
+  # nats-server for the NATS client's tests (a real server, and a cluster of three).
+  apt_packages+=(chromium chromium-driver nodejs node-ws prometheus nats-server)
 fi
 if [ "$purpose" = bench ]; then
   # The peers of the end-to-end benchmark: Node `ws`, and Go with gorilla/websocket (built offline,
@@ -44,6 +45,7 @@ for package in "${apt_packages[@]:-}"; do
     chromium-driver) command -v chromedriver >/dev/null 2>&1 && continue ;;
     python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && continue ;;
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    nats-server) command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] && continue ;;
     prometheus) command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && continue ;;
     golang-go) command -v go >/dev/null 2>&1 && continue ;;
     gcc|libc6-dev) command -v cc >/dev/null 2>&1 && continue ;;
@@ -60,6 +62,7 @@ if [ ${#missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null 2>&1; then
   tests: Python 3, venv       python3-venv            brew install python         dnf install python3
   tests: Node and ws          nodejs node-ws          brew install node; npm i -g ws   dnf install nodejs nodejs-ws
   tests: Prometheus           prometheus              brew install prometheus     dnf install golang-github-prometheus
+  tests: NATS                 nats-server             brew install nats-server    dnf install nats-server
   tests: a real browser       chromium-driver         brew install --cask chromium chromedriver
                                                                                   dnf install chromium chromedriver
   benchmarks: peer servers    node-ws golang-go       brew install node go        dnf install nodejs golang

@@ -1,0 +1,48 @@
+import NIOCore
+
+/// A message delivered by a subscription (`MSG`, or `HMSG` when it carries headers).
+public struct NATSMessage: Sendable {
+    public var subject: String
+    /// The subscription it was delivered for.
+    public var sid: UInt64
+    /// Where an answer goes, for a request.
+    public var replyTo: String?
+    /// The NATS/1.0 headers, in order (empty for a plain `MSG`).
+    public var headers: [(name: String, value: String)]
+    /// The status of a header-only message: 503 when a request found no responder.
+    public var status: Int?
+    public var payload: ByteBuffer
+
+    public init(subject: String, sid: UInt64, replyTo: String? = nil, headers: [(name: String, value: String)] = [],
+                status: Int? = nil, payload: ByteBuffer) {
+        self.subject = subject
+        self.sid = sid
+        self.replyTo = replyTo
+        self.headers = headers
+        self.status = status
+        self.payload = payload
+    }
+
+    /// The first header named `name` (case-insensitive, as NATS headers are MIME-style).
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// What the server told us in `INFO`: what we need of it.
+public struct NATSServerInfo: Sendable, Equatable {
+    public var serverID: String
+    public var version: String
+    public var maxPayload: Int
+    public var headers: Bool
+    /// Other members of the cluster, as `host:port`, for reconnecting when this one goes.
+    public var connectURLs: [String]
+
+    public init(serverID: String = "", version: String = "", maxPayload: Int = 1 << 20, headers: Bool = false, connectURLs: [String] = []) {
+        self.serverID = serverID
+        self.version = version
+        self.maxPayload = maxPayload
+        self.headers = headers
+        self.connectURLs = connectURLs
+    }
+}
