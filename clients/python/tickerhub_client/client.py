@@ -220,7 +220,8 @@ class TickerHubClient:
         return self
 
     async def __anext__(self) -> Update:
-        if self._closed and self._updates.empty():
+        # After close() the iteration ends at once; after a fatal close, what was queued comes first.
+        if self._closed and (self._updates.empty() or self._closed.code == 1000):
             self._end_iteration(self._closed)
         item = await self._updates.get()
         if isinstance(item, TickerHubClosed):
