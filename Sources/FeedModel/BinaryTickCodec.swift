@@ -19,7 +19,7 @@ import NIOCore
 /// | 1    | kind: 1 = quote, 2 = trade                                    |
 /// | 1    | symbol length `L` (1…16)                                      |
 /// | L    | symbol, ASCII, see `Symbol`                                   |
-/// | 8    | seq (UInt64); publishers send 0, the hub's sequencer assigns it |
+/// | 8    | seq (UInt64): 0 lets the hub number it; otherwise the hub keeps it |
 /// | 8    | ts, nanoseconds since the Unix epoch (UInt64)                 |
 /// | 1    | price scale (0…18), shared by every price in the record       |
 /// | 32   | quote: bid, ask (Int64 mantissas), bidSize, askSize (Int64)   |

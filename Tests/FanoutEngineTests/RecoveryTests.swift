@@ -66,3 +66,11 @@ import Testing
         #expect(sink.texts.count == 1 && sink.texts[0].contains(#""seq":11"#))
     }
 }
+
+@Suite struct HistoryMemoryTests {
+    /// The history's memory is its depth times this, per symbol: what docs/PROTOCOL.md and
+    /// `--history`'s help promise (80 bytes; a symbol's name is shared, not copied, per update).
+    @Test func anUpdateKeptInTheHistoryTakesEightyBytes() {
+        #expect(MemoryLayout<Tick>.stride <= 80, "a kept update takes \(MemoryLayout<Tick>.stride) bytes")
+    }
+}

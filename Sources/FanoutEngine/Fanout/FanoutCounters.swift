@@ -35,6 +35,11 @@ public final class FanoutCounters: Sendable {
     /// conflated to their symbols' latest values instead of sending (overload shedding; what
     /// clients miss by it is in `drops`).
     public let lateRecords = ManagedAtomic<UInt64>(0)
+    /// Updates a numbering source skipped (its seq jumped): forwarded to clients as the same gap.
+    public let upstreamGaps = ManagedAtomic<UInt64>(0)
+    /// Updates from a numbering source at or below the symbol's seq (repeated, or out of order):
+    /// dropped, since clients already have that seq.
+    public let upstreamStale = ManagedAtomic<UInt64>(0)
     /// Consumer wake-ups (one per loop per published batch at most).
     public let drains = ManagedAtomic<UInt64>(0)
     /// Current subscriptions (subscriber × symbol), across loops.
@@ -44,6 +49,7 @@ public final class FanoutCounters: Sendable {
 
     public struct Snapshot: Sendable, Equatable {
         public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
+        public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0
         public var subscriptions: Int
     }
 
@@ -51,6 +57,7 @@ public final class FanoutCounters: Sendable {
         Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed), framesZstd: framesZstd.load(ordering: .relaxed), deflatedBytes: deflatedBytes.load(ordering: .relaxed), zstdBytes: zstdBytes.load(ordering: .relaxed),
                  deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
                  drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), throttled: throttled.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed), lateRecords: lateRecords.load(ordering: .relaxed),
-                 drains: drains.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))
+                 drains: drains.load(ordering: .relaxed), upstreamGaps: upstreamGaps.load(ordering: .relaxed),
+                 upstreamStale: upstreamStale.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

@@ -3,7 +3,8 @@ import NIOCore
 
 extension ServerMessage: ServerMessageWriting {}
 
-/// The ring's single writer: it sequences updates, records them in the last-value cache, encodes
+/// The ring's single writer: it sequences updates (or keeps a numbering source's seqs, forwarding
+/// its gaps and dropping what is stale), records them in the last-value cache, encodes
 /// each one **once** into a complete WebSocket frame, appends it to the broadcast ring, and wakes
 /// each loop's consumer once per batch (per slice of a large one).
 ///
@@ -101,15 +102,30 @@ public final class TickPublisher: @unchecked Sendable {
     private func publishSlice(_ updates: ArraySlice<FeedUpdate>) {
         var sequenced: [(SymbolID, Tick)] = []
         sequenced.reserveCapacity(updates.count)
+        var gaps: UInt64 = 0, stale: UInt64 = 0
         for update in updates {
             let index = update.symbolID.index
             if index >= lastSeq.count {
                 lastSeq.append(contentsOf: repeatElement(0, count: index + 1 - lastSeq.count))
             }
-            lastSeq[index] += 1
-            sequenced.append((update.symbolID, Tick(symbol: update.symbol, seq: lastSeq[index],
-                                                   timestamp: update.timestamp, body: update.body)))
+            let seq: UInt64
+            if let upstream = update.upstreamSeq {
+                guard upstream > lastSeq[index] else {
+                    stale += 1
+                    continue
+                }
+                // The first update of a symbol is where this hub joined the stream, not a gap.
+                if lastSeq[index] > 0 { gaps += upstream - lastSeq[index] - 1 }
+                seq = upstream
+            } else {
+                seq = lastSeq[index] + 1
+            }
+            lastSeq[index] = seq
+            sequenced.append((update.symbolID, Tick(symbol: update.symbol, seq: seq, timestamp: update.timestamp, body: update.body)))
         }
+        if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
+        if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }
+        guard !sequenced.isEmpty else { return }
         // Cache first, ring second: see `LastValueCache` for why this order makes snapshots gap-free.
         lastValues.apply(sequenced)
         let deflating = compression.wantsSharedDeflate
@@ -145,8 +161,8 @@ public final class TickPublisher: @unchecked Sendable {
             FrameVariants.write(plain: scratch, deflate: deflated, zstd: zstd, into: &record)
             transmitter.transmit(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), payload: record)
         }
-        counters.ticksIn.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
-        counters.framesEncoded.wrappingIncrement(by: UInt64(updates.count), ordering: .relaxed)
+        counters.ticksIn.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
+        counters.framesEncoded.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
         if zstdFrames > 0 {
             counters.framesZstd.wrappingIncrement(by: zstdFrames, ordering: .relaxed)
             counters.zstdBytes.wrappingIncrement(by: zstdBytes, ordering: .relaxed)

@@ -69,7 +69,7 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Seconds without inbound traffic before a connection is pinged; unanswered for as long again, it is closed. (env TICKERHUB_PING_INTERVAL)")
     var pingInterval: Int?
 
-    @Option(help: "Updates kept per symbol so that a reconnecting client can recover what it missed (subscribe with \"since\"); 0 keeps none. Memory: about 100 bytes per update kept, times the symbols. (env TICKERHUB_HISTORY)")
+    @Option(help: "Updates kept per symbol so that a reconnecting client can recover what it missed (subscribe with \"since\"); 0 keeps none. Memory: 80 bytes per update kept, times the symbols. (env TICKERHUB_HISTORY)")
     var history: Int?
 
     @Option(help: "Most updates one subscribe may replay in recovery; symbols past it get snapshots instead. (env TICKERHUB_MAX_REPLAY)")

@@ -4,8 +4,9 @@ import NIOCore
 import NIOWebSocket
 
 /// One `/ingest` publisher connection: binary tick batches (`BinaryTickCodec`) in, sequenced and
-/// fanned out by the hub. The publisher's `ts` is kept (0 means "stamp on arrival"); its `seq` is
-/// ignored, since the hub's sequencer is the only authority on sequence numbers.
+/// fanned out by the hub. The publisher's `ts` is kept (0 means "stamp on arrival"), and so is its
+/// `seq` when it numbers its updates (0 means "the hub numbers it"): then every hub fed the same
+/// batches numbers them alike, a jump is forwarded as a gap, and a repeated seq is dropped.
 ///
 /// Access: the publisher may publish `allowedSymbols` (a token's `publish` claim; everything with
 /// the ingest secret). A tick for any other symbol closes the connection with 1008, and so does a
@@ -98,7 +99,7 @@ final class IngestSession: WebSocketSession {
             }
             if isNew { newSymbols += 1 }
             let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
-            updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body))
+            updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body, upstreamSeq: tick.seq))
         }
         hub.metrics.ingestBatches.wrappingIncrement(ordering: .relaxed)
         inFlight += 1

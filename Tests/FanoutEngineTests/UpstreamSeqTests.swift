@@ -1,0 +1,30 @@
+@testable import FanoutEngine
+import FeedModel
+import Testing
+
+/// A numbering source (NATS, an ingest publisher that sends seqs): the hub keeps its seqs, so every
+/// hub fed the same updates numbers them alike; its gaps reach clients as gaps, and what is stale
+/// (repeated, out of order) is dropped, all counted.
+@Suite struct UpstreamSeqTests {
+    private func update(_ hub: FanoutHarness, _ seq: UInt64?, _ bid: String = "1.00") -> FeedUpdate {
+        var update = hub.update(hub.aapl, bid)
+        update.upstreamSeq = seq
+        return update
+    }
+
+    @Test func theSourcesSeqsAreKeptItsGapsForwardedAndStaleUpdatesDropped() {
+        let hub = FanoutHarness()
+        // A hub joining mid-stream: seq 500 is where it starts, not a gap.
+        hub.publish([update(hub, 500)])
+        let client = hub.subscribedClient(to: [hub.aapl])
+        hub.publish([update(hub, 501), update(hub, 504, "1.04"), update(hub, 503), update(hub, 504), update(hub, 505, "1.05")])
+        #expect(client.sink.texts.map { $0.contains(#""seq":501"#) || $0.contains(#""seq":504"#) || $0.contains(#""seq":505"#) } == [true, true, true])
+        #expect(client.sink.texts.count == 3)
+        let counters = hub.counters.snapshot()
+        #expect(counters.upstreamGaps == 2 && counters.upstreamStale == 2 && counters.ticksIn == 4)
+        #expect(hub.lastValues.snapshot(of: hub.aapl)?.seq == 505 && hub.lastValues.snapshot(of: hub.aapl)?.quote?.bid == Price("1.05"))
+        // Updates the source does not number are numbered on from there.
+        hub.publish([update(hub, nil)])
+        #expect(hub.lastValues.snapshot(of: hub.aapl)?.seq == 506)
+    }
+}
