@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A small NATS client on SwiftNIO: publish and subscribe with headers, request and reply, pings,
 /// and staying connected to a cluster. It speaks the NATS client protocol (docs.nats.io, "Client
@@ -80,7 +81,11 @@ public final class NATSClient: @unchecked Sendable {
     private var channel: (any Channel)?
     private var connectedServer: String?
     /// Set once the server answered our first `PING` after `CONNECT`: subscriptions are in place.
-    private var ready = false
+    private var ready = false {
+        didSet { readyForReaders.store(ready, ordering: .relaxed) }
+    }
+    /// `ready`, for `isConnected` on any thread without a hop to the loop.
+    private let readyForReaders = Atomic<Bool>(false)
     private var closed = false
     /// `connect()` was called: the client is trying to be connected from then on.
     private var started = false
@@ -135,7 +140,7 @@ public final class NATSClient: @unchecked Sendable {
         }
     }
 
-    public var isConnected: Bool { eventLoop.inEventLoop ? ready : ((try? eventLoop.submit { self.ready }.wait()) ?? false) }
+    public var isConnected: Bool { readyForReaders.load(ordering: .relaxed) }
 
     public func stats() -> EventLoopFuture<Statistics> { eventLoop.submit { self.statistics } }
 

@@ -15,10 +15,17 @@ enum FeedSources {
     /// universe itself, or, for a feed whose symbols are not known at start, the default universe
     /// (the dictionary learns the messages' shape; any symbols serve).
     static func dictionaryInstruments(_ configuration: HubConfiguration) -> [Instrument] {
-        switch (configuration.feed, configuration.symbols) {
-        case (.sim, .names(let names)): SymbolUniverse.instruments(named: names, seed: configuration.seed)
-        case (.sim, .count(let count)): SymbolUniverse.instruments(count: count, seed: configuration.seed)
-        case (.ingest, _): SymbolUniverse.instruments(count: 500, seed: configuration.seed)
+        switch configuration.feed {
+        case .sim: simulatedInstruments(configuration)
+        case .ingest: SymbolUniverse.instruments(count: 500, seed: configuration.seed)
+        }
+    }
+
+    /// The simulated market's instruments: the first N of the default universe, or named tickers.
+    static func simulatedInstruments(_ configuration: HubConfiguration) -> [Instrument] {
+        switch configuration.symbols {
+        case .count(let count): SymbolUniverse.instruments(count: count, seed: configuration.seed)
+        case .names(let names): SymbolUniverse.instruments(named: names, seed: configuration.seed)
         }
     }
 }

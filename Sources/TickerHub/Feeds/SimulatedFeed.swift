@@ -33,10 +33,7 @@ final class SimulatedFeed: FeedSource, @unchecked Sendable {
 
     init(configuration: HubConfiguration, publisher: TickPublisher) {
         self.publisher = publisher
-        let instruments: [Instrument] = switch configuration.symbols {
-        case .count(let count): SymbolUniverse.instruments(count: count, seed: configuration.seed)
-        case .names(let names): SymbolUniverse.instruments(named: names, seed: configuration.seed)
-        }
+        let instruments = FeedSources.simulatedInstruments(configuration)
         simulator = MarketSimulator(instruments: instruments, seed: configuration.seed)
         ids = instruments.map { instrument in
             guard let id = publisher.directory.register(instrument.symbol) else {
