@@ -101,8 +101,6 @@ public final class LoopFanout: @unchecked Sendable {
         public var snapshot: SymbolSnapshot
         /// Nil: not resuming, or not recoverable; the client gets `snapshot`.
         public var replay: [Tick]?
-        /// The seq the client said it held, if it resumed.
-        public var resumedAfter: UInt64?
     }
 
     /// Subscribes as above, recovering where `resumingAfter` (parallel to `ids`) gives the seq a
@@ -122,8 +120,7 @@ public final class LoopFanout: @unchecked Sendable {
             let snapshot = current[offset].0 ?? SymbolSnapshot(symbol: symbols[offset])
             if let added = index.add(subscriber, to: id, lastSentSeq: snapshot.seq) {
                 added.updateInterval = updateInterval
-                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, replay: current[offset].1,
-                                                resumedAfter: seqs[offset]))
+                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, replay: current[offset].1))
             }
         }
         counters.subscriptions.wrappingIncrement(by: starts.count, ordering: .relaxed)
