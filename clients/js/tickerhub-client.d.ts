@@ -103,6 +103,8 @@ export declare class TickerHubClient {
   connect(): Promise<Welcome>;
   close(): void;
   reconnect(): void;
+  /** Whether `symbol` is among the subscriptions the client keeps (asked for, and not unsubscribed). */
+  isSubscribed(symbol: string): boolean;
   subscribe(symbols: string[], options?: { maxFrequency?: number | null }): Promise<Ack>;
   unsubscribe(symbols: string[]): Promise<Ack>;
   stats(): Promise<Record<string, number>>;

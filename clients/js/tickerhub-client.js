@@ -162,6 +162,9 @@ export class TickerHubClient {
     if (this.ws) this.ws.close(1000, "reconnecting");
   }
 
+  /** Whether `symbol` is among the subscriptions the client keeps (asked for, and not unsubscribed). */
+  isSubscribed(symbol) { return this.desired.has(symbol); }
+
   /** Subscribes (kept across reconnects); resolves with the ack. Split to the hub's `maxSymbols`. */
   async subscribe(symbols, { maxFrequency = null } = {}) {
     for (const symbol of symbols) this.desired.set(symbol, maxFrequency);

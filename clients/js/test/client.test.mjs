@@ -121,7 +121,8 @@ test("a dropped connection recovers every missed update, in order, without dupli
       assert.equal(mine.filter(u => u.type === "snapshot").length, 1, "recovery sends no second snapshot");
       const seqs = mine.map(u => u.seq);
       assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i), `${symbol}: a gap or a duplicate`);
-      const compared = mine.filter(u => reference.has(`${symbol}:${u.seq}`));
+      // Updates, not the first snapshot: a snapshot and the update of the same seq differ in type.
+      const compared = mine.filter(u => u.type !== "snapshot" && reference.has(`${symbol}:${u.seq}`));
       assert.ok(compared.length > mine.length / 2);
       for (const u of compared) assert.deepEqual(u.data, reference.get(`${symbol}:${u.seq}`));
       assert.equal(client.state.get(symbol).gaps, 0);

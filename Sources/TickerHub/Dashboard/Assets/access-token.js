@@ -2,7 +2,8 @@
 // (`/#token=<jwt>`), which the browser never sends to any server, so it stays out of access logs
 // and Referer headers. It is kept in sessionStorage (this tab only) and taken out of the address
 // bar. Opening the page again with a new fragment replaces it; `onChange` hears about that, so a
-// live connection can send `{"op":"auth"}` instead of reconnecting.
+// live connection can send `{"op":"auth"}` instead of reconnecting. The WebSocket itself gets the
+// token from the JavaScript client (`tokenProvider`), which puts it in the query.
 const STORAGE_KEY = "tickerhub.token";
 
 export const accessToken = {
@@ -25,12 +26,6 @@ export const accessToken = {
       const before = this.value;
       if (this.load() && this.value !== before) handler(this.value);
     });
-  },
-
-  // `/ws`, with the token as a query parameter: browsers cannot set headers on a WebSocket.
-  webSocketURL(path) {
-    const base = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
-    return this.value ? `${base}?token=${encodeURIComponent(this.value)}` : base;
   },
 
   // Options for fetch() of the market-data routes.

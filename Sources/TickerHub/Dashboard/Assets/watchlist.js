@@ -212,7 +212,7 @@ const connection = {
   refreshToken(token) { this.client.setToken(token).catch(error => page.onError(error.answer || { code: "auth", message: String(error) })); },
 
   subscribe(symbols) {
-    const fresh = symbols.filter(s => !this.client.desired.has(s));
+    const fresh = symbols.filter(s => !this.client.isSubscribed(s));
     if (fresh.length) this.client.subscribe(fresh).catch(error => { if (error.answer) page.onError(error.answer); });
   },
   unsubscribe(symbols) { if (symbols.length) this.client.unsubscribe(symbols).catch(() => {}); },
