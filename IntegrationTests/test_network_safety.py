@@ -367,9 +367,10 @@ def test_an_attacker_running_every_bad_input_does_not_disturb_a_clean_subscriber
 
             await follow(2)  # settle
             quiet = await follow(6)
-            # Twice each, interleaved, so both targets see the same machine; p99 over both rounds.
+            # Three times each, interleaved, so both targets see the same machine; p99 over all rounds
+            # (two rounds left a p99 at the mercy of one noisy stretch on two shared cores: 1.75x once).
             elsewhere_latencies, here_latencies = [], []
-            for _ in range(2):
+            for _ in range(3):
                 elsewhere = await attacked(decoy.port, elsewhere_latencies)
                 here = await attacked(hub.port, here_latencies)
             await ws.close()
@@ -380,10 +381,10 @@ def test_an_attacker_running_every_bad_input_does_not_disturb_a_clean_subscriber
         publisher.kill()
     answers = here[2]
     print(f"clean client's p99: {quiet[0]:.2f} ms quiet, {elsewhere[0]:.2f} ms with the attacker aimed at a decoy hub, "
-          f"{here[0]:.2f} ms with it aimed at this hub ({here[1]} updates; two rounds of 6 s each, interleaved)")
+          f"{here[0]:.2f} ms with it aimed at this hub ({here[1]} updates; three rounds of 6 s each, interleaved)")
     print(json.dumps(answers, indent=1))
     assert not gaps, gaps[:10]
-    assert here[1] > 0.9 * quiet[1] * 2, "two rounds of 6 s under attack deliver as much as 12 quiet seconds"
+    assert here[1] > 0.9 * quiet[1] * 3, "three rounds of 6 s under attack deliver as much as 18 quiet seconds"
     assert here[0] <= 1.5 * max(elsewhere[0], quiet[0]), (quiet[0], elsewhere[0], here[0])
     if os.environ.get("ATTACKS"):
         return
