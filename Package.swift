@@ -60,11 +60,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The tick contract on NATS (subjects, encoding, epoch header, warm-start answers), shared by
+        // the hub and feedsim.
+        .target(
+            name: "NATSTicks",
+            dependencies: ["FeedModel", "NATSClient", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "TickerHub",
             dependencies: [
                 "FeedModel",
                 "FanoutEngine",
+                "NATSClient",
+                "NATSTicks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -89,6 +97,8 @@ let package = Package(
             dependencies: [
                 "FeedModel",
                 "FanoutEngine",
+                "NATSClient",
+                "NATSTicks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -107,6 +117,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "NATSTicksTests",
+            dependencies: ["NATSTicks", "NATSClient", "FeedModel", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "FanoutEngineTests",

@@ -27,5 +27,22 @@ public struct FeedEpoch: Sendable, Hashable, CustomStringConvertible {
         return FeedEpoch("\(millis)-\(String(repeating: "0", count: 8 - suffix.count))\(suffix)")!
     }
 
+    /// The start time an epoch made by `starting(at:)` carries (ms since the Unix epoch); nil for
+    /// another form.
+    public var startMilliseconds: UInt64? {
+        guard let dash = rawValue.firstIndex(of: "-") else { return nil }
+        return UInt64(rawValue[..<dash])
+    }
+
+    /// Whether this numbering began after `other`: a hub fed by a publisher follows it to a newer
+    /// epoch (the publisher restarted) but ignores a straggler from an older one (a message of the
+    /// previous publisher, or an answer from a node that has not moved on). Epochs without a start
+    /// time are newer than anything but themselves.
+    public func isNewer(than other: FeedEpoch) -> Bool {
+        guard self != other else { return false }
+        guard let mine = startMilliseconds, let theirs = other.startMilliseconds else { return true }
+        return mine > theirs || (mine == theirs && rawValue > other.rawValue)
+    }
+
     public var description: String { rawValue }
 }

@@ -23,6 +23,10 @@ public enum ServerMessage: Sendable, Equatable {
     case stats(id: Int64?, counters: [(String, UInt64)])
     /// The answer to an `auth` request: the new token is in force until `expiresAt` (ms since the epoch).
     case authenticated(id: Int64?, expiresAt: Int64)
+    /// The feed's state changed: `stale` (the hub lost its upstream and serves its last values,
+    /// which may be old; `reason` says why) or `live` again. Sent to every subscriber at the change,
+    /// and after `welcome` to one that connects while stale.
+    case status(FeedCondition)
 
     public struct Welcome: Sendable, Equatable {
         public var heartbeatMs: Int
@@ -79,6 +83,7 @@ public enum ServerMessage: Sendable, Equatable {
         case let (.conflated(a), .conflated(b)): return a == b
         case let (.update(a), .update(b)): return a == b
         case let (.authenticated(a1, a2), .authenticated(b1, b2)): return a1 == b1 && a2 == b2
+        case let (.status(a), .status(b)): return a == b
         case let (.stats(a1, a2), .stats(b1, b2)):
             return a1 == b1 && a2.map(\.0) == b2.map(\.0) && a2.map(\.1) == b2.map(\.1)
         default: return false
@@ -146,6 +151,15 @@ public enum ServerMessage: Sendable, Equatable {
             json.optionalField("id", id)
             json.field("op", "auth")
             json.field("tokenExpiresAt", expiresAt)
+        case .status(let condition):
+            json.field("type", "status")
+            switch condition {
+            case .live:
+                json.field("feed", "live")
+            case .stale(let reason):
+                json.field("feed", "stale")
+                json.field("reason", reason)
+            }
         case let .stats(id, counters):
             json.field("type", "stats")
             json.optionalField("id", id)
@@ -232,4 +246,11 @@ extension TickBody {
         case .trade: "trade"
         }
     }
+}
+
+/// Whether the hub's feed is flowing (`status` messages, `/readyz`).
+public enum FeedCondition: Sendable, Equatable {
+    case live
+    /// The upstream is lost; the values are the last ones received.
+    case stale(reason: String)
 }

@@ -142,6 +142,9 @@ public final class NATSClient: @unchecked Sendable {
 
     public var isConnected: Bool { readyForReaders.load(ordering: .relaxed) }
 
+    /// Whether `text` names a server this client can connect to: `nats://host:port`, `host:port` or `host`.
+    public static func isValidServerURL(_ text: String) -> Bool { ServerPool.isValid(text) }
+
     public func stats() -> EventLoopFuture<Statistics> { eventLoop.submit { self.statistics } }
 
     private func attempt() {
@@ -331,19 +334,38 @@ public final class NATSClient: @unchecked Sendable {
         }
     }
 
+    /// Publishes several messages in one write (one system call for a batch of ticks, where a
+    /// `publish` each would flush each).
+    public func publish(_ messages: [NATSOutgoingMessage]) {
+        guard !messages.isEmpty else { return }
+        if eventLoop.inEventLoop {
+            publishOnLoop(messages)
+        } else {
+            let messages = UnsafeTransfer(messages)
+            eventLoop.execute { self.publishOnLoop(messages.value) }
+        }
+    }
+
     private func publishOnLoop(_ subject: String, payload: ByteBuffer, headers: [(name: String, value: String)], replyTo: String?) {
-        statistics.messagesOut += 1
-        statistics.bytesOut += UInt64(payload.readableBytes)
+        publishOnLoop([NATSOutgoingMessage(subject: subject, payload: payload, headers: headers, replyTo: replyTo)])
+    }
+
+    private func publishOnLoop(_ messages: [NATSOutgoingMessage]) {
+        var size = 0
+        for message in messages { size += message.payload.readableBytes + message.subject.utf8.count + 48 }
+        var buffer = (channel?.allocator ?? ByteBufferAllocator()).buffer(capacity: size)
+        for message in messages {
+            statistics.messagesOut += 1
+            statistics.bytesOut += UInt64(message.payload.readableBytes)
+            NATSCommand.publish(subject: message.subject, replyTo: message.replyTo, headers: message.headers,
+                                payload: message.payload, into: &buffer)
+        }
         if ready, let channel, channel.isWritable, pending.readableBytes == 0 {
-            var buffer = channel.allocator.buffer(capacity: payload.readableBytes + subject.utf8.count + 32)
-            NATSCommand.publish(subject: subject, replyTo: replyTo, headers: headers, payload: payload, into: &buffer)
             channel.writeAndFlush(buffer, promise: nil)
             return
         }
-        var buffer = ByteBuffer()
-        NATSCommand.publish(subject: subject, replyTo: replyTo, headers: headers, payload: payload, into: &buffer)
         guard pending.readableBytes + buffer.readableBytes <= configuration.maxPendingBytes else {
-            statistics.droppedPublishes += 1
+            statistics.droppedPublishes += UInt64(messages.count)
             return
         }
         pending.writeBuffer(&buffer)

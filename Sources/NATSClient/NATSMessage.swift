@@ -46,3 +46,18 @@ public struct NATSServerInfo: Sendable, Equatable {
         self.connectURLs = connectURLs
     }
 }
+
+/// A message to publish (`NATSClient.publish(_:)` sends a batch of them in one write).
+public struct NATSOutgoingMessage: Sendable {
+    public var subject: String
+    public var payload: ByteBuffer
+    public var headers: [(name: String, value: String)]
+    public var replyTo: String?
+
+    public init(subject: String, payload: ByteBuffer, headers: [(name: String, value: String)] = [], replyTo: String? = nil) {
+        self.subject = subject
+        self.payload = payload
+        self.headers = headers
+        self.replyTo = replyTo
+    }
+}

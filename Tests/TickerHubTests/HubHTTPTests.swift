@@ -22,7 +22,12 @@ func withHub<R>(_ configure: (inout HubConfiguration) -> Void = { _ in },
     logger.logLevel = .warning
     let hub = Hub(configuration: configuration, logger: logger)
     let port = try await hub.start()
-    let feed = Task { try await hub.feed.run() }   // as its service would, until cancelled
+    let feed = Task {   // as their services would, until cancelled
+        try await withThrowingDiscardingTaskGroup { group in
+            if let publication = hub.publication { group.addTask { try await publication.run() } }
+            group.addTask { try await hub.feed.run() }
+        }
+    }
     do {
         let result = try await body(hub, URL(string: "http://127.0.0.1:\(port)")!)
         feed.cancel()

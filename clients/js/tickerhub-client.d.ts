@@ -82,8 +82,19 @@ export interface ClientOptions {
   backoff?: Backoff;
 }
 
+/** The hub's feed: `stale` while it lost its upstream and serves its last values. */
+export interface FeedStatus {
+  feed: "live" | "stale";
+  reason: string | null;
+}
+
 export declare class TickerHubClient {
-  constructor(url: string, options?: ClientOptions);
+  /** One hub, or several of a cluster: the client moves to the next each time it reconnects. */
+  constructor(url: string | string[], options?: ClientOptions);
+  readonly urls: string[];
+  /** The hub this client is (or will next be) connected to. */
+  readonly url: string;
+  readonly feed: FeedStatus;
   readonly state: Map<string, SymbolState>;
   readonly welcome: Welcome | null;
   readonly epoch: string | null;
@@ -98,6 +109,7 @@ export declare class TickerHubClient {
   on(event: "update", handler: (update: Update) => void): () => void;
   on(event: "welcome", handler: (welcome: Welcome) => void): () => void;
   on(event: "status", handler: (status: Status) => void): () => void;
+  on(event: "feed", handler: (feed: FeedStatus) => void): () => void;
   on(event: "error", handler: (error: ErrorMessage) => void): () => void;
   on(event: "closed", handler: (close: { code: number; reason: string }) => void): () => void;
   connect(): Promise<Welcome>;

@@ -97,14 +97,20 @@ export class Backoff {
 
 export class TickerHubClient {
   /**
-   * @param url `ws://host:port/ws` (or `wss://`).
+   * @param url `ws://host:port/ws` (or `wss://`), or several hubs of a cluster: the client starts on
+   *   the first and moves to the next each time it must reconnect.
    * @param options `WebSocket` (constructor; default the global one), `token` or `tokenProvider`
    *   (a function returning a token or a promise of one), `heartbeatMs`, `backoff` (a `Backoff`).
    */
   constructor(url, { WebSocket: Impl = globalThis.WebSocket, token = null, tokenProvider = null, heartbeatMs = null,
     backoff = new Backoff() } = {}) {
     if (!Impl) throw new Error("no WebSocket: pass the `ws` package as the WebSocket option");
-    Object.assign(this, { url, Impl, token, tokenProvider, heartbeatMs, backoff });
+    this.urls = Array.isArray(url) ? [...url] : [url];
+    if (this.urls.length === 0) throw new Error("at least one hub URL");
+    this.urlIndex = 0;
+    Object.assign(this, { Impl, token, tokenProvider, heartbeatMs, backoff });
+    /** "live", or "stale" while the hub says its feed lost its upstream (a `status` message). */
+    this.feed = { feed: "live", reason: null };
     /** @type {Map<string, SymbolState>} */
     this.state = new Map();
     this.welcome = null;
@@ -125,10 +131,14 @@ export class TickerHubClient {
 
   get epoch() { return this.welcome ? this.welcome.epoch ?? null : null; }
 
+  /** The hub this client is (or will next be) connected to. */
+  get url() { return this.urls[this.urlIndex]; }
+
   /** The WebSocket extensions of the current connection (permessage-deflate, when negotiated). */
   get extensions() { return this.ws ? this.ws.extensions || "" : ""; }
 
-  /** Listens to "update", "welcome", "status", "error" (unsolicited errors) or "closed". */
+  /** Listens to "update", "welcome", "status" (the connection's), "feed" (the hub's feed went stale
+   * or live), "error" (unsolicited errors) or "closed". */
   on(event, handler) {
     if (!this.listeners.has(event)) this.listeners.set(event, new Set());
     this.listeners.get(event).add(handler);
@@ -276,6 +286,7 @@ export class TickerHubClient {
     if (ws !== this.ws) return;
     if (m.type === "welcome") {
       this.welcome = m;
+      this.feed = { feed: "live", reason: null };   // a stale hub says so right after welcome
       this.connections++;
       this.connectionMissed = 0;
       this.emit("welcome", m);
@@ -294,6 +305,9 @@ export class TickerHubClient {
       if (m.type === "error") waiting.reject(new TickerHubError(m)); else waiting.resolve(m);
     } else if (m.type === "error") {
       this.emit("error", m);
+    } else if (m.type === "status") {
+      this.feed = { feed: m.feed, reason: m.reason ?? null };
+      this.emit("feed", this.feed);
     }
   }
 
@@ -367,6 +381,7 @@ export class TickerHubClient {
   }
 
   retryLater(code, reason) {
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     const delayMs = this.backoff.nextDelay();
     this.setStatus("reconnecting", { code, reason, delayMs });
     this.timer = setTimeout(() => this.open(), delayMs);

@@ -44,6 +44,19 @@ public final class LastValueCache: Sendable {
         }
     }
 
+    /// Forgets every value and history (a feed's new epoch: their seqs belong to the old one).
+    public func removeAll() {
+        symbols.withLock { symbols in
+            symbols.snapshots = symbols.snapshots.map { _ in nil }
+            symbols.histories = symbols.histories.map { _ in nil }
+        }
+    }
+
+    /// How many symbols have a value.
+    public var valuedCount: Int {
+        symbols.withLock { $0.snapshots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    }
+
     public func snapshot(of id: SymbolID) -> SymbolSnapshot? {
         symbols.withLock { id.index < $0.snapshots.count ? $0.snapshots[id.index] : nil }
     }

@@ -1,5 +1,6 @@
 import FeedModel
 import NIOCore
+import Synchronization
 
 extension ServerMessage: ServerMessageWriting {}
 
@@ -25,6 +26,11 @@ public final class TickPublisher: @unchecked Sendable {
     private var inlineConsumers: [LoopFanout] = []
     /// Next seq per symbol id, minus one (i.e. the last seq issued).
     private var lastSeq: [UInt64] = []
+    /// The numbering the seqs belong to (`welcome`, snapshots): this hub's own, new at every start,
+    /// until a numbering feed names its publisher's (`beginEpoch`). Read from any thread.
+    private let currentEpoch: Mutex<FeedEpoch>
+    /// Observers of every sequenced tick (a hub that publishes its feed on NATS), on the loop.
+    private var taps: [([Tick]) -> Void] = []
     /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
     private var scratch = ByteBufferAllocator().buffer(capacity: 1024)
     private var record = ByteBufferAllocator().buffer(capacity: 2048)
@@ -49,6 +55,26 @@ public final class TickPublisher: @unchecked Sendable {
         self.directory = directory
         self.lastValues = lastValues
         self.counters = counters
+        currentEpoch = Mutex(FeedEpoch.starting(at: .now()))
+    }
+
+    public var epoch: FeedEpoch { currentEpoch.withLock { $0 } }
+
+    /// Starts the numbering `epoch` (on the loop): a numbering feed's publisher restarted, so its
+    /// seqs start again. Every symbol's last seq and the last-value cache (values and history) are
+    /// forgotten, since their seqs belong to the old numbering: the new epoch's updates rebuild them.
+    /// Subscribers of the old numbering must be re-based by the caller (the hub closes them, and
+    /// they come back to the new epoch's snapshots).
+    public func beginEpoch(_ epoch: FeedEpoch) {
+        eventLoop.assertInEventLoop()
+        currentEpoch.withLock { $0 = epoch }
+        for index in lastSeq.indices { lastSeq[index] = 0 }
+        lastValues.removeAll()
+    }
+
+    /// Calls `tap` on the loop with every batch's ticks once sequenced (in the ring's order).
+    public func addTap(_ tap: @escaping ([Tick]) -> Void) {
+        eventLoop.execute { self.taps.append(tap) }
     }
 
     /// Registers the consumers to wake. Call before the first publish. With `drainingInline` (the
@@ -126,6 +152,10 @@ public final class TickPublisher: @unchecked Sendable {
         if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
         if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }
         guard !sequenced.isEmpty else { return }
+        if !taps.isEmpty {
+            let ticks = sequenced.map(\.1)
+            for tap in taps { tap(ticks) }
+        }
         // Cache first, ring second: see `LastValueCache` for why this order makes snapshots gap-free.
         lastValues.apply(sequenced)
         let deflating = compression.wantsSharedDeflate

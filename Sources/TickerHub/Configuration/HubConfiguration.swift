@@ -11,6 +11,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         case sim
         /// Ticks published by clients on `/ingest` (e.g. `feedsim publish`).
         case ingest
+        /// Ticks from NATS subjects `ticks.<SYMBOL>` (`natsServers`), numbered by their publisher.
+        case nats
     }
 
     /// What the simulated market lists: the first N of the default universe, or named tickers.
@@ -23,6 +25,10 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// 0 asks the OS for a free port (tests use this).
     var port = 8080
     var feed = FeedMode.sim
+    /// With `feed == .nats`: the cluster's servers (`nats://host:port`); more are learnt from them.
+    var natsServers: [String] = []
+    /// Also publish the simulated market to these NATS servers (`--publish-nats`), to feed other hubs.
+    var publishNATS: [String] = []
     var symbols = SymbolSelection.count(500)
     /// Simulated ticks per second across all symbols.
     var ticksPerSecond = 100.0
@@ -131,6 +137,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         case .names(let names): names.map(\.name).joined(separator: ",")
         }
         var text = "host=\(host) port=\(port) feed=\(feed.rawValue) event-loops=\(eventLoops) ring=\(engine.ringBytes)B"
+        if feed == .nats { text += " nats=\(natsServers.joined(separator: ","))" }
+        if !publishNATS.isEmpty { text += " publish-nats=\(publishNATS.joined(separator: ","))" }
         if feed == .sim {
             text += " symbols=\(symbolText) rate=\(Int(ticksPerSecond))/s seed=\(seed)"
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }

@@ -7,6 +7,7 @@ import Foundation
 import FanoutEngine
 import CMalloc
 import FeedModel
+import NATSClient
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -42,8 +43,11 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on; 0 picks a free one. (env TICKERHUB_PORT)")
     var port: Int?
 
-    @Option(help: "Feed source: sim (embedded simulator) or ingest (publishers on /ingest). (env TICKERHUB_FEED)")
+    @Option(help: "Feed source: sim (embedded simulator), ingest (publishers on /ingest), or NATS server URLs, comma-separated (nats://127.0.0.1:4222,nats://127.0.0.1:4223): ticks from subjects ticks.<SYMBOL>. (env TICKERHUB_FEED)")
     var feed: String?
+
+    @Option(help: "Also publish this hub's ticks to NATS (comma-separated server URLs), so it feeds hubs started with --feed nats://...; with --feed sim. (env TICKERHUB_PUBLISH_NATS)")
+    var publishNats: String?
 
     @Option(help: "Simulated symbols: a count of the default universe, or a comma-separated list. (env TICKERHUB_SYMBOLS)")
     var symbols: String?
@@ -187,8 +191,19 @@ struct TickerHubCommand: AsyncParsableCommand {
 
         // The feed
         let feedName = try sources.value(feed, "feed", default: defaults.feed.rawValue)
-        guard let feedMode = HubConfiguration.FeedMode(rawValue: feedName) else { throw ValidationError("--feed must be sim or ingest") }
-        configuration.feed = feedMode
+        if feedName.hasPrefix("nats://") {
+            configuration.feed = .nats
+            configuration.natsServers = try natsServers(feedName, flag: "--feed")
+        } else {
+            guard let feedMode = HubConfiguration.FeedMode(rawValue: feedName), feedMode != .nats else {
+                throw ValidationError("--feed must be sim, ingest or nats://host:port[,nats://...]")
+            }
+            configuration.feed = feedMode
+        }
+        if let publishTo = try sources.optional(publishNats, "publish-nats") {
+            guard configuration.feed == .sim else { throw ValidationError("--publish-nats goes with --feed sim: a hub publishes the market it simulates") }
+            configuration.publishNATS = try natsServers(publishTo, flag: "--publish-nats")
+        }
         configuration.symbols = try parsedSymbols(try sources.value(symbols, "symbols", default: "500"))
         configuration.ticksPerSecond = try sources.value(rate, "rate", default: defaults.ticksPerSecond)
         guard configuration.ticksPerSecond >= 0 else { throw ValidationError("--rate must not be negative") }
@@ -315,6 +330,15 @@ struct TickerHubCommand: AsyncParsableCommand {
         return configuration
     }
 
+    /// Comma-separated NATS server URLs, each checked.
+    private func natsServers(_ text: String, flag: String) throws -> [String] {
+        let servers = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !servers.isEmpty, servers.allSatisfy(NATSClient.isValidServerURL) else {
+            throw ValidationError("\(flag) takes NATS server URLs, comma-separated: nats://host:port[,nats://host:port...]")
+        }
+        return servers
+    }
+
     private func parsedSymbols(_ text: String) throws -> HubConfiguration.SymbolSelection {
         if let count = Int(text) {
             guard count >= 1 else { throw ValidationError("--symbols needs at least 1") }
@@ -372,7 +396,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         let hub = Hub(configuration: configuration, logger: logger, prometheus: prometheus)
         let serviceGroup = ServiceGroup(
             // Shut down in reverse: the feed stops first, then the hub closes its connections.
-            services: [HubService(hub: hub), hub.feed],
+            services: [HubService(hub: hub)] + (hub.publication.map { [$0] } ?? []) + [hub.feed],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

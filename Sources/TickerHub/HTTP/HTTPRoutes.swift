@@ -124,6 +124,12 @@ struct HTTPRoutes: Sendable {
     static let readyWindowSeconds: UInt64 = 5
 
     private func readiness() -> HTTPResponse {
+        if !hub.feedStatus.isWarm {
+            return .text("warming up: waiting for every symbol's value (a snapshot from the feed)", status: .serviceUnavailable)
+        }
+        if case .stale(let reason) = hub.feedStatus.condition {
+            return .text("feed stale: \(reason)", status: .serviceUnavailable)
+        }
         let last = hub.engine.counters.lastBatchAtNanos.load(ordering: .relaxed)
         let now = Timestamp.now().nanosecondsSinceEpoch
         if last > 0, now >= last, now - last <= Self.readyWindowSeconds * 1_000_000_000 {

@@ -33,12 +33,14 @@ struct MetricDescriptor: Sendable {
 struct MetricReading {
     let fanout: FanoutCounters.Snapshot
     let metrics: HubMetrics
+    let feed: FeedStatusBoard
     let usage: ProcessUsage
     let symbols: Int
 
     init(hub: Hub) {
         fanout = hub.engine.counters.snapshot()
         metrics = hub.metrics
+        feed = hub.feedStatus
         usage = ProcessUsage.current()
         symbols = hub.engine.directory.count
     }
@@ -76,6 +78,21 @@ enum MetricCatalog {
         MetricDescriptor(key: "upstreamStale", prometheusName: "tickerhub_upstream_stale_total", kind: .counter,
                          help: "Updates from a numbering feed at or below the symbol's seq (repeated or out of order), dropped",
                          opsLabel: "upstream stale") { $0.fanout.upstreamStale },
+        MetricDescriptor(key: "feedStale", prometheusName: "tickerhub_feed_stale", kind: .gauge,
+                         help: "1 while the feed's upstream is lost (NATS unreachable) and the hub serves its last values") {
+            if case .stale = $0.feed.condition { 1 } else { 0 }
+        },
+        MetricDescriptor(key: "feedWarm", prometheusName: "tickerhub_feed_warm", kind: .gauge,
+                         help: "1 once every symbol has a value (a NATS-fed hub: after its warm-start snapshot)") { $0.feed.isWarm ? 1 : 0 },
+        MetricDescriptor(key: "feedUpstreamLosses", prometheusName: "tickerhub_feed_upstream_losses_total", kind: .counter,
+                         help: "Times the feed's upstream was lost (subscribers told: status stale)",
+                         opsLabel: "upstream losses") { $0.feed.upstreamLosses.load(ordering: .relaxed) },
+        MetricDescriptor(key: "feedEpochChanges", prometheusName: "tickerhub_feed_epoch_changes_total", kind: .counter,
+                         help: "Times the feed's publisher restarted its numbering (subscribers closed with 1012 to re-base)",
+                         opsLabel: "epoch changes") { $0.feed.epochChanges.load(ordering: .relaxed) },
+        MetricDescriptor(key: "feedRejected", prometheusName: "tickerhub_feed_rejected_total", kind: .counter,
+                         help: "Feed messages refused: not the tick encoding, no epoch, or the symbol table full",
+                         opsLabel: "feed rejected") { $0.feed.rejectedMessages.load(ordering: .relaxed) },
         MetricDescriptor(key: "ingestBatches", prometheusName: "tickerhub_ingest_batches_total", kind: .counter,
                          help: "Tick batches accepted from ingest publishers", opsLabel: "ingest batches") { $0.metrics.ingestBatches.load(ordering: .relaxed) },
         MetricDescriptor(key: "ingestRejected", prometheusName: "tickerhub_ingest_rejected_total", kind: .counter,

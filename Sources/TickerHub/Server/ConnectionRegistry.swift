@@ -16,6 +16,12 @@ final class ConnectionRegistry: Sendable {
 
     var count: Int { channels.withLock { $0.count } }
 
+    /// Fires `event` through every open connection's pipeline (each on its own loop).
+    func broadcast(_ event: some Sendable) {
+        let open = channels.withLock { Array($0.values) }
+        for channel in open { channel.pipeline.fireUserInboundEventTriggered(event) }
+    }
+
     /// Asks every connection to close with 1001 and waits (briefly) for them to go.
     func closeAll() async {
         let open = channels.withLock { Array($0.values) }

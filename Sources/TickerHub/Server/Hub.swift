@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import CMalloc
+import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,10 @@ final class Hub: Sendable {
     let connectionLimits: ConnectionLimits
     /// Where the ticks come from; run as a service of its own beside the hub (`TickerHubCommand`).
     let feed: any FeedSource
+    /// What the feed says besides ticks: live or stale, warm or not, a new epoch.
+    let feedStatus: FeedStatusBoard
+    /// `--publish-nats`: this hub's ticks to NATS, run as a service beside the feed; nil without.
+    let publication: (any Service)?
     /// The token check at the handshake; nil when auth is off.
     let authentication: RequestAuthentication?
     /// One keep-alive timer per socket loop for all of its subscriber sessions.
@@ -54,7 +59,9 @@ final class Hub: Sendable {
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         let loops = Array(socketLoops.makeIterator())
         engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: loops[0])
-        feed = FeedSources.make(configuration, publisher: engine.publisher)
+        feedStatus = FeedStatusBoard(connections: connections, logger: logger)
+        publication = FeedSources.publication(configuration, publisher: engine.publisher, logger: logger)
+        feed = FeedSources.make(configuration, publisher: engine.publisher, status: feedStatus, logger: logger)
         keepAliveSweeps = Dictionary(uniqueKeysWithValues: loops.map {
             (ObjectIdentifier($0), KeepAliveSweep(eventLoop: $0, round: Self.keepAliveRound))
         })
@@ -185,8 +192,9 @@ final class Hub: Sendable {
 final class HubEngine: Sendable {
     let directory: SymbolDirectory
     let lastValues: LastValueCache
-    /// The numbering of this hub's seqs: new at every start, as the publisher numbers from 1.
-    let epoch = FeedEpoch.starting(at: .now())
+    /// The numbering of this hub's seqs: new at every start, as the publisher numbers from 1, or a
+    /// numbering feed's (NATS), which the publisher adopts from its messages.
+    var epoch: FeedEpoch { publisher.epoch }
     let counters = FanoutCounters()
     let compression: SharedCompression
     let ring: BroadcastBuffer

@@ -100,6 +100,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
                             zstdDictionary: hub.engine.compression.zstdDictionary?.id,
                             tokenExpiresAt: grant.expiresAtMilliseconds, epoch: hub.engine.epoch,
                             history: hub.engine.lastValues.historyDepth)), context: context)
+        if case .stale = hub.feedStatus.condition { send(.status(hub.feedStatus.condition), context: context) }
         writer.flush()
         self.context = context
         keepAlive.add(self)
@@ -133,6 +134,13 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is HubShutdownEvent {
             close(context: context, code: .goingAway, reason: "server shutting down")
+        } else if let change = event as? FeedConditionEvent {
+            send(.status(change.condition), context: context)
+            writer.flush()
+        } else if event is FeedRestartedEvent {
+            // 1012 (service restart, IANA registry): the client reconnects and re-bases on the new
+            // epoch's snapshots; its old seqs say nothing about the new numbering.
+            close(context: context, code: WebSocketErrorCode(codeNumber: 1012), reason: "feed restarted: new epoch")
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -4,16 +4,18 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOWebSocket
+import NATSClient
 
 /// `feedsim publish`: drives a hub started with `--feed ingest`, sending simulated ticks as binary
 /// batches (`BinaryTickCodec`) on `/ingest`.
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
-        abstract: "Publish simulated ticks into a hub started with --feed ingest."
+        abstract: "Publish simulated ticks into a hub started with --feed ingest, or to NATS (--nats) for hubs started with --feed nats://..."
     )
 
     @Option(help: "Hub ingest URL.") var url = "ws://127.0.0.1:8080/ingest"
+    @Option(help: "Publish to NATS instead (comma-separated server URLs, nats://host:port): one message per tick on ticks.<SYMBOL>, numbered here, for hubs started with --feed nats://...") var nats: String?
     @Option(help: "Ticks per second.") var rate = 2_000.0
     @Option(help: "Number of simulated symbols.") var symbols = 500
     @Option(help: "Stop after this many ticks (default: run until interrupted or --duration).") var count: Int?
@@ -24,12 +26,21 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile: String?
 
     func validate() throws {
+        if let nats {
+            guard nats.split(separator: ",").allSatisfy({ NATSClient.isValidServerURL(String($0)) }) else {
+                throw ValidationError("--nats takes NATS server URLs, comma-separated: nats://host:port[,nats://host:port...]")
+            }
+        }
         guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path or wss://host:port/path") }
         guard rate > 0, symbols >= 1, batchMs >= 1 else { throw ValidationError("--rate, --symbols and --batch-ms must be positive") }
         if let count, count < 1 { throw ValidationError("--count must be positive") }
     }
 
     func run() async throws {
+        if let nats {
+            return try await NATSTickPublishing(servers: nats.split(separator: ",").map(String.init), symbols: symbols, seed: seed,
+                                                rate: rate, limit: count, duration: duration, batchMilliseconds: batchMs).run()
+        }
         let url = WebSocketURL(url)!
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
@@ -70,48 +81,31 @@ struct PublishCommand: AsyncParsableCommand {
     }
 }
 
-/// Generates and sends the ticks; confined to the connection's event loop.
+/// Generates and sends the ticks on `/ingest`; confined to the connection's event loop.
 final class TickPump: @unchecked Sendable {
     // @unchecked: only used on `channel.eventLoop`.
     private let channel: any Channel
-    private var simulator: MarketSimulator
-    private var schedule: RateSchedule
-    private let limit: Int?
-    private let started = NIODeadline.now()
-    private var owed = 0
-    private(set) var sent = 0
+    private var ticks: SimulatedTicks
+    var sent: Int { ticks.generated }
     var finished = false
 
     init(channel: any Channel, symbols: Int, seed: UInt64, rate: Double, limit: Int?) {
         self.channel = channel
-        simulator = MarketSimulator(instruments: SymbolUniverse.instruments(count: symbols, seed: seed), seed: seed)
-        schedule = RateSchedule(ticksPerSecond: rate)
-        _ = schedule.ticksDue(atNanos: 0)
-        self.limit = limit
+        ticks = SimulatedTicks(symbols: symbols, seed: seed, rate: rate, limit: limit)
     }
 
     /// Sends what is due; true when the limit is reached.
     func pump() -> Bool {
-        owed += schedule.ticksDue(atNanos: UInt64((NIODeadline.now() - started).nanoseconds))
-        if let limit { owed = min(owed, limit - sent) }
+        ticks.accrue()
         // If the hub is not reading fast enough, hold back (the ticks stay owed) instead of buffering.
-        while owed > 0, channel.isWritable {
-            let batchSize = min(owed, 4096)
-            let now = Timestamp.now()
-            var ticks: [Tick] = []
-            ticks.reserveCapacity(batchSize)
-            for _ in 0..<batchSize {
-                let event = simulator.next()
-                ticks.append(Tick(symbol: simulator.instruments[event.instrumentIndex].symbol, seq: 0, timestamp: now, body: event.body))
-            }
-            var buffer = channel.allocator.buffer(capacity: batchSize * 60 + BinaryTickCodec.headerSize)
-            BinaryTickCodec.encodeBatch(ticks, into: &buffer)
+        while ticks.owed > 0, channel.isWritable {
+            // seq 0: the hub numbers them.
+            let batch = ticks.take(4096, numbered: false)
+            var buffer = channel.allocator.buffer(capacity: batch.count * 60 + BinaryTickCodec.headerSize)
+            BinaryTickCodec.encodeBatch(batch, into: &buffer)
             channel.writeAndFlush(WebSocketFrame.client(.binary, buffer), promise: nil)
-            owed -= batchSize
-            sent += batchSize
         }
-        if let limit { return sent >= limit }
-        return false
+        return ticks.reachedLimit
     }
 }
 

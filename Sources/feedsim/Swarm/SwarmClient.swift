@@ -22,15 +22,19 @@ final class SwarmClient: ChannelInboundHandler {
     private let inflater: MessageInflater?
     /// Set on a `tickerhub.v1.zstd` connection: every server message is a binary zstd frame.
     private let zstd: ZstdMessageDecompressor?
-    /// Last seq seen per symbol (by symbol hash), from the snapshot and then each update.
-    private var lastSeq: [UInt64: UInt64] = [:]
+    /// Last seq seen per symbol, from the snapshot and then each update: the member's, kept across
+    /// its connections.
+    private let book: SeqBook
+    /// The code of the hub's Close frame, if it sent one (the member decides on it whether to come back).
+    private(set) var closeCode: UInt16?
     /// Updates missed by seq since the connection opened (the loop stats are reset after warm-up).
     private var gapsSinceConnect: UInt64 = 0
     private var context: ChannelHandlerContext?
 
-    init(symbols: [String], maxFrequency: Double? = nil, stats: SwarmLoopStats, throttle: ReadThrottle? = nil,
+    init(symbols: [String], maxFrequency: Double? = nil, stats: SwarmLoopStats, book: SeqBook = SeqBook(), throttle: ReadThrottle? = nil,
          inflater: MessageInflater? = nil, zstd: ZstdMessageDecompressor? = nil) {
         self.symbols = symbols
+        self.book = book
         self.maxFrequency = maxFrequency
         self.stats = stats
         self.throttle = throttle
@@ -83,7 +87,9 @@ final class SwarmClient: ChannelInboundHandler {
         case .connectionClose:
             stats.closedByServer &+= 1
             var data = frame.unmaskedData
-            if data.readWebSocketErrorCode() == WebSocketErrorCode(codeNumber: 4008) { stats.evicted &+= 1 }
+            let code = data.readWebSocketErrorCode()
+            closeCode = code.map { UInt16(webSocketErrorCode: $0) } ?? 1005
+            if code == WebSocketErrorCode(codeNumber: 4008) { stats.evicted &+= 1 }
             context.close(promise: nil)
         default:
             break
@@ -96,7 +102,7 @@ final class SwarmClient: ChannelInboundHandler {
             stats.updates &+= 1
             if message.kind == .conflated { stats.conflated &+= 1 }
             if now > message.ts { _ = stats.latency.record((now - message.ts) / 1_000) } else { _ = stats.latency.record(0) }
-            if let last = lastSeq[message.symbolHash], message.seq != last + 1 {
+            if let last = book.lastSeq[message.symbolHash], message.seq != last + 1 {
                 if message.seq > last + 1 {
                     stats.gapMessages &+= message.seq - last - 1
                     stats.gapEvents &+= 1
@@ -105,10 +111,23 @@ final class SwarmClient: ChannelInboundHandler {
                     stats.seqRegressions &+= 1  // a repeat or a step back: the hub broke its contract
                 }
             }
-            lastSeq[message.symbolHash] = message.seq
+            book.lastSeq[message.symbolHash] = message.seq
         case .snapshot:
             stats.snapshots &+= 1
-            lastSeq[message.symbolHash] = message.seq
+            // After a reconnect: what changed while this member was away shows in the seq.
+            if let last = book.lastSeq[message.symbolHash], message.seq > last + 1 {
+                stats.failoverGaps &+= message.seq - last - 1
+            }
+            book.lastSeq[message.symbolHash] = message.seq
+        case .welcome:
+            if let epoch = book.epoch, epoch != message.symbolHash {
+                // A new numbering: the old seqs say nothing about what was missed.
+                book.lastSeq.removeAll()
+                stats.epochChanges &+= 1
+            }
+            book.epoch = message.symbolHash
+        case .status:
+            stats.statusMessages &+= 1
         case .stats:
             stats.statsReplies &+= 1
             stats.hubDropped &+= message.seq

@@ -17,7 +17,7 @@ struct SwarmCommand: AsyncParsableCommand {
         abstract: "Open N subscriber connections and measure messages/s, end-to-end latency and seq gaps."
     )
 
-    @Option(help: "Hub WebSocket URL.") var url = "ws://127.0.0.1:8080/ws"
+    @Option(help: "Hub WebSocket URL; several, comma-separated, spread the clients over hubs, and a client whose hub goes away (1001, 1012, connection lost) reconnects to the next with jittered backoff and re-bases from the snapshots.") var url = "ws://127.0.0.1:8080/ws"
     @Option(help: "Number of subscriber connections.") var clients = 1_000
     @Option(help: "Symbols per client.") var subscribe = 10
     @Option(help: "Measured duration in seconds (after all clients connected).") var duration = 10.0
@@ -39,7 +39,9 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile: String?
 
     func validate() throws {
-        guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path or wss://host:port/path") }
+        guard !url.isEmpty, url.split(separator: ",").allSatisfy({ WebSocketURL(String($0)) != nil }) else {
+            throw ValidationError("--url must look like ws://host:port/path or wss://host:port/path (several: comma-separated)")
+        }
         guard SubscriptionPlan.Spread(rawValue: spread) != nil else { throw ValidationError("--spread must be zipf or even") }
         guard clients >= 1, subscribe >= 1, duration > 0, concurrency >= 1, threads >= 1 else {
             throw ValidationError("--clients, --subscribe, --duration, --concurrency and --threads must be positive")
@@ -54,7 +56,8 @@ struct SwarmCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = WebSocketURL(url)!
+        let urls = self.url.split(separator: ",").map { WebSocketURL(String($0))! }
+        let url = urls[0]
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
         let stats = loops.map { SwarmLoopStats(eventLoop: $0) }
@@ -63,31 +66,38 @@ struct SwarmCommand: AsyncParsableCommand {
         let token = self.token
         let sources = try SourceAddressList.parse(sourceAddresses ?? "").map { try SocketAddress(ipAddress: $0, port: 0) }
 
-        // 1. Ask the hub what it publishes.
-        let listed = loops[0].makePromise(of: SymbolLister.Listing.self)
-        do {
-            _ = try await WebSocketConnector.connect(to: url, on: loops[0], bearerToken: token, tls: tls) { _ in SymbolLister(result: listed) }.get()
-        } catch {
-            listed.fail(error)  // the hub is not there: fail with its error, not a leaked promise
-            throw error
+        // 1. Ask a hub what it publishes (the first that answers: every node lists the same market).
+        var listing: SymbolLister.Listing?
+        var listingError: (any Error)?
+        for candidate in urls where listing == nil {
+            let listed = loops[0].makePromise(of: SymbolLister.Listing.self)
+            do {
+                _ = try await WebSocketConnector.connect(to: candidate, on: loops[0], bearerToken: token, tls: tls) { _ in SymbolLister(result: listed) }.get()
+                listing = try await listed.futureResult.get()
+            } catch {
+                listed.fail(error)  // the hub is not there: fail with its error, not a leaked promise
+                listingError = error
+            }
         }
-        let listing = try await listed.futureResult.get()
+        guard let listing else { throw listingError! }
         let symbols = listing.symbols
         let zstdDictionary = zstd ? try await fetchZstdDictionary(url: url, id: listing.zstdDictionary) : nil
         let slowCount = (0..<clients).filter(isSlow).count
         log("hub lists \(symbols.count) symbols; connecting \(clients) clients x \(subscribe) symbols"
+            + (urls.count > 1 ? " over \(urls.count) hubs" : "")
             + (slowCount > 0 ? ", \(slowCount) of them reading at \(slowReadBps) B/s" : ""))
 
         // 2. Connect with bounded concurrency.
         var plan = SubscriptionPlan(symbols: symbols, perClient: subscribe, spread: SubscriptionPlan.Spread(rawValue: spread)!, skew: skew, seed: seed)
         let rampStart = Date()
-        var channels: [any Channel] = []
+        var members: [SwarmMember] = []
         var failures: [String: Int] = [:]
-        try await withThrowingTaskGroup(of: Result<any Channel, any Error>.self) { tasks in
+        let (deflate, zstd, maxFrequency, slowReadBps) = (self.deflate, self.zstd, self.maxFrequency, self.slowReadBps)
+        try await withThrowingTaskGroup(of: Result<SwarmMember, any Error>.self) { tasks in
             var inFlight = 0
-            func collect(_ result: Result<any Channel, any Error>) {
+            func collect(_ result: Result<SwarmMember, any Error>) {
                 switch result {
-                case .success(let channel): channels.append(channel)
+                case .success(let member): members.append(member)
                 case .failure(let error): failures["\(error)", default: 0] += 1
                 }
             }
@@ -102,17 +112,21 @@ struct SwarmCommand: AsyncParsableCommand {
                 let loopStats = slow ? slowStats[loopIndex] : stats[loopIndex]
                 let source = sources.isEmpty ? nil : sources[index % sources.count]
                 let throttle = slow ? slowReadBps : nil
+                let member = SwarmMember(urls: urls, first: index, eventLoop: loops[loopIndex], stats: loopStats) { url, book in
+                    let book = NIOLoopBound(book, eventLoop: loops[loopIndex])
+                    return WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source,
+                                                      throttle: throttle, offerDeflate: deflate,
+                                                      subprotocol: zstd ? "tickerhub.v1.zstd" : nil,
+                                                      bearerToken: token, tls: tls) { negotiated in
+                        SwarmClient(symbols: mine, maxFrequency: maxFrequency, stats: loopStats, book: book.value, throttle: negotiated.throttle,
+                                    inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil,
+                                    zstd: negotiated.subprotocol == "tickerhub.v1.zstd" ? zstdDictionary.flatMap(ZstdMessageDecompressor.init) : nil)
+                    }
+                }
                 tasks.addTask {
                     do {
-                        let channel = try await WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source,
-                                                                           throttle: throttle, offerDeflate: deflate,
-                                                                           subprotocol: zstd ? "tickerhub.v1.zstd" : nil,
-                                                                           bearerToken: token, tls: tls) { negotiated in
-                            SwarmClient(symbols: mine, maxFrequency: maxFrequency, stats: loopStats, throttle: negotiated.throttle,
-                                        inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil,
-                                        zstd: negotiated.subprotocol == "tickerhub.v1.zstd" ? zstdDictionary.flatMap(ZstdMessageDecompressor.init) : nil)
-                        }.get()
-                        return .success(channel)
+                        try await loops[loopIndex].flatSubmit { member.start() }.get()
+                        return .success(member)
                     } catch {
                         return .failure(error)
                     }
@@ -122,7 +136,7 @@ struct SwarmCommand: AsyncParsableCommand {
             for try await result in tasks { collect(result) }
         }
         let failed = failures.values.reduce(0, +)
-        log(String(format: "connected %d, failed %d in %.1fs", channels.count, failed, Date().timeIntervalSince(rampStart)))
+        log(String(format: "connected %d, failed %d in %.1fs", members.count, failed, Date().timeIntervalSince(rampStart)))
         for (reason, count) in failures.sorted(by: { $0.value > $1.value }).prefix(5) { log("  \(count)x \(reason)") }
 
         // 3. Warm up, then measure.
@@ -136,7 +150,7 @@ struct SwarmCommand: AsyncParsableCommand {
             let sofar = try await take(stats + slowStats, reset: false)
             let elapsed = now.timeIntervalSince(started)
             log(String(format: "t=%4.1fs open=%d updates=%d (%.0f/s) p50=%.2fms p99=%.2fms gaps=%d",
-                       elapsed, channels.filter(\.isActive).count, sofar.updates, Double(sofar.updates) / elapsed,
+                       elapsed, sofar.open, sofar.updates, Double(sofar.updates) / elapsed,
                        Double(sofar.latency.valueAtPercentile(50)) / 1000, Double(sofar.latency.valueAtPercentile(99)) / 1000,
                        sofar.gapMessages))
             lastProgress = now
@@ -145,25 +159,29 @@ struct SwarmCommand: AsyncParsableCommand {
         let slow = try await take(slowStats, reset: false)
         let measured = lastProgress.timeIntervalSince(started)
         let window = (start: started, end: lastProgress)
-        let open = channels.filter(\.isActive).count
+        let open = Int(SwarmLoopStats.Snapshot.merged([fast, slow]).open)
 
         // 4. Settle: every client still open asks the hub for its counters (slow ones first drain at
         // full speed), to check the hub's drop count against the gaps each client saw.
-        for channel in channels where channel.isActive {
-            channel.eventLoop.execute { try? channel.pipeline.syncOperations.handler(type: SwarmClient.self).finish() }
+        for member in members {
+            member.eventLoop.execute {
+                member.finish()
+                guard let channel = member.channel, channel.isActive else { return }
+                try? channel.pipeline.syncOperations.handler(type: SwarmClient.self).finish()
+            }
         }
         let settleStart = Date()
         var settled = SwarmLoopStats.Snapshot.merged([fast, slow])
         while Date().timeIntervalSince(settleStart) < settle {
             settled = try await take(stats + slowStats, reset: false)
-            if settled.statsReplies >= UInt64(channels.filter(\.isActive).count) { break }
+            if settled.statsReplies >= settled.open { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let accounting = SwarmSummary.DropAccounting(replies: settled.statsReplies, hubDropped: settled.hubDropped,
                                                      hubThrottled: settled.hubThrottled,
                                                      clientGaps: settled.gapsAtStats, mismatches: settled.dropMismatches)
 
-        let summary = SwarmSummary(url: url.description, clients: clients, connected: channels.count, failed: failed,
+        let summary = SwarmSummary(url: urls.map(\.description).joined(separator: ","), clients: clients, connected: members.count, failed: failed,
                                    stillOpen: open, symbolsPerClient: subscribe, durationSeconds: measured,
                                    slowClients: slowCount, slowReadBytesPerSecond: slowReadBps,
                                    fast: fast, slow: slow, accounting: accounting,
@@ -175,6 +193,10 @@ struct SwarmCommand: AsyncParsableCommand {
         }
 
         // 5. Close politely.
+        let channels = try await withThrowingTaskGroup(of: (any Channel)?.self) { tasks in
+            for member in members { tasks.addTask { try await member.eventLoop.submit { member.channel }.get() } }
+            return try await tasks.reduce(into: [any Channel]()) { if let channel = $1 { $0.append(channel) } }
+        }
         for channel in channels where channel.isActive {
             var code = channel.allocator.buffer(capacity: 2)
             code.write(webSocketErrorCode: .normalClosure)

@@ -31,6 +31,16 @@ final class SwarmLoopStats: @unchecked Sendable {
     var hubThrottled: UInt64 = 0
     var gapsAtStats: UInt64 = 0
     var dropMismatches: UInt64 = 0
+    /// Failover: reconnections made after a hub went away, and attempts that failed.
+    var reconnects: UInt64 = 0
+    var reconnectFailures: UInt64 = 0
+    /// Updates missed while reconnecting: the first snapshot's seq past the last one seen.
+    var failoverGaps: UInt64 = 0
+    /// Welcomes with a new epoch (the publisher restarted), and `status` messages (feed stale/live).
+    var epochChanges: UInt64 = 0
+    var statusMessages: UInt64 = 0
+    /// Connections open now.
+    var open: UInt64 = 0
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -40,6 +50,7 @@ final class SwarmLoopStats: @unchecked Sendable {
         var latency: Histogram<UInt64>
         var updates, snapshots, heartbeats, errors, gapMessages, gapEvents, bytes, closedByServer: UInt64
         var evicted, conflated, seqRegressions, statsReplies, hubDropped, hubThrottled, gapsAtStats, dropMismatches: UInt64
+        var reconnects: UInt64 = 0, reconnectFailures: UInt64 = 0, failoverGaps: UInt64 = 0, epochChanges: UInt64 = 0, statusMessages: UInt64 = 0, open: UInt64 = 0
 
         static var empty: Snapshot {
             Snapshot(latency: Histogram(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
@@ -67,6 +78,12 @@ final class SwarmLoopStats: @unchecked Sendable {
                 total.hubThrottled += part.hubThrottled
                 total.gapsAtStats += part.gapsAtStats
                 total.dropMismatches += part.dropMismatches
+                total.reconnects += part.reconnects
+                total.reconnectFailures += part.reconnectFailures
+                total.failoverGaps += part.failoverGaps
+                total.epochChanges += part.epochChanges
+                total.statusMessages += part.statusMessages
+                total.open += part.open
             }
             return total
         }
@@ -77,9 +94,11 @@ final class SwarmLoopStats: @unchecked Sendable {
         let snapshot = Snapshot(latency: latency, updates: updates, snapshots: snapshots, heartbeats: heartbeats, errors: errors,
                                 gapMessages: gapMessages, gapEvents: gapEvents, bytes: bytes, closedByServer: closedByServer,
                                 evicted: evicted, conflated: conflated, seqRegressions: seqRegressions, statsReplies: statsReplies,
-                                hubDropped: hubDropped, hubThrottled: hubThrottled, gapsAtStats: gapsAtStats, dropMismatches: dropMismatches)
+                                hubDropped: hubDropped, hubThrottled: hubThrottled, gapsAtStats: gapsAtStats, dropMismatches: dropMismatches,
+                                reconnects: reconnects, reconnectFailures: reconnectFailures, failoverGaps: failoverGaps,
+                                epochChanges: epochChanges, statusMessages: statusMessages, open: open)
         if reset {
-            // Eviction and regression counts are kept: they matter whenever they happen.
+            // Eviction, regression and failover counts are kept: they matter whenever they happen.
             latency.reset()
             updates = 0; snapshots = 0; heartbeats = 0; errors = 0; gapMessages = 0; gapEvents = 0; bytes = 0; closedByServer = 0
             conflated = 0

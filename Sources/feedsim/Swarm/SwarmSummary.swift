@@ -51,6 +51,7 @@ struct SwarmSummary {
           latency ms     \(latencyLine(totals))
           seq gaps       \(totals.gapMessages) missed updates in \(totals.gapEvents) jumps, \(totals.conflated) conflated values, \(totals.seqRegressions) regressions
           errors         \(totals.errors) error messages, \(totals.closedByServer) closed by server (\(totals.evicted) evicted as slow)
+          failover       \(totals.reconnects) reconnects (\(totals.reconnectFailures) failed attempts), \(totals.failoverGaps) updates missed while away, \(totals.epochChanges) epoch changes, \(totals.statusMessages) feed status messages
           drop check     \(accounting.replies) stats replies: hub dropped \(accounting.hubDropped) + throttled \(accounting.hubThrottled), clients saw \(accounting.clientGaps) missing, \(accounting.mismatches) mismatches
         """
         if slowClients > 0 {
@@ -81,6 +82,8 @@ struct SwarmSummary {
         "latencyMs":{"p50":\(fmt(ms(totals, 50))),"p90":\(fmt(ms(totals, 90))),"p99":\(fmt(ms(totals, 99))),"p999":\(fmt(ms(totals, 99.9))),"max":\(fmt(Double(totals.latency.max) / 1000))},\
         "gapMessages":\(totals.gapMessages),"gapEvents":\(totals.gapEvents),"conflated":\(totals.conflated),\
         "seqRegressions":\(totals.seqRegressions),"errors":\(totals.errors),"closedByServer":\(totals.closedByServer),"evicted":\(totals.evicted),\
+        "reconnects":\(totals.reconnects),"reconnectFailures":\(totals.reconnectFailures),"failoverGaps":\(totals.failoverGaps),\
+        "epochChanges":\(totals.epochChanges),"statusMessages":\(totals.statusMessages),\
         "slowReadBytesPerSecond":\(slowReadBytesPerSecond),\
         "fast":\(groupJSON(fast, count: clients - slowClients)),"slow":\(groupJSON(slow, count: slowClients)),\
         "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"hubThrottled":\(accounting.hubThrottled),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)},\

@@ -4,9 +4,9 @@
 /// and `throttled` count (which follows it).
 /// A full parse per message would make the load tool, not the hub, the bottleneck.
 struct ScannedMessage: Equatable {
-    enum Kind: Equatable { case quote, trade, conflated, snapshot, stats, heartbeat, ack, error, other }
+    enum Kind: Equatable { case quote, trade, conflated, snapshot, stats, status, welcome, heartbeat, ack, error, other }
     var kind: Kind
-    /// FNV-1a hash of the symbol bytes (0 when absent).
+    /// FNV-1a hash of the symbol bytes (0 when absent); for a `welcome`, of its `epoch`.
     var symbolHash: UInt64 = 0
     var seq: UInt64 = 0
     var ts: UInt64 = 0
@@ -26,7 +26,10 @@ enum UpdateScanner {
         case UInt8(ascii: "t"): kind = .trade
         case UInt8(ascii: "c"): kind = .conflated
         case UInt8(ascii: "s") where bytes.count > cursor + 1 && bytes[cursor + 1] == UInt8(ascii: "n"): kind = .snapshot
-        case UInt8(ascii: "s") where bytes.count > cursor + 1 && bytes[cursor + 1] == UInt8(ascii: "t"): kind = .stats
+        // "stats" and "status" share their first four letters.
+        case UInt8(ascii: "s") where bytes.count > cursor + 4 && bytes[cursor + 1] == UInt8(ascii: "t"):
+            kind = bytes[cursor + 4] == UInt8(ascii: "s") ? .stats : .status
+        case UInt8(ascii: "w"): kind = .welcome
         case UInt8(ascii: "h"): kind = .heartbeat
         case UInt8(ascii: "a"): kind = .ack
         case UInt8(ascii: "e"): kind = .error
@@ -42,19 +45,27 @@ enum UpdateScanner {
             }
             return message
         }
+        if kind == .welcome {
+            if let epochStart = find(#""epoch":""#, in: bytes, from: &cursor) { message.symbolHash = hash(in: bytes, from: epochStart).hash }
+            return message
+        }
         guard kind == .quote || kind == .trade || kind == .conflated || kind == .snapshot else { return message }
         guard let symbolStart = find(#""symbol":""#, in: bytes, from: &cursor) else { return message }
+        (message.symbolHash, cursor) = hash(in: bytes, from: symbolStart)
+        if let seqStart = find(#""seq":"#, in: bytes, from: &cursor) { message.seq = integer(in: bytes, at: seqStart, end: &cursor) }
+        if let tsStart = find(#""ts":"#, in: bytes, from: &cursor) { message.ts = integer(in: bytes, at: tsStart, end: &cursor) }
+        return message
+    }
+
+    /// FNV-1a of a JSON string's bytes from `start` to its closing quote, and the quote's position.
+    private static func hash(in bytes: UnsafeRawBufferPointer, from start: Int) -> (hash: UInt64, end: Int) {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        var index = symbolStart
+        var index = start
         while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
             hash = (hash ^ UInt64(bytes[index])) &* 0x100_0000_01B3
             index += 1
         }
-        message.symbolHash = hash
-        cursor = index
-        if let seqStart = find(#""seq":"#, in: bytes, from: &cursor) { message.seq = integer(in: bytes, at: seqStart, end: &cursor) }
-        if let tsStart = find(#""ts":"#, in: bytes, from: &cursor) { message.ts = integer(in: bytes, at: tsStart, end: &cursor) }
-        return message
+        return (hash, index)
     }
 
     /// Position just after `needle`, searching from `cursor`.

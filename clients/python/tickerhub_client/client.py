@@ -75,11 +75,20 @@ class Update:
 
 
 class TickerHubClient:
-    def __init__(self, url: str, *, token: str | None = None,
+    def __init__(self, url: str | list[str], *, token: str | None = None,
                  token_provider: Callable[[], Awaitable[str]] | None = None, zstd: bool = False,
                  ssl: ssl_module.SSLContext | None = None, heartbeat_ms: int | None = None,
                  backoff: Backoff | None = None, max_queue: int = 10_000, refresh_margin: float = 30.0):
-        self.url = url if heartbeat_ms is None else f"{url}{'&' if '?' in url else '?'}heartbeat={heartbeat_ms}"
+        # Several hubs of a cluster: the client starts on the first and, whenever it must reconnect,
+        # moves on to the next, so clients of a node that dies spread over the others.
+        urls = [url] if isinstance(url, str) else list(url)
+        if not urls:
+            raise ValueError("at least one hub URL")
+        self.urls = [u if heartbeat_ms is None else f"{u}{'&' if '?' in u else '?'}heartbeat={heartbeat_ms}" for u in urls]
+        self._url_index = 0
+        #: "live", or "stale" while the hub says its feed lost its upstream (a `status` message).
+        self.feed = "live"
+        self.feed_stale_reason: str | None = None
         self._token = token
         self._token_provider = token_provider
         self._zstd = zstd
@@ -271,7 +280,13 @@ class TickerHubClient:
             if code in FATAL_CLOSE_CODES or (code == TOKEN_EXPIRED and self._token_provider is None):
                 self._stop(code, reason or FATAL_CLOSE_CODES.get(code, "token expired"))
                 return
+            self._url_index = (self._url_index + 1) % len(self.urls)
             await asyncio.sleep(self._backoff.next_delay())
+
+    @property
+    def url(self) -> str:
+        """The hub this client is (or will next be) connected to."""
+        return self.urls[self._url_index]
 
     async def _connect_once(self):
         self._ready.clear()
@@ -292,6 +307,7 @@ class TickerHubClient:
             self._ws = ws
             try:
                 self.welcome = await self._decode(await ws.recv())
+                self.feed, self.feed_stale_reason = "live", None  # a stale hub says so right after welcome
                 self.connections += 1
                 self.connection_missed = 0
                 self._schedule_refresh()
@@ -346,6 +362,10 @@ class TickerHubClient:
                 elif kind == "error":
                     self.errors.append(message)
                     log.warning("hub error: %s", message)
+                elif kind == "status":
+                    self.feed = message.get("feed", "live")
+                    self.feed_stale_reason = message.get("reason") if self.feed == "stale" else None
+                    log.info("hub feed %s%s", self.feed, f": {self.feed_stale_reason}" if self.feed_stale_reason else "")
                 self.connection_lasted = True
         except ConnectionClosed:
             pass

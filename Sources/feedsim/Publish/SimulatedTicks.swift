@@ -1,0 +1,62 @@
+import FeedModel
+import NIOCore
+
+/// The simulated market a publisher sends: ticks fall due at the rate's schedule and are taken in
+/// batches; numbered here (per symbol, from 1) when the publisher is the numbering source (NATS),
+/// left at seq 0 when the hub numbers them (`/ingest`).
+struct SimulatedTicks {
+    private var simulator: MarketSimulator
+    private var schedule: RateSchedule
+    private let limit: Int?
+    private let started = NIODeadline.now()
+    private var lastSeq: [UInt64]
+    private(set) var owed = 0
+    private(set) var generated = 0
+
+    init(symbols: Int, seed: UInt64, rate: Double, limit: Int?) {
+        simulator = MarketSimulator(instruments: SymbolUniverse.instruments(count: symbols, seed: seed), seed: seed)
+        schedule = RateSchedule(ticksPerSecond: rate)
+        _ = schedule.ticksDue(atNanos: 0)
+        lastSeq = Array(repeating: 0, count: symbols)
+        self.limit = limit
+    }
+
+    var reachedLimit: Bool { limit.map { generated >= $0 } ?? false }
+
+    /// Every instrument's opening quote, numbered: what a numbering publisher sends first, so a hub
+    /// that listens from the start has every symbol's value at once.
+    mutating func openingQuotes() -> [Tick] {
+        let now = Timestamp.now()
+        return simulator.instruments.indices.map { index in
+            lastSeq[index] += 1
+            return Tick(symbol: simulator.instruments[index].symbol, seq: lastSeq[index], timestamp: now,
+                        body: .quote(simulator.currentQuotes[index]))
+        }
+    }
+
+    /// Adds the ticks fallen due since the last call (within the limit).
+    mutating func accrue() {
+        owed += schedule.ticksDue(atNanos: UInt64((NIODeadline.now() - started).nanoseconds))
+        if let limit { owed = min(owed, limit - generated) }
+    }
+
+    /// Up to `count` of the owed ticks, stamped now.
+    mutating func take(_ count: Int, numbered: Bool) -> [Tick] {
+        let size = min(count, owed)
+        let now = Timestamp.now()
+        var ticks: [Tick] = []
+        ticks.reserveCapacity(size)
+        for _ in 0..<size {
+            let event = simulator.next()
+            var seq: UInt64 = 0
+            if numbered {
+                lastSeq[event.instrumentIndex] += 1
+                seq = lastSeq[event.instrumentIndex]
+            }
+            ticks.append(Tick(symbol: simulator.instruments[event.instrumentIndex].symbol, seq: seq, timestamp: now, body: event.body))
+        }
+        owed -= size
+        generated += size
+        return ticks
+    }
+}
