@@ -221,7 +221,7 @@ public final class NATSClient: @unchecked Sendable {
         case .message(let message):
             statistics.messagesIn += 1
             statistics.bytesIn += UInt64(message.payload.readableBytes)
-            if let request = requests.removeValue(forKey: message.subject) {
+            if !requests.isEmpty, let request = requests.removeValue(forKey: message.subject) {
                 request.1.cancel()
                 if message.status == 503 { request.0.fail(NATSClientError.noResponders) } else { request.0.succeed(message) }
             } else {

@@ -3,6 +3,11 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// One operation from the server (the NATS client protocol, docs.nats.io "Client Protocol").
@@ -41,51 +46,120 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
     }
 
     /// The next whole operation in `buffer` (consumed), or nil if it has not all arrived.
+    ///
+    /// `MSG` and `HMSG` (nearly every operation of a busy subscriber) are parsed on the bytes, with
+    /// no intermediate strings: a hub fed at 25,000 messages a second spent more of its CPU here than
+    /// on fanning the ticks out while this went through `String`. The rare rest (`INFO`, `-ERR`, ...)
+    /// go through `String`.
     static func decode(_ buffer: inout ByteBuffer) throws -> NATSServerOperation? {
-        let view = buffer.readableBytesView
-        guard let lineEnd = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > maxControlLine { throw NATSProtocolError.controlLineTooLong }
+        guard let lineLength = buffer.withUnsafeReadableBytes({ raw -> Int? in
+            guard let base = raw.baseAddress, let found = memchr(base, 0x0A, raw.count) else { return nil }
+            return base.distance(to: UnsafeRawPointer(found)) + 1
+        }) else {
+            if buffer.readableBytes > maxControlLine { throw NATSProtocolError.controlLineTooLong }
             return nil
         }
-        let lineLength = lineEnd - view.startIndex + 1
         guard lineLength <= maxControlLine else { throw NATSProtocolError.controlLineTooLong }
-        var lineBytes = view[view.startIndex..<lineEnd]
-        if lineBytes.last == UInt8(ascii: "\r") { lineBytes = lineBytes.dropLast() }
-        let line = String(decoding: lineBytes, as: UTF8.self)
-        let (op, rest) = splitOp(line)
-        switch op {
-        case "MSG", "HMSG":
-            let args = rest.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            let hasHeaders = op == "HMSG"
-            let sizes = hasHeaders ? 2 : 1
-            guard args.count == 2 + sizes || args.count == 3 + sizes,
-                  let sid = UInt64(args[1]), let total = Int(args[args.count - 1]), total >= 0 else {
-                throw NATSProtocolError.malformed(line)
-            }
-            let headerLength = hasHeaders ? Int(args[args.count - 2]) ?? -1 : 0
-            guard headerLength >= 0, headerLength <= total else { throw NATSProtocolError.malformed(line) }
-            // The payload and its CRLF must all be here.
-            guard buffer.readableBytes >= lineLength + total + 2 else { return nil }
+        let tokens = buffer.withUnsafeReadableBytes { ControlLine(UnsafeRawBufferPointer(rebasing: $0[0..<lineLength])) }
+        switch tokens.operation {
+        case .msg, .hmsg:
+            return try message(tokens, lineLength: lineLength, in: &buffer)
+        case .ping:
             buffer.moveReaderIndex(forwardBy: lineLength)
-            var headers: [(name: String, value: String)] = []
-            var status: Int?
-            if hasHeaders {
-                let block = buffer.readString(length: headerLength) ?? ""
-                (headers, status) = try parseHeaders(block)
-            }
-            let payload = buffer.readSlice(length: total - headerLength)!
-            buffer.moveReaderIndex(forwardBy: 2)
-            return .message(NATSMessage(subject: args[0], sid: sid, replyTo: args.count == 3 + sizes ? args[2] : nil,
-                                        headers: headers, status: status, payload: payload))
-        default:
+            return .ping
+        case .pong:
             buffer.moveReaderIndex(forwardBy: lineLength)
+            return .pong
+        case .ok:
+            buffer.moveReaderIndex(forwardBy: lineLength)
+            return .ok
+        case .other:
+            let line = buffer.readString(length: lineLength)!.trimmed(of: "\r\n")
+            let (op, rest) = splitOp(String(line))
             switch op {
-            case "PING": return .ping
-            case "PONG": return .pong
-            case "+OK": return .ok
             case "-ERR": return .error(String(rest.trimmed(of: " '")))
             case "INFO": return .info(try parseInfo(rest))
-            default: throw NATSProtocolError.malformed(line)
+            default: throw NATSProtocolError.malformed(String(line))
+            }
+        }
+    }
+
+    /// `MSG <subject> <sid> [reply-to] <#bytes>` or `HMSG <subject> <sid> [reply-to] <#header bytes> <#total bytes>`.
+    private static func message(_ line: ControlLine, lineLength: Int, in buffer: inout ByteBuffer) throws -> NATSServerOperation? {
+        let hasHeaders = line.operation == .hmsg
+        let arguments = line.tokens.count - 1
+        let sizes = hasHeaders ? 2 : 1
+        func malformed() -> NATSProtocolError {
+            .malformed(buffer.getString(at: buffer.readerIndex, length: lineLength)?.trimmed(of: "\r\n").description ?? "MSG")
+        }
+        guard arguments == 2 + sizes || arguments == 3 + sizes,
+              let sid = line.integer(2, in: buffer), let total = line.integer(line.tokens.count - 1, in: buffer) else {
+            throw malformed()
+        }
+        let headerLength = hasHeaders ? line.integer(line.tokens.count - 2, in: buffer) ?? -1 : 0
+        guard headerLength >= 0, headerLength <= total else { throw malformed() }
+        // The payload and its CRLF must all be here.
+        guard buffer.readableBytes >= lineLength + total + 2 else { return nil }
+        let subject = line.string(1, in: buffer)
+        let replyTo = arguments == 3 + sizes ? line.string(3, in: buffer) : nil
+        buffer.moveReaderIndex(forwardBy: lineLength)
+        var headers: [(name: String, value: String)] = []
+        var status: Int?
+        if hasHeaders {
+            (headers, status) = try buffer.readSlice(length: headerLength)!.withUnsafeReadableBytes(parseHeaders)
+        }
+        let payload = buffer.readSlice(length: total - headerLength)!
+        buffer.moveReaderIndex(forwardBy: 2)
+        return .message(NATSMessage(subject: subject, sid: UInt64(sid), replyTo: replyTo, headers: headers, status: status, payload: payload))
+    }
+
+    /// A control line cut at spaces and tabs, as byte ranges of the buffer's readable bytes.
+    private struct ControlLine {
+        enum Operation { case msg, hmsg, ping, pong, ok, other }
+        var tokens: [Range<Int>] = []
+        var operation = Operation.other
+
+        init(_ line: UnsafeRawBufferPointer) {
+            var end = line.count
+            while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
+            tokens.reserveCapacity(6)
+            var index = 0
+            while index < end {
+                while index < end, line[index] == 0x20 || line[index] == 0x09 { index += 1 }
+                let start = index
+                while index < end, line[index] != 0x20, line[index] != 0x09 { index += 1 }
+                if index > start { tokens.append(start..<index) }
+            }
+            guard let first = tokens.first else { return }
+            // Case-insensitive (the protocol allows either); clearing bit 5 upper-cases ASCII letters.
+            func isOp(_ name: StaticString) -> Bool {
+                guard first.count == name.utf8CodeUnitCount else { return false }
+                return zip(line[first], UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)).allSatisfy {
+                    ($0 & 0xDF) == ($1 & 0xDF)
+                }
+            }
+            if isOp("MSG") { operation = .msg }
+            else if isOp("HMSG") { operation = .hmsg }
+            else if isOp("PING") { operation = .ping }
+            else if isOp("PONG") { operation = .pong }
+            else if isOp("+OK") { operation = .ok }
+        }
+
+        func string(_ index: Int, in buffer: ByteBuffer) -> String {
+            buffer.getString(at: buffer.readerIndex + tokens[index].lowerBound, length: tokens[index].count) ?? ""
+        }
+
+        /// A decimal, non-negative token (nil if it is not one, or past 18 digits).
+        func integer(_ index: Int, in buffer: ByteBuffer) -> Int? {
+            let range = tokens[index]
+            guard range.count <= 18 else { return nil }
+            return buffer.withUnsafeReadableBytes { raw in
+                var value = 0
+                for byte in raw[range] {
+                    guard byte >= 0x30, byte <= 0x39 else { return nil }
+                    value = value * 10 + Int(byte - 0x30)
+                }
+                return value
             }
         }
     }
@@ -112,16 +186,41 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
     }
 
     /// `NATS/1.0[ status[ description]]` CRLF, then `Name: value` lines, then an empty line.
-    static func parseHeaders(_ block: String) throws -> ([(name: String, value: String)], Int?) {
-        var lines = block.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
-        guard let first = lines.first, first.hasPrefix("NATS/1.0") else { throw NATSProtocolError.malformed("headers \(block.prefix(80))") }
-        lines.removeFirst()
-        let statusText = first.dropFirst("NATS/1.0".count).trimmed(of: " \t")
-        let status = statusText.split(separator: " ").first.flatMap { Int($0) }
+    static func parseHeaders(_ block: UnsafeRawBufferPointer) throws -> ([(name: String, value: String)], Int?) {
+        func malformed() -> NATSProtocolError { .malformed("headers \(String(decoding: block.prefix(80), as: UTF8.self))") }
+        let version = "NATS/1.0".utf8
+        guard block.count >= version.count, block.prefix(version.count).elementsEqual(version) else { throw malformed() }
+        func lineEnd(from start: Int) -> Int {
+            var index = start
+            while index < block.count, block[index] != 0x0A { index += 1 }
+            return index
+        }
+        func trimmed(_ range: Range<Int>) -> Range<Int> {
+            var (start, end) = (range.lowerBound, range.upperBound)
+            while start < end, block[start] == 0x20 || block[start] == 0x09 { start += 1 }
+            while end > start, block[end - 1] == 0x20 || block[end - 1] == 0x09 || block[end - 1] == 0x0D { end -= 1 }
+            return start..<end
+        }
+        var end = lineEnd(from: 0)
+        var status: Int?
+        var digits = trimmed(version.count..<end).lowerBound
+        var code = 0
+        while digits < end, block[digits] >= 0x30, block[digits] <= 0x39, code < 1000 {
+            code = code * 10 + Int(block[digits] - 0x30)
+            digits += 1
+            status = code
+        }
         var headers: [(name: String, value: String)] = []
-        for line in lines where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { throw NATSProtocolError.malformed("header \(line.prefix(80))") }
-            headers.append((String(line[..<colon]), String(line[line.index(after: colon)...].trimmed(of: " \t"))))
+        var start = end + 1
+        while start < block.count {
+            end = lineEnd(from: start)
+            let line = trimmed(start..<end)
+            start = end + 1
+            guard !line.isEmpty else { continue }
+            guard let colon = block[line].firstIndex(of: UInt8(ascii: ":")) else { throw malformed() }
+            let name = trimmed(line.lowerBound..<colon), value = trimmed((colon + 1)..<line.upperBound)
+            headers.append((String(decoding: UnsafeRawBufferPointer(rebasing: block[name]), as: UTF8.self),
+                            String(decoding: UnsafeRawBufferPointer(rebasing: block[value]), as: UTF8.self)))
         }
         return (headers, status)
     }
@@ -170,23 +269,56 @@ enum NATSCommand {
     static func ping(into buffer: inout ByteBuffer) { buffer.writeStaticString("PING\r\n") }
     static func pong(into buffer: inout ByteBuffer) { buffer.writeStaticString("PONG\r\n") }
 
-    /// `PUB`, or `HPUB` when there are headers.
+    /// `PUB`, or `HPUB` when there are headers. Written piece by piece, without building strings:
+    /// a publisher sends one of these per tick.
     static func publish(subject: String, replyTo: String?, headers: [(name: String, value: String)], payload: ByteBuffer,
                         into buffer: inout ByteBuffer) {
-        let reply = replyTo.map { " \($0)" } ?? ""
-        if headers.isEmpty {
-            buffer.writeString("PUB \(subject)\(reply) \(payload.readableBytes)\r\n")
-        } else {
-            var block = "NATS/1.0\r\n"
-            for (name, value) in headers { block += "\(name): \(value)\r\n" }
-            block += "\r\n"
-            let headerLength = block.utf8.count
-            buffer.writeString("HPUB \(subject)\(reply) \(headerLength) \(headerLength + payload.readableBytes)\r\n")
-            buffer.writeString(block)
+        var headerLength = 0
+        if !headers.isEmpty {
+            headerLength = "NATS/1.0\r\n\r\n".utf8.count
+            for (name, value) in headers { headerLength += name.utf8.count + 2 + value.utf8.count + 2 }
+        }
+        buffer.writeStaticString(headers.isEmpty ? "PUB " : "HPUB ")
+        buffer.writeString(subject)
+        if let replyTo {
+            buffer.writeStaticString(" ")
+            buffer.writeString(replyTo)
+        }
+        if !headers.isEmpty {
+            buffer.writeStaticString(" ")
+            writeDecimal(headerLength, into: &buffer)
+        }
+        buffer.writeStaticString(" ")
+        writeDecimal(headerLength + payload.readableBytes, into: &buffer)
+        buffer.writeStaticString("\r\n")
+        if !headers.isEmpty {
+            buffer.writeStaticString("NATS/1.0\r\n")
+            for (name, value) in headers {
+                buffer.writeString(name)
+                buffer.writeStaticString(": ")
+                buffer.writeString(value)
+                buffer.writeStaticString("\r\n")
+            }
+            buffer.writeStaticString("\r\n")
         }
         var payload = payload
         buffer.writeBuffer(&payload)
         buffer.writeStaticString("\r\n")
+    }
+
+    private static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var remaining = max(0, value)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            repeat {
+                raw[19 - count] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+                count += 1
+            } while remaining > 0
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(20 - count)...]))
+        }
     }
 
     /// A subject token may not be empty nor hold spaces, tabs or line breaks.

@@ -35,10 +35,11 @@ public enum TickMessages {
         return NATSOutgoingMessage(subject: replyTo, payload: payload, headers: [(TickSubjects.epochHeader, epoch.rawValue)])
     }
 
-    /// The epoch and ticks of a tick message or a snapshot answer.
-    public static func decode(_ message: NATSMessage) throws(DecodeError) -> (epoch: FeedEpoch, ticks: [Tick]) {
+    /// The epoch and ticks of a tick message or a snapshot answer. `known`: the epoch the caller
+    /// holds, taken as is when the header names it (nearly always), without checking the text again.
+    public static func decode(_ message: NATSMessage, known: FeedEpoch? = nil) throws(DecodeError) -> (epoch: FeedEpoch, ticks: [Tick]) {
         guard let text = message.header(TickSubjects.epochHeader) else { throw .missingEpoch }
-        guard let epoch = FeedEpoch(text) else { throw .invalidEpoch(text) }
+        guard let epoch = text == known?.rawValue ? known : FeedEpoch(text) else { throw .invalidEpoch(text) }
         do {
             return (epoch, try BinaryTickCodec.decodeBatch(message.payload))
         } catch {

@@ -90,7 +90,7 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
 
     private func received(_ message: NATSMessage) {
         do {
-            let (epoch, ticks) = try TickMessages.decode(message)
+            let (epoch, ticks) = try TickMessages.decode(message, known: adopted)
             accept(ticks, epoch: epoch)
         } catch {
             reject("\(error)", subject: message.subject)
