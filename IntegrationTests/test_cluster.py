@@ -95,7 +95,7 @@ def test_subscribers_on_every_node_see_the_same_symbol_seq_and_values(start_hub,
 
 
 def test_a_killed_hub_loses_its_clients_to_the_others_which_converge_with_every_gap_counted(start_hub, cluster):
-    hubs = start_hubs(start_hub, cluster)
+    hubs = start_hubs(start_hub, cluster, 3, "--history", "1000")
     publisher = NATSPublisher(cluster.urls(0), rate=2000, symbols=50)
     wait_ready(hubs)
     urls = ",".join(hub.ws_url for hub in hubs)
@@ -129,6 +129,9 @@ def test_a_killed_hub_loses_its_clients_to_the_others_which_converge_with_every_
 
     client, moved_after, truth, state = asyncio.run(run())
     assert client.connections == 2 and client.url != hubs[0].ws_url, "the client moved to another node"
+    # Same epoch and seqs on every node: it resumed with `since` and got what it missed replayed.
+    assert client.recoveries["recovered"] == len(SYMBOLS), client.recoveries
+    assert sum(state[symbol].gaps for symbol in SYMBOLS) == 0, "recovered, nothing missed"
     assert moved_after < 5, moved_after
     for symbol in SYMBOLS:
         assert state[symbol].seq == truth[symbol]["seq"], (symbol, state[symbol], truth[symbol])

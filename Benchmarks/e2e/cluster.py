@@ -125,7 +125,7 @@ def connections(args, bin_dir: Path, log_dir: Path) -> dict:
             swarms.append((subprocess.Popen(
                 [str(bin_dir / "feedsim"), "swarm", "--url", f"ws://127.0.0.1:{port}/ws", "--clients", str(args.per_hub),
                  "--subscribe", str(args.subscribe), "--duration", str(args.duration), "--warmup", str(args.warmup),
-                 "--threads", "1", "--concurrency", "128", "--seed", str(7 + index), "--json", str(summary)],
+                 "--threads", "1", "--concurrency", "128", "--spread", "even", "--seed", str(7 + index), "--json", str(summary)],
                 stdout=swarm_log, stderr=subprocess.STDOUT, preexec_fn=raise_open_file_limit), summary))
         results = []
         for process, summary in swarms:
@@ -176,7 +176,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--per-hub", type=int, default=15000)
     args = parser.parse_args()
-    rates = [float(r) for r in (args.rate or ("5000,25000" if args.what == "feed" else "200")).split(",")]
+    rates = [float(r) for r in (args.rate or ("5000,25000" if args.what == "feed" else "50")).split(",")]
     if args.what == "connections":
         args.subscribe = args.subscribe if args.subscribe != 10 else 2
     bin_dir = Path(args.bin_dir)
