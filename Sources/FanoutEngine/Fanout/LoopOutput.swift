@@ -40,6 +40,11 @@ final class LoopOutput {
     func sendUpdate(_ message: OutgoingMessage, seq: UInt64, to subscription: Subscription) {
         let subscriber = subscription.subscriber
         let spilled = writeQueue.add(codecs.frame(message, for: subscriber), for: subscriber)
+        // A live update that jumps is the feed's gap (every skip the hub makes goes through
+        // `sendLatest`); from a start without a value (seq 0) there is nothing to jump from.
+        if subscription.lastSentSeq > 0, seq > subscription.lastSentSeq + 1 {
+            subscriber.upstream &+= seq - subscription.lastSentSeq - 1
+        }
         subscription.lastSentSeq = seq
         subscriber.delivered &+= 1
         counts.deliveries &+= 1

@@ -52,6 +52,11 @@ public final class Subscriber {
     /// counted like `dropped` when the update that jumps over them is sent. `dropped + throttled`
     /// is the sum of the seq gaps the client has seen.
     public internal(set) var throttled: UInt64 = 0
+    /// Updates the feed itself skipped (an upstream gap: the publisher's seq jumped), seen as a jump
+    /// between two live updates sent to this connection. `dropped + throttled + upstream` is the
+    /// sum of the seq gaps the client has seen. (An upstream gap inside a span the hub conflated is
+    /// counted in `dropped`, with the rest of the span.)
+    public internal(set) var upstream: UInt64 = 0
     /// True when something was written since the owner last cleared it; drives heartbeats.
     public var wroteSinceLastCheck = false
     /// Whether the connection takes more frames now; the sink keeps it current (`FrameSink.attach`).

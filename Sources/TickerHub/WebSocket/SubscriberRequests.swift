@@ -44,7 +44,7 @@ struct SubscriberRequests {
         case .stats(let id):
             .success([.stats(id: id, counters: [
                 ("delivered", subscriber.delivered), ("dropped", subscriber.dropped), ("throttled", subscriber.throttled),
-                ("conflated", subscriber.conflated),
+                ("upstream", subscriber.upstream), ("conflated", subscriber.conflated),
                 ("stale", UInt64(subscriber.staleCount)), ("subscriptions", UInt64(subscriber.subscriptionCount)),
                 ("backlog_bytes", UInt64(backlogBytes())),
             ])])

@@ -132,8 +132,9 @@ final class SwarmClient: ChannelInboundHandler {
             stats.statsReplies &+= 1
             stats.hubDropped &+= message.seq
             stats.hubThrottled &+= message.throttled
+            stats.hubUpstream &+= message.upstream
             stats.gapsAtStats &+= gapsSinceConnect
-            if message.seq &+ message.throttled != gapsSinceConnect { stats.dropMismatches &+= 1 }
+            if message.seq &+ message.throttled &+ message.upstream != gapsSinceConnect { stats.dropMismatches &+= 1 }
         case .heartbeat:
             stats.heartbeats &+= 1
         case .error:

@@ -179,7 +179,8 @@ struct SwarmCommand: AsyncParsableCommand {
         }
         let accounting = SwarmSummary.DropAccounting(replies: settled.statsReplies, hubDropped: settled.hubDropped,
                                                      hubThrottled: settled.hubThrottled,
-                                                     clientGaps: settled.gapsAtStats, mismatches: settled.dropMismatches)
+                                                     clientGaps: settled.gapsAtStats, mismatches: settled.dropMismatches,
+                                                     hubUpstream: settled.hubUpstream)
 
         let summary = SwarmSummary(url: urls.map(\.description).joined(separator: ","), clients: clients, connected: members.count, failed: failed,
                                    stillOpen: open, symbolsPerClient: subscribe, durationSeconds: measured,

@@ -29,6 +29,8 @@ final class SwarmLoopStats: @unchecked Sendable {
     var hubDropped: UInt64 = 0
     /// The hub's `throttled` count (updates skipped under `maxFrequency`), also shown as seq gaps.
     var hubThrottled: UInt64 = 0
+    /// The hub's `upstream` count (the feed's own gaps, shown as seq gaps too).
+    var hubUpstream: UInt64 = 0
     var gapsAtStats: UInt64 = 0
     var dropMismatches: UInt64 = 0
     /// Failover: reconnections made after a hub went away, and attempts that failed.
@@ -50,7 +52,7 @@ final class SwarmLoopStats: @unchecked Sendable {
         var latency: Histogram<UInt64>
         var updates, snapshots, heartbeats, errors, gapMessages, gapEvents, bytes, closedByServer: UInt64
         var evicted, conflated, seqRegressions, statsReplies, hubDropped, hubThrottled, gapsAtStats, dropMismatches: UInt64
-        var reconnects: UInt64 = 0, reconnectFailures: UInt64 = 0, failoverGaps: UInt64 = 0, epochChanges: UInt64 = 0, statusMessages: UInt64 = 0, open: UInt64 = 0
+        var reconnects: UInt64 = 0, reconnectFailures: UInt64 = 0, failoverGaps: UInt64 = 0, epochChanges: UInt64 = 0, statusMessages: UInt64 = 0, open: UInt64 = 0, hubUpstream: UInt64 = 0
 
         static var empty: Snapshot {
             Snapshot(latency: Histogram(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
@@ -84,6 +86,7 @@ final class SwarmLoopStats: @unchecked Sendable {
                 total.epochChanges += part.epochChanges
                 total.statusMessages += part.statusMessages
                 total.open += part.open
+                total.hubUpstream += part.hubUpstream
             }
             return total
         }
@@ -96,7 +99,7 @@ final class SwarmLoopStats: @unchecked Sendable {
                                 evicted: evicted, conflated: conflated, seqRegressions: seqRegressions, statsReplies: statsReplies,
                                 hubDropped: hubDropped, hubThrottled: hubThrottled, gapsAtStats: gapsAtStats, dropMismatches: dropMismatches,
                                 reconnects: reconnects, reconnectFailures: reconnectFailures, failoverGaps: failoverGaps,
-                                epochChanges: epochChanges, statusMessages: statusMessages, open: open)
+                                epochChanges: epochChanges, statusMessages: statusMessages, open: open, hubUpstream: hubUpstream)
         if reset {
             // Eviction, regression and failover counts are kept: they matter whenever they happen.
             latency.reset()

@@ -10,6 +10,7 @@ struct SwarmSummary {
     /// the gaps the clients saw: dropped + throttled must equal the gaps exactly.
     struct DropAccounting {
         var replies, hubDropped, hubThrottled, clientGaps, mismatches: UInt64
+        var hubUpstream: UInt64 = 0
     }
 
     var url: String
@@ -52,7 +53,7 @@ struct SwarmSummary {
           seq gaps       \(totals.gapMessages) missed updates in \(totals.gapEvents) jumps, \(totals.conflated) conflated values, \(totals.seqRegressions) regressions
           errors         \(totals.errors) error messages, \(totals.closedByServer) closed by server (\(totals.evicted) evicted as slow)
           failover       \(totals.reconnects) reconnects (\(totals.reconnectFailures) failed attempts), \(totals.failoverGaps) updates missed while away, \(totals.epochChanges) epoch changes, \(totals.statusMessages) feed status messages
-          drop check     \(accounting.replies) stats replies: hub dropped \(accounting.hubDropped) + throttled \(accounting.hubThrottled), clients saw \(accounting.clientGaps) missing, \(accounting.mismatches) mismatches
+          drop check     \(accounting.replies) stats replies: hub dropped \(accounting.hubDropped) + throttled \(accounting.hubThrottled) + upstream \(accounting.hubUpstream), clients saw \(accounting.clientGaps) missing, \(accounting.mismatches) mismatches
         """
         if slowClients > 0 {
             text += """
@@ -86,7 +87,7 @@ struct SwarmSummary {
         "epochChanges":\(totals.epochChanges),"statusMessages":\(totals.statusMessages),\
         "slowReadBytesPerSecond":\(slowReadBytesPerSecond),\
         "fast":\(groupJSON(fast, count: clients - slowClients)),"slow":\(groupJSON(slow, count: slowClients)),\
-        "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"hubThrottled":\(accounting.hubThrottled),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)},\
+        "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"hubThrottled":\(accounting.hubThrottled),"hubUpstream":\(accounting.hubUpstream),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)},\
         "config":\(configurationJSON),\
         "window":{"startUnixSeconds":\(fmt(window.start.timeIntervalSince1970)),"endUnixSeconds":\(fmt(window.end.timeIntervalSince1970))},\
         "latencyHistogramMicros":\(histogramJSON(totals.latency))}

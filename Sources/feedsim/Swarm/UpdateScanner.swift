@@ -10,8 +10,9 @@ struct ScannedMessage: Equatable {
     var symbolHash: UInt64 = 0
     var seq: UInt64 = 0
     var ts: UInt64 = 0
-    /// A `stats` reply's `throttled` count.
+    /// A `stats` reply's `throttled` and `upstream` counts.
     var throttled: UInt64 = 0
+    var upstream: UInt64 = 0
 }
 
 enum UpdateScanner {
@@ -42,6 +43,9 @@ enum UpdateScanner {
             }
             if let throttledStart = find(#""throttled":"#, in: bytes, from: &cursor) {
                 message.throttled = integer(in: bytes, at: throttledStart, end: &cursor)
+            }
+            if let upstreamStart = find(#""upstream":"#, in: bytes, from: &cursor) {
+                message.upstream = integer(in: bytes, at: upstreamStart, end: &cursor)
             }
             return message
         }
