@@ -160,3 +160,33 @@ test("the gaps it counts equal the hub's dropped plus throttled, and a fatal clo
     await hub.stop();
   }
 });
+
+test("given several hubs, it moves to the next when its hub goes away, and tells a stale feed", async () => {
+  const first = await startHub(["--symbols", SYMBOLS.join(","), "--rate", "200"]);
+  const second = await startHub(["--symbols", SYMBOLS.join(","), "--rate", "200"]);
+  const client = new TickerHubClient([first.url, second.url], { WebSocket, backoff: new Backoff({ initialMs: 50, maxMs: 100 }) });
+  const feeds = [];
+  client.on("feed", f => feeds.push(f));
+  try {
+    await client.connect();
+    await client.subscribe(SYMBOLS);
+    assert.equal(client.url, first.url);
+    const firstEpoch = client.epoch;
+    await first.stop();
+    for (let i = 0; i < 100 && !(client.connections === 2 && client.status === "connected"); i++) await sleep(50);
+    assert.equal(client.connections, 2);
+    assert.equal(client.url, second.url, "it moved to the next hub of its list");
+    assert.notEqual(client.epoch, firstEpoch, "a simulating hub numbers on its own: the client re-based");
+    const updates = collect(client);
+    for (let i = 0; i < 100 && updates.length < 5; i++) await sleep(50);
+    assert.ok(updates.length >= 5, "updates flow from the second hub");
+    // A `status` message from the hub is the "feed" event and the `feed` property.
+    client.receive(client.ws, { type: "status", feed: "stale", reason: "NATS lost" });
+    assert.deepEqual(client.feed, { feed: "stale", reason: "NATS lost" });
+    assert.deepEqual(feeds, [{ feed: "stale", reason: "NATS lost" }]);
+  } finally {
+    client.close();
+    await first.stop();
+    await second.stop();
+  }
+});

@@ -164,6 +164,10 @@ const connection = {
     client.on("error", m => page.onError(m));
     client.on("welcome", () => { $("extension").textContent = client.extensions || "none"; });
     client.on("status", s => this.showStatus(s));
+    // The hub lost its feed (a NATS-fed node): its prices are its last ones, so say so.
+    client.on("feed", f => f.feed === "stale"
+      ? setStatus(`connected, feed stale: ${f.reason || "upstream lost"} (prices may be old)`, "warn")
+      : setStatus("connected", "ok"));
     client.connect();
   },
 
@@ -189,7 +193,11 @@ const connection = {
   // The hub's universe may change between connections (a restart with other flags, an ingest hub
   // learning symbols), so it is fetched again on every connection, and new rows subscribed.
   async connected() {
-    setStatus("connected", "ok");
+    if (this.client.feed.feed === "stale") {
+      setStatus(`connected, feed stale: ${this.client.feed.reason || "upstream lost"} (prices may be old)`, "warn");
+    } else {
+      setStatus("connected", "ok");
+    }
     $("notice").textContent = "";
     try { await page.refreshSymbols(); } catch { return; }
     if (page.needsDefaultWatchlist && page.allSymbols.length) {
