@@ -17,8 +17,7 @@ final class NATSPublication: Service, @unchecked Sendable {
     private let client: NATSClient
     private let publisher: TickPublisher
     private let logger: Logger
-    private var lastTicks = LastTicks()
-    private let allocator = ByteBufferAllocator()
+    private var published = PublishedTicks()
 
     /// Taps the publisher at once, so the feed's first ticks (its opening quotes) are published too.
     init(servers: [String], publisher: TickPublisher, logger: Logger) {
@@ -39,7 +38,7 @@ final class NATSPublication: Service, @unchecked Sendable {
             case .reconnecting, .closed: break
             }
         }
-        SnapshotResponder.serve(on: client) { [self] in (publisher.epoch, lastTicks.ticks) }
+        SnapshotResponder.serve(on: client) { [self] in (publisher.epoch, published.latest.ticks) }
         _ = client.connect()
         try? await gracefulShutdown()
         // Let what was published reach the server before going.
@@ -48,13 +47,6 @@ final class NATSPublication: Service, @unchecked Sendable {
     }
 
     private func publish(_ ticks: [Tick]) {
-        let epoch = publisher.epoch
-        var messages: [NATSOutgoingMessage] = []
-        messages.reserveCapacity(ticks.count)
-        for tick in ticks {
-            lastTicks.record(tick)
-            messages.append(TickMessages.message(for: tick, epoch: epoch, allocator: allocator))
-        }
-        client.publish(messages)
+        client.publish(published.messages(for: ticks, epoch: publisher.epoch))
     }
 }

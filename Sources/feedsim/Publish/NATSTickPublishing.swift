@@ -15,11 +15,10 @@ final class NATSTickPublishing: @unchecked Sendable {
     private let client: NATSClient
     private let group: MultiThreadedEventLoopGroup
     private var ticks: SimulatedTicks
-    private var lastTicks = LastTicks()
+    private var published = PublishedTicks()
     private let epoch = FeedEpoch.starting(at: .now())
     private let duration: Double?
     private let batchMilliseconds: Int
-    private let allocator = ByteBufferAllocator()
 
     init(servers: [String], symbols: Int, seed: UInt64, rate: Double, limit: Int?, duration: Double?, batchMilliseconds: Int) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -44,7 +43,7 @@ final class NATSTickPublishing: @unchecked Sendable {
             }
         }
         let loop = client.eventLoop
-        _ = try await SnapshotResponder.serve(on: client) { [self] in (epoch, lastTicks.ticks) }.get()
+        _ = try await SnapshotResponder.serve(on: client) { [self] in (epoch, published.latest.ticks) }.get()
         try await client.connect().get()
         log("publishing to NATS, epoch \(epoch)")
         let started = Date()
@@ -85,12 +84,6 @@ final class NATSTickPublishing: @unchecked Sendable {
     }
 
     private func publish(_ batch: [Tick]) {
-        var messages: [NATSOutgoingMessage] = []
-        messages.reserveCapacity(batch.count)
-        for tick in batch {
-            lastTicks.record(tick)
-            messages.append(TickMessages.message(for: tick, epoch: epoch, allocator: allocator))
-        }
-        client.publish(messages)
+        client.publish(published.messages(for: batch, epoch: epoch))
     }
 }
