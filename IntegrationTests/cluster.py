@@ -31,7 +31,9 @@ def wait_for_port(port: int, timeout: float = 10):
 class NATSCluster:
     """`size` nats-servers, each routed to every other, on free loopback ports."""
 
-    def __init__(self, size: int = 3):
+    def __init__(self, size: int = 3, token: str | None = None):
+        """`token`: the servers require it from clients (`--auth`)."""
+        self.token = token
         self.client_ports = [free_port() for _ in range(size)]
         self.cluster_ports = [free_port() for _ in range(size)]
         self.processes: list[subprocess.Popen | None] = [None] * size
@@ -46,6 +48,7 @@ class NATSCluster:
         routes = ",".join(f"nats://127.0.0.1:{port}" for i, port in enumerate(self.cluster_ports) if i != index)
         self.processes[index] = subprocess.Popen(
             [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.client_ports[index]),
+             *(["--auth", self.token] if self.token else []),
              "--cluster_name", "tickerhub-it", "--cluster", f"nats://127.0.0.1:{self.cluster_ports[index]}", "--routes", routes],
             stdout=self.logs[index], stderr=subprocess.STDOUT)
 

@@ -258,3 +258,20 @@ def test_a_simulating_hub_with_publish_nats_feeds_the_others(start_hub, cluster)
     assert len(common) > 200, len(common)
     for key in common:
         assert markets[0][key] == markets[1][key] == markets[2][key], key
+
+
+def test_nats_servers_that_require_a_token_feed_only_hubs_that_have_it(start_hub):
+    nats = NATSCluster(1, token="cluster-s3cret")
+    try:
+        publisher = NATSPublisher(nats.url(0), "--nats-token", "cluster-s3cret", rate=500, symbols=20)
+        with_token = start_hub("--feed", nats.url(0), "--nats-token", "cluster-s3cret")
+        without = start_hub("--feed", nats.url(0))
+        wait_ready([with_token])
+        time.sleep(1.0)
+        status, body = without.get("/readyz")
+        assert status == 503 and "warming up" in body
+        assert "Authorization Violation" in without.log_text()
+        assert "nats-token=set" in with_token.log_text() and "cluster-s3cret" not in with_token.log_text()
+        publisher.stop()
+    finally:
+        nats.stop()

@@ -11,6 +11,9 @@ public struct LastTicks: Sendable {
     }
 
     private var bySymbol: [Symbol: Latest] = [:]
+    /// Symbols in the order first seen: a publisher's is its universe's (busiest first), and a hub
+    /// that warms from the answer registers them in that order, so it lists them as the publisher would.
+    private var order: [Symbol] = []
 
     public init() {}
 
@@ -18,6 +21,7 @@ public struct LastTicks: Sendable {
 
     /// Keeps `tick` if it is the newest of its kind for its symbol.
     public mutating func record(_ tick: Tick) {
+        if bySymbol[tick.symbol] == nil { order.append(tick.symbol) }
         switch tick.body {
         case .quote:
             if (bySymbol[tick.symbol]?.quote?.seq ?? 0) < tick.seq || tick.seq == 0 { bySymbol[tick.symbol, default: Latest()].quote = tick }
@@ -36,13 +40,14 @@ public struct LastTicks: Sendable {
     /// Forgets everything (a new epoch: the old seqs mean nothing).
     public mutating func removeAll() {
         bySymbol.removeAll(keepingCapacity: true)
+        order.removeAll(keepingCapacity: true)
     }
 
-    /// Every kept tick, each symbol's oldest first, symbols in name order.
+    /// Every kept tick, each symbol's oldest first, symbols in the order first seen.
     public var ticks: [Tick] {
         var ticks: [Tick] = []
         ticks.reserveCapacity(bySymbol.count * 2)
-        for symbol in bySymbol.keys.sorted(by: { $0.name < $1.name }) {
+        for symbol in order {
             let latest = bySymbol[symbol]!
             let pair = [latest.quote, latest.trade].compactMap { $0 }.sorted { $0.seq < $1.seq }
             ticks.append(contentsOf: pair)

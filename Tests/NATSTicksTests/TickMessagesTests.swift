@@ -65,6 +65,10 @@ import Testing
         #expect(state.seq == 3 && state.quote != nil && state.lastTrade != nil)
         last.removeAll()
         #expect(last.ticks.isEmpty)
+        // Symbols come in the order first seen (a publisher's universe order: busiest first).
+        last.record(msft)
+        last.record(quote(4))
+        #expect(last.ticks.map(\.symbol.name) == ["MSFT", "AAPL"])
     }
 
     @Test func aHubFollowsANewerEpochAndIgnoresAnOlderOne() {

@@ -29,6 +29,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var natsServers: [String] = []
     /// Also publish the simulated market to these NATS servers (`--publish-nats`), to feed other hubs.
     var publishNATS: [String] = []
+    /// The token the NATS servers require (`nats-server --auth`), for the feed and the publication.
+    var natsToken: String?
     var symbols = SymbolSelection.count(500)
     /// Simulated ticks per second across all symbols.
     var ticksPerSecond = 100.0
@@ -139,6 +141,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         var text = "host=\(host) port=\(port) feed=\(feed.rawValue) event-loops=\(eventLoops) ring=\(engine.ringBytes)B"
         if feed == .nats { text += " nats=\(natsServers.joined(separator: ","))" }
         if !publishNATS.isEmpty { text += " publish-nats=\(publishNATS.joined(separator: ","))" }
+        if feed == .nats || !publishNATS.isEmpty { text += " nats-token=\(natsToken == nil ? "none" : "set")" }
         if feed == .sim {
             text += " symbols=\(symbolText) rate=\(Int(ticksPerSecond))/s seed=\(seed)"
             if let burstPeriodSeconds { text += " burst=10x for \(burstLengthSeconds)s every \(burstPeriodSeconds)s" }

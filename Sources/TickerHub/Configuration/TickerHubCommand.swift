@@ -49,6 +49,9 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "Also publish this hub's ticks to NATS (comma-separated server URLs), so it feeds hubs started with --feed nats://...; with --feed sim. (env TICKERHUB_PUBLISH_NATS)")
     var publishNats: String?
 
+    @Option(help: "The token the NATS servers require (nats-server --auth), for --feed nats:// and --publish-nats. Prefer the environment variable: arguments show in ps. (env TICKERHUB_NATS_TOKEN)")
+    var natsToken: String?
+
     @Option(help: "Simulated symbols: a count of the default universe, or a comma-separated list. (env TICKERHUB_SYMBOLS)")
     var symbols: String?
 
@@ -204,6 +207,7 @@ struct TickerHubCommand: AsyncParsableCommand {
             guard configuration.feed == .sim else { throw ValidationError("--publish-nats goes with --feed sim: a hub publishes the market it simulates") }
             configuration.publishNATS = try natsServers(publishTo, flag: "--publish-nats")
         }
+        configuration.natsToken = try sources.optional(natsToken, "nats-token", secret: true)
         configuration.symbols = try parsedSymbols(try sources.value(symbols, "symbols", default: "500"))
         configuration.ticksPerSecond = try sources.value(rate, "rate", default: defaults.ticksPerSecond)
         guard configuration.ticksPerSecond >= 0 else { throw ValidationError("--rate must not be negative") }

@@ -10,7 +10,7 @@ enum FeedSources {
         switch configuration.feed {
         case .sim: SimulatedFeed(configuration: configuration, publisher: publisher)
         case .ingest: IngestFeed()
-        case .nats: NATSFeed(servers: configuration.natsServers, publisher: publisher, status: status, logger: logger)
+        case .nats: NATSFeed(servers: configuration.natsServers, token: configuration.natsToken, publisher: publisher, status: status, logger: logger)
         }
     }
 
@@ -18,7 +18,7 @@ enum FeedSources {
     /// feed, so it sees the feed's first ticks.
     static func publication(_ configuration: HubConfiguration, publisher: TickPublisher, logger: Logger) -> (any Service)? {
         guard !configuration.publishNATS.isEmpty else { return nil }
-        return NATSPublication(servers: configuration.publishNATS, publisher: publisher, logger: logger)
+        return NATSPublication(servers: configuration.publishNATS, token: configuration.natsToken, publisher: publisher, logger: logger)
     }
 
     /// The instruments the zstd dictionary is trained on (`ZstdDictionaryTraining`): the simulated

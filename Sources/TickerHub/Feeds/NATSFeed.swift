@@ -43,9 +43,10 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
     static let snapshotTimeout = TimeAmount.seconds(2)
     static let snapshotRetry = TimeAmount.seconds(1)
 
-    init(servers: [String], publisher: TickPublisher, status: FeedStatusBoard, logger: Logger) {
+    init(servers: [String], token: String?, publisher: TickPublisher, status: FeedStatusBoard, logger: Logger) {
         var configuration = NATSClient.Configuration(servers: servers)
         configuration.name = "tickerhub-feed"
+        configuration.token = token
         client = NATSClient(configuration: configuration, eventLoop: publisher.eventLoop)
         self.publisher = publisher
         self.status = status

@@ -20,9 +20,10 @@ final class NATSPublication: Service, @unchecked Sendable {
     private var published = PublishedTicks()
 
     /// Taps the publisher at once, so the feed's first ticks (its opening quotes) are published too.
-    init(servers: [String], publisher: TickPublisher, logger: Logger) {
+    init(servers: [String], token: String?, publisher: TickPublisher, logger: Logger) {
         var configuration = NATSClient.Configuration(servers: servers)
         configuration.name = "tickerhub-publisher"
+        configuration.token = token
         client = NATSClient(configuration: configuration, eventLoop: publisher.eventLoop)
         self.publisher = publisher
         self.logger = logger

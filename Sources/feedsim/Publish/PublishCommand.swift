@@ -15,6 +15,7 @@ struct PublishCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Hub ingest URL.") var url = "ws://127.0.0.1:8080/ingest"
+    @Option(help: "With --nats: the token the NATS servers require (nats-server --auth).") var natsToken: String?
     @Option(help: "Publish to NATS instead (comma-separated server URLs, nats://host:port): one message per tick on ticks.<SYMBOL>, numbered here, for hubs started with --feed nats://...") var nats: String?
     @Option(help: "Ticks per second.") var rate = 2_000.0
     @Option(help: "Number of simulated symbols.") var symbols = 500
@@ -39,7 +40,8 @@ struct PublishCommand: AsyncParsableCommand {
     func run() async throws {
         if let nats {
             return try await NATSTickPublishing(servers: nats.split(separator: ",").map(String.init), symbols: symbols, seed: seed,
-                                                rate: rate, limit: count, duration: duration, batchMilliseconds: batchMs).run()
+                                                rate: rate, limit: count, duration: duration, batchMilliseconds: batchMs,
+                                                token: natsToken).run()
         }
         let url = WebSocketURL(url)!
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
