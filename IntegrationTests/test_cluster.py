@@ -154,6 +154,10 @@ def test_a_lost_nats_server_is_failed_over_and_subscribers_hear_the_feed_go_stal
     wait_ready(hubs)
 
     async def run():
+        from tickerhub_client import TickerHubClient
+        feed_changes = []
+        client = TickerHubClient(hubs[1].ws_url, on_feed=lambda feed, reason: feed_changes.append(feed))
+        await client.connect()
         ws, _ = await subscriber(hubs[1].ws_url)
         messages = []
 
@@ -172,6 +176,8 @@ def test_a_lost_nats_server_is_failed_over_and_subscribers_hear_the_feed_go_stal
         await ws.send(json.dumps({"op": "stats", "id": 9}))
         await read(1.0)
         await ws.close()
+        await client.close()
+        assert feed_changes == ["stale", "live"] and client.feed == "live", feed_changes
         return messages, before
 
     messages, before = asyncio.run(run())

@@ -78,7 +78,8 @@ class TickerHubClient:
     def __init__(self, url: str | list[str], *, token: str | None = None,
                  token_provider: Callable[[], Awaitable[str]] | None = None, zstd: bool = False,
                  ssl: ssl_module.SSLContext | None = None, heartbeat_ms: int | None = None,
-                 backoff: Backoff | None = None, max_queue: int = 10_000, refresh_margin: float = 30.0):
+                 backoff: Backoff | None = None, max_queue: int = 10_000, refresh_margin: float = 30.0,
+                 on_feed: Callable[[str, str | None], None] | None = None):
         # Several hubs of a cluster: the client starts on the first and, whenever it must reconnect,
         # moves on to the next, so clients of a node that dies spread over the others.
         urls = [url] if isinstance(url, str) else list(url)
@@ -89,6 +90,8 @@ class TickerHubClient:
         #: "live", or "stale" while the hub says its feed lost its upstream (a `status` message).
         self.feed = "live"
         self.feed_stale_reason: str | None = None
+        #: Called with ("stale", reason) or ("live", None) at each `status` message.
+        self._on_feed = on_feed
         self._token = token
         self._token_provider = token_provider
         self._zstd = zstd
@@ -366,6 +369,8 @@ class TickerHubClient:
                     self.feed = message.get("feed", "live")
                     self.feed_stale_reason = message.get("reason") if self.feed == "stale" else None
                     log.info("hub feed %s%s", self.feed, f": {self.feed_stale_reason}" if self.feed_stale_reason else "")
+                    if self._on_feed is not None:
+                        self._on_feed(self.feed, self.feed_stale_reason)
                 self.connection_lasted = True
         except ConnectionClosed:
             pass
