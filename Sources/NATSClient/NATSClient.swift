@@ -37,8 +37,10 @@ public final class NATSClient: @unchecked Sendable {
         public var maxPendingBytes = 8 << 20
         public var token: String?
 
-        public init(servers: [String]) {
+        public init(servers: [String], name: String = "tickerhub", token: String? = nil) {
             self.servers = servers
+            self.name = name
+            self.token = token
         }
     }
 

@@ -44,10 +44,7 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
     static let snapshotRetry = TimeAmount.seconds(1)
 
     init(servers: [String], token: String?, publisher: TickPublisher, status: FeedStatusBoard, logger: Logger) {
-        var configuration = NATSClient.Configuration(servers: servers)
-        configuration.name = "tickerhub-feed"
-        configuration.token = token
-        client = NATSClient(configuration: configuration, eventLoop: publisher.eventLoop)
+        client = NATSClient(configuration: .init(servers: servers, name: "tickerhub-feed", token: token), eventLoop: publisher.eventLoop)
         self.publisher = publisher
         self.status = status
         self.logger = logger

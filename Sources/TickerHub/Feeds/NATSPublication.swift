@@ -21,10 +21,7 @@ final class NATSPublication: Service, @unchecked Sendable {
 
     /// Taps the publisher at once, so the feed's first ticks (its opening quotes) are published too.
     init(servers: [String], token: String?, publisher: TickPublisher, logger: Logger) {
-        var configuration = NATSClient.Configuration(servers: servers)
-        configuration.name = "tickerhub-publisher"
-        configuration.token = token
-        client = NATSClient(configuration: configuration, eventLoop: publisher.eventLoop)
+        client = NATSClient(configuration: .init(servers: servers, name: "tickerhub-publisher", token: token), eventLoop: publisher.eventLoop)
         self.publisher = publisher
         self.logger = logger
         publisher.addTap { [self] ticks in publish(ticks) }

@@ -22,9 +22,7 @@ final class NATSTickPublishing: @unchecked Sendable {
 
     init(servers: [String], symbols: Int, seed: UInt64, rate: Double, limit: Int?, duration: Double?, batchMilliseconds: Int, token: String?) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var configuration = NATSClient.Configuration(servers: servers)
-        configuration.name = "feedsim-publish"
-        configuration.token = token
+        var configuration = NATSClient.Configuration(servers: servers, name: "feedsim-publish", token: token)
         // A publisher holds more while a server is away: hubs see the gap either way, but a short
         // failover should not lose anything.
         configuration.maxPendingBytes = 32 << 20
