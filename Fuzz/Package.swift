@@ -1,9 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Coverage-guided fuzzing (libFuzzer, with AddressSanitizer) of the parsers that take untrusted bytes
-// from the network: a subscriber's requests (`ClientMessage.parse`) and a publisher's tick batches
-// (`BinaryTickCodec.decodeBatch`). Build and run with `make fuzz` (FUZZ_SECONDS per target); each
+// Coverage-guided fuzzing (libFuzzer, with AddressSanitizer) of what takes untrusted input: the
+// parsers of a subscriber's requests (`ClientMessage.parse`) and a publisher's tick batches
+// (`BinaryTickCodec.decodeBatch`), and the engine's state under any sequence of what publishers and
+// subscribers may do (`FuzzFanoutState`). Build and run with `make fuzz` (FUZZ_SECONDS per target); each
 // target is an executable that hands itself to libFuzzer's driver (`FuzzerDriver`). See SECURITY.md.
 let package = Package(
     name: "TickerHubFuzz",
@@ -17,6 +18,11 @@ let package = Package(
         .executableTarget(
             name: "FuzzClientMessage",
             dependencies: ["FuzzSupport", .product(name: "FeedModel", package: "TickerHub")]
+        ),
+        .executableTarget(
+            name: "FuzzFanoutState",
+            dependencies: ["FuzzSupport", .product(name: "FeedModel", package: "TickerHub"), .product(name: "FanoutEngine", package: "TickerHub"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .executableTarget(
             name: "FuzzTickBatch",

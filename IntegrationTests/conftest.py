@@ -29,7 +29,7 @@ class Hub:
         )
         deadline = time.time() + 30
         while time.time() < deadline:
-            match = re.search(r"address=127\.0\.0\.1:(\d+)", Path(self.log.name).read_text())
+            match = re.search(r"address=(?:127\.0\.0\.1|0\.0\.0\.0):(\d+)", Path(self.log.name).read_text())
             if match:
                 self.port = int(match.group(1))
                 break

@@ -19,7 +19,7 @@ import NIOCore
 /// | 1    | kind: 1 = quote, 2 = trade                                    |
 /// | 1    | symbol length `L` (1…16)                                      |
 /// | L    | symbol, ASCII, see `Symbol`                                   |
-/// | 8    | seq (UInt64): 0 lets the hub number it; otherwise the hub keeps it |
+/// | 8    | seq (UInt64, at most 2^53 - 1): 0 lets the hub number it; otherwise the hub keeps it |
 /// | 8    | ts, nanoseconds since the Unix epoch (UInt64)                 |
 /// | 1    | price scale (0…18), shared by every price in the record       |
 /// | 32   | quote: bid, ask (Int64 mantissas), bidSize, askSize (Int64)   |
@@ -41,6 +41,8 @@ public enum BinaryTickCodec {
         case invalidSymbol
         case invalidScale(UInt8)
         case trailingBytes(Int)
+        /// A seq above `Tick.maxSeq`.
+        case seqOutOfRange(UInt64)
     }
 
     private enum Kind: UInt8 {
@@ -113,6 +115,7 @@ public enum BinaryTickCodec {
               let ts = buffer.readInteger(endianness: .little, as: UInt64.self),
               let scale = buffer.readInteger(as: UInt8.self) else { throw .truncated }
         guard scale <= Price.maxScale else { throw .invalidScale(scale) }
+        guard seq <= Tick.maxSeq else { throw .seqOutOfRange(seq) }
         let body: TickBody
         switch kind {
         case .quote:

@@ -35,6 +35,11 @@ public enum TickBody: Sendable, Hashable {
 /// `seq` is per symbol: it starts at 1 and rises by exactly 1 for every update of that symbol,
 /// quotes and trades alike, so a client that sees a jump knows precisely how many it missed.
 public struct Tick: Sendable, Hashable {
+    /// The largest seq a publisher may give (2^53 - 1): every seq stays exact in a JavaScript number,
+    /// and the hub can number past any seq it accepted, and add up gaps, without overflowing.
+    /// A larger one is refused (`BinaryTickCodec.DecodeError.seqOutOfRange`).
+    public static let maxSeq: UInt64 = (1 << 53) - 1
+
     public var symbol: Symbol
     public var seq: UInt64
     public var timestamp: Timestamp

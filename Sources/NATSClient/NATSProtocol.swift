@@ -23,6 +23,8 @@ enum NATSServerOperation: Sendable {
 enum NATSProtocolError: Error, Equatable {
     case controlLineTooLong
     case malformed(String)
+    /// A message larger than the server's own `max_payload` (or 64 MiB, nats-server's ceiling).
+    case payloadTooLarge(Int)
 }
 
 /// Splits the server's byte stream into operations. Every op is a control line ending in CRLF;
@@ -34,9 +36,17 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
     /// The longest control line accepted (nats-server's own limit is 4 KiB); past it the stream
     /// is broken and the connection is closed.
     static let maxControlLine = 64 * 1024
+    /// nats-server refuses a `max_payload` above 64 MiB: no honest server sends more.
+    static let payloadCeiling = 64 << 20
+
+    /// The largest message the server may send: what its `INFO` says (1 MiB until then), never
+    /// above `payloadCeiling`. A message announced larger breaks the stream instead of being
+    /// buffered while it arrives.
+    private(set) var maxPayload = 1 << 20
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let operation = try Self.decode(&buffer) else { return .needMoreData }
+        guard let operation = try Self.decode(&buffer, maxPayload: maxPayload) else { return .needMoreData }
+        if case .info(let info) = operation { maxPayload = min(max(info.maxPayload, 1), Self.payloadCeiling) }
         context.fireChannelRead(wrapInboundOut(operation))
         return .continue
     }
@@ -51,7 +61,7 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
     /// no intermediate strings: a hub fed at 25,000 messages a second spent more of its CPU here than
     /// on fanning the ticks out while this went through `String`. The rare rest (`INFO`, `-ERR`, ...)
     /// go through `String`.
-    static func decode(_ buffer: inout ByteBuffer) throws -> NATSServerOperation? {
+    static func decode(_ buffer: inout ByteBuffer, maxPayload: Int = payloadCeiling) throws -> NATSServerOperation? {
         guard let lineLength = buffer.withUnsafeReadableBytes({ raw -> Int? in
             guard let base = raw.baseAddress, let found = memchr(base, 0x0A, raw.count) else { return nil }
             return base.distance(to: UnsafeRawPointer(found)) + 1
@@ -63,7 +73,7 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
         let tokens = buffer.withUnsafeReadableBytes { ControlLine(UnsafeRawBufferPointer(rebasing: $0[0..<lineLength])) }
         switch tokens.operation {
         case .msg, .hmsg:
-            return try message(tokens, lineLength: lineLength, in: &buffer)
+            return try message(tokens, lineLength: lineLength, maxPayload: maxPayload, in: &buffer)
         case .ping:
             buffer.moveReaderIndex(forwardBy: lineLength)
             return .ping
@@ -85,7 +95,7 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
     }
 
     /// `MSG <subject> <sid> [reply-to] <#bytes>` or `HMSG <subject> <sid> [reply-to] <#header bytes> <#total bytes>`.
-    private static func message(_ line: ControlLine, lineLength: Int, in buffer: inout ByteBuffer) throws -> NATSServerOperation? {
+    private static func message(_ line: ControlLine, lineLength: Int, maxPayload: Int, in buffer: inout ByteBuffer) throws -> NATSServerOperation? {
         let hasHeaders = line.operation == .hmsg
         let arguments = line.tokens.count - 1
         let sizes = hasHeaders ? 2 : 1
@@ -98,6 +108,7 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
         }
         let headerLength = hasHeaders ? line.integer(line.tokens.count - 2, in: buffer) ?? -1 : 0
         guard headerLength >= 0, headerLength <= total else { throw malformed() }
+        guard total <= maxPayload else { throw NATSProtocolError.payloadTooLarge(total) }
         // The payload and its CRLF must all be here.
         guard buffer.readableBytes >= lineLength + total + 2 else { return nil }
         let subject = line.string(1, in: buffer)

@@ -15,13 +15,43 @@ import Testing
     @Test func theHistoryKeepsTheLastUpdatesAndKnowsWhenSomeAreGone() {
         var history = SymbolHistory(depth: 4)
         for seq: UInt64 in 1...3 { history.append(tick(seq)) }
-        #expect(history.updates(after: 0, latest: 3)?.map(\.seq) == [1, 2, 3])  // nothing lost yet
+        #expect(history.updates(after: 0, latest: 3, limit: .max)?.map(\.seq) == [1, 2, 3])  // nothing lost yet
         for seq: UInt64 in 4...10 { history.append(tick(seq)) }
-        #expect(history.updates(after: 6, latest: 10)?.map(\.seq) == [7, 8, 9, 10])
-        #expect(history.updates(after: 8, latest: 10)?.map(\.seq) == [9, 10])
-        #expect(history.updates(after: 10, latest: 10) == [])               // up to date: nothing missed
-        #expect(history.updates(after: 5, latest: 10) == nil)               // seq 6 is gone
-        #expect(history.updates(after: 11, latest: 10) == nil)              // ahead: another numbering
+        #expect(history.updates(after: 6, latest: 10, limit: .max)?.map(\.seq) == [7, 8, 9, 10])
+        #expect(history.updates(after: 8, latest: 10, limit: .max)?.map(\.seq) == [9, 10])
+        #expect(history.updates(after: 10, latest: 10, limit: .max) == [])               // up to date: nothing missed
+        #expect(history.updates(after: 5, latest: 10, limit: .max) == nil)               // seq 6 is gone
+        #expect(history.updates(after: 11, latest: 10, limit: .max) == nil)              // ahead: another numbering
+    }
+
+    /// Seqs come from publishers and `since` from clients: a replay is sized by what the ring holds
+    /// and by the limit, never by the distance between two seqs (a gap of 2^53 would have reserved
+    /// exabytes, and one past 2^63 trapped converting to `Int`).
+    @Test func aReplayAcrossAHugeSeqGapAllocatesOnlyWhatItReturns() {
+        var history = SymbolHistory(depth: 4)
+        history.append(tick(1))
+        history.append(tick(Tick.maxSeq - 1))
+        history.append(tick(Tick.maxSeq))
+        let missed = history.updates(after: 1, latest: Tick.maxSeq, limit: .max)
+        #expect(missed?.map(\.seq) == [Tick.maxSeq - 1, Tick.maxSeq])
+        #expect((missed?.capacity ?? 0) < 64)
+        #expect(history.updates(after: 1, latest: UInt64.max, limit: .max)?.count == 2, "a latest past every kept seq")
+        #expect(history.updates(after: 0, latest: Tick.maxSeq, limit: 2) == nil, "three missed, two allowed")
+        #expect(history.updates(after: 0, latest: Tick.maxSeq, limit: 3)?.count == 3)
+    }
+
+    @Test func aRepeatedSubscribeWithSinceReadsNothingForSymbolsAlreadySubscribed() {
+        let hub = FanoutHarness(historyDepth: 100)
+        hub.publish((0..<50).map { hub.update(hub.aapl, "1.\($0 % 10)0") })
+        let subscriber = Subscriber(sink: RecordingSink())
+        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl], symbols: ["AAPL"], updateInterval: nil, resumingAfter: [1], replayLimit: 1000)
+        let readBefore = hub.lastValues.startsRead
+        for _ in 0..<100 {
+            let starts = hub.fanout.subscribe(subscriber, to: [hub.aapl], symbols: ["AAPL"], updateInterval: nil,
+                                              resumingAfter: [1], replayLimit: 1000)
+            #expect(starts.isEmpty)
+        }
+        #expect(hub.lastValues.startsRead == readBefore, "no snapshot or replay read for a symbol already subscribed")
     }
 
     @Test func theCacheReplaysWithinTheLimitAndSnapshotsPastIt() {

@@ -45,4 +45,18 @@ import Testing
         let counters = hub.counters.snapshot()
         #expect(counters.upstreamStale == 0 && counters.upstreamGaps == 0)
     }
+
+    /// A publisher controls seqs: the largest ones must not trap the publisher's arithmetic (next
+    /// seq, gaps), and the history must not size a replay by a seq distance.
+    @Test func seqsAboveTheLimitAreRefusedAndTheLargestLegalOnesDoNotOverflow() {
+        let hub = FanoutHarness()
+        hub.publish([update(hub, UInt64.max), update(hub, Tick.maxSeq + 1)])
+        #expect(hub.lastValues.snapshot(of: hub.aapl) == nil && hub.counters.snapshot().upstreamRefused == 2)
+        // Two huge jumps in one slice, then one the hub numbers.
+        hub.publish([update(hub, 1), update(hub, Tick.maxSeq / 2), update(hub, Tick.maxSeq), update(hub, nil)])
+        let counters = hub.counters.snapshot()
+        #expect(counters.upstreamGaps == Tick.maxSeq - 3, "every skipped seq counted, none wrapped")
+        #expect(hub.lastValues.snapshot(of: hub.aapl)?.seq == Tick.maxSeq + 1)
+        #expect(counters.ticksIn == 4)
+    }
 }

@@ -209,6 +209,12 @@ import Testing
             var broken = ByteBuffer(string: bad)
             #expect(throws: NATSProtocolError.self) { try NATSOperationDecoder.decode(&broken) }
         }
+        // A message past the server's max_payload is refused from its control line, not buffered
+        // while a hostile or broken server sends a terabyte of it.
+        var huge = ByteBuffer(string: "MSG a 1 999999999999999999\r\n")
+        #expect(throws: NATSProtocolError.payloadTooLarge(999_999_999_999_999_999)) { try NATSOperationDecoder.decode(&huge) }
+        var overMax = ByteBuffer(string: "MSG a 1 2048\r\n")
+        #expect(throws: NATSProtocolError.payloadTooLarge(2048)) { try NATSOperationDecoder.decode(&overMax, maxPayload: 1024) }
         var endless = ByteBuffer(repeating: UInt8(ascii: "x"), count: NATSOperationDecoder.maxControlLine + 1)
         #expect(throws: NATSProtocolError.controlLineTooLong) { try NATSOperationDecoder.decode(&endless) }
         #expect(ServerPool.Address("nats://h:4223")?.description == "h:4223" && ServerPool.Address("h")?.port == 4222)

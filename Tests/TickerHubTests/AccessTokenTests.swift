@@ -100,6 +100,48 @@ import Testing
         }
     }
 
+    /// The token's `exp` is the issuer's number: "never" (year 9999), or 1e300, must give a grant,
+    /// not a trap converting seconds to nanoseconds.
+    @Test func aFarFutureExpiryIsClampedNotTrappedOn() async throws {
+        let verifier = try TokenVerifier(key: .hmacSecret(Self.secret))
+        for exp in [253_402_300_799, 1e18, 1e300] {
+            var claims = Self.claims()
+            claims.exp = ExpirationClaim(value: Date(timeIntervalSince1970: exp))
+            let grant = try await verifier.verify(Self.hmacToken(claims)).get()
+            #expect(grant.expiresAtMilliseconds == TokenVerifier.latestExpiryMilliseconds, "9999-12-31 or later, told as 9999-12-31")
+            #expect(!grant.hasExpired(at: .now() + .hours(24 * 365 * 50)))
+        }
+        #expect(TokenVerifier.saturatingInt64(.nan, max: 10) == 0 && TokenVerifier.saturatingInt64(-.infinity, max: 10) == 0)
+        #expect(TokenVerifier.saturatingInt64(.infinity, max: 10) == 10 && TokenVerifier.saturatingInt64(9.9, max: 10) == 9)
+    }
+
+    struct AudienceClaims: JWTPayload {
+        var sub: SubjectClaim = "desk-7"
+        var exp = ExpirationClaim(value: Date().addingTimeInterval(60))
+        var aud: AudienceClaim?
+        var iss: IssuerClaim?
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    @Test func audienceAndIssuerAreCheckedWhenConfigured() async throws {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha256)
+        let strict = try TokenVerifier(key: .hmacSecret(Self.secret), audience: "tickerhub", issuer: "https://login.example")
+        let lax = try TokenVerifier(key: .hmacSecret(Self.secret))
+        let good = try await keys.sign(AudienceClaims(aud: AudienceClaim(value: ["other", "tickerhub"]), iss: "https://login.example"))
+        let wrongAudience = try await keys.sign(AudienceClaims(aud: "other", iss: "https://login.example"))
+        let noAudience = try await keys.sign(AudienceClaims(iss: "https://login.example"))
+        let wrongIssuer = try await keys.sign(AudienceClaims(aud: "tickerhub", iss: "https://evil.example"))
+        #expect(try await strict.verify(good).get().subject == "desk-7")
+        for token in [wrongAudience, noAudience, wrongIssuer] {
+            guard case .failure(.invalid) = await strict.verify(token) else {
+                Issue.record("a token for another audience or from another issuer was accepted")
+                return
+            }
+            #expect(try await lax.verify(token).get().subject == "desk-7", "unchecked when not configured")
+        }
+    }
+
     @Test func algNoneIsRefused() async throws {
         let verifier = try TokenVerifier(key: .hmacSecret(Self.secret))
         // {"alg":"none","typ":"JWT"} . a valid payload . no signature

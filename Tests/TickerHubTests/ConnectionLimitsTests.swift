@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import TickerHub
@@ -49,5 +50,40 @@ struct ConnectionLimitsTests {
             limits.release("10.0.1.\(n)", now: start + .seconds(1))
         }
         #expect(limits.counts.total == 0 && limits.counts.addresses == 0)
+    }
+}
+
+/// Who a connection counts as: an IPv4 address, an IPv6 /64, or the client a trusted proxy names.
+struct ClientAddressTests {
+    @Test func anIPv6ClientIsItsSlash64AndAMappedIPv4IsItsIPv4() throws {
+        let one = try SocketAddress(ipAddress: "2001:db8:1:2:aaaa::1", port: 1)
+        let rotated = try SocketAddress(ipAddress: "2001:db8:1:2:ffff:ffff:ffff:fffe", port: 2)
+        let neighbour = try SocketAddress(ipAddress: "2001:db8:1:3::1", port: 1)
+        #expect(ClientAddress.key(of: one) == "v6:2001:db8:1:2::/64")
+        #expect(ClientAddress.key(of: one) == ClientAddress.key(of: rotated), "rotating within its /64 changes nothing")
+        #expect(ClientAddress.key(of: one) != ClientAddress.key(of: neighbour))
+        #expect(ClientAddress.key(of: try SocketAddress(ipAddress: "::ffff:10.1.2.3", port: 1)) == "v4:10.1.2.3")
+        #expect(ClientAddress.key(of: try SocketAddress(ipAddress: "10.1.2.3", port: 9)) == "v4:10.1.2.3")
+        #expect(ClientAddress.key(of: "[2001:db8:1:2::7]:443") == "v6:2001:db8:1:2::/64")
+        #expect(ClientAddress.key(of: " 192.0.2.1:8080 ") == "v4:192.0.2.1")
+        #expect(ClientAddress.key(of: "not an address") == nil)
+    }
+
+    @Test func trustedProxiesAreMatchedByPrefixAndTheRightmostUntrustedEntryIsTheClient() throws {
+        let proxies = TrustedProxies(prefixes: try ["10.0.0.0/8", "192.0.2.7", "fd00::/8"].map { try #require(TrustedProxies.Prefix($0)) })
+        #expect(proxies.trusts(try SocketAddress(ipAddress: "10.200.1.1", port: 1)))
+        #expect(proxies.trusts(try SocketAddress(ipAddress: "fd12::1", port: 1)))
+        #expect(!proxies.trusts(try SocketAddress(ipAddress: "192.0.2.8", port: 1)))
+        #expect(!proxies.trusts(try SocketAddress(ipAddress: "11.0.0.1", port: 1)))
+        var headers = HTTPHeaders([("X-Forwarded-For", "203.0.113.9, 198.51.100.1"), ("X-Forwarded-For", "10.1.1.1")])
+        #expect(proxies.forwardedClientKey(headers) == "v4:198.51.100.1", "the proxy chain is skipped, forged entries left of it ignored")
+        headers = HTTPHeaders([("X-Forwarded-For", "10.1.1.1, 192.0.2.7")])
+        #expect(proxies.forwardedClientKey(headers) == nil, "all proxies: the peer is the client")
+        headers = HTTPHeaders([("X-Forwarded-For", "garbage, 10.1.1.1")])
+        #expect(proxies.forwardedClientKey(headers) == nil, "garbage is not guessed at")
+        for bad in ["10.0.0.0/33", "::/129", "host.example", "10.0.0.0/x", ""] {
+            #expect(TrustedProxies.Prefix(bad) == nil, "\(bad)")
+        }
+        #expect(TrustedProxies.Prefix("0.0.0.0/0")?.contains([1, 2, 3, 4]) == true)
     }
 }

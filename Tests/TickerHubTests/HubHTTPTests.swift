@@ -284,7 +284,18 @@ private func resolvedConfiguration(_ arguments: [String], environment: [String: 
         #expect(guarded.decide(from("https://desk.example.com")) == .subscriber(deflate: nil))
         #expect(guarded.decide(from("HTTP://LOCALHOST:3000")) == .subscriber(deflate: nil))
         #expect(guarded.decide(from(nil)) == .subscriber(deflate: nil))
-        #expect(guarded.decide(from("http://hub.example.com:8080")) == .subscriber(deflate: nil), "the hub's own pages")
+        #expect(guarded.decide(from("http://127.0.0.1:8080", host: "127.0.0.1:8080")) == .subscriber(deflate: nil), "the hub's own pages")
+        #expect(guarded.decide(from("http://[::1]:8080", host: "[::1]:8080")) == .subscriber(deflate: nil))
+        #expect(guarded.decide(from("http://localhost:8080", host: "localhost:8080")) == .subscriber(deflate: nil))
+        // DNS rebinding: the attacker's name resolves to the hub, so Host and Origin agree. A name is
+        // not proof of the same origin; nor is an origin of another scheme.
+        #expect(guarded.decide(from("http://hub.example.com:8080")) == .refuse, "a name must be listed")
+        #expect(guarded.decide(from("https://127.0.0.1:8080", host: "127.0.0.1:8080")) == .refuse, "not this listener's scheme")
+        // A web page never publishes, list or no list, unless its origin is listed.
+        #expect(ingest.decide(from("http://127.0.0.1:8080", "/ingest", host: "127.0.0.1:8080")) == .refuse)
+        #expect(ingest.decide(from("https://evil.example.net", "/ingest")) == .refuse)
+        #expect(ingest.decide(from(nil, "/ingest")) == .publisher(symbols: .everything))
+        #expect(guarded.decide(from("https://desk.example.com", "/ingest")) == .publisher(symbols: .everything), "listed explicitly")
         #expect(guarded.decide(from("https://evil.example.net")) == .refuse)
         #expect(guarded.decide(from("https://evil.example.net", "/ingest")) == .refuse)
         #expect(guarded.decide(from("https://desk.example.com.evil.net")) == .refuse)

@@ -63,13 +63,27 @@ struct ConnectionLivenessTests {
         // While the backlog is full: no ping (it would queue behind the backlog).
         let step15 = liveness.pingAction(now: at(31), backlogFull: true, backlogBytes: { 0 })
         #expect(step15 == .none)
-        let step16 = liveness.pingAction(now: at(32), backlogFull: false, backlogBytes: { 0 })
+        let step16 = liveness.pingAction(now: at(32), backlogFull: false, backlogBytes: { 8192 })
         #expect(step16 == .ping)
-        // Unanswered, but the hub still holds bytes for it: behind, not gone.
+        // Unanswered, but the hub's backlog for it shrank: it reads, only behind. Not gone.
         let step17 = liveness.pingAction(now: at(70), backlogFull: false, backlogBytes: { 4096 })
         #expect(step17 == .none)
-        let step18 = liveness.pingAction(now: at(71), backlogFull: false, backlogBytes: { 0 })
-        #expect(step18 == .timedOut)
+        let step18 = liveness.pingAction(now: at(101), backlogFull: false, backlogBytes: { 1024 })
+        #expect(step18 == .none, "judged from its last progress, not from the ping")
+        // No more progress for a whole interval: gone.
+        let step19 = liveness.pingAction(now: at(132), backlogFull: false, backlogBytes: { 1024 })
+        #expect(step19 == .timedOut)
+    }
+
+    /// A client that stopped reading once nothing new was queued for it (it unsubscribed everything,
+    /// or the feed went quiet) holds a backlog that is neither empty nor full: neither the backlog
+    /// rule nor an empty-backlog ping timeout ever reaped it, and it held its bytes forever.
+    @Test func aHalfFullBacklogThatNeverDrainsIsGivenUpOn() {
+        var liveness = ConnectionLiveness(heartbeatInterval: nil, pingInterval: .seconds(30), now: start)
+        let ping = liveness.pingAction(now: at(31), backlogFull: false, backlogBytes: { 65_536 })
+        #expect(ping == .ping)
+        let later = liveness.pingAction(now: at(62), backlogFull: false, backlogBytes: { 65_536 + 16 })
+        #expect(later == .timedOut)
     }
 }
 

@@ -40,6 +40,8 @@ public final class FanoutCounters: Sendable {
     /// Updates from a numbering source at or below the symbol's seq (repeated, or out of order):
     /// dropped, since clients already have that seq.
     public let upstreamStale = ManagedAtomic<UInt64>(0)
+    /// Updates from a numbering source whose seq is above `Tick.maxSeq`: refused, never numbered.
+    public let upstreamRefused = ManagedAtomic<UInt64>(0)
     /// Consumer wake-ups (one per loop per published batch at most).
     public let drains = ManagedAtomic<UInt64>(0)
     /// Current subscriptions (subscriber × symbol), across loops.
@@ -49,7 +51,7 @@ public final class FanoutCounters: Sendable {
 
     public struct Snapshot: Sendable, Equatable {
         public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
-        public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0
+        public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0, upstreamRefused: UInt64 = 0
         public var subscriptions: Int
     }
 
@@ -58,6 +60,7 @@ public final class FanoutCounters: Sendable {
                  deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
                  drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), throttled: throttled.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed), lateRecords: lateRecords.load(ordering: .relaxed),
                  drains: drains.load(ordering: .relaxed), upstreamGaps: upstreamGaps.load(ordering: .relaxed),
-                 upstreamStale: upstreamStale.load(ordering: .relaxed), subscriptions: subscriptions.load(ordering: .relaxed))
+                 upstreamStale: upstreamStale.load(ordering: .relaxed), upstreamRefused: upstreamRefused.load(ordering: .relaxed),
+                 subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

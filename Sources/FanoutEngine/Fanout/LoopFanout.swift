@@ -110,17 +110,24 @@ public final class LoopFanout: @unchecked Sendable {
                           resumingAfter seqs: [UInt64?], replayLimit: Int) -> [SubscriptionStart] {
         eventLoop.assertInEventLoop()
         precondition(ids.count == symbols.count && ids.count == seqs.count)
-        let current = lastValues.starts(of: ids, resumingAfter: seqs, replayLimit: replayLimit)
-        var starts: [SubscriptionStart] = []
+        // Symbols already subscribed only take the new interval: no snapshot or replay is read for
+        // them (under the lock the publisher needs), however often a client repeats its subscribe.
+        var fresh: [Int] = []
         for (offset, id) in ids.enumerated() {
             if let existing = subscriber.subscriptions[id] {
                 existing.updateInterval = updateInterval
-                continue
+            } else {
+                fresh.append(offset)
             }
-            let snapshot = current[offset].0 ?? SymbolSnapshot(symbol: symbols[offset])
-            if let added = index.add(subscriber, to: id, lastSentSeq: snapshot.seq) {
+        }
+        guard !fresh.isEmpty else { return [] }
+        let current = lastValues.starts(of: fresh.map { ids[$0] }, resumingAfter: fresh.map { seqs[$0] }, replayLimit: replayLimit)
+        var starts: [SubscriptionStart] = []
+        for (position, offset) in fresh.enumerated() {
+            let snapshot = current[position].0 ?? SymbolSnapshot(symbol: symbols[offset])
+            if let added = index.add(subscriber, to: ids[offset], lastSentSeq: snapshot.seq) {
                 added.updateInterval = updateInterval
-                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, replay: current[offset].1))
+                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, replay: current[position].1))
             }
         }
         counters.subscriptions.wrappingIncrement(by: starts.count, ordering: .relaxed)

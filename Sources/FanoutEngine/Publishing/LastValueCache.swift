@@ -14,6 +14,8 @@ public final class LastValueCache: Sendable {
     private struct Symbols {
         var snapshots: [SymbolSnapshot?] = []
         var histories: [SymbolHistory?] = []
+        /// Symbols `starts` has read: the work subscribes cost under the publisher's lock (tests).
+        var startsRead = 0
     }
 
     private let symbols = Mutex(Symbols())
@@ -57,6 +59,9 @@ public final class LastValueCache: Sendable {
         symbols.withLock { $0.snapshots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
     }
 
+    /// How many symbols `starts` has read so far.
+    var startsRead: Int { symbols.withLock { $0.startsRead } }
+
     public func snapshot(of id: SymbolID) -> SymbolSnapshot? {
         symbols.withLock { id.index < $0.snapshots.count ? $0.snapshots[id.index] : nil }
     }
@@ -68,18 +73,20 @@ public final class LastValueCache: Sendable {
     /// For each of `ids`, its snapshot and, where `resumingAfter` gives the seq a client holds and
     /// the history still has every update after it, those updates (nil otherwise). `replayLimit`
     /// caps the updates replayed for one request: past it, symbols get snapshots, so one subscribe
-    /// cannot queue an unbounded burst for its connection.
+    /// cannot queue an unbounded burst for its connection, nor make the publisher wait on this lock
+    /// while it copies one: the copying stops at the limit.
     public func starts(of ids: [SymbolID], resumingAfter seqs: [UInt64?], replayLimit: Int) -> [(SymbolSnapshot?, [Tick]?)] {
         precondition(ids.count == seqs.count)
         return symbols.withLock { symbols in
+            symbols.startsRead += ids.count
             var budget = replayLimit
             return zip(ids, seqs).map { id, seq in
                 let snapshot = id.index < symbols.snapshots.count ? symbols.snapshots[id.index] : nil
                 guard let seq else { return (snapshot, nil) }
                 let latest = snapshot?.seq ?? 0
                 let history = id.index < symbols.histories.count ? symbols.histories[id.index] : nil
-                let missed = seq == latest ? [] : history?.updates(after: seq, latest: latest)
-                guard let missed, missed.count <= budget else { return (snapshot, nil) }
+                let missed = seq == latest ? [] : history?.updates(after: seq, latest: latest, limit: budget)
+                guard let missed else { return (snapshot, nil) }
                 budget -= missed.count
                 return (snapshot, missed)
             }

@@ -27,17 +27,26 @@ struct SymbolHistory {
         }
     }
 
-    /// Every update after `seq`, oldest first, if the ring still holds them all; nil if some are
-    /// gone (the client was away too long) or `seq` is ahead of the newest (not this numbering).
-    /// `latest` is the symbol's newest seq: with nothing newer than `seq`, there is nothing to miss.
-    func updates(after seq: UInt64, latest: UInt64) -> [Tick]? {
+    /// Every update after `seq`, oldest first, if the ring still holds them all and they are at most
+    /// `limit`; nil if some are gone (the client was away too long), if there are more than `limit`,
+    /// or if `seq` is ahead of the newest (not this numbering). `latest` is the symbol's newest seq:
+    /// with nothing newer than `seq`, there is nothing to miss.
+    ///
+    /// `seq` is the client's and seqs may jump (a numbering feed's gaps), so the work and the
+    /// allocation are bounded by what the ring holds and by `limit`, never by `latest - seq`.
+    func updates(after seq: UInt64, latest: UInt64, limit: Int) -> [Tick]? {
         if seq == latest { return [] }
         guard seq < latest, let first = ticks.isEmpty ? nil : ticks[oldest], first.seq <= seq + 1 else { return nil }
+        // Seqs rise from `oldest`, so the missed updates are the newest ones: count them from the end.
+        var count = 0
+        while count < ticks.count, ticks[(oldest + ticks.count - 1 - count) % ticks.count].seq > seq {
+            count += 1
+            if count > limit { return nil }
+        }
         var missed: [Tick] = []
-        missed.reserveCapacity(Int(latest - seq))
-        for offset in 0..<ticks.count {
-            let tick = ticks[(oldest + offset) % ticks.count]
-            if tick.seq > seq { missed.append(tick) }
+        missed.reserveCapacity(count)
+        for offset in (ticks.count - count)..<ticks.count {
+            missed.append(ticks[(oldest + offset) % ticks.count])
         }
         return missed
     }

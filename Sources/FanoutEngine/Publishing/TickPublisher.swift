@@ -128,7 +128,11 @@ public final class TickPublisher: @unchecked Sendable {
     private func publishSlice(_ updates: ArraySlice<FeedUpdate>) {
         var sequenced: [(SymbolID, Tick)] = []
         sequenced.reserveCapacity(updates.count)
-        var gaps: UInt64 = 0, stale: UInt64 = 0
+        // No overflow here, whatever a publisher sends: an upstream seq is at most `Tick.maxSeq`
+        // (2^53 - 1; larger ones are refused), so each gap is below 2^53, a slice's sum of gaps
+        // below 2^53 × `updatesPerWake`, and the hub's own numbering (+1 per update) starts at most
+        // there and would need 2^63 updates to reach `UInt64.max`.
+        var gaps: UInt64 = 0, stale: UInt64 = 0, refused: UInt64 = 0
         for update in updates {
             let index = update.symbolID.index
             if index >= lastSeq.count {
@@ -136,6 +140,10 @@ public final class TickPublisher: @unchecked Sendable {
             }
             let seq: UInt64
             if let upstream = update.upstreamSeq {
+                guard upstream <= Tick.maxSeq else {
+                    refused += 1
+                    continue
+                }
                 guard upstream > lastSeq[index] else {
                     stale += 1
                     continue
@@ -151,6 +159,7 @@ public final class TickPublisher: @unchecked Sendable {
         }
         if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
         if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }
+        if refused > 0 { counters.upstreamRefused.wrappingIncrement(by: refused, ordering: .relaxed) }
         guard !sequenced.isEmpty else { return }
         if !taps.isEmpty {
             let ticks = sequenced.map(\.1)

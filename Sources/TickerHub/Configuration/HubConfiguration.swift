@@ -94,6 +94,8 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var zstd = true
     /// The web pages allowed to open `/ws` and `/ingest` (`--allowed-origin`); empty: any.
     var origins = OriginPolicy(allowed: [])
+    /// `--trusted-proxy`: peers whose `X-Forwarded-For` names the client the limits count.
+    var trustedProxies = TrustedProxies.none
     /// Access tokens (`--auth-secret`, `--auth-public-key`): when set, every WebSocket needs one
     /// (`RequestAuthentication`); nil: auth off, the open demo.
     var auth: TokenVerifier?
@@ -159,6 +161,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         }
         text += " auth=" + (auth?.algorithm ?? "off") + " tls=" + (tls == nil ? "off" : "on")
         text += " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))
+        if !trustedProxies.isEmpty { text += " trusted-proxies=\(trustedProxies.prefixes.count)" }
         text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         if engine.pacing.maxDelay > .zero { text += " max-drain-delay=\(engine.pacing.maxDelay.inMilliseconds)ms" }
         text += " drain-budget=\(engine.drain.budget.milliseconds)ms max-fanout-lag=\(engine.drain.maxLag.milliseconds)ms"

@@ -160,6 +160,15 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "A web page origin (scheme://host[:port]) allowed to open /ws and /ingest; repeat for several. Handshakes from other origins get 403; without any, every origin is allowed. (env TICKERHUB_ALLOWED_ORIGINS, comma-separated)")
     var allowedOrigin: [String] = []
 
+    @Option(help: "With auth on, a token's \"aud\" claim must name this audience. (env TICKERHUB_AUTH_AUDIENCE)")
+    var authAudience: String?
+
+    @Option(help: "With auth on, a token's \"iss\" claim must be this issuer. (env TICKERHUB_AUTH_ISSUER)")
+    var authIssuer: String?
+
+    @Option(help: "A load balancer in front of the hub (an address or a CIDR prefix); repeat for several. Connections from it are counted for the client its X-Forwarded-For names. (env TICKERHUB_TRUSTED_PROXY, comma-separated)")
+    var trustedProxy: [String] = []
+
     @Option(help: "Move /metrics, /stats, /ops and /ingest to a listener of their own on this port; the public one then serves market data only. (env TICKERHUB_ADMIN_PORT)")
     var adminPort: Int?
 
@@ -261,13 +270,15 @@ struct TickerHubCommand: AsyncParsableCommand {
             throw ValidationError("--ring-bytes must be a power of two, at least 65536")
         }
         configuration.maxBacklogBytes = try sources.value(maxBacklogBytes, "max-backlog-bytes", default: defaults.maxBacklogBytes)
-        guard configuration.maxBacklogBytes >= 4096 else { throw ValidationError("--max-backlog-bytes must be at least 4096") }
+        guard (4096...(1 << 30)).contains(configuration.maxBacklogBytes) else { throw ValidationError("--max-backlog-bytes must be 4096...1073741824") }
         configuration.socketSendBufferBytes = try sources.value(socketSendBuffer, "socket-send-buffer", default: defaults.socketSendBufferBytes)
         guard configuration.socketSendBufferBytes == 0 || configuration.socketSendBufferBytes >= 4096 else {
             throw ValidationError("--socket-send-buffer must be 0 or at least 4096")
         }
         configuration.slowClientTimeoutSeconds = try sources.value(slowClientTimeout, "slow-client-timeout", default: defaults.slowClientTimeoutSeconds)
-        guard configuration.slowClientTimeoutSeconds > 0 else { throw ValidationError("--slow-client-timeout must be a positive number of seconds") }
+        guard configuration.slowClientTimeoutSeconds > 0, configuration.slowClientTimeoutSeconds <= 86_400 else {
+            throw ValidationError("--slow-client-timeout must be in (0, 86400] seconds")
+        }
         let maxDrainDelayMs = try sources.value(maxDrainDelayMs, "max-drain-delay-ms", default: defaults.engine.pacing.maxDelay.inMilliseconds)
         guard (0...1000).contains(maxDrainDelayMs) else { throw ValidationError("--max-drain-delay-ms must be 0...1000") }
         configuration.engine.pacing = DrainPacing(maxDelay: .nanoseconds(Int64(maxDrainDelayMs * 1e6)))
@@ -293,6 +304,14 @@ struct TickerHubCommand: AsyncParsableCommand {
         for origin in configuration.origins.allowed where !OriginPolicy.isValid(origin) {
             throw ValidationError("--allowed-origin must look like https://example.com or http://host:port, not \(origin)")
         }
+        var proxies: [TrustedProxies.Prefix] = []
+        for text in sources.list(trustedProxy, "trusted-proxy") {
+            guard let prefix = TrustedProxies.Prefix(text) else {
+                throw ValidationError("--trusted-proxy must be an IP address or a CIDR prefix such as 10.0.0.0/8, not \(text)")
+            }
+            proxies.append(prefix)
+        }
+        configuration.trustedProxies = TrustedProxies(prefixes: proxies)
         let ingestToken = try sources.optional(ingestToken, "ingest-token", secret: true)
         configuration.ingest.credential = IngestCredential(ingestToken)
         configuration.ingest.maxNewSymbolsPerPublisher = try sources.value(maxNewSymbolsPerPublisher, "max-new-symbols-per-publisher",
@@ -304,9 +323,14 @@ struct TickerHubCommand: AsyncParsableCommand {
         if let authSecret, authSecret.utf8.count < 32 {
             throw ValidationError("--auth-secret must be at least 32 bytes (RFC 7518 §3.2: HS256 needs a 256-bit key)")
         }
+        let authAudience = try sources.optional(authAudience, "auth-audience")
+        let authIssuer = try sources.optional(authIssuer, "auth-issuer")
+        if authSecret == nil, authPublicKey == nil, authAudience != nil || authIssuer != nil {
+            throw ValidationError("--auth-audience and --auth-issuer need auth on (--auth-secret or --auth-public-key)")
+        }
         if let key = try Self.authKey(secret: authSecret, publicKeyPath: authPublicKey) {
             do {
-                configuration.auth = try TokenVerifier(key: key)
+                configuration.auth = try TokenVerifier(key: key, audience: authAudience, issuer: authIssuer)
             } catch {
                 throw ValidationError("\(error)")
             }
@@ -326,6 +350,8 @@ struct TickerHubCommand: AsyncParsableCommand {
                 throw ValidationError("cannot use --tls-cert \(tlsCert) and --tls-key \(tlsKey): \(error)")
             }
         }
+        // The hub's own pages are https:// behind TLS: a same-origin page must say so.
+        configuration.origins.listenerScheme = configuration.tls == nil ? "http" : "https"
 
         let level = try sources.value(logLevel, "log-level", default: defaults.logLevel.rawValue)
         guard let logLevel = Logger.Level(rawValue: level) else { throw ValidationError("unknown --log-level \(level)") }
@@ -390,6 +416,9 @@ struct TickerHubCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "tickerhub")
         logger.info("starting", metadata: ["config": "\(configuration)", "config_file": "\(sources.filePath ?? "none")"])
+        if configuration.auth != nil, configuration.adminPort == nil {
+            logger.warning("auth is on but /metrics, /stats and /ops are public: they need no token; give --admin-port to move them to a listener of their own")
+        }
         if let files = OpenFileLimit.raiseToHard() {
             logger.info("open files limit", metadata: ["soft": "\(files.soft)", "was": "\(files.softBefore)", "hard": "\(files.hard)"])
         } else {

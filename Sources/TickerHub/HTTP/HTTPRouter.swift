@@ -3,6 +3,15 @@ import NIOHTTP1
 
 /// Answers plain HTTP requests with `HTTPRoutes`. Request bodies are ignored (every route is a GET).
 /// Removed from the pipeline when a request upgrades to WebSocket.
+///
+/// Backpressure: NIO's pipelining handler passes on the next pipelined request as soon as the
+/// previous answer is *written*, not sent. A client that pipelines requests and reads nothing would
+/// have every answer queued in the hub. So a request that completes while the connection's unsent
+/// answers are past the high-water mark (`--max-backlog-bytes`: the channel is not writable) waits
+/// here, unanswered, until they drain below the low mark; meanwhile NIO reads no further (its
+/// handler holds reads while an answer is pending). What one connection holds is then one read's
+/// requests, the unsent answers up to the mark, and one answer. A connection whose answers stay
+/// unread for `unreadTimeout` (`--slow-client-timeout`) is closed and counted.
 final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -10,11 +19,23 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     private let routes: HTTPRoutes
     /// What the request's token grants (`AdmissionGate`); nil on a listener without the gate.
     private let grant: RequestGrant?
+    private let unreadTimeout: TimeAmount
+    private let onUnreadClose: @Sendable () -> Void
     private var pending: HTTPRequestHead?
+    /// A complete request waiting for the unsent answers to drain, and the close if they never do.
+    private var waiting: (head: HTTPRequestHead, giveUp: Scheduled<Void>)?
 
-    init(routes: HTTPRoutes, grant: RequestGrant? = nil) {
+    init(routes: HTTPRoutes, grant: RequestGrant? = nil, unreadTimeout: TimeAmount = .seconds(30),
+         onUnreadClose: @escaping @Sendable () -> Void = {}) {
         self.routes = routes
         self.grant = grant
+        self.unreadTimeout = unreadTimeout
+        self.onUnreadClose = onUnreadClose
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        waiting?.giveUp.cancel()
+        waiting = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -26,9 +47,36 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head = pending else { return }
             pending = nil
-            routes.respond(to: head, grant: grant?.grant ?? .open).write(to: context, version: head.version, keepAlive: head.isKeepAlive,
-                                           withBody: head.method != .HEAD)
+            guard context.channel.isWritable else {
+                wait(head, context: context)
+                return
+            }
+            answer(head, context: context)
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let (head, giveUp) = waiting {
+            giveUp.cancel()
+            waiting = nil
+            answer(head, context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func wait(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let channel = context.channel
+        let onUnreadClose = self.onUnreadClose
+        let giveUp = context.eventLoop.scheduleTask(in: unreadTimeout) {
+            onUnreadClose()
+            channel.close(promise: nil)
+        }
+        waiting = (head, giveUp)
+    }
+
+    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        routes.respond(to: head, grant: grant?.grant ?? .open).write(to: context, version: head.version, keepAlive: head.isKeepAlive,
+                                                                     withBody: head.method != .HEAD)
     }
 }
 

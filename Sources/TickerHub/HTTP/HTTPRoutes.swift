@@ -102,7 +102,7 @@ struct HTTPRoutes: Sendable {
             return .json(MetricCatalog.json())
         case let path where path.hasPrefix("/v1/zstd/dictionary/"):
             return zstdDictionary(id: path.dropFirst("/v1/zstd/dictionary/".count))
-        case "/ws" where !hub.configuration.origins.allows(head.headers), "/ingest" where !hub.configuration.origins.allows(head.headers):
+        case "/ws" where !hub.configuration.origins.allows(head.headers), "/ingest" where !hub.configuration.origins.allowsPublisher(head.headers):
             return .error(.forbidden, code: "origin_not_allowed", message: "this hub does not accept WebSockets from the page's origin")
         case "/ws":
             if case .failure(let problem) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: 0) {

@@ -78,6 +78,9 @@ enum MetricCatalog {
         MetricDescriptor(key: "upstreamStale", prometheusName: "tickerhub_upstream_stale_total", kind: .counter,
                          help: "Updates from a numbering feed at or below the symbol's seq (repeated or out of order), dropped",
                          opsLabel: "upstream stale") { $0.fanout.upstreamStale },
+        MetricDescriptor(key: "upstreamRefused", prometheusName: "tickerhub_upstream_refused_total", kind: .counter,
+                         help: "Updates from a numbering feed whose seq is above 2^53 - 1, refused",
+                         opsLabel: "upstream refused") { $0.fanout.upstreamRefused },
         MetricDescriptor(key: "feedStale", prometheusName: "tickerhub_feed_stale", kind: .gauge,
                          help: "1 while the feed's upstream is lost (NATS unreachable) and the hub serves its last values") {
             if case .stale = $0.feed.condition { 1 } else { 0 }
@@ -129,6 +132,9 @@ enum MetricCatalog {
                          help: "Connections whose backlog is full now") { UInt64(max(0, $0.metrics.backloggedConnections.load(ordering: .relaxed))) },
         MetricDescriptor(key: "slowConsumerEvictions", prometheusName: "tickerhub_evictions_total", kind: .counter,
                          help: "Connections closed with 4008 slow consumer", opsLabel: "evictions") { $0.metrics.slowConsumerEvictions.load(ordering: .relaxed) },
+        MetricDescriptor(key: "httpUnreadCloses", prometheusName: "tickerhub_http_unread_closes_total", kind: .counter,
+                         help: "HTTP connections closed for leaving their answers unread past --slow-client-timeout",
+                         opsLabel: "HTTP unread") { $0.metrics.httpUnreadCloses.load(ordering: .relaxed) },
         MetricDescriptor(key: "pingTimeouts", prometheusName: "tickerhub_ping_timeouts_total", kind: .counter,
                          help: "Connections closed for not answering pings", opsLabel: "ping timeouts") { $0.metrics.pingTimeouts.load(ordering: .relaxed) },
         MetricDescriptor(key: "protocolViolations", prometheusName: "tickerhub_protocol_violations_total", kind: .counter,

@@ -18,6 +18,9 @@ struct AccessTokenClaims: JWTPayload, Equatable {
     var sub: SubjectClaim?
     var exp: ExpirationClaim?
     var nbf: NotBeforeClaim?
+    /// Checked by `TokenVerifier` against `--auth-audience` and `--auth-issuer`, when those are set.
+    var aud: AudienceClaim?
+    var iss: IssuerClaim?
     var symbols: [String]?
     var publish: PublishClaim?
 

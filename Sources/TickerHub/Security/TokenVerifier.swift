@@ -10,7 +10,8 @@ import Foundation
 /// Checks access tokens (JWTs, through jwt-kit) and turns a good one into an `AccessGrant`.
 /// One key: an HMAC secret (HS256, `--auth-secret`) or a public key in PEM (`--auth-public-key`):
 /// RSA for RS256, P-256 for ES256. A token must be signed with that key's algorithm; jwt-kit refuses
-/// `alg: none` and a token whose `alg` names another (no HS256 signed with the public key).
+/// `alg: none` and a token whose `alg` names another (no HS256 signed with the public key). With
+/// one key there is nothing for a `kid` header to choose, so it is not read.
 struct TokenVerifier: Sendable {
     enum Key: Sendable, Equatable {
         case hmacSecret(String)
@@ -29,9 +30,15 @@ struct TokenVerifier: Sendable {
     private let keys: Task<JWTKeyCollection, Never>
     /// `HS256`, `RS256` or `ES256`, for the start-up log.
     let algorithm: String
+    /// `--auth-audience`: a token's `aud` must name it (nil: `aud` is not checked).
+    let audience: String?
+    /// `--auth-issuer`: a token's `iss` must be it (nil: not checked).
+    let issuer: String?
 
     /// Reads the key now, so that a bad one stops the hub at start-up with a clear message.
-    init(key: Key) throws {
+    init(key: Key, audience: String? = nil, issuer: String? = nil) throws {
+        self.audience = audience
+        self.issuer = issuer
         enum Parsed: Sendable { case hmac(HMACKey), ecdsa(ES256PublicKey), rsa(Insecure.RSA.PublicKey) }
         let parsed: Parsed
         switch key {
@@ -64,6 +71,12 @@ struct TokenVerifier: Sendable {
     func verify(_ token: String) async -> Result<AccessGrant, TokenRefusal> {
         do {
             let claims = try await keys.value.verify(token, as: AccessTokenClaims.self)
+            if let audience, !(claims.aud?.value.contains(audience) ?? false) {
+                return .failure(.invalid("the token is not for this audience (\"aud\")"))
+            }
+            if let issuer, claims.iss?.value != issuer {
+                return .failure(.invalid("the token is not from the expected issuer (\"iss\")"))
+            }
             return .success(Self.grant(for: claims))
         } catch let refusal as TokenRefusal {
             return .failure(refusal)
@@ -79,15 +92,30 @@ struct TokenVerifier: Sendable {
         eventLoop.makeFutureWithTask { await verify(token) }
     }
 
-    private static func grant(for claims: AccessTokenClaims) -> AccessGrant {
-        // `verify` checked that `exp` is there and in the future.
-        let exp = claims.exp?.value ?? Date()
-        let remaining = max(0, exp.timeIntervalSinceNow)
+    static func grant(for claims: AccessTokenClaims, now: Date = Date()) -> AccessGrant {
+        // `verify` checked that `exp` is there and in the future. Its value is the token's: a
+        // "never expires" year 9999 (253402300799), or 1e300, must not trap converting to integers.
+        let exp = claims.exp?.value ?? now
+        let remaining = exp.timeIntervalSince(now)
         return AccessGrant(subject: claims.sub?.value,
-                           expiresAt: .now() + .nanoseconds(Int64(remaining * 1e9)),
-                           expiresAtMilliseconds: Int64(exp.timeIntervalSince1970 * 1000),
+                           expiresAt: .now() + .nanoseconds(Self.saturatingInt64(remaining * 1e9, max: Self.longestLifetimeNanoseconds)),
+                           expiresAtMilliseconds: Self.saturatingInt64(exp.timeIntervalSince1970 * 1000, max: Self.latestExpiryMilliseconds),
                            symbols: SymbolEntitlement(patterns: claims.symbols ?? []),
                            publish: claims.publish?.entitlement)
+    }
+
+    /// The longest a grant is kept on the hub's monotonic clock: 100 years, past any real token and
+    /// far from `NIODeadline`'s overflow (a token's `exp` is the issuer's number, not ours to trust).
+    static let longestLifetimeNanoseconds: Int64 = 100 * 365 * 86_400 * 1_000_000_000
+    /// The latest `exp` told to a client (`welcome`, the `auth` ack): 9999-12-31T23:59:59Z, which
+    /// also keeps it exact in a JavaScript number.
+    static let latestExpiryMilliseconds: Int64 = 253_402_300_799_000
+
+    /// `value` rounded toward zero into `0...max`; NaN is 0. Never traps, whatever the token says.
+    static func saturatingInt64(_ value: Double, max: Int64) -> Int64 {
+        guard value > 0 else { return 0 }
+        guard value < Double(max) else { return max }
+        return Int64(value)
     }
 
     /// A short reason for the client and the log; never the token itself.

@@ -1,11 +1,15 @@
 import NIOCore
 import NIOHTTP1
 
-/// The door every request passes, before the upgrader and the router:
+/// The door every connection and request passes, before the upgrader and the router:
+/// - every connection, WebSocket or plain HTTP, first needs room in `ConnectionLimits` (503 or 429),
+///   counted for its client (`ClientAddress`: an IPv4 address or an IPv6 /64, or behind a
+///   `--trusted-proxy` the `X-Forwarded-For` client). The place is taken when the connection is
+///   accepted, before any TLS handshake: a refused TLS connection is closed at once, with no crypto
+///   spent on it; a refused plain one is answered at its first request. An admitted connection
+///   gives its place back when it closes;
 /// - a request head past `maxHeaderBytes` is answered 431 (NIO's parser has already stopped anything
 ///   past its own 80 KiB);
-/// - a WebSocket handshake first needs room in `ConnectionLimits` (503 or 429); an admitted
-///   connection gives its place back when it closes;
 /// - with auth on, a request for market data (a handshake, `/v1/snapshot`, ...) needs a token
 ///   (`RequestAuthentication`: 401, or 403 for a publisher without the right).
 /// A refused request is answered here and its connection closed; one let through carries its
@@ -30,31 +34,83 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     private enum State {
         case passing
         case verifying(held: [NIOAny])
-        /// A handshake was refused: what is left of that request is dropped.
+        /// A request was refused: what is left of it is dropped.
         case refusing
     }
 
-    private let limits: ConnectionLimits
+    /// Where the connection stands with `ConnectionLimits`.
+    private enum Place {
+        /// Not asked yet: its peer is a trusted proxy, so its client is known from its first request.
+        case undecided
+        case admitted
+        /// Refused when accepted; answered at the first request.
+        case refused(ConnectionLimits.Refusal)
+        /// Not counted (a listener without limits).
+        case exempt
+    }
+
+    private let limits: ConnectionLimits?
+    private let trustedProxies: TrustedProxies
+    private let closesRefusedAtAccept: Bool
     private let maxHeaderBytes: Int
     private let authentication: RequestAuthentication?
     private let grant: RequestGrant
     private let onRefusal: (Refusal) -> Void
     private var state = State.passing
-    /// Whether this connection holds a place (released when it closes).
-    private var admitted = false
+    private var place = Place.undecided
     private var removed = false
 
-    init(limits: ConnectionLimits, maxHeaderBytes: Int, authentication: RequestAuthentication?, grant: RequestGrant,
+    /// `limits`: nil on a listener whose connections are not counted (the admin listener).
+    /// `closesRefusedAtAccept`: close a connection refused for room at once (TLS: answering it would
+    /// cost a handshake) instead of answering its first request.
+    init(limits: ConnectionLimits?, trustedProxies: TrustedProxies = .none, closesRefusedAtAccept: Bool = false,
+         maxHeaderBytes: Int, authentication: RequestAuthentication?, grant: RequestGrant,
          onRefusal: @escaping (Refusal) -> Void) {
         self.limits = limits
+        self.trustedProxies = trustedProxies
+        self.closesRefusedAtAccept = closesRefusedAtAccept
         self.maxHeaderBytes = maxHeaderBytes
         self.authentication = authentication
         self.grant = grant
         self.onRefusal = onRefusal
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { admitAtAccept(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        admitAtAccept(context: context)
+        context.fireChannelActive()
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         removed = true
+    }
+
+    /// Takes the connection's place as soon as it is accepted, unless its peer is a trusted proxy.
+    private func admitAtAccept(context: ChannelHandlerContext) {
+        guard case .undecided = place else { return }
+        guard let limits else {
+            place = .exempt
+            return
+        }
+        let remote = context.remoteAddress
+        guard !trustedProxies.trusts(remote) else { return }
+        take(ClientAddress.key(of: remote) ?? "local", in: limits, context: context)
+        if case .refused(let refusal) = place, closesRefusedAtAccept {
+            onRefusal(.limits(refusal))
+            context.close(promise: nil)
+        }
+    }
+
+    private func take(_ key: String, in limits: ConnectionLimits, context: ChannelHandlerContext) {
+        if let refusal = limits.admit(key) {
+            place = .refused(refusal)
+            return
+        }
+        place = .admitted
+        context.channel.closeFuture.whenComplete { _ in limits.release(key) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -73,21 +129,20 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
             break
         }
         if case .head(let head) = unwrapInboundIn(data) {
+            if case .undecided = place, let limits {
+                // Through a trusted proxy: the client is the one it forwarded for.
+                let peer = ClientAddress.key(of: context.remoteAddress) ?? "local"
+                take(trustedProxies.forwardedClientKey(head.headers) ?? peer, in: limits, context: context)
+            }
+            if case .refused(let refusal) = place {
+                refuse(.limits(refusal), version: head.version, context: context)
+                return
+            }
             guard Self.size(of: head) <= maxHeaderBytes else {
                 refuse(.headerTooLarge, version: head.version, context: context)
                 return
             }
             grant.grant = authentication == nil ? .open : nil
-            if !admitted, Self.isHandshake(head) {
-                let ip = context.remoteAddress?.ipAddress ?? "?"
-                if let refusal = limits.admit(ip) {
-                    refuse(.limits(refusal), version: head.version, context: context)
-                    return
-                }
-                admitted = true
-                let limits = self.limits
-                context.channel.closeFuture.whenComplete { _ in limits.release(ip) }
-            }
             if let check = authentication?.check(head, path: HTTPRoutes.path(of: head.uri), on: context.eventLoop) {
                 state = .verifying(held: [data])
                 check.assumeIsolated().whenSuccess { [self] result in
@@ -116,10 +171,6 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     /// The head as it came on the wire, near enough: request line, and each header's name, value and separators.
     private static func size(of head: HTTPRequestHead) -> Int {
         head.headers.reduce(head.uri.utf8.count + 16) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
-    }
-
-    private static func isHandshake(_ head: HTTPRequestHead) -> Bool {
-        head.headers[canonicalForm: "Upgrade"].contains { $0.lowercased() == "websocket" }
     }
 
     private func refuse(_ refusal: Refusal, version: HTTPVersion, context: ChannelHandlerContext) {

@@ -36,10 +36,10 @@ struct ConnectionAdmission: Sendable {
 
     func decide(_ head: HTTPRequestHead, grant: AccessGrant? = .open) -> Decision {
         let path = HTTPRoutes.path(of: head.uri)
-        guard head.method == .GET, origins.allows(head.headers), role.serves(path) else { return .refuse }
+        guard head.method == .GET, role.serves(path) else { return .refuse }
         switch path {
         case "/ws":
-            guard grant != nil || !requiresGrant else { return .refuse }
+            guard origins.allows(head.headers), grant != nil || !requiresGrant else { return .refuse }
             // A bad option is refused here and answered 400 by the HTTP routes, which check the same.
             guard case .success(let options) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: defaultHeartbeatMilliseconds) else {
                 return .refuse
@@ -51,7 +51,7 @@ struct ConnectionAdmission: Sendable {
             }
             return .subscriber(deflate: deflate.negotiate(head.headers["Sec-WebSocket-Extensions"]), options: options)
         case "/ingest":
-            guard acceptsPublishers else { return .refuse }
+            guard acceptsPublishers, origins.allowsPublisher(head.headers) else { return .refuse }
             if requiresGrant {
                 // The gate granted publishing (the ingest secret, or a token's `publish` claim).
                 guard let publish = grant?.publish else { return .refuse }

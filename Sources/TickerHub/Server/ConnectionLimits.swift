@@ -2,10 +2,11 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// How many WebSocket connections the hub holds, in total and per client IP, and how fast one IP
-/// may open them: a flood from one address must not use up the descriptors, the memory or the
-/// accepting loop that every other client shares. Checked at the handshake (`AdmissionGate`), so a
-/// refused client gets an HTTP answer it can act on:
+/// How many connections the hub holds (WebSocket and plain HTTP alike), in total and per client,
+/// and how fast one client may open them: a flood from one address must not use up the
+/// descriptors, the memory or the accepting loop that every other client shares. A client is an
+/// IPv4 address or an IPv6 /64 (`ClientAddress`). Checked when a connection is accepted
+/// (`AdmissionGate`), and a refused client gets an HTTP answer it can act on:
 /// - 503 `server_full` past `maxConnections`;
 /// - 429 `too_many_connections` past `maxConnectionsPerIP`;
 /// - 429 `too_many_handshakes` past `handshakesPerSecondPerIP` (a token bucket with `handshakeBurst`).
@@ -15,12 +16,12 @@ import Synchronization
 /// bucket, so the table is bounded by the addresses currently connected or recently refused.
 final class ConnectionLimits: Sendable {
     struct Configuration: Sendable, Equatable {
-        /// WebSocket connections (subscribers and publishers) in total.
+        /// Connections (subscribers, publishers and plain HTTP) in total.
         var maxConnections = 200_000
-        /// WebSocket connections from one IP address. A desk behind one NAT is one address, so
+        /// Connections from one client (an IPv4 address, an IPv6 /64). A desk behind one NAT is one address, so
         /// this is generous by default; load tests from one machine spread over loopback addresses.
         var maxConnectionsPerIP = 20_000
-        /// Handshakes one IP may start per second, sustained...
+        /// Connections one client may open per second, sustained...
         var handshakesPerSecondPerIP = 5_000.0
         /// ...and at once (a reconnect storm of a whole trading floor).
         var handshakeBurst = 20_000

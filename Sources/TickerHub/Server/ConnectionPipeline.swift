@@ -66,7 +66,10 @@ enum ConnectionPipeline {
         // Before the upgrader: a handshake the limits have no room for is answered, not upgraded.
         let metrics = hub.metrics
         let upgradeHandler = try sync.handler(type: HTTPServerUpgradeHandler.self)
-        let gate = AdmissionGate(limits: hub.connectionLimits, maxHeaderBytes: hub.configuration.maxHeaderBytes, authentication: hub.authentication, grant: requestGrant.value) { refusal in
+        // The admin listener (loopback by default) is the operator's way in: never full.
+        let gate = AdmissionGate(limits: routes.role == .adminOnly ? nil : hub.connectionLimits,
+                                 trustedProxies: hub.configuration.trustedProxies,
+                                 closesRefusedAtAccept: hub.configuration.tls != nil, maxHeaderBytes: hub.configuration.maxHeaderBytes, authentication: hub.authentication, grant: requestGrant.value) { refusal in
             switch refusal {
             case .limits, .headerTooLarge: metrics.handshakesRefused.wrappingIncrement(ordering: .relaxed)
             case .authentication: metrics.authRefusals.wrappingIncrement(ordering: .relaxed)
@@ -76,7 +79,10 @@ enum ConnectionPipeline {
         try sync.addHandler(RequestDeadline(timeout: hub.configuration.requestTimeout) {
             metrics.requestTimeouts.wrappingIncrement(ordering: .relaxed)
         }, name: RequestDeadline.name)
-        try sync.addHandler(HTTPRouter(routes: routes, grant: requestGrant.value), name: routerName)
+        let unreadTimeout = TimeAmount.nanoseconds(Int64(hub.configuration.slowClientTimeoutSeconds * 1e9))
+        try sync.addHandler(HTTPRouter(routes: routes, grant: requestGrant.value, unreadTimeout: unreadTimeout) {
+            metrics.httpUnreadCloses.wrappingIncrement(ordering: .relaxed)
+        }, name: routerName)
     }
 
     private static func configureUpgraded(_ channel: any Channel, decision: ConnectionAdmission.Decision, grant: AccessGrant, hub: Hub) throws {

@@ -8,8 +8,13 @@ import NIOWebSocket
 /// handling of `/ws` with permessage-deflate negotiated per connection (as `--deflate dedicated`
 /// does, with a window of up to 15 bits), and an `EchoSession` that sends every message back. Conformance suites (Autobahn, via kosoku) connect to `host:port` with no path.
 /// Its limits are larger than `/ws`'s, since those suites send messages of up to 16 MiB.
+///
+/// It is a test fixture, not a door: it binds to loopback whatever `--host` says, and has none of
+/// the public listener's admission (limits, tokens, TLS, the request deadline). Its sessions read
+/// no faster than their echoes are taken (`EchoSession`).
 enum EchoListener {
     static let maxMessageBytes = 32 << 20
+    static let host = "127.0.0.1"
 
     static func bind(hub: Hub, group: any EventLoopGroup, routes: HTTPRoutes, port: Int) async throws -> any Channel {
         let configuration = hub.configuration
@@ -26,7 +31,7 @@ enum EchoListener {
                     try configure(channel, negotiation: negotiation, routes: routes, closeGrace: configuration.closeGrace)
                 }
             }
-        return try await bootstrap.bind(host: configuration.host, port: port).get()
+        return try await bootstrap.bind(host: host, port: port).get()
     }
 
     private static func configure(_ channel: any Channel, negotiation: PerMessageDeflateNegotiation, routes: HTTPRoutes,

@@ -35,6 +35,8 @@ final class HubMetrics: Sendable {
     let pingTimeouts = ManagedAtomic<UInt64>(0)
     /// Connections closed with 4008 "slow consumer".
     let slowConsumerEvictions = ManagedAtomic<UInt64>(0)
+    /// Plain HTTP connections closed because their answers went unread (`HTTPRouter`).
+    let httpUnreadCloses = ManagedAtomic<UInt64>(0)
     /// Connections whose backlog is full right now (not writable).
     let backloggedConnections = ManagedAtomic<Int>(0)
     let ingestBatches = ManagedAtomic<UInt64>(0)

@@ -6,9 +6,16 @@ import NIOWebSocket
 /// as it arrived, compressed again if permessage-deflate was agreed. It shares the `/ws` frame
 /// handling (`MessageAssembler`, `CloseHandshake`, the negotiation), which is
 /// what conformance suites such as Autobahn exercise; it has nothing to do with market data.
-final class EchoSession: WebSocketSession {
+///
+/// Backpressure: while the echoes are not taken off the socket (the channel is not writable), the
+/// session reads no more, so a peer that sends without reading is slowed by TCP instead of growing
+/// the hub's memory by up to 32 MiB a message.
+final class EchoSession: WebSocketSession, ChannelOutboundHandler {
     typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
+    /// A read the session held back while the channel was not writable.
+    private var readHeld = false
 
     private let deflater: MessageDeflater?
     private var control = WebSocketControl()
@@ -34,6 +41,22 @@ final class EchoSession: WebSocketSession {
         case .violation(let reason):
             violation(context: context, code: .protocolError, reason: reason)
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard context.channel.isWritable || control.closeSent else {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, readHeld {
+            readHeld = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     private func echo(_ frame: WebSocketFrame) -> WebSocketFrame {

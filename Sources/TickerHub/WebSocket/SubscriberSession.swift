@@ -202,9 +202,12 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         liveness.heardFrom(at: .now())
-        switch control.receive(unwrapInboundIn(data), context: context) {
+        let frame = unwrapInboundIn(data)
+        // Every frame but a Close takes a request token: a ping costs an answer and a flush, so a
+        // ping flood is a request flood (closed with 1008 like any other).
+        if frame.opcode != .connectionClose, !closeSent, !takeRequestToken(context: context) { return }
+        switch control.receive(frame, context: context) {
         case .message(let frame):
-            guard takeRequestToken(context: context) else { return }
             guard frame.opcode == .text else {
                 reject(ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"), context: context)
                 return

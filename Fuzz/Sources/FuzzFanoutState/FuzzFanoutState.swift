@@ -1,0 +1,185 @@
+import FanoutEngine
+import FeedModel
+import FuzzSupport
+import NIOCore
+import NIOEmbedded
+
+/// One input from libFuzzer: a script of what publishers and subscribers may do to the engine's
+/// state, run on an embedded loop: update batches with any seqs (none, any `UInt64`, near the
+/// limit, repeated), new symbols, new epochs; subscribes (with `since` at any seq, and a maximum
+/// frequency), unsubscribes and disconnects; sockets that fill and drain; time passing.
+///
+/// After every step it checks what must hold whatever the script:
+/// - nothing traps (no overflow, no out-of-range index, no unbounded allocation: ASan's limit);
+/// - every subscriber receives each symbol's seqs strictly rising, never one twice, within an epoch;
+/// - the last-value cache never holds a seq above what the publisher could have numbered;
+/// - a subscriber's counts never fall (they are what the client's gaps add up to).
+@main
+enum FuzzFanoutState {
+    static func main() { FuzzerDriver.run(fuzzOne) }
+}
+
+/// The script's bytes, read one at a time (0 past the end).
+struct Script {
+    var bytes: UnsafeBufferPointer<UInt8>
+    var position = 0
+    var isEmpty: Bool { position >= bytes.count }
+    mutating func byte() -> UInt8 {
+        defer { position += 1 }
+        return position < bytes.count ? bytes[position] : 0
+    }
+    mutating func uint64() -> UInt64 {
+        (0..<8).reduce(0) { value, _ in value << 8 | UInt64(byte()) }
+    }
+}
+
+/// A sink that records each frame's symbol and seq, and fills or drains when the script says.
+final class CheckingSink: FrameSink {
+    weak var subscriber: Subscriber?
+    var isWritable = true {
+        didSet { subscriber?.isWritable = isWritable }
+    }
+    /// The last seq seen per symbol, in this epoch.
+    var lastSeq: [String: UInt64] = [:]
+
+    func attach(_ subscriber: Subscriber) {
+        self.subscriber = subscriber
+        subscriber.isWritable = isWritable
+    }
+
+    func write(_ batch: ByteBuffer) {
+        var rest = batch
+        while rest.readableBytes >= 2 {
+            let second = rest.getInteger(at: rest.readerIndex + 1, as: UInt8.self)! & 0x7F
+            let header = second == 126 ? 4 : second == 127 ? 10 : 2
+            let length: Int = switch second {
+            case 126: Int(rest.getInteger(at: rest.readerIndex + 2, as: UInt16.self)!)
+            case 127: Int(rest.getInteger(at: rest.readerIndex + 2, as: UInt64.self)!)
+            default: Int(second)
+            }
+            guard let frame = rest.readSlice(length: header + length) else { preconditionFailure("a frame cut short") }
+            check(String(decoding: frame.readableBytesView.dropFirst(header), as: UTF8.self))
+        }
+        precondition(rest.readableBytes == 0, "bytes after the last frame")
+    }
+
+    func flush() {}
+
+    /// Updates, snapshots and latest values carry `"symbol":"X"` and `"seq":N`.
+    private func check(_ text: String) {
+        guard let symbol = Self.field(#""symbol":""#, in: text, until: "\""),
+              let seqText = Self.field(#""seq":"#, in: text, until: ","), let seq = UInt64(seqText) else { return }
+        if let last = lastSeq[symbol] {
+            precondition(seq > last, "\(symbol): seq \(seq) after \(last): \(text)")
+        }
+        lastSeq[symbol] = seq
+    }
+
+    private static func field(_ key: String, in text: String, until end: Character) -> String? {
+        guard let start = text.range(of: key)?.upperBound else { return nil }
+        return String(text[start...].prefix { $0 != end && $0 != "}" })
+    }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    var script = Script(bytes: UnsafeBufferPointer(start: data, count: size))
+    let loop = EmbeddedEventLoop()
+    let directory = SymbolDirectory()
+    let lastValues = LastValueCache(historyDepth: 16)
+    let counters = FanoutCounters()
+    let ring = BroadcastBuffer(capacity: 1 << 16)
+    let publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
+    let fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters)
+    publisher.attach([fanout])
+    var ids: [SymbolID] = []
+    for name in ["AAPL", "MSFT", "EUR/USD"] { ids.append(directory.register(Symbol(name)!)!) }
+    var clients: [(subscriber: Subscriber, sink: CheckingSink)?] = Array(repeating: nil, count: 4)
+    var published: UInt64 = 0
+    loop.run()
+
+    func symbols(in mask: UInt8) -> [SymbolID] {
+        ids.enumerated().filter { mask & (1 << UInt8($0.offset % 8)) != 0 }.map(\.element)
+    }
+
+    while !script.isEmpty {
+        switch script.byte() % 8 {
+        case 0:  // a batch of updates
+            var updates: [FeedUpdate] = []
+            for _ in 0..<Int(script.byte() % 24) {
+                let id = ids[Int(script.byte()) % ids.count]
+                let upstream: UInt64? = switch script.byte() % 5 {
+                case 0: nil
+                case 1: script.uint64()
+                case 2: Tick.maxSeq - UInt64(script.byte())
+                case 3: UInt64(script.byte())
+                default: (lastValues.snapshot(of: id)?.seq ?? 0) &+ UInt64(script.byte() % 4)
+                }
+                let mantissa = Int64(bitPattern: script.uint64())
+                let body: TickBody = script.byte() % 2 == 0
+                    ? .quote(Quote(bid: Price(mantissa: mantissa, scale: script.byte() % 19), ask: Price(mantissa: mantissa, scale: 2),
+                                   bidSize: Int64(script.byte()), askSize: -1))
+                    : .trade(Trade(price: Price(mantissa: mantissa, scale: script.byte() % 19), size: Int64.min))
+                updates.append(FeedUpdate(symbolID: id, symbol: directory.symbol(for: id)!,
+                                          timestamp: Timestamp(nanosecondsSinceEpoch: script.uint64()), body: body, upstreamSeq: upstream))
+            }
+            published += UInt64(updates.count)
+            publisher.publishOnLoop(updates)
+        case 1:  // subscribe, maybe resuming, maybe throttled
+            let slot = Int(script.byte()) % clients.count
+            if clients[slot] == nil {
+                let sink = CheckingSink()
+                clients[slot] = (Subscriber(sink: sink), sink)
+            }
+            let (subscriber, sink) = clients[slot]!
+            let wanted = symbols(in: script.byte())
+            let since: [UInt64?] = wanted.map { _ in script.byte() % 2 == 0 ? nil : script.uint64() }
+            let interval = script.byte() % 3 == 0 ? UpdateInterval(maxFrequency: Double(script.byte() % 50) + 0.5) : nil
+            let starts = fanout.subscribe(subscriber, to: wanted, symbols: wanted.map { directory.symbol(for: $0)! },
+                                          updateInterval: interval, resumingAfter: since, replayLimit: Int(script.byte()))
+            // What the session sends first: a replay, or the snapshot (checked for rising seqs too).
+            for start in starts {
+                precondition((start.replay?.count ?? 0) <= 255, "a replay past its limit")
+                let lastSent = start.replay?.last?.seq ?? start.snapshot.seq
+                if lastSent > 0 { sink.lastSeq[start.symbol.name] = lastSent }
+            }
+        case 2:  // unsubscribe
+            if let (subscriber, sink) = clients[Int(script.byte()) % clients.count] {
+                let gone = symbols(in: script.byte())
+                fanout.unsubscribe(subscriber, from: gone)
+                for id in gone { sink.lastSeq[directory.symbol(for: id)!.name] = nil }
+            }
+        case 3:  // the socket fills, or drains
+            if let (subscriber, sink) = clients[Int(script.byte()) % clients.count] {
+                sink.isWritable.toggle()
+                if sink.isWritable { fanout.catchUp(subscriber) }
+            }
+        case 4:  // a new epoch: every client is closed and comes back (the hub's 1012)
+            publisher.beginEpoch(FeedEpoch.starting(at: Timestamp(nanosecondsSinceEpoch: script.uint64())))
+            for slot in clients.indices {
+                if let (subscriber, _) = clients[slot] { fanout.remove(subscriber) }
+                clients[slot] = nil
+            }
+        case 5:  // a client disconnects
+            let slot = Int(script.byte()) % clients.count
+            if let (subscriber, _) = clients[slot] { fanout.remove(subscriber) }
+            clients[slot] = nil
+        case 6:  // time passes
+            loop.advanceTime(by: .milliseconds(Int64(script.byte()) * 10))
+        default:  // a new symbol
+            if ids.count < 40, let id = directory.register(Symbol("S\(ids.count)")!) { ids.append(id) }
+        }
+        loop.run()
+        // The cache never holds a seq the publisher could not have numbered.
+        for id in ids {
+            if let seq = lastValues.snapshot(of: id)?.seq { precondition(seq <= Tick.maxSeq + published, "seq \(seq) out of range") }
+        }
+        precondition(counters.snapshot().ticksIn <= published)
+    }
+    for slot in clients.indices {
+        if let (subscriber, _) = clients[slot] { fanout.remove(subscriber) }
+    }
+    loop.run()
+    try? loop.syncShutdownGracefully()
+    return 0
+}
