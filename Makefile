@@ -68,7 +68,7 @@ integration-tests: release
 
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := .build-fuzz
-FUZZ_TARGETS := ClientMessage TickBatch FanoutState
+FUZZ_TARGETS := ClientMessage TickBatch FanoutState TokenClaims
 ## Coverage-guided fuzzing (libFuzzer with AddressSanitizer) of the parsers of untrusted input, each
 ## for FUZZ_SECONDS, starting from the seeds in Fuzz/Corpus; what they find is kept in .build-fuzz.
 fuzz:

@@ -2,7 +2,8 @@
 import Foundation
 import PackageDescription
 
-// Dependencies point one way: TickerHub -> FanoutEngine -> FeedModel.
+// Dependencies point one way: TickerHub -> FanoutEngine -> FeedModel. AccessControl (what a token's
+// claims grant: plain values, no JWT library, so that they can be fuzzed) is used by TickerHub only.
 // feedsim (the load tool) uses FeedModel for the wire formats and the simulator, and FanoutEngine's
 // permessage-deflate inflater.
 let package = Package(
@@ -13,6 +14,7 @@ let package = Package(
         .executable(name: "feedsim", targets: ["feedsim"]),
         .library(name: "FeedModel", targets: ["FeedModel"]),
         .library(name: "FanoutEngine", targets: ["FanoutEngine"]),
+        .library(name: "AccessControl", targets: ["AccessControl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -54,6 +56,10 @@ let package = Package(
         ),
         // A small NATS client (the mirror has none): the hub's cluster feed; tested against a real nats-server.
         .target(
+            name: "AccessControl",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
             name: "NATSClient",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -69,6 +75,7 @@ let package = Package(
         .executableTarget(
             name: "TickerHub",
             dependencies: [
+                "AccessControl",
                 "FeedModel",
                 "FanoutEngine",
                 "NATSClient",
@@ -135,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "TickerHubTests",
             dependencies: [
-                "TickerHub", "FeedModel", "FanoutEngine",
+                "TickerHub", "FeedModel", "FanoutEngine", "AccessControl",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -153,7 +160,7 @@ let package = Package(
 // engine: with TICKERHUB_ENGINE_ONLY set, the hub and the load tool are left out of that build, and
 // with them what only they use, the TLS and JWT packages (two copies of BoringSSL: minutes of C).
 if ProcessInfo.processInfo.environment["TICKERHUB_ENGINE_ONLY"] != nil {
-    let engineOnly: Set<String> = ["CZstd", "FeedModel", "FanoutEngine", "FeedModelTests", "FanoutEngineTests"]
+    let engineOnly: Set<String> = ["CZstd", "FeedModel", "FanoutEngine", "AccessControl", "FeedModelTests", "FanoutEngineTests"]
     package.targets.removeAll { !engineOnly.contains($0.name) }
-    package.products.removeAll { !["FeedModel", "FanoutEngine"].contains($0.name) }
+    package.products.removeAll { !["FeedModel", "FanoutEngine", "AccessControl"].contains($0.name) }
 }

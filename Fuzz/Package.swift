@@ -3,8 +3,8 @@ import PackageDescription
 
 // Coverage-guided fuzzing (libFuzzer, with AddressSanitizer) of what takes untrusted input: the
 // parsers of a subscriber's requests (`ClientMessage.parse`) and a publisher's tick batches
-// (`BinaryTickCodec.decodeBatch`), and the engine's state under any sequence of what publishers and
-// subscribers may do (`FuzzFanoutState`). Build and run with `make fuzz` (FUZZ_SECONDS per target); each
+// (`BinaryTickCodec.decodeBatch`), the engine's state under any sequence of what publishers and
+// subscribers may do (`FuzzFanoutState`), and a token's claims (`FuzzTokenClaims`). Build and run with `make fuzz` (FUZZ_SECONDS per target); each
 // target is an executable that hands itself to libFuzzer's driver (`FuzzerDriver`). See SECURITY.md.
 let package = Package(
     name: "TickerHubFuzz",
@@ -23,6 +23,10 @@ let package = Package(
             name: "FuzzFanoutState",
             dependencies: ["FuzzSupport", .product(name: "FeedModel", package: "TickerHub"), .product(name: "FanoutEngine", package: "TickerHub"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "FuzzTokenClaims",
+            dependencies: ["FuzzSupport", .product(name: "AccessControl", package: "TickerHub"), .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
             name: "FuzzTickBatch",

@@ -120,3 +120,28 @@ final class RecordingSink: FrameSink {
         #expect(index.subscriptionCount == model.count)
     }
 }
+
+/// What a closing connection leaves behind: nothing.
+@Suite struct SubscriberLifetimeTests {
+    /// A connection that closes while its socket is full (updates owed, in its stale list) must free
+    /// its subscriber: the stale list held the subscriptions, which hold the subscriber, and the
+    /// subscriber (with its sink, the connection's writer) lived on forever. Found by the fan-out
+    /// state fuzzer (Fuzz/Sources/FuzzFanoutState).
+    @Test func aSlowSubscriberRemovedWithUpdatesOwedIsFreed() {
+        let hub = FanoutHarness()
+        weak var gone: Subscriber?
+        weak var goneSink: RecordingSink?
+        do {
+            let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl, hub.msft])
+            sink.isWritable = false
+            hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
+            #expect(subscriber.staleCount == 2)
+            hub.fanout.remove(subscriber)
+            gone = subscriber
+            goneSink = sink
+        }
+        hub.loop.run()
+        #expect(gone == nil && goneSink == nil, "the subscriber and its sink outlived their connection")
+    }
+}
+

@@ -1,3 +1,4 @@
+import AccessControl
 import Foundation
 import JWTKit
 import NIOCore
@@ -108,11 +109,11 @@ import Testing
             var claims = Self.claims()
             claims.exp = ExpirationClaim(value: Date(timeIntervalSince1970: exp))
             let grant = try await verifier.verify(Self.hmacToken(claims)).get()
-            #expect(grant.expiresAtMilliseconds == TokenVerifier.latestExpiryMilliseconds, "9999-12-31 or later, told as 9999-12-31")
+            #expect(grant.expiresAtMilliseconds == TokenClaims.latestExpiryMilliseconds, "9999-12-31 or later, told as 9999-12-31")
             #expect(!grant.hasExpired(at: .now() + .hours(24 * 365 * 50)))
         }
-        #expect(TokenVerifier.saturatingInt64(.nan, max: 10) == 0 && TokenVerifier.saturatingInt64(-.infinity, max: 10) == 0)
-        #expect(TokenVerifier.saturatingInt64(.infinity, max: 10) == 10 && TokenVerifier.saturatingInt64(9.9, max: 10) == 9)
+        #expect(TokenClaims.saturatingInt64(.nan, max: 10) == 0 && TokenClaims.saturatingInt64(-.infinity, max: 10) == 0)
+        #expect(TokenClaims.saturatingInt64(.infinity, max: 10) == 10 && TokenClaims.saturatingInt64(9.9, max: 10) == 9)
     }
 
     struct AudienceClaims: JWTPayload {

@@ -67,17 +67,23 @@ final class CheckingSink: FrameSink {
 
     /// Updates, snapshots and latest values carry `"symbol":"X"` and `"seq":N`.
     private func check(_ text: String) {
-        guard let symbol = Self.field(#""symbol":""#, in: text, until: "\""),
-              let seqText = Self.field(#""seq":"#, in: text, until: ","), let seq = UInt64(seqText) else { return }
+        let bytes = Array(text.utf8)
+        guard let symbol = Self.field(Array(#""symbol":""#.utf8), in: bytes, until: UInt8(ascii: "\"")),
+              let seqText = Self.field(Array(#""seq":"#.utf8), in: bytes, until: UInt8(ascii: ",")), let seq = UInt64(seqText) else { return }
         if let last = lastSeq[symbol] {
             precondition(seq > last, "\(symbol): seq \(seq) after \(last): \(text)")
         }
         lastSeq[symbol] = seq
     }
 
-    private static func field(_ key: String, in text: String, until end: Character) -> String? {
-        guard let start = text.range(of: key)?.upperBound else { return nil }
-        return String(text[start...].prefix { $0 != end && $0 != "}" })
+    /// The text after `key` up to `end` (or a closing brace), if `key` is there. (No Foundation in a fuzz target.)
+    private static func field(_ key: [UInt8], in text: [UInt8], until end: UInt8) -> String? {
+        guard text.count >= key.count else { return nil }
+        for start in 0...(text.count - key.count) where text[start..<start + key.count].elementsEqual(key) {
+            let value = text[(start + key.count)...].prefix { $0 != end && $0 != UInt8(ascii: "}") }
+            return String(decoding: value, as: UTF8.self)
+        }
+        return nil
     }
 }
 
@@ -109,7 +115,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             for _ in 0..<Int(script.byte() % 24) {
                 let id = ids[Int(script.byte()) % ids.count]
                 let upstream: UInt64? = switch script.byte() % 5 {
-                case 0: nil
+                case 0: UInt64?.none
                 case 1: script.uint64()
                 case 2: Tick.maxSeq - UInt64(script.byte())
                 case 3: UInt64(script.byte())

@@ -116,6 +116,15 @@ public final class Subscriber {
         }
     }
 
+    /// Empties the stale list, once every subscription is gone: entries left for a later compaction
+    /// hold their subscriptions, which hold this subscriber, so a list left behind would keep a
+    /// closed connection's subscriber (and its sink) alive forever (found by the fan-out fuzzer).
+    func dropStaleList() {
+        precondition(subscriptions.count == 0 && staleCount == 0, "subscriptions remain")
+        for subscription in staleList { subscription.isInStaleList = false }
+        staleList = []
+    }
+
     /// Takes the owed subscriptions out of the list, oldest first, for catch-up; they stay stale
     /// (and counted) until catch-up sends them or puts them back.
     func takeStale() -> [Subscription] {

@@ -49,6 +49,7 @@ struct SubscriptionIndex {
     mutating func removeAll(_ subscriber: Subscriber) -> Int {
         let ids = subscriber.subscriptions.keys
         for id in ids { _ = remove(subscriber, from: id) }
+        subscriber.dropStaleList()
         return ids.count
     }
 

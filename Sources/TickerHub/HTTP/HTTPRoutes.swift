@@ -1,3 +1,4 @@
+import AccessControl
 import FanoutEngine
 import FeedModel
 import NIOCore

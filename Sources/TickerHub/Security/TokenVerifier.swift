@@ -1,3 +1,4 @@
+import AccessControl
 import JWTKit
 import NIOCore
 
@@ -70,14 +71,10 @@ struct TokenVerifier: Sendable {
     /// The grant `token` carries, or why it carries none.
     func verify(_ token: String) async -> Result<AccessGrant, TokenRefusal> {
         do {
-            let claims = try await keys.value.verify(token, as: AccessTokenClaims.self)
-            if let audience, !(claims.aud?.value.contains(audience) ?? false) {
-                return .failure(.invalid("the token is not for this audience (\"aud\")"))
-            }
-            if let issuer, claims.iss?.value != issuer {
-                return .failure(.invalid("the token is not from the expected issuer (\"iss\")"))
-            }
-            return .success(Self.grant(for: claims))
+            let claims = try await keys.value.verify(token, as: AccessTokenClaims.self).claims
+            let now = Date().timeIntervalSince1970
+            if let refusal = claims.check(now: now, audience: audience, issuer: issuer) { return .failure(refusal) }
+            return .success(claims.grant(now: now))
         } catch let refusal as TokenRefusal {
             return .failure(refusal)
         } catch let error as JWTError {
@@ -90,32 +87,6 @@ struct TokenVerifier: Sendable {
     /// `verify`, for code on an event loop: the answer arrives on `eventLoop`.
     func verify(_ token: String, on eventLoop: any EventLoop) -> EventLoopFuture<Result<AccessGrant, TokenRefusal>> {
         eventLoop.makeFutureWithTask { await verify(token) }
-    }
-
-    static func grant(for claims: AccessTokenClaims, now: Date = Date()) -> AccessGrant {
-        // `verify` checked that `exp` is there and in the future. Its value is the token's: a
-        // "never expires" year 9999 (253402300799), or 1e300, must not trap converting to integers.
-        let exp = claims.exp?.value ?? now
-        let remaining = exp.timeIntervalSince(now)
-        return AccessGrant(subject: claims.sub?.value,
-                           expiresAt: .now() + .nanoseconds(Self.saturatingInt64(remaining * 1e9, max: Self.longestLifetimeNanoseconds)),
-                           expiresAtMilliseconds: Self.saturatingInt64(exp.timeIntervalSince1970 * 1000, max: Self.latestExpiryMilliseconds),
-                           symbols: SymbolEntitlement(patterns: claims.symbols ?? []),
-                           publish: claims.publish?.entitlement)
-    }
-
-    /// The longest a grant is kept on the hub's monotonic clock: 100 years, past any real token and
-    /// far from `NIODeadline`'s overflow (a token's `exp` is the issuer's number, not ours to trust).
-    static let longestLifetimeNanoseconds: Int64 = 100 * 365 * 86_400 * 1_000_000_000
-    /// The latest `exp` told to a client (`welcome`, the `auth` ack): 9999-12-31T23:59:59Z, which
-    /// also keeps it exact in a JavaScript number.
-    static let latestExpiryMilliseconds: Int64 = 253_402_300_799_000
-
-    /// `value` rounded toward zero into `0...max`; NaN is 0. Never traps, whatever the token says.
-    static func saturatingInt64(_ value: Double, max: Int64) -> Int64 {
-        guard value > 0 else { return 0 }
-        guard value < Double(max) else { return max }
-        return Int64(value)
     }
 
     /// A short reason for the client and the log; never the token itself.

@@ -1,3 +1,4 @@
+import AccessControl
 import NIOCore
 import NIOHTTP1
 

@@ -1,3 +1,4 @@
+import AccessControl
 import NIOHTTP1
 
 /// The one place that decides what an incoming WebSocket upgrade becomes, and with which extensions.

@@ -2,17 +2,17 @@
 /// names, and prefixes ending in `*`, such as `["AAPL", "FX:*"]`. `"*"` alone is every symbol.
 /// Exchanges license data per user and per symbol; this is the check that enforces it, once per
 /// symbol of a subscribe, never on the fan-out path.
-struct SymbolEntitlement: Sendable, Equatable, CustomStringConvertible {
+public struct SymbolEntitlement: Sendable, Equatable, CustomStringConvertible {
     /// Names granted exactly.
     private let names: Set<String>
     /// Granted prefixes (the pattern without its `*`); "" grants everything.
     private let prefixes: [String]
 
     /// Every symbol: the grant when auth is off.
-    static let everything = SymbolEntitlement(patterns: ["*"])
-    static let nothing = SymbolEntitlement(patterns: [])
+    public static let everything = SymbolEntitlement(patterns: ["*"])
+    public static let nothing = SymbolEntitlement(patterns: [])
 
-    init(patterns: [String]) {
+    public init(patterns: [String]) {
         var names = Set<String>()
         var prefixes = [String]()
         for pattern in patterns {
@@ -27,14 +27,14 @@ struct SymbolEntitlement: Sendable, Equatable, CustomStringConvertible {
         self.prefixes = prefixes.sorted { $0.count < $1.count }
     }
 
-    var isEverything: Bool { prefixes.first == "" }
+    public var isEverything: Bool { prefixes.first == "" }
 
-    func allows(_ symbol: String) -> Bool {
+    public func allows(_ symbol: String) -> Bool {
         names.contains(symbol) || prefixes.contains { symbol.hasPrefix($0) }
     }
 
     /// Splits `symbols` into those allowed and those not, each in its original order.
-    func partition(_ symbols: [String]) -> (allowed: [String], refused: [String]) {
+    public func partition(_ symbols: [String]) -> (allowed: [String], refused: [String]) {
         guard !isEverything else { return (symbols, []) }
         var allowed = [String]()
         var refused = [String]()
@@ -44,7 +44,7 @@ struct SymbolEntitlement: Sendable, Equatable, CustomStringConvertible {
         return (allowed, refused)
     }
 
-    var description: String {
+    public var description: String {
         (names.sorted() + prefixes.map { $0 + "*" }).joined(separator: ",")
     }
 }
