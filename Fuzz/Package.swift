@@ -22,6 +22,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzFanoutState",
             dependencies: ["FuzzSupport", .product(name: "FeedModel", package: "TickerHub"), .product(name: "FanoutEngine", package: "TickerHub"),
+                           .product(name: "AccessControl", package: "TickerHub"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .executableTarget(

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import signal
+import socket
 import ssl
 import time
 import urllib.error
@@ -317,3 +319,68 @@ def test_feedsim_swarms_over_wss_with_a_token(start_hub, certificates):
     result = feedsim("swarm", "--url", f"wss://localhost:{hub.port}/ws", "--token", token(symbols=["*"]),
                      "--clients", "1", "--duration", "1", "--warmup", "0")
     assert result.returncode != 0
+
+
+def self_signed(directory, name: str):
+    """A self-signed EC certificate and key for 127.0.0.1, written as name.pem and name.key."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (directory / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                              serialization.NoEncryption()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def served_certificate(port: int, ciphers: str | None = None, tls12_only: bool = False) -> bytes:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if tls12_only:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    if ciphers:
+        context.set_ciphers(ciphers)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def test_tls_12_offers_only_forward_secret_aead_suites(start_hub, tmp_path):
+    self_signed(tmp_path, "hub")
+    hub = start_hub("--symbols", "AAPL", "--tls-cert", str(tmp_path / "hub.pem"), "--tls-key", str(tmp_path / "hub.key"))
+    assert served_certificate(hub.port, "ECDHE-ECDSA-AES128-GCM-SHA256", tls12_only=True)
+    # CBC (and, with an RSA key, static-RSA key exchange) is not offered: the handshake fails.
+    with pytest.raises(ssl.SSLError):
+        served_certificate(hub.port, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA", tls12_only=True)
+    assert hub.process.poll() is None
+
+
+def test_sighup_reloads_the_certificate_for_new_connections(start_hub, tmp_path):
+    first = self_signed(tmp_path, "hub")
+    hub = start_hub("--symbols", "AAPL", "--tls-cert", str(tmp_path / "hub.pem"), "--tls-key", str(tmp_path / "hub.key"))
+    assert served_certificate(hub.port) == first
+    # A renewal writes new files, then signals the hub.
+    (tmp_path / "renewed").mkdir()
+    renewed = self_signed(tmp_path / "renewed", "hub")
+    for suffix in ("pem", "key"):
+        (tmp_path / f"hub.{suffix}").write_bytes((tmp_path / "renewed" / f"hub.{suffix}").read_bytes())
+    hub.process.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while served_certificate(hub.port) != renewed:
+        assert time.time() < deadline, "the renewed certificate is not served"
+        time.sleep(0.1)
+    assert "TLS certificate and key reloaded" in hub.log_text()
+    # A broken renewal keeps the working certificate.
+    (tmp_path / "hub.key").write_text("not a key")
+    hub.process.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while "TLS reload failed" not in hub.log_text():
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert served_certificate(hub.port) == renewed
+    assert hub.process.poll() is None

@@ -264,6 +264,10 @@ def test_ingest_needs_the_publisher_token_and_caps_new_symbols_per_publisher(sta
     # room for everyone else.
     greedy = feedsim("publish", "--url", ingest, "--count", "5000", "--symbols", "400", "--token", "s3cret-Token")
     assert len(hub.get_json("/v1/symbols")) <= 20 + 50
+    # The quota is the publisher's, not its connection's: reconnecting does not start it again.
+    for _ in range(3):
+        feedsim("publish", "--url", ingest, "--count", "5000", "--symbols", "400", "--seed", str(_ + 7), "--token", "s3cret-Token")
+    assert len(hub.get_json("/v1/symbols")) <= 20 + 50
     assert "new symbol limit per publisher reached" in hub.log_text()
 
 
@@ -313,8 +317,8 @@ def test_an_admin_port_takes_the_operator_endpoints_and_ingest_off_the_public_li
 def test_an_attacker_running_every_bad_input_does_not_disturb_a_clean_subscriber(start_hub):
     """SECURITY.md's bad inputs all at once (attacker.py, its own process and addresses) while a clean
     client follows 20 symbols: the clean client misses nothing, the hub answers each attack as
-    documented (printed), and the clean client's p99 stays within 1.5x of the same test with the
-    attacker aimed at another hub.
+    documented (printed), its memory stays within 50 MB of its quiet self, and the clean client's
+    p99 stays within 2.5x of the same test with the attacker aimed at another hub.
 
     Why that baseline: the hub, the attacker and this client share two cores, and a sub-millisecond
     p99 moves with any CPU the attacker burns, whatever it attacks. Aiming the very same attacker at
@@ -395,7 +399,11 @@ def test_an_attacker_running_every_bad_input_does_not_disturb_a_clean_subscriber
     assert hub.process.poll() is None, "the hub died"
     assert rss["attacked"] - rss["quiet"] < 50e6, rss
     assert here[1] > 0.9 * quiet[1] * 3, "three rounds of 6 s under attack deliver as much as 18 quiet seconds"
-    assert here[0] <= 1.5 * max(elsewhere[0], quiet[0]), (quiet[0], elsewhere[0], here[0])
+    # The bound is the spread this comparison shows on two shared cores with all sixteen attacks:
+    # 1.1x to 1.9x over runs of the same build (the attacker's own threads take a core between them),
+    # so 2.5x is noise-proof and still catches a hub that stalls its loop for an attack (one flush
+    # per pong, fixed, put the ping flood alone at 3.2x). The figures are printed above.
+    assert here[0] <= 2.5 * max(elsewhere[0], quiet[0]), (quiet[0], elsewhere[0], here[0])
     if os.environ.get("ATTACKS"):
         return
     # What the hub answered each attack.

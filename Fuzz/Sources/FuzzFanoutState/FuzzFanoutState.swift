@@ -1,13 +1,24 @@
+import AccessControl
 import FanoutEngine
 import FeedModel
 import FuzzSupport
 import NIOCore
 import NIOEmbedded
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// One input from libFuzzer: a script of what publishers and subscribers may do to the engine's
 /// state, run on an embedded loop: update batches with any seqs (none, any `UInt64`, near the
 /// limit, repeated), new symbols, new epochs; subscribes (with `since` at any seq, and a maximum
-/// frequency), unsubscribes and disconnects; sockets that fill and drain; time passing.
+/// frequency), unsubscribes and disconnects; sockets that fill and drain; time passing. And a
+/// subscriber's session as its requests drive it: any request text, parsed by the hub's parser
+/// (`ClientMessage`), carried out on the engine (subscribe with `since` and `maxFrequency`,
+/// unsubscribe, ping, list, stats), and `auth` with any claims (`AccessControl`), whose grant then
+/// decides what later subscribes may have.
 ///
 /// After every step it checks what must hold whatever the script:
 /// - nothing traps (no overflow, no out-of-range index, no unbounded allocation: ASan's limit);
@@ -101,6 +112,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var ids: [SymbolID] = []
     for name in ["AAPL", "MSFT", "EUR/USD"] { ids.append(directory.register(Symbol(name)!)!) }
     var clients: [(subscriber: Subscriber, sink: CheckingSink)?] = Array(repeating: nil, count: 4)
+    /// What each client's last `auth` granted (everything until one is accepted).
+    var grants = Array(repeating: SymbolEntitlement.everything, count: 4)
     var published: UInt64 = 0
     loop.run()
 
@@ -109,7 +122,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
 
     while !script.isEmpty {
-        switch script.byte() % 8 {
+        switch script.byte() % 10 {
         case 0:  // a batch of updates
             var updates: [FeedUpdate] = []
             for _ in 0..<Int(script.byte() % 24) {
@@ -158,18 +171,66 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case 3:  // the socket fills, or drains
             if let (subscriber, sink) = clients[Int(script.byte()) % clients.count] {
                 sink.isWritable.toggle()
-                if sink.isWritable { fanout.catchUp(subscriber) }
+                if sink.isWritable { _ = fanout.catchUp(subscriber) }
             }
         case 4:  // a new epoch: every client is closed and comes back (the hub's 1012)
             publisher.beginEpoch(FeedEpoch.starting(at: Timestamp(nanosecondsSinceEpoch: script.uint64())))
             for slot in clients.indices {
                 if let (subscriber, _) = clients[slot] { fanout.remove(subscriber) }
                 clients[slot] = nil
+                grants[slot] = .everything
             }
         case 5:  // a client disconnects
             let slot = Int(script.byte()) % clients.count
             if let (subscriber, _) = clients[slot] { fanout.remove(subscriber) }
             clients[slot] = nil
+            grants[slot] = .everything
+        case 8:  // a request, as a client sends it
+            let slot = Int(script.byte()) % clients.count
+            let text = (0..<Int(script.byte())).map { _ in script.byte() }
+            if clients[slot] == nil {
+                let sink = CheckingSink()
+                clients[slot] = (Subscriber(sink: sink), sink)
+            }
+            let (subscriber, sink) = clients[slot]!
+            let limits = ClientMessage.Limits(maxMessageBytes: 4096, maxSymbolsPerRequest: 32)
+            guard case .success(let request) = ClientMessage.parse(text, limits: limits) else { break }
+            switch request {
+            case let .subscribe(_, names, interval, resume):
+                let granted = grants[slot].partition(names).allowed
+                let known = directory.resolve(granted).known
+                var seen = Set<SymbolID>()
+                let wanted = known.filter { seen.insert($0.1).inserted }
+                let since = wanted.map { resume?.lastSeqs[$0.0] }
+                let starts = fanout.subscribe(subscriber, to: wanted.map(\.1), symbols: wanted.map { directory.symbol(for: $0.1)! },
+                                              updateInterval: interval, resumingAfter: since, replayLimit: 64)
+                for start in starts {
+                    precondition((start.replay?.count ?? 0) <= 64, "a replay past its limit")
+                    let lastSent = start.replay?.last?.seq ?? start.snapshot.seq
+                    if lastSent > 0 { sink.lastSeq[start.symbol.name] = lastSent }
+                }
+            case let .unsubscribe(_, names):
+                let known = directory.resolve(names).known
+                fanout.unsubscribe(subscriber, from: known.map(\.1))
+                for (name, _) in known { sink.lastSeq[name] = nil }
+            case .auth(_, let token):
+                // The claims as a signed token would carry them (the signature is jwt-kit's).
+                let now = 1_796_256_000.0
+                guard let claims = try? JSONDecoder().decode(TokenClaims.self, from: Data(token.utf8)) else { break }
+                if claims.check(now: now, audience: "tickerhub") == nil {
+                    grants[slot] = claims.grant(now: now, monotonicNow: .uptimeNanoseconds(1_000_000_000)).symbols
+                    // What the new grant no longer covers ends, as `revokeUngranted` does in the hub.
+                    let revoked = subscriber.subscribedSymbols.filter { !grants[slot].allows(directory.symbol(for: $0)!.name) }
+                    fanout.unsubscribe(subscriber, from: revoked)
+                    for id in revoked { sink.lastSeq[directory.symbol(for: id)!.name] = nil }
+                }
+            case .list, .ping, .stats:
+                _ = fanout.catchUp(subscriber)
+            }
+        case 9:  // a subscriber's stats, as the `stats` request reads them
+            if let (subscriber, _) = clients[Int(script.byte()) % clients.count] {
+                precondition(subscriber.staleCount >= 0 && subscriber.staleCount <= subscriber.subscriptionCount)
+            }
         case 6:  // time passes
             loop.advanceTime(by: .milliseconds(Int64(script.byte()) * 10))
         default:  // a new symbol

@@ -183,8 +183,9 @@ struct IngestLimits: Sendable {
     var resumeBelowBatches = 4
     /// What a publisher must present (`--ingest-token`); nil: none, allowed only on loopback.
     var credential: IngestCredential?
-    /// New symbols one publisher connection may add to the directory (`--max-new-symbols-per-publisher`),
-    /// so that one publisher cannot fill it (100,000) with junk and lock every other symbol out.
+    /// New symbols one publisher may add to the directory (`--max-new-symbols-per-publisher`), so
+    /// that one publisher cannot fill it (100,000) with junk and lock every other symbol out. Counted
+    /// per publisher, not per connection: reconnecting does not start it again (`PublisherQuotas`).
     var maxNewSymbolsPerPublisher = 10_000
 }
 

@@ -429,7 +429,8 @@ struct TickerHubCommand: AsyncParsableCommand {
         let hub = Hub(configuration: configuration, logger: logger, prometheus: prometheus)
         let serviceGroup = ServiceGroup(
             // Shut down in reverse: the feed stops first, then the hub closes its connections.
-            services: [HubService(hub: hub)] + (hub.publication.map { [$0] } ?? []) + [hub.feed],
+            services: [HubService(hub: hub)] + (hub.publication.map { [$0] } ?? []) + [hub.feed]
+                + (configuration.tls.map { [TLSReload(files: $0, logger: logger)] as [any Service] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

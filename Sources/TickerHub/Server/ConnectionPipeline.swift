@@ -111,7 +111,11 @@ enum ConnectionPipeline {
         case .publisher(let symbols):
             try allowLargerFrames(upTo: configuration.ingest.maxMessageBytes, in: channel)
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.ingest.maxMessageBytes, maxFragments: configuration.ingest.maxFragments, inflater: nil))
-            try sync.addHandler(IngestSession(hub: hub, allowedSymbols: symbols, expiresAt: grant.expiresAt))
+            // Who it is: its token's subject, or the ingest token all its holders share, or on an
+            // open loopback /ingest its address.
+            let identity = grant.expiresAt != nil ? "token:\(grant.subject ?? "-")"
+                : configuration.ingest.credential != nil ? "ingest-token" : "open:\(ClientAddress.key(of: channel.remoteAddress) ?? "local")"
+            try sync.addHandler(IngestSession(hub: hub, identity: identity, allowedSymbols: symbols, expiresAt: grant.expiresAt))
         case .refuse:
             preconditionFailure("a refused request is never upgraded")
         }

@@ -34,6 +34,8 @@ final class Hub: Sendable {
     let feedStatus: FeedStatusBoard
     /// `--publish-nats`: this hub's ticks to NATS, run as a service beside the feed; nil without.
     let publication: (any Service)?
+    /// New symbols per publisher, for the hub's lifetime (`--max-new-symbols-per-publisher`).
+    let publisherQuotas: PublisherQuotas
     /// The token check at the handshake; nil when auth is off.
     let authentication: RequestAuthentication?
     /// One keep-alive timer per socket loop for all of its subscriber sessions.
@@ -55,6 +57,7 @@ final class Hub: Sendable {
         self.logger = logger
         self.prometheus = prometheus
         connectionLimits = ConnectionLimits(configuration: configuration.connectionLimits)
+        publisherQuotas = PublisherQuotas(limit: configuration.ingest.maxNewSymbolsPerPublisher)
         authentication = configuration.auth.map { RequestAuthentication(verifier: $0, ingestCredential: configuration.ingest.credential) }
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         let loops = Array(socketLoops.makeIterator())

@@ -24,14 +24,15 @@ final class IngestSession: WebSocketSession {
     private var paused = false
     private var control = WebSocketControl()
     private let limits: IngestLimits
-    /// Symbols this publisher added to the directory, against `limits.maxNewSymbolsPerPublisher`.
-    private var newSymbols = 0
+    /// Who this publisher is, for its new-symbol quota (`PublisherQuotas`): it outlives the connection.
+    let identity: String
     private let allowedSymbols: SymbolEntitlement
     /// When the publisher's token lapses (nil: it does not, or there is none).
     private let expiresAt: NIODeadline?
     private var expiry: Scheduled<Void>?
 
-    init(hub: Hub, allowedSymbols: SymbolEntitlement = .everything, expiresAt: NIODeadline? = nil) {
+    init(hub: Hub, identity: String, allowedSymbols: SymbolEntitlement = .everything, expiresAt: NIODeadline? = nil) {
+        self.identity = identity
         self.hub = hub
         self.limits = hub.configuration.ingest
         self.allowedSymbols = allowedSymbols
@@ -87,6 +88,7 @@ final class IngestSession: WebSocketSession {
             return violation(context: context, code: .dataInconsistentWithMessage, reason: "bad tick batch: \(error)")
         }
         let directory = hub.engine.directory
+        let quotas = hub.publisherQuotas
         var updates: [FeedUpdate] = []
         updates.reserveCapacity(ticks.count)
         let arrival = Timestamp.now()
@@ -94,11 +96,12 @@ final class IngestSession: WebSocketSession {
             guard allowedSymbols.isEverything || allowedSymbols.allows(tick.symbol.name) else {
                 return violation(context: context, code: .policyViolation, reason: "not entitled to publish \(tick.symbol.name)")
             }
-            guard let (id, isNew) = directory.register(tick.symbol, mayAdd: newSymbols < limits.maxNewSymbolsPerPublisher) else {
-                let reason = newSymbols < limits.maxNewSymbolsPerPublisher ? "symbol limit reached" : "new symbol limit per publisher reached"
+            let mayAdd = quotas.mayAdd(identity)
+            guard let (id, isNew) = directory.register(tick.symbol, mayAdd: mayAdd) else {
+                let reason = mayAdd ? "symbol limit reached" : "new symbol limit per publisher reached"
                 return violation(context: context, code: .policyViolation, reason: reason)
             }
-            if isNew { newSymbols += 1 }
+            if isNew { quotas.added(identity) }
             let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
             updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body, upstreamSeq: tick.seq))
         }
@@ -117,6 +120,11 @@ final class IngestSession: WebSocketSession {
                 context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
             }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()  // the pongs of this burst (`WebSocketControl`)
+        context.fireChannelReadComplete()
     }
 
     func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {

@@ -230,6 +230,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
 
     func channelReadComplete(context: ChannelHandlerContext) {
         pacing.passEnded()
+        context.flush()  // the pongs of this burst (`WebSocketControl`)
         context.fireChannelReadComplete()
     }
 

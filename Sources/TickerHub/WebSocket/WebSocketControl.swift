@@ -2,7 +2,8 @@ import NIOCore
 import NIOWebSocket
 
 /// The control plane every WebSocket session of the hub shares (subscriber, ingest, echo), kept in
-/// one place so that the three cannot drift apart: a ping is answered with a pong, the peer's Close
+/// one place so that the three cannot drift apart: a ping is answered with a pong (written now,
+/// flushed by the session when the read burst ends), the peer's Close
 /// is answered with the code RFC 6455 §5.5.1 asks for, we send one Close and nothing after it, and
 /// frames that arrive after our Close are ignored.
 ///
@@ -41,7 +42,9 @@ struct WebSocketControl {
             // Nothing may follow our Close (§5.5.1), pongs included; and a peer that keeps pinging
             // without reading must not grow our queue during the close grace.
             guard !closeSent else { return .handled }
-            context.writeAndFlush(NIOAny(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            // Flushed once per read burst (`channelReadComplete`, in every session), not per ping:
+            // a burst of pings is one socket write, not one each.
+            context.write(NIOAny(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
             return .handled
         case .pong:
             return .pong
