@@ -66,7 +66,17 @@ def assert_alive(hub):
 # Item 1: a token's exp is the issuer's number.
 
 def test_a_token_that_never_expires_is_accepted_and_the_hub_lives(start_hub):
-    hub = start_hub("--symbols", "AAPL,MSFT", "--rate", "200", "--feed", "ingest", "--auth-secret", SECRET)
+    hub = start_hub("--feed", "ingest", "--auth-secret", SECRET, "--ingest-token", "feed-secret")
+    assert "auth is on but /metrics, /stats and /ops are public" in hub.log_text(), "the operator is warned"
+    # A clean client, with an ordinary token, follows AAPL throughout.
+    feed = RawWebSocket(hub.port, path="/ingest?token=feed-secret")
+    publish(feed, ("AAPL", 1))
+    wait_for(lambda: hub.get_json("/stats")["ticksIn"] >= 1, what="the first tick")
+    ordinary = jwt.encode({"sub": "desk-1", "exp": int(time.time()) + 600, "symbols": ["AAPL"]}, SECRET, algorithm="HS256")
+    watcher = RawWebSocket(hub.port, path=f"/ws?token={ordinary}")
+    assert watcher.recv_json()["type"] == "welcome"
+    watcher.send_json({"op": "subscribe", "id": 1, "symbols": ["AAPL"]})
+    assert [watcher.recv_json()["type"] for _ in range(2)] == ["ack", "snapshot"]
     forever = jwt.encode({"sub": "desk-7", "exp": NEVER, "symbols": ["AAPL"], "publish": True}, SECRET, algorithm="HS256")
     # At the handshake...
     ws = RawWebSocket(hub.port, path=f"/ws?token={forever}")
@@ -77,14 +87,15 @@ def test_a_token_that_never_expires_is_accepted_and_the_hub_lives(start_hub):
     assert ws.recv_json() == {"type": "ack", "id": 2, "op": "auth", "tokenExpiresAt": NEVER * 1000}
     # ...and at /ingest.
     ingest = RawWebSocket(hub.port, path=f"/ingest?token={forever}")
-    publish(ingest, ("AAPL", 0))
+    publish(ingest, ("AAPL", 2))
     # Far past any date a Double turns into an Int64: the same, no trap.
     for exp in (1e300, 2 ** 63, 2 ** 64 + 1):
         token = jwt.encode({"sub": "desk-7", "exp": exp, "symbols": ["AAPL"]}, SECRET, algorithm="HS256")
         other = RawWebSocket(hub.port, path=f"/ws?token={token}")
         assert other.recv_json()["type"] == "welcome"
         other.close()
-    wait_for(lambda: hub.get_json("/stats")["ticksIn"] >= 1, what="the publisher's tick")
+    publish(feed, ("AAPL", 3))
+    assert [watcher.recv_json()["seq"] for _ in range(2)] == [2, 3], "the clean client missed nothing"
     ws.close()
     ingest.close()
     assert_alive(hub)

@@ -1,0 +1,79 @@
+"""A hub's memory under every attack at once (issue 23): two hubs with the same flags and the same
+feed, one left quiet, the other under `IntegrationTests/attacker.py` (all of its attacks, from their
+own loopback addresses) for --duration seconds; each hub's RSS and heap are sampled every second.
+The figure asked for is the attacked hub's growth over the quiet one's (the bound: 50 MB).
+
+Written to Benchmarks/e2e/results/under-attack-<time>.json and printed as a table.
+
+    .venv/bin/python Benchmarks/e2e/under_attack.py --duration 60
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "IntegrationTests"))
+
+from conftest import Hub  # noqa: E402
+
+FLAGS = ["--feed", "ingest", "--ingest-token", "good", "--request-timeout", "2", "--max-connections-per-ip", "50",
+         "--handshakes-per-second-per-ip", "200", "--handshake-burst", "400", "--ping-interval", "1",
+         "--slow-client-timeout", "3"]
+
+
+def rss(pid: int) -> int:
+    return next(int(line.split()[1]) * 1024 for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS:"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--bin-dir", default=str(ROOT / ".build" / "release"))
+    args = parser.parse_args()
+    os.environ["TICKERHUB_BIN_DIR"] = args.bin_dir
+    hubs = {"quiet": Hub(*FLAGS), "attacked": Hub(*FLAGS)}
+    publishers = [subprocess.Popen([str(Path(args.bin_dir) / "feedsim"), "publish", "--url", f"ws://127.0.0.1:{hub.port}/ingest",
+                                    "--rate", "400", "--symbols", "20", "--duration", str(args.duration + 30), "--token", "good"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for hub in hubs.values()]
+    samples = []
+    try:
+        time.sleep(3)
+        attacker = subprocess.Popen([sys.executable, str(ROOT / "IntegrationTests" / "attacker.py"), "--port", str(hubs["attacked"].port),
+                                     "--duration", str(args.duration), "--ingest-token", "good"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        started = time.time()
+        while attacker.poll() is None:
+            row = {"t": round(time.time() - started, 1)}
+            for name, hub in hubs.items():
+                row[name] = rss(hub.process.pid)
+                row[name + "Heap"] = hub.get_json("/stats").get("heapBytes", 0)
+            samples.append(row)
+            time.sleep(1)
+        answers = json.loads(attacker.stdout.read() or "{}")
+        alive = {name: hub.process.poll() is None for name, hub in hubs.items()}
+    finally:
+        for publisher in publishers:
+            publisher.kill()
+        for hub in hubs.values():
+            hub.stop()
+    growth = max(row["attacked"] - row["quiet"] for row in samples)
+    print(f"{'t (s)':>6} {'quiet RSS MB':>13} {'attacked RSS MB':>16} {'quiet heap MB':>14} {'attacked heap MB':>17}")
+    for row in samples[::10] + samples[-1:]:
+        print(f"{row['t']:>6} {row['quiet'] / 1e6:>13.1f} {row['attacked'] / 1e6:>16.1f} "
+              f"{row['quietHeap'] / 1e6:>14.1f} {row['attackedHeap'] / 1e6:>17.1f}")
+    print(f"most the attacked hub's RSS exceeded the quiet one's: {growth / 1e6:.1f} MB; both alive: {alive}")
+    results = ROOT / "Benchmarks" / "e2e" / "results"
+    results.mkdir(exist_ok=True)
+    out = results / f"under-attack-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"duration": args.duration, "flags": FLAGS, "samples": samples,
+                               "growthBytes": growth, "alive": alive, "answers": answers}, indent=1))
+    print(f"written to {out.relative_to(ROOT)}")
+    sys.exit(0 if all(alive.values()) and growth < 50e6 else 1)
+
+
+if __name__ == "__main__":
+    main()
