@@ -18,8 +18,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "IntegrationTests"))
 
-from conftest import Hub  # noqa: E402
-
 FLAGS = ["--feed", "ingest", "--ingest-token", "good", "--request-timeout", "2", "--max-connections-per-ip", "50",
          "--handshakes-per-second-per-ip", "200", "--handshake-burst", "400", "--ping-interval", "1",
          "--slow-client-timeout", "3"]
@@ -35,6 +33,7 @@ def main():
     parser.add_argument("--bin-dir", default=str(ROOT / ".build" / "release"))
     args = parser.parse_args()
     os.environ["TICKERHUB_BIN_DIR"] = args.bin_dir
+    from conftest import Hub  # reads TICKERHUB_BIN_DIR when imported
     hubs = {"quiet": Hub(*FLAGS), "attacked": Hub(*FLAGS)}
     publishers = [subprocess.Popen([str(Path(args.bin_dir) / "feedsim"), "publish", "--url", f"ws://127.0.0.1:{hub.port}/ingest",
                                     "--rate", "400", "--symbols", "20", "--duration", str(args.duration + 30), "--token", "good"],
@@ -46,11 +45,18 @@ def main():
                                      "--duration", str(args.duration), "--ingest-token", "good"],
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         started = time.time()
+        died = {}
         while attacker.poll() is None:
             row = {"t": round(time.time() - started, 1)}
             for name, hub in hubs.items():
-                row[name] = rss(hub.process.pid)
-                row[name + "Heap"] = hub.get_json("/stats").get("heapBytes", 0)
+                try:
+                    row[name] = rss(hub.process.pid) if hub.process.poll() is None else 0
+                    row[name + "Heap"] = hub.get_json("/stats").get("heapBytes", 0) if row[name] else 0
+                except OSError:
+                    row[name], row[name + "Heap"] = 0, 0
+                if not row[name] and name not in died:
+                    died[name] = row["t"]
+                    print(f"the {name} hub stopped answering at {row['t']} s: {hub.log_text()[-300:]}")
             samples.append(row)
             time.sleep(1)
         answers = json.loads(attacker.stdout.read() or "{}")
@@ -60,7 +66,7 @@ def main():
             publisher.kill()
         for hub in hubs.values():
             hub.stop()
-    growth = max(row["attacked"] - row["quiet"] for row in samples)
+    growth = max((row["attacked"] - row["quiet"] for row in samples if row["attacked"] and row["quiet"]), default=0)
     print(f"{'t (s)':>6} {'quiet RSS MB':>13} {'attacked RSS MB':>16} {'quiet heap MB':>14} {'attacked heap MB':>17}")
     for row in samples[::10] + samples[-1:]:
         print(f"{row['t']:>6} {row['quiet'] / 1e6:>13.1f} {row['attacked'] / 1e6:>16.1f} "
