@@ -384,3 +384,22 @@ def test_sighup_reloads_the_certificate_for_new_connections(start_hub, tmp_path)
         time.sleep(0.1)
     assert served_certificate(hub.port) == renewed
     assert hub.process.poll() is None
+
+
+def test_a_tls_connection_past_the_limits_is_closed_before_its_handshake(start_hub, tmp_path):
+    """Refusing a TLS connection with an HTTP answer would cost a handshake: it is closed at once."""
+    self_signed(tmp_path, "hub")
+    hub = start_hub("--symbols", "AAPL", "--max-connections-per-ip", "1",
+                    "--tls-cert", str(tmp_path / "hub.pem"), "--tls-key", str(tmp_path / "hub.key"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    # A finished handshake: the hub has accepted this one, and counted it.
+    held = context.wrap_socket(socket.create_connection(("127.0.0.1", hub.port), source_address=("127.0.0.40", 0)))
+    refused = socket.create_connection(("127.0.0.1", hub.port), source_address=("127.0.0.40", 0))
+    refused.settimeout(5)
+    assert refused.recv(1) == b"", "closed, with no ServerHello or anything else"
+    # Another client is served.
+    assert served_certificate(hub.port)
+    held.close()
+    refused.close()
+    assert hub.process.poll() is None

@@ -10,6 +10,7 @@ import time
 import jwt
 import pytest
 
+from attacker import quote_batch
 from rawws import RawWebSocket, text_frame
 
 SECRET = "integration-test-secret-32-bytes-or-more"
@@ -22,15 +23,6 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
-
-
-def quote_batch(*records: tuple[str, int]) -> bytes:
-    """A binary tick batch (docs/PROTOCOL.md, "Ingest") of quotes: (symbol, seq) each."""
-    body = b""
-    for symbol, seq in records:
-        name = symbol.encode()
-        body += bytes([1, len(name)]) + name + struct.pack("<QQB", seq, 0, 2) + struct.pack("<qqqq", 10000, 10001, 5, 5)
-    return struct.pack("<HBBH", 0x4B54, 1, 0, len(records)) + body
 
 
 def publisher(port: int) -> RawWebSocket:

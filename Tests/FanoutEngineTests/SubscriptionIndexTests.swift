@@ -54,21 +54,7 @@ final class RecordingSink: FrameSink {
     }
 
     /// Splits concatenated server frames (unmasked, 7/16/64-bit lengths).
-    static func frames(in batch: ByteBuffer) -> [ByteBuffer] {
-        var rest = batch
-        var frames: [ByteBuffer] = []
-        while rest.readableBytes >= 2 {
-            let second = rest.getInteger(at: rest.readerIndex + 1, as: UInt8.self)! & 0x7f
-            let header = second == 126 ? 4 : second == 127 ? 10 : 2
-            let length: Int = switch second {
-            case 126: Int(rest.getInteger(at: rest.readerIndex + 2, as: UInt16.self)!)
-            case 127: Int(rest.getInteger(at: rest.readerIndex + 2, as: UInt64.self)!)
-            default: Int(second)
-            }
-            frames.append(rest.readSlice(length: header + length)!)
-        }
-        return frames
-    }
+    static func frames(in batch: ByteBuffer) -> [ByteBuffer] { ServerFrames.split(batch) }
 
     /// Texts written since the last call.
     func takeTexts() -> [String] {
@@ -80,10 +66,7 @@ final class RecordingSink: FrameSink {
     var texts: [String] { frames.map(Self.text(of:)) }
 
     static func text(of frame: ByteBuffer) -> String {
-        var copy = frame
-        let second = copy.getInteger(at: copy.readerIndex + 1, as: UInt8.self)!
-        copy.moveReaderIndex(forwardBy: second == 126 ? 4 : second == 127 ? 10 : 2)
-        return String(buffer: copy)
+        String(buffer: ServerFrames.payload(of: frame))
     }
 }
 

@@ -59,19 +59,9 @@ final class CheckingSink: FrameSink {
     }
 
     func write(_ batch: ByteBuffer) {
-        var rest = batch
-        while rest.readableBytes >= 2 {
-            let second = rest.getInteger(at: rest.readerIndex + 1, as: UInt8.self)! & 0x7F
-            let header = second == 126 ? 4 : second == 127 ? 10 : 2
-            let length: Int = switch second {
-            case 126: Int(rest.getInteger(at: rest.readerIndex + 2, as: UInt16.self)!)
-            case 127: Int(rest.getInteger(at: rest.readerIndex + 2, as: UInt64.self)!)
-            default: Int(second)
-            }
-            guard let frame = rest.readSlice(length: header + length) else { preconditionFailure("a frame cut short") }
-            check(String(decoding: frame.readableBytesView.dropFirst(header), as: UTF8.self))
-        }
-        precondition(rest.readableBytes == 0, "bytes after the last frame")
+        let frames = ServerFrames.split(batch)
+        precondition(frames.reduce(0) { $0 + $1.readableBytes } == batch.readableBytes, "a frame cut short, or bytes after the last")
+        for frame in frames { check(String(buffer: ServerFrames.payload(of: frame))) }
     }
 
     func flush() {}
