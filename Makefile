@@ -6,7 +6,7 @@ SWIFT ?= swift
 PYTEST_ARGS ?=
 TSAN_BUILD := .build-tsan
 
-.PHONY: help run build release test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke bench-cluster wsload swarm clean
+.PHONY: help run build release test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke bench-cluster bench-under-attack wsload swarm clean
 
 ## List the targets and what each does.
 help:
@@ -125,6 +125,12 @@ bench-e2e-smoke: release wsload
 	@scripts/bootstrap.sh bench
 	.venv/bin/python Benchmarks/e2e/run.py --quick --servers tickerhub,node-ws,go-gorilla,python-websockets \
 	  --out $$(mktemp -d /tmp/tickerhub-e2e-smoke.XXXXXX)
+
+## A hub's memory under every attack of IntegrationTests/attacker.py at once for 60 s, against a
+## quiet twin (Benchmarks/e2e/under_attack.py; SECURITY.md has the figures).
+bench-under-attack: release
+	@scripts/bootstrap.sh test
+	.venv/bin/python Benchmarks/e2e/under_attack.py --duration 60
 
 ## Hubs fed through NATS (Benchmarks/e2e/cluster.py): the NATS feed against the embedded one at the
 ## same load, then 45,000 connections over three hubs fed by a 3-node nats-server cluster.
