@@ -25,8 +25,4 @@ final class PublisherQuotas: Sendable {
     func added(_ publisher: String) {
         used.withLock { $0[publisher, default: 0] += 1 }
     }
-
-    func count(of publisher: String) -> Int {
-        used.withLock { $0[publisher] ?? 0 }
-    }
 }

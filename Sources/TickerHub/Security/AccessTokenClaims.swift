@@ -7,10 +7,6 @@ import JWTKit
 struct AccessTokenClaims: JWTPayload, Equatable {
     var claims: TokenClaims
 
-    init(_ claims: TokenClaims) {
-        self.claims = claims
-    }
-
     init(from decoder: any Decoder) throws {
         claims = try TokenClaims(from: decoder)
     }

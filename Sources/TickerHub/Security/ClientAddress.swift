@@ -16,21 +16,16 @@ import Glibc
 enum ClientAddress {
     /// The limits' key for `address`: "v4:a.b.c.d" or "v6:xxxx:xxxx:xxxx:xxxx::/64"; nil for a Unix socket.
     static func key(of address: SocketAddress?) -> String? {
-        guard let address else { return nil }
-        switch address {
-        case .v4(let v4):
-            return key(v4: withUnsafeBytes(of: v4.address.sin_addr) { Array($0) })
-        case .v6(let v6):
-            return key(v6: withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) })
-        case .unixDomainSocket:
-            return nil
-        }
+        bytes(of: address).map(key(of:))
     }
 
     /// The key of an address in text (an `X-Forwarded-For` entry); nil if it is not an address.
     static func key(of text: Substring) -> String? {
-        guard let bytes = parse(text) else { return nil }
-        return bytes.count == 4 ? key(v4: bytes) : key(v6: bytes)
+        parse(text).map(key(of:))
+    }
+
+    private static func key(of bytes: [UInt8]) -> String {
+        bytes.count == 4 ? key(v4: bytes) : key(v6: bytes)
     }
 
     private static func key(v4 bytes: [UInt8]) -> String {
@@ -61,6 +56,7 @@ enum ClientAddress {
         return nil
     }
 
+    /// 4 or 16 bytes; nil for a Unix socket.
     static func bytes(of address: SocketAddress?) -> [UInt8]? {
         switch address {
         case .v4(let v4): withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }

@@ -1,9 +1,5 @@
 import NIOHTTP1
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Which web pages may open the hub's WebSockets (`--allowed-origin`), against cross-site WebSocket
 /// hijacking: browsers send the page's `Origin` with every WebSocket handshake, and a handshake
 /// whose `Origin` is not allowed is refused with 403 before it is upgraded.
@@ -58,17 +54,7 @@ struct OriginPolicy: Sendable, Equatable {
 
     /// `host[:port]` whose host is an IPv4 or IPv6 literal, or `localhost`: names no DNS answers for.
     static func isAddressOrLocalhost(authority: Substring) -> Bool {
-        var host = authority
-        if host.hasPrefix("[") {
-            guard let end = host.firstIndex(of: "]") else { return false }
-            host = host[host.index(after: host.startIndex)..<end]
-            var address = in6_addr()
-            return inet_pton(AF_INET6, String(host), &address) == 1
-        }
-        if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
-        if host == "localhost" { return true }
-        var address = in_addr()
-        return inet_pton(AF_INET, String(host), &address) == 1
+        authority == "localhost" || authority.hasPrefix("localhost:") || ClientAddress.parse(authority) != nil
     }
 
     private static func normalised(_ origin: String) -> String {

@@ -1,8 +1,8 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 /// The certificate chain and private key (PEM files, `--tls-cert` and `--tls-key`) the listeners
@@ -17,25 +17,20 @@ import UnixSignals
 struct TLSFiles: Sendable {
     let certificatePath: String
     let privateKeyPath: String
-    /// Shared by every copy of this value: the context new connections get.
-    private let current: Current
-
-    private final class Current: Sendable {
-        let context: Mutex<NIOSSLContext>
-        init(_ context: NIOSSLContext) { self.context = Mutex(context) }
-    }
+    /// Shared by every copy of this value (a reference): the context new connections get.
+    private let current: NIOLockedValueBox<NIOSSLContext>
 
     init(certificatePath: String, privateKeyPath: String) throws {
         self.certificatePath = certificatePath
         self.privateKeyPath = privateKeyPath
-        current = Current(try Self.context(certificatePath: certificatePath, privateKeyPath: privateKeyPath))
+        current = NIOLockedValueBox(try Self.context(certificatePath: certificatePath, privateKeyPath: privateKeyPath))
     }
 
     /// Reads the files again and serves them to every new connection from now on; throws (and
     /// keeps the current ones) if they cannot be used.
     func reload() throws {
         let fresh = try Self.context(certificatePath: certificatePath, privateKeyPath: privateKeyPath)
-        current.context.withLock { $0 = fresh }
+        current.withLockedValue { $0 = fresh }
     }
 
     /// TLS 1.2's suites: ECDHE key exchange (forward secrecy) with AEAD ciphers only, as Mozilla's
@@ -59,7 +54,7 @@ struct TLSFiles: Sendable {
 
     /// The handler that goes first in each accepted connection's pipeline.
     func makeHandler() -> NIOSSLServerHandler {
-        NIOSSLServerHandler(context: current.context.withLock { $0 })
+        NIOSSLServerHandler(context: current.withLockedValue { $0 })
     }
 }
 

@@ -114,7 +114,7 @@ final class Hub: Sendable {
             ])
         }
         if let echoChannel {
-            logger.info("echo listener for conformance tests", metadata: ["echo": "\(EchoListener.host):\(echoChannel.localAddress?.port ?? 0)"])
+            logger.info("echo listener for conformance tests", metadata: ["echo": "\(echoChannel.localAddress?.ipAddress ?? "?"):\(echoChannel.localAddress?.port ?? 0)"])
         }
         return port
     }

@@ -68,11 +68,6 @@ final class EchoSession: WebSocketSession, ChannelOutboundHandler {
         return WebSocketFrame(fin: true, opcode: frame.opcode, data: data)
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()  // the pongs of this burst (`WebSocketControl`)
-        context.fireChannelReadComplete()
-    }
-
     func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
         close(context: context, code: code)
     }

@@ -122,11 +122,6 @@ final class IngestSession: WebSocketSession {
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()  // the pongs of this burst (`WebSocketControl`)
-        context.fireChannelReadComplete()
-    }
-
     func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
         hub.metrics.ingestRejected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.protocolViolations.wrappingIncrement(ordering: .relaxed)

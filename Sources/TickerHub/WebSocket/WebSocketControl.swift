@@ -42,7 +42,7 @@ struct WebSocketControl {
             // Nothing may follow our Close (§5.5.1), pongs included; and a peer that keeps pinging
             // without reading must not grow our queue during the close grace.
             guard !closeSent else { return .handled }
-            // Flushed once per read burst (`channelReadComplete`, in every session), not per ping:
+            // Flushed once per read burst (`WebSocketSession.channelReadComplete`), not per ping:
             // a burst of pings is one socket write, not one each.
             context.write(NIOAny(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
             return .handled

@@ -12,6 +12,13 @@ protocol WebSocketSession: ChannelInboundHandler {
 }
 
 extension WebSocketSession {
+    /// The pongs `WebSocketControl` wrote for this read burst go out in one write. (A session with
+    /// its own `channelReadComplete` flushes there.)
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let code = CloseHandshake.closeCode(for: error) {
             violation(context: context, code: code, reason: "\(error)")
