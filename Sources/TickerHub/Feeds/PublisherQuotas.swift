@@ -21,8 +21,11 @@ final class PublisherQuotas: Sendable {
         used.withLock { ($0[publisher] ?? 0) < limit }
     }
 
-    /// `publisher` added a symbol.
-    func added(_ publisher: String) {
-        used.withLock { $0[publisher, default: 0] += 1 }
+    /// `publisher` added a symbol; returns whether it may still add another.
+    func added(_ publisher: String) -> Bool {
+        used.withLock { used in
+            used[publisher, default: 0] += 1
+            return used[publisher]! < limit
+        }
     }
 }

@@ -88,7 +88,10 @@ final class IngestSession: WebSocketSession {
             return violation(context: context, code: .dataInconsistentWithMessage, reason: "bad tick batch: \(error)")
         }
         let directory = hub.engine.directory
+        // The quota is asked once per batch and again only after a new symbol, not per tick: a batch
+        // is up to 65,535 ticks, nearly all of known symbols.
         let quotas = hub.publisherQuotas
+        var mayAdd = quotas.mayAdd(identity)
         var updates: [FeedUpdate] = []
         updates.reserveCapacity(ticks.count)
         let arrival = Timestamp.now()
@@ -96,12 +99,11 @@ final class IngestSession: WebSocketSession {
             guard allowedSymbols.isEverything || allowedSymbols.allows(tick.symbol.name) else {
                 return violation(context: context, code: .policyViolation, reason: "not entitled to publish \(tick.symbol.name)")
             }
-            let mayAdd = quotas.mayAdd(identity)
             guard let (id, isNew) = directory.register(tick.symbol, mayAdd: mayAdd) else {
                 let reason = mayAdd ? "symbol limit reached" : "new symbol limit per publisher reached"
                 return violation(context: context, code: .policyViolation, reason: reason)
             }
-            if isNew { quotas.added(identity) }
+            if isNew { mayAdd = quotas.added(identity) }
             let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
             updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body, upstreamSeq: tick.seq))
         }
