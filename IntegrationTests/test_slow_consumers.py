@@ -4,6 +4,7 @@ lapped-consumer resync, and eviction with 4008."""
 import asyncio
 import json
 import re
+import subprocess
 import tempfile
 import threading
 import time
@@ -253,6 +254,57 @@ def test_after_a_burst_every_subscriber_converges_to_the_final_seq(start_hub, ri
     print(f"ring {ring}: laps {stats['ringLaps']}, drops {stats['drops']}, conflated {stats['conflated']}")
     if ring == "65536":
         assert stats["ringLaps"] > 0
+
+
+def read_until_quiet(ws: RawWebSocket, tracker: SeqTracker, quiet: float) -> int:
+    """Applies what arrives until nothing has for `quiet` seconds; returns how many updates came."""
+    ws.sock.settimeout(quiet)
+    count = 0
+    while True:
+        try:
+            m = ws.recv_json()
+        except TimeoutError:
+            return count
+        assert m is not None, f"closed with {ws.close_code}"
+        tracker.apply(m)
+        count += 1
+
+
+def test_a_client_that_only_reads_ends_with_the_latest_values_after_the_feed_stops(start_hub):
+    """Issue 24, item 1: a slow client that never sends a request (so nothing but its reading can
+    flush what it is owed) falls behind during a burst, the feed then stops for good, and it must
+    still end with the final seq and values of every symbol, each skipped update counted."""
+    hub = start_hub("--feed", "ingest", "--max-backlog-bytes", "65536", "--slow-client-timeout", "30")
+    ingest = f"ws://127.0.0.1:{hub.port}/ingest"
+    first = feedsim("publish", "--url", ingest, "--count", "500", "--symbols", "50", "--rate", "20000")
+    assert first.returncode == 0, first.stderr
+    symbols = hub.get_json("/v1/symbols")
+    assert len(symbols) == 50
+    ws, tracker = RawWebSocket(hub.port, receive_buffer=4096), SeqTracker()
+    subscribe_raw(ws, symbols, tracker)
+    burst = subprocess.Popen([str(BIN_DIR / "feedsim"), "publish", "--url", ingest, "--count", "60000", "--symbols", "50",
+                              "--rate", "20000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)  # not reading: the backlog fills and the symbols go stale
+    while burst.poll() is None:
+        read_until_quiet(ws, tracker, 0.2)
+    _, err = burst.communicate()
+    assert burst.returncode == 0, err.decode()
+    # The feed is quiet from here on: nothing but the client's reading can bring what it is owed.
+    read_until_quiet(ws, tracker, 1.5)
+    final = {s["symbol"]: s for s in hub.get_json("/v1/snapshot")}
+    assert sum(s["seq"] for s in final.values()) == 60500
+    behind = {symbol: (tracker.seq[symbol], snapshot["seq"]) for symbol, snapshot in final.items()
+              if tracker.seq[symbol] != snapshot["seq"]}
+    assert not behind, f"left behind on {len(behind)} of 50 symbols: {dict(list(behind.items())[:5])}"
+    for symbol, snapshot in final.items():
+        for field in ("bid", "ask", "bidSize", "askSize", "last", "lastSize"):
+            if field in snapshot:
+                assert tracker.state[symbol].get(field) == snapshot[field], (symbol, field)
+    assert tracker.conflated > 0, "the client never fell behind: the scenario tested nothing"
+    # Only now a request: its answer must agree with the gaps the client saw.
+    counters = read_until_stats(ws, tracker)
+    assert counters["dropped"] == tracker.gaps and counters["stale"] == 0
+    ws.close()
 
 
 def test_a_client_that_never_reads_is_evicted_with_4008(start_hub):

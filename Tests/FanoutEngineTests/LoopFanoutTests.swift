@@ -216,6 +216,60 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
         #expect(subscriber.staleCount == 0 && subscriber.dropped == 0)
     }
 
+    /// Issue 24, item 1: the feed stops while a slow client is full, and its socket drains later with
+    /// no writability event (NIO may fold full-then-drained into none) and no further tick. The
+    /// loop's owed check must still bring it to the latest value of every symbol, with each skipped
+    /// update counted.
+    @Test func aSlowSubscriberConvergesAfterTheFeedStopsWithNoEventAndNoNextTick() throws {
+        let hub = FanoutHarness()
+        let ids = hub.register(count: 50)
+        let (subscriber, sink) = hub.subscribedClient(to: ids)
+        var client = ModelClient()
+        for id in ids { client.snapshot(SymbolSnapshot(symbol: hub.directory.symbol(for: id)!)) }
+        sink.unwritableAfterFrames = 30  // the socket fills part-way through the first batch
+        for round in 0..<40 {
+            hub.publish(ids.map { hub.update($0, "1.\(round)") })
+        }
+        #expect(subscriber.staleCount == 50)
+        // The feed is quiet from here on. The socket drains; nobody is told.
+        sink.unwritableAfterFrames = nil
+        sink.becomeWritableSilently()
+        hub.loop.advanceTime(by: DrainLimits().owedCheckInterval)
+        try client.receive(sink.takeTexts())
+        #expect(subscriber.staleCount == 0)
+        let quotes = sink.texts.filter { $0.hasPrefix(#"{"type":"quote""#) }.count
+        #expect(quotes >= 30 && quotes < 50 * 40 && sink.texts.count == quotes + 50)
+        for id in ids {
+            let cached = try #require(hub.lastValues.snapshot(of: id))
+            #expect(client.state[cached.symbol.name] == ModelClient.State(cached), "\(cached.symbol) was left behind")
+        }
+        // Every update published is either sent as itself, or covered by a latest value and counted.
+        #expect(client.gapTotal == subscriber.dropped && subscriber.dropped == UInt64(50 * 40 - quotes - 50))
+        #expect(hub.counters.snapshot().owedCheckCatchUps == 1)
+        // Nothing is owed, so nothing is checked again.
+        hub.fanout.checkInvariants()
+        hub.loop.advanceTime(by: .seconds(1))
+        #expect(sink.takeTexts().isEmpty && hub.counters.snapshot().owedCheckCatchUps == 1)
+    }
+
+    /// The owed check asks the connection, and leaves a full one for a later check.
+    @Test func theOwedCheckWaitsForAFullSocketAndLetsGoOfAClosedOne() throws {
+        let hub = FanoutHarness()
+        let (slow, slowSink) = hub.subscribedClient(to: [hub.aapl])
+        let (gone, goneSink) = hub.subscribedClient(to: [hub.msft])
+        slowSink.isWritable = false
+        goneSink.isWritable = false
+        hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
+        hub.fanout.remove(gone)
+        hub.loop.advanceTime(by: .seconds(1))  // many checks; the socket stays full
+        #expect(slowSink.frames.isEmpty && slow.staleCount == 1 && goneSink.frames.isEmpty)
+        slowSink.becomeWritableSilently()
+        hub.loop.advanceTime(by: DrainLimits().owedCheckInterval)
+        #expect(slowSink.texts.count == 1 && slowSink.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":1,"#))
+        #expect(slow.isWritable, "the stored flag follows the connection")
+        hub.fanout.checkInvariants()
+    }
+
     @Test func unsubscribingForgetsWhatWasStale() {
         let hub = FanoutHarness()
         let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl, hub.msft])
@@ -305,8 +359,10 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
     /// writability (including laps of a tiny ring), every subscriber sees strictly rising seqs, the
     /// sum of the gaps it sees equals its `dropped` count, and once the feed is quiet and it drains,
     /// it holds exactly the last-value cache's state for every symbol it follows.
-    @Test(arguments: [1 << 16, 4096])
-    func randomBackpressureKeepsTheContract(ringBytes: Int) throws {
+    /// Half the schedules end with the sockets told they drained (the session's catch-up); the
+    /// others end silently, with no event and no further tick, and the loop's owed check settles them.
+    @Test(arguments: [1 << 16, 4096], [false, true])
+    func randomBackpressureKeepsTheContract(ringBytes: Int, endsSilently: Bool) throws {
         let hub = FanoutHarness(ringBytes: ringBytes)
         let symbols = [hub.aapl, hub.msft]
         let sinks = (0..<6).map { _ in RecordingSink() }
@@ -315,7 +371,7 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
         for (n, subscriber) in subscribers.enumerated() {
             for snapshot in hub.subscribe(subscriber, to: symbols) { clients[n].snapshot(snapshot) }
         }
-        var generator = SeededGenerator(seed: UInt64(ringBytes))
+        var generator = SeededGenerator(seed: UInt64(ringBytes) &+ (endsSilently ? 1 : 0))
         for step in 0..<(ringBytes == 4096 ? 400 : 1_500) {
             for (n, sink) in sinks.enumerated() where generator.next() % 8 == 0 {
                 let wasWritable = sink.isWritable
@@ -330,11 +386,16 @@ final class CountingDrainSignal: DrainSignal, @unchecked Sendable {
             hub.loop.run()
             for (n, sink) in sinks.enumerated() { try clients[n].receive(sink.takeTexts()) }
         }
+        // The feed goes quiet.
         for (n, sink) in sinks.enumerated() where !sink.isWritable {
-            sink.isWritable = true
-            hub.fanout.catchUp(subscribers[n])
+            if endsSilently {
+                sink.becomeWritableSilently()
+            } else {
+                sink.isWritable = true
+                hub.fanout.catchUp(subscribers[n])
+            }
         }
-        hub.loop.run()
+        hub.loop.advanceTime(by: DrainLimits().owedCheckInterval)
         for (n, sink) in sinks.enumerated() {
             try clients[n].receive(sink.takeTexts())
             #expect(clients[n].gapTotal == subscribers[n].dropped)

@@ -44,13 +44,21 @@ final class RecordingSink: FrameSink {
     func flush() {
         flushes += 1
         if writableAgainOnFlush {
-            // Silently: the subscriber is not told, as when NIO reports no change.
-            let subscriber = self.subscriber
-            self.subscriber = nil
-            isWritable = true
+            // Silently: nobody is told, as when NIO reports no change; but the subscriber's stored
+            // flag follows, as RawFrameWriter's does when a flush crosses back under the mark.
+            becomeWritableSilently()
             subscriber?.isWritable = true
-            self.subscriber = subscriber
         }
+    }
+
+    var connectionIsWritable: Bool { isWritable }
+
+    /// The socket drains and takes more, and nobody is told (no writability event comes).
+    func becomeWritableSilently() {
+        let subscriber = self.subscriber
+        self.subscriber = nil
+        isWritable = true
+        self.subscriber = subscriber
     }
 
     /// Splits concatenated server frames (unmasked, 7/16/64-bit lengths).
@@ -123,7 +131,8 @@ final class RecordingSink: FrameSink {
             gone = subscriber
             goneSink = sink
         }
-        hub.loop.run()
+        // The loop's owed check lets go of it at its next look (it owes nothing once removed).
+        hub.loop.advanceTime(by: DrainLimits().owedCheckInterval)
         #expect(gone == nil && goneSink == nil, "the subscriber and its sink outlived their connection")
     }
 }

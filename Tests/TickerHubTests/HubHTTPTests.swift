@@ -188,6 +188,40 @@ private func resolvedConfiguration(_ arguments: [String], environment: [String: 
         #expect(guarded.origins.allowed == ["https://a.example", "http://b.example:81"])
     }
 
+    /// Issue 24, item 3: every flag is a setting whose key is the flag's name, so its variable is
+    /// `TICKERHUB_` and the name in capitals (README's rule), and its help names that variable.
+    @Test func everyFlagReadsTheVariableNamedAfterIt() async throws {
+        let help = TickerHubCommand.helpMessage(columns: 10_000)
+        let flags = Set(help.matches(of: /(?m)^\s+--([a-z0-9-]+)/).map { String($0.output.1) })
+        let notSettings: Set<String> = ["config", "print-config", "help", "version"]
+        #expect(flags.count > 40)
+        let (_, sources) = try await resolvedConfiguration([])
+        let keys = Set(sources.resolvedKeys)
+        #expect(keys == flags.subtracting(notSettings), "settings read under a key that is not their flag's name")
+        for key in keys {
+            let variable = SettingSources.variable(for: key)
+            #expect(variable == "TICKERHUB_" + key.uppercased().replacingOccurrences(of: "-", with: "_"))
+            #expect(help.contains("(env \(variable)"), "--\(key)'s help does not name \(variable)")
+        }
+    }
+
+    @Test func theOriginListIsReadFromItsVariableAndAMisspeltVariableStopsTheHub() async throws {
+        let (configuration, sources) = try await resolvedConfiguration([], environment: ["TICKERHUB_ALLOWED_ORIGIN": "https://desk.example, https://b.example"])
+        #expect(configuration.origins.allowed == ["https://desk.example", "https://b.example"])
+        #expect(sources.yaml().range(of: #"allowed-origin: \[.*\]\s+# environment"#, options: .regularExpression) != nil)
+        for variable in ["TICKERHUB_ALLOWED_ORIGINS", "TICKERHUB_MAX_BACKLOG", "TICKERHUB_NONSENSE"] {
+            do {
+                _ = try await resolvedConfiguration([], environment: [variable: "https://desk.example"])
+                Issue.record("\(variable) was ignored")
+            } catch {
+                #expect("\(error)".contains("unknown environment variable \(variable)"))
+                if variable == "TICKERHUB_ALLOWED_ORIGINS" { #expect("\(error)".contains("did you mean TICKERHUB_ALLOWED_ORIGIN?")) }
+            }
+        }
+        // The harnesses' own variables are not settings, and not refused.
+        _ = try await resolvedConfiguration([], environment: ["TICKERHUB_BIN_DIR": "/tmp", "PATH": "/bin"])
+    }
+
     @Test func slowConsumerFlagsTakeBytesAndSeconds() async throws {
         let configuration = try await resolvedConfiguration(["--max-backlog-bytes", "65536", "--slow-client-timeout", "5",
                                                      "--socket-send-buffer", "0"]).0
@@ -205,7 +239,7 @@ private func resolvedConfiguration(_ arguments: [String], environment: [String: 
             rate: 2.5
             history: 100
             zstd: off
-            allowed-origins: [https://a.example, https://b.example]
+            allowed-origin: [https://a.example, https://b.example]
             symbols: AAPL,MSFT
             """
         let (configuration, sources) = try await resolvedConfiguration(["--port", "9000"], environment: ["TICKERHUB_PORT": "8000", "TICKERHUB_HISTORY": "7",
@@ -223,7 +257,7 @@ private func resolvedConfiguration(_ arguments: [String], environment: [String: 
         #expect(printed.range(of: #"rate: 2.5\s+# file"#, options: .regularExpression) != nil)
         #expect(printed.range(of: #"max-symbols: 1000\s+# default"#, options: .regularExpression) != nil)
         #expect(printed.contains("auth-secret: <set>") && !printed.contains("ssssssss"), "secrets are not printed")
-        let json = try await resolvedConfiguration([], file: #"{"port": 8181, "history": 3, "allowed-origins": ["https://c.example"]}"#, fileExtension: "json").0
+        let json = try await resolvedConfiguration([], file: #"{"port": 8181, "history": 3, "allowed-origin": ["https://c.example"]}"#, fileExtension: "json").0
         #expect(json.port == 8181 && json.engine.historyDepth == 3 && json.origins.allowed == ["https://c.example"])
     }
 

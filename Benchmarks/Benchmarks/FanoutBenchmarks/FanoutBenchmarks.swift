@@ -16,6 +16,7 @@ final class CountingSink: FrameSink {
     func attach(_ subscriber: Subscriber) {}
     func write(_ frames: ByteBuffer) { writes += 1 }
     func flush() { flushes += 1 }
+    var connectionIsWritable: Bool { true }
 }
 
 /// A sink over a real NIO pipeline (an `EmbeddedChannel`), as the server's frame sink is: every
@@ -29,6 +30,7 @@ final class ChannelSink: FrameSink {
     func attach(_ subscriber: Subscriber) {}
     func write(_ frames: ByteBuffer) { channel.write(frames, promise: nil) }
     func flush() { channel.flush() }
+    var connectionIsWritable: Bool { channel.isWritable }
 }
 
 /// Completes every write without keeping it, so the benchmark's memory stays flat.

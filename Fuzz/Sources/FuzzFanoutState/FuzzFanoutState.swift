@@ -66,6 +66,8 @@ final class CheckingSink: FrameSink {
 
     func flush() {}
 
+    var connectionIsWritable: Bool { isWritable }
+
     /// Updates, snapshots and latest values carry `"symbol":"X"` and `"seq":N`.
     private func check(_ text: String) {
         let bytes = Array(text.utf8)

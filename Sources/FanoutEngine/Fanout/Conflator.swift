@@ -15,6 +15,12 @@ import NIOCore
 ///   latest value; what it jumps over counts as throttled. All of a loop's subscriptions with the
 ///   same interval are released together, so each connection gets one write per boundary.
 ///
+/// A subscriber that owes latest values is caught up when its connection reports it drained, and
+/// on its next update. Neither may come: NIO can fold full-then-drained into no event, and a quiet
+/// feed sends no next update. So every subscriber that owes anything is also looked at again every
+/// `DrainLimits.owedCheckInterval` (`checkOwed`), asking the connection itself, until it owes
+/// nothing: a slow client always ends with the latest value of every symbol it follows.
+///
 /// Confined to the loop. Writes go through the shared `LoopOutput`; a write can re-enter the
 /// fan-out synchronously, so no stored value is being mutated while one runs.
 final class Conflator {
@@ -27,18 +33,25 @@ final class Conflator {
     private var held = HeldUpdates()
     /// Subscribers that started owing latest values during this drain; checked once it has flushed.
     private var startedOwing: [Subscriber] = []
+    /// Subscribers that owed latest values when last looked at, each once (`awaitingOwedCheck`).
+    private var owing: [Subscriber] = []
+    /// How often `owing` is looked at, while it is not empty.
+    private let owedCheckInterval: TimeAmount
+    private var owedCheckScheduled = false
     /// Writes what a release queued within one drain's budget.
     private let budget: TimeAmount
     /// Asks the loop for a drain, for what a release could not write within `budget`. Set by the
     /// owning `LoopFanout` once it exists.
     var requestDrain: () -> Void = {}
 
-    init(eventLoop: any EventLoop, lastValues: LastValueCache, output: LoopOutput, allocator: ByteBufferAllocator, budget: TimeAmount) {
+    init(eventLoop: any EventLoop, lastValues: LastValueCache, output: LoopOutput, allocator: ByteBufferAllocator,
+         budget: TimeAmount, owedCheckInterval: TimeAmount) {
         self.eventLoop = eventLoop
         self.output = output
         self.allocator = allocator
         self.latestFrames = LatestValueFrames(lastValues: lastValues)
         self.budget = budget
+        self.owedCheckInterval = owedCheckInterval
     }
 
     /// Subscriptions holding back an update under their maximum frequency right now.
@@ -54,7 +67,14 @@ final class Conflator {
 
     /// `subscription`'s socket cannot take an update: it owes the latest value from now on.
     func markStale(_ subscription: Subscription) {
-        if subscription.subscriber.markStale(subscription) { startedOwing.append(subscription.subscriber) }
+        let subscriber = subscription.subscriber
+        guard subscriber.markStale(subscription) else { return }
+        startedOwing.append(subscriber)
+        if !subscriber.awaitingOwedCheck {
+            subscriber.awaitingOwedCheck = true
+            owing.append(subscriber)
+            scheduleOwedCheck()
+        }
     }
 
     /// `subscription` is going away (unsubscribed, or its connection closing): it holds nothing.
@@ -132,6 +152,40 @@ final class Conflator {
         }
     }
 
+    /// Subscribers that owe latest values, waiting for the next owed check.
+    var owingCount: Int { owing.count }
+
+    private func scheduleOwedCheck() {
+        guard !owedCheckScheduled else { return }
+        owedCheckScheduled = true
+        eventLoop.scheduleTask(in: owedCheckInterval) { self.checkOwed() }
+    }
+
+    /// Catches up each owing subscriber whose connection takes more now, whether or not it said so;
+    /// keeps the ones still owing (their sockets are full) for the next check. A closed connection's
+    /// subscriber owes nothing (removal forgets its stale symbols), so it leaves here at once.
+    private func checkOwed() {
+        eventLoop.assertInEventLoop()
+        owedCheckScheduled = false
+        // Take the list: a catch-up writes, and a write can re-enter and mark others stale.
+        let waiting = owing
+        owing = []
+        for subscriber in waiting {
+            if subscriber.staleCount > 0, subscriber.sink.connectionIsWritable {
+                // The stored flag too: if no event came, it is what went wrong.
+                subscriber.isWritable = true
+                output.countOwedCheckCatchUp()
+                catchUp(subscriber)
+            }
+            if subscriber.staleCount > 0 {
+                owing.append(subscriber)
+            } else {
+                subscriber.awaitingOwedCheck = false
+            }
+        }
+        if !owing.isEmpty { scheduleOwedCheck() }
+    }
+
     /// A boundary of `interval`: every subscription held under it gets its symbol's latest value,
     /// and each connection that got something is written once.
     private func releaseHeld(_ interval: UpdateInterval) {
@@ -160,6 +214,9 @@ final class Conflator {
     }
 
     func checkInvariants() {
+        precondition(owing.allSatisfy(\.awaitingOwedCheck), "an owing subscriber without its flag")
+        precondition(Set(owing.map(ObjectIdentifier.init)).count == owing.count, "a subscriber in the owed check twice")
+        precondition(owing.isEmpty || owedCheckScheduled, "subscribers owing with no check to come")
         held.checkInvariants()
     }
 }

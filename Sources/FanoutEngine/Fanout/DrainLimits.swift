@@ -18,12 +18,19 @@ public struct DrainLimits: Sendable, Equatable {
     public var maxLag: TimeAmount
     /// Records one drain handles at most.
     public var maxRecords: Int
+    /// How often a loop looks again at subscribers that owe latest values, asking each connection
+    /// itself whether it takes more (`Conflator`'s owed check). Catch-up normally follows the
+    /// connection's writability event; this is what still brings a slow client to the latest value
+    /// of every symbol when no event comes and no further tick does either (the feed went quiet).
+    public var owedCheckInterval: TimeAmount
 
-    public init(budget: TimeAmount = .milliseconds(5), maxLag: TimeAmount = .milliseconds(50), maxRecords: Int = 4096) {
-        precondition(maxRecords > 0 && budget > .zero && maxLag > .zero)
+    public init(budget: TimeAmount = .milliseconds(5), maxLag: TimeAmount = .milliseconds(50), maxRecords: Int = 4096,
+                owedCheckInterval: TimeAmount = .milliseconds(50)) {
+        precondition(maxRecords > 0 && budget > .zero && maxLag > .zero && owedCheckInterval > .zero)
         self.budget = budget
         self.maxLag = maxLag
         self.maxRecords = maxRecords
+        self.owedCheckInterval = owedCheckInterval
     }
 
     var maxLagNanoseconds: UInt64 { UInt64(maxLag.nanoseconds) }

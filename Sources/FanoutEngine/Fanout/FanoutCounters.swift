@@ -35,6 +35,9 @@ public final class FanoutCounters: Sendable {
     /// conflated to their symbols' latest values instead of sending (overload shedding; what
     /// clients miss by it is in `drops`).
     public let lateRecords = ManagedAtomic<UInt64>(0)
+    /// Catch-ups started by a loop's owed check (`DrainLimits.owedCheckInterval`) for a subscriber
+    /// whose connection took more without a writability event having caught it up first.
+    public let owedCheckCatchUps = ManagedAtomic<UInt64>(0)
     /// Updates a numbering source skipped (its seq jumped): forwarded to clients as the same gap.
     public let upstreamGaps = ManagedAtomic<UInt64>(0)
     /// Updates from a numbering source at or below the symbol's seq (repeated, or out of order):
@@ -51,7 +54,7 @@ public final class FanoutCounters: Sendable {
 
     public struct Snapshot: Sendable, Equatable {
         public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
-        public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0, upstreamRefused: UInt64 = 0
+        public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0, upstreamRefused: UInt64 = 0, owedCheckCatchUps: UInt64 = 0
         public var subscriptions: Int
     }
 
@@ -61,6 +64,7 @@ public final class FanoutCounters: Sendable {
                  drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), throttled: throttled.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed), lateRecords: lateRecords.load(ordering: .relaxed),
                  drains: drains.load(ordering: .relaxed), upstreamGaps: upstreamGaps.load(ordering: .relaxed),
                  upstreamStale: upstreamStale.load(ordering: .relaxed), upstreamRefused: upstreamRefused.load(ordering: .relaxed),
+                 owedCheckCatchUps: owedCheckCatchUps.load(ordering: .relaxed),
                  subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

@@ -77,7 +77,8 @@ public final class LoopFanout: @unchecked Sendable {
         self.drainSignal = drainSignal
         let output = LoopOutput(eventLoop: eventLoop, compression: compression, counters: counters, allocator: allocator)
         self.output = output
-        self.conflator = Conflator(eventLoop: eventLoop, lastValues: lastValues, output: output, allocator: allocator, budget: limits.budget)
+        self.conflator = Conflator(eventLoop: eventLoop, lastValues: lastValues, output: output, allocator: allocator, budget: limits.budget,
+                                    owedCheckInterval: limits.owedCheckInterval)
         self.lastValues = lastValues
         conflator.requestDrain = { [unowned self] in self.wake() }
     }

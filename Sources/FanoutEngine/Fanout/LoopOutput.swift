@@ -99,6 +99,7 @@ final class LoopOutput {
 
     func countLap() { counts.laps &+= 1 }
     func countLateRecord() { counts.lateRecords &+= 1 }
+    func countOwedCheckCatchUp() { counts.owedCheckCatchUps &+= 1 }
 
     /// Subscribers waiting for their write.
     var queuedWrites: Int { writeQueue.count }
@@ -119,6 +120,7 @@ struct DrainCounts {
     var throttled: UInt64 = 0
     var laps: UInt64 = 0
     var lateRecords: UInt64 = 0
+    var owedCheckCatchUps: UInt64 = 0
 
     func publish(to counters: FanoutCounters) {
         if deliveries > 0 { counters.deliveries.wrappingIncrement(by: deliveries, ordering: .relaxed) }
@@ -128,5 +130,6 @@ struct DrainCounts {
         if throttled > 0 { counters.throttled.wrappingIncrement(by: throttled, ordering: .relaxed) }
         if laps > 0 { counters.ringLaps.wrappingIncrement(by: laps, ordering: .relaxed) }
         if lateRecords > 0 { counters.lateRecords.wrappingIncrement(by: lateRecords, ordering: .relaxed) }
+        if owedCheckCatchUps > 0 { counters.owedCheckCatchUps.wrappingIncrement(by: owedCheckCatchUps, ordering: .relaxed) }
     }
 }

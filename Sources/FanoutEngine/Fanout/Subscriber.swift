@@ -10,6 +10,10 @@ public protocol FrameSink: AnyObject {
     /// Queues one or more complete WebSocket frames; nothing reaches the socket until `flush()`.
     func write(_ frames: ByteBuffer)
     func flush()
+    /// Whether the connection takes more frames, asked of the connection itself rather than of
+    /// `Subscriber.isWritable`. The fan-out asks only where an event may have been missed: the
+    /// owed check of a subscriber that still owes latest values (`Conflator`).
+    var connectionIsWritable: Bool { get }
 }
 
 /// How a subscriber's connection takes messages, from its WebSocket handshake.
@@ -75,6 +79,8 @@ public final class Subscriber {
     public private(set) var staleCount = 0
     /// Set while this subscriber is in its loop's `WriteQueue`, waiting for its corked frames to be written.
     var awaitingWrite = false
+    /// Set while this subscriber is in its loop's owed check (`Conflator`), so it is there once.
+    var awaitingOwedCheck = false
     /// This drain's frames for the subscriber, not yet handed to its sink (`WriteQueue`).
     var corked = CorkedFrames()
 

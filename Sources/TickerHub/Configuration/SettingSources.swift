@@ -26,16 +26,24 @@ struct SettingSources {
     }
 
     private let environment: ConfigReader
+    /// The `TICKERHUB_*` variables set, to refuse the ones no setting has: a misspelt or renamed
+    /// variable must stop the hub, not leave a limit (an origin list, a token) silently unset.
+    private let variablesSet: Set<String>
     private let file: ConfigReader?
     /// The file's top-level keys, to refuse the ones no setting has (a typo must not go unnoticed).
     private let fileKeys: Set<String>
     let filePath: String?
     private(set) var resolved: [Resolved] = []
+    /// The settings resolved so far, by key (the flag's name).
+    var resolvedKeys: [String] { resolved.map(\.key) }
 
     /// Reads the environment, and the file at `configPath` if given (`.json`: JSON, else YAML).
     static func load(configPath: String?, environment variables: [String: String] = ProcessInfo.processInfo.environment) async throws -> SettingSources {
         let environment = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: variables).prefixKeys(with: "tickerhub"))
-        guard let configPath else { return SettingSources(environment: environment, file: nil, fileKeys: [], filePath: nil) }
+        let variablesSet = Set(variables.keys.filter { $0.hasPrefix("TICKERHUB_") })
+        guard let configPath else {
+            return SettingSources(environment: environment, variablesSet: variablesSet, file: nil, fileKeys: [], filePath: nil)
+        }
         let file: ConfigReader
         let keys: [String]
         do {
@@ -50,7 +58,7 @@ struct SettingSources {
         } catch {
             throw ValidationError("cannot read --config \(configPath): \(error)")
         }
-        return SettingSources(environment: environment, file: file, fileKeys: Set(keys), filePath: configPath)
+        return SettingSources(environment: environment, variablesSet: variablesSet, file: file, fileKeys: Set(keys), filePath: configPath)
     }
 
     /// The setting `key`: `flag` if given, else the environment's, else the file's, else `defaultValue`.
@@ -92,6 +100,42 @@ struct SettingSources {
         guard unknown.isEmpty else {
             throw ValidationError("--config \(filePath ?? ""): unknown setting\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) (the keys are the flags' names: tickerhub --help)")
         }
+    }
+
+    /// Variables of this repository's tooling, not settings of the hub, which a developer's shell
+    /// may export while it starts hubs: the test and benchmark harnesses' binary directory, the
+    /// benchmarks' smoke switch, and the package manifest's engine-only switch.
+    static let toolingVariables: Set<String> = ["TICKERHUB_BIN_DIR", "TICKERHUB_BENCH_SMOKE", "TICKERHUB_ENGINE_ONLY"]
+
+    /// Fails on a `TICKERHUB_*` variable that no setting read: call after every setting is resolved.
+    func checkNoUnknownVariables() throws {
+        let known = Set(resolved.map { Self.variable(for: $0.key) }).union(Self.toolingVariables)
+        let unknown = variablesSet.subtracting(known).sorted()
+        guard unknown.isEmpty else {
+            let suggestions = unknown.compactMap { name in
+                known.min { Self.distance(name, $0) < Self.distance(name, $1) }
+                    .flatMap { Self.distance(name, $0) <= 3 ? "\(name): did you mean \($0)?" : nil }
+            }
+            throw ValidationError("unknown environment variable\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", "))"
+                + (suggestions.isEmpty ? "" : " (" + suggestions.joined(separator: "; ") + ")")
+                + ". Every setting's variable is TICKERHUB_ and its flag's name in capitals (tickerhub --help).")
+        }
+    }
+
+    /// Edit distance, for the suggestion in an unknown variable's message.
+    private static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
     }
 
     /// The effective configuration as YAML, each value with where it came from.

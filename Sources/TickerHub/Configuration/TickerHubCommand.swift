@@ -157,7 +157,7 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "New symbols one publisher connection may add; past it the publisher is closed with 1008. (env TICKERHUB_MAX_NEW_SYMBOLS_PER_PUBLISHER)")
     var maxNewSymbolsPerPublisher: Int?
 
-    @Option(help: "A web page origin (scheme://host[:port]) allowed to open /ws and /ingest; repeat for several. Handshakes from other origins get 403; without any, every origin is allowed. (env TICKERHUB_ALLOWED_ORIGINS, comma-separated)")
+    @Option(help: "A web page origin (scheme://host[:port]) allowed to open /ws and /ingest; repeat for several. Handshakes from other origins get 403; without any, every origin is allowed. (env TICKERHUB_ALLOWED_ORIGIN, comma-separated)")
     var allowedOrigin: [String] = []
 
     @Option(help: "With auth on, a token's \"aud\" claim must name this audience. (env TICKERHUB_AUTH_AUDIENCE)")
@@ -300,7 +300,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.zstd = zstdSetting == "on"
 
         // Security
-        configuration.origins = OriginPolicy(allowed: sources.list(allowedOrigin, "allowed-origins"))
+        configuration.origins = OriginPolicy(allowed: sources.list(allowedOrigin, "allowed-origin"))
         for origin in configuration.origins.allowed where !OriginPolicy.isValid(origin) {
             throw ValidationError("--allowed-origin must look like https://example.com or http://host:port, not \(origin)")
         }
@@ -357,6 +357,7 @@ struct TickerHubCommand: AsyncParsableCommand {
         guard let logLevel = Logger.Level(rawValue: level) else { throw ValidationError("unknown --log-level \(level)") }
         configuration.logLevel = logLevel
         try sources.checkNoUnknownFileKeys()
+        try sources.checkNoUnknownVariables()
         return configuration
     }
 

@@ -118,6 +118,9 @@ enum MetricCatalog {
         MetricDescriptor(key: "lateRecords", prometheusName: "tickerhub_late_records_total", kind: .counter,
                          help: "Ring records an event loop reached more than --max-fanout-lag-ms after publishing, and conflated to the latest values instead of sending (overload shedding)",
                          opsLabel: "late records") { $0.fanout.lateRecords },
+        MetricDescriptor(key: "owedCheckCatchUps", prometheusName: "tickerhub_owed_check_catchups_total", kind: .counter,
+                         help: "Slow subscribers caught up by the periodic owed check, their connection having drained without a writability event doing it first",
+                         opsLabel: "owed-check catch-ups") { $0.fanout.owedCheckCatchUps },
         // Recovery (`--history`)
         MetricDescriptor(key: "recoveredSymbols", prometheusName: "tickerhub_recoveries_total", labels: [("result", "recovered")], kind: .counter,
                          help: "Symbols resumed with since: recovered from the history, or given a snapshot because it no longer held what they missed",

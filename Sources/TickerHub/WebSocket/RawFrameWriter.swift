@@ -50,4 +50,8 @@ final class RawFrameWriter: ChannelDuplexHandler, FrameSink {
     func flush() {
         context?.flush()
     }
+
+    var connectionIsWritable: Bool {
+        context?.channel.isWritable ?? false
+    }
 }
