@@ -6,7 +6,7 @@ SWIFT ?= swift
 PYTEST_ARGS ?=
 TSAN_BUILD := .build-tsan
 
-.PHONY: help run build release test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke bench-cluster bench-under-attack wsload swarm clean
+.PHONY: help run build release test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke bench-cluster bench-under-attack bench-storm soak wsload swarm clean
 
 ## List the targets and what each does.
 help:
@@ -131,6 +131,18 @@ bench-e2e-smoke: release wsload
 bench-under-attack: release
 	@scripts/bootstrap.sh test
 	.venv/bin/python Benchmarks/e2e/under_attack.py --duration 60
+
+## A reconnect storm (Benchmarks/e2e/storm.py): 15,000 clients at once against TickerHub, Node ws and
+## Go gorilla in turn: every one upgraded, none closed, time to admit all, probe p99 to 101.
+bench-storm: release wsload
+	@scripts/bootstrap.sh test
+	.venv/bin/python Benchmarks/e2e/storm.py --clients 15000
+
+## A 30-minute soak at the busy load (Benchmarks/e2e/soak.py): 1,000 steady clients at 5,000 ticks/s
+## plus 2,000 churned every ~15 s; a table per minute; fails on growth after warm-up or a client not admitted.
+soak: release wsload
+	@scripts/bootstrap.sh test
+	.venv/bin/python Benchmarks/e2e/soak.py --minutes 30
 
 ## Hubs fed through NATS (Benchmarks/e2e/cluster.py): the NATS feed against the embedded one at the
 ## same load, then 45,000 connections over three hubs fed by a 3-node nats-server cluster.

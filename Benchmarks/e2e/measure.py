@@ -188,6 +188,10 @@ class LoadSpec:
     # ("/ws" gets a WebSocket upgrade and waits for 101; anything else a GET and its status line).
     probes: list = field(default_factory=list)
     probe_interval_ms: float = 100
+    # Handshakes wsload keeps in flight at once (its default: 256); the clients count for a storm.
+    concurrency: int | None = None
+    # Probe from the start, through the ramp (a storm's question), instead of the measured window.
+    probe_during_ramp: bool = False
 
 
 def source_addresses(clients: int, first: int = 2) -> list:
@@ -208,15 +212,18 @@ def measure_wsload(server, spec: LoadSpec, rate: float, port: int, wsload: Path,
         command = [str(wsload), "swarm", "--url", f"ws://127.0.0.1:{port}/ws", "--clients", str(spec.clients),
                    "--subscribe", str(spec.subscribe), "--duration", str(spec.duration), "--warmup", str(spec.warmup),
                    "--server-pid", str(process.process.pid), "--json", str(summary), "--connect-timeout", "30",
-                   *source_addresses(spec.clients)]
+                   *source_addresses(spec.clients),
+                   *(["--concurrency", str(spec.concurrency)] if spec.concurrency else [])]
         log = open(log_dir / f"wsload-{port}.log", "w")
         load = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_open_file_limit)
         load_sampler = Sampler(load.pid)
         load_sampler.start()
         if spec.probes:
-            # Probe the measured window only: the ramp is its own question (every client admitted).
-            time.sleep(spec.warmup + 1)
-            count = max(1, int((spec.duration - 2) * 1000 / spec.probe_interval_ms / len(spec.probes)))
+            # Probe the measured window only: the ramp is its own question (every client admitted);
+            # unless the ramp is the question (a storm).
+            probed_seconds = spec.warmup + spec.duration - 2 if spec.probe_during_ramp else spec.duration - 2
+            time.sleep(0.2 if spec.probe_during_ramp else spec.warmup + 1)
+            count = max(1, int(probed_seconds * 1000 / spec.probe_interval_ms / len(spec.probes)))
             for path in spec.probes:
                 scheme = "ws" if path == "/ws" else "http"
                 out = log_dir / f"probe-{port}-{path.strip('/').replace('/', '_') or 'root'}.json"

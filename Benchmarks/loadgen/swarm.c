@@ -50,6 +50,12 @@ int run_swarm(const SwarmOptions *options) {
     int next_to_open = 0, oldest_unsettled = 0;
     uint64_t last_progress = started, last_timeout_check = started, ramp_end_ns = 0;
     struct epoll_event events[1024];
+    FILE *report = NULL;
+    uint64_t last_report = window_start;
+    if (o->report_path && o->report_every > 0) {
+        report = fopen(o->report_path, "w");
+        if (!report) die("cannot write %s", o->report_path);
+    }
 
     while (!g_interrupted) {
         uint64_t now = mono_ns();
@@ -85,6 +91,19 @@ int run_swarm(const SwarmOptions *options) {
             server_cpu_end = cpu_seconds_of(o->server_pid);
             self_cpu_end = cpu_seconds_self();
             break;
+        }
+        if (report && g_measuring && now - last_report >= (uint64_t)(o->report_every * 1e9)) {
+            last_report = now;
+            uint64_t open = 0;
+            for (int i = 0; i < o->clients; i++) open += g_clients[i].state == C_OPEN;
+            fprintf(report, "{\"t\":%.1f,\"open\":%" PRIu64 ",\"updates\":%" PRIu64 ",\"gapMessages\":%" PRIu64
+                            ",\"gapUpdates\":%" PRIu64 ",\"closedByServer\":%" PRIu64 ",\"latencyMs\":",
+                    (now - window_start) / 1e9, open, g_totals.updates, g_totals.gap_messages, g_totals.gap_updates,
+                    g_totals.closed_by_server);
+            json_percentiles(report, &g_totals.interval_latency);
+            fprintf(report, "}\n");
+            fflush(report);
+            memset(&g_totals.interval_latency, 0, sizeof g_totals.interval_latency);
         }
         if (!o->quiet && now - last_progress >= 1000000000ull) {
             last_progress = now;
@@ -143,9 +162,10 @@ int run_swarm(const SwarmOptions *options) {
     fprintf(out, "\"reads\":%" PRIu64 ",\"messagesPerRead\":%.2f,", g_totals.reads,
             g_totals.reads ? (double)(g_totals.updates + g_totals.heartbeats) / (double)g_totals.reads : 0.0);
     fprintf(out, "\"messagesPerSecond\":%.0f,\"updates\":%" PRIu64 ",\"conflated\":%" PRIu64 ",\"snapshots\":%" PRIu64
-                 ",\"heartbeats\":%" PRIu64 ",\"gapMessages\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"bytes\":%" PRIu64 ",",
+                 ",\"heartbeats\":%" PRIu64 ",\"gapMessages\":%" PRIu64 ",\"gapUpdates\":%" PRIu64 ",\"duplicates\":%" PRIu64
+                 ",\"bytes\":%" PRIu64 ",",
             rate, g_totals.updates, g_totals.conflated, g_totals.snapshots, g_totals.heartbeats, g_totals.gap_messages,
-            g_totals.duplicates, g_totals.bytes);
+            g_totals.gap_updates, g_totals.duplicates, g_totals.bytes);
     fprintf(out, "\"serverPid\":%d,\"serverCpuSeconds\":%.3f,\"serverCpuCores\":%.3f,\"deliveriesPerServerCpuSecond\":%.0f,"
                  "\"serverRssKiB\":%ld,\"loadCpuSeconds\":%.3f,\"loadCpuCores\":%.3f,\"messagesPerLoadCpuSecond\":%.0f,",
             o->server_pid, server_cpu, server_cpu >= 0 && window > 0 ? server_cpu / window : -1.0,

@@ -10,6 +10,10 @@ typedef struct {
     int clients, subscribe, server_pid, concurrency;
     double duration, warmup, max_frequency, connect_timeout;
     const char *json_path;
+    // Every report_every seconds of the measured window, one JSON line to report_path (a soak's
+    // minute-by-minute figures): cumulative updates and gaps, and the interval's latency.
+    const char *report_path;
+    double report_every;
     uint32_t source_first, source_count;  // source addresses, host order
     bool quiet;
 } SwarmOptions;

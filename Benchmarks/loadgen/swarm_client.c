@@ -70,7 +70,7 @@ static void handle_message(Client *client, const char *payload, size_t length, u
     if (slot >= 0 && slot < g_options.subscribe) {
         uint64_t last = client->last_seq[slot];
         if (message.kind != MSG_SNAPSHOT && last != 0 && g_measuring) {
-            if (message.seq > last + 1) g_totals.gap_messages += 1;
+            if (message.seq > last + 1) { g_totals.gap_messages += 1; g_totals.gap_updates += message.seq - last - 1; }
             else if (message.seq <= last) g_totals.duplicates += 1;
         }
         if (message.seq > last) client->last_seq[slot] = message.seq;
@@ -79,7 +79,11 @@ static void handle_message(Client *client, const char *payload, size_t length, u
     if (!g_measuring) return;
     g_totals.updates += 1;
     if (message.kind == MSG_CONFLATED) g_totals.conflated += 1;
-    if (message.ts > 0) histogram_record(&g_totals.latency, now_wall > message.ts ? (now_wall - message.ts) / 1000 : 0);
+    if (message.ts > 0) {
+        uint64_t micros = now_wall > message.ts ? (now_wall - message.ts) / 1000 : 0;
+        histogram_record(&g_totals.latency, micros);
+        histogram_record(&g_totals.interval_latency, micros);
+    }
 }
 
 // Parses the complete frames in bytes[0..<length]; returns how many bytes it consumed.

@@ -30,9 +30,14 @@ typedef struct {
     uint64_t pings_answered;
     // In the measured window.
     uint64_t updates, conflated, snapshots, heartbeats, gap_messages, duplicates, bytes;
+    // Updates skipped, summed over the seq gaps (a gap from 7 to 10 is 2): what the hub counts as
+    // dropped + throttled for these clients.
+    uint64_t gap_updates;
     // recv() calls that returned data: the server's writes, roughly (TCP may merge or split them).
     uint64_t reads;
     Histogram latency;
+    // Latency since the last interval report (`--report-every`).
+    Histogram interval_latency;
     // Connect (TCP + upgrade) times, ms; 101 times.
     Histogram upgrade;
 } Totals;

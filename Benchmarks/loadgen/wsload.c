@@ -37,6 +37,7 @@ static void usage(void) {
             "usage: wsload swarm --url ws://HOST:PORT/ws --clients N [--subscribe K] [--duration S] [--warmup S]\n"
             "                    [--server-pid PID] [--json FILE] [--max-frequency F] [--concurrency C]\n"
             "                    [--connect-timeout S] [--source-addresses 127.0.0.2-127.0.0.5] [--quiet]\n"
+            "                    [--report FILE --report-every S]\n"
             "       wsload probe --url ws://HOST:PORT/ws|http://HOST:PORT/PATH [--count N] [--interval-ms MS]\n"
             "                    [--timeout S] [--json FILE] [--quiet]\n");
     exit(2);
@@ -72,6 +73,8 @@ int main(int argc, char **argv) {
         else if (strcmp(flag, "--count") == 0) probe_options.count = atoi(TAKE());
         else if (strcmp(flag, "--interval-ms") == 0) probe_options.interval_ms = atof(TAKE());
         else if (strcmp(flag, "--timeout") == 0) probe_options.timeout_s = atof(TAKE());
+        else if (strcmp(flag, "--report") == 0) swarm_options.report_path = TAKE();
+        else if (strcmp(flag, "--report-every") == 0) swarm_options.report_every = atof(TAKE());
         else if (strcmp(flag, "--quiet") == 0) swarm_options.quiet = probe_options.quiet = true;
         else if (strcmp(flag, "--source-addresses") == 0) {
             char range[64];

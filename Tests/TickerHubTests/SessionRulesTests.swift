@@ -1,6 +1,9 @@
 // The rules a subscriber session goes by, each a plain value tested on a made-up clock: keep-alive,
 // the request rate limit, and request pacing.
+import Atomics
 import NIOCore
+import NIOEmbedded
+import NIOHTTP1
 import Testing
 
 @testable import TickerHub
@@ -138,4 +141,57 @@ struct RequestPacingTests {
         pacing.drop()
         #expect(!pacing.hasWaiting && !pacing.needsResume())
     }
+}
+
+/// The request deadline on an embedded channel and its made-up clock (issue 24, item 2): counted
+/// from a request's first byte, and, in a connection storm, patient with a connection whose first
+/// byte the kernel is still resending.
+struct RequestDeadlineTests {
+    /// A connection with the deadline and its first-byte watch, as `ConnectionPipeline` builds it.
+    func connection(waits: FirstByteWaits, timeouts: ManagedCounter) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        let deadline = RequestDeadline(timeout: .seconds(5), waits: waits) { timeouts.add() }
+        try channel.pipeline.syncOperations.addHandler(deadline)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()), position: .first)
+        try channel.pipeline.syncOperations.addHandler(FirstByteWatch(deadline: deadline), position: .first)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return channel
+    }
+
+    @Test func aQuietHubClosesASilentConnectionAtTheTimeout() throws {
+        let waits = FirstByteWaits(), timeouts = ManagedCounter()
+        let silent = try connection(waits: waits, timeouts: timeouts)
+        #expect(waits.count == 1)
+        silent.embeddedEventLoop.advanceTime(by: .milliseconds(4_900))
+        #expect(silent.isActive)
+        silent.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(!silent.isActive && timeouts.value == 1 && waits.count == 0)
+    }
+
+    @Test func aStormGivesASilentConnectionTheStormAllowanceThenClosesIt() throws {
+        let waits = FirstByteWaits(), timeouts = ManagedCounter()
+        for _ in 0..<FirstByteWaits.stormThreshold { waits.began() }  // thousands connecting at once
+        let delayed = try connection(waits: waits, timeouts: timeouts)
+        let silent = try connection(waits: waits, timeouts: timeouts)
+        // The kernel resends the first one's request 8 s after its connection was accepted.
+        delayed.embeddedEventLoop.advanceTime(by: .seconds(8))
+        try delayed.writeInbound(ByteBuffer(string: "GET /healthz HTTP/1.1\r\n"))
+        #expect(delayed.isActive && timeouts.value == 0)
+        // From its first byte, the request has the usual timeout: a trickle is still slowloris.
+        delayed.embeddedEventLoop.advanceTime(by: .milliseconds(5_100))
+        #expect(!delayed.isActive && timeouts.value == 1)
+        // The one that never says anything is held to the storm allowance, not forever.
+        silent.embeddedEventLoop.advanceTime(by: FirstByteWaits.stormAllowance - .seconds(1))
+        #expect(silent.isActive)
+        silent.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!silent.isActive && timeouts.value == 2)
+        #expect(waits.count == FirstByteWaits.stormThreshold)
+    }
+}
+
+/// A counter a `@Sendable` timeout callback can bump in a test.
+final class ManagedCounter: Sendable {
+    private let count = ManagedAtomic(0)
+    func add() { count.wrappingIncrement(ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }

@@ -156,6 +156,8 @@ enum MetricCatalog {
                          help: "Times accepting a connection failed (mostly out of file descriptors) and the listener paused", opsLabel: "accept failures") { $0.metrics.acceptFailures.load(ordering: .relaxed) },
         MetricDescriptor(key: "requestTimeouts", prometheusName: "tickerhub_request_timeouts_total", kind: .counter,
                          help: "Connections closed for not finishing an HTTP request or handshake in time", opsLabel: "request timeouts") { $0.metrics.requestTimeouts.load(ordering: .relaxed) },
+        MetricDescriptor(key: "awaitingFirstByte", prometheusName: "tickerhub_connections_awaiting_first_byte", kind: .gauge,
+                         help: "Connections accepted that have sent no byte yet; from 256 on, the hub is in a connection storm and gives them up to 30 s") { UInt64(max(0, $0.metrics.firstByteWaits.count)) },
         MetricDescriptor(key: "requestErrors", prometheusName: "tickerhub_request_errors_total", kind: .counter,
                          help: "Requests answered with an error message", opsLabel: "request errors") { $0.metrics.requestErrors.load(ordering: .relaxed) },
         MetricDescriptor(key: "httpRequests", prometheusName: "tickerhub_http_requests_total", kind: .counter,

@@ -77,9 +77,11 @@ enum ConnectionPipeline {
             }
         }
         try sync.addHandler(gate, name: AdmissionGate.name, position: .before(upgradeHandler))
-        try sync.addHandler(RequestDeadline(timeout: hub.configuration.requestTimeout) {
+        let deadline = RequestDeadline(timeout: hub.configuration.requestTimeout, waits: metrics.firstByteWaits) {
             metrics.requestTimeouts.wrappingIncrement(ordering: .relaxed)
-        }, name: RequestDeadline.name)
+        }
+        try sync.addHandler(deadline, name: RequestDeadline.name)
+        try sync.addHandler(FirstByteWatch(deadline: deadline), position: .first)
         let unreadTimeout = TimeAmount.nanoseconds(Int64(hub.configuration.slowClientTimeoutSeconds * 1e9))
         try sync.addHandler(HTTPRouter(routes: routes, grant: requestGrant.value, unreadTimeout: unreadTimeout) {
             metrics.httpUnreadCloses.wrappingIncrement(ordering: .relaxed)

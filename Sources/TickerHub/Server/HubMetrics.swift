@@ -31,6 +31,8 @@ final class HubMetrics: Sendable {
     let acceptFailures = ManagedAtomic<UInt64>(0)
     /// Connections closed for not finishing an HTTP request within `--request-timeout`.
     let requestTimeouts = ManagedAtomic<UInt64>(0)
+    /// Connections waiting for their first byte now: a storm's sign, for the request deadline.
+    let firstByteWaits = FirstByteWaits()
     /// Connections closed because they stopped answering pings.
     let pingTimeouts = ManagedAtomic<UInt64>(0)
     /// Connections closed with 4008 "slow consumer".
