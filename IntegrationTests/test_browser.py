@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -246,3 +247,68 @@ def test_ops_page_charts_the_hubs_stats(start_hub, browser):
     finally:
         swarm.kill()
         swarm.wait()
+
+
+PAGE_ON_ANOTHER_ORIGIN = """<!doctype html><meta charset="utf-8"><title>desk</title>
+<script type="module">
+const hub = new URLSearchParams(location.search).get('hub');
+const token = new URLSearchParams(location.search).get('token');
+const headers = token ? {Authorization: `Bearer ${token}`} : {};
+const result = {};
+try {
+  const symbols = await fetch(`${hub}/v1/symbols`, {headers});
+  result.symbols = {status: symbols.status, body: await symbols.json()};
+  // URLSearchParams sends EUR/USD as EUR%2FUSD: the hub decodes it.
+  const snapshot = await fetch(`${hub}/v1/snapshot?` + new URLSearchParams({symbols: 'EUR/USD,AAPL'}), {headers});
+  result.snapshot = {status: snapshot.status, body: await snapshot.json()};
+  const withoutToken = await fetch(`${hub}/v1/symbols`);
+  result.withoutToken = {status: withoutToken.status, body: await withoutToken.json()};
+} catch (error) { result.fetchError = String(error); }
+try {
+  const client = await import(`${hub}/assets/tickerhub-client.js`);
+  result.clientExports = Object.keys(client);
+} catch (error) { result.importError = String(error); }
+window.result = result;
+</script>"""
+
+
+def serve_page(directory: Path) -> tuple[subprocess.Popen, int]:
+    """A static server for the desk's own page, on an origin of its own (another port)."""
+    (directory / "desk.html").write_text(PAGE_ON_ANOTHER_ORIGIN)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, message="the page server")
+    return server, port
+
+
+def test_a_dashboard_served_from_its_own_origin_reads_the_hub_with_cors(browser, tmp_path):
+    """Issue 24, item 4: a desk's page on its own origin fetches /v1/symbols and /v1/snapshot with its
+    bearer token (a preflight first) and imports the client module; a page the list does not name
+    can do neither; and a symbol with a slash survives URLSearchParams' %2F."""
+    import jwt
+    secret = "integration-test-secret-32-bytes-or-more"
+    token = jwt.encode({"sub": "desk", "exp": int(time.time() + 600), "symbols": ["*"]}, secret, algorithm="HS256")
+    server, page_port = serve_page(tmp_path)
+    page_origin = f"http://127.0.0.1:{page_port}"
+    hubs = [Hub("--symbols", "AAPL,EUR/USD,MSFT", "--rate", "50", "--allowed-origin", page_origin, "--auth-secret", secret),
+            Hub("--symbols", "AAPL,EUR/USD,MSFT", "--rate", "50", "--allowed-origin", "https://other.example", "--auth-secret", secret)]
+    try:
+        wait_for(lambda: len(hubs[0].get_json("/v1/snapshot?token=" + token)) == 3, message="every symbol's first value")
+        results = []
+        for hub in hubs:
+            browser.get(f"{page_origin}/desk.html?hub={hub.http}&token={token}")
+            results.append(wait_for(lambda: browser.execute_script("return window.result"), message="the page's reads"))
+        allowed, refused = results
+        assert allowed["symbols"] == {"status": 200, "body": ["AAPL", "EUR/USD", "MSFT"]}, allowed
+        assert allowed["snapshot"]["status"] == 200, allowed
+        assert [s["symbol"] for s in allowed["snapshot"]["body"]] == ["EUR/USD", "AAPL"]
+        assert allowed["withoutToken"]["status"] == 401, "the token is still required across origins"
+        assert "TickerHubClient" in allowed["clientExports"], allowed
+        assert "fetchError" in refused and "importError" in refused, refused
+    finally:
+        server.terminate()
+        for hub in hubs:
+            hub.stop()

@@ -195,3 +195,56 @@ final class ManagedCounter: Sendable {
     func add() { count.wrappingIncrement(ordering: .relaxed) }
     var value: Int { count.load(ordering: .relaxed) }
 }
+
+/// Issue 24, item 4: query values are fully percent-decoded, and pages on other origins may read the
+/// REST market data and the assets, within `--allowed-origin`.
+struct CrossOriginReadsTests {
+    @Test func queryValuesArePercentDecoded() {
+        #expect(HTTPRoutes.query(of: "/v1/snapshot?symbols=EUR%2FUSD%2CAAPL", "symbols") == "EUR/USD,AAPL")
+        #expect(HTTPRoutes.query(of: "/v1/snapshot?symbols=BRK+B,x%2fy", "symbols") == "BRK B,x/y")
+        #expect(HTTPRoutes.query(of: "/ws?heart%62eat=10", "heartbeat") == "10")
+        // A % without two hex digits stays; bytes that are not UTF-8 become U+FFFD, never a crash.
+        #expect(HTTPRoutes.query(of: "/x?a=100%&b=%zz%4", "a") == "100%")
+        #expect(HTTPRoutes.query(of: "/x?a=100%&b=%zz%4", "b") == "%zz%4")
+        #expect(HTTPRoutes.query(of: "/x?a=%FF%FE", "a") == "\u{FFFD}\u{FFFD}")
+    }
+
+    func head(_ method: HTTPMethod, _ uri: String, origin: String?, preflight: Bool = false) -> HTTPRequestHead {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)
+        if let origin { head.headers.add(name: "Origin", value: origin) }
+        if preflight {
+            head.headers.add(name: "Access-Control-Request-Method", value: "GET")
+            head.headers.add(name: "Access-Control-Request-Headers", value: "authorization")
+        }
+        return head
+    }
+
+    @Test func anyOriginMayReadWithoutAListAndOnlyListedOnesWithOne() {
+        let open = CrossOriginReads(origins: OriginPolicy(allowed: []))
+        let listed = CrossOriginReads(origins: OriginPolicy(allowed: ["https://desk.example"]))
+        let read = head(.GET, "/v1/snapshot?symbols=AAPL", origin: "https://desk.example")
+        #expect(open.headers(for: read).first { $0.0 == "Access-Control-Allow-Origin" }?.1 == "*")
+        #expect(listed.headers(for: read).first { $0.0 == "Access-Control-Allow-Origin" }?.1 == "https://desk.example")
+        #expect(listed.headers(for: head(.GET, "/v1/symbols", origin: "https://evil.example")).allSatisfy { $0.0 != "Access-Control-Allow-Origin" })
+        #expect(open.headers(for: head(.GET, "/assets/tickerhub-client.js", origin: "https://x.example")).count == 1)
+        // Not market data or assets: the operator's figures, and the pages, stay same-origin.
+        for path in ["/stats", "/metrics", "/", "/ops"] {
+            #expect(open.headers(for: head(.GET, path, origin: "https://x.example")).isEmpty)
+        }
+        #expect(open.headers(for: head(.GET, "/v1/symbols", origin: nil)).isEmpty, "no Origin, no CORS")
+    }
+
+    @Test func aPreflightAllowsTheBearerTokenForAListedOrigin() {
+        let listed = CrossOriginReads(origins: OriginPolicy(allowed: ["https://desk.example"]))
+        let preflight = head(.OPTIONS, "/v1/snapshot", origin: "https://desk.example", preflight: true)
+        #expect(CrossOriginReads.isPreflight(preflight))
+        let (answer, headers) = listed.preflight(preflight)
+        #expect(answer.status == .noContent)
+        #expect(headers.contains { $0 == ("Access-Control-Allow-Headers", "Authorization") })
+        #expect(headers.contains { $0 == ("Access-Control-Allow-Methods", "GET, HEAD") })
+        let (refused, _) = listed.preflight(head(.OPTIONS, "/v1/snapshot", origin: "https://evil.example", preflight: true))
+        #expect(refused.status == .forbidden)
+        let (notReadable, _) = listed.preflight(head(.OPTIONS, "/stats", origin: "https://desk.example", preflight: true))
+        #expect(notReadable.status == .forbidden)
+    }
+}

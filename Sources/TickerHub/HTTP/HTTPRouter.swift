@@ -90,6 +90,7 @@ extension HTTPResponse {
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         headers.add(name: "Cache-Control", value: "no-store")
         if !keepAlive { headers.add(name: "Connection", value: "close") }
+        headers.add(contentsOf: self.headers)
         headers.add(contentsOf: extraHeaders)
         context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         if withBody {

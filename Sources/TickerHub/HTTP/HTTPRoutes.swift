@@ -9,6 +9,8 @@ struct HTTPResponse: Sendable {
     var status: HTTPResponseStatus
     var contentType: String
     var body: ByteBuffer
+    /// Headers besides the ones every answer has (CORS, a challenge, Retry-After).
+    var headers: [(String, String)] = []
 
     static func json(_ body: ByteBuffer, status: HTTPResponseStatus = .ok) -> HTTPResponse {
         HTTPResponse(status: status, contentType: "application/json", body: body)
@@ -44,6 +46,7 @@ struct HTTPResponse: Sendable {
 /// | `GET /stats/catalog`                | what each figure of `/stats` and `/metrics` means |
 /// | `GET /v1/zstd/dictionary/{id}`      | the zstd dictionary with that id (binary)         |
 /// | `GET /ws`, `GET /ingest`            | 426 unless it is a WebSocket upgrade (400 for a bad `/ws` option, 403 for an `Origin` not allowed) |
+/// | `OPTIONS /v1/...`, `/assets/...`    | a CORS preflight's answer (`CrossOriginReads`)    |
 struct HTTPRoutes: Sendable {
     let hub: Hub
     /// Which of the routes this listener answers (`ListenerRole`); the others are 404.
@@ -53,20 +56,65 @@ struct HTTPRoutes: Sendable {
         uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
     }
 
+    /// The value of query parameter `name`, percent-decoded (and `+` as a space, as forms and
+    /// `URLSearchParams` encode it): `symbols=EUR%2FUSD%2CAAPL` is `EUR/USD,AAPL`.
     static func query(of uri: String, _ name: String) -> Substring? {
         let parts = uri.split(separator: "?", maxSplits: 1)
         guard parts.count == 2 else { return nil }
         for pair in parts[1].split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if kv.first == Substring(name) { return kv.count == 2 ? kv[1] : "" }
+            if kv.first.map(percentDecoded) == name { return kv.count == 2 ? Substring(percentDecoded(kv[1])) : "" }
         }
         return nil
+    }
+
+    /// `%XX` as the byte it names, `+` as a space; a `%` not followed by two hex digits stays as it
+    /// is. Bytes that are not UTF-8 become U+FFFD, which no symbol or token contains.
+    static func percentDecoded(_ text: Substring) -> String {
+        guard text.contains(where: { $0 == "%" || $0 == "+" }) else { return String(text) }
+        let bytes = Array(text.utf8)
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "%"), index + 2 < bytes.count,
+               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                decoded.append(high << 4 | low)
+                index += 3
+            } else {
+                decoded.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                index += 1
+            }
+        }
+        return String(decoding: decoded, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// `grant`: what the request's token allows (with auth on, the gate let through only requests
     /// for market data that carry one); the market-data answers hold only the symbols it grants.
     func respond(to head: HTTPRequestHead, grant: AccessGrant = .open) -> HTTPResponse {
         hub.metrics.httpRequests.wrappingIncrement(ordering: .relaxed)
+        let crossOrigin = CrossOriginReads(origins: hub.configuration.origins)
+        if CrossOriginReads.isPreflight(head) {
+            var (response, headers) = crossOrigin.preflight(head)
+            response.headers = headers
+            return response
+        }
+        var response = answer(head, grant: grant)
+        response.headers += crossOrigin.headers(for: head)
+        return response
+    }
+
+    private func answer(_ head: HTTPRequestHead, grant: AccessGrant) -> HTTPResponse {
         guard head.method == .GET || head.method == .HEAD else {
             return .error(.methodNotAllowed, code: "method_not_allowed", message: "only GET is supported")
         }
@@ -154,7 +202,7 @@ struct HTTPRoutes: Sendable {
         let directory = hub.engine.directory
         var ids: [SymbolID]
         if let query, !query.isEmpty {
-            let names = query.split(separator: ",").map { String($0.removingPercentEncodedCommas()) }
+            let names = query.split(separator: ",").map(String.init)
             let refused = entitlement.partition(names).refused
             guard refused.isEmpty else {
                 let error = ProtocolError.notEntitled(refused)
@@ -183,13 +231,5 @@ struct HTTPRoutes: Sendable {
         }
         json.endArray()
         return .json(json.buffer)
-    }
-}
-
-extension Substring {
-    /// Query values may arrive with `%2C` for commas (browsers encode them in some forms).
-    fileprivate func removingPercentEncodedCommas() -> Substring {
-        guard contains("%") else { return self }
-        return Substring(self.replacing("%2C", with: ",").replacing("%2c", with: ","))
     }
 }

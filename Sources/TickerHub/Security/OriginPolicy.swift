@@ -39,6 +39,11 @@ struct OriginPolicy: Sendable, Equatable {
         return Self.isAddressOrLocalhost(authority: parts[1])
     }
 
+    /// Whether `origin` is on the list.
+    func lists(_ origin: String) -> Bool {
+        allowed.contains(Self.normalised(origin))
+    }
+
     /// Whether a publisher's handshake with these headers may go ahead: no `Origin`, or a listed one.
     func allowsPublisher(_ headers: HTTPHeaders) -> Bool {
         guard let origin = headers.first(name: "Origin") else { return true }

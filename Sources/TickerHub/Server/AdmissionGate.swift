@@ -56,7 +56,10 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     private let maxHeaderBytes: Int
     private let authentication: RequestAuthentication?
     private let grant: RequestGrant
+    private let crossOrigin: CrossOriginReads
     private let onRefusal: (Refusal) -> Void
+    /// What lets the page that sent the current request read a refusal of it (CORS).
+    private var refusalHeaders: [(String, String)] = []
     private var state = State.passing
     private var place = Place.undecided
     private var removed = false
@@ -66,7 +69,9 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     /// cost a handshake) instead of answering its first request.
     init(limits: ConnectionLimits?, trustedProxies: TrustedProxies = .none, closesRefusedAtAccept: Bool = false,
          maxHeaderBytes: Int, authentication: RequestAuthentication?, grant: RequestGrant,
+         crossOrigin: CrossOriginReads,
          onRefusal: @escaping (Refusal) -> Void) {
+        self.crossOrigin = crossOrigin
         self.limits = limits
         self.trustedProxies = trustedProxies
         self.closesRefusedAtAccept = closesRefusedAtAccept
@@ -144,7 +149,11 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             grant.grant = authentication == nil ? .open : nil
-            if let check = authentication?.check(head, path: HTTPRoutes.path(of: head.uri), on: context.eventLoop) {
+            // A refusal a page on another origin may read (its own 401, say), where it may read the answer.
+            refusalHeaders = crossOrigin.headers(for: head)
+            // A CORS preflight carries no token (browsers send none); the router answers it.
+            if !CrossOriginReads.isPreflight(head),
+               let check = authentication?.check(head, path: HTTPRoutes.path(of: head.uri), on: context.eventLoop) {
                 state = .verifying(held: [data])
                 check.assumeIsolated().whenSuccess { [self] result in
                     verified(result, version: head.version, context: context)
@@ -178,7 +187,7 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
         state = .refusing
         onRefusal(refusal)
         let response: HTTPResponse
-        var headers: [(String, String)] = []
+        var headers = refusalHeaders
         switch refusal {
         case .headerTooLarge:
             response = .error(.requestHeaderFieldsTooLarge, code: "header_too_large",

@@ -70,7 +70,8 @@ enum ConnectionPipeline {
         // The admin listener (loopback by default) is the operator's way in: never full.
         let gate = AdmissionGate(limits: routes.role == .adminOnly ? nil : hub.connectionLimits,
                                  trustedProxies: hub.configuration.trustedProxies,
-                                 closesRefusedAtAccept: hub.configuration.tls != nil, maxHeaderBytes: hub.configuration.maxHeaderBytes, authentication: hub.authentication, grant: requestGrant.value) { refusal in
+                                 closesRefusedAtAccept: hub.configuration.tls != nil, maxHeaderBytes: hub.configuration.maxHeaderBytes, authentication: hub.authentication, grant: requestGrant.value,
+                                 crossOrigin: CrossOriginReads(origins: hub.configuration.origins)) { refusal in
             switch refusal {
             case .limits, .headerTooLarge: metrics.handshakesRefused.wrappingIncrement(ordering: .relaxed)
             case .authentication: metrics.authRefusals.wrappingIncrement(ordering: .relaxed)
