@@ -42,7 +42,19 @@ class NATSCluster:
             self.start(index)
         for port in self.client_ports:
             wait_for_port(port)
-        time.sleep(1.0)   # routes form
+        self.wait_for_routes()
+
+    def wait_for_routes(self, timeout: float = 20):
+        """Until every member has logged a route to every other (nats-server's own word for it), so
+        a subscription made on one reaches publishers on the others."""
+        deadline = time.time() + timeout
+        others = len(self.client_ports) - 1
+        while time.time() < deadline:
+            if all(Path(log.name).read_text(errors="replace").count("Route connection created") >= others
+                   for log in self.logs):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the NATS routes did not form:\n" + "\n".join(Path(log.name).read_text()[-1000:] for log in self.logs))
 
     def start(self, index: int):
         routes = ",".join(f"nats://127.0.0.1:{port}" for i, port in enumerate(self.cluster_ports) if i != index)

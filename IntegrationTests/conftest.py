@@ -6,6 +6,7 @@ import resource
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -91,3 +92,52 @@ def hub():
 
 def feedsim(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN_DIR / "feedsim"), *args], capture_output=True, text=True, timeout=timeout)
+
+
+class CheckedThread(threading.Thread):
+    """A thread whose exception (a failed assert, say) is raised again by `join()` in the test, where
+    pytest sees it; a plain thread's failure only ends the thread."""
+
+    def __init__(self, target, *args, **kwargs):
+        super().__init__(target=self._run_checked, args=args, kwargs=kwargs, daemon=True)
+        self._work = target
+        self.error = None
+
+    def _run_checked(self, *args, **kwargs):
+        try:
+            self._work(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - handed to join()
+            self.error = error
+
+    def join(self, timeout=None):
+        super().join(timeout)
+        if self.is_alive():
+            raise AssertionError(f"{self._work.__name__} still running after {timeout} s")
+        if self.error is not None:
+            raise self.error
+
+
+# In CI a skipped test is a test that did not run: a missing tool (Chromium, selenium,
+# systemd-analyze) must fail the run, not pass it quietly. .ci/run sets CI.
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CI") and _skipped and exitstatus == 0:
+        print(f"\nCI: {len(_skipped)} test(s) skipped, which CI does not expect: " + ", ".join(_skipped))
+        session.exitstatus = 1
+
+
+def require_in_ci(module: str):
+    """Imports `module`; where it is missing, skips outside CI and fails in CI."""
+    try:
+        return __import__(module)
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} must be installed in CI (scripts/bootstrap.sh test)", pytrace=False)
+        pytest.skip(f"{module} is not installed", allow_module_level=True)

@@ -273,7 +273,10 @@ def test_nats_servers_that_require_a_token_feed_only_hubs_that_have_it(start_hub
         with_token = start_hub("--feed", nats.url(0), "--nats-token", "cluster-s3cret")
         without = start_hub("--feed", nats.url(0))
         wait_ready([with_token])
-        time.sleep(1.0)
+        deadline = time.time() + 15
+        while "Authorization Violation" not in without.log_text():
+            assert time.time() < deadline, "the hub without the token was not refused by NATS"
+            time.sleep(0.05)
         status, body = without.get("/readyz")
         assert status == 503 and "warming up" in body
         assert "Authorization Violation" in without.log_text()

@@ -6,10 +6,10 @@ checked is that nothing starves and the accounting is exact."""
 import json
 import subprocess
 import tempfile
-import threading
+import time
 from pathlib import Path
 
-from conftest import ROOT, feedsim
+from conftest import ROOT, CheckedThread, feedsim
 
 WSLOAD = ROOT / ".build" / "wsload"
 
@@ -34,7 +34,10 @@ def test_an_overloaded_hub_admits_everyone_and_counts_every_update_it_sheds(star
             probe_result.update(json.load(open(out.name)))
 
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        prober = threading.Timer(3.0, probe)
+        def probe_later():
+            time.sleep(3.0)
+            probe()
+        prober = CheckedThread(probe_later)
         prober.start()
         result = feedsim("swarm", "--url", hub.ws_url, "--clients", "1000", "--subscribe", "10", "--spread", "even",
                          "--duration", "5", "--warmup", "2", "--settle", "10", "--threads", "1", "--json", out.name,

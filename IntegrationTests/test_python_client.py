@@ -5,7 +5,7 @@ with the hub's own counters; and it stops, with the reason, on a close it must n
 import asyncio
 import socket
 
-from tickerhub_client import Backoff, TickerHubClient, TickerHubClosed
+from tickerhub_client import Backoff, HubUnavailable, TickerHubClient, TickerHubClosed
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA"]
 
@@ -167,3 +167,80 @@ def test_with_a_token_provider_it_refreshes_before_expiry_and_without_one_it_sto
 
     code, connections = asyncio.run(asyncio.wait_for(run(), 30))
     assert code == 4001 and connections == 1
+
+
+def test_connect_to_a_hub_that_is_down_fails_within_its_timeout_with_the_reason():
+    """Issue 24, item 5: no hanging; the error says what the attempts met."""
+    async def run():
+        port = free_port()  # nothing listens there
+        client = TickerHubClient(f"ws://127.0.0.1:{port}/ws", backoff=Backoff(initial=0.05, maximum=0.2))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await client.connect(timeout=1.5)
+        except HubUnavailable as error:
+            waited = loop.time() - started
+            assert 1.4 <= waited < 5, waited
+            assert f"127.0.0.1:{port}" in str(error) and "Connect" in str(error), str(error)
+            assert client.status == "closed"
+            return
+        raise AssertionError("connect() returned with no hub")
+    asyncio.run(run())
+
+
+class BlackholeProxy:
+    """A TCP proxy that can go silent both ways while keeping its sockets open: a half-open link."""
+
+    def __init__(self, target_port: int):
+        self.target_port, self.silent, self.links = target_port, False, []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self.link, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def link(self, client_reader, client_writer):
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.links.append((client_writer, upstream_writer))
+
+        async def pump(reader, writer):
+            while data := await reader.read(65536):
+                if not self.silent:
+                    writer.write(data)
+            writer.close()
+        await asyncio.gather(pump(client_reader, upstream_writer), pump(upstream_reader, client_writer), return_exceptions=True)
+
+    def close(self):
+        for pair in self.links:
+            for writer in pair:
+                writer.close()
+        self.server.close()
+
+
+def test_with_heartbeats_a_half_open_link_is_dropped_after_two_intervals_and_the_client_reconnects(start_hub):
+    hub = start_hub("--symbols", ",".join(SYMBOLS), "--rate", "1")
+
+    async def run():
+        proxy = BlackholeProxy(hub.port)
+        port = await proxy.start()
+        client = TickerHubClient(f"ws://127.0.0.1:{port}/ws", heartbeat_ms=1000, backoff=Backoff(initial=0.05, maximum=0.2))
+        loop = asyncio.get_running_loop()
+        try:
+            await client.connect()
+            await client.subscribe(["AAPL"])
+            assert client.status == "connected"
+            proxy.silent = True
+            cut = loop.time()
+            while client.status == "connected" and loop.time() - cut < 10:
+                await asyncio.sleep(0.02)
+            noticed = loop.time() - cut
+            # Two intervals of silence, not fewer; then the reader's own slack.
+            assert 2.0 <= noticed < 4.0, noticed
+            assert client.heartbeats_missed == 1
+            proxy.silent = False
+            while client.status != "connected" and loop.time() - cut < 15:
+                await asyncio.sleep(0.05)
+            assert client.status == "connected" and client.connections == 2
+        finally:
+            await client.close()
+            proxy.close()
+    asyncio.run(run())

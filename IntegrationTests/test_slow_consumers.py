@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from conftest import BIN_DIR, feedsim
+from conftest import BIN_DIR, CheckedThread, feedsim
 from rawws import RawWebSocket, text_frame
 
 
@@ -121,7 +121,7 @@ def test_stalled_clients_are_bounded_conflated_and_do_not_slow_the_others(start_
             peak[0] = max(peak[0], rss_bytes(hub.process.pid))
             time.sleep(0.05)
 
-    sampler = threading.Thread(target=sample)
+    sampler = CheckedThread(sample)
     sampler.start()
     try:
         during = swarm(hub, 4)
@@ -184,7 +184,7 @@ def test_after_a_burst_every_subscriber_converges_to_the_final_seq(start_hub, ri
             tracker.apply(m)
             time.sleep(0.002)  # ~500 messages/s: far below the burst
 
-    readers = [threading.Thread(target=read_slowly, args=pair) for pair in throttled]
+    readers = [CheckedThread(read_slowly, *pair) for pair in throttled]
     for reader in readers:
         reader.start()
 

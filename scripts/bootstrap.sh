@@ -28,6 +28,9 @@ if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   # Prometheus (and promtool) for the deploy/ checks.
   # nats-server for the NATS client's tests (a real server, and a cluster of three).
   apt_packages+=(chromium chromium-driver nodejs node-ws prometheus nats-server)
+  # systemd-analyze for the unit file's check; a C compiler for the neutral load generator (wsload)
+  # that the reconnect-storm test drives.
+  apt_packages+=(systemd gcc libc6-dev make)
 fi
 if [ "$purpose" = bench ]; then
   # The peers of the end-to-end benchmark: Node `ws`, and Go with gorilla/websocket (built offline,
@@ -48,6 +51,9 @@ for package in "${apt_packages[@]:-}"; do
     nats-server) command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] && continue ;;
     prometheus) command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && continue ;;
     golang-go) command -v go >/dev/null 2>&1 && continue ;;
+    systemd) command -v systemd-analyze >/dev/null 2>&1 && continue ;;
+    gcc) command -v cc >/dev/null 2>&1 && continue ;;
+    make) command -v make >/dev/null 2>&1 && continue ;;
     gcc|libc6-dev) command -v cc >/dev/null 2>&1 && continue ;;
   esac
   missing+=("$package")

@@ -18,9 +18,13 @@ import Testing
         var messages: [NATSMessage] { lock.withLock { items } }
         var texts: [String] { messages.map { String(buffer: $0.payload) } }
 
-        func wait(for count: Int, timeout: Double = 5) async throws {
+        /// Waits until `count` messages arrived; a timeout is a failure of the test, not a return.
+        func wait(for count: Int, timeout: Double = 5, sourceLocation: SourceLocation = #_sourceLocation) async throws {
             let deadline = Date().addingTimeInterval(timeout)
             while messages.count < count, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            if messages.count < count {
+                Issue.record("\(messages.count) of \(count) messages after \(timeout) s", sourceLocation: sourceLocation)
+            }
         }
     }
 

@@ -3,8 +3,16 @@
 export declare const CloseCodes: Readonly<{
   NORMAL: 1000; GOING_AWAY: 1001; PROTOCOL_ERROR: 1002; UNSUPPORTED_DATA: 1003; ABNORMAL: 1006;
   INVALID_PAYLOAD: 1007; POLICY_VIOLATION: 1008; MESSAGE_TOO_BIG: 1009; INTERNAL_ERROR: 1011;
-  TOKEN_EXPIRED: 4001; SLOW_CONSUMER: 4008;
+  SERVICE_RESTART: 1012; TOKEN_EXPIRED: 4001; SLOW_CONSUMER: 4008;
+  UNAUTHORIZED: 4401; FORBIDDEN: 4403; TOO_MANY_REQUESTS: 4429; HUB_FULL: 4503; HEARTBEAT_MISSED: 4900;
 }>;
+
+/** The hub closed the client for good; `connect()` and pending requests reject with it. */
+export declare class TickerHubClosed extends Error {
+  readonly code: number;
+  readonly reason: string;
+  constructor(code: number, reason: string);
+}
 
 /** A market message as the hub sends it: prices are decimal strings, `ts` nanoseconds since the epoch. */
 export interface MarketMessage {

@@ -16,9 +16,24 @@
 export const CloseCodes = Object.freeze({
   NORMAL: 1000, GOING_AWAY: 1001, PROTOCOL_ERROR: 1002, UNSUPPORTED_DATA: 1003, ABNORMAL: 1006,
   INVALID_PAYLOAD: 1007, POLICY_VIOLATION: 1008, MESSAGE_TOO_BIG: 1009, INTERNAL_ERROR: 1011,
-  TOKEN_EXPIRED: 4001, SLOW_CONSUMER: 4008,
+  SERVICE_RESTART: 1012, TOKEN_EXPIRED: 4001, SLOW_CONSUMER: 4008,
+  // A browser's handshake the hub refused: 4000 + the HTTP status it would have answered (a page
+  // cannot read an HTTP refusal; it would see 1006). The reason is the refusal's code.
+  UNAUTHORIZED: 4401, FORBIDDEN: 4403, TOO_MANY_REQUESTS: 4429, HUB_FULL: 4503,
+  // Not the hub's: this client gave up on a connection that sent nothing for two heartbeats.
+  HEARTBEAT_MISSED: 4900,
 });
-const FATAL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009, 1010]);
+// Connecting again would only be refused again. 4401 too, unless a tokenProvider can give a new token.
+const FATAL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009, 1010, 4403]);
+
+/** The hub closed this client for good (a fatal close code); `connect()` rejects with it. */
+export class TickerHubClosed extends Error {
+  constructor(code, reason) {
+    super(`closed by the hub with ${code}${reason ? `: ${reason}` : ""}`);
+    this.code = code;
+    this.reason = reason;
+  }
+}
 const UPDATE_TYPES = new Set(["quote", "trade"]);
 const MARKET_TYPES = new Set(["quote", "trade", "snapshot", "conflated"]);
 
@@ -151,8 +166,11 @@ export class TickerHubClient {
     }
   }
 
-  /** Connects (and keeps reconnecting); resolves with the first `welcome`. */
+  /** Connects (and keeps reconnecting); resolves with the first `welcome`, or rejects with
+   * `TickerHubClosed` when the hub refuses the client for good (4401 without a tokenProvider, 4403,
+   * a protocol error). Refusals worth retrying (4429, 4503, a lost connection) back off and retry. */
   connect() {
+    if (this.closed && this.lastClose) return Promise.reject(new TickerHubClosed(this.lastClose.code, this.lastClose.reason));
     if (!this.ws && !this.timer) this.open();
     return this.ready.promise.then(() => this.welcome);
   }
@@ -161,6 +179,8 @@ export class TickerHubClient {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.refreshTimer);
+    clearInterval(this.watchdog);
+    if (!this.ready.settled) this.ready.reject(new TickerHubClosed(1000, "closed by the client"));
     if (this.ws) this.ws.close(1000, "closed by the client");
     this.failPending(new ConnectionLost());
     this.setStatus("closed", { code: 1000 });
@@ -250,10 +270,17 @@ export class TickerHubClient {
     this.pending.clear();
   }
 
+  // `ready` settles once per connection: resolved at its welcome, rejected by a fatal close. A
+  // connection lost before its welcome leaves it pending, so whoever waits (connect(), a request)
+  // waits on for the next connection instead of on a promise nobody will settle.
   newReady() {
-    let resolve;
-    const promise = new Promise(r => { resolve = r; });
-    this.ready = { promise, resolve };
+    const ready = { settled: false };
+    ready.promise = new Promise((resolve, reject) => {
+      ready.resolve = value => { ready.settled = true; resolve(value); };
+      ready.reject = error => { ready.settled = true; reject(error); };
+    });
+    ready.promise.catch(() => {});   // rejected only for a fatal close; callers of connect() see it
+    this.ready = ready;
   }
 
   // ---- The connection ---------------------------------------------------------------------------
@@ -277,7 +304,10 @@ export class TickerHubClient {
     this.ws = ws;
     this.welcomed = false;
     this.delivered = false;
-    ws.onmessage = event => this.receive(ws, JSON.parse(typeof event.data === "string" ? event.data : event.data.toString()));
+    ws.onmessage = event => {
+      this.lastMessageAt = Date.now();
+      this.receive(ws, JSON.parse(typeof event.data === "string" ? event.data : event.data.toString()));
+    };
     ws.onclose = event => this.closedBy(ws, event.code, event.reason);
     ws.onerror = () => {};   // a close follows, with the code
   }
@@ -291,6 +321,7 @@ export class TickerHubClient {
       this.connectionMissed = 0;
       this.emit("welcome", m);
       this.scheduleRefresh();
+      this.watchHeartbeats(ws, m.heartbeatMs);
       await this.resubscribe(ws);
       if (ws !== this.ws) return;
       this.setStatus("connected");
@@ -356,21 +387,42 @@ export class TickerHubClient {
     }
   }
 
+  /** With heartbeats on (`heartbeatMs`, or the hub's default), a link that delivers nothing for two
+   * intervals is dead however open it looks (a half-open TCP connection never reports a close):
+   * it is dropped, and the client shows `reconnecting` and connects again. */
+  watchHeartbeats(ws, intervalMs) {
+    clearInterval(this.watchdog);
+    if (!intervalMs) return;
+    this.lastMessageAt = Date.now();
+    this.watchdog = setInterval(() => {
+      if (ws !== this.ws) { clearInterval(this.watchdog); return; }
+      if (Date.now() - this.lastMessageAt <= 2 * intervalMs) return;
+      clearInterval(this.watchdog);
+      ws.onclose = null; ws.onmessage = null;
+      try { ws.close(CloseCodes.NORMAL, "no heartbeat"); } catch { /* already closing */ }
+      this.closedBy(ws, CloseCodes.HEARTBEAT_MISSED, `nothing for ${2 * intervalMs} ms`);
+    }, Math.max(250, intervalMs / 4));
+  }
+
   closedBy(ws, code, reason) {
     if (ws !== this.ws) return;
     this.ws = null;
     this.welcomed = false;
     this.lastClose = { code, reason };
     clearTimeout(this.refreshTimer);
+    clearInterval(this.watchdog);
     this.failPending(new ConnectionLost());
-    this.newReady();
     if (this.closed) return;
-    if (FATAL_CLOSE_CODES.has(code)) {
+    if (FATAL_CLOSE_CODES.has(code) || (code === CloseCodes.UNAUTHORIZED && !this.tokenProvider)) {
       this.closed = true;
+      // Whoever waits for a connection learns why there will be none.
+      if (this.ready.settled) this.newReady();
+      this.ready.reject(new TickerHubClosed(code, reason));
       this.setStatus("closed", { code, reason });
       this.emit("closed", { code, reason });
       return;
     }
+    if (this.ready.settled) this.newReady();
     if (code === CloseCodes.TOKEN_EXPIRED && !this.tokenProvider) {
       // Connecting again with the same token would only be refused: wait for setToken().
       this.setStatus("waiting-for-token", { code, reason });

@@ -76,4 +76,28 @@ struct RequestAuthentication: Sendable {
 /// upgrader that builds the session, or the router that answers it. Per connection, on its loop.
 final class RequestGrant {
     var grant: AccessGrant?
+    /// A browser's handshake the gate refused: it is upgraded and closed at once with this code, so
+    /// the page learns why (a browser shows an HTTP refusal as close 1006, nothing more).
+    var refusedInBand: RefusedHandshake?
+}
+
+/// Why a browser's WebSocket handshake was refused, as the Close it gets right after the upgrade:
+/// `4000 + the HTTP status` it would otherwise get (4401 no or bad token, 4403 not allowed, 4429 too
+/// many, 4503 hub full), and the refusal's code as the reason (`invalid_token`, `server_full`, ...).
+/// This is what Centrifugo does for the same reason.
+struct RefusedHandshake: Equatable, Sendable {
+    let closeCode: UInt16
+    let reason: String
+
+    init(status: HTTPResponseStatus, code: String) {
+        closeCode = UInt16(4000 + Int(status.code))
+        reason = code
+    }
+
+    /// Only a browser's handshake to `/ws` (it sends `Origin`, and cannot read an HTTP refusal);
+    /// native clients read the HTTP status and its JSON body, as before.
+    static func applies(to head: HTTPRequestHead) -> Bool {
+        HTTPRoutes.path(of: head.uri) == "/ws" && head.headers.contains(name: "Origin")
+            && head.headers["Upgrade"].contains { $0.lowercased() == "websocket" }
+    }
 }

@@ -60,6 +60,8 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     private let onRefusal: (Refusal) -> Void
     /// What lets the page that sent the current request read a refusal of it (CORS).
     private var refusalHeaders: [(String, String)] = []
+    /// The request being admitted, for a refusal decided after its token check.
+    private var currentHead: HTTPRequestHead?
     private var state = State.passing
     private var place = Place.undecided
     private var removed = false
@@ -141,7 +143,11 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
                 take(trustedProxies.forwardedClientKey(head.headers) ?? peer, in: limits, context: context)
             }
             if case .refused(let refusal) = place {
-                refuse(.limits(refusal), version: head.version, context: context)
+                if refusesInBand(.limits(refusal), head: head) {
+                    context.fireChannelRead(data)
+                } else {
+                    refuse(.limits(refusal), version: head.version, context: context)
+                }
                 return
             }
             guard Self.size(of: head) <= maxHeaderBytes else {
@@ -149,6 +155,8 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             grant.grant = authentication == nil ? .open : nil
+            grant.refusedInBand = nil
+            currentHead = head
             // A refusal a page on another origin may read (its own 401, say), where it may read the answer.
             refusalHeaders = crossOrigin.headers(for: head)
             // A CORS preflight carries no token (browsers send none); the router answers it.
@@ -174,13 +182,35 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
             for part in held { context.fireChannelRead(part) }
             context.fireChannelReadComplete()
         case .failure(let refusal):
-            refuse(.authentication(refusal), version: version, context: context)
+            if let head = currentHead, refusesInBand(.authentication(refusal), head: head) {
+                state = .passing
+                for part in held { context.fireChannelRead(part) }
+                context.fireChannelReadComplete()
+            } else {
+                refuse(.authentication(refusal), version: version, context: context)
+            }
         }
     }
 
     /// The head as it came on the wire, near enough: request line, and each header's name, value and separators.
     private static func size(of head: HTTPRequestHead) -> Int {
         head.headers.reduce(head.uri.utf8.count + 16) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+    }
+
+    /// A browser's handshake refused for room or for its token goes on to be upgraded and closed at
+    /// once with the reason (`RefusedHandshake`); returns whether this one does. Counted like any refusal.
+    private func refusesInBand(_ refusal: Refusal, head: HTTPRequestHead) -> Bool {
+        guard RefusedHandshake.applies(to: head) else { return false }
+        let inBand: RefusedHandshake
+        switch refusal {
+        case .limits(let limit): inBand = RefusedHandshake(status: limit.status, code: limit.code)
+        case .authentication(let denial): inBand = RefusedHandshake(status: denial.status, code: denial.code)
+        case .headerTooLarge: return false
+        }
+        onRefusal(refusal)
+        grant.grant = nil
+        grant.refusedInBand = inBand
+        return true
     }
 
     private func refuse(_ refusal: Refusal, version: HTTPVersion, context: ChannelHandlerContext) {

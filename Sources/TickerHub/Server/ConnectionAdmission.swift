@@ -15,6 +15,9 @@ struct ConnectionAdmission: Sendable {
         /// A tick publisher on `/ingest` (only when the hub runs with `--feed ingest`), allowed to
         /// publish `symbols`.
         case publisher(symbols: SymbolEntitlement)
+        /// A browser's handshake the gate refused (`RefusedHandshake`): upgraded, then closed at once
+        /// with the refusal's code and reason.
+        case closeAtOnce(RefusedHandshake)
         /// Not a WebSocket endpoint, or a handshake refused (a bad option, an origin not allowed): the
         /// request falls through to the HTTP routes, which answer it (400, 403, 404, 426).
         case refuse
@@ -35,12 +38,14 @@ struct ConnectionAdmission: Sendable {
     /// With auth on, every WebSocket needs a grant from the gate.
     var requiresGrant = false
 
-    func decide(_ head: HTTPRequestHead, grant: AccessGrant? = .open) -> Decision {
+    func decide(_ head: HTTPRequestHead, grant: AccessGrant? = .open, refusedInBand: RefusedHandshake? = nil) -> Decision {
         let path = HTTPRoutes.path(of: head.uri)
         guard head.method == .GET, role.serves(path) else { return .refuse }
         switch path {
         case "/ws":
-            guard origins.allows(head.headers), grant != nil || !requiresGrant else { return .refuse }
+            guard origins.allows(head.headers) else { return .refuse }
+            if let refusedInBand { return .closeAtOnce(refusedInBand) }
+            guard grant != nil || !requiresGrant else { return .refuse }
             // A bad option is refused here and answered 400 by the HTTP routes, which check the same.
             guard case .success(let options) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: defaultHeartbeatMilliseconds) else {
                 return .refuse

@@ -43,13 +43,14 @@ enum ConnectionPipeline {
             maxFrameSize: hub.configuration.maxClientMessageBytes,
             automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
             shouldUpgrade: { channel, head in
-                let decision = admission.decide(head, grant: requestGrant.value.grant)
+                let decision = admission.decide(head, grant: requestGrant.value.grant, refusedInBand: requestGrant.value.refusedInBand)
                 return channel.eventLoop.makeSucceededFuture(decision == .refuse ? nil : ConnectionAdmission.responseHeaders(for: decision))
             },
             upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
                     let grant = requestGrant.value.grant
-                    try configureUpgraded(channel, decision: admission.decide(head, grant: grant), grant: grant ?? .open, hub: hub)
+                    let decision = admission.decide(head, grant: grant, refusedInBand: requestGrant.value.refusedInBand)
+                    try configureUpgraded(channel, decision: decision, grant: grant ?? .open, hub: hub)
                 }
             }
         )
@@ -119,6 +120,8 @@ enum ConnectionPipeline {
             let identity = grant.expiresAt != nil ? "token:\(grant.subject ?? "-")"
                 : configuration.ingest.credential != nil ? "ingest-token" : "open:\(ClientAddress.key(of: channel.remoteAddress) ?? "local")"
             try sync.addHandler(IngestSession(hub: hub, identity: identity, allowedSymbols: symbols, expiresAt: grant.expiresAt))
+        case .closeAtOnce(let refusal):
+            try sync.addHandler(RefusedHandshakeCloser(refusal: refusal))
         case .refuse:
             preconditionFailure("a refused request is never upgraded")
         }

@@ -6,9 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
+import { createServer, connect as connectTcp } from "node:net";
 import { once } from "node:events";
-import { Backoff, SymbolState, TickerHubClient, CloseCodes } from "../tickerhub-client.js";
+import { Backoff, SymbolState, TickerHubClient, CloseCodes, TickerHubClosed } from "../tickerhub-client.js";
 
 const WebSocket = createRequire(import.meta.url)("ws");   // require() honours NODE_PATH; import does not
 const BIN_DIR = process.env.TICKERHUB_BIN_DIR || new URL("../../../.build/debug", import.meta.url).pathname;
@@ -188,5 +188,95 @@ test("given several hubs, it moves to the next when its hub goes away, and tells
     client.close();
     await first.stop();
     await second.stop();
+  }
+});
+
+/** A `ws` WebSocket that sends an Origin, as a browser's does (the hub then refuses in-band). */
+class BrowserLikeWebSocket extends WebSocket {
+  constructor(url) { super(url, { origin: "http://127.0.0.1" }); }
+}
+
+test("a browser refused for its token learns why (4401) and connect() rejects; a full hub (4503) is retried", async () => {
+  const secret = "integration-test-secret-32-bytes-or-more";
+  const guarded = await startHub(["--symbols", "AAPL", "--rate", "10", "--auth-secret", secret]);
+  const full = await startHub(["--symbols", "AAPL", "--rate", "10", "--max-connections", "1"]);
+  const statuses = [];
+  const refused = new TickerHubClient(guarded.url, { WebSocket: BrowserLikeWebSocket });
+  const occupant = new TickerHubClient(full.url, { WebSocket });
+  const waiting = new TickerHubClient(full.url, { WebSocket: BrowserLikeWebSocket, backoff: new Backoff({ initialMs: 50, maxMs: 200 }) });
+  waiting.on("status", s => statuses.push(s));
+  try {
+    await assert.rejects(refused.connect(), error => error instanceof TickerHubClosed && error.code === CloseCodes.UNAUTHORIZED && /token/.test(error.reason));
+    assert.equal(refused.status, "closed");
+    await assert.rejects(refused.connect(), error => error.code === CloseCodes.UNAUTHORIZED, "and it stays refused");
+    await occupant.connect();
+    const connecting = waiting.connect();
+    for (let i = 0; i < 100 && !statuses.some(s => s.code === CloseCodes.HUB_FULL); i++) await sleep(50);
+    assert.ok(statuses.some(s => s.status === "reconnecting" && s.code === CloseCodes.HUB_FULL && s.reason === "server_full"), JSON.stringify(statuses));
+    occupant.close();   // room again: the waiting client gets in
+    await connecting;
+    assert.equal(waiting.status, "connected");
+  } finally {
+    for (const client of [refused, occupant, waiting]) client.close();
+    await guarded.stop();
+    await full.stop();
+  }
+});
+
+test("connect() waits through a hub that is not up yet", async () => {
+  const port = await freePort();
+  const client = new TickerHubClient(`ws://127.0.0.1:${port}/ws`, { WebSocket, backoff: new Backoff({ initialMs: 50, maxMs: 200 }) });
+  const connecting = client.connect();
+  await sleep(500);
+  const hub = await startHub(["--symbols", "AAPL", "--rate", "10"], port);
+  try {
+    const welcome = await connecting;
+    assert.equal(welcome.type, "welcome");
+  } finally {
+    client.close();
+    await hub.stop();
+  }
+});
+
+test("with heartbeats on, a half-open link shows as reconnecting within two heartbeats, and it reconnects", async () => {
+  const hub = await startHub(["--symbols", "AAPL", "--rate", "1"]);
+  // A TCP proxy that can go silent both ways while keeping its sockets open: a half-open link.
+  let silent = false;
+  const links = [];
+  const proxy = createServer(client => {
+    const upstream = connectTcp(hub.port, "127.0.0.1");
+    const link = { client, upstream, silent: false };
+    links.push(link);
+    client.on("data", data => { if (!link.silent) upstream.write(data); });
+    upstream.on("data", data => { if (!link.silent) client.write(data); });
+    for (const socket of [client, upstream]) socket.on("error", () => {});
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    if (silent) link.silent = true;
+  }).listen(0, "127.0.0.1");
+  await once(proxy, "listening");
+  const client = new TickerHubClient(`ws://127.0.0.1:${proxy.address().port}/ws`, { WebSocket, heartbeatMs: 1000 });
+  const statuses = [];
+  client.on("status", s => statuses.push({ ...s, at: Date.now() }));
+  try {
+    await client.connect();
+    await client.subscribe(["AAPL"]);
+    const cutAt = Date.now();
+    for (const link of links) link.silent = true;
+    for (let i = 0; i < 100 && client.status === "connected"; i++) await sleep(50);
+    const reconnecting = statuses.find(s => s.status === "reconnecting");
+    assert.ok(reconnecting, JSON.stringify(statuses));
+    assert.equal(reconnecting.code, CloseCodes.HEARTBEAT_MISSED);
+    // Two intervals of silence, not fewer; then at most a watchdog tick (250 ms) and event-loop slack.
+    assert.ok(reconnecting.at - cutAt >= 2000, `${reconnecting.at - cutAt} ms`);
+    assert.ok(reconnecting.at - cutAt < 4000, `${reconnecting.at - cutAt} ms`);
+    for (let i = 0; i < 100 && client.status !== "connected"; i++) await sleep(50);
+    assert.equal(client.status, "connected", "a new connection through the proxy");
+    assert.equal(client.connections, 2);
+  } finally {
+    client.close();
+    for (const link of links) { link.client.destroy(); link.upstream.destroy(); }
+    proxy.close();
+    await hub.stop();
   }
 });

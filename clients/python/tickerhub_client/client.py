@@ -58,6 +58,10 @@ class TickerHubClosed(Exception):
         self.reason = reason
 
 
+class HubUnavailable(ConnectionError):
+    """`connect()` found no hub to talk to within its timeout (refused, unreachable, or silent)."""
+
+
 class ConnectionLost(Exception):
     """The connection a request went out on closed before its answer."""
 
@@ -128,15 +132,34 @@ class TickerHubClient:
         self.json_bytes_received = 0
         #: `error` messages that answered no waiting request (e.g. `not_entitled` after an ack).
         self.errors: list[dict] = []
+        #: What the last failed connection attempt met (for `connect()`'s error), or None.
+        self.last_error: str | None = None
+        #: Connections dropped because nothing came for two heartbeat intervals.
+        self.heartbeats_missed = 0
 
     # MARK: Lifecycle
 
-    async def connect(self) -> "TickerHubClient":
-        """Starts the connection loop and waits for the first `welcome` (or a fatal refusal)."""
+    async def connect(self, timeout: float | None = 10.0) -> "TickerHubClient":
+        """Starts the connection loop and waits for the first `welcome`, a fatal refusal
+        (`TickerHubClosed`), or `timeout` seconds (`HubUnavailable`, saying what the last attempt
+        met, e.g. connection refused; the client is closed then). `timeout=None` waits for as long
+        as it takes, reconnecting with backoff."""
         if self._task is None:
             self._task = asyncio.create_task(self._run())
-        await self._wait_ready()
+        try:
+            await asyncio.wait_for(self._wait_ready(), timeout)
+        except asyncio.TimeoutError:
+            last = self.last_error or (f"closed with {self.last_close[0]}: {self.last_close[1]}" if self.last_close else "no answer")
+            await self.close()
+            raise HubUnavailable(f"no connection to {self.url} within {timeout} s (last attempt: {last})") from None
         return self
+
+    @property
+    def status(self) -> str:
+        """"connected", "reconnecting" (between connections, or before the first), or "closed"."""
+        if self._closed:
+            return "closed"
+        return "connected" if self._ready.is_set() else "reconnecting"
 
     async def close(self) -> None:
         self._closed = self._closed or TickerHubClosed(1000, "closed by the client")
@@ -270,6 +293,7 @@ class TickerHubClient:
                     return
                 log.info("handshake refused with %s; retrying", status)
             except (OSError, asyncio.TimeoutError, ConnectionClosed, websockets.InvalidHandshake) as error:
+                self.last_error = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
                 log.info("connection failed: %s", error)
             except asyncio.CancelledError:
                 raise
@@ -350,8 +374,18 @@ class TickerHubClient:
                 self.recoveries["not_recovered"] += len(ack.get("notRecovered", []))
 
     async def _read(self, ws):
+        # With heartbeats on, nothing for two intervals means the link is dead however open it looks
+        # (a half-open TCP connection reports no close): drop it, and the loop reconnects.
+        interval = ((self.welcome or {}).get("heartbeatMs") or 0) / 1000
         try:
-            async for frame in ws:
+            while True:
+                try:
+                    frame = await (asyncio.wait_for(ws.recv(), 2 * interval) if interval else ws.recv())
+                except asyncio.TimeoutError:
+                    self.heartbeats_missed += 1
+                    log.warning("nothing from %s for %.1f s (two heartbeats): reconnecting", self.url, 2 * interval)
+                    ws.transport.abort()
+                    return
                 message = await self._decode(frame)
                 kind = message.get("type")
                 if kind in UPDATE_TYPES or kind in ("snapshot", "conflated"):
