@@ -68,6 +68,14 @@ final class CheckingSink: FrameSink {
 
     var connectionIsWritable: Bool { isWritable }
 
+    /// The socket drains, and nobody is told (no writability event).
+    func becomeWritableSilently() {
+        let told = subscriber
+        subscriber = nil
+        isWritable = true
+        subscriber = told
+    }
+
     /// Updates, snapshots and latest values carry `"symbol":"X"` and `"seq":N`.
     private func check(_ text: String) {
         let bytes = Array(text.utf8)
@@ -234,6 +242,18 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             if let seq = lastValues.snapshot(of: id)?.seq { precondition(seq <= Tick.maxSeq + published, "seq \(seq) out of range") }
         }
         precondition(counters.snapshot().ticksIn <= published)
+    }
+    // The feed goes quiet, and every full socket drains with no event (issue 24, item 1): within the
+    // loop's owed checks and the longest maximum-frequency interval, every client holds the latest
+    // seq of every symbol it follows.
+    for case let (_, sink)? in clients { sink.becomeWritableSilently() }
+    loop.advanceTime(by: .seconds(5))
+    for case let (subscriber, sink)? in clients {
+        for id in subscriber.subscribedSymbols {
+            guard let latest = lastValues.snapshot(of: id), latest.seq > 0 else { continue }
+            let name = directory.symbol(for: id)!.name
+            precondition(sink.lastSeq[name] == latest.seq, "\(name): the client ended at \(sink.lastSeq[name].map(String.init) ?? "nothing"), the latest is \(latest.seq)")
+        }
     }
     for slot in clients.indices {
         if let (subscriber, _) = clients[slot] { fanout.remove(subscriber) }
