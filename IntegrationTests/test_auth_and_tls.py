@@ -241,6 +241,7 @@ def test_publishers_need_the_secret_or_a_publish_claim(start_hub):
     # One whose claim does not cover them is closed with 1008 at its first tick.
     narrow = token(publish=["EUR/*"], symbols=None)
     result = feedsim("publish", "--url", ingest, "--token", narrow, "--count", "200", "--symbols", "5")
+    assert result.returncode == 3 and "1008" in result.stderr, (result.returncode, result.stderr[-500:])
     assert "not entitled to publish" in hub.log_text()
     assert hub.get_json("/stats")["ingestRejected"] >= 1
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import FeedModel
 import Foundation
 import NIOCore
+import Synchronization
 import NIOPosix
 import NIOWebSocket
 import NATSClient
@@ -47,7 +48,10 @@ struct PublishCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let tls = url.isSecure ? try ClientTLS.context(caFile: caFile) : nil
-        let channel = try await WebSocketConnector.connect(to: url, on: loop, bearerToken: token, tls: tls) { _ in PublisherConnection() }.get()
+        let refusal = HubRefusal()
+        let channel = try await WebSocketConnector.connect(to: url, on: loop, bearerToken: token, tls: tls) { _ in
+            PublisherConnection(refusal: refusal)
+        }.get()
         log("publishing to \(url) at \(Int(rate)) ticks/s over \(symbols) symbols" + (count.map { ", \($0) ticks" } ?? ""))
 
         let publisher = TickPump(channel: channel, symbols: symbols, seed: seed, rate: rate, limit: count)
@@ -80,6 +84,8 @@ struct PublishCommand: AsyncParsableCommand {
         _ = try? await channel.closeFuture.get()
         print(String(format: "published %d ticks in %.2fs", sent, Date().timeIntervalSince(started)))
         try await group.shutdownGracefully()
+        // A hub that closed the publisher with an error refused something: a script must see it.
+        if refusal.closeCode != nil { throw ExitCode(3) }
     }
 }
 
@@ -111,10 +117,26 @@ final class TickPump: @unchecked Sendable {
     }
 }
 
+/// The close code the hub ended the publisher with, if it was not a normal closure (written on the
+/// connection's loop, read by the command once the connection is closed).
+final class HubRefusal: Sendable {
+    private let code = Mutex<UInt16?>(nil)
+    var closeCode: UInt16? {
+        get { code.withLock { $0 } }
+        set { code.withLock { $0 = newValue } }
+    }
+}
+
 /// Publisher side of `/ingest`: nothing to read but pings and the closing handshake.
 final class PublisherConnection: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
+
+    private let refusal: HubRefusal
+
+    init(refusal: HubRefusal) {
+        self.refusal = refusal
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
@@ -123,7 +145,10 @@ final class PublisherConnection: ChannelInboundHandler {
         case .connectionClose:
             var reason = frame.data
             let code = reason.readWebSocketErrorCode()
-            if code != .normalClosure { log("hub closed the connection: \(code.map { "\($0)" } ?? "-") \(reason.readString(length: reason.readableBytes) ?? "")") }
+            if let code, code != .normalClosure {
+                refusal.closeCode = UInt16(webSocketErrorCode: code)
+                log("hub closed the connection with \(UInt16(webSocketErrorCode: code)) (\(code)): \(reason.readString(length: reason.readableBytes) ?? "")")
+            }
             context.close(promise: nil)
         default: break
         }
