@@ -296,9 +296,8 @@ def test_a_dashboard_served_from_its_own_origin_reads_the_hub_with_cors(browser,
     """Issue 24, item 4: a desk's page on its own origin fetches /v1/symbols and /v1/snapshot with its
     bearer token (a preflight first) and imports the client module; a page the list does not name
     can do neither; and a symbol with a slash survives URLSearchParams' %2F."""
-    import jwt
-    secret = "integration-test-secret-32-bytes-or-more"
-    token = jwt.encode({"sub": "desk", "exp": int(time.time() + 600), "symbols": ["*"]}, secret, algorithm="HS256")
+    from test_auth_and_tls import SECRET as secret, token as mint
+    token = mint(expires_in=600, sub="desk", symbols=["*"])
     server, page_port = serve_page(tmp_path)
     page_origin = f"http://127.0.0.1:{page_port}"
     hubs = [Hub("--symbols", "AAPL,EUR/USD,MSFT", "--rate", "50", "--allowed-origin", page_origin, "--auth-secret", secret),
@@ -326,7 +325,8 @@ def test_a_browser_refused_at_the_handshake_is_told_why_and_its_client_stops(bro
     """Issue 24, item 5: Chromium shows an HTTP refusal of a WebSocket as close 1006 and nothing more;
     the hub upgrades a browser's refused handshake and closes it with 4401 and the reason, and the
     JavaScript client's connect() rejects with it instead of retrying forever."""
-    hub = Hub("--symbols", "AAPL", "--rate", "10", "--auth-secret", "integration-test-secret-32-bytes-or-more")
+    from test_auth_and_tls import SECRET
+    hub = Hub("--symbols", "AAPL", "--rate", "10", "--auth-secret", SECRET)
     try:
         browser.get(hub.http + "/healthz")
         outcome = browser.execute_async_script("""

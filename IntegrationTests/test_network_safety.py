@@ -5,6 +5,7 @@ import concurrent.futures
 import json
 import os
 import re
+import resource
 import select
 import socket
 import subprocess
@@ -147,7 +148,7 @@ def test_a_reconnect_storm_is_admitted_whole_and_nobody_is_taken_for_slowloris(s
     swarm = subprocess.run([str(wsload), "swarm", "--url", hub.ws_url, "--clients", str(CLIENTS), "--concurrency", str(CLIENTS),
                             "--subscribe", "10", "--warmup", "20", "--duration", "2", "--connect-timeout", "30",
                             "--json", str(summary), "--quiet"], capture_output=True, text=True, timeout=120,
-                           preexec_fn=lambda: __import__("resource").setrlimit(__import__("resource").RLIMIT_NOFILE, (CLIENTS + 1000, CLIENTS + 1000)))
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (CLIENTS + 1000, CLIENTS + 1000)))
     assert swarm.returncode == 0, swarm.stderr
     result = json.loads(summary.read_text())
     stats = hub.get_json("/stats")

@@ -58,9 +58,8 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     private let grant: RequestGrant
     private let crossOrigin: CrossOriginReads
     private let onRefusal: (Refusal) -> Void
-    /// What lets the page that sent the current request read a refusal of it (CORS).
-    private var refusalHeaders: [(String, String)] = []
-    /// The request being admitted, for a refusal decided after its token check.
+    /// The request being admitted: for a refusal decided after its token check, and for the CORS
+    /// headers that let the page that sent it read a refusal.
     private var currentHead: HTTPRequestHead?
     private var state = State.passing
     private var place = Place.undecided
@@ -137,6 +136,7 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
             break
         }
         if case .head(let head) = unwrapInboundIn(data) {
+            currentHead = head
             if case .undecided = place, let limits {
                 // Through a trusted proxy: the client is the one it forwarded for.
                 let peer = ClientAddress.key(of: context.remoteAddress) ?? "local"
@@ -156,9 +156,6 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
             }
             grant.grant = authentication == nil ? .open : nil
             grant.refusedInBand = nil
-            currentHead = head
-            // A refusal a page on another origin may read (its own 401, say), where it may read the answer.
-            refusalHeaders = crossOrigin.headers(for: head)
             // A CORS preflight carries no token (browsers send none); the router answers it.
             if !CrossOriginReads.isPreflight(head),
                let check = authentication?.check(head, path: HTTPRoutes.path(of: head.uri), on: context.eventLoop) {
@@ -217,7 +214,8 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
         state = .refusing
         onRefusal(refusal)
         let response: HTTPResponse
-        var headers = refusalHeaders
+        // A page on another origin may read its refusal (its own 401, say) where it may read the answer.
+        var headers = currentHead.map(crossOrigin.headers(for:)) ?? []
         switch refusal {
         case .headerTooLarge:
             response = .error(.requestHeaderFieldsTooLarge, code: "header_too_large",

@@ -20,7 +20,7 @@ final class RefusedHandshakeCloser: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         var payload = context.channel.allocator.buffer(capacity: 2 + refusal.reason.utf8.count)
         payload.writeInteger(refusal.closeCode)
-        payload.writeString(String(refusal.reason.utf8.prefix(123))!)
+        payload.writeBytes(refusal.reason.utf8.prefix(123))  // a Close's reason fits 123 bytes
         let channel = context.channel
         let giveUp = context.eventLoop.scheduleTask(in: Self.grace) { channel.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload))).whenComplete { _ in
