@@ -34,6 +34,9 @@ final class Conflator {
     /// Subscribers that started owing latest values during this drain; checked once it has flushed.
     private var startedOwing: [Subscriber] = []
     /// Subscribers that owed latest values when last looked at, each once (`awaitingOwedCheck`).
+    /// Apart from `startedOwing` on purpose: that one is settled at the end of every drain and holds
+    /// only this drain's newcomers; walking this whole list per drain would put every slow
+    /// subscriber on the hot path, and waiting for the check would delay the within-drain case.
     private var owing: [Subscriber] = []
     /// How often `owing` is looked at, while it is not empty.
     private let owedCheckInterval: TimeAmount
