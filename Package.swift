@@ -5,7 +5,9 @@ import PackageDescription
 // Dependencies point one way: TickerHub -> FanoutEngine -> FeedModel. AccessControl (what a token's
 // claims grant: plain values, no JWT library, so that they can be fuzzed) is used by TickerHub only.
 // feedsim (the load tool) uses FeedModel for the wire formats and the simulator, and FanoutEngine's
-// permessage-deflate inflater.
+// permessage-deflate inflater. EpollTransport (Linux: an epoll event loop that is a NIO EventLoop,
+// and the one place bytes are handed to a socket) knows nothing of WebSocket or the engine; it is
+// the subscribers' transport that owns its sockets (issue 25, being wired in).
 let package = Package(
     name: "TickerHub",
     platforms: [.macOS(.v15)],
@@ -15,6 +17,7 @@ let package = Package(
         .library(name: "FeedModel", targets: ["FeedModel"]),
         .library(name: "FanoutEngine", targets: ["FanoutEngine"]),
         .library(name: "AccessControl", targets: ["AccessControl"]),
+        .library(name: "EpollTransport", targets: ["EpollTransport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -39,6 +42,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // glibc's malloc.h (malloc_trim), for giving start-up memory back; part of libc, nothing to link.
         .systemLibrary(name: "CMalloc"),
+        // Linux's epoll.h and eventfd.h, for the owned transport's loop; part of libc.
+        .systemLibrary(name: "CEpoll"),
         .target(
             name: "FeedModel",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -52,6 +57,19 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 "CZstd",
+            ]
+        ),
+        // The Linux transport that owns its sockets (epoll, flat connection slots, send straight
+        // from the fan-out's shared frames): the subscribers' path from a ready frame to the kernel.
+        .target(
+            name: "EpollTransport",
+            dependencies: [
+                "CEpoll",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
         // A small NATS client (the mirror has none): the hub's cluster feed; tested against a real nats-server.
@@ -120,6 +138,16 @@ let package = Package(
         ),
         .testTarget(name: "FeedModelTests", dependencies: ["FeedModel"]),
         .testTarget(
+            name: "EpollTransportTests",
+            dependencies: [
+                "CEpoll",
+                "EpollTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .testTarget(
             name: "NATSClientTests",
             dependencies: [
                 "NATSClient",
@@ -162,7 +190,8 @@ let package = Package(
 // engine: with TICKERHUB_ENGINE_ONLY set, the hub and the load tool are left out of that build, and
 // with them what only they use, the TLS and JWT packages (two copies of BoringSSL: minutes of C).
 if ProcessInfo.processInfo.environment["TICKERHUB_ENGINE_ONLY"] != nil {
-    let engineOnly: Set<String> = ["CZstd", "FeedModel", "FanoutEngine", "AccessControl", "FeedModelTests", "FanoutEngineTests"]
+    let engineOnly: Set<String> = ["CZstd", "CEpoll", "FeedModel", "FanoutEngine", "AccessControl", "EpollTransport", "FeedModelTests",
+                                   "FanoutEngineTests", "EpollTransportTests"]
     package.targets.removeAll { !engineOnly.contains($0.name) }
-    package.products.removeAll { !["FeedModel", "FanoutEngine", "AccessControl"].contains($0.name) }
+    package.products.removeAll { !["FeedModel", "FanoutEngine", "AccessControl", "EpollTransport"].contains($0.name) }
 }

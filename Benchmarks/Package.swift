@@ -18,6 +18,8 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "FeedModel", package: "TickerHub"),
                 .product(name: "FanoutEngine", package: "TickerHub"),
+                .product(name: "EpollTransport", package: "TickerHub"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

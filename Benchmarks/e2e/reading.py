@@ -5,8 +5,8 @@ plots (plots.py).
 import json
 from pathlib import Path
 
-SERVER_ORDER = ["tickerhub", "tickerhub-baseline", "node-ws", "go-gorilla", "python-websockets", "hummingbird"]
-COLORS = {"tickerhub": "#2a9d8f", "tickerhub-baseline": "#8ab17d", "node-ws": "#e76f51", "go-gorilla": "#8338ec", "python-websockets": "#457b9d",
+SERVER_ORDER = ["tickerhub", "tickerhub-baseline", "floor", "node-ws", "go-gorilla", "python-websockets", "hummingbird"]
+COLORS = {"tickerhub": "#2a9d8f", "floor": "#6c757d", "tickerhub-baseline": "#8ab17d", "node-ws": "#e76f51", "go-gorilla": "#8338ec", "python-websockets": "#457b9d",
           "hummingbird": "#b5838d"}
 
 

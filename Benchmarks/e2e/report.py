@@ -50,19 +50,24 @@ def matrix_tables(runs: list[dict]) -> list[str]:
              "clients whatever the server's activity skew. *Admitted* counts clients accepted, upgraded, subscribed "
              "(ack received) and still open at the end. *Deliveries / CPU-s* is what the clients received per "
              "CPU-second the server used (user + system, read from `/proc` over the measured window). *Per read* "
-             "is messages per client `recv()`: how many messages the server packed into a write, roughly.", ""]
+             "is messages per client `recv()`: how many messages the server packed into a write, roughly. "
+             "*÷ floor* is deliveries / CPU-s as a ratio to the floor's in the same run (`peers/floor-hub`: C, epoll, "
+             "one `send` of a ready frame per delivery and nothing else): above 1 only by putting several messages "
+             "into one write.", ""]
     header = ("| server | admitted | delivered msg/s | p50 ms | p99 ms | p99.9 ms | gaps | server cores | "
-              "deliveries / CPU-s | per read | RSS / connection |")
+              "deliveries / CPU-s | ÷ floor | per read | RSS / connection |")
     for key in sorted(by_size, key=lambda k: (k[0], k[1])):
-        lines += [f"### {size_title(*key)}", "", header, "|" + "---|" * 11]
+        lines += [f"### {size_title(*key)}", "", header, "|" + "---|" * 12]
+        floor = next((r for r in by_size[key] if r["server"] == "floor" and "error" not in r), None)
         for run in order(by_size[key]):
             if "error" in run:
-                lines.append(f"| {run['server']} | failed: {run['error'][:160]} |" + " |" * 9)
+                lines.append(f"| {run['server']} | failed: {run['error'][:160]} |" + " |" * 10)
                 continue
             latency = run["latencyMs"]
+            to_floor = f"{run['deliveriesPerCpuSecond'] / floor['deliveriesPerCpuSecond']:.2f}" if floor else "n/a"
             lines.append(f"| {run['server']} | {admitted(run)} | {number(run['messagesPerSecond'])} | {ms(latency['p50'])} | "
                          f"{ms(latency['p99'])} | {ms(latency['p999'])} | {number(run['gapMessages'])} | {run['serverCpuCores']} | "
-                         f"{number(run['deliveriesPerCpuSecond'])} | {number(run.get('messagesPerRead'), 2)} | "
+                         f"{number(run['deliveriesPerCpuSecond'])} | {to_floor} | {number(run.get('messagesPerRead'), 2)} | "
                          f"{run['rssPerConnectionKiB']} KiB |")
         lines.append("")
     lines += ["### TickerHub against each peer (ratios from the same run)", "",

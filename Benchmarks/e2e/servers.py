@@ -175,6 +175,30 @@ class GoGorilla(Server):
             raise RuntimeError("building the Go gorilla peer failed:\n" + (build.stdout + build.stderr)[-3000:])
 
 
+class Floor(Server):
+    """The yardstick (issue 25): C, one thread, epoll, one send(2) of a ready frame per delivery and
+    nothing else. Every other server's deliveries per CPU-second are read as a ratio to it."""
+    SOURCE = PEERS / "floor-hub"
+
+    def __init__(self):
+        super().__init__("floor", "the floor: C, epoll, one send of a ready frame per delivery, Benchmarks/peers/floor-hub", "/")
+
+    @staticmethod
+    def binary() -> Path:
+        return ROOT / ".build" / "floor-hub"
+
+    def command(self, port, rate, bin_dir):
+        return [str(self.binary()), "--port", str(port), "--rate", str(rate), *self.market_args()]
+
+    def available(self, bin_dir):
+        return None if shutil.which("cc") else "no C compiler (apt install gcc libc6-dev)"
+
+    def prepare(self, bin_dir):
+        build = subprocess.run(["make", "-C", str(ROOT), ".build/floor-hub"], capture_output=True, text=True)
+        if build.returncode != 0:
+            raise RuntimeError("building the floor failed:\n" + (build.stdout + build.stderr)[-3000:])
+
+
 def all_servers(python: str) -> dict:
-    servers = [TickerHub(), NodeWS(), GoGorilla(), PythonWebsockets(python), Hummingbird()]
+    servers = [TickerHub(), Floor(), NodeWS(), GoGorilla(), PythonWebsockets(python), Hummingbird()]
     return {server.name: server for server in servers}

@@ -139,6 +139,8 @@ let benchmarks: @Sendable () -> Void = {
         ? .init(metrics: [.wallClock], maxDuration: .milliseconds(200), maxIterations: 3)
         : .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
 
+    socketWriteBenchmarks()
+
     // One JSON tick frame (~150 bytes), as the publisher builds it once per tick.
     Benchmark("Encode tick frame (JSON + WebSocket header)", configuration: .init(scalingFactor: .kilo)) { benchmark in
         let ticks = sampleTicks(1000)
