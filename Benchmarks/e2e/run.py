@@ -134,7 +134,7 @@ def machine() -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 and 3,000 subscribers, 5 s per server: a few minutes")
-    parser.add_argument("--servers", default="tickerhub,node-ws,go-gorilla,python-websockets,hummingbird")
+    parser.add_argument("--servers", default="tickerhub,floor,node-ws,go-gorilla,python-websockets,hummingbird")
     parser.add_argument("--scenarios", default="matrix,generators,symbols,rate,compression,slow,pacing,frequency,burst")
     parser.add_argument("--subscriber-counts", help="comma-separated client counts for the matrix, each at 2,000 ticks/s "
                         "(default: the issue's matrix; 1,000 and 3,000 with --quick)")
