@@ -34,7 +34,7 @@ final class EchoSession: WebSocketSession, ChannelOutboundHandler {
                 return violation(context: context, code: .dataInconsistentWithMessage, reason: "invalid UTF-8")
             }
             context.writeAndFlush(wrapOutboundOut(echo(frame)), promise: nil)
-        case .pong, .handled:
+        case .pong, .handled, .ping:  // `receive` has written the pong of a ping
             break
         case .peerClosed(let reply):
             close(context: context, code: reply)

@@ -71,7 +71,7 @@ final class IngestSession: WebSocketSession {
             ingest(frame.unmaskedData, context: context)
         case .message:
             violation(context: context, code: .unacceptableData, reason: "ingest takes binary tick batches")
-        case .pong, .handled:
+        case .pong, .handled, .ping:  // `receive` has written the pong of a ping
             break
         case .peerClosed(let reply):
             close(context: context, code: reply, reason: "")

@@ -9,13 +9,11 @@ import NIOWebSocket
 ///
 /// Used instead of NIO's `NIOWebSocketFrameAggregator`, which drops RSV1 from fragmented messages
 /// (and hands on reassembled messages without a mask key, so the mask must be checked here, on the
-/// frames). One handler for all of it, not one per check: every handler in a pipeline costs each
-/// connection a context (~150 bytes) for its lifetime.
-/// Everything it refuses is raised as a `Failure`, which the session turns into a close code.
-final class MessageAssembler: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
-    typealias InboundOut = WebSocketFrame
-
+/// frames). One value for all of it, not a handler per check: every handler in a pipeline costs each
+/// connection a context (~150 bytes) for its lifetime. A value, so that both transports use it: the
+/// NIO pipeline through `MessageAssembler`, the owned transport directly.
+/// Everything it refuses is thrown as a `Failure`, which the session turns into a close code.
+struct MessageAssembly {
     enum Failure: Error, Equatable {
         /// A client frame without a mask key.
         case unmasked
@@ -44,7 +42,6 @@ final class MessageAssembler: ChannelInboundHandler {
     private let inflater: (() -> MessageInflater?)?
     /// The message being assembled from fragments.
     private var pending: (opcode: WebSocketOpcode, compressed: Bool, data: ByteBuffer, fragments: Int)?
-    private var failed = false
 
     init(maxMessageBytes: Int, maxFragments: Int = 1024, inflater: (() -> MessageInflater?)?) {
         self.maxMessageBytes = maxMessageBytes
@@ -52,21 +49,9 @@ final class MessageAssembler: ChannelInboundHandler {
         self.inflater = inflater
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !failed else { return }
-        let frame = unwrapInboundIn(data)
-        do {
-            if let message = try assemble(frame, allocator: context.channel.allocator) {
-                context.fireChannelRead(wrapInboundOut(message))
-            }
-        } catch {
-            failed = true
-            pending = nil
-            context.fireErrorCaught(error)
-        }
-    }
-
-    private func assemble(_ frame: WebSocketFrame, allocator: ByteBufferAllocator) throws(Failure) -> WebSocketFrame? {
+    /// Takes the next frame: returns a whole message or a control frame to act on, or nil while a
+    /// fragmented message is incomplete. After a failure the connection is closing; drop the value.
+    mutating func assemble(_ frame: WebSocketFrame, allocator: ByteBufferAllocator) throws(Failure) -> WebSocketFrame? {
         guard frame.maskKey != nil else { throw .unmasked }
         guard !frame.rsv2, !frame.rsv3 else { throw .reservedBits }
         switch frame.opcode {
@@ -119,5 +104,32 @@ final class MessageAssembler: ChannelInboundHandler {
             }
         }
         return WebSocketFrame(fin: true, opcode: opcode, data: data)
+    }
+}
+
+/// `MessageAssembly` in a NIO pipeline: frames in from NIO's decoder, messages and control frames
+/// on to the session, a failure raised as an error (the session closes with its code).
+final class MessageAssembler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+    typealias Failure = MessageAssembly.Failure
+
+    private var assembly: MessageAssembly?
+
+    init(maxMessageBytes: Int, maxFragments: Int = 1024, inflater: (() -> MessageInflater?)?) {
+        assembly = MessageAssembly(maxMessageBytes: maxMessageBytes, maxFragments: maxFragments, inflater: inflater)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard assembly != nil else { return }  // failed: the connection is closing
+        let frame = unwrapInboundIn(data)
+        do {
+            if let message = try assembly!.assemble(frame, allocator: context.channel.allocator) {
+                context.fireChannelRead(wrapInboundOut(message))
+            }
+        } catch {
+            assembly = nil
+            context.fireErrorCaught(error)
+        }
     }
 }

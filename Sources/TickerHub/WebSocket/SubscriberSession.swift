@@ -218,7 +218,7 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
             } else {
                 scheduleResumeIfNeeded(context: context)
             }
-        case .pong, .handled:
+        case .pong, .handled, .ping:  // `receive` has written the pong of a ping
             break
         case .peerClosed(let reply):
             if closeReason == nil { closeReason = "closed by the client" }

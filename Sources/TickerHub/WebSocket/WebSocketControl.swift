@@ -21,6 +21,8 @@ struct WebSocketControl {
     enum Inbound {
         /// A text or binary message, for the session.
         case message(WebSocketFrame)
+        /// A ping: answer with a pong carrying `payload` (flushed when the read burst ends).
+        case ping(payload: ByteBuffer)
         /// The peer answered our ping: a sign of life.
         case pong
         /// Nothing more to do (a ping answered, or a frame after our Close ignored).
@@ -34,18 +36,16 @@ struct WebSocketControl {
 
     private(set) var closeSent = false
 
-    func receive(_ frame: WebSocketFrame, context: ChannelHandlerContext) -> Inbound {
+    /// What a frame asks for, on any transport: a ping is `.ping` with the payload its pong must
+    /// carry, to be written by the caller (`receive` does it in a NIO pipeline).
+    func classify(_ frame: WebSocketFrame) -> Inbound {
         switch frame.opcode {
         case .text, .binary:
             return closeSent ? .handled : .message(frame)
         case .ping:
             // Nothing may follow our Close (§5.5.1), pongs included; and a peer that keeps pinging
             // without reading must not grow our queue during the close grace.
-            guard !closeSent else { return .handled }
-            // Flushed once per read burst (`WebSocketSession.channelReadComplete`), not per ping:
-            // a burst of pings is one socket write, not one each.
-            context.write(NIOAny(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
-            return .handled
+            return closeSent ? .handled : .ping(payload: frame.unmaskedData)
         case .pong:
             return .pong
         case .connectionClose:
@@ -55,6 +55,16 @@ struct WebSocketControl {
             // Continuations never get here (`MessageAssembler` merges them): a reserved opcode.
             return closeSent ? .handled : .violation(reason: "unexpected opcode")
         }
+    }
+
+    /// `classify` in a NIO pipeline, with the pong written (a ping comes back as `.handled`).
+    func receive(_ frame: WebSocketFrame, context: ChannelHandlerContext) -> Inbound {
+        let inbound = classify(frame)
+        guard case .ping(let payload) = inbound else { return inbound }
+        // Flushed once per read burst (`WebSocketSession.channelReadComplete`), not per ping:
+        // a burst of pings is one socket write, not one each.
+        context.write(NIOAny(WebSocketFrame(fin: true, opcode: .pong, data: payload)), promise: nil)
+        return .handled
     }
 
     /// Step one of closing: true if our Close is still to be sent (the caller then sends it with
