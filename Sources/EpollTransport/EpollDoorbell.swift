@@ -33,7 +33,7 @@ public final class EpollDoorbell: EpollSource, @unchecked Sendable {
         _ = write(descriptor, &one, 8)
     }
 
-    public func ready(token: UInt32, events: EpollEvents) {
+    public func ready(token: UInt64, events: EpollEvents) {
         var count: UInt64 = 0
         _ = read(descriptor, &count, 8)
         action()

@@ -11,7 +11,7 @@ import Glibc
 /// Where a loop sends the events of the descriptors registered under it.
 public protocol EpollSource: AnyObject {
     /// Called on the loop with the events of the descriptor registered with `token`.
-    func ready(token: UInt32, events: EpollEvents)
+    func ready(token: UInt64, events: EpollEvents)
 }
 
 /// One thread with one epoll instance: the owned transport's event loop.
@@ -19,7 +19,8 @@ public protocol EpollSource: AnyObject {
 /// It is a NIO `EventLoop` (tasks, scheduled tasks, futures), so the fan-out engine, which is written
 /// against `EventLoop`, runs on it unchanged. What NIO's loops have and this one has not is the
 /// channel: descriptors are registered by *sources* (`EpollSource`), each a handful per loop (the
-/// connection table, a doorbell), with a 32-bit token per descriptor that comes back with its events.
+/// connection table, a doorbell), with a 56-bit token per descriptor that comes back with its events
+/// (room for a slot's index and generation, `SlotTable.Key`).
 /// So a connection costs an epoll registration and a slot, and no object.
 ///
 /// Each turn: wait for events (up to the earliest scheduled task), hand each to its source, run the
@@ -86,19 +87,28 @@ public final class EpollLoop: EventLoop, @unchecked Sendable {
 
     // MARK: Sources and descriptors (on the loop)
 
-    /// Adds a source; its registrations then carry the returned number. A loop has a few.
-    public func addSource(_ source: any EpollSource) -> UInt32 {
+    /// The largest token a registration can carry: the key's top byte is its source.
+    public static let maxToken: UInt64 = 1 << 56 - 1
+
+    /// Adds a source; its registrations then carry the returned number. A loop has a few (at most 255).
+    public func addSource(_ source: any EpollSource) -> UInt8 {
         assertInEventLoop()
+        precondition(sources.count < 255, "a loop has a few sources, not one per descriptor")
         sources.append(source)
-        return UInt32(sources.count - 1)
+        return UInt8(sources.count - 1)
     }
 
-    public func register(_ fd: CInt, events: EpollEvents, source: UInt32, token: UInt32) throws(SystemCallError) {
-        try epoll.add(fd, events: events, key: UInt64(source) << 32 | UInt64(token))
+    public func register(_ fd: CInt, events: EpollEvents, source: UInt8, token: UInt64) throws(SystemCallError) {
+        try epoll.add(fd, events: events, key: Self.key(source: source, token: token))
     }
 
-    public func reregister(_ fd: CInt, events: EpollEvents, source: UInt32, token: UInt32) throws(SystemCallError) {
-        try epoll.modify(fd, events: events, key: UInt64(source) << 32 | UInt64(token))
+    public func reregister(_ fd: CInt, events: EpollEvents, source: UInt8, token: UInt64) throws(SystemCallError) {
+        try epoll.modify(fd, events: events, key: Self.key(source: source, token: token))
+    }
+
+    private static func key(source: UInt8, token: UInt64) -> UInt64 {
+        precondition(token <= maxToken, "a token has 56 bits")
+        return UInt64(source) << 56 | token
     }
 
     public func deregister(_ fd: CInt) {
@@ -200,7 +210,7 @@ public final class EpollLoop: EventLoop, @unchecked Sendable {
                     wakePending.store(false, ordering: .releasing)
                     continue
                 }
-                sources[Int(key >> 32)].ready(token: UInt32(truncatingIfNeeded: key), events: EpollEvents(rawValue: events[index].events))
+                sources[Int(key >> 56)].ready(token: key & Self.maxToken, events: EpollEvents(rawValue: events[index].events))
             }
             let now = NIODeadline.now()
             while let due = timers.popDue(now: now) { due.run() }

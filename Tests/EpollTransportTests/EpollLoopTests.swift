@@ -68,12 +68,12 @@ import Testing
     /// A descriptor registered under a source: its events come to the source with its token.
     @Test func aSourceGetsTheEventsOfItsDescriptorsWithTheirTokens() throws {
         final class Recorder: EpollSource, @unchecked Sendable {
-            let events = NIOLockedValueBox<[(UInt32, Bool)]>([])
+            let events = NIOLockedValueBox<[(UInt64, Bool)]>([])
             let descriptors: [CInt]
             init(descriptors: [CInt]) { self.descriptors = descriptors }
-            func ready(token: UInt32, events: EpollEvents) {
+            func ready(token: UInt64, events: EpollEvents) {
                 var scratch: UInt64 = 0
-                _ = read(descriptors[Int(token)], &scratch, 8)
+                _ = read(descriptors[Int(token >> 40)], &scratch, 8)
                 self.events.withLockedValue { $0.append((token, events.contains(.readable))) }
             }
         }
@@ -85,7 +85,7 @@ import Testing
         try loop.submit {
             let source = loop.addSource(recorder)
             for (token, fd) in descriptors.enumerated() {
-                try loop.register(fd, events: .readable, source: source, token: UInt32(token))
+                try loop.register(fd, events: .readable, source: source, token: UInt64(token) << 40 | 7)
             }
         }.wait()
         var one: UInt64 = 1
@@ -94,7 +94,7 @@ import Testing
         _ = write(descriptors[0], &one, 8)
         for _ in 0..<1000 where recorder.events.withLockedValue({ $0.count < 2 }) { usleep(1000) }
         let seen = recorder.events.withLockedValue { $0 }
-        #expect(seen.map(\.0) == [2, 0])
+        #expect(seen.map(\.0) == [2 << 40 | 7, 7])
         #expect(seen.allSatisfy { $0.1 })
     }
 
