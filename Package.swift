@@ -42,7 +42,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // glibc's malloc.h (malloc_trim), for giving start-up memory back; part of libc, nothing to link.
         .systemLibrary(name: "CMalloc"),
-        // Linux's epoll.h and eventfd.h, for the owned transport's loop; part of libc.
+        // Linux calls the Glibc module lacks (epoll, eventfd, accept4), for the owned transport; part of libc.
         .systemLibrary(name: "CEpoll"),
         .target(
             name: "FeedModel",
