@@ -20,6 +20,7 @@ let package = Package(
                 .product(name: "FanoutEngine", package: "TickerHub"),
                 .product(name: "EpollTransport", package: "TickerHub"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

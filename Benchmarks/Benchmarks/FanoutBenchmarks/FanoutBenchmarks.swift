@@ -140,6 +140,7 @@ let benchmarks: @Sendable () -> Void = {
         : .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
 
     socketWriteBenchmarks()
+    connectionMemoryBenchmarks()
 
     // One JSON tick frame (~150 bytes), as the publisher builds it once per tick.
     Benchmark("Encode tick frame (JSON + WebSocket header)", configuration: .init(scalingFactor: .kilo)) { benchmark in
