@@ -5,6 +5,17 @@ import NIOPosix
 import Testing
 
 @Suite struct SocketHandoverTests {
+    /// `descriptor` adopted into a NIO channel, as the hub's listener will, with the handover first.
+    func adopt(_ descriptor: CInt, on group: MultiThreadedEventLoopGroup) throws -> (any Channel, SocketHandover) {
+        let handover = SocketHandover(descriptor: descriptor)
+        let channel = try ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handover) }
+            }
+            .withConnectedSocket(descriptor).wait()
+        return (channel, handover)
+    }
+
     /// The way the hub will hand a subscriber over: NIO serves the socket first (it writes and reads),
     /// then the descriptor leaves the channel. The client notices nothing: no FIN, no reset; the
     /// bytes it sent that NIO read come along; and the same connection goes on through the duplicate.
@@ -12,12 +23,7 @@ import Testing
         let pair = LoopbackPair()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let handover = SocketHandover(descriptor: pair.served)
-        let channel = try ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handover) }
-            }
-            .withConnectedSocket(pair.served).wait()
+        let (channel, handover) = try adopt(pair.served, on: group)
 
         // NIO's part: a response written and flushed (as the 101 would be).
         try channel.writeAndFlush(ByteBuffer(string: "from NIO;")).wait()
@@ -77,12 +83,7 @@ import Testing
         let pair = LoopbackPair()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let handover = SocketHandover(descriptor: pair.served)
-        let channel = try ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handover) }
-            }
-            .withConnectedSocket(pair.served).wait()
+        let (channel, handover) = try adopt(pair.served, on: group)
         let context = try channel.eventLoop.submit { try channel.pipeline.syncOperations.context(handler: handover) }.wait()
         close(pair.peer)
         try channel.closeFuture.wait()  // NIO saw the end of stream and closed

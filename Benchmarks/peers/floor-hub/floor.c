@@ -309,8 +309,8 @@ static void readable(int fd) {
         if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) { close_connection(fd); return; }
         if (got < 0) return;
         c->read_length += (uint32_t)got;
+        c->read[c->read_length] = 0;  // the scans of a request (strstr, strspn) stop here
         if (!c->upgraded) {
-            c->read[c->read_length] = 0;
             char *end = strstr((char *)c->read, "\r\n\r\n");
             if (!end) continue;
             *end = 0;
