@@ -84,9 +84,9 @@ final class FeedStatusBoard: Sendable {
 }
 
 /// Sent through each connection's pipeline when the feed goes stale or live.
-struct FeedConditionEvent: Sendable {
+struct FeedConditionEvent: HubEvent {
     let condition: FeedCondition
 }
 
 /// Sent through each connection's pipeline when the feed's numbering restarted.
-struct FeedRestartedEvent: Sendable {}
+struct FeedRestartedEvent: HubEvent {}

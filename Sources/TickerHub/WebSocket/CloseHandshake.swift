@@ -15,14 +15,24 @@ enum CloseHandshake {
 
     static func send(code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext,
                      grace: TimeAmount) {
-        var data = context.channel.allocator.buffer(capacity: 2 + maxReasonBytes)
+        send(payload(code: code, reason: reason, allocator: context.channel.allocator), context: context, grace: grace)
+    }
+
+    /// A Close frame's payload: the code, then as much of `reason` as fits, cut between characters.
+    static func payload(code: WebSocketErrorCode, reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var data = allocator.buffer(capacity: 2 + maxReasonBytes)
         data.write(webSocketErrorCode: code)
         var reasonBytes = Array(reason.utf8.prefix(maxReasonBytes))
         // Do not cut a UTF-8 sequence in half.
         while String(validating: reasonBytes, as: UTF8.self) == nil { reasonBytes.removeLast() }
         data.writeBytes(reasonBytes)
+        return data
+    }
+
+    /// `send` with the payload built: in a NIO pipeline.
+    static func send(_ payload: ByteBuffer, context: ChannelHandlerContext, grace: TimeAmount) {
         let channel = context.channel
-        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)
         context.writeAndFlush(NIOAny(frame)).whenComplete { result in
             switch result {
             case .success: channel.close(mode: .output, promise: nil)

@@ -5,15 +5,19 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// One `/ws` connection speaking protocol `tickerhub.v1` (docs/PROTOCOL.md): the channel handler
-/// that ties a connection to its parts. Market updates do not pass through it at all: the fan-out
-/// writes them straight to `RawFrameWriter`.
+/// One `/ws` connection speaking protocol `tickerhub.v1` (docs/PROTOCOL.md), whichever transport
+/// carries it (`SubscriberConnection`): it ties a connection to its parts. Market updates do not
+/// pass through it at all: the fan-out writes them straight to the connection's `FrameSink`.
+///
+/// The transport calls in: `start` and `end`, each frame (`received`), the end of a read burst,
+/// writability changes, whether it may read (`mayRead`), hub events, and frame errors
+/// (`violation`). Everything is confined to the connection's event loop.
 ///
 /// - Requests: parsed here, carried out and answered by `SubscriberRequests`. Bad requests get an
 ///   `error` message and the connection stays up.
 /// - Control frames and closing: `WebSocketControl` and `CloseHandshake`, shared with the ingest and
 ///   echo sessions. Protocol violations (unmasked frames, invalid UTF-8) close the connection with
-///   the RFC 6455 code; NIO's decoder handles the framing ones.
+///   the RFC 6455 code; the transport's frame reader reports the framing ones.
 /// - Keep-alive: `ConnectionLiveness` decides heartbeats, pings and timeouts; `KeepAliveSweep`
 ///   checks every session of a loop with one timer.
 /// - Access (docs/PROTOCOL.md, "Authentication"): the `AccessGrant` its handshake earned decides
@@ -22,21 +26,20 @@ import NIOWebSocket
 /// - Slow clients (docs/PROTOCOL.md, "Slow clients"): `SlowConsumerPolicy` says when the backlog is
 ///   full (requests are not read meanwhile: their answers could not be conflated away), when it
 ///   drained (the fan-out then catches the subscriber up), and when to evict (4008 "slow consumer").
-final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAliveSweep.Member {
-    typealias InboundIn = WebSocketFrame
-    typealias OutboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
-
+final class SubscriberSession: KeepAliveSweep.Member {
     private let hub: Hub
     private let fanout: LoopFanout
-    private let writer: RawFrameWriter
+    private let writer: any FrameSink
     private let subscriber: Subscriber
     private let limits: ClientMessage.Limits
     /// Checks this session twice a second, with every other session on its loop.
     private let keepAlive: KeepAliveSweep
     var keepAliveSlot = -1
-    /// Set while the handler is in a pipeline; the keep-alive checks write through it.
-    private var context: ChannelHandlerContext?
+    /// The transport. The session holds it, and the transport lets go of the session at `end`.
+    private let connection: any SubscriberConnection
+    /// Between `start` and `end`: callbacks that arrive later (a token check, paced requests) find
+    /// nothing to do.
+    private var isOpen = false
     /// Heartbeats, pings, and when to give up on a silent client.
     private var liveness: ConnectionLiveness
     /// What each request does, and its answers.
@@ -66,8 +69,9 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     /// The close code for a connection whose token lapsed without a refresh.
     static let tokenExpiredCode = WebSocketErrorCode(codeNumber: 4001)
 
-    init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter, encoding: MessageEncoding = .plain,
-         options: SubscriberOptions = SubscriberOptions(), grant: AccessGrant = .open) {
+    init(hub: Hub, fanout: LoopFanout, connection: any SubscriberConnection, writer: any FrameSink,
+         encoding: MessageEncoding = .plain, options: SubscriberOptions = SubscriberOptions(), grant: AccessGrant = .open) {
+        self.connection = connection
         self.grant = grant
         self.liveness = ConnectionLiveness(heartbeatInterval: options.heartbeatMilliseconds.map { .milliseconds(Int64($0)) },
                                            pingInterval: .seconds(Int64(hub.configuration.pingIntervalSeconds)), now: .now())
@@ -87,12 +91,13 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
 
     // MARK: Lifecycle
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    /// The connection is ready: the welcome goes out, and the keep-alive checks begin.
+    func start() {
+        isOpen = true
         countSharedEncoding(1)
         hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
-        hub.connections.add(context.channel)
-        remote = context.remoteAddress
+        remote = connection.remoteAddress
         hub.logger.info("subscriber connected", metadata: ["remote": "\(remote.map { "\($0)" } ?? "?")", "encoding": "\(subscriber.encoding.name)",
                                                            "subject": "\(grant.subject ?? "-")"])
         let configuration = hub.configuration
@@ -100,20 +105,20 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
                             feed: hub.feed.name, serverVersion: TickerHubVersion.current,
                             zstdDictionary: hub.engine.compression.zstdDictionary?.id,
                             tokenExpiresAt: grant.expiresAtMilliseconds, epoch: hub.engine.epoch,
-                            history: hub.engine.lastValues.historyDepth)), context: context)
-        if case .stale = hub.feedStatus.condition { send(.status(hub.feedStatus.condition), context: context) }
+                            history: hub.engine.lastValues.historyDepth)))
+        if case .stale = hub.feedStatus.condition { send(.status(hub.feedStatus.condition)) }
         writer.flush()
-        self.context = context
         keepAlive.add(self)
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    /// The connection is gone: the fan-out and the keep-alive checks forget it, and it is logged.
+    func end() {
+        guard isOpen else { return }
+        isOpen = false
         countSharedEncoding(-1)
         keepAlive.remove(self)
-        self.context = nil
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
         fanout.remove(subscriber)
-        hub.connections.remove(context.channel)
         hub.logger.info("subscriber disconnected", metadata: [
             "remote": "\(remote.map { "\($0)" } ?? "?")", "reason": "\(closeReason ?? "connection lost")",
             "seconds": "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)",
@@ -132,27 +137,31 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is HubShutdownEvent {
-            close(context: context, code: .goingAway, reason: "server shutting down")
-        } else if let change = event as? FeedConditionEvent {
-            send(.status(change.condition), context: context)
+    /// A hub-wide event (`ConnectionRegistry.broadcast`).
+    func handle(_ event: any HubEvent) {
+        switch event {
+        case is HubShutdownEvent:
+            close(code: .goingAway, reason: "server shutting down")
+        case let change as FeedConditionEvent:
+            guard isOpen, !closeSent else { return }
+            send(.status(change.condition))
             writer.flush()
-        } else if event is FeedRestartedEvent {
+        case is FeedRestartedEvent:
             // 1012 (service restart, IANA registry): the client reconnects and re-bases on the new
             // epoch's snapshots; its old seqs say nothing about the new numbering.
-            close(context: context, code: WebSocketErrorCode(codeNumber: 1012), reason: "feed restarted: new epoch")
-        } else {
-            context.fireUserInboundEventTriggered(event)
+            close(code: WebSocketErrorCode(codeNumber: 1012), reason: "feed restarted: new epoch")
+        default:
+            break
         }
     }
 
     // MARK: Backpressure
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        // Judge by the state now, not by which way the event says it went: NIO reports changes
-        // after the fact, and a quick full-then-drained can arrive as a single event, or none.
-        let isWritable = context.channel.isWritable
+    /// The connection's backlog crossed its high-water mark, one way or the other.
+    func writabilityChanged() {
+        // Judge by the state now, not by which way the change went: NIO reports changes after the
+        // fact, and a quick full-then-drained can arrive as a single event, or none.
+        let isWritable = connection.isWritable
         switch backlog.writability(isWritable, now: .now()) {
         case .filled:
             hub.metrics.backloggedConnections.wrappingIncrement(ordering: .relaxed)
@@ -161,137 +170,134 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
             // The client read what we queued: as good a sign of life as a pong.
             liveness.heardFrom(at: .now())
             if subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
-            readIfHeld(context: context)
+            readIfHeld()
         case .none:
             if isWritable, subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
         }
-        context.fireChannelWritabilityChanged()
     }
 
-    func read(context: ChannelHandlerContext) {
-        if readGate.mayRead(backlogFull: backlog.isFull, requestsWaiting: pacing.hasWaiting, closing: closeSent) {
-            context.read()
-        }
+    /// Whether the transport may read now (`ReadGate`); if not, the session asks for the read with
+    /// `SubscriberConnection.resumeReading` once it may.
+    func mayRead() -> Bool {
+        readGate.mayRead(backlogFull: backlog.isFull, requestsWaiting: pacing.hasWaiting, closing: closeSent)
     }
 
     /// Something that held reads cleared: the held read asks the gate again.
-    private func readIfHeld(context: ChannelHandlerContext) {
-        if readGate.takeHeld() { read(context: context) }
+    private func readIfHeld() {
+        if readGate.takeHeld() { connection.resumeReading() }
     }
 
-    /// Bytes queued in the hub for this connection (NIO's outbound buffer).
-    private func backlogBytes(context: ChannelHandlerContext) -> Int {
-        (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-    }
-
-    private func evictIfHopeless(context: ChannelHandlerContext, now: NIODeadline) {
+    private func evictIfHopeless(now: NIODeadline) {
         guard !closeSent, backlog.isFull else { return }
-        let bytes = backlogBytes(context: context)
+        let bytes = connection.backlogBytes
         guard let rule = backlog.evictionRule(now: now, backlogBytes: bytes) else { return }
         hub.metrics.slowConsumerEvictions.wrappingIncrement(ordering: .relaxed)
         hub.logger.notice("evicting slow consumer", metadata: [
-            "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")", "rule": "\(rule)",
+            "remote": "\(remote.map { "\($0)" } ?? "?")", "rule": "\(rule)",
             "backlog_bytes": "\(bytes)", "stale_symbols": "\(subscriber.staleCount)",
             "dropped": "\(subscriber.dropped)",
         ])
         // The close frame queues behind the backlog; a client that reads again soon still gets it.
-        close(context: context, code: SlowConsumerPolicy.closeCode, reason: SlowConsumerPolicy.closeReason,
-              grace: backlog.closeGrace)
+        close(code: SlowConsumerPolicy.closeCode, reason: SlowConsumerPolicy.closeReason, grace: backlog.closeGrace)
     }
 
     // MARK: Inbound
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    /// One whole frame from the client (continuations merged, payload inflated and unmasked).
+    func received(_ frame: WebSocketFrame) {
         liveness.heardFrom(at: .now())
-        let frame = unwrapInboundIn(data)
         // Every frame but a Close takes a request token: a ping costs an answer and a flush, so a
         // ping flood is a request flood (closed with 1008 like any other).
-        if frame.opcode != .connectionClose, !closeSent, !takeRequestToken(context: context) { return }
-        switch control.receive(frame, context: context) {
+        if frame.opcode != .connectionClose, !closeSent, !takeRequestToken() { return }
+        switch control.classify(frame) {
         case .message(let frame):
             guard frame.opcode == .text else {
-                reject(ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"), context: context)
+                reject(ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"))
                 return
             }
             if let now = pacing.arrived(frame.unmaskedData) {
-                handleText(now, context: context)
+                handleText(now)
             } else {
-                scheduleResumeIfNeeded(context: context)
+                scheduleResumeIfNeeded()
             }
-        case .pong, .handled, .ping:  // `receive` has written the pong of a ping
+        case .ping(let payload):
+            // Flushed once per read burst (`readBurstEnded`): a burst of pings is one socket write.
+            connection.writeControl(.pong, payload: payload)
+        case .pong, .handled:
             break
         case .peerClosed(let reply):
             if closeReason == nil { closeReason = "closed by the client" }
-            close(context: context, code: reply, reason: "")
+            close(code: reply, reason: "")
         case .violation(let reason):
-            violation(context: context, code: .protocolError, reason: reason)
+            violation(code: .protocolError, reason: reason)
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    /// The transport read all it had for now.
+    func readBurstEnded() {
         pacing.passEnded()
-        context.flush()  // the pongs of this burst (`WebSocketControl`)
-        context.fireChannelReadComplete()
+        connection.flush()  // the pongs of this burst
     }
 
     /// Every message takes a token on arrival (a `TokenBucket`); a client out of them is closed.
-    private func takeRequestToken(context: ChannelHandlerContext) -> Bool {
+    private func takeRequestToken() -> Bool {
         guard !requestRate.take(now: .now()) else { return true }
         hub.metrics.rateLimited.wrappingIncrement(ordering: .relaxed)
         hub.logger.notice("closing a subscriber that sends requests too fast", metadata: [
             "remote": "\(remote.map { "\($0)" } ?? "?")", "per_second": "\(requestRate.perSecond)", "burst": "\(Int(requestRate.burst))",
         ])
-        close(context: context, code: .policyViolation, reason: "too many requests")
+        close(code: .policyViolation, reason: "too many requests")
         return false
     }
 
-    private func scheduleResumeIfNeeded(context: ChannelHandlerContext) {
+    private func scheduleResumeIfNeeded() {
         guard pacing.needsResume() else { return }
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: RequestPacing.resumeDelay) { loopBound.value.answerWaitingRequests() }
+        let eventLoop = connection.eventLoop
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.scheduleTask(in: RequestPacing.resumeDelay) { loopBound.value.answerWaitingRequests() }
     }
 
     /// The next batch of waiting requests (`RequestPacing`), then reading again once none waits.
     private func answerWaitingRequests() {
         let batch = pacing.resume()
-        guard let context, !closeSent else { return }
+        guard isOpen, !closeSent else { return }
         for request in batch where !closeSent {
-            handleText(request, context: context)
+            handleText(request)
         }
         if pacing.hasWaiting {
-            scheduleResumeIfNeeded(context: context)
+            scheduleResumeIfNeeded()
         } else {
-            readIfHeld(context: context)
+            readIfHeld()
         }
     }
 
-    private func handleText(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+    private func handleText(_ payload: ByteBuffer) {
         guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
-            violation(context: context, code: .dataInconsistentWithMessage, reason: "text frame is not valid UTF-8")
+            violation(code: .dataInconsistentWithMessage, reason: "text frame is not valid UTF-8")
             return
         }
         switch ClientMessage.parse(payload.readableBytesView, limits: limits) {
         case .failure(let error):
-            reject(error, context: context)
+            reject(error)
         case .success(let message):
-            handle(message, context: context)
+            handle(message)
         }
         writer.flush()
-        evictIfHopeless(context: context, now: .now())
+        evictIfHopeless(now: .now())
     }
 
-    private func handle(_ request: ClientMessage, context: ChannelHandlerContext) {
+    private func handle(_ request: ClientMessage) {
         if case let .auth(id, token) = request {
-            refreshToken(token, id: id, context: context)
+            refreshToken(token, id: id)
             return
         }
-        switch requests.answer(request, entitlement: grant.symbols, backlogBytes: { backlogBytes(context: context) }) {
+        switch requests.answer(request, entitlement: grant.symbols, backlogBytes: { connection.backlogBytes }) {
         case .success(let answers):
             for answer in answers {
-                if case .error(let error) = answer { reject(error, context: context) } else { send(answer, context: context) }
+                if case .error(let error) = answer { reject(error) } else { send(answer) }
             }
         case .failure(let error):
-            reject(error, context: context)
+            reject(error)
         }
     }
 
@@ -299,56 +305,55 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
 
     /// `{"op":"auth"}`: checks the new token off the loop, then puts it in force, if it is good and
     /// for the same subject. Subscriptions it no longer grants end, named in a `not_entitled` error.
-    private func refreshToken(_ token: String, id: Int64?, context: ChannelHandlerContext) {
+    private func refreshToken(_ token: String, id: Int64?) {
         guard let verifier = hub.configuration.auth else {
-            reject(ProtocolError(id: id, code: .invalidToken, message: "this hub does not use access tokens"), context: context)
+            reject(ProtocolError(id: id, code: .invalidToken, message: "this hub does not use access tokens"))
             return
         }
         guard !checkingToken else {
-            reject(ProtocolError(id: id, code: .invalidRequest, message: "one auth request at a time: wait for the answer to the last"),
-                   context: context)
+            reject(ProtocolError(id: id, code: .invalidRequest, message: "one auth request at a time: wait for the answer to the last"))
             return
         }
         checkingToken = true
-        verifier.verify(token, on: context.eventLoop).assumeIsolated().whenSuccess { [self] result in
+        verifier.verify(token, on: connection.eventLoop).assumeIsolated().whenSuccess { [self] result in
             checkingToken = false
             tokenVerified(result, id: id)
         }
     }
 
     private func tokenVerified(_ result: Result<AccessGrant, TokenRefusal>, id: Int64?) {
-        guard let context, !closeSent else { return }
+        guard isOpen, !closeSent else { return }
         switch result {
         case .failure(let refusal):
-            reject(ProtocolError(id: id, code: refusal == .expired ? .tokenExpired : .invalidToken, message: refusal.message), context: context)
+            reject(ProtocolError(id: id, code: refusal == .expired ? .tokenExpired : .invalidToken, message: refusal.message))
         case .success(let fresh) where fresh.subject != grant.subject:
-            reject(ProtocolError(id: id, code: .invalidToken, message: "the token is for another subject"), context: context)
+            reject(ProtocolError(id: id, code: .invalidToken, message: "the token is for another subject"))
         case .success(let fresh):
             grant = fresh
             let revoked = requests.revokeUngranted(by: fresh.symbols)
-            send(.authenticated(id: id, expiresAt: fresh.expiresAtMilliseconds ?? 0), context: context)
+            send(.authenticated(id: id, expiresAt: fresh.expiresAtMilliseconds ?? 0))
             if revoked.isEmpty {
                 writer.flush()
             } else {
-                reject(.notEntitled(revoked, id: id), context: context)
+                reject(.notEntitled(revoked, id: id))
             }
         }
     }
 
     // MARK: Outbound
 
-    private func send(_ message: ServerMessage, context: ChannelHandlerContext) {
+    private func send(_ message: ServerMessage) {
         // Updates corked for this connection go first: an answer must not overtake them.
         fanout.releaseCorked(subscriber)
         subscriber.wroteSinceLastCheck = true
-        writer.write(fanout.encode(WebSocketFrameBuilder.text(message, allocator: context.channel.allocator), for: subscriber))
+        writer.write(fanout.encode(WebSocketFrameBuilder.text(message, allocator: connection.allocator), for: subscriber))
     }
 
-    private func reject(_ error: ProtocolError, context: ChannelHandlerContext) {
+    private func reject(_ error: ProtocolError) {
         hub.metrics.requestErrors.wrappingIncrement(ordering: .relaxed)
         if error.code == .notEntitled { hub.metrics.entitlementRefusals.wrappingIncrement(ordering: .relaxed) }
         hub.logger.debug("request rejected", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
-        send(.error(error), context: context)
+        send(.error(error))
         writer.flush()
     }
 
@@ -357,53 +362,56 @@ final class SubscriberSession: ChannelDuplexHandler, WebSocketSession, KeepAlive
     /// Twice a second (`KeepAliveSweep`): heartbeat, ping, or close, as `liveness` decides; eviction
     /// if the backlog is hopeless; and the close of a connection whose token lapsed.
     func checkLiveness(now: NIODeadline) {
-        guard let context, !closeSent else { return }
+        guard isOpen, !closeSent else { return }
         if grant.hasExpired(at: now) {
             hub.metrics.tokenExpiries.wrappingIncrement(ordering: .relaxed)
             hub.logger.info("closing a subscriber whose token expired", metadata: ["subject": "\(grant.subject ?? "-")"])
-            close(context: context, code: Self.tokenExpiredCode, reason: "token expired")
+            close(code: Self.tokenExpiredCode, reason: "token expired")
             return
         }
-        evictIfHopeless(context: context, now: now)
+        evictIfHopeless(now: now)
         guard !closeSent else { return }
         let wrote = subscriber.wroteSinceLastCheck
         subscriber.wroteSinceLastCheck = false
         if liveness.heartbeatDue(now: now, wroteSinceLastCheck: wrote, backlogFull: backlog.isFull) {
-            send(.heartbeat(timestamp: .now()), context: context)
+            send(.heartbeat(timestamp: .now()))
             writer.flush()
             subscriber.wroteSinceLastCheck = false
         }
-        switch liveness.pingAction(now: now, backlogFull: backlog.isFull, backlogBytes: { backlogBytes(context: context) }) {
+        switch liveness.pingAction(now: now, backlogFull: backlog.isFull, backlogBytes: { connection.backlogBytes }) {
         case .none:
             break
         case .ping:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "tickerhub"))), promise: nil)
+            connection.writeControl(.ping, payload: ByteBuffer(string: "tickerhub"))
+            connection.flush()
         case .timedOut:
             hub.metrics.pingTimeouts.wrappingIncrement(ordering: .relaxed)
-            hub.logger.info("closing unresponsive subscriber", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
-            close(context: context, code: .goingAway, reason: "ping timeout")
+            hub.logger.info("closing unresponsive subscriber", metadata: ["remote": "\(remote.map { "\($0)" } ?? "?")"])
+            close(code: .goingAway, reason: "ping timeout")
         }
     }
 
     // MARK: Closing
 
-    func violation(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
+    /// Closes the connection for a protocol violation (`code`), logged and counted.
+    func violation(code: WebSocketErrorCode, reason: String) {
         hub.metrics.protocolViolations.wrappingIncrement(ordering: .relaxed)
-        hub.logger.info("protocol violation", metadata: ["reason": "\(reason)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
-        close(context: context, code: code, reason: reason)
+        hub.logger.info("protocol violation", metadata: ["reason": "\(reason)", "remote": "\(remote.map { "\($0)" } ?? "?")"])
+        close(code: code, reason: reason)
     }
 
     /// Sends a close frame once; see `WebSocketControl`.
-    func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String, grace: TimeAmount? = nil) {
-        guard control.markCloseSent() else { return }
+    func close(code: WebSocketErrorCode, reason: String, grace: TimeAmount? = nil) {
+        guard isOpen, control.markCloseSent() else { return }
         pacing.drop()
         if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
         keepAlive.remove(self)
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
-        CloseHandshake.send(code: code, reason: reason, context: context, grace: grace ?? hub.configuration.closeGrace)
+        connection.sendClose(CloseHandshake.payload(code: code, reason: reason, allocator: connection.allocator),
+                             grace: grace ?? hub.configuration.closeGrace)
         // Read (and ignore) what the client still sends; see `ReadGate`.
-        readIfHeld(context: context)
+        readIfHeld()
     }
 }
 
