@@ -133,11 +133,11 @@ bench-e2e: release wsload
 
 ## CI: the harness's quick run into a scratch folder, so it cannot rot, and the admission rule: it
 ## fails if TickerHub does not admit all 3,000 clients of its quick load (timings are not checked).
-## TickerHub and the floor (its yardstick, built here): the other peers add minutes to every commit
+## TickerHub on both transports and the floor (its yardstick, built here): the other peers add minutes to every commit
 ## and no coverage of this repository's code; `make bench-e2e` runs them all, side by side.
 bench-e2e-smoke: release wsload
 	@scripts/bootstrap.sh bench
-	.venv/bin/python Benchmarks/e2e/run.py --quick --servers tickerhub,floor \
+	.venv/bin/python Benchmarks/e2e/run.py --quick --servers tickerhub,tickerhub-owned,floor \
 	  --out $$(mktemp -d /tmp/tickerhub-e2e-smoke.XXXXXX)
 
 ## A hub's memory under every attack of IntegrationTests/attacker.py at once for 60 s, against a

@@ -94,6 +94,7 @@ let package = Package(
             name: "TickerHub",
             dependencies: [
                 "AccessControl",
+                "EpollTransport",
                 "FeedModel",
                 "FanoutEngine",
                 "NATSClient",

@@ -15,6 +15,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(os.environ.get("TICKERHUB_BIN_DIR", ROOT / ".build" / "debug"))
+# HUB_TEST_TRANSPORT=owned runs every hub that can on the owned transport (not with TLS or
+# NATS, which stay on NIO): the same tests, against the other path from a ready frame to the socket.
+TEST_TRANSPORT = os.environ.get("HUB_TEST_TRANSPORT")
+_NIO_ONLY_FLAGS = {"--tls-cert", "--publish-nats", "--transport", "--config"}
+
+
+def transport_args(args) -> list[str]:
+    if not TEST_TRANSPORT or any(arg in _NIO_ONLY_FLAGS for arg in args):
+        return []
+    if any(str(arg).startswith("nats://") for arg in args):
+        return []
+    return ["--transport", TEST_TRANSPORT]
 
 
 class Hub:
@@ -25,7 +37,7 @@ class Hub:
         self.log = tempfile.NamedTemporaryFile(prefix="tickerhub-", suffix=".log", delete=False)
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files)) if open_files else None
         self.process = subprocess.Popen(
-            [str(BIN_DIR / "tickerhub"), "--port", str(port), "--event-loops", "2", *args],
+            [str(BIN_DIR / "tickerhub"), "--port", str(port), "--event-loops", "2", *transport_args(args), *args],
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit,
         )
         deadline = time.time() + 30

@@ -200,5 +200,8 @@ class Floor(Server):
 
 
 def all_servers(python: str) -> dict:
-    servers = [TickerHub(), Floor(), NodeWS(), GoGorilla(), PythonWebsockets(python), Hummingbird()]
+    # tickerhub-owned: the same hub with subscribers on its own epoll loops (--transport owned), so
+    # that the two paths from a ready frame to the socket are compared in the same run.
+    servers = [TickerHub(), TickerHub(extra_args=["--transport", "owned"], name="tickerhub-owned"), Floor(), NodeWS(),
+               GoGorilla(), PythonWebsockets(python), Hummingbird()]
     return {server.name: server for server in servers}

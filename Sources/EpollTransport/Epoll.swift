@@ -27,6 +27,11 @@ public struct EpollEvents: OptionSet, Sendable {
     public static let peerClosed = EpollEvents(rawValue: EPOLLRDHUP.rawValue)
     public static let error = EpollEvents(rawValue: EPOLLERR.rawValue)
     public static let hangUp = EpollEvents(rawValue: EPOLLHUP.rawValue)
+    /// Report a change of state once, not for as long as it lasts: a reader reads until the socket
+    /// has nothing more (or remembers that it stopped early), and a writer hears `writable` only
+    /// after the socket was full. One registration then serves a connection's whole life, with no
+    /// `epoll_ctl` per full or drained buffer.
+    public static let edgeTriggered = EpollEvents(rawValue: EPOLLET.rawValue)
 }
 
 /// One epoll instance: the thinnest layer over its system calls, so that everything above it reads

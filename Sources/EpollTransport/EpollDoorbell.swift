@@ -11,21 +11,26 @@ import Glibc
 /// Rings between two polls coalesce into one call: the eventfd's counter is read (reset) before
 /// `action` runs, so a ring during `action` is a new call.
 public final class EpollDoorbell: EpollSource, @unchecked Sendable {
-    // @unchecked: `descriptor` is immutable; `action` is only called on the loop.
+    // @unchecked: `descriptor` is immutable; `action` is set once on the loop and only called there.
     private let descriptor: CInt
-    private let action: () -> Void
+    private var action: (() -> Void)?
 
-    /// Registers with `loop`; call on the loop.
-    public init(loop: EpollLoop, action: @escaping () -> Void) throws {
-        loop.assertInEventLoop()
+    /// The bell, from any thread; it rings nothing until `attach`, but rings before it are kept.
+    public init() throws(SystemCallError) {
         descriptor = eventfd(0, CInt(EFD_NONBLOCK | EFD_CLOEXEC))
         guard descriptor >= 0 else { throw SystemCallError("eventfd", errno: errno) }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Registers with `loop`, which calls `action` whenever the bell rang; call once, on the loop.
+    public func attach(to loop: EpollLoop, action: @escaping () -> Void) throws(SystemCallError) {
+        loop.assertInEventLoop()
+        precondition(self.action == nil, "a doorbell is attached once")
         self.action = action
         let source = loop.addSource(self)
         try loop.register(descriptor, events: .readable, source: source, token: 0)
     }
-
-    deinit { close(descriptor) }
 
     /// From any thread.
     public func ring() {
@@ -36,6 +41,6 @@ public final class EpollDoorbell: EpollSource, @unchecked Sendable {
     public func ready(token: UInt64, events: EpollEvents) {
         var count: UInt64 = 0
         _ = read(descriptor, &count, 8)
-        action()
+        action?()
     }
 }

@@ -22,8 +22,9 @@ public struct HandedOverSocket: Sendable {
 ///   the duplicate keeps the socket open, no FIN is sent and the peer notices nothing;
 /// - whatever bytes reached this handler meanwhile travel with the duplicate.
 ///
-/// Installed first in the pipeline (next to the head), so that it sees the raw bytes before any
-/// decoder, and it passes none of them on. The caller must make sure nothing is still queued for
+/// Installed where it sees the raw bytes, with no decoder in front of it (first in a plain pipeline;
+/// right after the upgrade handler in an upgraded one, so that the bytes it replays reach it too),
+/// and it passes none of them on. The caller must make sure nothing is still queued for
 /// writing in NIO: a channel's pending writes are failed when it closes.
 public final class SocketHandover: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer

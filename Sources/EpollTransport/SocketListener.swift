@@ -23,6 +23,7 @@ public final class SocketListener: EpollSource, @unchecked Sendable {
     private let descriptor: CInt
     private let acceptsPerWake: Int
     private let accepted: (CInt) -> Void
+    private let exhausted: (CInt) -> Void
     private var source: UInt8 = 0
     private var paused = false
     private var closed = false
@@ -32,12 +33,14 @@ public final class SocketListener: EpollSource, @unchecked Sendable {
     public let port: Int
 
     /// Listens on `host:port` (IPv4 dotted quad); call on the loop.
+    /// `exhausted` is told each time the listener pauses, with the errno (for the log and a metric).
     public init(loop: EpollLoop, host: String, port: Int, backlog: CInt = 4096, acceptsPerWake: Int = 256,
-                accepted: @escaping (CInt) -> Void) throws {
+                exhausted: @escaping (CInt) -> Void = { _ in }, accepted: @escaping (CInt) -> Void) throws {
         loop.assertInEventLoop()
         self.loop = loop
         self.acceptsPerWake = acceptsPerWake
         self.accepted = accepted
+        self.exhausted = exhausted
         let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemCallError("socket", errno: errno) }
         var one: CInt = 1
@@ -85,7 +88,9 @@ public final class SocketListener: EpollSource, @unchecked Sendable {
             case EINTR, ECONNABORTED, EPROTO:
                 continue
             case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                let error = errno
                 pauseAccepting()
+                exhausted(error)
                 return
             default:
                 return  // level-triggered: a lasting error shows up again on the next turn

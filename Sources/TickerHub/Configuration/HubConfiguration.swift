@@ -48,6 +48,10 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// Raise it on a machine with cores to spare for the hub: a second loop then delivered 20–30%
     /// more under overload, at a lower p99.
     var eventLoops = 1
+    /// What carries subscribers once their handshake is done: NIO channels, or the hub's own epoll
+    /// loops (`OwnedConnections`), which cost less per write and per connection (Benchmarks/ANALYSIS.md,
+    /// "The socket path"). HTTP, handshakes, publishers and TLS stay on NIO either way.
+    var transport = SubscriberTransport.nio
     /// Default idle time before a `heartbeat` message, for connections that do not choose one
     /// (`/ws?heartbeat=MS`); 0: none. Off by default: at thousands of quiet connections, heartbeats
     /// were five times the market data; pings find dead links without them.
@@ -153,6 +157,7 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms max-header=\(maxHeaderBytes)B"
         text += " max-connections=\(connectionLimits.maxConnections) per-ip=\(connectionLimits.maxConnectionsPerIP)"
         text += " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"
+        text += " transport=\(transport.rawValue)"
         text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
         if let adminPort { text += " admin=\(adminHost):\(adminPort)" }
@@ -196,4 +201,12 @@ extension TimeAmount {
 
 extension Duration {
     var inMilliseconds: Double { Double(self / .microseconds(1)) / 1000 }
+}
+
+/// What carries subscribers after their handshake (`--transport`).
+enum SubscriberTransport: String, Sendable, CaseIterable {
+    /// A NIO channel per subscriber.
+    case nio
+    /// The hub's own epoll loops (`EpollTransport`); not with TLS.
+    case owned
 }

@@ -79,6 +79,13 @@ final class RequestGrant {
     /// A browser's handshake the gate refused: it is upgraded and closed at once with this code, so
     /// the page learns why (a browser shows an HTTP refusal as close 1006, nothing more).
     var refusedInBand: RefusedHandshake?
+    /// The connection's place in the limits, once the gate admitted it (nil on an uncounted listener);
+    /// handed over with the socket when the owned transport takes a subscriber (`ConnectionPlace`).
+    var place: ConnectionPlace?
+    /// Set when the WebSocket upgrader accepted the request: NIO then removes the HTTP decoder, and
+    /// the bytes a client sent right behind the request come through as raw bytes, no longer HTTP
+    /// parts. `AdmissionGate` sits between the two and passes everything on from then.
+    var upgrading = false
 }
 
 /// Why a browser's WebSocket handshake was refused, as the Close it gets right after the upgrade:

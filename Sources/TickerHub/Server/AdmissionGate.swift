@@ -117,10 +117,18 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         place = .admitted
-        context.channel.closeFuture.whenComplete { _ in limits.release(key) }
+        let held = ConnectionPlace(limits: limits, key: key)
+        grant.place = held
+        context.channel.closeFuture.whenComplete { _ in held.channelClosed() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Past an accepted upgrade nothing is a request head (NIO's upgrade handler holds whatever
+        // follows); what comes may be raw bytes, which must not be read as HTTP parts.
+        guard !grant.upgrading else {
+            context.fireChannelRead(data)
+            return
+        }
         switch state {
         case .refusing:
             return

@@ -8,7 +8,7 @@ import NIOWebSocket
 /// pipeline is:
 ///
 ///     head ─ RawFrameWriter ─ [WebSocketFrameEncoder] ─ [WebSocketFrameDecoder] ─ MessageAssembler
-///          ─ SubscriberSession | IngestSession
+///          ─ SubscriberChannelHandler (a SubscriberSession) | IngestSession
 ///
 /// A subscriber's frames are limited to `--max-client-message-bytes` (64 KiB) from their header on;
 /// a publisher's decoder is swapped for one that takes its megabyte batches.
@@ -21,7 +21,9 @@ enum ConnectionPipeline {
     static let routerName = "tickerhub.http-routes"
     static let tlsName = "tickerhub.tls"
 
-    static func configure(_ channel: any Channel, hub: Hub, routes: HTTPRoutes) throws {
+    /// `ownedDescriptor`: the connection's descriptor, when the owned transport accepted it
+    /// (`OwnedListener`); a subscriber is then handed over to it once upgraded (`OwnedHandover`).
+    static func configure(_ channel: any Channel, hub: Hub, routes: HTTPRoutes, ownedDescriptor: CInt? = nil) throws {
         if let tls = hub.configuration.tls {
             try channel.pipeline.syncOperations.addHandler(tls.makeHandler(), name: tlsName)
         }
@@ -44,13 +46,16 @@ enum ConnectionPipeline {
             automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
             shouldUpgrade: { channel, head in
                 let decision = admission.decide(head, grant: requestGrant.value.grant, refusedInBand: requestGrant.value.refusedInBand)
-                return channel.eventLoop.makeSucceededFuture(decision == .refuse ? nil : ConnectionAdmission.responseHeaders(for: decision))
+                guard decision != .refuse else { return channel.eventLoop.makeSucceededFuture(nil) }
+                requestGrant.value.upgrading = true
+                return channel.eventLoop.makeSucceededFuture(ConnectionAdmission.responseHeaders(for: decision))
             },
             upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
                     let grant = requestGrant.value.grant
                     let decision = admission.decide(head, grant: grant, refusedInBand: requestGrant.value.refusedInBand)
-                    try configureUpgraded(channel, decision: decision, grant: grant ?? .open, hub: hub)
+                    try configureUpgraded(channel, decision: decision, grant: grant ?? .open, place: requestGrant.value.place,
+                                          ownedDescriptor: ownedDescriptor, hub: hub)
                 }
             }
         )
@@ -90,11 +95,17 @@ enum ConnectionPipeline {
         }, name: routerName)
     }
 
-    private static func configureUpgraded(_ channel: any Channel, decision: ConnectionAdmission.Decision, grant: AccessGrant, hub: Hub) throws {
+    private static func configureUpgraded(_ channel: any Channel, decision: ConnectionAdmission.Decision, grant: AccessGrant,
+                                          place: ConnectionPlace?, ownedDescriptor: CInt?, hub: Hub) throws {
         let sync = channel.pipeline.syncOperations
         let configuration = hub.configuration
         switch decision {
         case .subscriber(let deflate, let zstd, let options):
+            if let ownedDescriptor, let connections = hub.nextOwnedConnections() {
+                try OwnedHandover.install(in: channel, descriptor: ownedDescriptor, to: connections,
+                                          encoding: SubscriberEncoding(deflate: deflate, zstd: zstd), options: options, grant: grant, place: place)
+                return
+            }
             let writer = RawFrameWriter()
             // Next to the head, or to the TLS handler: the frames it writes must still be encrypted.
             let tlsHandler = try? sync.context(name: tlsName).handler
@@ -104,13 +115,8 @@ enum ConnectionPipeline {
             let loopInflater = hub.inflater(for: channel.eventLoop)
             let inflater: (() -> MessageInflater?)? = deflate == nil ? nil : { loopInflater.shared() }
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: configuration.maxClientFragments, inflater: inflater))
-            let encoding: MessageEncoding = switch deflate {
-            case nil: zstd ? .zstd : .plain
-            case let agreement? where agreement.usesSharedFrames && configuration.deflate == .shared: .sharedDeflate
-            case let agreement?: .dedicatedDeflate(try MessageDeflater(contextTakeover: !agreement.serverNoContextTakeover,
-                                                                       windowBits: agreement.serverWindowBits, memoryLevel: 4))
-            }
-            try sync.addHandler(SubscriberSession(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding,
+            let encoding = try SubscriberEncoding(deflate: deflate, zstd: zstd).messageEncoding(configuration: configuration)
+            try sync.addHandler(SubscriberChannelHandler(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding,
                                                   options: options, grant: grant))
         case .publisher(let symbols):
             try allowLargerFrames(upTo: configuration.ingest.maxMessageBytes, in: channel)

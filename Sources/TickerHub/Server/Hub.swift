@@ -1,3 +1,4 @@
+import EpollTransport
 import FanoutEngine
 import FeedModel
 import Logging
@@ -13,8 +14,8 @@ import Glibc
 /// The composition root: builds the engine (ring, publisher, one fan-out consumer per socket loop),
 /// the feed source and the listener, and tears them down in order.
 ///
-/// Threads: `socketLoops` run connections and their fan-out consumers, and the first of them is also
-/// the ring's single writer (the publisher and the simulated feed's timer). Why not a thread of its
+/// Threads: the subscriber loops run subscribers and their fan-out consumers, and the first of them
+/// is also the ring's single writer (the publisher and the simulated feed's timer). Why not a thread of its
 /// own: encoding a tick costs about a microsecond, while every batch handed to another thread costs
 /// a wake-up and a context switch on each side, which at light load was most of the difference in
 /// CPU per delivery; and the loop that publishes drains its own consumer in the same task, with no
@@ -42,7 +43,13 @@ final class Hub: Sendable {
     private let keepAliveSweeps: [ObjectIdentifier: KeepAliveSweep]
     /// One inflater per socket loop for its subscribers' compressed requests.
     private let inflaters: [ObjectIdentifier: LoopInflater]
+    /// NIO's loops: every connection with `--transport nio`; with `--transport owned`, HTTP, the
+    /// handshakes, publishers and the echo listener (one loop).
     private let socketLoops: MultiThreadedEventLoopGroup
+    /// `--transport owned`: the loops that carry subscribers after their handshake; empty with NIO.
+    private let ownedLoops: [EpollLoop]
+    /// The loops that carry subscribers (and their fan-out consumers): `ownedLoops`, or NIO's.
+    private let subscriberLoops: [any EventLoop]
     private let state = Mutex(State())
 
     private struct State {
@@ -50,6 +57,10 @@ final class Hub: Sendable {
         var adminChannel: (any Channel)?
         var doorbellChannels: [any Channel] = []
         var echoChannel: (any Channel)?
+        /// `--transport owned`: the listeners, and each owned loop's connections (same order as `ownedLoops`).
+        var ownedListeners: [OwnedListener] = []
+        var ownedConnections: [OwnedConnections] = []
+        var nextOwned = 0
     }
 
     init(configuration: HubConfiguration, logger: Logger, prometheus: PrometheusMetrics = PrometheusMetrics()) {
@@ -59,8 +70,13 @@ final class Hub: Sendable {
         connectionLimits = ConnectionLimits(configuration: configuration.connectionLimits)
         publisherQuotas = PublisherQuotas(limit: configuration.ingest.maxNewSymbolsPerPublisher)
         authentication = configuration.auth.map { RequestAuthentication(verifier: $0, ingestCredential: configuration.ingest.credential) }
-        socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
-        let loops = Array(socketLoops.makeIterator())
+        let owned = configuration.transport == .owned
+        socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: owned ? 1 : configuration.eventLoops)
+        ownedLoops = owned ? (0..<configuration.eventLoops).map { index in
+            do { return try EpollLoop(name: "tickerhub-owned-\(index)") } catch { fatalError("cannot start an owned event loop: \(error)") }
+        } : []
+        let loops: [any EventLoop] = owned ? ownedLoops : Array(socketLoops.makeIterator())
+        subscriberLoops = loops
         engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: loops[0])
         feedStatus = FeedStatusBoard(connections: connections, logger: logger)
         publication = FeedSources.publication(configuration, publisher: engine.publisher, logger: logger)
@@ -86,16 +102,45 @@ final class Hub: Sendable {
     func start() async throws -> Int {
         var doorbellChannels: [any Channel] = []
         for (fanout, doorbell) in zip(engine.allFanouts, engine.doorbells) {
-            doorbellChannels.append(try await doorbell.attach(to: fanout))
+            if let channel = try await doorbell.attach(to: fanout) { doorbellChannels.append(channel) }
         }
-        let channel = try await bind(role: configuration.adminPort == nil ? .combined : .publicOnly,
-                                     host: configuration.host, port: configuration.port)
+        var ownedConnections: [OwnedConnections] = []
+        for loop in ownedLoops {
+            let connections = try await loop.submit { OwnedConnections(loop: loop, hub: self) }.get()
+            self.connections.add(connections)
+            ownedConnections.append(connections)
+        }
+        state.withLock { $0.ownedConnections = ownedConnections }
+        let publicRole: ListenerRole = configuration.adminPort == nil ? .combined : .publicOnly
+        let port: Int
+        var channel: (any Channel)?
         var adminChannel: (any Channel)?
-        if let adminPort = configuration.adminPort {
-            adminChannel = try await bind(role: .adminOnly, host: configuration.adminHost, port: adminPort)
+        var adminPort = configuration.adminPort ?? 0
+        if let firstLoop = ownedLoops.first {
+            // Every listener accepts on the owned transport, so that each connection's descriptor is
+            // known when a subscriber's handshake completes and the socket is handed over.
+            let listener = try await OwnedListener.bind(hub: self, loop: firstLoop, nioLoops: socketLoops, role: publicRole,
+                                                        host: configuration.host, port: configuration.port)
+            port = listener.port
+            var listeners = [listener]
+            if let configuredAdminPort = configuration.adminPort {
+                let admin = try await OwnedListener.bind(hub: self, loop: firstLoop, nioLoops: socketLoops, role: .adminOnly,
+                                                         host: configuration.adminHost, port: configuredAdminPort)
+                adminPort = admin.port
+                listeners.append(admin)
+            }
+            state.withLock { $0.ownedListeners = listeners }
+        } else {
+            let bound = try await bind(role: publicRole, host: configuration.host, port: configuration.port)
+            port = bound.localAddress?.port ?? configuration.port
+            channel = bound
+            if let configuredAdminPort = configuration.adminPort {
+                let admin = try await bind(role: .adminOnly, host: configuration.adminHost, port: configuredAdminPort)
+                adminPort = admin.localAddress?.port ?? configuredAdminPort
+                adminChannel = admin
+            }
         }
         let router = HTTPRoutes(hub: self)
-        let port = channel.localAddress?.port ?? configuration.port
         var echoChannel: (any Channel)?
         if let echoPort = configuration.echoPort {
             echoChannel = try await EchoListener.bind(hub: self, group: socketLoops, routes: router, port: echoPort)
@@ -108,9 +153,9 @@ final class Hub: Sendable {
         }
         logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(feed.name)",
                                              "symbols": "\(engine.directory.count)"])
-        if let adminChannel {
+        if configuration.adminPort != nil {
             logger.info("admin listener: /metrics, /stats, /ops, /ingest", metadata: [
-                "admin_address": "\(configuration.adminHost):\(adminChannel.localAddress?.port ?? 0)",
+                "admin_address": "\(configuration.adminHost):\(adminPort)",
             ])
         }
         if let echoChannel {
@@ -155,18 +200,31 @@ final class Hub: Sendable {
 
     /// Stops accepting, closes every connection with 1001 (going away), stops the feed and the loops.
     func stop() async {
-        let (channel, adminChannel, echoChannel) = state.withLock { ($0.serverChannel, $0.adminChannel, $0.echoChannel) }
+        let (channel, adminChannel, echoChannel, listeners) = state.withLock {
+            ($0.serverChannel, $0.adminChannel, $0.echoChannel, $0.ownedListeners)
+        }
         try? await channel?.close()
         try? await adminChannel?.close()
         try? await echoChannel?.close()
+        for listener in listeners { await listener.stop() }
         await connections.closeAll()
         try? await socketLoops.shutdownGracefully()
+        for loop in ownedLoops { try? await loop.shutdownGracefully() }
         logger.info("stopped")
     }
 
     /// How often each session's keep-alive is checked: the granularity of heartbeats (sent 1 to 1.5
     /// heartbeat intervals after the last message, at the 1 s minimum), pings and slow-consumer eviction.
     static let keepAliveRound = TimeAmount.milliseconds(500)
+
+    /// The owned loop's connections that take the next subscriber handed over (round robin).
+    func nextOwnedConnections() -> OwnedConnections? {
+        state.withLock { state in
+            guard !state.ownedConnections.isEmpty else { return nil }
+            defer { state.nextOwned = (state.nextOwned + 1) % state.ownedConnections.count }
+            return state.ownedConnections[state.nextOwned]
+        }
+    }
 
     /// The consumer for the loop a connection lives on.
     func fanout(for eventLoop: any EventLoop) -> LoopFanout {
@@ -205,7 +263,7 @@ final class HubEngine: Sendable {
     private let fanouts: [ObjectIdentifier: LoopFanout]
     let allFanouts: [LoopFanout]
     /// One per fan-out consumer (same order as `allFanouts`); `Hub.start()` registers them with their loops.
-    let doorbells: [LoopDoorbell]
+    let doorbells: [any FanoutDoorbell]
 
     init(configuration: HubConfiguration, socketLoops: [any EventLoop], publisherLoop: any EventLoop) {
         directory = SymbolDirectory()
@@ -224,8 +282,13 @@ final class HubEngine: Sendable {
                                   lastValues: lastValues, counters: counters, compression: compression)
         let (ring, lastValues, counters, compression) = (self.ring, self.lastValues, self.counters, self.compression)
         // An eventfd per loop; without one the hub cannot drain at all, so failing to make one is fatal.
-        doorbells = socketLoops.map { _ in
-            do { return try LoopDoorbell() } catch { fatalError("cannot create the fan-out doorbell: \(error)") }
+        doorbells = socketLoops.map { loop in
+            do {
+                if let owned = loop as? EpollLoop { return try EpollFanoutDoorbell(loop: owned) }
+                return try LoopDoorbell()
+            } catch {
+                fatalError("cannot create the fan-out doorbell: \(error)")
+            }
         }
         let consumers = zip(socketLoops, doorbells).map { loop, doorbell in
             LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,

@@ -7,7 +7,16 @@ import Synchronization
 import Glibc
 #endif
 
-/// How the publisher's thread asks one socket loop to drain the ring: a pipe whose read end the loop
+/// How the publisher's thread asks one of its loops to drain the ring, whichever transport the loop
+/// is: a bell the loop serves among its sockets (`LoopDoorbell` on NIO, `EpollFanoutDoorbell` on the
+/// owned transport).
+protocol FanoutDoorbell: DrainSignal {
+    /// Registers the bell with `fanout`'s loop, which then calls `drainSignalled()` when it rings;
+    /// call once. Returns the channel NIO serves it with, if it is NIO's.
+    func attach(to fanout: LoopFanout) async throws -> (any Channel)?
+}
+
+/// How the publisher's thread asks one NIO socket loop to drain the ring: a pipe whose read end the loop
 /// polls together with its sockets, as a NIO pipe channel.
 ///
 /// Why not `EventLoop.execute`: NIO runs every task queued while it runs tasks before it polls its
@@ -19,7 +28,7 @@ import Glibc
 /// Ownership: NIO owns the read end (it closes it when the channel closes). This object owns the
 /// write end, which `signal()` writes to, until it is deinitialised, so a late signal never writes
 /// to a descriptor number the process has reused.
-final class LoopDoorbell: DrainSignal {
+final class LoopDoorbell: FanoutDoorbell {
     private let writeEnd: CInt
     /// Handed to NIO by `attach`, which then owns it; closed here if that never happened.
     private let readEnd: CInt
@@ -49,7 +58,7 @@ final class LoopDoorbell: DrainSignal {
 
     /// Registers the read end with `fanout`'s loop, which calls `drainSignalled()` whenever it is
     /// signalled. Call once.
-    func attach(to fanout: LoopFanout) async throws -> any Channel {
+    func attach(to fanout: LoopFanout) async throws -> (any Channel)? {
         precondition(!attached.exchange(true, ordering: .acquiringAndReleasing), "a doorbell is attached once")
         let readSide = readEnd
         do {
