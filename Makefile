@@ -59,12 +59,16 @@ tsan-tests:
 
 ## The integration tests (pytest) against the release binaries, with real third-party clients, and
 ## the client libraries' own tests (clients/python in pytest; clients/js in Node, run from pytest).
+## Hubs run on their default transport (owned); the subscriber tests run again on NIO.
 # Release, which is what `make run` and the benchmarks use (and Autobahn's compression sections
 # take a quarter of the time a debug build needs).
 integration-tests: release
 	@scripts/bootstrap.sh test
 	.venv/bin/python -m pytest -q clients/python/tests
 	TICKERHUB_BIN_DIR=$(CURDIR)/.build/release .venv/bin/python -m pytest -q IntegrationTests $(PYTEST_ARGS)
+	@echo "== the subscriber tests again with subscribers on NIO (--transport nio; TLS and NATS hubs use it anyway)"
+	HUB_TEST_TRANSPORT=nio TICKERHUB_BIN_DIR=$(CURDIR)/.build/release .venv/bin/python -m pytest -q \
+	  IntegrationTests/test_protocol.py IntegrationTests/test_slow_consumers.py IntegrationTests/test_hostile_inputs.py
 
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := .build-fuzz
@@ -137,7 +141,7 @@ bench-e2e: release wsload
 ## and no coverage of this repository's code; `make bench-e2e` runs them all, side by side.
 bench-e2e-smoke: release wsload
 	@scripts/bootstrap.sh bench
-	.venv/bin/python Benchmarks/e2e/run.py --quick --servers tickerhub,tickerhub-owned,floor \
+	.venv/bin/python Benchmarks/e2e/run.py --quick --servers tickerhub,tickerhub-nio,floor \
 	  --out $$(mktemp -d /tmp/tickerhub-e2e-smoke.XXXXXX)
 
 ## A hub's memory under every attack of IntegrationTests/attacker.py at once for 60 s, against a

@@ -15,8 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(os.environ.get("TICKERHUB_BIN_DIR", ROOT / ".build" / "debug"))
-# HUB_TEST_TRANSPORT=owned runs every hub that can on the owned transport (not with TLS or
-# NATS, which stay on NIO): the same tests, against the other path from a ready frame to the socket.
+# HUB_TEST_TRANSPORT=nio (or owned) runs every hub that can on that transport: the same tests
+# against the other path from a ready frame to the socket. Without it hubs take their default
+# (`--transport auto`: owned, or NIO with TLS or NATS).
 TEST_TRANSPORT = os.environ.get("HUB_TEST_TRANSPORT")
 _NIO_ONLY_FLAGS = {"--tls-cert", "--publish-nats", "--transport", "--config"}
 

@@ -134,7 +134,7 @@ def machine() -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 and 3,000 subscribers, 5 s per server: a few minutes")
-    parser.add_argument("--servers", default="tickerhub,tickerhub-owned,floor,node-ws,go-gorilla,python-websockets,hummingbird")
+    parser.add_argument("--servers", default="tickerhub,tickerhub-nio,floor,node-ws,go-gorilla,python-websockets,hummingbird")
     parser.add_argument("--scenarios", default="matrix,generators,symbols,rate,compression,slow,pacing,frequency,burst")
     parser.add_argument("--subscriber-counts", help="comma-separated client counts for the matrix, each at 2,000 ticks/s "
                         "(default: the issue's matrix; 1,000 and 3,000 with --quick)")
@@ -218,7 +218,7 @@ def main():
     # The admission rule: every client of every matrix load accepted, upgraded, subscribed, kept.
     starved = [f"{name}: {record['subscribedOpenAtEnd']:,} of {record['swarm']['clients']:,}"
                for name, record in records
-               if record.get("scenario") == "matrix" and record["server"] in ("tickerhub", "tickerhub-owned")
+               if record.get("scenario") == "matrix" and record["server"] in ("tickerhub", "tickerhub-nio")
                and record["subscribedOpenAtEnd"] < record["swarm"]["clients"]]
     if starved:
         sys.exit("TickerHub did not admit every client (subscribed and open at the end): " + "; ".join(starved))

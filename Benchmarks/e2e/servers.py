@@ -200,8 +200,9 @@ class Floor(Server):
 
 
 def all_servers(python: str) -> dict:
-    # tickerhub-owned: the same hub with subscribers on its own epoll loops (--transport owned), so
-    # that the two paths from a ready frame to the socket are compared in the same run.
-    servers = [TickerHub(), TickerHub(extra_args=["--transport", "owned"], name="tickerhub-owned"), Floor(), NodeWS(),
+    # tickerhub-nio: the same hub with subscribers on NIO channels (--transport nio) instead of its
+    # own epoll loops (the default), so that the two paths from a ready frame to the socket are
+    # compared in the same run.
+    servers = [TickerHub(), TickerHub(extra_args=["--transport", "nio"], name="tickerhub-nio"), Floor(), NodeWS(),
                GoGorilla(), PythonWebsockets(python), Hummingbird()]
     return {server.name: server for server in servers}

@@ -13,18 +13,25 @@ import Glibc
 @Suite(.serialized) struct OwnedTransportTests {
     @Test func aSubscriberIsServedHandedOverAndForgotten() async throws {
         try await withHub({ $0.transport = .owned }) { hub, base in
-            let client = try BlockingWebSocketClient(port: base.port!)
-            #expect(try client.readText().contains(#""type":"welcome""#))
-            try client.sendText(#"{"op":"subscribe","symbols":["AAPL"],"id":1}"#)
-            var types: Set<String> = []
-            while !types.isSuperset(of: ["ack", "snapshot", "quote"]) {
-                let text = try client.readText()
-                for type in ["ack", "snapshot", "quote"] where text.contains(#""type":"\#(type)""#) { types.insert(type) }
+            let client = try await onOwnThread { try BlockingWebSocketClient(port: base.port!) }
+            #expect(try await onOwnThread { try client.readText() }.contains(#""type":"welcome""#))
+            let seen = try await onOwnThread { () throws -> Set<String> in
+                try client.sendText(#"{"op":"subscribe","symbols":["AAPL"],"id":1}"#)
+                var types: Set<String> = []
+                while !types.isSuperset(of: ["ack", "snapshot", "quote"]) {
+                    let text = try client.readText()
+                    for type in ["ack", "snapshot", "quote"] where text.contains(#""type":"\#(type)""#) { types.insert(type) }
+                }
+                return types
             }
+            #expect(seen == ["ack", "snapshot", "quote"])
             #expect(hub.connections.count == 1)
-            try client.sendClose()
-            #expect(try client.readCloseCode() == 1000)
-            client.close()
+            let closeCode = try await onOwnThread {
+                try client.sendClose()
+                defer { client.close() }
+                return try client.readCloseCode()
+            }
+            #expect(closeCode == 1000)
             for _ in 0..<100 where hub.connections.count > 0 { try await Task.sleep(for: .milliseconds(20)) }
             #expect(hub.connections.count == 0)
         }
@@ -34,8 +41,8 @@ import Glibc
         var clients: [BlockingWebSocketClient] = []
         try await withHub({ $0.transport = .owned }) { hub, base in
             for _ in 0..<10 {
-                let client = try BlockingWebSocketClient(port: base.port!)
-                #expect(try client.readText().contains(#""type":"welcome""#))
+                let client = try await onOwnThread { try BlockingWebSocketClient(port: base.port!) }
+                #expect(try await onOwnThread { try client.readText() }.contains(#""type":"welcome""#))
                 clients.append(client)
             }
             for _ in 0..<100 where hub.connections.count < 10 { try await Task.sleep(for: .milliseconds(20)) }
@@ -43,15 +50,23 @@ import Glibc
         }
         // `withHub` stopped the hub: each client was sent 1001 before its connection ended.
         for client in clients {
-            #expect(try client.readCloseCode() == 1001)
+            #expect(try await onOwnThread { try client.readCloseCode() } == 1001)
             client.close()
         }
     }
 }
 
+/// Runs blocking socket work on a thread of its own: on the cooperative pool (two threads here) it
+/// would hold up every other task of the test run, the hubs' feeds included.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 /// A minimal blocking WebSocket client over a POSIX socket, for tests: the handshake, masked text
-/// and Close frames out, unmasked frames in.
-final class BlockingWebSocketClient {
+/// and Close frames out, unmasked frames in. Used by one thread at a time (`onOwnThread`).
+final class BlockingWebSocketClient: @unchecked Sendable {
     private let descriptor: CInt
     private var received: [UInt8] = []
 

@@ -48,10 +48,17 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     /// Raise it on a machine with cores to spare for the hub: a second loop then delivered 20–30%
     /// more under overload, at a lower p99.
     var eventLoops = 1
-    /// What carries subscribers once their handshake is done: NIO channels, or the hub's own epoll
-    /// loops (`OwnedConnections`), which cost less per write and per connection (Benchmarks/ANALYSIS.md,
-    /// "The socket path"). HTTP, handshakes, publishers and TLS stay on NIO either way.
-    var transport = SubscriberTransport.nio
+    /// What carries subscribers once their handshake is done: the hub's own epoll loops
+    /// (`OwnedConnections`), which cost less per write and per connection than NIO channels on every
+    /// load of the benchmark matrix (Benchmarks/ANALYSIS.md, "The socket path"), or NIO channels,
+    /// which a hub with TLS or a NATS feed uses (`--transport auto`, the default, chooses). HTTP,
+    /// handshakes and publishers run on NIO either way.
+    var transport = SubscriberTransport.owned
+
+    /// Whether subscribers go to owned loops: `transport` says so and nothing needs NIO (the flags
+    /// refuse `--transport owned` with TLS or NATS; this keeps a configuration built in code from
+    /// handing a TLS socket's raw bytes to a plain-TCP transport).
+    var usesOwnedTransport: Bool { transport == .owned && tls == nil && feed != .nats && publishNATS.isEmpty }
     /// Default idle time before a `heartbeat` message, for connections that do not choose one
     /// (`/ws?heartbeat=MS`); 0: none. Off by default: at thousands of quiet connections, heartbeats
     /// were five times the market data; pings find dead links without them.

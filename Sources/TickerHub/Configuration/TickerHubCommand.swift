@@ -130,7 +130,7 @@ struct TickerHubCommand: AsyncParsableCommand {
     @Option(help: "A loop that reaches a tick later than this after it was published, in milliseconds, conflates its backlog to the latest value per subscription instead of sending it (overload shedding, counted as dropped). (env TICKERHUB_MAX_FANOUT_LAG_MS)")
     var maxFanoutLagMs: Double?
 
-    @Option(help: "What carries subscribers after the handshake: nio (a NIO channel each) or owned (the hub's own epoll loops; not with TLS). (env TICKERHUB_TRANSPORT)")
+    @Option(help: "What carries subscribers after the handshake: owned (the hub's own epoll loops; not with TLS or NATS), nio (a NIO channel each), or auto (owned where it can, else nio). (env TICKERHUB_TRANSPORT)")
     var transport: String?
 
     @Option(help: "permessage-deflate: off, shared (compress each message once for all), dedicated (a compressor per connection). (env TICKERHUB_DEFLATE)")
@@ -293,9 +293,10 @@ struct TickerHubCommand: AsyncParsableCommand {
         configuration.engine.drain.maxLag = .nanoseconds(Int64(maxFanoutLagMs * 1e6))
 
         // Compression
-        let transportName = try sources.value(transport, "transport", default: defaults.transport.rawValue)
-        guard let transportMode = SubscriberTransport(rawValue: transportName) else { throw ValidationError("--transport must be nio or owned") }
-        configuration.transport = transportMode
+        let transportName = try sources.value(transport, "transport", default: "auto")
+        guard transportName == "auto" || SubscriberTransport(rawValue: transportName) != nil else {
+            throw ValidationError("--transport must be auto, owned or nio")
+        }
         let deflateName = try sources.value(deflate, "deflate", default: defaults.deflate.rawValue)
         guard let deflateMode = PerMessageDeflateNegotiation.Mode(rawValue: deflateName) else { throw ValidationError("--deflate must be off, shared or dedicated") }
         configuration.deflate = deflateMode
@@ -349,12 +350,15 @@ struct TickerHubCommand: AsyncParsableCommand {
         let tlsCert = try sources.optional(tlsCert, "tls-cert")
         let tlsKey = try sources.optional(tlsKey, "tls-key")
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
-        if configuration.transport == .owned {
-            if tlsCert != nil { throw ValidationError("--transport owned does not serve TLS; use --transport nio with --tls-cert") }
-            // The NATS client is a NIO channel on the publisher's loop, which is an owned loop here.
-            if configuration.feed == .nats || !configuration.publishNATS.isEmpty {
-                throw ValidationError("--transport owned does not run with --feed nats or --publish-nats yet; use --transport nio")
-            }
+        // The owned transport serves plain TCP only, and the NATS client is a NIO channel on the
+        // publisher's loop, which would be an owned loop. Asked for by name, it fails closed; `auto`
+        // takes NIO for these.
+        let ownedCannotServe = tlsCert != nil ? "TLS (--tls-cert)"
+            : configuration.feed == .nats || !configuration.publishNATS.isEmpty ? "--feed nats or --publish-nats" : nil
+        switch (transportName, ownedCannotServe) {
+        case ("owned", let reason?): throw ValidationError("--transport owned does not serve \(reason) yet; use --transport nio or auto")
+        case ("nio", _), ("auto", _?): configuration.transport = .nio
+        default: configuration.transport = .owned
         }
         if let tlsCert, let tlsKey {
             do {

@@ -70,7 +70,7 @@ final class Hub: Sendable {
         connectionLimits = ConnectionLimits(configuration: configuration.connectionLimits)
         publisherQuotas = PublisherQuotas(limit: configuration.ingest.maxNewSymbolsPerPublisher)
         authentication = configuration.auth.map { RequestAuthentication(verifier: $0, ingestCredential: configuration.ingest.credential) }
-        let owned = configuration.transport == .owned
+        let owned = configuration.usesOwnedTransport
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: owned ? 1 : configuration.eventLoops)
         ownedLoops = owned ? (0..<configuration.eventLoops).map { index in
             do { return try EpollLoop(name: "tickerhub-owned-\(index)") } catch { fatalError("cannot start an owned event loop: \(error)") }
