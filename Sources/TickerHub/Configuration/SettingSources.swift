@@ -166,13 +166,23 @@ struct SettingSources {
     }
 
     private mutating func record<Value>(_ key: String, _ value: Value, _ origin: Origin, secret: Bool) -> Value {
-        resolved.append(Resolved(key: key, text: secret ? "<set>" : Self.yamlScalar("\(value)"), origin: origin))
+        keep(Resolved(key: key, text: secret ? "<set>" : Self.yamlScalar("\(value)"), origin: origin))
         return value
     }
 
     private mutating func recordList(_ key: String, _ values: [String], _ origin: Origin) -> [String] {
-        resolved.append(Resolved(key: key, text: "[" + values.map(Self.yamlScalar).joined(separator: ", ") + "]", origin: origin))
+        keep(Resolved(key: key, text: "[" + values.map(Self.yamlScalar).joined(separator: ", ") + "]", origin: origin))
         return values
+    }
+
+    /// One line per setting: a setting read twice (`value` asks `optional` first) keeps its last
+    /// resolution, in the place of its first.
+    private mutating func keep(_ resolution: Resolved) {
+        if let index = resolved.firstIndex(where: { $0.key == resolution.key }) {
+            resolved[index] = resolution
+        } else {
+            resolved.append(resolution)
+        }
     }
 
     /// YAML 1.1 reads these bare words as booleans or null: printed quoted, they stay text.
