@@ -24,7 +24,10 @@ def text_frame(payload: bytes, rsv1: bool = False, opcode: int = 0x1) -> bytes:
 
 class RawWebSocket:
     def __init__(self, port: int, path: str = "/ws", receive_buffer: int | None = None, timeout: float = 10,
-                 extensions: str | None = None, subprotocol: str | None = None, source: str | None = None):
+                 extensions: str | None = None, subprotocol: str | None = None, source: str | None = None,
+                 first_frames: bytes = b""):
+        """`first_frames`: sent in the same write as the upgrade request, before any answer (a client
+        need not wait for the 101)."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if source:
             self.sock.bind((source, 0))
@@ -38,7 +41,7 @@ class RawWebSocket:
         if subprotocol:
             offer += f"Sec-WebSocket-Protocol: {subprotocol}\r\n"
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n").encode())
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n").encode() + first_frames)
         response = b""
         while b"\r\n\r\n" not in response:
             response += self.sock.recv(4096)

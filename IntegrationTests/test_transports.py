@@ -3,96 +3,106 @@ differs between them is the path from a ready frame to the socket, so the promis
 checked on both. The rest of the suite runs on either (HUB_TEST_TRANSPORT=nio|owned; `make test`
 runs it on the default, owned, and the subscriber tests again on NIO)."""
 import asyncio
-import base64
 import json
-import os
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
 import websockets
 
 from conftest import BIN_DIR
+from rawws import RawWebSocket, text_frame
 
 TRANSPORTS = ["nio", "owned"]
-
-
-def masked_frame(opcode: int, payload: bytes) -> bytes:
-    """A client frame (RFC 6455 §5.2): final, masked, with a short or 16-bit length."""
-    mask = os.urandom(4)
-    header = bytes([0x80 | opcode])
-    if len(payload) < 126:
-        header += bytes([0x80 | len(payload)])
-    else:
-        header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def read_frame(sock: socket.socket, buffered: bytearray) -> tuple[int, bytes]:
-    """The next server frame (unmasked): its opcode and payload."""
-    def need(count):
-        while len(buffered) < count:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            buffered.extend(chunk)
-    need(2)
-    opcode, length = buffered[0] & 0x0F, buffered[1] & 0x7F
-    start = 2
-    if length == 126:
-        need(4)
-        length, start = struct.unpack("!H", buffered[2:4])[0], 4
-    elif length == 127:
-        need(10)
-        length, start = struct.unpack("!Q", buffered[2:10])[0], 10
-    need(start + length)
-    payload = bytes(buffered[start:start + length])
-    del buffered[:start + length]
-    return opcode, payload
-
-
-def upgrade_request(port: int) -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
-
-
-def read_upgrade(sock: socket.socket) -> bytearray:
-    """Reads up to the end of the 101's head; returns what came after it."""
-    received = bytearray()
-    while b"\r\n\r\n" not in received:
-        chunk = sock.recv(65536)
-        assert chunk, "closed during the handshake"
-        received.extend(chunk)
-    head, _, rest = bytes(received).partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return bytearray(rest)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_frames_sent_right_behind_the_upgrade_request_are_answered(start_hub, transport):
     # A client need not wait for the 101: its first frames may share a segment with the request.
     # The hub has read them with the request, before the subscriber's session exists; on the owned
-    # transport they must come along with the socket.
+    # transport they must come along with the socket. (They once crashed the hub on both.)
     hub = start_hub("--symbols", "5", "--transport", transport)
-    with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as sock:
-        subscribe = json.dumps({"op": "subscribe", "symbols": ["AAPL"], "id": 7}).encode()
-        sock.sendall(upgrade_request(hub.port) + masked_frame(0x1, subscribe) + masked_frame(0x9, b"hello"))
-        buffered = read_upgrade(sock)
-        seen = {}
-        deadline = time.time() + 10
-        while time.time() < deadline and not ("ack" in seen and "pong" in seen):
-            opcode, payload = read_frame(sock, buffered)
-            if opcode == 0xA:
-                seen["pong"] = payload
-            elif opcode == 0x1:
-                message = json.loads(payload)
-                seen.setdefault(message["type"], message)
-        assert seen["welcome"]["protocol"] == "tickerhub.v1"
-        assert seen["ack"]["id"] == 7 and seen["ack"]["symbols"] == ["AAPL"]
-        assert seen["pong"] == b"hello"
+    subscribe = json.dumps({"op": "subscribe", "symbols": ["AAPL"], "id": 7}).encode()
+    ws = RawWebSocket(hub.port, first_frames=text_frame(subscribe) + text_frame(b"hello", opcode=0x9))
+    seen = {}
+    deadline = time.time() + 10
+    while time.time() < deadline and not ("ack" in seen and "pong" in seen):
+        opcode, payload = ws.recv_frame()
+        if opcode == 0xA:
+            seen["pong"] = payload
+        elif opcode == 0x1:
+            message = json.loads(payload)
+            seen.setdefault(message["type"], message)
+    ws.close()
+    assert seen["welcome"]["protocol"] == "tickerhub.v1"
+    assert seen["ack"]["id"] == 7 and seen["ack"]["symbols"] == ["AAPL"]
+    assert seen["pong"] == b"hello"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_after_its_close_frame_the_hub_sends_nothing_and_ends_the_connection(start_hub, transport):
+    # Updates are flowing when the client sends Close: the hub answers with its Close (RFC 6455
+    # §5.5.1), writes nothing after it, and the TCP connection ends.
+    hub = start_hub("--symbols", "20", "--rate", "2000", "--transport", transport)
+    ws = RawWebSocket(hub.port)
+    assert ws.recv_json()["type"] == "welcome"
+    ws.send_json({"op": "subscribe", "symbols": ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL"], "id": 1})
+    updates = 0
+    while updates < 50:
+        message = ws.recv_json()
+        updates += message["type"] in ("quote", "trade")
+    ws.sock.sendall(text_frame(struct.pack("!H", 1000) + b"bye", opcode=0x8))
+    while (message := ws.recv_json()) is not None:
+        assert message["type"] in ("quote", "trade", "snapshot", "conflated"), message
+    assert ws.close_code == 1000
+    assert ws.pending == b"", "bytes after the Close frame"
+    assert ws.sock.recv(65536) == b"", "the connection did not end after the Close"
+    ws.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_reset_in_the_middle_of_a_backlog_harms_no_one(start_hub, transport):
+    # A client with a tiny receive window stops reading, so the hub holds a backlog for it and its
+    # socket is full mid-frame; then it resets the connection (SO_LINGER 0). The hub forgets it, and
+    # a client reading alongside never stops getting updates.
+    hub = start_hub("--symbols", "20", "--rate", "4000", "--transport", transport)
+    symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL"]
+    healthy = RawWebSocket(hub.port)
+    assert healthy.recv_json()["type"] == "welcome"
+    healthy.send_json({"op": "subscribe", "symbols": symbols, "id": 1})
+    stalled = RawWebSocket(hub.port, receive_buffer=2048)
+    stalled.send_json({"op": "subscribe", "symbols": symbols, "id": 1})
+    received = []
+    stop = threading.Event()
+
+    def read_healthy():
+        while not stop.is_set():
+            message = healthy.recv_json()
+            assert message is not None, "the healthy client was closed"
+            received.append(time.time())
+    reader = threading.Thread(target=read_healthy, daemon=True)
+    reader.start()
+    deadline = time.time() + 10
+    while hub.get_json("/stats")["backloggedConnections"] < 1:
+        assert time.time() < deadline, "the stalled client never filled its backlog"
+        time.sleep(0.1)
+    stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    stalled.close()  # RST, with the hub's frames unread
+    reset_at = time.time()
+    deadline = time.time() + 10
+    while hub.get_json("/stats")["connections"] != 1:
+        assert time.time() < deadline, hub.get_json("/stats")
+        time.sleep(0.1)
+    time.sleep(1.0)
+    stop.set()
+    reader.join(timeout=10)
+    assert any(at > reset_at + 0.5 for at in received), "the healthy client stopped getting updates"
+    assert hub.get_json("/stats")["backloggedConnections"] == 0
+    assert hub.get("/healthz")[0] == 200
+    healthy.close()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

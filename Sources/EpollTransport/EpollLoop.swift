@@ -217,6 +217,8 @@ public final class EpollLoop: EventLoop, @unchecked Sendable {
             for task in inbox.withLockedValue({ tasks in defer { tasks = [] }; return tasks }) { task() }
         }
         for work in timers.removeAll() { work.fail(EventLoopError.shutdown) }
+        // The sources hold the loop (they register with it): let go of them, or neither is freed.
+        sources = []
         // Tasks submitted after the stop still run, so that no promise is left hanging.
         for task in inbox.withLockedValue({ tasks in defer { tasks = [] }; return tasks }) { task() }
         stopped.signal()

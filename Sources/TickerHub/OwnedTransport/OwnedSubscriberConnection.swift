@@ -81,12 +81,10 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
     // MARK: Events from the loop
 
     func ready(_ events: EpollEvents) {
-        if !events.isDisjoint(with: [.error, .hangUp]) {
-            close()
-            return
-        }
-        if events.contains(.writable) { flushOwed() }
+        if events.contains(.writable), events.isDisjoint(with: [.error, .hangUp]) { flushOwed() }
+        // Read before acting on a hang-up: the peer's last bytes (its Close, say) say why it went.
         if !events.isDisjoint(with: [.readable, .peerClosed]) { readAvailable() }
+        if !events.isDisjoint(with: [.error, .hangUp]) { close() }
     }
 
     // MARK: FrameSink, for the fan-out and the session

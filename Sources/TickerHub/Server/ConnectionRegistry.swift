@@ -23,6 +23,11 @@ final class ConnectionRegistry: Sendable {
         groups.withLock { $0.append(group) }
     }
 
+    /// Forgets the groups (a stopped hub's: each holds the hub).
+    func removeGroups() {
+        groups.withLock { $0.removeAll() }
+    }
+
     func add(_ channel: any Channel) {
         channels.withLock { $0[ObjectIdentifier(channel)] = channel }
     }

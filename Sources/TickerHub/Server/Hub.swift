@@ -210,6 +210,9 @@ final class Hub: Sendable {
         await connections.closeAll()
         try? await socketLoops.shutdownGracefully()
         for loop in ownedLoops { try? await loop.shutdownGracefully() }
+        // Each table holds the hub: let go of them, so that a stopped hub is freed (tests start many).
+        state.withLock { $0.ownedConnections = [] }
+        connections.removeGroups()
         logger.info("stopped")
     }
 
