@@ -32,7 +32,7 @@ public final class SocketListener: EpollSource, @unchecked Sendable {
     /// The port it listens on (the one the kernel chose, for port 0).
     public let port: Int
 
-    /// Listens on `host:port` (IPv4 dotted quad); call on the loop.
+    /// Listens on `host:port` (an IPv4 or IPv6 address, or a name: its first address); call on the loop.
     /// `exhausted` is told each time the listener pauses, with the errno (for the log and a metric).
     public init(loop: EpollLoop, host: String, port: Int, backlog: CInt = 4096, acceptsPerWake: Int = 256,
                 exhausted: @escaping (CInt) -> Void = { _ in }, accepted: @escaping (CInt) -> Void) throws {
@@ -41,30 +41,34 @@ public final class SocketListener: EpollSource, @unchecked Sendable {
         self.acceptsPerWake = acceptsPerWake
         self.accepted = accepted
         self.exhausted = exhausted
-        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        // The first address the host resolves to, as NIO's `bind(host:port:)` takes: an IPv4 or
+        // IPv6 literal, or a name ("localhost").
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = CInt(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var resolved: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &resolved) == 0, let first = resolved else {
+            throw SystemCallError("getaddrinfo(\(host))", errno: EINVAL)
+        }
+        defer { freeaddrinfo(resolved) }
+        let fd = socket(first.pointee.ai_family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemCallError("socket", errno: errno) }
         var one: CInt = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            close(fd)
-            throw SystemCallError("inet_pton(\(host))", errno: EINVAL)
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(fd, generic, length) == 0 && listen(fd, backlog) == 0 && getsockname(fd, generic, &length) == 0
-            }
-        }
+        var local = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let bound = bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 && listen(fd, backlog) == 0
+            && withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 } }
         guard bound else {
             let error = errno
             close(fd)
             throw SystemCallError("bind/listen \(host):\(port)", errno: error)
         }
         descriptor = fd
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        // The port sits at the same offset in sockaddr_in and sockaddr_in6.
+        let networkPort = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port } }
+        self.port = Int(UInt16(bigEndian: networkPort))
         source = loop.addSource(self)
         do {
             try loop.register(fd, events: .readable, source: source, token: 0)

@@ -30,6 +30,32 @@ import Testing
         #expect(connect(late, port: listener.port) != 0, "nothing listens after stop")
     }
 
+    /// Hosts as NIO's listener takes them: an IPv6 literal and a name, besides IPv4.
+    @Test(arguments: ["::1", "localhost"]) func itListensOnWhatTheHostResolvesTo(host: String) throws {
+        let loop = try EpollLoop(name: "test")
+        defer { loop.shutdown() }
+        let accepted = NIOLockedValueBox<[CInt]>([])
+        let listener = try loop.submit {
+            try SocketListener(loop: loop, host: host, port: 0) { fd in accepted.withLockedValue { $0.append(fd) } }
+        }.wait()
+        #expect(listener.port > 0)
+        // Connect to whatever the name resolved to first, as the listener bound it.
+        var hints = addrinfo()
+        hints.ai_socktype = CInt(SOCK_STREAM.rawValue)
+        var resolved: UnsafeMutablePointer<addrinfo>?
+        try #require(getaddrinfo(host, String(listener.port), &hints, &resolved) == 0)
+        defer { freeaddrinfo(resolved) }
+        let first = try #require(resolved)
+        let client = socket(first.pointee.ai_family, CInt(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        #expect(Glibc.connect(client, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0)
+        for _ in 0..<2000 where accepted.withLockedValue({ $0.isEmpty }) { usleep(1000) }
+        let descriptors = accepted.withLockedValue { $0 }
+        #expect(descriptors.count == 1)
+        for fd in descriptors { close(fd) }
+        try loop.submit { listener.stop() }.wait()
+    }
+
     func connectTo(port: Int) -> CInt {
         let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
         precondition(connect(fd, port: port) == 0)
