@@ -59,8 +59,8 @@ final class OwnedListener: Sendable {
             setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<CInt>.size))
         }
         ClientBootstrap(group: nioLoops)
-            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
-            .channelOption(.writeBufferWaterMark, value: .init(low: configuration.backlogResumeBytes, high: configuration.maxBacklogBytes))
+            .channelOption(.recvAllocator, value: ConnectionPipeline.receiveAllocator)
+            .channelOption(.writeBufferWaterMark, value: ConnectionPipeline.writeBufferWaterMark(configuration))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try ConnectionPipeline.configure(channel, hub: hub, routes: routes, ownedDescriptor: descriptor)

@@ -37,8 +37,11 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
     let descriptor: CInt
     /// Its slot in the table, and its epoll token; set by the table as it takes the connection in.
     var key = SlotKey(index: 0, generation: 0)
-    /// The loop's table: it outlives its connections.
+    /// The loop's table: it outlives its connections. Not read per write (an `unowned` load is a
+    /// checked retain): the water marks are copied here.
     private unowned let table: OwnedConnections
+    private let highWaterMark: Int
+    private let lowWaterMark: Int
     let remoteAddress: SocketAddress?
     private var state = State.open
     private var output = SocketOutput()
@@ -63,6 +66,8 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
          reader: ClientFrameReader, assembly: MessageAssembly, place: ConnectionPlace?) {
         self.descriptor = descriptor
         self.table = table
+        highWaterMark = table.highWaterMark
+        lowWaterMark = table.lowWaterMark
         self.remoteAddress = remoteAddress
         self.reader = reader
         self.assembly = assembly
@@ -105,7 +110,7 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
             }
             output.append(frames)
         }
-        if writable, backlogBytes > table.highWaterMark { writabilityBecame(false) }
+        if writable, backlogBytes > highWaterMark { writabilityBecame(false) }
     }
 
     func flush() {
@@ -170,15 +175,15 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
         switch outcome {
         case .drained:
             if state == .closing { shutdown(descriptor, CInt(SHUT_WR)) }
-            if !writable, backlogBytes < table.lowWaterMark { writabilityBecame(true) }
         case .blocked:
-            // `writable` comes from epoll once the socket drains (edge-triggered: it was full).
-            if !writable, backlogBytes < table.lowWaterMark { writabilityBecame(true) }
+            break  // `writable` comes from epoll once the socket drains (edge-triggered: it was full)
         case .failed:
             state = .broken
             output.removeAll()
             table.closeSoon(key)
+            return
         }
+        if !writable, backlogBytes < lowWaterMark { writabilityBecame(true) }
     }
 
     private func writabilityBecame(_ isWritable: Bool) {

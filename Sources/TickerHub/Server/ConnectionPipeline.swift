@@ -1,6 +1,7 @@
 import AccessControl
 import FanoutEngine
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 import NIOWebSocket
 
@@ -19,6 +20,18 @@ import NIOWebSocket
 /// the frame encoder; control frames (pong, close) still go through NIO's encoder.
 enum ConnectionPipeline {
     static let routerName = "tickerhub.http-routes"
+
+    /// NIO keeps each connection's last receive buffer for reuse, at its allocator's size. The
+    /// default first size (2 KiB) was a quarter of a subscriber's memory; subscribers send a few
+    /// hundred bytes (an upgrade request, then small JSON requests), and the allocator still grows
+    /// for anything bigger. For every listener's connections, NIO's or adopted from the owned one.
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+
+    /// A connection's backlog bounds (`--max-backlog-bytes`, `--backlog-resume-bytes`); the owned
+    /// transport applies the same two (`OwnedConnections`).
+    static func writeBufferWaterMark(_ configuration: HubConfiguration) -> ChannelOptions.Types.WriteBufferWaterMark {
+        .init(low: configuration.backlogResumeBytes, high: configuration.maxBacklogBytes)
+    }
     static let tlsName = "tickerhub.tls"
 
     /// `ownedDescriptor`: the connection's descriptor, when the owned transport accepted it

@@ -174,13 +174,8 @@ final class Hub: Sendable {
             .serverChannelOption(.maxMessagesPerRead, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // NIO keeps each connection's last receive buffer for reuse, at its allocator's size. The
-            // default first size (2 KiB) was a quarter of a subscriber's memory; subscribers send a
-            // few hundred bytes (an upgrade request, then small JSON requests), and the allocator
-            // still grows for anything bigger.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
-            .childChannelOption(.writeBufferWaterMark,
-                                value: .init(low: configuration.backlogResumeBytes, high: configuration.maxBacklogBytes))
+            .childChannelOption(.recvAllocator, value: ConnectionPipeline.receiveAllocator)
+            .childChannelOption(.writeBufferWaterMark, value: ConnectionPipeline.writeBufferWaterMark(configuration))
         if configuration.socketSendBufferBytes > 0 {
             bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
         }
