@@ -28,12 +28,18 @@ import Testing
         let order = NIOLockedValueBox<[Int]>([])
         let start = NIODeadline.now()
         let delays: [Int64] = [3_000, 200, 1_500, 50, 800]  // microseconds: below a millisecond too
-        let tasks = delays.enumerated().map { index, micros in
-            loop.scheduleTask(in: .microseconds(micros)) { () -> NIODeadline in
-                order.withLockedValue { $0.append(index) }
-                return NIODeadline.now()
+        // Deadlines from one `start`, and all scheduled in one pass of the loop: the order asserted
+        // is then the deadlines' order whatever the scheduler does. (Scheduled one by one from this
+        // thread, a task due in 200 µs could run before a later call had scheduled the 50 µs one:
+        // under TSan on two shared cores, it did.)
+        let tasks = try loop.submit {
+            delays.enumerated().map { index, micros in
+                loop.scheduleTask(deadline: start + .microseconds(micros)) { () -> NIODeadline in
+                    order.withLockedValue { $0.append(index) }
+                    return NIODeadline.now()
+                }
             }
-        }
+        }.wait()
         for (task, micros) in zip(tasks, delays) {
             let ranAt = try task.futureResult.wait()
             #expect(ranAt >= start + .microseconds(micros))
@@ -45,10 +51,20 @@ import Testing
         let loop = try EpollLoop(name: "test")
         defer { loop.shutdown() }
         let ran = ManagedAtomic(false)
-        let task = loop.scheduleTask(in: .milliseconds(20)) { ran.store(true, ordering: .relaxed) }
-        task.cancel()
-        #expect(throws: EventLoopError.cancelled) { try task.futureResult.wait() }
-        try loop.scheduleTask(in: .milliseconds(40)) {}.futureResult.wait()
+        // Cancelled from another thread: far enough ahead that no descheduling of this thread can
+        // let it run first.
+        let remote = loop.scheduleTask(in: .seconds(60)) { ran.store(true, ordering: .relaxed) }
+        remote.cancel()
+        #expect(throws: EventLoopError.cancelled) { try remote.futureResult.wait() }
+        // Cancelled on the loop in the pass that scheduled it: due long before the task waited on
+        // below, so had the cancel not taken it out of the queue, it would have run.
+        let local = try loop.submit {
+            let task = loop.scheduleTask(in: .milliseconds(1)) { ran.store(true, ordering: .relaxed) }
+            task.cancel()
+            return task
+        }.wait()
+        #expect(throws: EventLoopError.cancelled) { try local.futureResult.wait() }
+        try loop.scheduleTask(in: .milliseconds(20)) {}.futureResult.wait()
         let didRun = ran.load(ordering: .relaxed)
         #expect(!didRun)
     }
@@ -90,9 +106,9 @@ import Testing
         }.wait()
         var one: UInt64 = 1
         _ = write(descriptors[2], &one, 8)
-        for _ in 0..<1000 where recorder.events.withLockedValue({ $0.isEmpty }) { usleep(1000) }
+        for _ in 0..<10_000 where recorder.events.withLockedValue({ $0.isEmpty }) { usleep(1000) }
         _ = write(descriptors[0], &one, 8)
-        for _ in 0..<1000 where recorder.events.withLockedValue({ $0.count < 2 }) { usleep(1000) }
+        for _ in 0..<10_000 where recorder.events.withLockedValue({ $0.count < 2 }) { usleep(1000) }
         let seen = recorder.events.withLockedValue { $0 }
         #expect(seen.map(\.0) == [2 << 40 | 7, 7])
         #expect(seen.allSatisfy { $0.1 })

@@ -30,7 +30,7 @@ import Testing
         // The client's first message, right behind: NIO reads it.
         send(pair.peer, "early", 5, 0)
         var fromNIO: [UInt8] = []
-        for _ in 0..<1000 where fromNIO.count < 9 {
+        for _ in 0..<10_000 where fromNIO.count < 9 {
             fromNIO += pair.readPeer()
             usleep(1000)
         }
@@ -46,7 +46,7 @@ import Testing
         try channel.closeFuture.wait()
         // Whatever part of "early" NIO had read comes along; the rest is still in the socket.
         var early = socket.unread.map { Array($0.readableBytesView) } ?? []
-        for _ in 0..<1000 where early.count < 5 {
+        for _ in 0..<10_000 where early.count < 5 {
             var scratch = [UInt8](repeating: 0, count: 16)
             let count = scratch.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, 5 - early.count, CInt(MSG_DONTWAIT)) }
             if count > 0 { early += scratch[0..<count] } else { usleep(1000) }
@@ -62,7 +62,7 @@ import Testing
         var output = SocketOutput()
         #expect(output.write(ByteBuffer(string: "from the owned transport"), to: socket.descriptor) == .drained)
         var received: [UInt8] = []
-        for _ in 0..<1000 where received.count < 24 {
+        for _ in 0..<10_000 where received.count < 24 {
             received += pair.readPeer()
             usleep(1000)
         }
@@ -70,7 +70,7 @@ import Testing
         send(pair.peer, "later", 5, 0)
         var buffer = [UInt8](repeating: 0, count: 16)
         var count = 0
-        for _ in 0..<1000 where count <= 0 {
+        for _ in 0..<10_000 where count <= 0 {
             count = buffer.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, 16, CInt(MSG_DONTWAIT)) }
             if count <= 0 { usleep(1000) }
         }

@@ -18,7 +18,7 @@ import Testing
         }.wait()
         let clients = (0..<50).map { _ in connectTo(port: listener.port) }
         defer { for fd in clients { close(fd) } }
-        for _ in 0..<2000 where accepted.withLockedValue({ $0.count }) < 50 { usleep(1000) }
+        for _ in 0..<10_000 where accepted.withLockedValue({ $0.count }) < 50 { usleep(1000) }
         let descriptors = accepted.withLockedValue { $0 }
         #expect(descriptors.count == 50)
         #expect(descriptors.allSatisfy { fcntl($0, F_GETFL) & O_NONBLOCK != 0 && fcntl($0, F_GETFD) & FD_CLOEXEC != 0 })
@@ -49,7 +49,7 @@ import Testing
         let client = socket(first.pointee.ai_family, CInt(SOCK_STREAM.rawValue), 0)
         defer { close(client) }
         #expect(Glibc.connect(client, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0)
-        for _ in 0..<2000 where accepted.withLockedValue({ $0.isEmpty }) { usleep(1000) }
+        for _ in 0..<10_000 where accepted.withLockedValue({ $0.isEmpty }) { usleep(1000) }
         let descriptors = accepted.withLockedValue { $0 }
         #expect(descriptors.count == 1)
         for fd in descriptors { close(fd) }

@@ -41,7 +41,7 @@ import Testing
             #expect(output.write(to: pair.served) != .failed(errno: EPIPE))
             rounds += 1
         }
-        for _ in 0..<100 where received.count < expected.count {
+        for _ in 0..<10_000 where received.count < expected.count {
             received += pair.readPeer()
             usleep(1000)
         }
@@ -62,7 +62,7 @@ import Testing
         }
         #expect(output.write(to: pair.served) == .drained)
         var received: [UInt8] = []
-        for _ in 0..<100 where received.count < expected.count {
+        for _ in 0..<10_000 where received.count < expected.count {
             received += pair.readPeer()
             usleep(1000)
         }
@@ -79,7 +79,7 @@ import Testing
         #expect(output.byteCount > 0)
         pair.resetPeer()
         var outcome = WriteOutcome.blocked
-        for _ in 0..<100 {
+        for _ in 0..<10_000 {
             outcome = output.write(to: pair.served)
             if case .failed = outcome { break }
             usleep(1000)

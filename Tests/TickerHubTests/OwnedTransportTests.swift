@@ -32,7 +32,7 @@ import Glibc
                 return try client.readCloseCode()
             }
             #expect(closeCode == 1000)
-            for _ in 0..<100 where hub.connections.count > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            for _ in 0..<500 where hub.connections.count > 0 { try await Task.sleep(for: .milliseconds(20)) }
             #expect(hub.connections.count == 0)
         }
     }
@@ -45,7 +45,7 @@ import Glibc
                 #expect(try await onOwnThread { try client.readText() }.contains(#""type":"welcome""#))
                 clients.append(client)
             }
-            for _ in 0..<100 where hub.connections.count < 10 { try await Task.sleep(for: .milliseconds(20)) }
+            for _ in 0..<500 where hub.connections.count < 10 { try await Task.sleep(for: .milliseconds(20)) }
             #expect(hub.connections.count == 10)
         }
         // `withHub` stopped the hub: each client was sent 1001 before its connection ended.
