@@ -59,16 +59,18 @@ tsan-tests:
 
 ## The integration tests (pytest) against the release binaries, with real third-party clients, and
 ## the client libraries' own tests (clients/python in pytest; clients/js in Node, run from pytest).
-## Hubs run on their default transport (owned); the subscriber tests run again on NIO.
+## Hubs run on their default transport (owned); the subscriber tests and Autobahn's core sections
+## run again on NIO.
 # Release, which is what `make run` and the benchmarks use (and Autobahn's compression sections
 # take a quarter of the time a debug build needs).
 integration-tests: release
 	@scripts/bootstrap.sh test
 	.venv/bin/python -m pytest -q clients/python/tests
 	TICKERHUB_BIN_DIR=$(CURDIR)/.build/release .venv/bin/python -m pytest -q IntegrationTests $(PYTEST_ARGS)
-	@echo "== the subscriber tests again with subscribers on NIO (--transport nio; TLS and NATS hubs use it anyway)"
+	@echo "== the subscriber tests and Autobahn's core sections again on NIO (--transport nio; TLS and NATS hubs use it anyway)"
 	HUB_TEST_TRANSPORT=nio TICKERHUB_BIN_DIR=$(CURDIR)/.build/release .venv/bin/python -m pytest -q \
-	  IntegrationTests/test_protocol.py IntegrationTests/test_slow_consumers.py IntegrationTests/test_hostile_inputs.py
+	  IntegrationTests/test_protocol.py IntegrationTests/test_slow_consumers.py IntegrationTests/test_hostile_inputs.py \
+	  "IntegrationTests/test_conformance.py::test_autobahn_core_sections"
 
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := .build-fuzz

@@ -12,16 +12,20 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import TEST_TRANSPORT
 
 ALLOWED = {"OK", "NON-STRICT", "INFORMATIONAL"}
 
 
 def echo_hub(start_hub):
+    """The echo listener's port. Its connections ride the transport `/ws`'s subscribers ride (the
+    owned one by default, NIO with HUB_TEST_TRANSPORT=nio), so the cases check that frame reader."""
     hub = start_hub("--symbols", "5", "--rate", "5", "--echo-port", "0")
     deadline = time.time() + 10
-    while not (match := re.search(r"echo=127\.0\.0\.1:(\d+)", hub.log_text())):
+    while not (match := re.search(r"echo=127\.0\.0\.1:(\d+) transport=(\w+)", hub.log_text())):
         assert time.time() < deadline, hub.log_text()
         time.sleep(0.05)
+    assert match.group(2) == (TEST_TRANSPORT or "owned"), hub.log_text()
     return int(match.group(1))
 
 

@@ -1,4 +1,3 @@
-import AccessControl
 import EpollTransport
 import FanoutEngine
 import NIOCore
@@ -8,9 +7,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// The subscriber connections one `EpollLoop` serves: a slot per connection, one epoll source for
-/// them all (a connection's slot key is its epoll token), one read buffer they share, and the hub's
-/// events delivered to each.
+/// The WebSocket connections one `EpollLoop` serves (the hub's subscribers; in a table of its own,
+/// the echo listener's): a slot per connection, one epoll source for them all (a connection's slot
+/// key is its epoll token), one read buffer they share, and the hub's events delivered to each.
 ///
 /// Confined to `loop`, except `adopt`, `broadcast`, `closeAll` and `count`, which hop onto it.
 final class OwnedConnections: EpollSource, ConnectionGroup, @unchecked Sendable {
@@ -28,7 +27,7 @@ final class OwnedConnections: EpollSource, ConnectionGroup, @unchecked Sendable 
     let lowWaterMark: Int
     private let hub: Hub
     private var source: UInt8 = 0
-    private var slots = SlotTable<OwnedSubscriberConnection>()
+    private var slots = SlotTable<OwnedWebSocketConnection>()
     private var spareReadBuffer: ByteBuffer?
     private let open = Atomic<Int>(0)
     /// `closeAll` waits for the table to empty.
@@ -48,50 +47,47 @@ final class OwnedConnections: EpollSource, ConnectionGroup, @unchecked Sendable 
 
     // MARK: Adoption
 
-    /// What the handshake decided for a subscriber, carried to its new loop.
-    struct Admission: Sendable {
-        let socket: HandedOverSocket
-        let remoteAddress: SocketAddress?
-        let encoding: SubscriberEncoding
-        let options: SubscriberOptions
-        let grant: AccessGrant
-        let place: ConnectionPlace?
+    /// How an adopted connection's frames are cut and assembled (`ClientFrameReader`,
+    /// `MessageAssembly`): the limits its kind of peer gets, and whether permessage-deflate was
+    /// agreed (then compressed messages are inflated by the loop's one inflater: the hub always asks
+    /// for `client_no_context_takeover`).
+    struct Framing: Sendable {
+        let maxMessageBytes: Int
+        let maxFragments: Int
+        let inflates: Bool
     }
 
-    /// Takes a subscriber's socket from NIO; from any thread. A socket the loop cannot register is
+    /// Takes a socket from NIO, from any thread; on the loop, `makeSession` makes the session the
+    /// connection carries. A socket the loop cannot register, or whose session cannot be made, is
     /// closed (its limits' place given back).
-    func adopt(_ admission: Admission) {
+    func adopt(_ socket: HandedOverSocket, remoteAddress: SocketAddress?, place: ConnectionPlace?, framing: Framing,
+               makeSession: @escaping @Sendable (OwnedWebSocketConnection) throws -> any ConnectionSession) {
         loop.execute { [self] in
-            let socket = admission.socket
-            let configuration = hub.configuration
             let inflater = hub.inflater(for: loop)
-            let connection = OwnedSubscriberConnection(
-                descriptor: socket.descriptor, table: self, remoteAddress: admission.remoteAddress,
-                reader: ClientFrameReader(maxFrameSize: configuration.maxClientMessageBytes),
-                assembly: MessageAssembly(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: configuration.maxClientFragments,
-                                          inflater: admission.encoding.deflate != nil ? { inflater.shared() } : nil),
-                place: admission.place)
+            let connection = OwnedWebSocketConnection(
+                descriptor: socket.descriptor, table: self, remoteAddress: remoteAddress,
+                reader: ClientFrameReader(maxFrameSize: framing.maxMessageBytes),
+                assembly: MessageAssembly(maxMessageBytes: framing.maxMessageBytes, maxFragments: framing.maxFragments,
+                                          inflater: framing.inflates ? { inflater.shared() } : nil),
+                place: place)
             connection.key = slots.insert(connection)
             open.add(1, ordering: .relaxed)
             do {
                 try loop.register(socket.descriptor, events: [.readable, .writable, .peerClosed, .edgeTriggered], source: source,
                                   token: connection.key.token)
             } catch {
-                hub.logger.warning("cannot serve a subscriber on the owned transport", metadata: ["error": "\(error)"])
+                hub.logger.warning("cannot serve a connection on the owned transport", metadata: ["error": "\(error)"])
                 connection.close()
                 return
             }
-            let fanout = hub.fanout(for: loop)
-            let encoding: MessageEncoding
+            let session: any ConnectionSession
             do {
-                encoding = try admission.encoding.messageEncoding(configuration: configuration)
+                session = try makeSession(connection)
             } catch {
-                hub.logger.warning("cannot make a subscriber's compressor", metadata: ["error": "\(error)"])
+                hub.logger.warning("cannot start a connection's session", metadata: ["error": "\(error)"])
                 connection.close()
                 return
             }
-            let session = SubscriberSession(hub: hub, fanout: fanout, connection: connection, writer: connection,
-                                            encoding: encoding, options: admission.options, grant: admission.grant)
             connection.start(session: session, unread: socket.unread)
         }
     }

@@ -1,9 +1,9 @@
-import AccessControl
 import EpollTransport
 import NIOCore
 import NIOHTTP1
 
-/// Moves an upgraded subscriber from its NIO channel to an owned loop (`--transport owned`).
+/// Moves an upgraded WebSocket connection (a subscriber, or the echo listener's) from its NIO channel
+/// to an owned loop (`--transport owned`).
 ///
 /// Installed by the upgrade's pipeline handler, before NIO completes the upgrade: NIO has written the
 /// 101 by then, and replays the bytes it read behind the request (a client's first frames, if it
@@ -16,9 +16,9 @@ import NIOHTTP1
 /// of its descriptor, and the unread bytes) goes to the owned loop, and NIO's channel closes without
 /// ending the connection. The connection's place in the limits goes with it.
 enum OwnedHandover {
-    static func install(in channel: any Channel, descriptor: CInt, to connections: OwnedConnections,
-                        encoding: SubscriberEncoding, options: SubscriberOptions, grant: AccessGrant,
-                        place: ConnectionPlace?) throws {
+    static func install(in channel: any Channel, descriptor: CInt, to connections: OwnedConnections, place: ConnectionPlace?,
+                        framing: OwnedConnections.Framing,
+                        makeSession: @escaping @Sendable (OwnedWebSocketConnection) throws -> any ConnectionSession) throws {
         let sync = channel.pipeline.syncOperations
         let handover = SocketHandover(descriptor: descriptor)
         try sync.addHandler(handover, position: .after(try sync.handler(type: HTTPServerUpgradeHandler.self)))
@@ -31,8 +31,7 @@ enum OwnedHandover {
                 place?.release()
                 return
             }
-            connections.adopt(.init(socket: socket, remoteAddress: remoteAddress, encoding: encoding, options: options,
-                                    grant: grant, place: place))
+            connections.adopt(socket, remoteAddress: remoteAddress, place: place, framing: framing, makeSession: makeSession)
         }
     }
 }

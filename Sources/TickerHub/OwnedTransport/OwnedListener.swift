@@ -9,9 +9,10 @@ import Glibc
 
 /// A listener of `--transport owned`: it accepts on an owned loop, then gives each connection to NIO
 /// for its HTTP request and handshake (`ConnectionPipeline`, the same pipeline as with NIO's own
-/// listener), telling the pipeline the connection's descriptor. A subscriber's socket can then be
-/// handed over to the owned transport when its upgrade completes (`OwnedHandover`); every other
-/// connection (HTTP, publishers, refusals) stays on NIO to its end.
+/// listener; or the echo listener's), telling the pipeline the connection's descriptor. A
+/// subscriber's socket (or an echo connection's) can then be handed over to the owned transport when
+/// its upgrade completes (`OwnedHandover`); every other connection (HTTP, publishers, refusals) stays
+/// on NIO to its end.
 ///
 /// Out of descriptors, it pauses accepting (`SocketListener`), counted in `acceptFailures` and logged
 /// at most every few seconds, as NIO's listener does (`AcceptBackoff`).
@@ -26,9 +27,10 @@ final class OwnedListener: Sendable {
         self.listener = listener
     }
 
-    static func bind(hub: Hub, loop: EpollLoop, nioLoops: any EventLoopGroup, role: ListenerRole,
-                     host: String, port: Int) async throws -> OwnedListener {
-        let routes = HTTPRoutes(hub: hub, role: role)
+    /// A listener whose connections go to NIO's `nioLoops`, each channel set up by `configure`, told
+    /// its descriptor (`ConnectionPipeline.configure`, or the echo listener's).
+    static func bind(hub: Hub, loop: EpollLoop, nioLoops: any EventLoopGroup, host: String, port: Int,
+                     configure: @escaping @Sendable (any Channel, CInt) throws -> Void) async throws -> OwnedListener {
         let configuration = hub.configuration
         let (metrics, logger) = (hub.metrics, hub.logger)
         let bound = try await loop.submit {
@@ -42,7 +44,7 @@ final class OwnedListener: Sendable {
                     "error": "\(String(cString: strerror(error)))", "pause_ms": "\(SocketListener.pause.nanoseconds / 1_000_000)",
                 ])
             }) { descriptor in
-                adopt(descriptor, hub: hub, routes: routes, nioLoops: nioLoops, configuration: configuration)
+                adopt(descriptor, hub: hub, nioLoops: nioLoops, configuration: configuration, configure: configure)
             }
             return (listener.port, NIOLoopBound(listener, eventLoop: loop))
         }.get()
@@ -50,8 +52,8 @@ final class OwnedListener: Sendable {
     }
 
     /// The socket options NIO's listener gives its children, then the connection to NIO.
-    private static func adopt(_ descriptor: CInt, hub: Hub, routes: HTTPRoutes, nioLoops: any EventLoopGroup,
-                              configuration: HubConfiguration) {
+    private static func adopt(_ descriptor: CInt, hub: Hub, nioLoops: any EventLoopGroup, configuration: HubConfiguration,
+                              configure: @escaping @Sendable (any Channel, CInt) throws -> Void) {
         var one: CInt = 1
         setsockopt(descriptor, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
         if configuration.socketSendBufferBytes > 0 {
@@ -62,9 +64,7 @@ final class OwnedListener: Sendable {
             .channelOption(.recvAllocator, value: ConnectionPipeline.receiveAllocator)
             .channelOption(.writeBufferWaterMark, value: ConnectionPipeline.writeBufferWaterMark(configuration))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try ConnectionPipeline.configure(channel, hub: hub, routes: routes, ownedDescriptor: descriptor)
-                }
+                channel.eventLoop.makeCompletedFuture { try configure(channel, descriptor) }
             }
             .withConnectedSocket(descriptor)
             .whenFailure { error in

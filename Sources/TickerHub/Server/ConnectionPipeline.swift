@@ -9,7 +9,7 @@ import NIOWebSocket
 /// pipeline is:
 ///
 ///     head ─ RawFrameWriter ─ [WebSocketFrameEncoder] ─ [WebSocketFrameDecoder] ─ MessageAssembler
-///          ─ SubscriberChannelHandler (a SubscriberSession) | IngestSession
+///          ─ SessionChannelHandler (a SubscriberSession) | IngestSession
 ///
 /// A subscriber's frames are limited to `--max-client-message-bytes` (64 KiB) from their header on;
 /// a publisher's decoder is swapped for one that takes its megabyte batches.
@@ -114,9 +114,19 @@ enum ConnectionPipeline {
         let configuration = hub.configuration
         switch decision {
         case .subscriber(let deflate, let zstd, let options):
+            let subscriberEncoding = SubscriberEncoding(deflate: deflate, zstd: zstd)
+            // Made on the loop the connection lives on (`connection.eventLoop`), with its fan-out.
+            let makeSession: @Sendable (any WebSocketConnection, any FrameSink) throws -> any ConnectionSession = { connection, writer in
+                SubscriberSession(hub: hub, fanout: hub.fanout(for: connection.eventLoop), connection: connection, writer: writer,
+                                  encoding: try subscriberEncoding.messageEncoding(configuration: configuration),
+                                  options: options, grant: grant)
+            }
             if let ownedDescriptor, let connections = hub.nextOwnedConnections() {
-                try OwnedHandover.install(in: channel, descriptor: ownedDescriptor, to: connections,
-                                          encoding: SubscriberEncoding(deflate: deflate, zstd: zstd), options: options, grant: grant, place: place)
+                let framing = OwnedConnections.Framing(maxMessageBytes: configuration.maxClientMessageBytes,
+                                                       maxFragments: configuration.maxClientFragments, inflates: deflate != nil)
+                try OwnedHandover.install(in: channel, descriptor: ownedDescriptor, to: connections, place: place, framing: framing) {
+                    try makeSession($0, $0)
+                }
                 return
             }
             let writer = RawFrameWriter()
@@ -128,9 +138,7 @@ enum ConnectionPipeline {
             let loopInflater = hub.inflater(for: channel.eventLoop)
             let inflater: (() -> MessageInflater?)? = deflate == nil ? nil : { loopInflater.shared() }
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: configuration.maxClientFragments, inflater: inflater))
-            let encoding = try SubscriberEncoding(deflate: deflate, zstd: zstd).messageEncoding(configuration: configuration)
-            try sync.addHandler(SubscriberChannelHandler(hub: hub, fanout: hub.fanout(for: channel.eventLoop), writer: writer, encoding: encoding,
-                                                  options: options, grant: grant))
+            try sync.addHandler(SessionChannelHandler(eventLoop: channel.eventLoop, registry: hub.connections) { try makeSession($0, writer) })
         case .publisher(let symbols):
             try allowLargerFrames(upTo: configuration.ingest.maxMessageBytes, in: channel)
             try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.ingest.maxMessageBytes, maxFragments: configuration.ingest.maxFragments, inflater: nil))

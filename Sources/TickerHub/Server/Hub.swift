@@ -56,7 +56,7 @@ final class Hub: Sendable {
         var serverChannel: (any Channel)?
         var adminChannel: (any Channel)?
         var doorbellChannels: [any Channel] = []
-        var echoChannel: (any Channel)?
+        var echo: EchoListener?
         /// `--transport owned`: the listeners, and each owned loop's connections (same order as `ownedLoops`).
         var ownedListeners: [OwnedListener] = []
         var ownedConnections: [OwnedConnections] = []
@@ -119,13 +119,11 @@ final class Hub: Sendable {
         if let firstLoop = ownedLoops.first {
             // Every listener accepts on the owned transport, so that each connection's descriptor is
             // known when a subscriber's handshake completes and the socket is handed over.
-            let listener = try await OwnedListener.bind(hub: self, loop: firstLoop, nioLoops: socketLoops, role: publicRole,
-                                                        host: configuration.host, port: configuration.port)
+            let listener = try await ownedListener(on: firstLoop, role: publicRole, host: configuration.host, port: configuration.port)
             port = listener.port
             var listeners = [listener]
             if let configuredAdminPort = configuration.adminPort {
-                let admin = try await OwnedListener.bind(hub: self, loop: firstLoop, nioLoops: socketLoops, role: .adminOnly,
-                                                         host: configuration.adminHost, port: configuredAdminPort)
+                let admin = try await ownedListener(on: firstLoop, role: .adminOnly, host: configuration.adminHost, port: configuredAdminPort)
                 adminPort = admin.port
                 listeners.append(admin)
             }
@@ -141,15 +139,15 @@ final class Hub: Sendable {
             }
         }
         let router = HTTPRoutes(hub: self)
-        var echoChannel: (any Channel)?
+        var echo: EchoListener?
         if let echoPort = configuration.echoPort {
-            echoChannel = try await EchoListener.bind(hub: self, group: socketLoops, routes: router, port: echoPort)
+            echo = try await EchoListener.bind(hub: self, nioLoops: socketLoops, ownedLoop: ownedLoops.first, routes: router, port: echoPort)
         }
         state.withLock {
             $0.serverChannel = channel
             $0.adminChannel = adminChannel
             $0.doorbellChannels = doorbellChannels
-            $0.echoChannel = echoChannel
+            $0.echo = echo
         }
         logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(feed.name)",
                                              "symbols": "\(engine.directory.count)"])
@@ -158,10 +156,20 @@ final class Hub: Sendable {
                 "admin_address": "\(configuration.adminHost):\(adminPort)",
             ])
         }
-        if let echoChannel {
-            logger.info("echo listener for conformance tests", metadata: ["echo": "\(echoChannel.localAddress?.ipAddress ?? "?"):\(echoChannel.localAddress?.port ?? 0)"])
+        if let echo {
+            logger.info("echo listener for conformance tests", metadata: [
+                "echo": "\(EchoListener.host):\(echo.port)", "transport": "\(ownedLoops.isEmpty ? "nio" : "owned")",
+            ])
         }
         return port
+    }
+
+    /// A listener on `host:port` serving what `role` says, accepting on `loop` (`--transport owned`).
+    private func ownedListener(on loop: EpollLoop, role: ListenerRole, host: String, port: Int) async throws -> OwnedListener {
+        let routes = HTTPRoutes(hub: self, role: role)
+        return try await OwnedListener.bind(hub: self, loop: loop, nioLoops: socketLoops, host: host, port: port) { channel, descriptor in
+            try ConnectionPipeline.configure(channel, hub: self, routes: routes, ownedDescriptor: descriptor)
+        }
     }
 
     /// A listener on `host:port` serving what `role` says, every connection on the socket loops.
@@ -195,18 +203,21 @@ final class Hub: Sendable {
 
     /// Stops accepting, closes every connection with 1001 (going away), stops the feed and the loops.
     func stop() async {
-        let (channel, adminChannel, echoChannel, listeners) = state.withLock {
-            ($0.serverChannel, $0.adminChannel, $0.echoChannel, $0.ownedListeners)
+        let (channel, adminChannel, echo, listeners) = state.withLock {
+            ($0.serverChannel, $0.adminChannel, $0.echo, $0.ownedListeners)
         }
         try? await channel?.close()
         try? await adminChannel?.close()
-        try? await echoChannel?.close()
+        await echo?.stop()
         for listener in listeners { await listener.stop() }
         await connections.closeAll()
         try? await socketLoops.shutdownGracefully()
         for loop in ownedLoops { try? await loop.shutdownGracefully() }
         // Each table holds the hub: let go of them, so that a stopped hub is freed (tests start many).
-        state.withLock { $0.ownedConnections = [] }
+        state.withLock {
+            $0.ownedConnections = []
+            $0.echo = nil
+        }
         connections.removeGroups()
         logger.info("stopped")
     }

@@ -6,7 +6,7 @@ import NIOCore
 import NIOWebSocket
 
 /// One `/ws` connection speaking protocol `tickerhub.v1` (docs/PROTOCOL.md), whichever transport
-/// carries it (`SubscriberConnection`): it ties a connection to its parts. Market updates do not
+/// carries it (`WebSocketConnection`): it ties a connection to its parts. Market updates do not
 /// pass through it at all: the fan-out writes them straight to the connection's `FrameSink`.
 ///
 /// The transport calls in: `start` and `end`, each frame (`received`), the end of a read burst,
@@ -26,7 +26,7 @@ import NIOWebSocket
 /// - Slow clients (docs/PROTOCOL.md, "Slow clients"): `SlowConsumerPolicy` says when the backlog is
 ///   full (requests are not read meanwhile: their answers could not be conflated away), when it
 ///   drained (the fan-out then catches the subscriber up), and when to evict (4008 "slow consumer").
-final class SubscriberSession: KeepAliveSweep.Member {
+final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     private let hub: Hub
     private let fanout: LoopFanout
     private let writer: any FrameSink
@@ -36,7 +36,7 @@ final class SubscriberSession: KeepAliveSweep.Member {
     private let keepAlive: KeepAliveSweep
     var keepAliveSlot = -1
     /// The transport. The session holds it, and the transport lets go of the session at `end`.
-    private let connection: any SubscriberConnection
+    private let connection: any WebSocketConnection
     /// Between `start` and `end`: callbacks that arrive later (a token check, paced requests) find
     /// nothing to do.
     private var isOpen = false
@@ -69,7 +69,7 @@ final class SubscriberSession: KeepAliveSweep.Member {
     /// The close code for a connection whose token lapsed without a refresh.
     static let tokenExpiredCode = WebSocketErrorCode(codeNumber: 4001)
 
-    init(hub: Hub, fanout: LoopFanout, connection: any SubscriberConnection, writer: any FrameSink,
+    init(hub: Hub, fanout: LoopFanout, connection: any WebSocketConnection, writer: any FrameSink,
          encoding: MessageEncoding = .plain, options: SubscriberOptions = SubscriberOptions(), grant: AccessGrant = .open) {
         self.connection = connection
         self.grant = grant
@@ -177,7 +177,7 @@ final class SubscriberSession: KeepAliveSweep.Member {
     }
 
     /// Whether the transport may read now (`ReadGate`); if not, the session asks for the read with
-    /// `SubscriberConnection.resumeReading` once it may.
+    /// `WebSocketConnection.resumeReading` once it may.
     func mayRead() -> Bool {
         readGate.mayRead(backlogFull: backlog.isFull, requestsWaiting: pacing.hasWaiting, closing: closeSent)
     }

@@ -1,14 +1,16 @@
 import NIOCore
 import NIOWebSocket
 
-/// What a `SubscriberSession` needs of the connection that carries it, whichever transport that is:
-/// a NIO channel (`SubscriberChannelHandler`), or a socket the hub's own epoll loop serves.
+/// What a session (`ConnectionSession`: a subscriber's, the echo's) needs of the connection that
+/// carries it, whichever transport that is: a NIO channel (`SessionChannelHandler`), or a socket the
+/// hub's own epoll loop serves (`OwnedWebSocketConnection`).
 ///
-/// Market updates do not pass through it: the fan-out writes them to the connection's `FrameSink`.
-/// This is the session's side: control frames, the Close handshake, read gating and backlog facts.
+/// Data frames do not pass through it: they go, ready-built, to the connection's `FrameSink` (the
+/// fan-out's market updates, an echo). This is the session's side: control frames, the Close
+/// handshake, read gating and backlog facts.
 ///
 /// Confined to `eventLoop`, like the session: every member is called on it.
-protocol SubscriberConnection: AnyObject {
+protocol WebSocketConnection: AnyObject {
     var eventLoop: any EventLoop { get }
     var allocator: ByteBufferAllocator { get }
     var remoteAddress: SocketAddress? { get }

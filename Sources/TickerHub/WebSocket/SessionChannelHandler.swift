@@ -1,14 +1,12 @@
-import AccessControl
-import FanoutEngine
 import NIOCore
 import NIOWebSocket
 
-/// A `SubscriberSession` carried by a NIO channel: the last handler of an upgraded subscriber
-/// pipeline (`ConnectionPipeline`), turning pipeline events into the session's calls and the
-/// session's requests into pipeline operations. Frames reach it whole, from `MessageAssembler`;
-/// control frames and the Close go out through NIO's `WebSocketFrameEncoder`, market updates through
-/// `RawFrameWriter`.
-final class SubscriberChannelHandler: ChannelDuplexHandler, WebSocketSession, SubscriberConnection {
+/// A `ConnectionSession` (a subscriber's, the echo's) carried by a NIO channel: the last handler of
+/// an upgraded pipeline (`ConnectionPipeline`, `EchoListener`), turning pipeline events into the
+/// session's calls and the session's requests into pipeline operations. Frames reach it whole, from
+/// `MessageAssembler`; control frames and the Close go out through NIO's `WebSocketFrameEncoder`,
+/// data frames through `RawFrameWriter`.
+final class SessionChannelHandler: ChannelDuplexHandler, WebSocketSession, WebSocketConnection {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -17,23 +15,25 @@ final class SubscriberChannelHandler: ChannelDuplexHandler, WebSocketSession, Su
     private var context: ChannelHandlerContext?
     /// Made with the handler, let go when it leaves the pipeline (the session holds the handler, as
     /// its connection, so the two form a cycle until then).
-    private var session: SubscriberSession?
-    private let hub: Hub
+    private var session: (any ConnectionSession)?
+    /// Where the hub's subscribers are listed, for its events and its shutdown; nil for the echo's
+    /// connections, which are no subscribers.
+    private let registry: ConnectionRegistry?
     let eventLoop: any EventLoop
 
-    init(hub: Hub, fanout: LoopFanout, writer: RawFrameWriter, encoding: MessageEncoding = .plain,
-         options: SubscriberOptions = SubscriberOptions(), grant: AccessGrant = .open) {
-        self.hub = hub
-        self.eventLoop = fanout.eventLoop
-        self.session = SubscriberSession(hub: hub, fanout: fanout, connection: self, writer: writer, encoding: encoding,
-                                         options: options, grant: grant)
+    /// `makeSession` is called at once, with this handler as the session's connection.
+    init(eventLoop: any EventLoop, registry: ConnectionRegistry?,
+         makeSession: (any WebSocketConnection) throws -> any ConnectionSession) rethrows {
+        self.eventLoop = eventLoop
+        self.registry = registry
+        self.session = try makeSession(self)
     }
 
     // MARK: Pipeline events, to the session
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        hub.connections.add(context.channel)
+        registry?.add(context.channel)
         session?.start()
     }
 
@@ -41,7 +41,7 @@ final class SubscriberChannelHandler: ChannelDuplexHandler, WebSocketSession, Su
         session?.end()
         session = nil
         self.context = nil
-        hub.connections.remove(context.channel)
+        registry?.remove(context.channel)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -74,7 +74,7 @@ final class SubscriberChannelHandler: ChannelDuplexHandler, WebSocketSession, Su
         session?.violation(code: code, reason: reason)
     }
 
-    // MARK: SubscriberConnection, for the session
+    // MARK: WebSocketConnection, for the session
 
     var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
 

@@ -7,10 +7,10 @@ import NIOWebSocket
 import Glibc
 #endif
 
-/// A subscriber's connection on the owned transport: a socket on an `EpollLoop`, taken over from NIO
-/// after the handshake (`OwnedConnections.adopt`). It is the session's `SubscriberConnection` and
-/// the fan-out's `FrameSink` at once, so a delivery goes from the fan-out to `send(2)` with no
-/// pipeline in between.
+/// A WebSocket connection on the owned transport: a socket on an `EpollLoop`, taken over from NIO
+/// after the handshake (`OwnedConnections.adopt`), carrying a session (`ConnectionSession`: a
+/// subscriber's, or the echo listener's). It is the session's `WebSocketConnection` and its
+/// `FrameSink` at once, so a delivery goes from the fan-out to `send(2)` with no pipeline in between.
 ///
 /// - Writing: `SocketOutput`. A frame written while nothing is owed is kept as it is (`staged`) and
 ///   sent with one `send` at `flush`, touching no queue; the rest queue in the output. Writability
@@ -24,7 +24,7 @@ import Glibc
 ///
 /// Confined to its loop. Teardown never runs inside a write: a write that fails marks the connection
 /// broken and closes it in a task of its own, since the fan-out may be iterating its subscribers.
-final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
+final class OwnedWebSocketConnection: WebSocketConnection, FrameSink {
     private enum State {
         case open
         /// Our Close is queued; the sending half is shut once the output drains.
@@ -52,7 +52,7 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
     private let reader: ClientFrameReader
     /// nil after a framing error: the connection is closing, and what still arrives is discarded.
     private var assembly: MessageAssembly?
-    private var session: SubscriberSession?
+    private var session: (any ConnectionSession)?
     private var subscriber: Subscriber?
     private var writable = true
     /// Reading now: a `resumeReading` from inside it only asks for another pass, so bytes are never
@@ -76,7 +76,7 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
 
     /// Starts the session, then handles the bytes NIO read behind the handshake and whatever the
     /// socket holds.
-    func start(session: SubscriberSession, unread bytes: ByteBuffer?) {
+    func start(session: any ConnectionSession, unread bytes: ByteBuffer?) {
         self.session = session
         session.start()
         if let bytes, bytes.readableBytes > 0 { consume(bytes) }
@@ -129,7 +129,7 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
 
     var connectionIsWritable: Bool { (state == .open || state == .closing) && writable }
 
-    // MARK: SubscriberConnection, for the session
+    // MARK: WebSocketConnection, for the session
 
     var eventLoop: any EventLoop { table.loop }
     var allocator: ByteBufferAllocator { table.allocator }
@@ -244,10 +244,13 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
     private func consume(_ received: ByteBuffer) {
         guard assembly != nil else { return }  // a framing error: discard until the close
         var bytes = received
+        // Whether `bytes` is a buffer of this connection's own, not the loop's shared read buffer.
+        var owned = false
         if var pending = unread {
             unread = nil
             pending.writeBuffer(&bytes)
             bytes = pending
+            owned = true
         }
         do {
             while let frame = try reader.next(from: &bytes) {
@@ -261,7 +264,15 @@ final class OwnedSubscriberConnection: SubscriberConnection, FrameSink {
             session?.violation(code: CloseHandshake.closeCode(for: error) ?? .protocolError, reason: "\(error)")
             return
         }
-        if bytes.readableBytes > 0 {
+        guard bytes.readableBytes > 0 else { return }
+        if owned {
+            // Kept, and appended to: a large frame arriving in many reads is copied once per read,
+            // not once per read for all that came before it. The frames already taken are let go
+            // (a memmove of what is left, at most a frame), or a peer whose reads always end inside
+            // a frame would grow the buffer without end.
+            if bytes.readerIndex > 0 { bytes.discardReadBytes() }
+            unread = bytes
+        } else {
             // The shared read buffer is reused at once: keep the partial frame in a buffer of its own.
             var rest = allocator.buffer(capacity: bytes.readableBytes)
             rest.writeBuffer(&bytes)
