@@ -31,7 +31,6 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     private let fanout: LoopFanout
     private let writer: any FrameSink
     private let subscriber: Subscriber
-    private let limits: ClientMessage.Limits
     /// Checks this session twice a second, with every other session on its loop.
     private let keepAlive: KeepAliveSweep
     var keepAliveSlot = -1
@@ -42,8 +41,14 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     private var isOpen = false
     /// Heartbeats, pings, and when to give up on a silent client.
     private var liveness: ConnectionLiveness
-    /// What each request does, and its answers.
-    private let requests: SubscriberRequests
+    /// What each request does, and its answers: made per request from the hub's settings, not
+    /// stored (it would be 72 bytes more per connection, for what requests, which are rare, need).
+    private var requests: SubscriberRequests { SubscriberRequests(hub: hub, fanout: fanout, subscriber: subscriber) }
+    /// How large a request may be; from the settings, not stored, for the same reason.
+    private var limits: ClientMessage.Limits {
+        ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
+                             maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
+    }
     /// Pings, the Close handshake, and nothing after our Close: shared with the other sessions.
     private var control = WebSocketControl()
     private var closeSent: Bool { control.closeSent }
@@ -80,9 +85,6 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         self.writer = writer
         let subscriber = Subscriber(sink: writer, encoding: encoding)
         self.subscriber = subscriber
-        self.requests = SubscriberRequests(hub: hub, fanout: fanout, subscriber: subscriber)
-        self.limits = ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
-                                           maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
         self.backlog = SlowConsumerPolicy(configuration: hub.configuration)
         self.requestRate = TokenBucket(perSecond: hub.configuration.maxRequestsPerSecond,
                                             burst: hub.configuration.requestBurst, now: .now())
