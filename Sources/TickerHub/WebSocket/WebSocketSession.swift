@@ -1,7 +1,8 @@
 import NIOCore
 import NIOWebSocket
 
-/// What every WebSocket session of the hub (subscriber, ingest, echo) does with an error from its
+/// What every WebSocket handler at the end of a NIO pipeline (`IngestSession`, and
+/// `SessionChannelHandler` carrying a subscriber's or the echo's session) does with an error from its
 /// pipeline, in one place: NIO's frame decoder and `MessageAssembler` report a client's malformed
 /// frames as errors, and those close the connection with their RFC 6455 code, logged and counted
 /// by the session as a violation; any other error (a reset, a broken pipe) only closes the channel,
