@@ -68,6 +68,24 @@ import Testing
         #expect(series.openBar?.trades == 3)
     }
 
+    /// A publisher stamps trades: the last representable times neither trap nor break the order.
+    @Test func timesAtTheEndOfTheClockDoNotTrap() {
+        var series = CandleSeries(interval: .oneHour, capacity: 4)
+        let last = Timestamp(nanosecondsSinceEpoch: .max)
+        series.add(price: Self.price("1.00"), size: 1, at: last)
+        series.add(price: Self.price("1.00"), size: 1, at: Self.at(0))  // late: into the open bar
+        #expect(series.openBar?.trades == 2)
+        #expect(series.closeIfEnded(now: last)?.trades == 2)  // its end saturates at the last time
+        series.add(price: Self.price("1.00"), size: 1, at: Self.at(0))  // after a closed bar at the end
+        let starts = series.last(4).map(\.start.nanosecondsSinceEpoch)
+        #expect(starts == starts.sorted() && Set(starts).count == starts.count)
+        var closedLate = CandleSeries(interval: .oneHour, capacity: 4)
+        closedLate.add(price: Self.price("1.00"), size: 1, at: Timestamp(nanosecondsSinceEpoch: 0))
+        _ = closedLate.closeIfEnded(now: last)
+        closedLate.add(price: Self.price("2.00"), size: 1, at: Timestamp(nanosecondsSinceEpoch: 0))
+        #expect(closedLate.openBar?.start == Timestamp(nanosecondsSinceEpoch: CandleInterval.oneHour.nanoseconds))
+    }
+
     /// Two nodes fed the same trades build the same bars, whenever their close timers fire between
     /// trades of different intervals.
     @Test func theSameTradesGiveTheSameBars() {

@@ -28,7 +28,7 @@ public struct CandleSeries: Sendable {
         var start = interval.start(of: time)
         guard var bar = openBar else {
             if let last = lastClosed, start <= last.start {
-                start = Timestamp(nanosecondsSinceEpoch: last.start.nanosecondsSinceEpoch + interval.nanoseconds)
+                start = end(of: last)
             }
             openBar = Candle(start: start, price: price, size: size)
             return nil
@@ -46,7 +46,7 @@ public struct CandleSeries: Sendable {
     /// Closes the open bar if its interval has ended by `now` (a timer calls this, so a bar closes
     /// on time even when no trade follows it). Returns it.
     public mutating func closeIfEnded(now: Timestamp) -> Candle? {
-        guard let bar = openBar, bar.start.nanosecondsSinceEpoch + interval.nanoseconds <= now.nanosecondsSinceEpoch else {
+        guard let bar = openBar, end(of: bar) <= now else {
             return nil
         }
         keep(bar)
@@ -72,6 +72,13 @@ public struct CandleSeries: Sendable {
     /// Closed bars, oldest first.
     public var closedInOrder: [Candle] {
         Array(closedBars[closedStart...] + closedBars[..<closedStart])
+    }
+
+    /// When `bar`'s interval ends. Saturating: a publisher stamps the trades, and a time near the
+    /// end of `UInt64` must not trap (its bar then never ends by the clock, only by a later trade).
+    private func end(of bar: Candle) -> Timestamp {
+        let (end, overflow) = bar.start.nanosecondsSinceEpoch.addingReportingOverflow(interval.nanoseconds)
+        return Timestamp(nanosecondsSinceEpoch: overflow ? .max : end)
     }
 
     private mutating func keep(_ bar: Candle) {
