@@ -47,28 +47,16 @@ final class OwnedConnections: EpollSource, ConnectionGroup, @unchecked Sendable 
 
     // MARK: Adoption
 
-    /// How an adopted connection's frames are cut and assembled (`ClientFrameReader`,
-    /// `MessageAssembly`): the limits its kind of peer gets, and whether permessage-deflate was
-    /// agreed (then compressed messages are inflated by the loop's one inflater: the hub always asks
-    /// for `client_no_context_takeover`).
-    struct Framing: Sendable {
-        let maxMessageBytes: Int
-        let maxFragments: Int
-        let inflates: Bool
-    }
-
     /// Takes a socket from NIO, from any thread; on the loop, `makeSession` makes the session the
     /// connection carries. A socket the loop cannot register, or whose session cannot be made, is
     /// closed (its limits' place given back).
-    func adopt(_ socket: HandedOverSocket, remoteAddress: SocketAddress?, place: ConnectionPlace?, framing: Framing,
+    func adopt(_ socket: HandedOverSocket, remoteAddress: SocketAddress?, place: ConnectionPlace?, framing: MessageFraming,
                makeSession: @escaping @Sendable (OwnedWebSocketConnection) throws -> any ConnectionSession) {
         loop.execute { [self] in
-            let inflater = hub.inflater(for: loop)
             let connection = OwnedWebSocketConnection(
                 descriptor: socket.descriptor, table: self, remoteAddress: remoteAddress,
                 reader: ClientFrameReader(maxFrameSize: framing.maxMessageBytes),
-                assembly: MessageAssembly(maxMessageBytes: framing.maxMessageBytes, maxFragments: framing.maxFragments,
-                                          inflater: framing.inflates ? { inflater.shared() } : nil),
+                assembly: framing.assembly(inflater: hub.inflater(for: loop)),
                 place: place)
             connection.key = slots.insert(connection)
             open.add(1, ordering: .relaxed)

@@ -17,7 +17,7 @@ import NIOHTTP1
 /// ending the connection. The connection's place in the limits goes with it.
 enum OwnedHandover {
     static func install(in channel: any Channel, descriptor: CInt, to connections: OwnedConnections, place: ConnectionPlace?,
-                        framing: OwnedConnections.Framing,
+                        framing: MessageFraming,
                         makeSession: @escaping @Sendable (OwnedWebSocketConnection) throws -> any ConnectionSession) throws {
         let sync = channel.pipeline.syncOperations
         let handover = SocketHandover(descriptor: descriptor)

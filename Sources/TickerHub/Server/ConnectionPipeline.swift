@@ -121,9 +121,9 @@ enum ConnectionPipeline {
                                   encoding: try subscriberEncoding.messageEncoding(configuration: configuration),
                                   options: options, grant: grant)
             }
+            let framing = MessageFraming(maxMessageBytes: configuration.maxClientMessageBytes,
+                                         maxFragments: configuration.maxClientFragments, inflates: deflate != nil)
             if let ownedDescriptor, let connections = hub.nextOwnedConnections() {
-                let framing = OwnedConnections.Framing(maxMessageBytes: configuration.maxClientMessageBytes,
-                                                       maxFragments: configuration.maxClientFragments, inflates: deflate != nil)
                 try OwnedHandover.install(in: channel, descriptor: ownedDescriptor, to: connections, place: place, framing: framing) {
                     try makeSession($0, $0)
                 }
@@ -133,11 +133,7 @@ enum ConnectionPipeline {
             // Next to the head, or to the TLS handler: the frames it writes must still be encrypted.
             let tlsHandler = try? sync.context(name: tlsName).handler
             try sync.addHandler(writer, position: tlsHandler.map { .after($0) } ?? .first)
-            // Client messages never use context takeover (we ask for that), so the loop's one
-            // inflater serves every connection on it.
-            let loopInflater = hub.inflater(for: channel.eventLoop)
-            let inflater: (() -> MessageInflater?)? = deflate == nil ? nil : { loopInflater.shared() }
-            try sync.addHandler(MessageAssembler(maxMessageBytes: configuration.maxClientMessageBytes, maxFragments: configuration.maxClientFragments, inflater: inflater))
+            try sync.addHandler(MessageAssembler(framing, inflater: hub.inflater(for: channel.eventLoop)))
             try sync.addHandler(SessionChannelHandler(eventLoop: channel.eventLoop, registry: hub.connections) { try makeSession($0, writer) })
         case .publisher(let symbols):
             try allowLargerFrames(upTo: configuration.ingest.maxMessageBytes, in: channel)

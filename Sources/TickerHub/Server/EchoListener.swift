@@ -100,9 +100,8 @@ final class EchoListener: Sendable {
                         }
                         return EchoSession(connection: connection, writer: writer, deflater: deflater, closeGrace: closeGrace)
                     }
+                    let framing = MessageFraming(maxMessageBytes: maxMessageBytes, maxFragments: 1 << 20, inflates: agreement != nil)
                     if let owned {
-                        let framing = OwnedConnections.Framing(maxMessageBytes: maxMessageBytes, maxFragments: 1 << 20,
-                                                               inflates: agreement != nil)
                         try OwnedHandover.install(in: channel, descriptor: owned.descriptor, to: owned.connections, place: nil,
                                                   framing: framing) { try makeSession($0, $0) }
                         return
@@ -110,10 +109,7 @@ final class EchoListener: Sendable {
                     let sync = channel.pipeline.syncOperations
                     let writer = RawFrameWriter()
                     try sync.addHandler(writer, position: .first)
-                    // The hub asks for `client_no_context_takeover`: the loop's one inflater serves.
-                    let loopInflater = hub.inflater(for: channel.eventLoop)
-                    try sync.addHandler(MessageAssembler(maxMessageBytes: maxMessageBytes, maxFragments: 1 << 20,
-                                                         inflater: agreement == nil ? nil : { loopInflater.shared() }))
+                    try sync.addHandler(MessageAssembler(framing, inflater: hub.inflater(for: channel.eventLoop)))
                     try sync.addHandler(SessionChannelHandler(eventLoop: channel.eventLoop, registry: nil) { try makeSession($0, writer) })
                 }
             }

@@ -120,6 +120,10 @@ final class MessageAssembler: ChannelInboundHandler {
         assembly = MessageAssembly(maxMessageBytes: maxMessageBytes, maxFragments: maxFragments, inflater: inflater)
     }
 
+    init(_ framing: MessageFraming, inflater: LoopInflater) {
+        assembly = framing.assembly(inflater: inflater)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard assembly != nil else { return }  // failed: the connection is closing
         let frame = unwrapInboundIn(data)
