@@ -8,8 +8,10 @@ import Foundation
 public enum ClientMessage: Sendable, Equatable {
     /// `updateInterval` is the request's `maxFrequency`; nil means every update. `resume` is where a
     /// reconnecting client left off (`since` and `epoch`), for recovery from the hub's history.
-    case subscribe(id: Int64?, symbols: [String], updateInterval: UpdateInterval? = nil, resume: ResumePoint? = nil)
-    case unsubscribe(id: Int64?, symbols: [String])
+    case subscribe(id: Int64?, symbols: [String], updateInterval: UpdateInterval? = nil, resume: ResumePoint? = nil,
+                   channel: SubscriptionChannel = .ticks)
+    /// `channel`: the one to leave; `.book(depth: nil)` leaves a book at every depth.
+    case unsubscribe(id: Int64?, symbols: [String], channel: ChannelScope = .ticks)
     /// One page of the hub's symbols, in the order they were registered, starting after `after`.
     case list(id: Int64?, after: String? = nil)
     case ping(id: Int64?)
@@ -19,7 +21,7 @@ public enum ClientMessage: Sendable, Equatable {
 
     public var id: Int64? {
         switch self {
-        case .subscribe(let id, _, _, _), .unsubscribe(let id, _), .list(let id, _), .ping(let id), .stats(let id), .auth(let id, _): return id
+        case .subscribe(let id, _, _, _, _), .unsubscribe(let id, _, _), .list(let id, _), .ping(let id), .stats(let id), .auth(let id, _): return id
         }
     }
 
@@ -62,9 +64,26 @@ public enum ClientMessage: Sendable, Equatable {
                 return .failure(ProtocolError(id: raw.id, code: .tooManySymbols,
                                               message: "\(symbols.count) symbols in one request; the limit is \(limits.maxSymbolsPerRequest)"))
             }
-            guard op == "subscribe" else {
-                return .success(.unsubscribe(id: raw.id, symbols: symbols))
+            if let depth = raw.depth, raw.channel != "book" {
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
+                                              message: "\"depth\" (\(depth)) applies only to \"channel\":\"book\""))
             }
+            if let depth = raw.depth, !OrderBook.depths.contains(depth) {
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
+                                              message: "\"depth\" must be one of \(OrderBook.depths.map(String.init).joined(separator: ", "))"))
+            }
+            switch raw.channel {
+            case nil: break
+            case "book": break
+            case let other?:
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
+                                              message: "unknown \"channel\" \"\(other.prefix(32))\": this hub serves \"book\", or quotes and trades without \"channel\""))
+            }
+            guard op == "subscribe" else {
+                let channel: ChannelScope = raw.channel == "book" ? .book(depth: raw.depth) : .ticks
+                return .success(.unsubscribe(id: raw.id, symbols: symbols, channel: channel))
+            }
+            let channel: SubscriptionChannel = raw.channel == "book" ? .book(depth: raw.depth ?? OrderBook.depths[0]) : .ticks
             var interval: UpdateInterval?
             if let frequency = raw.maxFrequency {
                 guard let valid = UpdateInterval(maxFrequency: frequency) else {
@@ -89,7 +108,11 @@ public enum ClientMessage: Sendable, Equatable {
                 }
                 resume = ResumePoint(epoch: epoch, lastSeqs: since)
             }
-            return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval, resume: resume))
+            if resume != nil, channel != .ticks {
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
+                                              message: "\"since\" recovers quotes and trades; a book starts from its snapshot"))
+            }
+            return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval, resume: resume, channel: channel))
         case "list": return .success(.list(id: raw.id, after: raw.after))
         case "ping": return .success(.ping(id: raw.id))
         case "stats": return .success(.stats(id: raw.id))
@@ -100,6 +123,28 @@ public enum ClientMessage: Sendable, Equatable {
             return .success(.auth(id: raw.id, token: token))
         default:
             return .failure(ProtocolError(id: raw.id, code: .unknownOp, message: "unknown op \"\(op.prefix(64))\""))
+        }
+    }
+}
+
+/// What a subscription carries (docs/PROTOCOL.md, "Channels").
+public enum SubscriptionChannel: Sendable, Hashable {
+    /// Quotes and trades, numbered together: a `subscribe` without `"channel"`.
+    case ticks
+    /// The symbol's order book, its top `depth` levels per side (`OrderBook.depths`).
+    case book(depth: Int)
+}
+
+/// Which channel an `unsubscribe` leaves, or an `ack` is about.
+public enum ChannelScope: Sendable, Hashable {
+    case ticks
+    /// The book at `depth`; nil: at every depth subscribed.
+    case book(depth: Int?)
+
+    public init(_ channel: SubscriptionChannel) {
+        switch channel {
+        case .ticks: self = .ticks
+        case .book(let depth): self = .book(depth: depth)
         }
     }
 }
@@ -128,9 +173,11 @@ private struct RawRequest: Decodable {
     var token: String?
     var since: [String: UInt64]?
     var epoch: String?
+    var channel: String?
+    var depth: Int?
     var problem: String?
 
-    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after, token, since, epoch }
+    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after, token, since, epoch, channel, depth }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -172,6 +219,16 @@ private struct RawRequest: Decodable {
             epoch = try container.decodeIfPresent(String.self, forKey: .epoch)
         } catch {
             problem = problem ?? "\"epoch\" must be a string"
+        }
+        do {
+            channel = try container.decodeIfPresent(String.self, forKey: .channel)
+        } catch {
+            problem = problem ?? "\"channel\" must be a string"
+        }
+        do {
+            depth = try container.decodeIfPresent(Int.self, forKey: .depth)
+        } catch {
+            problem = problem ?? "\"depth\" must be a whole number: 10, 25 or 100"
         }
     }
 }

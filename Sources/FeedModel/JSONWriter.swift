@@ -80,8 +80,25 @@ public struct JSONWriter {
     /// Prices are strings on the wire, as at Coinbase and Kraken, so no client parses them as floats.
     public mutating func field(_ key: StaticString, _ value: Price) {
         self.key(key)
+        price(value)
+    }
+
+    /// A price as a string value (in an array, or after `key`).
+    public mutating func price(_ value: Price) {
+        separate()
         buffer.writeInteger(UInt8(ascii: "\""))
         value.withASCII { _ = buffer.writeBytes($0) }
+        buffer.writeInteger(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// An integer as a string value (`"300"`): book sizes, which a JavaScript number could not hold
+    /// exactly past 2^53.
+    public mutating func quotedInteger<I: BinaryInteger>(_ value: I) {
+        separate()
+        buffer.writeInteger(UInt8(ascii: "\""))
+        needsComma = false
+        integer(value)
         buffer.writeInteger(UInt8(ascii: "\""))
         needsComma = true
     }

@@ -7,7 +7,9 @@ public enum ServerMessage: Sendable, Equatable {
     case welcome(Welcome)
     /// `updateInterval`: the interval a `subscribe` with `maxFrequency` got (omitted otherwise).
     /// `recovery`: how a `subscribe` with `since` went (omitted without one).
-    case ack(id: Int64?, op: String, symbols: [String], updateInterval: UpdateInterval? = nil, recovery: Recovery? = nil)
+    /// `channel`: written for a book (`"channel":"book"` and its `depth`); quotes and trades omit it.
+    case ack(id: Int64?, op: String, symbols: [String], updateInterval: UpdateInterval? = nil, recovery: Recovery? = nil,
+             channel: ChannelScope = .ticks)
     case error(ProtocolError)
     /// One page of a `list` answer; `next` (the page's last symbol) when more follow: ask again with
     /// `"after"` set to it.
@@ -20,6 +22,12 @@ public enum ServerMessage: Sendable, Equatable {
     /// The latest state of a symbol, sent in place of updates a slow client could not take. Same
     /// fields as `snapshot`; its `seq` jumps over the skipped updates, so the client sees the gap.
     case conflated(SymbolSnapshot)
+    /// The top levels of a symbol's book at a subscription's depth: when a `book` subscription
+    /// starts, and in place of `bookUpdate`s a slow client could not take (its `seq` then jumps over
+    /// them). Either way the client replaces its book with it.
+    case book(BookSnapshot)
+    /// The levels that changed in a book stream, and the checksum after them.
+    case bookUpdate(BookUpdate)
     case stats(id: Int64?, counters: [(String, UInt64)])
     /// The answer to an `auth` request: the new token is in force until `expiresAt` (ms since the epoch).
     case authenticated(id: Int64?, expiresAt: Int64)
@@ -74,7 +82,8 @@ public enum ServerMessage: Sendable, Equatable {
     public static func == (lhs: ServerMessage, rhs: ServerMessage) -> Bool {
         switch (lhs, rhs) {
         case let (.welcome(a), .welcome(b)): return a == b
-        case let (.ack(a1, a2, a3, a4, a5), .ack(b1, b2, b3, b4, b5)): return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4 && a5 == b5
+        case let (.ack(a1, a2, a3, a4, a5, a6), .ack(b1, b2, b3, b4, b5, b6)):
+            return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4 && a5 == b5 && a6 == b6
         case let (.error(a), .error(b)): return a == b
         case let (.symbols(a1, a2, a3), .symbols(b1, b2, b3)): return a1 == b1 && a2 == b2 && a3 == b3
         case let (.pong(a1, a2), .pong(b1, b2)): return a1 == b1 && a2 == b2
@@ -82,6 +91,8 @@ public enum ServerMessage: Sendable, Equatable {
         case let (.snapshot(a1, a2), .snapshot(b1, b2)): return a1 == b1 && a2 == b2
         case let (.conflated(a), .conflated(b)): return a == b
         case let (.update(a), .update(b)): return a == b
+        case let (.book(a), .book(b)): return a == b
+        case let (.bookUpdate(a), .bookUpdate(b)): return a == b
         case let (.authenticated(a1, a2), .authenticated(b1, b2)): return a1 == b1 && a2 == b2
         case let (.status(a), .status(b)): return a == b
         case let (.stats(a1, a2), .stats(b1, b2)):
@@ -109,10 +120,14 @@ public enum ServerMessage: Sendable, Equatable {
             if let expiresAt = welcome.tokenExpiresAt { json.field("tokenExpiresAt", expiresAt) }
             if let epoch = welcome.epoch { json.field("epoch", epoch.rawValue) }
             json.field("history", welcome.history)
-        case let .ack(id, op, symbols, interval, recovery):
+        case let .ack(id, op, symbols, interval, recovery, channel):
             json.field("type", "ack")
             json.optionalField("id", id)
             json.field("op", op)
+            if case .book(let depth) = channel {
+                json.field("channel", "book")
+                if let depth { json.field("depth", depth) }
+            }
             json.stringArray("symbols", symbols)
             if let interval { json.field("updateIntervalMs", interval.milliseconds) }
             if let recovery {
@@ -146,6 +161,12 @@ public enum ServerMessage: Sendable, Equatable {
             json.snapshotFields(snapshot)
         case .update(let tick):
             json.tickFields(tick)
+        case .book(let snapshot):
+            json.field("type", "book")
+            json.bookFields(snapshot)
+        case .bookUpdate(let update):
+            json.field("type", "bookUpdate")
+            json.bookUpdateFields(update)
         case let .authenticated(id, expiresAt):
             json.field("type", "ack")
             json.optionalField("id", id)

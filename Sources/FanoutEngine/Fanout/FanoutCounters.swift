@@ -45,6 +45,11 @@ public final class FanoutCounters: Sendable {
     public let upstreamStale = ManagedAtomic<UInt64>(0)
     /// Updates from a numbering source whose seq is above `Tick.maxSeq`: refused, never numbered.
     public let upstreamRefused = ManagedAtomic<UInt64>(0)
+    /// Order book changes accepted from the feed (each gives a record per depth whose levels changed).
+    public let bookUpdatesIn = ManagedAtomic<UInt64>(0)
+    /// Order book changes refused: a negative size, a price on another scale than the book's, or a
+    /// symbol that cannot have a book.
+    public let bookUpdatesRefused = ManagedAtomic<UInt64>(0)
     /// Consumer wake-ups (one per loop per published batch at most).
     public let drains = ManagedAtomic<UInt64>(0)
     /// Current subscriptions (subscriber × symbol), across loops.
@@ -55,6 +60,7 @@ public final class FanoutCounters: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
         public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0, upstreamRefused: UInt64 = 0, owedCheckCatchUps: UInt64 = 0
+        public var bookUpdatesIn: UInt64 = 0, bookUpdatesRefused: UInt64 = 0
         public var subscriptions: Int
     }
 
@@ -65,6 +71,7 @@ public final class FanoutCounters: Sendable {
                  drains: drains.load(ordering: .relaxed), upstreamGaps: upstreamGaps.load(ordering: .relaxed),
                  upstreamStale: upstreamStale.load(ordering: .relaxed), upstreamRefused: upstreamRefused.load(ordering: .relaxed),
                  owedCheckCatchUps: owedCheckCatchUps.load(ordering: .relaxed),
+                 bookUpdatesIn: bookUpdatesIn.load(ordering: .relaxed), bookUpdatesRefused: bookUpdatesRefused.load(ordering: .relaxed),
                  subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

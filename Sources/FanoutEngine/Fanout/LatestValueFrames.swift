@@ -1,7 +1,8 @@
 import FeedModel
 import NIOCore
 
-/// Ready-built `conflated` frames carrying the latest value of a symbol, for one event loop.
+/// Ready-built frames carrying the latest value of a stream, for one event loop: a `conflated`
+/// message for a symbol's quotes and trades, a whole `book` for a book stream.
 ///
 /// Conflation and lap resync send the same latest value to every subscriber that is owed it, so the
 /// frame is built once per (symbol, seq) and shared, just like live updates. A cached frame is reused
@@ -24,15 +25,26 @@ struct LatestValueFrames {
 
     /// The newest value of `id` as a message, with its seq; nil if the symbol has no value yet.
     mutating func latest(_ id: SymbolID, allocator: ByteBufferAllocator) -> (seq: UInt64, message: OutgoingMessage)? {
-        guard let snapshot = lastValues.snapshot(of: id), snapshot.seq > 0 else { return nil }
-        if id.index < cached.count, let hit = cached[id.index], hit.seq == snapshot.seq, hit.timestamp == snapshot.timestamp {
+        guard let latest = lastValues.latest(of: id), latest.seq > 0 else { return nil }
+        let timestamp: Timestamp
+        switch latest {
+        case .symbol(let snapshot): timestamp = snapshot.timestamp
+        case .book(let book): timestamp = book.timestamp
+        }
+        if id.index < cached.count, let hit = cached[id.index], hit.seq == latest.seq, hit.timestamp == timestamp {
             return (hit.seq, hit.message)
         }
-        let message = OutgoingMessage(plain: WebSocketFrameBuilder.text(ServerMessage.conflated(snapshot), allocator: allocator))
+        // A book stream's latest value is a whole `book`: the client replaces its book with it.
+        let message: ServerMessage
+        switch latest {
+        case .symbol(let snapshot): message = .conflated(snapshot)
+        case .book(let book): message = .book(book)
+        }
+        let outgoing = OutgoingMessage(plain: WebSocketFrameBuilder.text(message, allocator: allocator))
         if id.index >= cached.count {
             cached.append(contentsOf: repeatElement(nil, count: id.index + 1 - cached.count))
         }
-        cached[id.index] = Cached(seq: snapshot.seq, timestamp: snapshot.timestamp, message: message)
-        return (snapshot.seq, message)
+        cached[id.index] = Cached(seq: latest.seq, timestamp: timestamp, message: outgoing)
+        return (latest.seq, outgoing)
     }
 }

@@ -99,7 +99,10 @@ public final class LoopFanout: @unchecked Sendable {
     /// missed when they could all be recovered (`replay`, oldest first; then no snapshot is sent).
     public struct SubscriptionStart: Sendable {
         public var symbol: Symbol
+        /// A quotes-and-trades stream's state (empty, seq 0, for a book stream: see `book`).
         public var snapshot: SymbolSnapshot
+        /// A book stream's state, nil before its first update (and for quotes and trades).
+        public var book: BookSnapshot?
         /// Nil: not resuming, or not recoverable; the client gets `snapshot`.
         public var replay: [Tick]?
     }
@@ -125,10 +128,16 @@ public final class LoopFanout: @unchecked Sendable {
         let current = lastValues.starts(of: fresh.map { ids[$0] }, resumingAfter: fresh.map { seqs[$0] }, replayLimit: replayLimit)
         var starts: [SubscriptionStart] = []
         for (position, offset) in fresh.enumerated() {
-            let snapshot = current[position].0 ?? SymbolSnapshot(symbol: symbols[offset])
-            if let added = index.add(subscriber, to: ids[offset], lastSentSeq: snapshot.seq) {
+            var snapshot = SymbolSnapshot(symbol: symbols[offset])
+            var book: BookSnapshot?
+            switch current[position].0 {
+            case .symbol(let latest): snapshot = latest
+            case .book(let latest): book = latest
+            case nil: break
+            }
+            if let added = index.add(subscriber, to: ids[offset], lastSentSeq: current[position].0?.seq ?? 0) {
                 added.updateInterval = updateInterval
-                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, replay: current[position].1))
+                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, book: book, replay: current[position].1))
             }
         }
         counters.subscriptions.wrappingIncrement(by: starts.count, ordering: .relaxed)

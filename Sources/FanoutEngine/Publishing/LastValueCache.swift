@@ -14,6 +14,9 @@ public final class LastValueCache: Sendable {
     private struct Symbols {
         var snapshots: [SymbolSnapshot?] = []
         var histories: [SymbolHistory?] = []
+        /// By book stream id (`SymbolDirectory.bookStreams`). The snapshots of one symbol's depths
+        /// share one book's storage, so a book costs its levels once however many depths it has.
+        var books: [BookSnapshot?] = []
         /// Symbols `starts` has read: the work subscribes cost under the publisher's lock (tests).
         var startsRead = 0
     }
@@ -46,11 +49,51 @@ public final class LastValueCache: Sendable {
         }
     }
 
+    /// Records each book stream's latest state (the publisher, once per batch, before the ring).
+    public func applyBooks(_ books: some Sequence<(SymbolID, BookSnapshot)>) {
+        symbols.withLock { symbols in
+            for (id, book) in books {
+                if id.index >= symbols.books.count {
+                    symbols.books.append(contentsOf: repeatElement(nil, count: id.index + 1 - symbols.books.count))
+                }
+                symbols.books[id.index] = book
+            }
+        }
+    }
+
     /// Forgets every value and history (a feed's new epoch: their seqs belong to the old one).
     public func removeAll() {
         symbols.withLock { symbols in
             symbols.snapshots = symbols.snapshots.map { _ in nil }
             symbols.histories = symbols.histories.map { _ in nil }
+            symbols.books = symbols.books.map { _ in nil }
+        }
+    }
+
+    /// The latest state of book stream `id`; nil before its first update.
+    public func book(of id: SymbolID) -> BookSnapshot? {
+        symbols.withLock { id.index < $0.books.count ? $0.books[id.index] : nil }
+    }
+
+    /// The latest state of stream `id`, whichever kind it is: what a subscriber that skipped its
+    /// updates is sent instead (`LatestValueFrames`).
+    public enum Latest {
+        case symbol(SymbolSnapshot)
+        case book(BookSnapshot)
+
+        public var seq: UInt64 {
+            switch self {
+            case .symbol(let snapshot): snapshot.seq
+            case .book(let book): book.seq
+            }
+        }
+    }
+
+    public func latest(of id: SymbolID) -> Latest? {
+        symbols.withLock { symbols in
+            if id.index < symbols.snapshots.count, let snapshot = symbols.snapshots[id.index] { return .symbol(snapshot) }
+            if id.index < symbols.books.count, let book = symbols.books[id.index] { return .book(book) }
+            return nil
         }
     }
 
@@ -75,20 +118,22 @@ public final class LastValueCache: Sendable {
     /// caps the updates replayed for one request: past it, symbols get snapshots, so one subscribe
     /// cannot queue an unbounded burst for its connection, nor make the publisher wait on this lock
     /// while it copies one: the copying stops at the limit.
-    public func starts(of ids: [SymbolID], resumingAfter seqs: [UInt64?], replayLimit: Int) -> [(SymbolSnapshot?, [Tick]?)] {
+    /// A book stream's snapshot comes back as its `Latest`, never with a replay.
+    public func starts(of ids: [SymbolID], resumingAfter seqs: [UInt64?], replayLimit: Int) -> [(Latest?, [Tick]?)] {
         precondition(ids.count == seqs.count)
         return symbols.withLock { symbols in
             symbols.startsRead += ids.count
             var budget = replayLimit
-            return zip(ids, seqs).map { id, seq in
+            return zip(ids, seqs).map { id, seq -> (Latest?, [Tick]?) in
+                if id.index < symbols.books.count, let book = symbols.books[id.index] { return (.book(book), nil) }
                 let snapshot = id.index < symbols.snapshots.count ? symbols.snapshots[id.index] : nil
-                guard let seq else { return (snapshot, nil) }
+                guard let seq else { return (snapshot.map(Latest.symbol), nil) }
                 let latest = snapshot?.seq ?? 0
                 let history = id.index < symbols.histories.count ? symbols.histories[id.index] : nil
                 let missed = seq == latest ? [] : history?.updates(after: seq, latest: latest, limit: budget)
-                guard let missed else { return (snapshot, nil) }
+                guard let missed else { return (snapshot.map(Latest.symbol), nil) }
                 budget -= missed.count
-                return (snapshot, missed)
+                return (snapshot.map(Latest.symbol), missed)
             }
         }
     }

@@ -1,16 +1,35 @@
 import FeedModel
 import Synchronization
 
-/// The symbols this hub publishes, with their ids. Shared by every thread; writes are rare (a symbol
-/// is registered once, at start-up in simulated mode or on first sight in ingest mode).
+/// The symbols this hub publishes, and the streams of each, with their ids. Shared by every thread;
+/// writes are rare (a symbol is registered once, at start-up in simulated mode or on first sight in
+/// ingest mode; its book streams on its first book update or book subscription).
+///
+/// A stream is what the fan-out delivers and numbers on its own: a symbol's quotes and trades
+/// (whose id is "the symbol's id"), or its order book at one of `OrderBook.depths`. Every stream
+/// has an id from one dense range, so the publisher's seqs, the last-value cache and every loop's
+/// subscription index serve them all with array lookups, and the ring, conflation and drop counting
+/// work on book streams exactly as on quotes.
 public final class SymbolDirectory: Sendable {
+    private struct Stream {
+        var symbol: Symbol
+        /// Nil: quotes and trades; otherwise the book at this depth.
+        var bookDepth: Int?
+    }
+
     private struct State {
-        var symbols: [Symbol] = []
+        /// Every stream, by id.
+        var streams: [Stream] = []
+        /// The symbols' own (quotes and trades) ids, in registration order: rising.
+        var symbolIDs: [SymbolID] = []
         var ids: [Symbol: SymbolID] = [:]
+        /// A symbol's book streams, parallel to `OrderBook.depths`, by the symbol's id.
+        var bookStreams: [SymbolID: [SymbolID]] = [:]
     }
 
     private let state = Mutex(State())
-    /// A cap on distinct symbols, so a publisher cannot grow the hub's memory without bound.
+    /// A cap on distinct symbols, so a publisher cannot grow the hub's memory without bound. (Book
+    /// streams are at most `OrderBook.depths.count` per symbol, so they are bounded with it.)
     public let capacity: Int
 
     public init(capacity: Int = 100_000) {
@@ -27,12 +46,40 @@ public final class SymbolDirectory: Sendable {
     public func register(_ symbol: Symbol, mayAdd: Bool) -> (id: SymbolID, isNew: Bool)? {
         state.withLock { state in
             if let id = state.ids[symbol] { return (id, false) }
-            guard mayAdd, state.symbols.count < capacity else { return nil }
-            let id = SymbolID(UInt32(state.symbols.count))
-            state.symbols.append(symbol)
+            guard mayAdd, state.symbolIDs.count < capacity else { return nil }
+            let id = SymbolID(UInt32(state.streams.count))
+            state.streams.append(Stream(symbol: symbol))
+            state.symbolIDs.append(id)
             state.ids[symbol] = id
             return (id, true)
         }
+    }
+
+    /// The ids of the book streams of the symbol with id `symbolID`, parallel to `OrderBook.depths`,
+    /// made on first use; nil if `symbolID` is not a symbol's.
+    public func bookStreams(of symbolID: SymbolID) -> [SymbolID]? {
+        state.withLock { state in
+            if let streams = state.bookStreams[symbolID] { return streams }
+            guard symbolID.index < state.streams.count, state.streams[symbolID.index].bookDepth == nil else { return nil }
+            let symbol = state.streams[symbolID.index].symbol
+            let streams = OrderBook.depths.map { depth in
+                state.streams.append(Stream(symbol: symbol, bookDepth: depth))
+                return SymbolID(UInt32(state.streams.count - 1))
+            }
+            state.bookStreams[symbolID] = streams
+            return streams
+        }
+    }
+
+    /// The id of the book stream of `symbolID` at `depth` (one of `OrderBook.depths`).
+    public func bookStream(of symbolID: SymbolID, depth: Int) -> SymbolID? {
+        guard let position = OrderBook.depths.firstIndex(of: depth) else { return nil }
+        return bookStreams(of: symbolID)?[position]
+    }
+
+    /// The book depth of stream `id`; nil for a symbol's quotes and trades (or an unknown id).
+    public func bookDepth(of id: SymbolID) -> Int? {
+        state.withLock { id.index < $0.streams.count ? $0.streams[id.index].bookDepth : nil }
     }
 
     public func id(of name: String) -> SymbolID? {
@@ -52,22 +99,34 @@ public final class SymbolDirectory: Sendable {
         }
     }
 
-    /// Up to `limit` symbols in registration order, starting after `after` (from the first when nil),
-    /// and whether more follow. Registration order is stable (symbols are never removed), so paging
-    /// through it while symbols are added misses none that existed when it started.
-    public func page(after: SymbolID?, limit: Int) -> (symbols: ArraySlice<Symbol>, more: Bool) {
+    /// Up to `limit` symbols in registration order, starting after the symbol `after` (from the
+    /// first when nil), and whether more follow. Registration order is stable (symbols are never
+    /// removed), so paging through it while symbols are added misses none that existed when it started.
+    public func page(after: SymbolID?, limit: Int) -> (symbols: [Symbol], more: Bool) {
         state.withLock { state in
-            let start = after.map { $0.index + 1 } ?? 0
-            guard start < state.symbols.count else { return ([], false) }
-            let end = min(start + limit, state.symbols.count)
-            return (state.symbols[start..<end], end < state.symbols.count)
+            var start = 0
+            if let after {
+                // Ids rise in registration order: the first symbol past `after`.
+                var high = state.symbolIDs.count
+                while start < high {
+                    let middle = (start + high) / 2
+                    if state.symbolIDs[middle] <= after { start = middle + 1 } else { high = middle }
+                }
+            }
+            guard start < state.symbolIDs.count else { return ([], false) }
+            let end = min(start + limit, state.symbolIDs.count)
+            return (state.symbolIDs[start..<end].map { state.streams[$0.index].symbol }, end < state.symbolIDs.count)
         }
     }
 
+    /// The symbol of stream `id` (its quotes and trades, or one of its books).
     public func symbol(for id: SymbolID) -> Symbol? {
-        state.withLock { id.index < $0.symbols.count ? $0.symbols[id.index] : nil }
+        state.withLock { id.index < $0.streams.count ? $0.streams[id.index].symbol : nil }
     }
 
-    public var allSymbols: [Symbol] { state.withLock { $0.symbols } }
-    public var count: Int { state.withLock { $0.symbols.count } }
+    public var allSymbols: [Symbol] { state.withLock { state in state.symbolIDs.map { state.streams[$0.index].symbol } } }
+    /// The symbols' own ids (quotes and trades), in registration order.
+    public var allSymbolIDs: [SymbolID] { state.withLock { $0.symbolIDs } }
+    /// How many symbols (not streams).
+    public var count: Int { state.withLock { $0.symbolIDs.count } }
 }

@@ -29,6 +29,8 @@ public final class TickPublisher: @unchecked Sendable {
     /// The numbering the seqs belong to (`welcome`, snapshots): this hub's own, new at every start,
     /// until a numbering feed names its publisher's (`beginEpoch`). Read from any thread.
     private let currentEpoch: Mutex<FeedEpoch>
+    /// Each symbol's whole order book, for the book streams' updates.
+    private var books = PublisherBooks()
     /// Observers of every sequenced tick (a hub that publishes its feed on NATS), on the loop.
     private var taps: [([Tick]) -> Void] = []
     /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
@@ -69,6 +71,7 @@ public final class TickPublisher: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         currentEpoch.withLock { $0 = epoch }
         for index in lastSeq.indices { lastSeq[index] = 0 }
+        books.removeAll()
         lastValues.removeAll()
     }
 
@@ -93,11 +96,11 @@ public final class TickPublisher: @unchecked Sendable {
     }
 
     /// Publishes a batch from any thread.
-    public func publish(_ updates: [FeedUpdate]) {
+    public func publish(_ updates: [FeedUpdate], books: [BookFeedUpdate] = []) {
         if eventLoop.inEventLoop {
-            publishOnLoop(updates)
+            publishOnLoop(updates, books: books)
         } else {
-            eventLoop.execute { self.publishOnLoop(updates) }
+            eventLoop.execute { self.publishOnLoop(updates, books: books) }
         }
     }
 
@@ -107,14 +110,24 @@ public final class TickPublisher: @unchecked Sendable {
         eventLoop.submit { self.publishOnLoop(updates) }
     }
 
-    /// Sequences, caches, encodes and transmits `updates`, waking every consumer once per slice of
-    /// `updatesPerWake` (once for a feed's usual batch).
-    public func publishOnLoop(_ updates: [FeedUpdate]) {
+    /// Sequences, caches, encodes and transmits `updates`, then the book changes `books`, waking
+    /// every consumer once per slice of `updatesPerWake` (once for a feed's usual batch). A book
+    /// change can give a record per depth, so book slices are a third as long.
+    public func publishOnLoop(_ updates: [FeedUpdate], books: [BookFeedUpdate] = []) {
         eventLoop.assertInEventLoop()
         var start = updates.startIndex
         while start < updates.endIndex {
             let end = min(start + updatesPerWake, updates.endIndex)
             publishSlice(updates[start..<end])
+            // The books go out with the last slice of ticks: one wake for a feed's usual batch.
+            if end < updates.endIndex || books.isEmpty { wakeConsumers() }
+            start = end
+        }
+        let bookSlice = max(1, updatesPerWake / OrderBook.depths.count)
+        start = books.startIndex
+        while start < books.endIndex {
+            let end = min(start + bookSlice, books.endIndex)
+            publishBookSlice(books[start..<end])
             wakeConsumers()
             start = end
         }
@@ -167,49 +180,118 @@ public final class TickPublisher: @unchecked Sendable {
         }
         // Cache first, ring second: see `LastValueCache` for why this order makes snapshots gap-free.
         lastValues.apply(sequenced)
-        let deflating = compression.wantsSharedDeflate
-        if deflating, deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
-        let zstdWanted = compression.wantsZstd
-        if zstdWanted, zstdCompressor == nil, let dictionary = compression.zstdDictionary {
-            zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
-        }
+        prepareCompressors()
         // One clock read per batch: consumers measure their lag from it (`DrainLimits.maxLag`).
         let publishedAt = eventLoop.now.uptimeNanoseconds
-        var compressedFrames: UInt64 = 0, deflatedBytes: UInt64 = 0
-        var zstdFrames: UInt64 = 0, zstdBytes: UInt64 = 0
+        var tally = CompressionTally()
         for (id, tick) in sequenced {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
-            var deflated = FrameVariants.SharedDeflate.notBuilt
-            if deflating {
-                if let frame = compression.worthwhileDeflate(of: scratch, deflater: { deflater }, allocator: allocator) {
-                    deflated = .compressed(frame)
-                    compressedFrames += 1
-                    deflatedBytes += UInt64(frame.readableBytes)
-                } else {
-                    deflated = .notWorthCompressing
-                }
-            }
-            var zstd: ByteBuffer?
-            if zstdWanted {
-                zstd = zstdCompressor?.compressedFrame(of: scratch, allocator: allocator)
-                if let zstd {
-                    zstdFrames += 1
-                    zstdBytes += UInt64(zstd.readableBytes)
-                }
-            }
-            FrameVariants.write(plain: scratch, deflate: deflated, zstd: zstd, into: &record)
-            transmitter.transmit(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), payload: record)
+            transmitScratch(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), tally: &tally)
         }
         counters.ticksIn.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
-        if zstdFrames > 0 {
-            counters.framesZstd.wrappingIncrement(by: zstdFrames, ordering: .relaxed)
-            counters.zstdBytes.wrappingIncrement(by: zstdBytes, ordering: .relaxed)
-        }
-        if compressedFrames > 0 {
-            counters.framesDeflated.wrappingIncrement(by: compressedFrames, ordering: .relaxed)
-            counters.deflatedBytes.wrappingIncrement(by: deflatedBytes, ordering: .relaxed)
-        }
+        tally.publish(to: counters)
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
+    }
+
+    /// Applies each book change, numbers the book streams whose levels it changed, and transmits
+    /// their `bookUpdate`s: the cache first, the ring second, as for ticks.
+    private func publishBookSlice(_ updates: ArraySlice<BookFeedUpdate>) {
+        var messages: [BookUpdate] = []
+        var streams: [SymbolID] = []
+        var latest: [(SymbolID, BookSnapshot)] = []
+        var refused: UInt64 = 0
+        for update in updates {
+            let applied: (book: OrderBook, changes: [PublisherBooks.StreamChange])?
+            do {
+                applied = try books.apply(update, directory: directory)
+            } catch {
+                refused += 1
+                continue
+            }
+            guard let applied else {
+                refused += 1
+                continue
+            }
+            let checksum = applied.book.checksum
+            for change in applied.changes {
+                let index = change.stream.index
+                if index >= lastSeq.count {
+                    lastSeq.append(contentsOf: repeatElement(0, count: index + 1 - lastSeq.count))
+                }
+                // +1 per message of the stream: below 2^63 for longer than any hub runs.
+                lastSeq[index] += 1
+                let seq = lastSeq[index]
+                streams.append(change.stream)
+                messages.append(BookUpdate(symbol: update.symbol, depth: change.depth, seq: seq, timestamp: update.timestamp,
+                                           delta: change.delta, checksum: checksum))
+                latest.append((change.stream, BookSnapshot(symbol: update.symbol, depth: change.depth, seq: seq,
+                                                           timestamp: update.timestamp, book: applied.book)))
+            }
+        }
+        if refused > 0 { counters.bookUpdatesRefused.wrappingIncrement(by: refused, ordering: .relaxed) }
+        counters.bookUpdatesIn.wrappingIncrement(by: UInt64(updates.count) - refused, ordering: .relaxed)
+        guard !messages.isEmpty else { return }
+        lastValues.applyBooks(latest)
+        prepareCompressors()
+        let publishedAt = eventLoop.now.uptimeNanoseconds
+        var tally = CompressionTally()
+        for (stream, message) in zip(streams, messages) {
+            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.bookUpdate(message).writeJSON(into: &$0) }
+            transmitScratch(RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt), tally: &tally)
+        }
+        counters.framesEncoded.wrappingIncrement(by: UInt64(messages.count), ordering: .relaxed)
+        tally.publish(to: counters)
+        counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
+    }
+
+    /// Makes the shared compressors some subscriber now takes.
+    private func prepareCompressors() {
+        if compression.wantsSharedDeflate, deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
+        if compression.wantsZstd, zstdCompressor == nil, let dictionary = compression.zstdDictionary {
+            zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
+        }
+    }
+
+    /// The compressed frames built for one batch, added to the counters once.
+    private struct CompressionTally {
+        var deflatedFrames: UInt64 = 0, deflatedBytes: UInt64 = 0
+        var zstdFrames: UInt64 = 0, zstdBytes: UInt64 = 0
+
+        func publish(to counters: FanoutCounters) {
+            if zstdFrames > 0 {
+                counters.framesZstd.wrappingIncrement(by: zstdFrames, ordering: .relaxed)
+                counters.zstdBytes.wrappingIncrement(by: zstdBytes, ordering: .relaxed)
+            }
+            if deflatedFrames > 0 {
+                counters.framesDeflated.wrappingIncrement(by: deflatedFrames, ordering: .relaxed)
+                counters.deflatedBytes.wrappingIncrement(by: deflatedBytes, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Appends the frame in `scratch` to the ring, with the compressed variants some subscriber
+    /// takes, each built once here for all of them.
+    private func transmitScratch(_ header: RecordHeader, tally: inout CompressionTally) {
+        var deflated = FrameVariants.SharedDeflate.notBuilt
+        if compression.wantsSharedDeflate {
+            if let frame = compression.worthwhileDeflate(of: scratch, deflater: { deflater }, allocator: allocator) {
+                deflated = .compressed(frame)
+                tally.deflatedFrames += 1
+                tally.deflatedBytes += UInt64(frame.readableBytes)
+            } else {
+                deflated = .notWorthCompressing
+            }
+        }
+        var zstd: ByteBuffer?
+        if compression.wantsZstd {
+            zstd = zstdCompressor?.compressedFrame(of: scratch, allocator: allocator)
+            if let zstd {
+                tally.zstdFrames += 1
+                tally.zstdBytes += UInt64(zstd.readableBytes)
+            }
+        }
+        FrameVariants.write(plain: scratch, deflate: deflated, zstd: zstd, into: &record)
+        transmitter.transmit(header, payload: record)
     }
 }

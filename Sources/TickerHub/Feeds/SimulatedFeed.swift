@@ -11,8 +11,9 @@ import ServiceLifecycle
 /// delay after each batch: a fixed delay drifts by each batch's own run time, so now and then two
 /// intervals' ticks fall into one batch and the older one waits an extra interval.
 ///
-/// Before the first interval it publishes every instrument's opening quote (seq 1), so snapshots
-/// have values from the first connection on.
+/// Before the first interval it publishes every instrument's opening quote (seq 1) and order book,
+/// so snapshots have values from the first connection on. Each event's change to its instrument's
+/// book (`SimulatedTick.bookChange`) goes out in the same batch as the event.
 final class SimulatedFeed: FeedSource, @unchecked Sendable {
     // @unchecked: all mutable state is confined to the publisher's event loop.
 
@@ -101,7 +102,10 @@ final class SimulatedFeed: FeedSource, @unchecked Sendable {
         let updates = zip(ids, zip(simulator.instruments, simulator.currentQuotes)).map { id, pair in
             FeedUpdate(symbolID: id, symbol: pair.0.symbol, timestamp: now, body: .quote(pair.1))
         }
-        publisher.publishOnLoop(updates)
+        let books = zip(ids, zip(simulator.instruments, simulator.openingBooks)).map { id, pair in
+            BookFeedUpdate(symbolID: id, symbol: pair.0.symbol, timestamp: now, change: pair.1, replacesBook: true)
+        }
+        publisher.publishOnLoop(updates, books: books)
     }
 
     /// Each tick carries the time it was *due*, spread evenly over the time since the last batch,
@@ -115,6 +119,8 @@ final class SimulatedFeed: FeedSource, @unchecked Sendable {
         let step = (elapsed - min(lastBatchElapsed, elapsed)) / UInt64(due)
         var updates: [FeedUpdate] = []
         updates.reserveCapacity(due)
+        var books: [BookFeedUpdate] = []
+        books.reserveCapacity(due)
         for k in 0..<due {
             let event = simulator.next()
             let instrument = simulator.instruments[event.instrumentIndex]
@@ -122,7 +128,11 @@ final class SimulatedFeed: FeedSource, @unchecked Sendable {
                                   + elapsed - UInt64(due - 1 - k) * step)
             updates.append(FeedUpdate(symbolID: ids[event.instrumentIndex], symbol: instrument.symbol,
                                       timestamp: dueAt, body: event.body))
+            if !event.bookChange.isEmpty {
+                books.append(BookFeedUpdate(symbolID: ids[event.instrumentIndex], symbol: instrument.symbol,
+                                            timestamp: dueAt, change: event.bookChange))
+            }
         }
-        publisher.publishOnLoop(updates)
+        publisher.publishOnLoop(updates, books: books)
     }
 }

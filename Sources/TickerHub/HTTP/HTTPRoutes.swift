@@ -145,6 +145,9 @@ struct HTTPRoutes: Sendable {
             return .json(json.buffer)
         case "/v1/snapshot":
             return snapshot(query: HTTPRoutes.query(of: head.uri, "symbols"), entitlement: grant.symbols)
+        case "/v1/book":
+            return book(symbol: HTTPRoutes.query(of: head.uri, "symbol"), depth: HTTPRoutes.query(of: head.uri, "depth"),
+                         entitlement: grant.symbols)
         case "/stats":
             return .json(StatsReport(hub: hub).json())
         case "/stats/catalog":
@@ -197,6 +200,33 @@ struct HTTPRoutes: Sendable {
         return HTTPResponse(status: .ok, contentType: "application/octet-stream", body: ByteBuffer(bytes: dictionary.bytes))
     }
 
+    /// A symbol's book at a depth (10 when not given): the `book` message a subscription starts with.
+    private func book(symbol name: Substring?, depth text: Substring?, entitlement: SymbolEntitlement) -> HTTPResponse {
+        guard let name, !name.isEmpty else {
+            return .error(.badRequest, code: "invalid_request", message: "/v1/book needs ?symbol=NAME (and &depth=10, 25 or 100)")
+        }
+        let depths = OrderBook.depths.map(String.init).joined(separator: ", ")
+        guard let depth = text.map({ Int($0) }) ?? OrderBook.depths.first, OrderBook.depths.contains(depth) else {
+            return .error(.badRequest, code: "invalid_request", message: "depth must be one of \(depths)")
+        }
+        let symbol = String(name)
+        guard entitlement.allows(symbol) else {
+            let error = ProtocolError.notEntitled([symbol])
+            return .error(.forbidden, code: error.code.rawValue, message: error.message)
+        }
+        let directory = hub.engine.directory
+        guard let id = directory.id(of: symbol), let stream = directory.bookStream(of: id, depth: depth), let parsed = Symbol(symbol) else {
+            let error = ProtocolError.unknownSymbols([symbol])
+            return .error(.notFound, code: error.code.rawValue, message: error.message)
+        }
+        var json = JSONWriter(buffer: ByteBuffer())
+        json.beginObject()
+        json.field("type", "book")
+        json.bookFields(hub.engine.lastValues.book(of: stream) ?? BookSnapshot(symbol: parsed, depth: depth))
+        json.endObject()
+        return .json(json.buffer)
+    }
+
     /// Named symbols must all be granted (else 403 `not_entitled`); without names, all that are.
     private func snapshot(query: Substring?, entitlement: SymbolEntitlement) -> HTTPResponse {
         let directory = hub.engine.directory
@@ -215,7 +245,7 @@ struct HTTPRoutes: Sendable {
             }
             ids = resolved.known.map(\.1)
         } else {
-            ids = (0..<directory.count).map { SymbolID(UInt32($0)) }
+            ids = directory.allSymbolIDs
             if !entitlement.isEverything {
                 ids = ids.filter { directory.symbol(for: $0).map { entitlement.allows($0.name) } ?? false }
             }

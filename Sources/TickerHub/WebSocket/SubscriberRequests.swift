@@ -32,10 +32,10 @@ struct SubscriberRequests {
     /// `stats` request. (`auth` is the session's: its token is checked off the loop.)
     func answer(_ request: ClientMessage, entitlement: SymbolEntitlement, backlogBytes: () -> Int) -> Result<[ServerMessage], ProtocolError> {
         switch request {
-        case let .subscribe(id, names, interval, resume):
-            subscribe(id: id, names: names, updateInterval: interval, resume: resume, entitlement: entitlement)
-        case let .unsubscribe(id, names):
-            unsubscribe(id: id, names: names)
+        case let .subscribe(id, names, interval, resume, channel):
+            subscribe(id: id, names: names, channel: channel, updateInterval: interval, resume: resume, entitlement: entitlement)
+        case let .unsubscribe(id, names, channel):
+            unsubscribe(id: id, names: names, channel: channel)
         case let .list(id, after):
             list(id: id, after: after, entitlement: entitlement)
         case .auth:
@@ -57,21 +57,26 @@ struct SubscriberRequests {
     /// follow from the next drain, which runs on this same loop after the answers are written, so
     /// nothing can overtake them. Symbols the token does not grant are left out and named in a
     /// `not_entitled` error after the rest; a request with none granted gets only that error.
-    private func subscribe(id: Int64?, names: [String], updateInterval: UpdateInterval?, resume: ResumePoint?,
-                           entitlement: SymbolEntitlement) -> Result<[ServerMessage], ProtocolError> {
+    private func subscribe(id: Int64?, names: [String], channel: SubscriptionChannel, updateInterval: UpdateInterval?,
+                           resume: ResumePoint?, entitlement: SymbolEntitlement) -> Result<[ServerMessage], ProtocolError> {
         let (granted, refused) = entitlement.partition(uniqued(names))
         let refusal = refused.isEmpty ? nil : ProtocolError.notEntitled(refused, id: id)
         if let refusal, granted.isEmpty { return .failure(refusal) }
-        return subscribe(id: id, granted: granted, updateInterval: updateInterval, resume: resume).map { answers in
+        return subscribe(id: id, granted: granted, channel: channel, updateInterval: updateInterval, resume: resume).map { answers in
             answers + (refusal.map { [.error($0)] } ?? [])
         }
     }
 
-    private func subscribe(id: Int64?, granted names: [String], updateInterval: UpdateInterval?,
+    private func subscribe(id: Int64?, granted names: [String], channel: SubscriptionChannel, updateInterval: UpdateInterval?,
                            resume: ResumePoint?) -> Result<[ServerMessage], ProtocolError> {
         let resolved = directory.resolve(names)
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
-        let ids = resolved.known.map(\.1)
+        // The stream each name stands for on this channel: the symbol's own id, or its book's at the depth.
+        var ids = resolved.known.map(\.1)
+        if case .book(let depth) = channel {
+            ids = ids.compactMap { directory.bookStream(of: $0, depth: depth) }
+            precondition(ids.count == resolved.known.count, "every symbol can have a book, at every depth the parser accepts")
+        }
         let total = subscriber.subscriptionCount + ids.filter { !subscriber.isSubscribed(to: $0) }.count
         guard total <= maxSymbols else {
             return .failure(ProtocolError(id: id, code: .tooManySymbols,
@@ -89,9 +94,11 @@ struct SubscriberRequests {
         let recovery = resume.map { _ in ServerMessage.Recovery(notRecovered: unrecovered) }
         metrics.unrecoveredSymbols.wrappingIncrement(by: UInt64(unrecovered.count), ordering: .relaxed)
         var answers: [ServerMessage] = [.ack(id: id, op: "subscribe", symbols: symbols.map(\.name), updateInterval: updateInterval,
-                                             recovery: recovery)]
+                                             recovery: recovery, channel: ChannelScope(channel))]
         for start in starts {
-            if let replay = start.replay {
+            if case .book(let depth) = channel {
+                answers.append(.book(start.book ?? BookSnapshot(symbol: start.symbol, depth: depth)))
+            } else if let replay = start.replay {
                 metrics.recoveredSymbols.wrappingIncrement(ordering: .relaxed)
                 metrics.replayedUpdates.wrappingIncrement(by: UInt64(replay.count), ordering: .relaxed)
                 answers += replay.map { .update($0) }
@@ -102,11 +109,19 @@ struct SubscriberRequests {
         return .success(answers)
     }
 
-    private func unsubscribe(id: Int64?, names: [String]) -> Result<[ServerMessage], ProtocolError> {
+    private func unsubscribe(id: Int64?, names: [String], channel: ChannelScope) -> Result<[ServerMessage], ProtocolError> {
         let resolved = directory.resolve(uniqued(names))
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
-        fanout.unsubscribe(subscriber, from: resolved.known.map(\.1))
-        return .success([.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0))])
+        let symbolIDs = resolved.known.map(\.1)
+        switch channel {
+        case .ticks:
+            fanout.unsubscribe(subscriber, from: symbolIDs)
+        case .book(let depth?):
+            fanout.unsubscribe(subscriber, from: symbolIDs.compactMap { directory.bookStream(of: $0, depth: depth) })
+        case .book(nil):
+            fanout.unsubscribe(subscriber, from: symbolIDs.flatMap { directory.bookStreams(of: $0) ?? [] })
+        }
+        return .success([.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0), channel: channel)])
     }
 
     /// One page of symbols (`listPageSize`). Paged so that an answer stays far below the backlog
