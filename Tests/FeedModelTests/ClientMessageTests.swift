@@ -18,6 +18,31 @@ import Testing
         #expect(try parse(#"{"op":"auth","id":6,"token":"eyJ.x.y"}"#).get() == .auth(id: 6, token: "eyJ.x.y"))
     }
 
+    @Test func subscribeAndUnsubscribeTakeABookChannelAndDepth() throws {
+        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"book","symbols":["AAPL"],"depth":25}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"], channel: .book(depth: 25)))
+        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"book","symbols":["AAPL"]}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"], channel: .book(depth: 10)), "depth 10 when absent")
+        #expect(try parse(#"{"op":"unsubscribe","id":2,"channel":"book","symbols":["AAPL"]}"#).get()
+                == .unsubscribe(id: 2, symbols: ["AAPL"], channel: .book(depth: nil)), "every depth when absent")
+        #expect(try parse(#"{"op":"unsubscribe","id":2,"channel":"book","symbols":["AAPL"],"depth":100}"#).get()
+                == .unsubscribe(id: 2, symbols: ["AAPL"], channel: .book(depth: 100)))
+        let refusals = [
+            (#"{"op":"subscribe","id":3,"channel":"book","symbols":["AAPL"],"depth":7}"#, "depth"),
+            (#"{"op":"subscribe","id":3,"channel":"book","symbols":["AAPL"],"depth":"10"}"#, "depth"),
+            (#"{"op":"subscribe","id":3,"symbols":["AAPL"],"depth":10}"#, "depth"),
+            (#"{"op":"subscribe","id":3,"channel":"tape","symbols":["AAPL"]}"#, "channel"),
+            (#"{"op":"subscribe","id":3,"channel":7,"symbols":["AAPL"]}"#, "channel"),
+            (#"{"op":"subscribe","id":3,"channel":"book","symbols":["AAPL"],"since":{"AAPL":4}}"#, "since"),
+        ]
+        for (text, word) in refusals {
+            switch parse(text) {
+            case .success(let message): Issue.record("\(text) parsed as \(message)")
+            case .failure(let error): #expect(error.code == .invalidRequest && error.id == 3 && error.message.contains(word), "\(error)")
+            }
+        }
+    }
+
     @Test func listsAfterMustBeAString() {
         guard case .failure(let error) = parse(#"{"op":"list","id":7,"after":42}"#) else {
             Issue.record("a numeric \"after\" parsed")

@@ -89,4 +89,49 @@ import Testing
         _ = quiet.ticksDue(atNanos: 0)
         #expect(quiet.nanosUntilNextTick(atNanos: 9_000_000_000) == 1_000_000_000)
     }
+
+    /// Each instrument's book, rebuilt by a client from the opening books and every event's change,
+    /// is the simulator's; its best levels are the last quote after every quote; a trade takes no
+    /// more than the level it hits holds, and the next event is the quote that shows what it left.
+    @Test func eachBookFollowsItsQuoteAndTradesTakeLiquidity() throws {
+        let instruments = SymbolUniverse.instruments(count: 30, seed: 5)
+        var simulator = MarketSimulator(instruments: instruments, seed: 5)
+        var books = try simulator.openingBooks.map { change in
+            var book = OrderBook()
+            try book.apply(change)
+            return book
+        }
+        for (index, quote) in simulator.currentQuotes.enumerated() {
+            #expect(books[index].bestBid == PriceLevel(price: quote.bid, size: quote.bidSize))
+            #expect(books[index].bestAsk == PriceLevel(price: quote.ask, size: quote.askSize))
+            #expect(books[index].bids.count > 25 && books[index].asks.count > 25)
+        }
+        var tradeAwaitingQuote: (index: Int, trade: Trade, levelBefore: PriceLevel)?
+        var levelsChanged = 0
+        for _ in 0..<20_000 {
+            let event = simulator.next()
+            let before = books[event.instrumentIndex]
+            try books[event.instrumentIndex].apply(event.bookChange)
+            let book = books[event.instrumentIndex]
+            levelsChanged += event.bookChange.bids.count + event.bookChange.asks.count
+            if let pending = tradeAwaitingQuote {
+                #expect(event.instrumentIndex == pending.index, "the quote after a trade comes next")
+                #expect(event.bookChange.isEmpty)
+                tradeAwaitingQuote = nil
+            }
+            switch event.body {
+            case .quote(let quote):
+                #expect(book.bestBid == PriceLevel(price: quote.bid, size: quote.bidSize))
+                #expect(book.bestAsk == PriceLevel(price: quote.ask, size: quote.askSize))
+            case .trade(let trade):
+                let hit = try #require(trade.price == before.bestAsk?.price ? before.bestAsk : before.bestBid)
+                #expect(trade.price == hit.price && trade.size > 0 && trade.size <= hit.size)
+                tradeAwaitingQuote = (event.instrumentIndex, trade, hit)
+            }
+            #expect(book.bestBid!.price < book.bestAsk!.price, "crossed book")
+            #expect(book.bids.allSatisfy { $0.price.mantissa % instruments[event.instrumentIndex].tickSize == 0 })
+        }
+        for index in instruments.indices { #expect(books[index] == simulator.book(of: index)) }
+        #expect(levelsChanged > 40_000, "the books barely move: \(levelsChanged) level changes")
+    }
 }

@@ -97,6 +97,29 @@ import Testing
         #expect(snapshot.lastTrade?.price == Price("1.07"))
         #expect(ServerMessage.snapshot(snapshot).jsonText.hasSuffix(#""last":"1.07","lastSize":5,"open":"1.01"}"#))
     }
+
+    /// The examples of docs/PROTOCOL.md, "Order books", byte for byte, checksums included.
+    @Test func bookMessagesHaveTheDocumentedShapeAndChecksum() throws {
+        func level(_ price: String, _ size: Int64) -> PriceLevel { PriceLevel(price: Price(price)!, size: size) }
+        var book = try OrderBook(bids: [level("188.2200", 1200), level("188.2100", 3400)], asks: [level("188.2400", 3500)])
+        let snapshot = BookSnapshot(symbol: aapl, depth: 10, seq: 41, timestamp: Timestamp(nanosecondsSinceEpoch: 1_764_064_800_123_456_789),
+                                    book: book)
+        #expect(ServerMessage.book(snapshot).jsonText == #"{"type":"book","symbol":"AAPL","depth":10,"seq":41,"ts":1764064800123456789,"bids":[["188.2200","1200"],["188.2100","3400"]],"asks":[["188.2400","3500"]],"checksum":1294233952}"#)
+        let before = book
+        try book.apply(BookDelta(bids: [level("188.2200", 0), level("188.2300", 300)]))
+        let delta = book.delta(from: before, depth: 10)
+        #expect(delta == BookDelta(bids: [level("188.2200", 0), level("188.2300", 300)]))
+        let update = BookUpdate(symbol: aapl, depth: 10, seq: 42, timestamp: Timestamp(nanosecondsSinceEpoch: 1_764_064_800_123_456_789),
+                                delta: delta, checksum: book.checksum)
+        #expect(ServerMessage.bookUpdate(update).jsonText == #"{"type":"bookUpdate","symbol":"AAPL","depth":10,"seq":42,"ts":1764064800123456789,"bids":[["188.2200","0"],["188.2300","300"]],"asks":[],"checksum":3130502982}"#)
+        // A snapshot sends only its depth's levels, and an ack names the channel it is about.
+        let deep = try OrderBook(bids: (1...30).map { level("1.\(String(format: "%02d", $0))", 1) }, asks: [])
+        #expect(ServerMessage.book(BookSnapshot(symbol: aapl, depth: 25, book: deep)).jsonText.components(separatedBy: "],[").count == 25)
+        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"], channel: .book(depth: 25)).jsonText
+                == #"{"type":"ack","id":1,"op":"subscribe","channel":"book","depth":25,"symbols":["AAPL"]}"#)
+        #expect(ServerMessage.ack(id: 1, op: "unsubscribe", symbols: ["AAPL"], channel: .book(depth: nil)).jsonText
+                == #"{"type":"ack","id":1,"op":"unsubscribe","channel":"book","symbols":["AAPL"]}"#)
+    }
 }
 
 extension SymbolSnapshot {

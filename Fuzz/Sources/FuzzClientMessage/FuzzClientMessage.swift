@@ -16,8 +16,12 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case .success(let message):
         precondition(size <= limits.maxMessageBytes, "accepted a message over the size limit")
         switch message {
-        case .subscribe(_, let symbols, _, _), .unsubscribe(_, let symbols):
+        case .subscribe(_, let symbols, _, _, let channel):
             precondition(symbols.count <= limits.maxSymbolsPerRequest, "accepted more symbols than the limit")
+            if case .book(let depth) = channel { precondition(OrderBook.depths.contains(depth), "accepted a depth not served") }
+        case .unsubscribe(_, let symbols, let channel):
+            precondition(symbols.count <= limits.maxSymbolsPerRequest, "accepted more symbols than the limit")
+            if case .book(let depth?) = channel { precondition(OrderBook.depths.contains(depth), "accepted a depth not served") }
         case .auth(_, let token):
             precondition(!token.isEmpty, "accepted an empty token")
         case .list, .ping, .stats:

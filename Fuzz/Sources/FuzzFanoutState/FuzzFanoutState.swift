@@ -14,7 +14,8 @@ import Foundation
 /// One input from libFuzzer: a script of what publishers and subscribers may do to the engine's
 /// state, run on an embedded loop: update batches with any seqs (none, any `UInt64`, near the
 /// limit, repeated), new symbols, new epochs; subscribes (with `since` at any seq, and a maximum
-/// frequency), unsubscribes and disconnects; sockets that fill and drain; time passing. And a
+/// frequency), unsubscribes and disconnects; order book changes (any prices, scales and sizes,
+/// whole books) and book subscriptions at every depth; sockets that fill and drain; time passing. And a
 /// subscriber's session as its requests drive it: any request text, parsed by the hub's parser
 /// (`ClientMessage`), carried out on the engine (subscribe with `since` and `maxFrequency`,
 /// unsubscribe, ping, list, stats), and `auth` with any claims (`AccessControl`), whose grant then
@@ -22,7 +23,8 @@ import Foundation
 ///
 /// After every step it checks what must hold whatever the script:
 /// - nothing traps (no overflow, no out-of-range index, no unbounded allocation: ASan's limit);
-/// - every subscriber receives each symbol's seqs strictly rising, never one twice, within an epoch;
+/// - every subscriber receives each stream's seqs (a symbol's quotes and trades, or its book at a
+///   depth) strictly rising, never one twice, within an epoch;
 /// - the last-value cache never holds a seq above what the publisher could have numbered;
 /// - a subscriber's counts never fall (they are what the client's gaps add up to).
 @main
@@ -76,11 +78,13 @@ final class CheckingSink: FrameSink {
         subscriber = told
     }
 
-    /// Updates, snapshots and latest values carry `"symbol":"X"` and `"seq":N`.
+    /// Updates, snapshots and latest values carry `"symbol":"X"` and `"seq":N`; book messages also
+    /// `"depth":D`, and their stream is keyed `X#D`.
     private func check(_ text: String) {
         let bytes = Array(text.utf8)
-        guard let symbol = Self.field(Array(#""symbol":""#.utf8), in: bytes, until: UInt8(ascii: "\"")),
+        guard var symbol = Self.field(Array(#""symbol":""#.utf8), in: bytes, until: UInt8(ascii: "\"")),
               let seqText = Self.field(Array(#""seq":"#.utf8), in: bytes, until: UInt8(ascii: ",")), let seq = UInt64(seqText) else { return }
+        if let depth = Self.field(Array(#""depth":"#.utf8), in: bytes, until: UInt8(ascii: ",")) { symbol += "#" + depth }
         if let last = lastSeq[symbol] {
             precondition(seq > last, "\(symbol): seq \(seq) after \(last): \(text)")
         }
@@ -196,23 +200,36 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let limits = ClientMessage.Limits(maxMessageBytes: 4096, maxSymbolsPerRequest: 32)
             guard case .success(let request) = ClientMessage.parse(text, limits: limits) else { break }
             switch request {
-            case let .subscribe(_, names, interval, resume):
+            case let .subscribe(_, names, interval, resume, channel):
                 let granted = grants[slot].partition(names).allowed
                 let known = directory.resolve(granted).known
                 var seen = Set<SymbolID>()
-                let wanted = known.filter { seen.insert($0.1).inserted }
-                let since = wanted.map { resume?.lastSeqs[$0.0] }
-                let starts = fanout.subscribe(subscriber, to: wanted.map(\.1), symbols: wanted.map { directory.symbol(for: $0.1)! },
+                var wanted = known.filter { seen.insert($0.1).inserted }.map(\.1)
+                var suffix = ""
+                if case .book(let depth) = channel {
+                    wanted = wanted.map { directory.bookStream(of: $0, depth: depth)! }
+                    suffix = "#\(depth)"
+                }
+                let since = wanted.map { resume?.lastSeqs[directory.symbol(for: $0)!.name] }
+                let starts = fanout.subscribe(subscriber, to: wanted, symbols: wanted.map { directory.symbol(for: $0)! },
                                               updateInterval: interval, resumingAfter: since, replayLimit: 64)
                 for start in starts {
                     precondition((start.replay?.count ?? 0) <= 64, "a replay past its limit")
-                    let lastSent = start.replay?.last?.seq ?? start.snapshot.seq
-                    if lastSent > 0 { sink.lastSeq[start.symbol.name] = lastSent }
+                    let lastSent = start.book?.seq ?? start.replay?.last?.seq ?? start.snapshot.seq
+                    if lastSent > 0 { sink.lastSeq[start.symbol.name + suffix] = lastSent }
                 }
-            case let .unsubscribe(_, names):
+            case let .unsubscribe(_, names, channel):
                 let known = directory.resolve(names).known
-                fanout.unsubscribe(subscriber, from: known.map(\.1))
-                for (name, _) in known { sink.lastSeq[name] = nil }
+                switch channel {
+                case .ticks:
+                    fanout.unsubscribe(subscriber, from: known.map(\.1))
+                    for (name, _) in known { sink.lastSeq[name] = nil }
+                case .book(let depth):
+                    for d in depth.map({ [$0] }) ?? OrderBook.depths {
+                        fanout.unsubscribe(subscriber, from: known.map { directory.bookStream(of: $0.1, depth: d)! })
+                        for (name, _) in known { sink.lastSeq[name + "#\(d)"] = nil }
+                    }
+                }
             case .auth(_, let token):
                 // The claims as a signed token would carry them (the signature is jwt-kit's).
                 let now = 1_796_256_000.0
@@ -233,8 +250,26 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
         case 6:  // time passes
             loop.advanceTime(by: .milliseconds(Int64(script.byte()) * 10))
-        default:  // a new symbol
-            if ids.count < 40, let id = directory.register(Symbol("S\(ids.count)")!) { ids.append(id) }
+        default:
+            if script.byte() % 2 == 0 {  // a new symbol
+                if ids.count < 40, let id = directory.register(Symbol("S\(ids.count)")!) { ids.append(id) }
+                break
+            }
+            // A batch of book changes: any prices, scales (another scale is refused) and sizes.
+            var books: [BookFeedUpdate] = []
+            for _ in 0..<Int(script.byte() % 8) {
+                let id = ids[Int(script.byte()) % ids.count]
+                var change = BookDelta()
+                for _ in 0..<Int(script.byte() % 128) {
+                    let price = Price(mantissa: Int64(bitPattern: script.uint64()) >> Int64(script.byte() % 64), scale: script.byte() % 3)
+                    let size = script.byte() % 4 == 0 ? Int64(bitPattern: script.uint64()) : Int64(script.byte() % 3)
+                    change[script.byte() % 2 == 0 ? .bid : .ask].append(PriceLevel(price: price, size: size))
+                }
+                books.append(BookFeedUpdate(symbolID: id, symbol: directory.symbol(for: id)!,
+                                            timestamp: Timestamp(nanosecondsSinceEpoch: script.uint64()), change: change,
+                                            replacesBook: script.byte() % 4 == 0))
+            }
+            publisher.publishOnLoop([], books: books)
         }
         loop.run()
         // The cache never holds a seq the publisher could not have numbered.
@@ -250,8 +285,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     loop.advanceTime(by: .seconds(5))
     for case let (subscriber, sink)? in clients {
         for id in subscriber.subscribedSymbols {
-            guard let latest = lastValues.snapshot(of: id), latest.seq > 0 else { continue }
-            let name = directory.symbol(for: id)!.name
+            guard let latest = lastValues.latest(of: id), latest.seq > 0 else { continue }
+            let name = directory.symbol(for: id)!.name + (directory.bookDepth(of: id).map { "#\($0)" } ?? "")
             precondition(sink.lastSeq[name] == latest.seq, "\(name): the client ended at \(sink.lastSeq[name].map(String.init) ?? "nothing"), the latest is \(latest.seq)")
         }
     }

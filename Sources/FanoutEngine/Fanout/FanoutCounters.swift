@@ -50,6 +50,9 @@ public final class FanoutCounters: Sendable {
     /// Order book changes refused: a negative size, a price on another scale than the book's, or a
     /// symbol that cannot have a book.
     public let bookUpdatesRefused = ManagedAtomic<UInt64>(0)
+    /// Messages too big for one ring record (a whole deep book, with a small ring): each loop sent
+    /// the stream's latest value from the cache in their place.
+    public let oversizeRecords = ManagedAtomic<UInt64>(0)
     /// Consumer wake-ups (one per loop per published batch at most).
     public let drains = ManagedAtomic<UInt64>(0)
     /// Current subscriptions (subscriber × symbol), across loops.
@@ -60,7 +63,7 @@ public final class FanoutCounters: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
         public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0, upstreamRefused: UInt64 = 0, owedCheckCatchUps: UInt64 = 0
-        public var bookUpdatesIn: UInt64 = 0, bookUpdatesRefused: UInt64 = 0
+        public var bookUpdatesIn: UInt64 = 0, bookUpdatesRefused: UInt64 = 0, oversizeRecords: UInt64 = 0
         public var subscriptions: Int
     }
 
@@ -72,6 +75,7 @@ public final class FanoutCounters: Sendable {
                  upstreamStale: upstreamStale.load(ordering: .relaxed), upstreamRefused: upstreamRefused.load(ordering: .relaxed),
                  owedCheckCatchUps: owedCheckCatchUps.load(ordering: .relaxed),
                  bookUpdatesIn: bookUpdatesIn.load(ordering: .relaxed), bookUpdatesRefused: bookUpdatesRefused.load(ordering: .relaxed),
+                 oversizeRecords: oversizeRecords.load(ordering: .relaxed),
                  subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

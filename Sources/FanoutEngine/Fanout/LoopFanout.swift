@@ -257,6 +257,9 @@ public final class LoopFanout: @unchecked Sendable {
                     if !overdue.isEmpty { sendOverdue(now: now) }
                     if let payload, let variants = FrameVariants(payload: payload) {
                         deliver(OutgoingMessage(variants), seq: header.seq, to: index.subscriptions(of: id), now: now)
+                    } else if payload?.readableBytes == 0 {
+                        // A message too big for a record (`TickPublisher`): its latest value instead.
+                        overdue.insert(id)
                     }
                 }
                 if records >= limits.maxRecords || (records & 31 == 0 && eventLoop.now >= deadline) {

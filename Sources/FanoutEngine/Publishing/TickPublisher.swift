@@ -47,6 +47,8 @@ public final class TickPublisher: @unchecked Sendable {
     /// has run, and the last-value cache's lock is held for one slice at a time. (Readers on this
     /// loop drain after each slice; those on other loops run meanwhile.)
     let updatesPerWake: Int
+    /// Book levels (of the changes) published between two wakes of the consumers.
+    let levelsPerWake: Int
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
                 lastValues: LastValueCache, counters: FanoutCounters, compression: SharedCompression = SharedCompression()) {
@@ -54,6 +56,9 @@ public final class TickPublisher: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.transmitter = BroadcastTransmitter(buffer: buffer)
         self.updatesPerWake = max(1, buffer.capacity / 8 / 512)
+        // A level costs ~25 bytes in each depth's record that shows it, and as much again in the
+        // compressed variants: ~64 bytes, counted once per level of the change.
+        self.levelsPerWake = max(1, buffer.capacity / 8 / 64 / OrderBook.depths.count)
         self.directory = directory
         self.lastValues = lastValues
         self.counters = counters
@@ -123,10 +128,15 @@ public final class TickPublisher: @unchecked Sendable {
             if end < updates.endIndex || books.isEmpty { wakeConsumers() }
             start = end
         }
-        let bookSlice = max(1, updatesPerWake / OrderBook.depths.count)
         start = books.startIndex
         while start < books.endIndex {
-            let end = min(start + bookSlice, books.endIndex)
+            // A book change can be a whole book (100 levels a side, and a record per depth), so
+            // slices are cut by levels, not by changes, to stay near an eighth of the ring too.
+            var end = start, levels = 0
+            while end < books.endIndex && (end == start || levels < levelsPerWake) {
+                levels += books[end].change.bids.count + books[end].change.asks.count
+                end += 1
+            }
             publishBookSlice(books[start..<end])
             wakeConsumers()
             start = end
@@ -292,6 +302,13 @@ public final class TickPublisher: @unchecked Sendable {
             }
         }
         FrameVariants.write(plain: scratch, deflate: deflated, zstd: zstd, into: &record)
+        if record.readableBytes > transmitter.buffer.maxPayloadLength {
+            // Too big for one record (a deep book replaced whole, with a small ring): an empty
+            // record stands for it, and every loop sends the stream's latest value from the cache
+            // in its place, as for a record that came too late. A publisher cannot trap the hub.
+            record.clear()
+            counters.oversizeRecords.wrappingIncrement(ordering: .relaxed)
+        }
         transmitter.transmit(header, payload: record)
     }
 }
