@@ -16,7 +16,7 @@ import NIOCore
 ///
 /// | size | field                                                         |
 /// |-----:|---------------------------------------------------------------|
-/// | 1    | kind: 1 = quote, 2 = trade                                    |
+/// | 1    | kind: 1 = quote, 2 = trade, 3 = book                          |
 /// | 1    | symbol length `L` (1…16)                                      |
 /// | L    | symbol, ASCII, see `Symbol`                                   |
 /// | 8    | seq (UInt64, at most 2^53 - 1): 0 lets the hub number it; otherwise the hub keeps it |
@@ -25,12 +25,25 @@ import NIOCore
 /// | 32   | quote: bid, ask (Int64 mantissas), bidSize, askSize (Int64)   |
 /// | 16   | trade: price (Int64 mantissa), size (Int64)                   |
 ///
+/// A *book* record (`BookRecord`) has, after the scale:
+///
+/// | size | field                                                         |
+/// |-----:|---------------------------------------------------------------|
+/// | 1    | flags: bit 0 = the levels are the whole book (it replaces the hub's); others 0 |
+/// | 2    | bid level count `B` (UInt16, at most `maxLevelsPerSide`)      |
+/// | 2    | ask level count `A` (likewise)                                |
+/// | 16 × (B + A) | the bid levels, then the ask levels: price (Int64 mantissa), size (Int64, 0 removes, never negative) |
+///
+/// Its seq numbers the publisher's book changes of the symbol, apart from its ticks.
 /// A quote for a 4-letter symbol is 55 bytes; its JSON is about 150.
 public enum BinaryTickCodec {
     public static let magic: UInt16 = 0x4B54  // "TK" read little-endian
     public static let version: UInt8 = 1
     public static let headerSize = 6
     public static let maxRecordsPerBatch = Int(UInt16.max)
+    /// Levels one book record may list per side: a whole book of the hub's depth (100) many times
+    /// over, and still a bounded allocation whatever the counts say.
+    public static let maxLevelsPerSide = 1_000
 
     public enum DecodeError: Error, Sendable, Equatable {
         case truncated
@@ -43,22 +56,52 @@ public enum BinaryTickCodec {
         case trailingBytes(Int)
         /// A seq above `Tick.maxSeq`.
         case seqOutOfRange(UInt64)
+        /// A book record's flags with a bit that means nothing yet.
+        case unsupportedBookFlags(UInt8)
+        /// A book record listing more than `maxLevelsPerSide` levels on a side.
+        case tooManyLevels(Int)
+        /// A book level with a size below 0.
+        case negativeSize
     }
 
     private enum Kind: UInt8 {
         case quote = 1
         case trade = 2
+        case book = 3
     }
 
     /// Appends one batch holding `ticks` (at most 65,535) to `buffer`.
     /// Prices in one record must share a scale; the bid's scale is used and the ask is rescaled to it.
-    public static func encodeBatch(_ ticks: some Collection<Tick>, into buffer: inout ByteBuffer) {
-        precondition(ticks.count <= maxRecordsPerBatch, "a batch holds at most \(maxRecordsPerBatch) ticks")
+    public static func encodeBatch(_ ticks: some Collection<Tick>, books: some Collection<BookRecord> = [BookRecord](),
+                                   into buffer: inout ByteBuffer) {
+        precondition(ticks.count + books.count <= maxRecordsPerBatch, "a batch holds at most \(maxRecordsPerBatch) records")
         buffer.writeInteger(magic, endianness: .little)
         buffer.writeInteger(version)
         buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt16(ticks.count), endianness: .little)
+        buffer.writeInteger(UInt16(ticks.count + books.count), endianness: .little)
         for tick in ticks { encode(tick, into: &buffer) }
+        for book in books { encode(book, into: &buffer) }
+    }
+
+    /// One book record. Its levels are written at the largest scale among them (one book has one).
+    public static func encode(_ record: BookRecord, into buffer: inout ByteBuffer) {
+        precondition(record.change.bids.count <= maxLevelsPerSide && record.change.asks.count <= maxLevelsPerSide,
+                     "a book record lists at most \(maxLevelsPerSide) levels per side")
+        buffer.writeInteger(Kind.book.rawValue)
+        buffer.writeInteger(UInt8(record.symbol.name.utf8.count))
+        buffer.writeString(record.symbol.name)
+        buffer.writeInteger(record.seq, endianness: .little)
+        buffer.writeInteger(record.timestamp.nanosecondsSinceEpoch, endianness: .little)
+        let scale = (record.change.bids + record.change.asks).map(\.price.scale).max() ?? 0
+        buffer.writeInteger(scale)
+        buffer.writeInteger(UInt8(record.replacesBook ? 1 : 0))
+        buffer.writeInteger(UInt16(record.change.bids.count), endianness: .little)
+        buffer.writeInteger(UInt16(record.change.asks.count), endianness: .little)
+        for level in record.change.bids + record.change.asks {
+            guard let price = level.price.rescaled(to: scale) else { preconditionFailure("\(level.price) does not fit scale \(scale)") }
+            buffer.writeInteger(price.mantissa, endianness: .little)
+            buffer.writeInteger(level.size, endianness: .little)
+        }
     }
 
     public static func encode(_ tick: Tick, into buffer: inout ByteBuffer) {
@@ -85,8 +128,15 @@ public enum BinaryTickCodec {
         }
     }
 
-    /// Decodes one whole batch; the buffer must hold exactly one batch.
+    /// Decodes one whole batch of ticks only (a book record in it is `unknownKind(3)`).
     public static func decodeBatch(_ buffer: ByteBuffer) throws(DecodeError) -> [Tick] {
+        let batch = try decodeFeedBatch(buffer)
+        guard batch.books.isEmpty else { throw .unknownKind(Kind.book.rawValue) }
+        return batch.ticks
+    }
+
+    /// Decodes one whole batch of ticks and book changes; the buffer must hold exactly one batch.
+    public static func decodeFeedBatch(_ buffer: ByteBuffer) throws(DecodeError) -> FeedBatch {
         var buffer = buffer
         guard let magic = buffer.readInteger(endianness: .little, as: UInt16.self),
               let version = buffer.readInteger(as: UInt8.self),
@@ -95,17 +145,25 @@ public enum BinaryTickCodec {
         guard magic == BinaryTickCodec.magic else { throw .badMagic }
         guard version == BinaryTickCodec.version else { throw .unsupportedVersion(version) }
         guard flags == 0 else { throw .unsupportedFlags(flags) }
-        var ticks: [Tick] = []
+        var batch = FeedBatch()
         // The count is untrusted: never reserve more than the bytes could possibly hold.
-        ticks.reserveCapacity(min(Int(count), buffer.readableBytes / 36))
+        batch.ticks.reserveCapacity(min(Int(count), buffer.readableBytes / 36))
         for _ in 0..<count {
-            ticks.append(try decodeRecord(&buffer))
+            switch try decodeRecord(&buffer) {
+            case .tick(let tick): batch.ticks.append(tick)
+            case .book(let book): batch.books.append(book)
+            }
         }
         guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
-        return ticks
+        return batch
     }
 
-    private static func decodeRecord(_ buffer: inout ByteBuffer) throws(DecodeError) -> Tick {
+    private enum Record {
+        case tick(Tick)
+        case book(BookRecord)
+    }
+
+    private static func decodeRecord(_ buffer: inout ByteBuffer) throws(DecodeError) -> Record {
         guard let kindByte = buffer.readInteger(as: UInt8.self),
               let symbolLength = buffer.readInteger(as: UInt8.self) else { throw .truncated }
         guard let kind = Kind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
@@ -118,6 +176,8 @@ public enum BinaryTickCodec {
         guard seq <= Tick.maxSeq else { throw .seqOutOfRange(seq) }
         let body: TickBody
         switch kind {
+        case .book:
+            return .book(try decodeBook(&buffer, symbol: symbol, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: ts), scale: scale))
         case .quote:
             guard let bid = buffer.readInteger(endianness: .little, as: Int64.self),
                   let ask = buffer.readInteger(endianness: .little, as: Int64.self),
@@ -130,6 +190,30 @@ public enum BinaryTickCodec {
                   let size = buffer.readInteger(endianness: .little, as: Int64.self) else { throw .truncated }
             body = .trade(Trade(price: Price(mantissa: price, scale: scale), size: size))
         }
-        return Tick(symbol: symbol, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: ts), body: body)
+        return .tick(Tick(symbol: symbol, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: ts), body: body))
+    }
+
+    private static func decodeBook(_ buffer: inout ByteBuffer, symbol: Symbol, seq: UInt64, timestamp: Timestamp,
+                                   scale: UInt8) throws(DecodeError) -> BookRecord {
+        guard let flags = buffer.readInteger(as: UInt8.self),
+              let bidCount = buffer.readInteger(endianness: .little, as: UInt16.self),
+              let askCount = buffer.readInteger(endianness: .little, as: UInt16.self) else { throw .truncated }
+        guard flags & ~1 == 0 else { throw .unsupportedBookFlags(flags) }
+        for count in [Int(bidCount), Int(askCount)] where count > maxLevelsPerSide { throw .tooManyLevels(count) }
+        // Both counts are bounded above, and the bytes must be there before anything is kept.
+        guard buffer.readableBytes >= 16 * (Int(bidCount) + Int(askCount)) else { throw .truncated }
+        var change = BookDelta()
+        for (side, count) in [(BookSide.bid, Int(bidCount)), (.ask, Int(askCount))] {
+            var levels: [PriceLevel] = []
+            levels.reserveCapacity(count)
+            for _ in 0..<count {
+                let mantissa = buffer.readInteger(endianness: .little, as: Int64.self)!
+                let size = buffer.readInteger(endianness: .little, as: Int64.self)!
+                guard size >= 0 else { throw .negativeSize }
+                levels.append(PriceLevel(price: Price(mantissa: mantissa, scale: scale), size: size))
+            }
+            change[side] = levels
+        }
+        return BookRecord(symbol: symbol, seq: seq, timestamp: timestamp, change: change, replacesBook: flags & 1 != 0)
     }
 }

@@ -111,8 +111,8 @@ public final class TickPublisher: @unchecked Sendable {
 
     /// Publishes a batch from any thread; the future completes (on the publisher's loop) once the
     /// batch is in the ring. Ingest uses it for flow control.
-    public func submit(_ updates: [FeedUpdate]) -> EventLoopFuture<Void> {
-        eventLoop.submit { self.publishOnLoop(updates) }
+    public func submit(_ updates: [FeedUpdate], books: [BookFeedUpdate] = []) -> EventLoopFuture<Void> {
+        eventLoop.submit { self.publishOnLoop(updates, books: books) }
     }
 
     /// Sequences, caches, encodes and transmits `updates`, then the book changes `books`, waking
@@ -210,21 +210,22 @@ public final class TickPublisher: @unchecked Sendable {
         var messages: [BookUpdate] = []
         var streams: [SymbolID] = []
         var latest: [(SymbolID, BookSnapshot)] = []
-        var refused: UInt64 = 0
+        var refused: UInt64 = 0, stale: UInt64 = 0, gaps: UInt64 = 0
         for update in updates {
-            let applied: (book: OrderBook, changes: [PublisherBooks.StreamChange])?
-            do {
-                applied = try books.apply(update, directory: directory)
-            } catch {
+            let book: OrderBook, changes: [PublisherBooks.StreamChange]
+            switch books.apply(update, directory: directory) {
+            case let .applied(after, streamChanges, skipped):
+                (book, changes) = (after, streamChanges)
+                gaps &+= skipped
+            case .stale:
+                stale += 1
+                continue
+            case .refused:
                 refused += 1
                 continue
             }
-            guard let applied else {
-                refused += 1
-                continue
-            }
-            let checksum = applied.book.checksum
-            for change in applied.changes {
+            let checksum = book.checksum
+            for change in changes {
                 let index = change.stream.index
                 if index >= lastSeq.count {
                     lastSeq.append(contentsOf: repeatElement(0, count: index + 1 - lastSeq.count))
@@ -236,11 +237,13 @@ public final class TickPublisher: @unchecked Sendable {
                 messages.append(BookUpdate(symbol: update.symbol, depth: change.depth, seq: seq, timestamp: update.timestamp,
                                            delta: change.delta, checksum: checksum))
                 latest.append((change.stream, BookSnapshot(symbol: update.symbol, depth: change.depth, seq: seq,
-                                                           timestamp: update.timestamp, book: applied.book)))
+                                                           timestamp: update.timestamp, book: book)))
             }
         }
         if refused > 0 { counters.bookUpdatesRefused.wrappingIncrement(by: refused, ordering: .relaxed) }
-        counters.bookUpdatesIn.wrappingIncrement(by: UInt64(updates.count) - refused, ordering: .relaxed)
+        if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }
+        if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
+        counters.bookUpdatesIn.wrappingIncrement(by: UInt64(updates.count) - refused - stale, ordering: .relaxed)
         guard !messages.isEmpty else { return }
         lastValues.applyBooks(latest)
         prepareCompressors()

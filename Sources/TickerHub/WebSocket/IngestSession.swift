@@ -81,9 +81,9 @@ final class IngestSession: WebSocketSession {
     }
 
     private func ingest(_ payload: ByteBuffer, context: ChannelHandlerContext) {
-        let ticks: [Tick]
+        let batch: FeedBatch
         do {
-            ticks = try BinaryTickCodec.decodeBatch(payload)
+            batch = try BinaryTickCodec.decodeFeedBatch(payload)
         } catch {
             return violation(context: context, code: .dataInconsistentWithMessage, reason: "bad tick batch: \(error)")
         }
@@ -93,19 +93,34 @@ final class IngestSession: WebSocketSession {
         let quotas = hub.publisherQuotas
         var mayAdd = quotas.mayAdd(identity)
         var updates: [FeedUpdate] = []
-        updates.reserveCapacity(ticks.count)
+        updates.reserveCapacity(batch.ticks.count)
+        var books: [BookFeedUpdate] = []
+        books.reserveCapacity(batch.books.count)
         let arrival = Timestamp.now()
-        for tick in ticks {
-            guard allowedSymbols.isEverything || allowedSymbols.allows(tick.symbol.name) else {
-                return violation(context: context, code: .policyViolation, reason: "not entitled to publish \(tick.symbol.name)")
+        // Each symbol, ticks' and books' alike: entitled to publish it, and within the quota of new ones.
+        func register(_ symbol: Symbol) -> SymbolID? {
+            guard allowedSymbols.isEverything || allowedSymbols.allows(symbol.name) else {
+                violation(context: context, code: .policyViolation, reason: "not entitled to publish \(symbol.name)")
+                return nil
             }
-            guard let (id, isNew) = directory.register(tick.symbol, mayAdd: mayAdd) else {
-                let reason = mayAdd ? "symbol limit reached" : "new symbol limit per publisher reached"
-                return violation(context: context, code: .policyViolation, reason: reason)
+            guard let (id, isNew) = directory.register(symbol, mayAdd: mayAdd) else {
+                violation(context: context, code: .policyViolation,
+                          reason: mayAdd ? "symbol limit reached" : "new symbol limit per publisher reached")
+                return nil
             }
             if isNew { mayAdd = quotas.added(identity) }
+            return id
+        }
+        for tick in batch.ticks {
+            guard let id = register(tick.symbol) else { return }
             let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
             updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body, upstreamSeq: tick.seq))
+        }
+        for book in batch.books {
+            guard let id = register(book.symbol) else { return }
+            let timestamp = book.timestamp.nanosecondsSinceEpoch == 0 ? arrival : book.timestamp
+            books.append(BookFeedUpdate(symbolID: id, symbol: book.symbol, timestamp: timestamp, change: book.change,
+                                        replacesBook: book.replacesBook, upstreamSeq: book.seq))
         }
         hub.metrics.ingestBatches.wrappingIncrement(ordering: .relaxed)
         inFlight += 1
@@ -114,7 +129,7 @@ final class IngestSession: WebSocketSession {
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        hub.engine.publisher.submit(updates).hop(to: context.eventLoop).whenComplete { _ in
+        hub.engine.publisher.submit(updates, books: books).hop(to: context.eventLoop).whenComplete { _ in
             let (session, context) = loopBound.value
             session.inFlight -= 1
             if session.paused, session.inFlight < session.limits.resumeBelowBatches {

@@ -78,7 +78,7 @@ final class NATSTickPublishing: @unchecked Sendable {
     /// Sends what is due; true at the limit.
     private func pump() -> Bool {
         ticks.accrue()
-        while ticks.owed > 0 { publish(ticks.take(4096, numbered: true)) }
+        while ticks.owed > 0 { publish(ticks.take(4096, numbered: true).ticks) }
         return ticks.reachedLimit
     }
 

@@ -26,6 +26,7 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "Seed of the simulated market.") var seed: UInt64 = 42
     @Option(help: "The hub's publisher credential (tickerhub --ingest-token, or an access token with a publish claim), sent as Authorization: Bearer.") var token: String?
     @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile: String?
+    @Flag(help: "Also publish each symbol's order book: the whole opening books, then every tick's change to its book (binary book records, numbered per symbol).") var books = false
 
     func validate() throws {
         if let nats {
@@ -54,7 +55,7 @@ struct PublishCommand: AsyncParsableCommand {
         }.get()
         log("publishing to \(url) at \(Int(rate)) ticks/s over \(symbols) symbols" + (count.map { ", \($0) ticks" } ?? ""))
 
-        let publisher = TickPump(channel: channel, symbols: symbols, seed: seed, rate: rate, limit: count)
+        let publisher = TickPump(channel: channel, symbols: symbols, seed: seed, rate: rate, limit: count, books: books)
         let started = Date()
         let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(batchMs)), delay: .milliseconds(Int64(batchMs))) { task in
             if !channel.isActive || publisher.pump() {
@@ -97,20 +98,33 @@ final class TickPump: @unchecked Sendable {
     var sent: Int { ticks.generated }
     var finished = false
 
-    init(channel: any Channel, symbols: Int, seed: UInt64, rate: Double, limit: Int?) {
+    private var openingBooks: [BookRecord]
+
+    init(channel: any Channel, symbols: Int, seed: UInt64, rate: Double, limit: Int?, books: Bool) {
         self.channel = channel
-        ticks = SimulatedTicks(symbols: symbols, seed: seed, rate: rate, limit: limit)
+        ticks = SimulatedTicks(symbols: symbols, seed: seed, rate: rate, limit: limit, books: books)
+        openingBooks = ticks.openingBooks()
     }
 
     /// Sends what is due; true when the limit is reached.
     func pump() -> Bool {
         ticks.accrue()
+        if !openingBooks.isEmpty {
+            // The whole books first, a few per message: each is up to ~80 levels of 16 bytes.
+            for part in stride(from: 0, to: openingBooks.count, by: 64) {
+                var buffer = channel.allocator.buffer(capacity: 64 * 1400)
+                BinaryTickCodec.encodeBatch([Tick](), books: openingBooks[part..<min(part + 64, openingBooks.count)], into: &buffer)
+                channel.write(WebSocketFrame.client(.binary, buffer), promise: nil)
+            }
+            channel.flush()
+            openingBooks = []
+        }
         // If the hub is not reading fast enough, hold back (the ticks stay owed) instead of buffering.
         while ticks.owed > 0, channel.isWritable {
-            // seq 0: the hub numbers them.
-            let batch = ticks.take(4096, numbered: false)
-            var buffer = channel.allocator.buffer(capacity: batch.count * 60 + BinaryTickCodec.headerSize)
-            BinaryTickCodec.encodeBatch(batch, into: &buffer)
+            // seq 0: the hub numbers the ticks (the books carry their own).
+            let batch = ticks.take(2048, numbered: false)
+            var buffer = channel.allocator.buffer(capacity: batch.count * 90 + BinaryTickCodec.headerSize)
+            BinaryTickCodec.encodeBatch(batch.ticks, books: batch.books, into: &buffer)
             channel.writeAndFlush(WebSocketFrame.client(.binary, buffer), promise: nil)
         }
         return ticks.reachedLimit
