@@ -21,6 +21,49 @@ import Testing
         }
     }
 
+    @Test func bookRecordsRoundTripBesideTicksAndBadOnesAreTypedErrors() throws {
+        var simulator = MarketSimulator(instruments: SymbolUniverse.instruments(count: 5, seed: 9), seed: 9)
+        let stamp = Timestamp(nanosecondsSinceEpoch: 1_700_000_000_000_000_000)
+        var books = simulator.openingBooks.enumerated().map { index, book in
+            BookRecord(symbol: simulator.instruments[index].symbol, seq: 1, timestamp: stamp, change: book, replacesBook: true)
+        }
+        for n in 0..<200 {
+            let event = simulator.next()
+            books.append(BookRecord(symbol: simulator.instruments[event.instrumentIndex].symbol, seq: UInt64(n + 2), timestamp: stamp,
+                                    change: event.bookChange))
+        }
+        let ticks = Self.randomTicks(20, seed: 9)
+        var buffer = ByteBuffer()
+        BinaryTickCodec.encodeBatch(ticks, books: books, into: &buffer)
+        #expect(try BinaryTickCodec.decodeFeedBatch(buffer) == FeedBatch(ticks: ticks, books: books))
+        #expect(throws: BinaryTickCodec.DecodeError.unknownKind(3)) { try BinaryTickCodec.decodeBatch(buffer) }
+
+        /// One book record for "AB", with the bytes after its scale given.
+        func batch(_ tail: [UInt8]) -> ByteBuffer {
+            var buffer = ByteBuffer(bytes: [0x54, 0x4B, 1, 0, 1, 0, 3, 2, UInt8(ascii: "A"), UInt8(ascii: "B")])
+            buffer.writeInteger(UInt64(1), endianness: .little)
+            buffer.writeInteger(UInt64(2), endianness: .little)
+            buffer.writeInteger(UInt8(2))
+            buffer.writeBytes(tail)
+            return buffer
+        }
+        func level(_ mantissa: Int64, _ size: Int64) -> [UInt8] {
+            withUnsafeBytes(of: mantissa.littleEndian, Array.init) + withUnsafeBytes(of: size.littleEndian, Array.init)
+        }
+        let good = try BinaryTickCodec.decodeFeedBatch(batch([1, 1, 0, 0, 0] + level(12_345, 300)))
+        #expect(good.books == [BookRecord(symbol: "AB", seq: 1, timestamp: Timestamp(nanosecondsSinceEpoch: 2),
+                                          change: BookDelta(bids: [PriceLevel(price: Price("123.45")!, size: 300)]), replacesBook: true)])
+        #expect(throws: BinaryTickCodec.DecodeError.unsupportedBookFlags(2)) { try BinaryTickCodec.decodeFeedBatch(batch([2, 0, 0, 0, 0])) }
+        #expect(throws: BinaryTickCodec.DecodeError.tooManyLevels(1001)) {
+            try BinaryTickCodec.decodeFeedBatch(batch([0, 0xE9, 0x03, 0, 0]))
+        }
+        // Counts that promise more levels than the bytes hold: refused before anything is kept.
+        #expect(throws: BinaryTickCodec.DecodeError.truncated) { try BinaryTickCodec.decodeFeedBatch(batch([0, 0xE8, 0x03, 0xE8, 0x03])) }
+        #expect(throws: BinaryTickCodec.DecodeError.negativeSize) {
+            try BinaryTickCodec.decodeFeedBatch(batch([0, 0, 0, 1, 0] + level(100, -1)))
+        }
+    }
+
     @Test func quoteRecordIsCompact() {
         var buffer = ByteBuffer()
         let quote = Quote(bid: Price("189.12")!, ask: Price("189.13")!, bidSize: 1, askSize: 2)
