@@ -153,4 +153,36 @@ import Testing
         #expect(hub.directory.symbol(for: streams[0]) == symbol && hub.directory.bookDepth(of: streams[2]) == 100)
         #expect(hub.directory.bookStreams(of: streams[0]) == nil, "a book stream has no books of its own")
     }
+
+    /// A numbered book changes only when it follows on from a whole book (or starts at seq 1): a
+    /// jump, or joining mid-stream, drops its changes until a whole book comes, so the hub never
+    /// serves a book it knows may be wrong.
+    @Test func aBookThatSkippedAChangeWaitsForAWholeBook() throws {
+        let hub = FanoutHarness()
+        let symbol = hub.directory.symbol(for: hub.aapl)!
+        let stream = hub.directory.bookStream(of: hub.aapl, depth: 10)!
+        func publish(_ seq: UInt64, whole: Bool = false, bid: String = "1.00") {
+            let change = BookDelta(bids: [PriceLevel(price: Price(bid)!, size: Int64(seq))], asks: [PriceLevel(price: Price("2.00")!, size: 1)])
+            hub.publisher.publishOnLoop([], books: [BookFeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(), change: change,
+                                                                   replacesBook: whole, upstreamSeq: seq)])
+            hub.loop.run()
+        }
+        publish(3)  // joined mid-stream: nothing to build on
+        #expect(hub.lastValues.book(of: stream) == nil)
+        publish(5, whole: true)
+        #expect(hub.lastValues.book(of: stream)?.book.bestBid?.size == 5)
+        publish(6)
+        publish(4)  // stale
+        #expect(hub.lastValues.book(of: stream)?.book.bestBid?.size == 6)
+        publish(8, bid: "1.01")  // 7 was skipped: the book stays as it was, and waits
+        publish(9, bid: "1.02")
+        let held = try #require(hub.lastValues.book(of: stream))
+        #expect(held.book.bestBid?.size == 6 && held.book.bids.count == 1)
+        publish(9, whole: true, bid: "1.05")
+        publish(10, bid: "1.05")
+        #expect(hub.lastValues.book(of: stream)?.book.bids == [PriceLevel(price: Price("1.05")!, size: 10)])
+        let counts = hub.counters.snapshot()
+        #expect(counts.bookUpdatesAwaitingBook == 3 && counts.upstreamGaps == 1 && counts.upstreamStale == 1)
+        #expect(counts.bookUpdatesIn == 4)
+    }
 }

@@ -50,6 +50,9 @@ public final class FanoutCounters: Sendable {
     /// Order book changes refused: a negative size, a price on another scale than the book's, or a
     /// symbol that cannot have a book.
     public let bookUpdatesRefused = ManagedAtomic<UInt64>(0)
+    /// Numbered order book changes dropped because the book does not follow on from a whole one
+    /// (its publisher skipped a seq, or the hub joined mid-stream), until a whole book comes.
+    public let bookUpdatesAwaitingBook = ManagedAtomic<UInt64>(0)
     /// Messages too big for one ring record (a whole deep book, with a small ring): each loop sent
     /// the stream's latest value from the cache in their place.
     public let oversizeRecords = ManagedAtomic<UInt64>(0)
@@ -64,6 +67,7 @@ public final class FanoutCounters: Sendable {
         public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
         public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0, upstreamRefused: UInt64 = 0, owedCheckCatchUps: UInt64 = 0
         public var bookUpdatesIn: UInt64 = 0, bookUpdatesRefused: UInt64 = 0, oversizeRecords: UInt64 = 0
+        public var bookUpdatesAwaitingBook: UInt64 = 0
         public var subscriptions: Int
     }
 
@@ -76,6 +80,7 @@ public final class FanoutCounters: Sendable {
                  owedCheckCatchUps: owedCheckCatchUps.load(ordering: .relaxed),
                  bookUpdatesIn: bookUpdatesIn.load(ordering: .relaxed), bookUpdatesRefused: bookUpdatesRefused.load(ordering: .relaxed),
                  oversizeRecords: oversizeRecords.load(ordering: .relaxed),
+                 bookUpdatesAwaitingBook: bookUpdatesAwaitingBook.load(ordering: .relaxed),
                  subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

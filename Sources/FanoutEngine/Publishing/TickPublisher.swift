@@ -33,6 +33,7 @@ public final class TickPublisher: @unchecked Sendable {
     private var books = PublisherBooks()
     /// Observers of every sequenced tick (a hub that publishes its feed on NATS), on the loop.
     private var taps: [([Tick]) -> Void] = []
+    private var bookTaps: [([BookRecord]) -> Void] = []
     /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
     private var scratch = ByteBufferAllocator().buffer(capacity: 1024)
     private var record = ByteBufferAllocator().buffer(capacity: 2048)
@@ -83,6 +84,13 @@ public final class TickPublisher: @unchecked Sendable {
     /// Calls `tap` on the loop with every batch's ticks once sequenced (in the ring's order).
     public func addTap(_ tap: @escaping ([Tick]) -> Void) {
         eventLoop.execute { self.taps.append(tap) }
+    }
+
+    /// Calls `tap` on the loop with every batch's book changes once applied, numbered per symbol
+    /// (the publisher's seqs, or this hub's count), whole books marked: what a hub that publishes
+    /// its feed passes on.
+    public func addBookTap(_ tap: @escaping ([BookRecord]) -> Void) {
+        eventLoop.execute { self.bookTaps.append(tap) }
     }
 
     /// Registers the consumers to wake. Call before the first publish. With `drainingInline` (the
@@ -210,15 +218,20 @@ public final class TickPublisher: @unchecked Sendable {
         var messages: [BookUpdate] = []
         var streams: [SymbolID] = []
         var latest: [(SymbolID, BookSnapshot)] = []
-        var refused: UInt64 = 0, stale: UInt64 = 0, gaps: UInt64 = 0
+        var refused: UInt64 = 0, stale: UInt64 = 0, gaps: UInt64 = 0, awaiting: UInt64 = 0
+        var records: [BookRecord] = []
         for update in updates {
             let book: OrderBook, changes: [PublisherBooks.StreamChange]
             switch books.apply(update, directory: directory) {
-            case let .applied(after, streamChanges, skipped):
+            case let .applied(after, streamChanges, record):
                 (book, changes) = (after, streamChanges)
-                gaps &+= skipped
+                if !bookTaps.isEmpty { records.append(record) }
             case .stale:
                 stale += 1
+                continue
+            case .awaitingWholeBook(let skipped):
+                gaps &+= skipped
+                awaiting += 1
                 continue
             case .refused:
                 refused += 1
@@ -243,7 +256,9 @@ public final class TickPublisher: @unchecked Sendable {
         if refused > 0 { counters.bookUpdatesRefused.wrappingIncrement(by: refused, ordering: .relaxed) }
         if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }
         if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
-        counters.bookUpdatesIn.wrappingIncrement(by: UInt64(updates.count) - refused - stale, ordering: .relaxed)
+        if awaiting > 0 { counters.bookUpdatesAwaitingBook.wrappingIncrement(by: awaiting, ordering: .relaxed) }
+        counters.bookUpdatesIn.wrappingIncrement(by: UInt64(updates.count) - refused - stale - awaiting, ordering: .relaxed)
+        if !records.isEmpty { for tap in bookTaps { tap(records) } }
         guard !messages.isEmpty else { return }
         lastValues.applyBooks(latest)
         prepareCompressors()
