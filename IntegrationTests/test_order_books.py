@@ -256,3 +256,75 @@ def test_books_published_on_ingest_reach_subscribers_whole(start_hub):
     assert stats["bookUpdatesRefused"] == 0 and stats["upstreamStale"] == 0, stats
     print(f"reader verified {read_mirror.verified}, stalled verified {stalled_mirror.verified} "
           f"with {stalled_mirror.replaced} fresh books; book updates in {stats['bookUpdatesIn']}")
+
+
+async def collect_book_checksums(url, symbols, seconds, depth=10):
+    """Every checksum a verifying client sees per symbol for `seconds`, after its snapshots."""
+    mirror = BookMirror()
+    seen = {symbol: set() for symbol in symbols}
+    async with websockets.connect(url, compression=None, max_queue=None) as ws:
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        await ws.send(json.dumps({"op": "subscribe", "id": 1, "channel": "book", "symbols": symbols, "depth": depth}))
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                m = json.loads(await asyncio.wait_for(ws.recv(), left))
+            except asyncio.TimeoutError:
+                break
+            if m["type"] in ("book", "bookUpdate"):
+                mirror.apply(m)
+                seen[m["symbol"]].add(m["checksum"])
+    return mirror, seen
+
+
+def test_books_through_a_nats_cluster_agree_on_every_node_and_a_late_hub_warms_them(start_hub):
+    """Books published on NATS (`feedsim publish --nats --books`) reach every hub; a hub that joins
+    in the middle of the stream gets whole books from the warm-start answer, and a hub that
+    simulates with `--publish-nats` feeds its books to the others. Every node's clients verify
+    every checksum, and the nodes show the same books (the same checksums)."""
+    from cluster import NATSCluster, NATSPublisher
+    nats = NATSCluster(1)
+    try:
+        early = start_hub("--feed", nats.url(0))
+        publisher = NATSPublisher(nats.url(0), "--books", rate=1500, symbols=10)
+        time.sleep(1.5)
+        late = start_hub("--feed", nats.url(0))  # joins the books' streams in the middle
+        for hub in (early, late):
+            deadline = time.time() + 20
+            while hub.get("/readyz")[0] != 200:
+                assert time.time() < deadline, hub.log_text()[-2000:]
+                time.sleep(0.1)
+        symbols = early.get_json("/v1/symbols")[:5]
+
+        async def run():
+            return await asyncio.gather(*(collect_book_checksums(hub.ws_url, symbols, 4.0) for hub in (early, late)))
+
+        (early_mirror, early_seen), (late_mirror, late_seen) = asyncio.run(run())
+        assert early_mirror.verified > 500 and late_mirror.verified > 500, (early_mirror.verified, late_mirror.verified)
+        for symbol in symbols:
+            common = early_seen[symbol] & late_seen[symbol]
+            assert len(common) >= 0.8 * min(len(early_seen[symbol]), len(late_seen[symbol])), (symbol, len(common))
+        late_stats = late.get_json("/stats")
+        assert late_stats["bookUpdatesIn"] > 0 and late_stats["bookUpdatesRefused"] == 0, late_stats
+        print(f"late hub: {late_stats['bookUpdatesAwaitingBook']} book changes awaited a whole book before the warm-start answer")
+        publisher.stop()
+
+        # A simulating hub publishes its own books on NATS for a follower.
+        source = start_hub("--symbols", "10", "--rate", "1500", "--publish-nats", nats.url(0))
+        time.sleep(1)
+        follower = start_hub("--feed", nats.url(0))
+        deadline = time.time() + 20
+        while follower.get("/readyz")[0] != 200:
+            assert time.time() < deadline, follower.log_text()[-2000:]
+            time.sleep(0.1)
+
+        async def run_pair():
+            return await asyncio.gather(*(collect_book_checksums(hub.ws_url, symbols, 3.0) for hub in (source, follower)))
+
+        (_, source_seen), (follower_mirror, follower_seen) = asyncio.run(run_pair())
+        assert follower_mirror.verified > 300
+        for symbol in symbols:
+            common = source_seen[symbol] & follower_seen[symbol]
+            assert len(common) >= 0.8 * min(len(source_seen[symbol]), len(follower_seen[symbol])), (symbol, len(common))
+    finally:
+        nats.stop()

@@ -1,7 +1,7 @@
 import FeedModel
 
-/// The latest quote and the latest trade of every symbol seen, each with its own seq: what a
-/// snapshot answer sends. A symbol's state needs both (a quote alone has no `last`), and sending
+/// The latest quote and the latest trade of every symbol seen, each with its own seq, and every
+/// symbol's whole book with its book seq: what a snapshot answer sends. A symbol's state needs both (a quote alone has no `last`), and sending
 /// the real ticks, not a summary, lets the joining hub apply them as it applies live ones: by seq,
 /// so whichever of the answer and the live stream is newer wins.
 public struct LastTicks: Sendable {
@@ -11,6 +11,10 @@ public struct LastTicks: Sendable {
     }
 
     private var bySymbol: [Symbol: Latest] = [:]
+    /// Each symbol's book as its changes built it, and the last book seq: kept only while the
+    /// changes follow on from a whole book (or an empty one at seq 1), as a hub keeps its own.
+    private var books: [Symbol: (seq: UInt64, book: OrderBook)] = [:]
+    private var bookOrder: [Symbol] = []
     /// Symbols in the order first seen: a publisher's is its universe's (busiest first), and a hub
     /// that warms from the answer registers them in that order, so it lists them as the publisher would.
     private var order: [Symbol] = []
@@ -37,10 +41,45 @@ public struct LastTicks: Sendable {
         return max(latest.quote?.seq ?? 0, latest.trade?.seq ?? 0)
     }
 
+    /// Keeps the book `record` changes, if it follows on from the one kept (a whole book always
+    /// does; a numbered change must be the next seq; an unnumbered one is taken as it comes).
+    public mutating func record(_ record: BookRecord) {
+        let kept = books[record.symbol]
+        if kept == nil { bookOrder.append(record.symbol) }
+        var book: OrderBook
+        if record.replacesBook {
+            book = OrderBook()
+        } else if let kept, record.seq == 0 || record.seq == kept.seq + 1 {
+            book = kept.book
+        } else if kept == nil, record.seq <= 1 {
+            book = OrderBook()
+        } else {
+            books[record.symbol] = nil  // it would be wrong from here: answer without it
+            bookOrder.removeAll { $0 == record.symbol }
+            return
+        }
+        guard (try? book.apply(record.change)) != nil else { return }
+        books[record.symbol] = (record.seq, book)
+    }
+
+    /// The last book seq of `symbol`'s kept book; nil when none is kept (never seen, or out of
+    /// step: it needs a whole book).
+    public func bookSeq(of symbol: Symbol) -> UInt64? { books[symbol]?.seq }
+
+    /// Every kept book, whole, numbered with its last seq.
+    public func wholeBooks(at timestamp: Timestamp) -> [BookRecord] {
+        bookOrder.compactMap { symbol in
+            books[symbol].map { BookRecord(symbol: symbol, seq: $0.seq, timestamp: timestamp,
+                                           change: BookDelta(bids: $0.book.bids, asks: $0.book.asks), replacesBook: true) }
+        }
+    }
+
     /// Forgets everything (a new epoch: the old seqs mean nothing).
     public mutating func removeAll() {
         bySymbol.removeAll(keepingCapacity: true)
         order.removeAll(keepingCapacity: true)
+        books.removeAll(keepingCapacity: true)
+        bookOrder.removeAll(keepingCapacity: true)
     }
 
     /// Every kept tick, each symbol's oldest first, symbols in the order first seen.

@@ -2,8 +2,8 @@ import FeedModel
 import NATSClient
 import NIOCore
 
-/// A publisher's side of the contract: the messages for each batch of numbered ticks, and the
-/// latest of them kept for warm-start answers (`SnapshotResponder`). Used by `feedsim publish
+/// A publisher's side of the contract: the messages for each batch of numbered ticks and book
+/// changes, and the latest of them (books whole) kept for warm-start answers (`SnapshotResponder`). Used by `feedsim publish
 /// --nats` and by a hub with `--publish-nats`, so both publish alike.
 public struct PublishedTicks: Sendable {
     public private(set) var latest = LastTicks()
@@ -20,5 +20,13 @@ public struct PublishedTicks: Sendable {
             messages.append(TickMessages.message(for: tick, epoch: epoch, allocator: allocator))
         }
         return messages
+    }
+
+    /// One message per book change, under `epoch`; each is also kept in its symbol's book.
+    public mutating func messages(for books: [BookRecord], epoch: FeedEpoch) -> [NATSOutgoingMessage] {
+        books.map { book in
+            latest.record(book)
+            return TickMessages.message(for: book, epoch: epoch, allocator: allocator)
+        }
     }
 }

@@ -9,12 +9,14 @@ import NIOCore
 /// up, only one peer that has the values.
 public enum SnapshotResponder {
     /// Subscribes to the snapshot subject. `answer` runs on the client's loop for each request and
-    /// returns the epoch and ticks to send, or nil to stay silent (a hub not yet warm itself).
+    /// returns the epoch and what to send (the latest ticks and whole books), or nil to stay silent
+    /// (a hub not yet warm itself).
     @discardableResult
-    public static func serve(on client: NATSClient, answer: @escaping () -> (FeedEpoch, [Tick])?) -> EventLoopFuture<UInt64> {
+    public static func serve(on client: NATSClient, answer: @escaping () -> (FeedEpoch, LastTicks)?) -> EventLoopFuture<UInt64> {
         client.subscribe(TickSubjects.snapshotRequest) { request in
-            guard let replyTo = request.replyTo, let (epoch, ticks) = answer() else { return }
-            client.publish([TickMessages.snapshotAnswer(ticks, epoch: epoch, replyTo: replyTo, allocator: ByteBufferAllocator())])
+            guard let replyTo = request.replyTo, let (epoch, latest) = answer() else { return }
+            client.publish([TickMessages.snapshotAnswer(latest.ticks, books: latest.wholeBooks(at: .now()), epoch: epoch,
+                                                        replyTo: replyTo, allocator: ByteBufferAllocator())])
         }
     }
 }

@@ -29,9 +29,9 @@ import Testing
         let tick = quote(42)
         let message = TickMessages.message(for: tick, epoch: epoch, allocator: ByteBufferAllocator())
         #expect(message.subject == "ticks.AAPL")
-        let (decodedEpoch, ticks) = try TickMessages.decode(delivered(message))
+        let (decodedEpoch, batch) = try TickMessages.decode(delivered(message))
         #expect(decodedEpoch == epoch)
-        #expect(ticks == [tick], "seq and ts are the publisher's, untouched")
+        #expect(batch == FeedBatch(ticks: [tick]), "seq and ts are the publisher's, untouched")
     }
 
     @Test func aMessageWithoutAValidEpochOrTickBatchIsRefused() {
@@ -57,8 +57,9 @@ import Testing
         #expect(last.ticks == [trade(2), quote(3, bid: 1_882_400), msft])
         let answer = TickMessages.snapshotAnswer(last.ticks, epoch: epoch, replyTo: "_INBOX.1.1", allocator: ByteBufferAllocator())
         #expect(answer.subject == "_INBOX.1.1")
-        let (decodedEpoch, ticks) = try TickMessages.decode(delivered(answer))
-        #expect(decodedEpoch == epoch && ticks == last.ticks)
+        let (decodedEpoch, batch) = try TickMessages.decode(delivered(answer))
+        let ticks = batch.ticks
+        #expect(decodedEpoch == epoch && ticks == last.ticks && batch.books.isEmpty)
         // Applied in order, the ticks rebuild the symbol's whole state: quote and last trade.
         var state = SymbolSnapshot(symbol: aapl)
         for tick in ticks where tick.symbol == aapl { state.apply(tick) }
@@ -69,6 +70,46 @@ import Testing
         last.record(msft)
         last.record(quote(4))
         #expect(last.ticks.map(\.symbol.name) == ["MSFT", "AAPL"])
+    }
+
+    /// Books travel on `books.<SYMBOL>`; the kept book follows its changes while they follow on,
+    /// and an answer carries it whole, numbered with its last seq. A lost change drops the book from
+    /// answers (it would be wrong) until a whole book comes.
+    @Test func booksTravelOnTheirSubjectAndAnswersCarryThemWholeWhileInStep() throws {
+        func level(_ price: String, _ size: Int64) -> PriceLevel { PriceLevel(price: Price(price)!, size: size) }
+        let stamp = Timestamp(nanosecondsSinceEpoch: 7)
+        let whole = BookRecord(symbol: aapl, seq: 1, timestamp: stamp,
+                               change: BookDelta(bids: [level("1.00", 5), level("0.99", 7)], asks: [level("1.01", 3)]), replacesBook: true)
+        let change = BookRecord(symbol: aapl, seq: 2, timestamp: stamp, change: BookDelta(bids: [level("1.00", 0)]))
+        let message = TickMessages.message(for: change, epoch: epoch, allocator: ByteBufferAllocator())
+        #expect(message.subject == "books.AAPL")
+        #expect(try TickMessages.decode(delivered(message)).batch == FeedBatch(books: [change]))
+
+        var last = LastTicks()
+        last.record(whole)
+        last.record(change)
+        #expect(last.bookSeq(of: aapl) == 2)
+        let expected = BookRecord(symbol: aapl, seq: 2, timestamp: stamp, change: BookDelta(bids: [level("0.99", 7)], asks: [level("1.01", 3)]),
+                                  replacesBook: true)
+        #expect(last.wholeBooks(at: stamp) == [expected])
+        last.record(quote(1))
+        let answer = TickMessages.snapshotAnswer(last.ticks, books: last.wholeBooks(at: stamp), epoch: epoch, replyTo: "_INBOX.2",
+                                                 allocator: ByteBufferAllocator())
+        #expect(try TickMessages.decode(delivered(answer)).batch == FeedBatch(ticks: [quote(1)], books: [expected]))
+        // Seq 3 lost: the book is out of step and left out, until a whole book comes.
+        last.record(BookRecord(symbol: aapl, seq: 4, timestamp: stamp, change: BookDelta(asks: [level("1.02", 1)])))
+        #expect(last.bookSeq(of: aapl) == nil && last.wholeBooks(at: stamp).isEmpty)
+        last.record(BookRecord(symbol: aapl, seq: 9, timestamp: stamp, change: BookDelta(bids: [level("1.00", 1)]), replacesBook: true))
+        #expect(last.bookSeq(of: aapl) == 9 && last.wholeBooks(at: stamp).count == 1)
+        // An answer stays under the server's payload limit: books past it are left out.
+        let many = (0..<2_000).map { n in
+            BookRecord(symbol: Symbol("S\(n)")!, seq: 1, timestamp: stamp,
+                       change: BookDelta(bids: (10...49).map { level("1.\($0)", 1) }), replacesBook: true)
+        }
+        let capped = TickMessages.snapshotAnswer([], books: many, epoch: epoch, replyTo: "_INBOX.3", allocator: ByteBufferAllocator())
+        #expect(capped.payload.readableBytes <= TickMessages.maxAnswerBytes)
+        let kept = try TickMessages.decode(delivered(capped)).batch.books
+        #expect(kept.count > 1_000 && kept.count < many.count && kept == Array(many.prefix(kept.count)))
     }
 
     @Test func aHubFollowsANewerEpochAndIgnoresAnOlderOne() {

@@ -6,8 +6,9 @@ import NATSTicks
 import NIOCore
 import ServiceLifecycle
 
-/// The cluster feed (`--feed nats://…`): ticks from NATS subjects `ticks.<SYMBOL>` (`TickSubjects`),
-/// published by `feedsim publish --nats` or by a hub with `--publish-nats`.
+/// The cluster feed (`--feed nats://…`): ticks from NATS subjects `ticks.<SYMBOL>`, and book changes
+/// from `books.<SYMBOL>` (`TickSubjects`), published by `feedsim publish --nats` or by a hub with
+/// `--publish-nats`.
 ///
 /// - **Numbering.** Each tick keeps its publisher's seq, so every hub fed alike numbers alike, and a
 ///   seq the publisher skipped is a gap every client sees. The publisher's epoch (a header on every
@@ -18,6 +19,10 @@ import ServiceLifecycle
 ///   answers with every symbol's latest quote and trade, applied like live ticks (by seq, so the
 ///   newer of the answer and the live stream wins). `/readyz` says 503 until an answer came. It asks
 ///   again after every reconnect, so values that changed while the upstream was lost converge.
+/// - **Books.** A book changes only while its changes follow on from a whole book
+///   (`PublisherBooks`). A book that falls out of step (a message lost, or the hub joined in the
+///   middle of its stream) is mended by asking `tickerhub.snapshot` again, whose answer carries
+///   whole books; a book the hub holds in step and at least as new is not replaced by an answer's.
 /// - **Lost upstream.** While no server of the cluster is reachable, the hub serves its last values
 ///   and subscribers get a `status` message saying they are stale; the NATS client reconnects with
 ///   jittered backoff across the cluster's members, and `live` follows. What was missed meanwhile
@@ -30,8 +35,12 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
     private let publisher: TickPublisher
     private let status: FeedStatusBoard
     private let logger: Logger
-    /// Ticks of the current socket read, published together at its end.
+    /// Ticks and book changes of the current socket read, published together at its end.
     private var batch: [FeedUpdate] = []
+    private var bookBatch: [BookFeedUpdate] = []
+    /// A book fell out of step since the last snapshot request: ask for whole books again.
+    private var booksOutOfStep = false
+    private var bookRequestPending = false
     /// What this hub answers a peer's warm-start request with.
     private var lastTicks = LastTicks()
     /// The publisher's numbering, from its first message; nil before any.
@@ -59,7 +68,8 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
         client.onEvent = { [self] event in handle(event) }
         client.onReadComplete = { [self] in publishBatch() }
         _ = client.subscribe(TickSubjects.everySymbol) { [self] message in received(message) }
-        SnapshotResponder.serve(on: client) { [self] in warm ? (publisher.epoch, lastTicks.ticks) : nil }
+        _ = client.subscribe(TickSubjects.everyBook) { [self] message in received(message) }
+        SnapshotResponder.serve(on: client) { [self] in warm ? (publisher.epoch, lastTicks) : nil }
         logger.info("NATS feed connecting", metadata: ["servers": "\(client.configuration.servers.joined(separator: ","))"])
         _ = client.connect()  // keeps trying until it connects; `handle` hears of it
         try? await gracefulShutdown()
@@ -88,17 +98,17 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
 
     private func received(_ message: NATSMessage) {
         do {
-            let (epoch, ticks) = try TickMessages.decode(message, known: adopted)
-            accept(ticks, epoch: epoch)
+            let (epoch, batch) = try TickMessages.decode(message, known: adopted)
+            accept(batch, epoch: epoch)
         } catch {
             reject("\(error)", subject: message.subject)
         }
     }
 
-    private func accept(_ ticks: [Tick], epoch: FeedEpoch) {
+    private func accept(_ records: FeedBatch, epoch: FeedEpoch) {
         if let adopted, epoch != adopted {
             guard epoch.isNewer(than: adopted) else {
-                publisher.counters.upstreamStale.wrappingIncrement(by: UInt64(ticks.count), ordering: .relaxed)
+                publisher.counters.upstreamStale.wrappingIncrement(by: UInt64(records.count), ordering: .relaxed)
                 return
             }
             publishBatch()  // the old numbering's ticks go first
@@ -107,13 +117,24 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
             begin(epoch, restarted: false)
         }
         let directory = publisher.directory
-        for tick in ticks {
+        for tick in records.ticks {
             guard let id = directory.register(tick.symbol) else {
                 reject("the symbol table is full", subject: TickSubjects.subject(of: tick.symbol))
                 continue
             }
             batch.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: tick.timestamp, body: tick.body, upstreamSeq: tick.seq))
             lastTicks.record(tick)
+        }
+        for book in records.books {
+            guard let id = directory.register(book.symbol) else {
+                reject("the symbol table is full", subject: TickSubjects.bookSubject(of: book.symbol))
+                continue
+            }
+            bookBatch.append(BookFeedUpdate(symbolID: id, symbol: book.symbol, timestamp: book.timestamp, change: book.change,
+                                            replacesBook: book.replacesBook, upstreamSeq: book.seq))
+            // The hub's own book follows the same rule (`PublisherBooks`): out of step here is out of step there.
+            lastTicks.record(book)
+            if lastTicks.bookSeq(of: book.symbol) == nil { booksOutOfStep = true }
         }
     }
 
@@ -133,9 +154,19 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
     }
 
     private func publishBatch() {
-        guard !batch.isEmpty else { return }
-        publisher.publishOnLoop(batch)
-        batch.removeAll(keepingCapacity: true)
+        if !batch.isEmpty || !bookBatch.isEmpty {
+            publisher.publishOnLoop(batch, books: bookBatch)
+            batch.removeAll(keepingCapacity: true)
+            bookBatch.removeAll(keepingCapacity: true)
+        }
+        if booksOutOfStep, warm, !bookRequestPending {
+            // Mend the books out of step with whole ones; at most one request at a time, a second apart.
+            bookRequestPending = true
+            publisher.eventLoop.scheduleTask(in: Self.snapshotRetry) { [self] in
+                bookRequestPending = false
+                if booksOutOfStep, client.isConnected { requestSnapshot() }
+            }
+        }
     }
 
     private func requestSnapshot() {
@@ -143,15 +174,21 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
             switch result {
             case .success(let answer):
                 do {
-                    let (epoch, ticks) = try TickMessages.decode(answer)
+                    let (epoch, answered) = try TickMessages.decode(answer)
                     if let adopted, epoch != adopted, !epoch.isNewer(than: adopted) {
                         // A peer still on the old numbering answered first: ask again.
                         return retrySnapshot(because: "answer from an older epoch")
                     }
                     publishBatch()
-                    // Only what the live stream has not brought already (not counted as stale).
+                    // Only what the live stream has not brought already (not counted as stale): ticks
+                    // above the seqs held, and whole books for books out of step or older.
                     let sameEpoch = epoch == adopted
-                    accept(ticks.filter { !sameEpoch || $0.seq > lastTicks.latestSeq(of: $0.symbol) }, epoch: epoch)
+                    booksOutOfStep = false
+                    accept(FeedBatch(ticks: answered.ticks.filter { !sameEpoch || $0.seq > lastTicks.latestSeq(of: $0.symbol) },
+                                     books: answered.books.filter { book in
+                                         guard sameEpoch, let held = lastTicks.bookSeq(of: book.symbol) else { return true }
+                                         return held < book.seq
+                                     }), epoch: epoch)
                     publishBatch()
                     warm = true
                     status.becameWarm(symbols: lastTicks.symbolCount)

@@ -6,9 +6,9 @@ import NATSTicks
 import NIOCore
 import ServiceLifecycle
 
-/// `--publish-nats`: this hub's ticks, as sequenced, also go to NATS (`TickSubjects`), so hubs
-/// started with `--feed nats://…` fan out the same market with the same seqs and epoch. It answers
-/// warm-start requests from the ticks it published.
+/// `--publish-nats`: this hub's ticks, as sequenced, and its book changes, numbered per symbol, also
+/// go to NATS (`TickSubjects`), so hubs started with `--feed nats://…` fan out the same market with
+/// the same seqs and epoch. It answers warm-start requests from the ticks and books it published.
 ///
 /// Threading: the NATS client runs on the publisher's loop and the tap is called there; a batch
 /// of ticks goes out in one write. While NATS is unreachable, up to the client's pending limit
@@ -25,6 +25,7 @@ final class NATSPublication: Service, @unchecked Sendable {
         self.publisher = publisher
         self.logger = logger
         publisher.addTap { [self] ticks in publish(ticks) }
+        publisher.addBookTap { [self] books in client.publish(published.messages(for: books, epoch: publisher.epoch)) }
     }
 
     func run() async throws {
@@ -36,7 +37,7 @@ final class NATSPublication: Service, @unchecked Sendable {
             case .reconnecting, .closed: break
             }
         }
-        SnapshotResponder.serve(on: client) { [self] in (publisher.epoch, published.latest.ticks) }
+        SnapshotResponder.serve(on: client) { [self] in (publisher.epoch, published.latest) }
         _ = client.connect()
         try? await gracefulShutdown()
         // Let what was published reach the server before going.

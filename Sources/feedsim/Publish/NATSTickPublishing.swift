@@ -20,14 +20,15 @@ final class NATSTickPublishing: @unchecked Sendable {
     private let duration: Double?
     private let batchMilliseconds: Int
 
-    init(servers: [String], symbols: Int, seed: UInt64, rate: Double, limit: Int?, duration: Double?, batchMilliseconds: Int, token: String?) {
+    init(servers: [String], symbols: Int, seed: UInt64, rate: Double, limit: Int?, duration: Double?, batchMilliseconds: Int, token: String?,
+         books: Bool) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var configuration = NATSClient.Configuration(servers: servers, name: "feedsim-publish", token: token)
         // A publisher holds more while a server is away: hubs see the gap either way, but a short
         // failover should not lose anything.
         configuration.maxPendingBytes = 32 << 20
         client = NATSClient(configuration: configuration, eventLoop: group.next())
-        ticks = SimulatedTicks(symbols: symbols, seed: seed, rate: rate, limit: limit)
+        ticks = SimulatedTicks(symbols: symbols, seed: seed, rate: rate, limit: limit, books: books)
         self.duration = duration
         self.batchMilliseconds = batchMilliseconds
     }
@@ -42,12 +43,13 @@ final class NATSTickPublishing: @unchecked Sendable {
             }
         }
         let loop = client.eventLoop
-        _ = try await SnapshotResponder.serve(on: client) { [self] in (epoch, published.latest.ticks) }.get()
+        _ = try await SnapshotResponder.serve(on: client) { [self] in (epoch, published.latest) }.get()
         try await client.connect().get()
         log("publishing to NATS, epoch \(epoch)")
         let started = Date()
         let task = try await loop.submit { [self] in
             publish(ticks.openingQuotes())
+            client.publish(published.messages(for: ticks.openingBooks(), epoch: epoch))
             return loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(batchMilliseconds)),
                                              delay: .milliseconds(Int64(batchMilliseconds))) { task in
                 if self.pump() { task.cancel() }
@@ -78,7 +80,11 @@ final class NATSTickPublishing: @unchecked Sendable {
     /// Sends what is due; true at the limit.
     private func pump() -> Bool {
         ticks.accrue()
-        while ticks.owed > 0 { publish(ticks.take(4096, numbered: true).ticks) }
+        while ticks.owed > 0 {
+            let batch = ticks.take(4096, numbered: true)
+            publish(batch.ticks)
+            if !batch.books.isEmpty { client.publish(published.messages(for: batch.books, epoch: epoch)) }
+        }
         return ticks.reachedLimit
     }
 

@@ -26,7 +26,7 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "Seed of the simulated market.") var seed: UInt64 = 42
     @Option(help: "The hub's publisher credential (tickerhub --ingest-token, or an access token with a publish claim), sent as Authorization: Bearer.") var token: String?
     @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile: String?
-    @Flag(help: "Also publish each symbol's order book: the whole opening books, then every tick's change to its book (binary book records, numbered per symbol).") var books = false
+    @Flag(help: "Also publish each symbol's order book: the whole opening books, then every tick's change to its book (binary book records, numbered per symbol; on NATS, on books.<SYMBOL>).") var books = false
 
     func validate() throws {
         if let nats {
@@ -43,7 +43,7 @@ struct PublishCommand: AsyncParsableCommand {
         if let nats {
             return try await NATSTickPublishing(servers: nats.split(separator: ",").map(String.init), symbols: symbols, seed: seed,
                                                 rate: rate, limit: count, duration: duration, batchMilliseconds: batchMs,
-                                                token: natsToken).run()
+                                                token: natsToken, books: books).run()
         }
         let url = WebSocketURL(url)!
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
