@@ -72,18 +72,38 @@ public enum ClientMessage: Sendable, Equatable {
                 return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
                                               message: "\"depth\" must be one of \(OrderBook.depths.map(String.init).joined(separator: ", "))"))
             }
+            if raw.interval != nil, raw.channel != "candles" {
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"interval\" applies only to \"channel\":\"candles\""))
+            }
+            var barInterval: CandleInterval?
+            if let text = raw.interval {
+                guard let valid = CandleInterval(rawValue: text) else {
+                    return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
+                                                  message: "\"interval\" must be one of \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))"))
+                }
+                barInterval = valid
+            }
+            let scope: ChannelScope
             switch raw.channel {
-            case nil: break
-            case "book": break
+            case nil: scope = .ticks
+            case "book": scope = .book(depth: raw.depth)
+            case "candles": scope = .candles(barInterval)
             case let other?:
                 return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                              message: "unknown \"channel\" \"\(other.prefix(32))\": this hub serves \"book\", or quotes and trades without \"channel\""))
+                                              message: "unknown \"channel\" \"\(other.prefix(32))\": this hub serves \"book\" and \"candles\", or quotes and trades without \"channel\""))
             }
             guard op == "subscribe" else {
-                let channel: ChannelScope = raw.channel == "book" ? .book(depth: raw.depth) : .ticks
-                return .success(.unsubscribe(id: raw.id, symbols: symbols, channel: channel))
+                return .success(.unsubscribe(id: raw.id, symbols: symbols, channel: scope))
             }
-            let channel: SubscriptionChannel = raw.channel == "book" ? .book(depth: raw.depth ?? OrderBook.depths[0]) : .ticks
+            let channel: SubscriptionChannel
+            switch scope {
+            case .ticks: channel = .ticks
+            case .book(let depth): channel = .book(depth: depth ?? OrderBook.depths[0])
+            case .candles(let interval?): channel = .candles(interval)
+            case .candles(nil):
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
+                                              message: "a \"candles\" subscribe needs \"interval\": one of \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
             var interval: UpdateInterval?
             if let frequency = raw.maxFrequency {
                 guard let valid = UpdateInterval(maxFrequency: frequency) else {
@@ -110,7 +130,7 @@ public enum ClientMessage: Sendable, Equatable {
             }
             if resume != nil, channel != .ticks {
                 return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                              message: "\"since\" recovers quotes and trades; a book starts from its snapshot"))
+                                              message: "\"since\" recovers quotes and trades; a book or bars start from their snapshot"))
             }
             return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval, resume: resume, channel: channel))
         case "list": return .success(.list(id: raw.id, after: raw.after))
@@ -133,6 +153,8 @@ public enum SubscriptionChannel: Sendable, Hashable {
     case ticks
     /// The symbol's order book, its top `depth` levels per side (`OrderBook.depths`).
     case book(depth: Int)
+    /// The symbol's OHLC bars at `interval`, built from its trades.
+    case candles(CandleInterval)
 }
 
 /// Which channel an `unsubscribe` leaves, or an `ack` is about.
@@ -140,11 +162,14 @@ public enum ChannelScope: Sendable, Hashable {
     case ticks
     /// The book at `depth`; nil: at every depth subscribed.
     case book(depth: Int?)
+    /// The bars at `interval`; nil: at every interval subscribed.
+    case candles(CandleInterval?)
 
     public init(_ channel: SubscriptionChannel) {
         switch channel {
         case .ticks: self = .ticks
         case .book(let depth): self = .book(depth: depth)
+        case .candles(let interval): self = .candles(interval)
         }
     }
 }
@@ -175,9 +200,10 @@ private struct RawRequest: Decodable {
     var epoch: String?
     var channel: String?
     var depth: Int?
+    var interval: String?
     var problem: String?
 
-    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after, token, since, epoch, channel, depth }
+    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after, token, since, epoch, channel, depth, interval }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -229,6 +255,11 @@ private struct RawRequest: Decodable {
             depth = try container.decodeIfPresent(Int.self, forKey: .depth)
         } catch {
             problem = problem ?? "\"depth\" must be a whole number: 10, 25 or 100"
+        }
+        do {
+            interval = try container.decodeIfPresent(String.self, forKey: .interval)
+        } catch {
+            problem = problem ?? "\"interval\" must be a string: 1s, 1m, 5m or 1h"
         }
     }
 }

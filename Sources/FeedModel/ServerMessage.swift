@@ -28,6 +28,11 @@ public enum ServerMessage: Sendable, Equatable {
     case book(BookSnapshot)
     /// The levels that changed in a book stream, and the checksum after them.
     case bookUpdate(BookUpdate)
+    /// A bar of a candle stream that changed (the open bar) or closed.
+    case candle(CandleUpdate)
+    /// Bars of a candle stream: when a `candles` subscription starts (the last closed bar and the
+    /// open one), and in place of `candle`s a slow client could not take.
+    case candles(CandleSnapshot)
     case stats(id: Int64?, counters: [(String, UInt64)])
     /// The answer to an `auth` request: the new token is in force until `expiresAt` (ms since the epoch).
     case authenticated(id: Int64?, expiresAt: Int64)
@@ -93,6 +98,8 @@ public enum ServerMessage: Sendable, Equatable {
         case let (.update(a), .update(b)): return a == b
         case let (.book(a), .book(b)): return a == b
         case let (.bookUpdate(a), .bookUpdate(b)): return a == b
+        case let (.candle(a), .candle(b)): return a == b
+        case let (.candles(a), .candles(b)): return a == b
         case let (.authenticated(a1, a2), .authenticated(b1, b2)): return a1 == b1 && a2 == b2
         case let (.status(a), .status(b)): return a == b
         case let (.stats(a1, a2), .stats(b1, b2)):
@@ -124,9 +131,15 @@ public enum ServerMessage: Sendable, Equatable {
             json.field("type", "ack")
             json.optionalField("id", id)
             json.field("op", op)
-            if case .book(let depth) = channel {
+            switch channel {
+            case .ticks:
+                break
+            case .book(let depth):
                 json.field("channel", "book")
                 if let depth { json.field("depth", depth) }
+            case .candles(let interval):
+                json.field("channel", "candles")
+                if let interval { json.field("interval", interval.rawValue) }
             }
             json.stringArray("symbols", symbols)
             if let interval { json.field("updateIntervalMs", interval.milliseconds) }
@@ -167,6 +180,12 @@ public enum ServerMessage: Sendable, Equatable {
         case .bookUpdate(let update):
             json.field("type", "bookUpdate")
             json.bookUpdateFields(update)
+        case .candle(let update):
+            json.field("type", "candle")
+            json.candleUpdateFields(update)
+        case .candles(let snapshot):
+            json.field("type", "candles")
+            json.candleSnapshotFields(snapshot)
         case let .authenticated(id, expiresAt):
             json.field("type", "ack")
             json.optionalField("id", id)

@@ -43,6 +43,23 @@ import Testing
         }
     }
 
+    @Test func subscribeAndUnsubscribeTakeACandlesChannelAndInterval() throws {
+        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"candles","interval":"1m","symbols":["AAPL"]}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"], channel: .candles(.oneMinute)))
+        #expect(try parse(#"{"op":"unsubscribe","id":2,"channel":"candles","symbols":["AAPL"]}"#).get()
+                == .unsubscribe(id: 2, symbols: ["AAPL"], channel: .candles(nil)), "every interval when absent")
+        for (text, word) in [(#"{"op":"subscribe","id":3,"channel":"candles","symbols":["AAPL"]}"#, "interval"),
+                             (#"{"op":"subscribe","id":3,"channel":"candles","interval":"2m","symbols":["AAPL"]}"#, "interval"),
+                             (#"{"op":"subscribe","id":3,"channel":"candles","interval":60,"symbols":["AAPL"]}"#, "interval"),
+                             (#"{"op":"subscribe","id":3,"interval":"1m","symbols":["AAPL"]}"#, "interval"),
+                             (#"{"op":"subscribe","id":3,"channel":"candles","interval":"1m","depth":10,"symbols":["AAPL"]}"#, "depth")] {
+            switch parse(text) {
+            case .success(let message): Issue.record("\(text) parsed as \(message)")
+            case .failure(let error): #expect(error.code == .invalidRequest && error.id == 3 && error.message.contains(word), "\(error)")
+            }
+        }
+    }
+
     @Test func listsAfterMustBeAString() {
         guard case .failure(let error) = parse(#"{"op":"list","id":7,"after":42}"#) else {
             Issue.record("a numeric \"after\" parsed")

@@ -98,6 +98,23 @@ import Testing
         #expect(ServerMessage.snapshot(snapshot).jsonText.hasSuffix(#""last":"1.07","lastSize":5,"open":"1.01"}"#))
     }
 
+    /// The examples of docs/PROTOCOL.md, "Candles", byte for byte.
+    @Test func candleMessagesHaveTheDocumentedShape() {
+        let start = Timestamp(nanosecondsSinceEpoch: 1_764_064_800_000_000_000)
+        let bar = Candle(start: start, open: Price("188.2000")!, high: Price("188.3100")!, low: Price("188.1500")!,
+                         close: Price("188.2900")!, volume: 12_400, trades: 37)
+        #expect(ServerMessage.candle(CandleUpdate(symbol: aapl, interval: .oneMinute, seq: 88, bar: bar, closed: false)).jsonText
+                == #"{"type":"candle","symbol":"AAPL","interval":"1m","seq":88,"start":1764064800000000000,"open":"188.2000","high":"188.3100","low":"188.1500","close":"188.2900","volume":12400,"trades":37,"closed":false}"#)
+        var open = bar
+        open.start = Timestamp(nanosecondsSinceEpoch: 1_764_064_860_000_000_000)
+        let snapshot = CandleSnapshot(symbol: aapl, interval: .oneMinute, seq: 89, closed: [bar], open: open)
+        let text = ServerMessage.candles(snapshot).jsonText
+        #expect(text.hasPrefix(#"{"type":"candles","symbol":"AAPL","interval":"1m","seq":89,"bars":[{"start":1764064800000000000,"#))
+        #expect(text.contains(#""trades":37,"closed":true},{"start":1764064860000000000,"#) && text.hasSuffix(#""closed":false}]}"#))
+        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"], channel: .candles(.oneMinute)).jsonText
+                == #"{"type":"ack","id":1,"op":"subscribe","channel":"candles","interval":"1m","symbols":["AAPL"]}"#)
+    }
+
     /// The examples of docs/PROTOCOL.md, "Order books", byte for byte, checksums included.
     @Test func bookMessagesHaveTheDocumentedShapeAndChecksum() throws {
         func level(_ price: String, _ size: Int64) -> PriceLevel { PriceLevel(price: Price(price)!, size: size) }

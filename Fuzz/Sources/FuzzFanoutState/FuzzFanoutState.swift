@@ -79,12 +79,13 @@ final class CheckingSink: FrameSink {
     }
 
     /// Updates, snapshots and latest values carry `"symbol":"X"` and `"seq":N`; book messages also
-    /// `"depth":D`, and their stream is keyed `X#D`.
+    /// `"depth":D`, and their stream is keyed `X#D`; candle messages `"interval":"I"`, keyed `X#I`.
     private func check(_ text: String) {
         let bytes = Array(text.utf8)
         guard var symbol = Self.field(Array(#""symbol":""#.utf8), in: bytes, until: UInt8(ascii: "\"")),
               let seqText = Self.field(Array(#""seq":"#.utf8), in: bytes, until: UInt8(ascii: ",")), let seq = UInt64(seqText) else { return }
         if let depth = Self.field(Array(#""depth":"#.utf8), in: bytes, until: UInt8(ascii: ",")) { symbol += "#" + depth }
+        if let interval = Self.field(Array(#""interval":""#.utf8), in: bytes, until: UInt8(ascii: "\"")) { symbol += "#" + interval }
         if let last = lastSeq[symbol] {
             precondition(seq > last, "\(symbol): seq \(seq) after \(last): \(text)")
         }
@@ -206,16 +207,22 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 var seen = Set<SymbolID>()
                 var wanted = known.filter { seen.insert($0.1).inserted }.map(\.1)
                 var suffix = ""
-                if case .book(let depth) = channel {
+                switch channel {
+                case .ticks:
+                    break
+                case .book(let depth):
                     wanted = wanted.map { directory.bookStream(of: $0, depth: depth)! }
                     suffix = "#\(depth)"
+                case .candles(let interval):
+                    wanted = wanted.map { directory.candleStream(of: $0, interval: interval)! }
+                    suffix = "#\(interval.rawValue)"
                 }
                 let since = wanted.map { resume?.lastSeqs[directory.symbol(for: $0)!.name] }
                 let starts = fanout.subscribe(subscriber, to: wanted, symbols: wanted.map { directory.symbol(for: $0)! },
                                               updateInterval: interval, resumingAfter: since, replayLimit: 64)
                 for start in starts {
                     precondition((start.replay?.count ?? 0) <= 64, "a replay past its limit")
-                    let lastSent = start.book?.seq ?? start.replay?.last?.seq ?? start.snapshot.seq
+                    let lastSent = start.book?.seq ?? start.candles?.seq ?? start.replay?.last?.seq ?? start.snapshot.seq
                     if lastSent > 0 { sink.lastSeq[start.symbol.name + suffix] = lastSent }
                 }
             case let .unsubscribe(_, names, channel):
@@ -228,6 +235,11 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     for d in depth.map({ [$0] }) ?? OrderBook.depths {
                         fanout.unsubscribe(subscriber, from: known.map { directory.bookStream(of: $0.1, depth: d)! })
                         for (name, _) in known { sink.lastSeq[name + "#\(d)"] = nil }
+                    }
+                case .candles(let interval):
+                    for i in interval.map({ [$0] }) ?? CandleInterval.allCases {
+                        fanout.unsubscribe(subscriber, from: known.map { directory.candleStream(of: $0.1, interval: i)! })
+                        for (name, _) in known { sink.lastSeq[name + "#\(i.rawValue)"] = nil }
                     }
                 }
             case .auth(_, let token):
@@ -248,8 +260,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             if let (subscriber, _) = clients[Int(script.byte()) % clients.count] {
                 precondition(subscriber.staleCount >= 0 && subscriber.staleCount <= subscriber.subscriptionCount)
             }
-        case 6:  // time passes
+        case 6:  // time passes; bars end by the trades' clock, which the script sets
             loop.advanceTime(by: .milliseconds(Int64(script.byte()) * 10))
+            publisher.closeEndedBars(now: Timestamp(nanosecondsSinceEpoch: script.uint64()))
         default:
             if script.byte() % 2 == 0 {  // a new symbol
                 if ids.count < 40, let id = directory.register(Symbol("S\(ids.count)")!) { ids.append(id) }
@@ -286,7 +299,12 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for case let (subscriber, sink)? in clients {
         for id in subscriber.subscribedSymbols {
             guard let latest = lastValues.latest(of: id), latest.seq > 0 else { continue }
-            let name = directory.symbol(for: id)!.name + (directory.bookDepth(of: id).map { "#\($0)" } ?? "")
+            var name = directory.symbol(for: id)!.name
+            switch directory.kind(of: id)! {
+            case .ticks: break
+            case .book(let depth): name += "#\(depth)"
+            case .candles(let interval): name += "#\(interval.rawValue)"
+            }
             precondition(sink.lastSeq[name] == latest.seq, "\(name): the client ended at \(sink.lastSeq[name].map(String.init) ?? "nothing"), the latest is \(latest.seq)")
         }
     }

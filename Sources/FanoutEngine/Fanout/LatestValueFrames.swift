@@ -2,7 +2,8 @@ import FeedModel
 import NIOCore
 
 /// Ready-built frames carrying the latest value of a stream, for one event loop: a `conflated`
-/// message for a symbol's quotes and trades, a whole `book` for a book stream.
+/// message for a symbol's quotes and trades, a whole `book` for a book stream, the last closed and
+/// the open bar (`candles`) for a candle stream.
 ///
 /// Conflation and lap resync send the same latest value to every subscriber that is owed it, so the
 /// frame is built once per (symbol, seq) and shared, just like live updates. A cached frame is reused
@@ -30,6 +31,7 @@ struct LatestValueFrames {
         switch latest {
         case .symbol(let snapshot): timestamp = snapshot.timestamp
         case .book(let book): timestamp = book.timestamp
+        case .candles(let candles): timestamp = candles.open?.start ?? candles.closed.last?.start ?? Timestamp(nanosecondsSinceEpoch: 0)
         }
         if id.index < cached.count, let hit = cached[id.index], hit.seq == latest.seq, hit.timestamp == timestamp {
             return (hit.seq, hit.message)
@@ -39,6 +41,7 @@ struct LatestValueFrames {
         switch latest {
         case .symbol(let snapshot): message = .conflated(snapshot)
         case .book(let book): message = .book(book)
+        case .candles(let candles): message = .candles(candles)
         }
         let outgoing = OutgoingMessage(plain: WebSocketFrameBuilder.text(message, allocator: allocator))
         if id.index >= cached.count {

@@ -101,8 +101,10 @@ public final class LoopFanout: @unchecked Sendable {
         public var symbol: Symbol
         /// A quotes-and-trades stream's state (empty, seq 0, for a book stream: see `book`).
         public var snapshot: SymbolSnapshot
-        /// A book stream's state, nil before its first update (and for quotes and trades).
+        /// A book stream's state, nil before its first update (and for other kinds).
         public var book: BookSnapshot?
+        /// A candle stream's state, nil before its first trade (and for other kinds).
+        public var candles: CandleSnapshot?
         /// Nil: not resuming, or not recoverable; the client gets `snapshot`.
         public var replay: [Tick]?
     }
@@ -130,14 +132,17 @@ public final class LoopFanout: @unchecked Sendable {
         for (position, offset) in fresh.enumerated() {
             var snapshot = SymbolSnapshot(symbol: symbols[offset])
             var book: BookSnapshot?
+            var candles: CandleSnapshot?
             switch current[position].0 {
             case .symbol(let latest): snapshot = latest
             case .book(let latest): book = latest
+            case .candles(let latest): candles = latest
             case nil: break
             }
             if let added = index.add(subscriber, to: ids[offset], lastSentSeq: current[position].0?.seq ?? 0) {
                 added.updateInterval = updateInterval
-                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, book: book, replay: current[position].1))
+                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, book: book, candles: candles,
+                                                replay: current[position].1))
             }
         }
         counters.subscriptions.wrappingIncrement(by: starts.count, ordering: .relaxed)

@@ -17,6 +17,8 @@ public final class LastValueCache: Sendable {
         /// By book stream id (`SymbolDirectory.bookStreams`). The snapshots of one symbol's depths
         /// share one book's storage, so a book costs its levels once however many depths it has.
         var books: [BookSnapshot?] = []
+        /// By candle stream id: the last closed bar and the open one.
+        var candles: [CandleSnapshot?] = []
         /// Symbols `starts` has read: the work subscribes cost under the publisher's lock (tests).
         var startsRead = 0
     }
@@ -61,12 +63,25 @@ public final class LastValueCache: Sendable {
         }
     }
 
+    /// Records each candle stream's latest state (the publisher, before the ring).
+    public func applyCandles(_ changes: some Sequence<(SymbolID, CandleSnapshot)>) {
+        symbols.withLock { symbols in
+            for (id, latest) in changes {
+                if id.index >= symbols.candles.count {
+                    symbols.candles.append(contentsOf: repeatElement(nil, count: id.index + 1 - symbols.candles.count))
+                }
+                symbols.candles[id.index] = latest
+            }
+        }
+    }
+
     /// Forgets every value and history (a feed's new epoch: their seqs belong to the old one).
     public func removeAll() {
         symbols.withLock { symbols in
             symbols.snapshots = symbols.snapshots.map { _ in nil }
             symbols.histories = symbols.histories.map { _ in nil }
             symbols.books = symbols.books.map { _ in nil }
+            symbols.candles = symbols.candles.map { _ in nil }
         }
     }
 
@@ -80,11 +95,13 @@ public final class LastValueCache: Sendable {
     public enum Latest {
         case symbol(SymbolSnapshot)
         case book(BookSnapshot)
+        case candles(CandleSnapshot)
 
         public var seq: UInt64 {
             switch self {
             case .symbol(let snapshot): snapshot.seq
             case .book(let book): book.seq
+            case .candles(let candles): candles.seq
             }
         }
     }
@@ -93,6 +110,7 @@ public final class LastValueCache: Sendable {
         symbols.withLock { symbols in
             if id.index < symbols.snapshots.count, let snapshot = symbols.snapshots[id.index] { return .symbol(snapshot) }
             if id.index < symbols.books.count, let book = symbols.books[id.index] { return .book(book) }
+            if id.index < symbols.candles.count, let candles = symbols.candles[id.index] { return .candles(candles) }
             return nil
         }
     }
@@ -118,7 +136,7 @@ public final class LastValueCache: Sendable {
     /// caps the updates replayed for one request: past it, symbols get snapshots, so one subscribe
     /// cannot queue an unbounded burst for its connection, nor make the publisher wait on this lock
     /// while it copies one: the copying stops at the limit.
-    /// A book stream's snapshot comes back as its `Latest`, never with a replay.
+    /// A book or candle stream's snapshot comes back as its `Latest`, never with a replay.
     public func starts(of ids: [SymbolID], resumingAfter seqs: [UInt64?], replayLimit: Int) -> [(Latest?, [Tick]?)] {
         precondition(ids.count == seqs.count)
         return symbols.withLock { symbols in
@@ -126,6 +144,7 @@ public final class LastValueCache: Sendable {
             var budget = replayLimit
             return zip(ids, seqs).map { id, seq -> (Latest?, [Tick]?) in
                 if id.index < symbols.books.count, let book = symbols.books[id.index] { return (.book(book), nil) }
+                if id.index < symbols.candles.count, let candles = symbols.candles[id.index] { return (.candles(candles), nil) }
                 let snapshot = id.index < symbols.snapshots.count ? symbols.snapshots[id.index] : nil
                 guard let seq else { return (snapshot.map(Latest.symbol), nil) }
                 let latest = snapshot?.seq ?? 0

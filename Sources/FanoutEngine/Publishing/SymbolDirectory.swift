@@ -3,18 +3,17 @@ import Synchronization
 
 /// The symbols this hub publishes, and the streams of each, with their ids. Shared by every thread;
 /// writes are rare (a symbol is registered once, at start-up in simulated mode or on first sight in
-/// ingest mode; its book streams on its first book update or book subscription).
+/// ingest mode; its book and candle streams on their first update or subscription).
 ///
-/// A stream is what the fan-out delivers and numbers on its own: a symbol's quotes and trades
-/// (whose id is "the symbol's id"), or its order book at one of `OrderBook.depths`. Every stream
-/// has an id from one dense range, so the publisher's seqs, the last-value cache and every loop's
-/// subscription index serve them all with array lookups, and the ring, conflation and drop counting
-/// work on book streams exactly as on quotes.
+/// A stream is what the fan-out delivers and numbers on its own (`StreamKind`): a symbol's quotes
+/// and trades (whose id is "the symbol's id"), its order book at one of `OrderBook.depths`, or its
+/// bars at one of the `CandleInterval`s. Every stream has an id from one dense range, so the
+/// publisher's seqs, the last-value cache and every loop's subscription index serve them all with
+/// array lookups, and the ring, conflation and drop counting work on every kind alike.
 public final class SymbolDirectory: Sendable {
     private struct Stream {
         var symbol: Symbol
-        /// Nil: quotes and trades; otherwise the book at this depth.
-        var bookDepth: Int?
+        var kind: StreamKind
     }
 
     private struct State {
@@ -25,6 +24,8 @@ public final class SymbolDirectory: Sendable {
         var ids: [Symbol: SymbolID] = [:]
         /// A symbol's book streams, parallel to `OrderBook.depths`, by the symbol's id.
         var bookStreams: [SymbolID: [SymbolID]] = [:]
+        /// A symbol's candle streams, parallel to `CandleInterval.allCases`, by the symbol's id.
+        var candleStreams: [SymbolID: [SymbolID]] = [:]
     }
 
     private let state = Mutex(State())
@@ -48,7 +49,7 @@ public final class SymbolDirectory: Sendable {
             if let id = state.ids[symbol] { return (id, false) }
             guard mayAdd, state.symbolIDs.count < capacity else { return nil }
             let id = SymbolID(UInt32(state.streams.count))
-            state.streams.append(Stream(symbol: symbol))
+            state.streams.append(Stream(symbol: symbol, kind: .ticks))
             state.symbolIDs.append(id)
             state.ids[symbol] = id
             return (id, true)
@@ -58,15 +59,30 @@ public final class SymbolDirectory: Sendable {
     /// The ids of the book streams of the symbol with id `symbolID`, parallel to `OrderBook.depths`,
     /// made on first use; nil if `symbolID` is not a symbol's.
     public func bookStreams(of symbolID: SymbolID) -> [SymbolID]? {
+        streams(of: symbolID, in: \.bookStreams, kinds: OrderBook.depths.map(StreamKind.book))
+    }
+
+    /// The ids of the candle streams of the symbol with id `symbolID`, parallel to
+    /// `CandleInterval.allCases`, made on first use; nil if `symbolID` is not a symbol's.
+    public func candleStreams(of symbolID: SymbolID) -> [SymbolID]? {
+        streams(of: symbolID, in: \.candleStreams, kinds: CandleInterval.allCases.map(StreamKind.candles))
+    }
+
+    public func candleStream(of symbolID: SymbolID, interval: CandleInterval) -> SymbolID? {
+        candleStreams(of: symbolID)?[CandleInterval.allCases.firstIndex(of: interval)!]
+    }
+
+    private func streams(of symbolID: SymbolID, in table: WritableKeyPath<State, [SymbolID: [SymbolID]]>,
+                         kinds: [StreamKind]) -> [SymbolID]? {
         state.withLock { state in
-            if let streams = state.bookStreams[symbolID] { return streams }
-            guard symbolID.index < state.streams.count, state.streams[symbolID.index].bookDepth == nil else { return nil }
+            if let streams = state[keyPath: table][symbolID] { return streams }
+            guard symbolID.index < state.streams.count, state.streams[symbolID.index].kind == .ticks else { return nil }
             let symbol = state.streams[symbolID.index].symbol
-            let streams = OrderBook.depths.map { depth in
-                state.streams.append(Stream(symbol: symbol, bookDepth: depth))
+            let streams = kinds.map { kind in
+                state.streams.append(Stream(symbol: symbol, kind: kind))
                 return SymbolID(UInt32(state.streams.count - 1))
             }
-            state.bookStreams[symbolID] = streams
+            state[keyPath: table][symbolID] = streams
             return streams
         }
     }
@@ -77,9 +93,14 @@ public final class SymbolDirectory: Sendable {
         return bookStreams(of: symbolID)?[position]
     }
 
-    /// The book depth of stream `id`; nil for a symbol's quotes and trades (or an unknown id).
+    /// What stream `id` carries; nil for an unknown id.
+    public func kind(of id: SymbolID) -> StreamKind? {
+        state.withLock { id.index < $0.streams.count ? $0.streams[id.index].kind : nil }
+    }
+
+    /// The book depth of stream `id`; nil for any other kind (or an unknown id).
     public func bookDepth(of id: SymbolID) -> Int? {
-        state.withLock { id.index < $0.streams.count ? $0.streams[id.index].bookDepth : nil }
+        if case .book(let depth) = kind(of: id) { depth } else { nil }
     }
 
     public func id(of name: String) -> SymbolID? {

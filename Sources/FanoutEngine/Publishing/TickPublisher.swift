@@ -31,6 +31,10 @@ public final class TickPublisher: @unchecked Sendable {
     private let currentEpoch: Mutex<FeedEpoch>
     /// Each symbol's whole order book, for the book streams' updates.
     private var books = PublisherBooks()
+    /// Each symbol's bars, built from its trades; read by `GET /v1/candles` too.
+    public let candles: CandleStore
+    /// Closes bars on time when no trade follows them; started at the first trade.
+    private var candleClock: RepeatedTask?
     /// Observers of every sequenced tick (a hub that publishes its feed on NATS), on the loop.
     private var taps: [([Tick]) -> Void] = []
     private var bookTaps: [([BookRecord]) -> Void] = []
@@ -52,7 +56,9 @@ public final class TickPublisher: @unchecked Sendable {
     let levelsPerWake: Int
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
-                lastValues: LastValueCache, counters: FanoutCounters, compression: SharedCompression = SharedCompression()) {
+                lastValues: LastValueCache, counters: FanoutCounters, compression: SharedCompression = SharedCompression(),
+                candles: CandleStore = CandleStore()) {
+        self.candles = candles
         self.compression = compression
         self.eventLoop = eventLoop
         self.transmitter = BroadcastTransmitter(buffer: buffer)
@@ -78,6 +84,7 @@ public final class TickPublisher: @unchecked Sendable {
         currentEpoch.withLock { $0 = epoch }
         for index in lastSeq.indices { lastSeq[index] = 0 }
         books.removeAll()
+        candles.removeAll()
         lastValues.removeAll()
     }
 
@@ -198,6 +205,11 @@ public final class TickPublisher: @unchecked Sendable {
         }
         // Cache first, ring second: see `LastValueCache` for why this order makes snapshots gap-free.
         lastValues.apply(sequenced)
+        let candleChanges = candles.add(sequenced, directory: directory)
+        if !candleChanges.isEmpty {
+            lastValues.applyCandles(candleChanges.map { ($0.stream, $0.latest) })
+            startCandleClock()
+        }
         prepareCompressors()
         // One clock read per batch: consumers measure their lag from it (`DrainLimits.maxLag`).
         let publishedAt = eventLoop.now.uptimeNanoseconds
@@ -206,6 +218,7 @@ public final class TickPublisher: @unchecked Sendable {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
             transmitScratch(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), tally: &tally)
         }
+        transmitCandles(candleChanges, publishedAt: publishedAt, tally: &tally)
         counters.ticksIn.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
         tally.publish(to: counters)
@@ -271,6 +284,35 @@ public final class TickPublisher: @unchecked Sendable {
         counters.framesEncoded.wrappingIncrement(by: UInt64(messages.count), ordering: .relaxed)
         tally.publish(to: counters)
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
+    }
+
+    /// Closes the bars whose interval ended (`CandleStore.closeGrace` ago) and sends each once more,
+    /// `closed`. The candle clock calls it; tests call it with their own time.
+    public func closeEndedBars(now: Timestamp) {
+        eventLoop.assertInEventLoop()
+        let changes = candles.closeEnded(now: now)
+        guard !changes.isEmpty else { return }
+        lastValues.applyCandles(changes.map { ($0.stream, $0.latest) })
+        prepareCompressors()
+        var tally = CompressionTally()
+        transmitCandles(changes, publishedAt: eventLoop.now.uptimeNanoseconds, tally: &tally)
+        tally.publish(to: counters)
+        wakeConsumers()
+    }
+
+    private func startCandleClock() {
+        guard candleClock == nil else { return }
+        candleClock = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [weak self] _ in
+            self?.closeEndedBars(now: .now())
+        }
+    }
+
+    private func transmitCandles(_ changes: [CandleStore.Change], publishedAt: UInt64, tally: inout CompressionTally) {
+        for change in changes {
+            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.candle(change.update).writeJSON(into: &$0) }
+            transmitScratch(RecordHeader(symbolID: change.stream.rawValue, seq: change.update.seq, publishedAt: publishedAt), tally: &tally)
+        }
+        counters.framesEncoded.wrappingIncrement(by: UInt64(changes.count), ordering: .relaxed)
     }
 
     /// Makes the shared compressors some subscriber now takes.

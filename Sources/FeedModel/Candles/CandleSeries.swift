@@ -69,6 +69,9 @@ public struct CandleSeries: Sendable {
         return closedBars[(closedStart + closedBars.count - 1) % closedBars.count]
     }
 
+    /// How many closed bars are kept now (at most `capacity`).
+    public var closedCount: Int { closedBars.count }
+
     /// Closed bars, oldest first.
     public var closedInOrder: [Candle] {
         Array(closedBars[closedStart...] + closedBars[..<closedStart])

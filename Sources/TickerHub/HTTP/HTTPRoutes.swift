@@ -145,6 +145,9 @@ struct HTTPRoutes: Sendable {
             return .json(json.buffer)
         case "/v1/snapshot":
             return snapshot(query: HTTPRoutes.query(of: head.uri, "symbols"), entitlement: grant.symbols)
+        case "/v1/candles":
+            return candles(symbol: HTTPRoutes.query(of: head.uri, "symbol"), interval: HTTPRoutes.query(of: head.uri, "interval"),
+                           limit: HTTPRoutes.query(of: head.uri, "limit"), entitlement: grant.symbols)
         case "/v1/book":
             return book(symbol: HTTPRoutes.query(of: head.uri, "symbol"), depth: HTTPRoutes.query(of: head.uri, "depth"),
                          entitlement: grant.symbols)
@@ -223,6 +226,36 @@ struct HTTPRoutes: Sendable {
         json.beginObject()
         json.field("type", "book")
         json.bookFields(hub.engine.lastValues.book(of: stream) ?? BookSnapshot(symbol: parsed, depth: depth))
+        json.endObject()
+        return .json(json.buffer)
+    }
+
+    /// The last `limit` bars (300 when not given, at most the store's capacity) of a symbol at an
+    /// interval, oldest first, the open one last: a chart's backfill.
+    private func candles(symbol name: Substring?, interval text: Substring?, limit limitText: Substring?,
+                         entitlement: SymbolEntitlement) -> HTTPResponse {
+        let intervals = CandleInterval.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let name, !name.isEmpty, let text, let interval = CandleInterval(rawValue: String(text)) else {
+            return .error(.badRequest, code: "invalid_request", message: "/v1/candles needs ?symbol=NAME&interval=I (I one of \(intervals)), and may take &limit=N")
+        }
+        let store = hub.engine.publisher.candles
+        let limit = limitText.map { Int($0) } ?? store.capacity
+        guard let limit, limit >= 1 else {
+            return .error(.badRequest, code: "invalid_request", message: "limit must be a whole number from 1 to \(store.capacity)")
+        }
+        let symbol = String(name)
+        guard entitlement.allows(symbol) else {
+            let error = ProtocolError.notEntitled([symbol])
+            return .error(.forbidden, code: error.code.rawValue, message: error.message)
+        }
+        guard let id = hub.engine.directory.id(of: symbol), let parsed = Symbol(symbol) else {
+            let error = ProtocolError.unknownSymbols([symbol])
+            return .error(.notFound, code: error.code.rawValue, message: error.message)
+        }
+        var json = JSONWriter(buffer: ByteBuffer())
+        json.beginObject()
+        json.field("type", "candles")
+        json.candleSnapshotFields(store.history(of: id, symbol: parsed, interval: interval, limit: min(limit, store.capacity + 1)))
         json.endObject()
         return .json(json.buffer)
     }

@@ -73,10 +73,12 @@ struct SubscriberRequests {
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
         // The stream each name stands for on this channel: the symbol's own id, or its book's at the depth.
         var ids = resolved.known.map(\.1)
-        if case .book(let depth) = channel {
-            ids = ids.compactMap { directory.bookStream(of: $0, depth: depth) }
-            precondition(ids.count == resolved.known.count, "every symbol can have a book, at every depth the parser accepts")
+        switch channel {
+        case .ticks: break
+        case .book(let depth): ids = ids.compactMap { directory.bookStream(of: $0, depth: depth) }
+        case .candles(let interval): ids = ids.compactMap { directory.candleStream(of: $0, interval: interval) }
         }
+        precondition(ids.count == resolved.known.count, "every symbol has every stream the parser accepts")
         let total = subscriber.subscriptionCount + ids.filter { !subscriber.isSubscribed(to: $0) }.count
         guard total <= maxSymbols else {
             return .failure(ProtocolError(id: id, code: .tooManySymbols,
@@ -98,6 +100,8 @@ struct SubscriberRequests {
         for start in starts {
             if case .book(let depth) = channel {
                 answers.append(.book(start.book ?? BookSnapshot(symbol: start.symbol, depth: depth)))
+            } else if case .candles(let interval) = channel {
+                answers.append(.candles(start.candles ?? CandleSnapshot(symbol: start.symbol, interval: interval)))
             } else if let replay = start.replay {
                 metrics.recoveredSymbols.wrappingIncrement(ordering: .relaxed)
                 metrics.replayedUpdates.wrappingIncrement(by: UInt64(replay.count), ordering: .relaxed)
@@ -120,6 +124,10 @@ struct SubscriberRequests {
             fanout.unsubscribe(subscriber, from: symbolIDs.compactMap { directory.bookStream(of: $0, depth: depth) })
         case .book(nil):
             fanout.unsubscribe(subscriber, from: symbolIDs.flatMap { directory.bookStreams(of: $0) ?? [] })
+        case .candles(let interval?):
+            fanout.unsubscribe(subscriber, from: symbolIDs.compactMap { directory.candleStream(of: $0, interval: interval) })
+        case .candles(nil):
+            fanout.unsubscribe(subscriber, from: symbolIDs.flatMap { directory.candleStreams(of: $0) ?? [] })
         }
         return .success([.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0), channel: channel)])
     }
