@@ -276,7 +276,7 @@ def test_a_client_that_only_reads_ends_with_the_latest_values_after_the_feed_sto
     still end with the final seq and values of every symbol, each skipped update counted."""
     hub = start_hub("--feed", "ingest", "--max-backlog-bytes", "65536", "--slow-client-timeout", "30")
     ingest = f"ws://127.0.0.1:{hub.port}/ingest"
-    first = feedsim("publish", "--url", ingest, "--count", "500", "--symbols", "50", "--rate", "20000")
+    first = feedsim("publish", "--url", ingest, "--count", "2000", "--symbols", "50", "--rate", "20000")
     assert first.returncode == 0, first.stderr
     symbols = hub.get_json("/v1/symbols")
     assert len(symbols) == 50
@@ -292,7 +292,7 @@ def test_a_client_that_only_reads_ends_with_the_latest_values_after_the_feed_sto
     # The feed is quiet from here on: nothing but the client's reading can bring what it is owed.
     read_until_quiet(ws, tracker, 1.5)
     final = {s["symbol"]: s for s in hub.get_json("/v1/snapshot")}
-    assert sum(s["seq"] for s in final.values()) == 60500
+    assert sum(s["seq"] for s in final.values()) == 62000
     behind = {symbol: (tracker.seq[symbol], snapshot["seq"]) for symbol, snapshot in final.items()
               if tracker.seq[symbol] != snapshot["seq"]}
     assert not behind, f"left behind on {len(behind)} of 50 symbols: {dict(list(behind.items())[:5])}"

@@ -86,11 +86,13 @@ public enum ClientMessage: Sendable, Equatable {
             let scope: ChannelScope
             switch raw.channel {
             case nil: scope = .ticks
+            case "quotes": scope = .quotes
+            case "trades": scope = .trades
             case "book": scope = .book(depth: raw.depth)
             case "candles": scope = .candles(barInterval)
             case let other?:
                 return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                              message: "unknown \"channel\" \"\(other.prefix(32))\": this hub serves \"book\" and \"candles\", or quotes and trades without \"channel\""))
+                                              message: "unknown \"channel\" \"\(other.prefix(32))\": one of quotes, trades, book, candles (or none: quotes and trades)"))
             }
             guard op == "subscribe" else {
                 return .success(.unsubscribe(id: raw.id, symbols: symbols, channel: scope))
@@ -98,6 +100,8 @@ public enum ClientMessage: Sendable, Equatable {
             let channel: SubscriptionChannel
             switch scope {
             case .ticks: channel = .ticks
+            case .quotes: channel = .quotes
+            case .trades: channel = .trades
             case .book(let depth): channel = .book(depth: depth ?? OrderBook.depths[0])
             case .candles(let interval?): channel = .candles(interval)
             case .candles(nil):
@@ -128,7 +132,7 @@ public enum ClientMessage: Sendable, Equatable {
                 }
                 resume = ResumePoint(epoch: epoch, lastSeqs: since)
             }
-            if resume != nil, channel != .ticks {
+            if resume != nil, ![.ticks, .quotes, .trades].contains(channel) {
                 return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
                                               message: "\"since\" recovers quotes and trades; a book or bars start from their snapshot"))
             }
@@ -151,6 +155,10 @@ public enum ClientMessage: Sendable, Equatable {
 public enum SubscriptionChannel: Sendable, Hashable {
     /// Quotes and trades, numbered together: a `subscribe` without `"channel"`.
     case ticks
+    /// Only quotes, numbered on their own (`"channel":"quotes"`).
+    case quotes
+    /// Only trades, numbered on their own (`"channel":"trades"`).
+    case trades
     /// The symbol's order book, its top `depth` levels per side (`OrderBook.depths`).
     case book(depth: Int)
     /// The symbol's OHLC bars at `interval`, built from its trades.
@@ -160,6 +168,8 @@ public enum SubscriptionChannel: Sendable, Hashable {
 /// Which channel an `unsubscribe` leaves, or an `ack` is about.
 public enum ChannelScope: Sendable, Hashable {
     case ticks
+    case quotes
+    case trades
     /// The book at `depth`; nil: at every depth subscribed.
     case book(depth: Int?)
     /// The bars at `interval`; nil: at every interval subscribed.
@@ -168,6 +178,8 @@ public enum ChannelScope: Sendable, Hashable {
     public init(_ channel: SubscriptionChannel) {
         switch channel {
         case .ticks: self = .ticks
+        case .quotes: self = .quotes
+        case .trades: self = .trades
         case .book(let depth): self = .book(depth: depth)
         case .candles(let interval): self = .candles(interval)
         }

@@ -134,6 +134,10 @@ public enum ServerMessage: Sendable, Equatable {
             switch channel {
             case .ticks:
                 break
+            case .quotes:
+                json.field("channel", "quotes")
+            case .trades:
+                json.field("channel", "trades")
             case .book(let depth):
                 json.field("channel", "book")
                 if let depth { json.field("depth", depth) }

@@ -43,6 +43,15 @@ import Testing
         }
     }
 
+    @Test func subscribeAndUnsubscribeTakeTheQuotesAndTradesChannelsWhichMayResume() throws {
+        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"quotes","symbols":["AAPL"]}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"], channel: .quotes))
+        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"trades","symbols":["AAPL"],"since":{"AAPL":9}}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"], resume: ResumePoint(epoch: nil, lastSeqs: ["AAPL": 9]), channel: .trades))
+        #expect(try parse(#"{"op":"unsubscribe","id":2,"channel":"trades","symbols":["AAPL"]}"#).get()
+                == .unsubscribe(id: 2, symbols: ["AAPL"], channel: .trades))
+    }
+
     @Test func subscribeAndUnsubscribeTakeACandlesChannelAndInterval() throws {
         #expect(try parse(#"{"op":"subscribe","id":1,"channel":"candles","interval":"1m","symbols":["AAPL"]}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"], channel: .candles(.oneMinute)))

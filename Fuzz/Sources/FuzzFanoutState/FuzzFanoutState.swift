@@ -111,8 +111,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let lastValues = LastValueCache(historyDepth: 16)
     let counters = FanoutCounters()
     let ring = BroadcastBuffer(capacity: 1 << 16)
-    let publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
-    let fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters)
+    let demand = ChannelDemand(kinds: { directory.kinds(of: $0) })
+    let publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters,
+                                  demand: demand)
+    let fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, demand: demand)
     publisher.attach([fanout])
     var ids: [SymbolID] = []
     for name in ["AAPL", "MSFT", "EUR/USD"] { ids.append(directory.register(Symbol(name)!)!) }
@@ -157,6 +159,11 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
             let (subscriber, sink) = clients[slot]!
             let wanted = symbols(in: script.byte())
+            // Quotes and trades: off the `quotes` and `trades` channels, as the hub's requests do.
+            fanout.releaseCorked(subscriber)
+            let leaving = wanted.flatMap { directory.channelStreams(of: $0)! }.filter { subscriber.isSubscribed(to: $0) }
+            fanout.unsubscribe(subscriber, from: leaving)
+            for id in leaving { sink.lastSeq[directory.symbol(for: id)!.name] = nil }
             let since: [UInt64?] = wanted.map { _ in script.byte() % 2 == 0 ? nil : script.uint64() }
             let interval = script.byte() % 3 == 0 ? UpdateInterval(maxFrequency: Double(script.byte() % 50) + 0.5) : nil
             let starts = fanout.subscribe(subscriber, to: wanted, symbols: wanted.map { directory.symbol(for: $0)! },
@@ -202,14 +209,23 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             guard case .success(let request) = ClientMessage.parse(text, limits: limits) else { break }
             switch request {
             case let .subscribe(_, names, interval, resume, channel):
+                // What the session does before it answers: the frames corked so far go first.
+                fanout.releaseCorked(subscriber)
                 let granted = grants[slot].partition(names).allowed
                 let known = directory.resolve(granted).known
                 var seen = Set<SymbolID>()
                 var wanted = known.filter { seen.insert($0.1).inserted }.map(\.1)
                 var suffix = ""
                 switch channel {
-                case .ticks:
-                    break
+                case .ticks, .quotes, .trades:
+                    // One of the three per symbol, as the hub's requests keep it; keyed by the name.
+                    let families = wanted.map { [$0] + directory.channelStreams(of: $0)! }
+                    let pick = channel == .ticks ? 0 : channel == .quotes ? 1 : 2
+                    let leaving = families.flatMap { family in family.enumerated().filter { $0.offset != pick }.map(\.element) }
+                        .filter { subscriber.isSubscribed(to: $0) }
+                    fanout.unsubscribe(subscriber, from: leaving)
+                    for id in leaving { sink.lastSeq[directory.symbol(for: id)!.name] = nil }
+                    wanted = families.map { $0[pick] }
                 case .book(let depth):
                     wanted = wanted.map { directory.bookStream(of: $0, depth: depth)! }
                     suffix = "#\(depth)"
@@ -228,8 +244,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             case let .unsubscribe(_, names, channel):
                 let known = directory.resolve(names).known
                 switch channel {
-                case .ticks:
-                    fanout.unsubscribe(subscriber, from: known.map(\.1))
+                case .ticks, .quotes, .trades:
+                    let pick = channel == .ticks ? 0 : channel == .quotes ? 1 : 2
+                    fanout.unsubscribe(subscriber, from: known.map { ([$0.1] + directory.channelStreams(of: $0.1)!)[pick] })
                     for (name, _) in known { sink.lastSeq[name] = nil }
                 case .book(let depth):
                     for d in depth.map({ [$0] }) ?? OrderBook.depths {
@@ -301,7 +318,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             guard let latest = lastValues.latest(of: id), latest.seq > 0 else { continue }
             var name = directory.symbol(for: id)!.name
             switch directory.kind(of: id)! {
-            case .ticks: break
+            case .ticks, .quotes, .trades: break
             case .book(let depth): name += "#\(depth)"
             case .candles(let interval): name += "#\(interval.rawValue)"
             }

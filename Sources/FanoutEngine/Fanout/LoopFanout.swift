@@ -54,6 +54,9 @@ public final class LoopFanout: @unchecked Sendable {
     public var drainObserver: (@Sendable (Duration) -> Void)?
     /// Whether a wake drains at once or a little later (see `DrainPacing`).
     private let pacing: DrainPacing
+    /// Counts the subscriptions of `quotes` and `trades` streams, so the publisher builds them only
+    /// while someone takes them. Nil: nobody counts (tests that follow no such stream).
+    private let demand: ChannelDemand?
     /// How long the last drain took, which sets the next deferral under `pacing`. (Internal so
     /// tests can pose as a busy loop.)
     var lastDrainDuration = Duration.zero
@@ -66,8 +69,9 @@ public final class LoopFanout: @unchecked Sendable {
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, lastValues: LastValueCache,
                 counters: FanoutCounters, compression: SharedCompression = SharedCompression(),
                 limits: DrainLimits = DrainLimits(), pacing: DrainPacing = .immediate,
-                drainSignal: (any DrainSignal)? = nil) {
+                drainSignal: (any DrainSignal)? = nil, demand: ChannelDemand? = nil) {
         self.pacing = pacing
+        self.demand = demand
         self.eventLoop = eventLoop
         self.receiver = BroadcastReceiver(buffer: buffer)
         self.ring = buffer
@@ -127,6 +131,8 @@ public final class LoopFanout: @unchecked Sendable {
             }
         }
         guard !fresh.isEmpty else { return [] }
+        // Counted before the snapshots are read: see `ChannelDemand`. (Every fresh id is added below.)
+        demand?.count(fresh.map { ids[$0] }, by: 1)
         let current = lastValues.starts(of: fresh.map { ids[$0] }, resumingAfter: fresh.map { seqs[$0] }, replayLimit: replayLimit)
         var starts: [SubscriptionStart] = []
         for (position, offset) in fresh.enumerated() {
@@ -153,13 +159,14 @@ public final class LoopFanout: @unchecked Sendable {
     @discardableResult
     public func unsubscribe(_ subscriber: Subscriber, from ids: [SymbolID]) -> Int {
         eventLoop.assertInEventLoop()
-        var removed = 0
+        var removed: [SymbolID] = []
         for id in ids {
             if let subscription = subscriber.subscriptions[id] { conflator.forget(subscription) }
-            if index.remove(subscriber, from: id) { removed += 1 }
+            if index.remove(subscriber, from: id) { removed.append(id) }
         }
-        counters.subscriptions.wrappingDecrement(by: removed, ordering: .relaxed)
-        return removed
+        demand?.count(removed, by: -1)
+        counters.subscriptions.wrappingDecrement(by: removed.count, ordering: .relaxed)
+        return removed.count
     }
 
     /// How many of this loop's subscribers follow `id`: the lookup every ring record starts with.
@@ -173,6 +180,7 @@ public final class LoopFanout: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         WriteQueue.discard(subscriber)
         for subscription in subscriber.subscriptions.values { conflator.forget(subscription) }
+        demand?.count(subscriber.subscribedSymbols, by: -1)
         let removed = index.removeAll(subscriber)
         counters.subscriptions.wrappingDecrement(by: removed, ordering: .relaxed)
     }

@@ -5,6 +5,10 @@ import FeedModel
 public enum StreamKind: Sendable, Hashable {
     /// Quotes and trades, numbered together: the symbol's own id.
     case ticks
+    /// Only the quotes, numbered on their own (the `quotes` channel).
+    case quotes
+    /// Only the trades, numbered on their own (the `trades` channel).
+    case trades
     /// The order book's top levels at a depth (`OrderBook.depths`).
     case book(depth: Int)
     /// OHLC bars at an interval, built from the trades.

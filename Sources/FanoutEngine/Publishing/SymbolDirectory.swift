@@ -26,6 +26,8 @@ public final class SymbolDirectory: Sendable {
         var bookStreams: [SymbolID: [SymbolID]] = [:]
         /// A symbol's candle streams, parallel to `CandleInterval.allCases`, by the symbol's id.
         var candleStreams: [SymbolID: [SymbolID]] = [:]
+        /// A symbol's `quotes` and `trades` streams, by the symbol's id.
+        var channelStreams: [SymbolID: [SymbolID]] = [:]
     }
 
     private let state = Mutex(State())
@@ -66,6 +68,17 @@ public final class SymbolDirectory: Sendable {
     /// `CandleInterval.allCases`, made on first use; nil if `symbolID` is not a symbol's.
     public func candleStreams(of symbolID: SymbolID) -> [SymbolID]? {
         streams(of: symbolID, in: \.candleStreams, kinds: CandleInterval.allCases.map(StreamKind.candles))
+    }
+
+    /// The ids of the `quotes` and `trades` streams of the symbol with id `symbolID` (in that order),
+    /// made on first use; nil if `symbolID` is not a symbol's.
+    public func channelStreams(of symbolID: SymbolID) -> [SymbolID]? {
+        streams(of: symbolID, in: \.channelStreams, kinds: [.quotes, .trades])
+    }
+
+    /// The kinds of many streams under one lock (nil for an unknown id).
+    public func kinds(of ids: some Sequence<SymbolID>) -> [StreamKind?] {
+        state.withLock { state in ids.map { $0.index < state.streams.count ? state.streams[$0.index].kind : nil } }
     }
 
     public func candleStream(of symbolID: SymbolID, interval: CandleInterval) -> SymbolID? {

@@ -35,6 +35,10 @@ public final class TickPublisher: @unchecked Sendable {
     public let candles: CandleStore
     /// Closes bars on time when no trade follows them; started at the first trade.
     private var candleClock: RepeatedTask?
+    /// Whether anyone takes the `quotes` or `trades` streams (nil: nobody ever does).
+    private let demand: ChannelDemand?
+    /// Each symbol's `quotes` and `trades` stream ids, by the symbol's index (from the directory, once).
+    private var channelStreams: [[SymbolID]?] = []
     /// Observers of every sequenced tick (a hub that publishes its feed on NATS), on the loop.
     private var taps: [([Tick]) -> Void] = []
     private var bookTaps: [([BookRecord]) -> Void] = []
@@ -57,8 +61,9 @@ public final class TickPublisher: @unchecked Sendable {
 
     public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
                 lastValues: LastValueCache, counters: FanoutCounters, compression: SharedCompression = SharedCompression(),
-                candles: CandleStore = CandleStore()) {
+                candles: CandleStore = CandleStore(), demand: ChannelDemand? = nil) {
         self.candles = candles
+        self.demand = demand
         self.compression = compression
         self.eventLoop = eventLoop
         self.transmitter = BroadcastTransmitter(buffer: buffer)
@@ -203,8 +208,10 @@ public final class TickPublisher: @unchecked Sendable {
             let ticks = sequenced.map(\.1)
             for tap in taps { tap(ticks) }
         }
+        // Each tick again on its own channel's stream (`quotes` or `trades`), numbered there.
+        let channelTicks = demand == nil ? [] : channelTicks(of: sequenced)
         // Cache first, ring second: see `LastValueCache` for why this order makes snapshots gap-free.
-        lastValues.apply(sequenced)
+        lastValues.apply(sequenced + channelTicks)
         let candleChanges = candles.add(sequenced, directory: directory)
         if !candleChanges.isEmpty {
             lastValues.applyCandles(candleChanges.map { ($0.stream, $0.latest) })
@@ -218,6 +225,17 @@ public final class TickPublisher: @unchecked Sendable {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
             transmitScratch(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), tally: &tally)
         }
+        // Asked after the cache was written: see `ChannelDemand`.
+        let (wantsQuotes, wantsTrades) = (demand?.wantsQuotes ?? false, demand?.wantsTrades ?? false)
+        var channelFrames: UInt64 = 0
+        for (id, tick) in channelTicks {
+            let isQuote = { if case .quote = tick.body { true } else { false } }()
+            guard isQuote ? wantsQuotes : wantsTrades else { continue }
+            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
+            transmitScratch(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), tally: &tally)
+            channelFrames += 1
+        }
+        counters.framesEncoded.wrappingIncrement(by: channelFrames, ordering: .relaxed)
         transmitCandles(candleChanges, publishedAt: publishedAt, tally: &tally)
         counters.ticksIn.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
@@ -284,6 +302,28 @@ public final class TickPublisher: @unchecked Sendable {
         counters.framesEncoded.wrappingIncrement(by: UInt64(messages.count), ordering: .relaxed)
         tally.publish(to: counters)
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
+    }
+
+    /// Each tick on its symbol's `quotes` or `trades` stream, with that stream's next seq.
+    private func channelTicks(of sequenced: [(SymbolID, Tick)]) -> [(SymbolID, Tick)] {
+        var result: [(SymbolID, Tick)] = []
+        result.reserveCapacity(sequenced.count)
+        for (id, tick) in sequenced {
+            if id.index >= channelStreams.count {
+                channelStreams.append(contentsOf: repeatElement(nil, count: id.index + 1 - channelStreams.count))
+            }
+            if channelStreams[id.index] == nil { channelStreams[id.index] = directory.channelStreams(of: id) }
+            guard let streams = channelStreams[id.index] else { continue }
+            let stream = { if case .quote = tick.body { streams[0] } else { streams[1] } }()
+            if stream.index >= lastSeq.count {
+                lastSeq.append(contentsOf: repeatElement(0, count: stream.index + 1 - lastSeq.count))
+            }
+            lastSeq[stream.index] += 1
+            var copy = tick
+            copy.seq = lastSeq[stream.index]
+            result.append((stream, copy))
+        }
+        return result
     }
 
     /// Closes the bars whose interval ended (`CandleStore.closeGrace` ago) and sends each once more,

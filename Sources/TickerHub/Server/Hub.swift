@@ -287,8 +287,10 @@ final class HubEngine: Sendable {
         _ = malloc_trim(0)
 
         compression = SharedCompression(deflateThresholdBytes: configuration.engine.deflateThresholdBytes, zstdDictionary: dictionary)
+        let directory = self.directory
+        let demand = ChannelDemand(kinds: { directory.kinds(of: $0) })
         publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory,
-                                  lastValues: lastValues, counters: counters, compression: compression)
+                                  lastValues: lastValues, counters: counters, compression: compression, demand: demand)
         let (ring, lastValues, counters, compression) = (self.ring, self.lastValues, self.counters, self.compression)
         // An eventfd per loop; without one the hub cannot drain at all, so failing to make one is fatal.
         doorbells = socketLoops.map { loop in
@@ -302,7 +304,7 @@ final class HubEngine: Sendable {
         let consumers = zip(socketLoops, doorbells).map { loop, doorbell in
             LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,
                        limits: configuration.engine.drain, pacing: configuration.engine.pacing,
-                       drainSignal: doorbell)
+                       drainSignal: doorbell, demand: demand)
         }
         allFanouts = consumers
         var byLoop: [ObjectIdentifier: LoopFanout] = [:]

@@ -71,19 +71,32 @@ struct SubscriberRequests {
                            resume: ResumePoint?) -> Result<[ServerMessage], ProtocolError> {
         let resolved = directory.resolve(names)
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
-        // The stream each name stands for on this channel: the symbol's own id, or its book's at the depth.
-        var ids = resolved.known.map(\.1)
+        // The stream each name stands for on this channel: the symbol's own id, its book's at the
+        // depth, its bars' at the interval, or its quotes' or trades' alone.
+        let symbolIDs = resolved.known.map(\.1)
+        var ids = symbolIDs
+        // A symbol is on one of the default, `quotes` and `trades` channels at a time: the others it
+        // was on are left for this one.
+        var leaving: [SymbolID] = []
         switch channel {
-        case .ticks: break
-        case .book(let depth): ids = ids.compactMap { directory.bookStream(of: $0, depth: depth) }
-        case .candles(let interval): ids = ids.compactMap { directory.candleStream(of: $0, interval: interval) }
+        case .ticks, .quotes, .trades:
+            for symbolID in symbolIDs {
+                guard let streams = directory.channelStreams(of: symbolID) else { continue }
+                let family = [symbolID] + streams
+                let chosen = channel == .ticks ? symbolID : channel == .quotes ? streams[0] : streams[1]
+                leaving += family.filter { $0 != chosen && subscriber.isSubscribed(to: $0) }
+            }
+            if channel != .ticks { ids = symbolIDs.compactMap { directory.channelStreams(of: $0)?[channel == .quotes ? 0 : 1] } }
+        case .book(let depth): ids = symbolIDs.compactMap { directory.bookStream(of: $0, depth: depth) }
+        case .candles(let interval): ids = symbolIDs.compactMap { directory.candleStream(of: $0, interval: interval) }
         }
         precondition(ids.count == resolved.known.count, "every symbol has every stream the parser accepts")
-        let total = subscriber.subscriptionCount + ids.filter { !subscriber.isSubscribed(to: $0) }.count
+        let total = subscriber.subscriptionCount - leaving.count + ids.filter { !subscriber.isSubscribed(to: $0) }.count
         guard total <= maxSymbols else {
             return .failure(ProtocolError(id: id, code: .tooManySymbols,
                                           message: "\(total) subscriptions would exceed the limit of \(maxSymbols) per connection"))
         }
+        if !leaving.isEmpty { fanout.unsubscribe(subscriber, from: leaving) }
         let symbols = resolved.known.map { Symbol($0.0)! }
         // Seqs of another epoch say nothing about what the client missed here: none is resumed.
         let sameEpoch = resume?.epoch.map { $0 == epoch } ?? true
@@ -120,6 +133,10 @@ struct SubscriberRequests {
         switch channel {
         case .ticks:
             fanout.unsubscribe(subscriber, from: symbolIDs)
+        case .quotes:
+            fanout.unsubscribe(subscriber, from: symbolIDs.compactMap { directory.channelStreams(of: $0)?[0] })
+        case .trades:
+            fanout.unsubscribe(subscriber, from: symbolIDs.compactMap { directory.channelStreams(of: $0)?[1] })
         case .book(let depth?):
             fanout.unsubscribe(subscriber, from: symbolIDs.compactMap { directory.bookStream(of: $0, depth: depth) })
         case .book(nil):
