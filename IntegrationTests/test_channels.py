@@ -95,3 +95,67 @@ def test_a_symbol_moves_between_the_default_quotes_and_trades_channels_and_recov
             assert all(m["type"] == "trade" for m in replay if m.get("symbol") == "AAPL")
 
     asyncio.run(resume())
+
+
+def encode_quote_batch(quotes):
+    """A binary tick batch (docs/PROTOCOL.md, "Binary tick encoding") of quotes (symbol, bid, ask), seq 0."""
+    import struct
+    body = b""
+    for symbol, bid, ask in quotes:
+        name = symbol.encode()
+        body += struct.pack("<BB", 1, len(name)) + name + struct.pack("<QQB", 0, 0, 4) + struct.pack("<qqqq", bid, ask, 100, 200)
+    return b"TK" + struct.pack("<BBH", 1, 0, len(quotes)) + body
+
+
+def test_a_pattern_takes_the_symbols_it_matches_and_those_that_appear_later(start_hub):
+    hub = start_hub("--feed", "ingest", "--max-symbols", "3")
+    ingest = f"ws://127.0.0.1:{hub.port}/ingest"
+
+    async def run():
+        async with websockets.connect(ingest, compression=None) as publisher:
+            await publisher.send(encode_quote_batch([("EUR/USD", 10_800, 10_801), ("GBP/USD", 12_700, 12_702)]))
+            await asyncio.sleep(0.3)
+            async with websockets.connect(hub.ws_url, compression=None, max_queue=None) as ws, \
+                    websockets.connect(hub.ws_url, compression=None, max_queue=None) as everything:
+                await ws.recv()
+                await everything.recv()
+                await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": ["EUR/*"]}))
+                ack = json.loads(await ws.recv())
+                assert ack == {"type": "ack", "id": 1, "op": "subscribe", "symbols": ["EUR/USD"], "patterns": ["EUR/*"]}
+                snapshot = json.loads(await ws.recv())
+                assert snapshot["type"] == "snapshot" and snapshot["symbol"] == "EUR/USD"
+                await everything.send(json.dumps({"op": "subscribe", "id": 1, "channel": "quotes", "symbols": ["*"]}))
+                ack = json.loads(await everything.recv())
+                assert sorted(ack["symbols"]) == ["EUR/USD", "GBP/USD"] and ack["patterns"] == ["*"] and ack["channel"] == "quotes"
+                # Symbols that appear later: a matching one joins with its snapshot, then its updates.
+                await publisher.send(encode_quote_batch([("EUR/JPY", 1_620_000, 1_620_100), ("USD/JPY", 1_500_000, 1_500_100)]))
+                await publisher.send(encode_quote_batch([("EUR/JPY", 1_620_010, 1_620_110), ("EUR/GBP", 8_500, 8_501)]))
+                seen = await read_for(ws, 1.0)
+                kinds = [(m["type"], m.get("symbol")) for m in seen]
+                assert ("snapshot", "EUR/JPY") in kinds and ("snapshot", "EUR/GBP") in kinds, kinds
+                assert all(symbol != "USD/JPY" for _, symbol in kinds), "USD/JPY does not match EUR/*"
+                jpy = [m for m in seen if m.get("symbol") == "EUR/JPY"]
+                assert jpy[0]["type"] == "snapshot" and all(m["seq"] > jpy[0]["seq"] - 1 for m in jpy)
+                assert jpy[-1]["bid"] == "162.0010", "the update after the symbol joined arrived"
+                # `--max-symbols 3`: past the third, each symbol `*` matches is refused, named; the rest go on.
+                everything_seen = await read_for(everything, 0.5)
+                errors = [m for m in everything_seen if m["type"] == "error"]
+                assert all(e["code"] == "too_many_symbols" for e in errors), errors
+                assert sorted(e["symbols"][0] for e in errors) == ["EUR/GBP", "USD/JPY"], errors
+                assert sorted(m["symbol"] for m in everything_seen if m["type"] == "snapshot") == ["EUR/JPY", "EUR/USD", "GBP/USD"]
+                # Unsubscribing the pattern leaves what it matches, and later symbols no longer join.
+                await ws.send(json.dumps({"op": "unsubscribe", "id": 2, "symbols": ["EUR/*"]}))
+                left = [m for m in await read_for(ws, 0.5) if m["type"] == "ack"]
+                assert left and left[0]["patterns"] == ["EUR/*"]
+                await publisher.send(encode_quote_batch([("EUR/CHF", 9_400, 9_401)]))
+                after = await read_for(ws, 0.7)
+                assert not [m for m in after if m.get("symbol") == "EUR/CHF"]
+                await ws.send(json.dumps({"op": "stats", "id": 3}))
+                stats = [m for m in await read_for(ws, 0.3) if m["type"] == "stats"][0]
+                assert stats["counters"]["subscriptions"] == 0
+                # A pattern is a prefix and a final *, nothing else.
+                await ws.send(json.dumps({"op": "subscribe", "id": 4, "symbols": ["E*R"]}))
+                error = json.loads(await ws.recv())
+                assert error["type"] == "error" and error["code"] == "invalid_request" and error["id"] == 4
+
+    asyncio.run(run())

@@ -186,6 +186,18 @@ public enum ChannelScope: Sendable, Hashable {
     }
 }
 
+extension ChannelScope {
+    /// Whether this scope (an `unsubscribe`'s) takes in `channel` (a subscription's).
+    public func covers(_ channel: SubscriptionChannel) -> Bool {
+        switch (self, channel) {
+        case (.ticks, .ticks), (.quotes, .quotes), (.trades, .trades): true
+        case let (.book(depth), .book(other)): depth == nil || depth == other
+        case let (.candles(interval), .candles(other)): interval == nil || interval == other
+        default: false
+        }
+    }
+}
+
 /// Where a reconnecting client left off: per symbol, the seq of the last update it holds, and the
 /// epoch those seqs belong to (`welcome`'s). Nil epoch: the client did not say, and the hub takes
 /// the seqs as its own.

@@ -8,8 +8,9 @@ public enum ServerMessage: Sendable, Equatable {
     /// `updateInterval`: the interval a `subscribe` with `maxFrequency` got (omitted otherwise).
     /// `recovery`: how a `subscribe` with `since` went (omitted without one).
     /// `channel`: written for a book (`"channel":"book"` and its `depth`); quotes and trades omit it.
+    /// `patterns`: the symbol patterns a subscribe or unsubscribe took (omitted when none).
     case ack(id: Int64?, op: String, symbols: [String], updateInterval: UpdateInterval? = nil, recovery: Recovery? = nil,
-             channel: ChannelScope = .ticks)
+             channel: ChannelScope = .ticks, patterns: [String] = [])
     case error(ProtocolError)
     /// One page of a `list` answer; `next` (the page's last symbol) when more follow: ask again with
     /// `"after"` set to it.
@@ -87,8 +88,8 @@ public enum ServerMessage: Sendable, Equatable {
     public static func == (lhs: ServerMessage, rhs: ServerMessage) -> Bool {
         switch (lhs, rhs) {
         case let (.welcome(a), .welcome(b)): return a == b
-        case let (.ack(a1, a2, a3, a4, a5, a6), .ack(b1, b2, b3, b4, b5, b6)):
-            return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4 && a5 == b5 && a6 == b6
+        case let (.ack(a1, a2, a3, a4, a5, a6, a7), .ack(b1, b2, b3, b4, b5, b6, b7)):
+            return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4 && a5 == b5 && a6 == b6 && a7 == b7
         case let (.error(a), .error(b)): return a == b
         case let (.symbols(a1, a2, a3), .symbols(b1, b2, b3)): return a1 == b1 && a2 == b2 && a3 == b3
         case let (.pong(a1, a2), .pong(b1, b2)): return a1 == b1 && a2 == b2
@@ -127,7 +128,7 @@ public enum ServerMessage: Sendable, Equatable {
             if let expiresAt = welcome.tokenExpiresAt { json.field("tokenExpiresAt", expiresAt) }
             if let epoch = welcome.epoch { json.field("epoch", epoch.rawValue) }
             json.field("history", welcome.history)
-        case let .ack(id, op, symbols, interval, recovery, channel):
+        case let .ack(id, op, symbols, interval, recovery, channel, patterns):
             json.field("type", "ack")
             json.optionalField("id", id)
             json.field("op", op)
@@ -146,6 +147,7 @@ public enum ServerMessage: Sendable, Equatable {
                 if let interval { json.field("interval", interval.rawValue) }
             }
             json.stringArray("symbols", symbols)
+            if !patterns.isEmpty { json.stringArray("patterns", patterns) }
             if let interval { json.field("updateIntervalMs", interval.milliseconds) }
             if let recovery {
                 json.field("recovered", recovery.recovered)

@@ -111,6 +111,11 @@ import Testing
         let text = ServerMessage.candles(snapshot).jsonText
         #expect(text.hasPrefix(#"{"type":"candles","symbol":"AAPL","interval":"1m","seq":89,"bars":[{"start":1764064800000000000,"#))
         #expect(text.contains(#""trades":37,"closed":true},{"start":1764064860000000000,"#) && text.hasSuffix(#""closed":false}]}"#))
+        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["EUR/USD"], patterns: ["EUR/*"]).jsonText
+                == #"{"type":"ack","id":1,"op":"subscribe","symbols":["EUR/USD"],"patterns":["EUR/*"]}"#)
+        #expect(SymbolPattern("EUR/*")?.matches("EUR/USD") == true && SymbolPattern("*")?.matches("AAPL") == true)
+        #expect(SymbolPattern("EUR/*")?.matches("GBP/USD") == false)
+        #expect(["E*R", "**", "EUR", "eur/*", "ABCDEFGHIJKLMNOPQ*"].allSatisfy { SymbolPattern($0) == nil })
         #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"], channel: .candles(.oneMinute)).jsonText
                 == #"{"type":"ack","id":1,"op":"subscribe","channel":"candles","interval":"1m","symbols":["AAPL"]}"#)
     }

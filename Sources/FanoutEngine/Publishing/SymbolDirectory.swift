@@ -31,6 +31,8 @@ public final class SymbolDirectory: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Told of every symbol added, after it is (on the registering thread).
+    private let observers = Mutex<[@Sendable (Symbol) -> Void]>([])
     /// A cap on distinct symbols, so a publisher cannot grow the hub's memory without bound. (Book
     /// streams are at most `OrderBook.depths.count` per symbol, so they are bounded with it.)
     public let capacity: Int
@@ -47,7 +49,7 @@ public final class SymbolDirectory: Sendable {
     /// The id of `symbol`, and whether this call added it. A new symbol is added only if `mayAdd`
     /// (the caller's own quota) and the directory has room; otherwise nil.
     public func register(_ symbol: Symbol, mayAdd: Bool) -> (id: SymbolID, isNew: Bool)? {
-        state.withLock { state in
+        let registered: (id: SymbolID, isNew: Bool)? = state.withLock { state in
             if let id = state.ids[symbol] { return (id, false) }
             guard mayAdd, state.symbolIDs.count < capacity else { return nil }
             let id = SymbolID(UInt32(state.streams.count))
@@ -56,6 +58,16 @@ public final class SymbolDirectory: Sendable {
             state.ids[symbol] = id
             return (id, true)
         }
+        if registered?.isNew == true {
+            for observer in observers.withLock({ $0 }) { observer(symbol) }
+        }
+        return registered
+    }
+
+    /// Calls `observer` with every symbol added from now on, on the thread that adds it, after it
+    /// is registered (so it can be resolved). Observers are for the life of the directory.
+    public func onNewSymbol(_ observer: @escaping @Sendable (Symbol) -> Void) {
+        observers.withLock { $0.append(observer) }
     }
 
     /// The ids of the book streams of the symbol with id `symbolID`, parallel to `OrderBook.depths`,

@@ -39,6 +39,8 @@ final class Hub: Sendable {
     let publisherQuotas: PublisherQuotas
     /// The token check at the handshake; nil when auth is off.
     let authentication: RequestAuthentication?
+    /// The sessions that follow symbol patterns, told of each new symbol.
+    let patternWatchers: PatternWatchers
     /// One keep-alive timer per socket loop for all of its subscriber sessions.
     private let keepAliveSweeps: [ObjectIdentifier: KeepAliveSweep]
     /// One inflater per socket loop for its subscribers' compressed requests.
@@ -78,6 +80,7 @@ final class Hub: Sendable {
         let loops: [any EventLoop] = owned ? ownedLoops : Array(socketLoops.makeIterator())
         subscriberLoops = loops
         engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: loops[0])
+        patternWatchers = PatternWatchers(directory: engine.directory)
         feedStatus = FeedStatusBoard(connections: connections, logger: logger)
         publication = FeedSources.publication(configuration, publisher: engine.publisher, logger: logger)
         feed = FeedSources.make(configuration, publisher: engine.publisher, status: feedStatus, logger: logger)

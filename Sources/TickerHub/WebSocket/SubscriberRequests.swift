@@ -30,12 +30,15 @@ struct SubscriberRequests {
     /// The answers to `request`, or the error it is refused with (and nothing changed).
     /// `entitlement` is what the connection's token grants; `backlogBytes` is asked only by a
     /// `stats` request. (`auth` is the session's: its token is checked off the loop.)
-    func answer(_ request: ClientMessage, entitlement: SymbolEntitlement, backlogBytes: () -> Int) -> Result<[ServerMessage], ProtocolError> {
+    /// `patterns`: the connection's symbol patterns, which subscribes and unsubscribes change.
+    func answer(_ request: ClientMessage, entitlement: SymbolEntitlement, patterns: inout [PatternSubscription],
+                backlogBytes: () -> Int) -> Result<[ServerMessage], ProtocolError> {
         switch request {
         case let .subscribe(id, names, interval, resume, channel):
-            subscribe(id: id, names: names, channel: channel, updateInterval: interval, resume: resume, entitlement: entitlement)
+            subscribe(id: id, names: names, channel: channel, updateInterval: interval, resume: resume, entitlement: entitlement,
+                      patterns: &patterns)
         case let .unsubscribe(id, names, channel):
-            unsubscribe(id: id, names: names, channel: channel)
+            unsubscribe(id: id, names: names, channel: channel, entitlement: entitlement, patterns: &patterns)
         case let .list(id, after):
             list(id: id, after: after, entitlement: entitlement)
         case .auth:
@@ -57,18 +60,67 @@ struct SubscriberRequests {
     /// follow from the next drain, which runs on this same loop after the answers are written, so
     /// nothing can overtake them. Symbols the token does not grant are left out and named in a
     /// `not_entitled` error after the rest; a request with none granted gets only that error.
+    /// Names with a `*` are patterns (`SymbolPattern`): they take every symbol they match now that
+    /// the token grants, and the session adds those that appear later (`subscribeAppeared`).
     private func subscribe(id: Int64?, names: [String], channel: SubscriptionChannel, updateInterval: UpdateInterval?,
-                           resume: ResumePoint?, entitlement: SymbolEntitlement) -> Result<[ServerMessage], ProtocolError> {
-        let (granted, refused) = entitlement.partition(uniqued(names))
-        let refusal = refused.isEmpty ? nil : ProtocolError.notEntitled(refused, id: id)
-        if let refusal, granted.isEmpty { return .failure(refusal) }
-        return subscribe(id: id, granted: granted, channel: channel, updateInterval: updateInterval, resume: resume).map { answers in
-            answers + (refusal.map { [.error($0)] } ?? [])
+                           resume: ResumePoint?, entitlement: SymbolEntitlement,
+                           patterns: inout [PatternSubscription]) -> Result<[ServerMessage], ProtocolError> {
+        let (found, patternTexts) = uniqued(names).partitioned { !SymbolPattern.isPattern($0) }
+        let asked: [SymbolPattern]
+        switch Self.patterns(patternTexts, id: id) {
+        case .failure(let error): return .failure(error)
+        case .success(let valid): asked = valid
         }
+        if !asked.isEmpty, resume != nil {
+            return .failure(ProtocolError(id: id, code: .invalidRequest, message: "\"since\" names symbols: resume them apart from patterns"))
+        }
+        let (granted, refused) = entitlement.partition(found)
+        let refusal = refused.isEmpty ? nil : ProtocolError.notEntitled(refused, id: id)
+        if let refusal, granted.isEmpty, asked.isEmpty { return .failure(refusal) }
+        // What the patterns match now, within the grant (a pattern is never refused: it matches less).
+        let matched = asked.isEmpty ? [] : directory.allSymbols.filter { symbol in
+            asked.contains { $0.matches(symbol) } && entitlement.allows(symbol.name)
+        }.map(\.name)
+        let result = subscribe(id: id, granted: uniqued(granted + matched), channel: channel, updateInterval: updateInterval,
+                               resume: resume, patterns: asked.map(\.description))
+        if case .success = result {
+            for pattern in asked {
+                let entry = PatternSubscription(pattern: pattern, channel: channel, updateInterval: updateInterval)
+                patterns.removeAll { $0.pattern == pattern && $0.channel == channel }
+                patterns.append(entry)
+            }
+        }
+        return result.map { answers in answers + (refusal.map { [.error($0)] } ?? []) }
+    }
+
+    /// A symbol that appeared after the connection subscribed to `entry`'s pattern, which it
+    /// matches (and the grant allows): subscribed like a named one. The answers start with no ack:
+    /// the first is the symbol's snapshot (or `book`, `candles`).
+    func subscribeAppeared(_ symbol: Symbol, for entry: PatternSubscription) -> Result<[ServerMessage], ProtocolError> {
+        subscribe(id: nil, granted: [symbol.name], channel: entry.channel, updateInterval: entry.updateInterval, resume: nil)
+            .map { Array($0.dropFirst()) }
+            .mapError { error in
+                var named = error
+                named.symbols = [symbol.name]
+                named.message = "\(symbol.name) matches \(entry.pattern), but \(error.message)"
+                return named
+            }
+    }
+
+    private static func patterns(_ texts: [String], id: Int64?) -> Result<[SymbolPattern], ProtocolError> {
+        var patterns: [SymbolPattern] = []
+        for text in texts {
+            guard let pattern = SymbolPattern(text) else {
+                return .failure(ProtocolError(id: id, code: .invalidRequest,
+                                              message: "\"\(text.prefix(32))\" is not a pattern: a prefix then one final *, such as \"*\" or \"EUR/*\""))
+            }
+            patterns.append(pattern)
+        }
+        return .success(patterns)
     }
 
     private func subscribe(id: Int64?, granted names: [String], channel: SubscriptionChannel, updateInterval: UpdateInterval?,
-                           resume: ResumePoint?) -> Result<[ServerMessage], ProtocolError> {
+                           resume: ResumePoint?, patterns: [String] = []) -> Result<[ServerMessage], ProtocolError> {
         let resolved = directory.resolve(names)
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
         // The stream each name stands for on this channel: the symbol's own id, its book's at the
@@ -109,7 +161,7 @@ struct SubscriberRequests {
         let recovery = resume.map { _ in ServerMessage.Recovery(notRecovered: unrecovered) }
         metrics.unrecoveredSymbols.wrappingIncrement(by: UInt64(unrecovered.count), ordering: .relaxed)
         var answers: [ServerMessage] = [.ack(id: id, op: "subscribe", symbols: symbols.map(\.name), updateInterval: updateInterval,
-                                             recovery: recovery, channel: ChannelScope(channel))]
+                                             recovery: recovery, channel: ChannelScope(channel), patterns: patterns)]
         for start in starts {
             if case .book(let depth) = channel {
                 answers.append(.book(start.book ?? BookSnapshot(symbol: start.symbol, depth: depth)))
@@ -126,10 +178,22 @@ struct SubscriberRequests {
         return .success(answers)
     }
 
-    private func unsubscribe(id: Int64?, names: [String], channel: ChannelScope) -> Result<[ServerMessage], ProtocolError> {
-        let resolved = directory.resolve(uniqued(names))
+    /// A pattern leaves the connection's patterns (on the channels `channel` covers), and so do the
+    /// symbols it matches now.
+    private func unsubscribe(id: Int64?, names: [String], channel: ChannelScope, entitlement: SymbolEntitlement,
+                             patterns: inout [PatternSubscription]) -> Result<[ServerMessage], ProtocolError> {
+        let (found, patternTexts) = uniqued(names).partitioned { !SymbolPattern.isPattern($0) }
+        let leaving: [SymbolPattern]
+        switch Self.patterns(patternTexts, id: id) {
+        case .failure(let error): return .failure(error)
+        case .success(let valid): leaving = valid
+        }
+        let resolved = directory.resolve(found)
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
-        let symbolIDs = resolved.known.map(\.1)
+        patterns.removeAll { leaving.contains($0.pattern) && channel.covers($0.channel) }
+        let matched = leaving.isEmpty ? [] : directory.allSymbols.filter { symbol in leaving.contains { $0.matches(symbol) } }
+        var symbolIDs = resolved.known.map(\.1)
+        for symbol in matched { if let id = directory.id(of: symbol.name) { symbolIDs.append(id) } }
         switch channel {
         case .ticks:
             fanout.unsubscribe(subscriber, from: symbolIDs)
@@ -146,7 +210,8 @@ struct SubscriberRequests {
         case .candles(nil):
             fanout.unsubscribe(subscriber, from: symbolIDs.flatMap { directory.candleStreams(of: $0) ?? [] })
         }
-        return .success([.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0), channel: channel)])
+        return .success([.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0), channel: channel,
+                              patterns: leaving.map(\.description))])
     }
 
     /// One page of symbols (`listPageSize`). Paged so that an answer stays far below the backlog
@@ -177,8 +242,24 @@ struct SubscriberRequests {
         return revoked.map(\.0)
     }
 
-    private func uniqued(_ names: [String]) -> [String] {
+    func uniqued(_ names: [String]) -> [String] {
         var seen = Set<String>()
         return names.filter { seen.insert($0).inserted }
+    }
+}
+
+/// A symbol pattern a connection follows, on one channel, at one maximum frequency.
+struct PatternSubscription: Sendable, Equatable {
+    let pattern: SymbolPattern
+    let channel: SubscriptionChannel
+    let updateInterval: UpdateInterval?
+}
+
+extension Array {
+    /// The elements that satisfy `belongs`, and the others, each in order.
+    func partitioned(by belongs: (Element) -> Bool) -> (matching: [Element], others: [Element]) {
+        var matching: [Element] = [], others: [Element] = []
+        for element in self { if belongs(element) { matching.append(element) } else { others.append(element) } }
+        return (matching, others)
     }
 }

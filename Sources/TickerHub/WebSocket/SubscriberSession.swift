@@ -44,6 +44,9 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     /// What each request does, and its answers: made per request from the hub's settings, not
     /// stored (it would be 72 bytes more per connection, for what requests, which are rare, need).
     private var requests: SubscriberRequests { SubscriberRequests(hub: hub, fanout: fanout, subscriber: subscriber) }
+    /// The symbol patterns this connection follows (`"EUR/*"`); while there are any, the session
+    /// is told of each new symbol (`PatternWatchers`).
+    private var patterns: [PatternSubscription] = []
     /// How large a request may be; from the settings, not stored, for the same reason.
     private var limits: ClientMessage.Limits {
         ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
@@ -118,6 +121,7 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         guard isOpen else { return }
         isOpen = false
         countSharedEncoding(-1)
+        if !patterns.isEmpty { hub.patternWatchers.unwatch(ObjectIdentifier(self)) }
         keepAlive.remove(self)
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
         fanout.remove(subscriber)
@@ -293,13 +297,40 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
             refreshToken(token, id: id)
             return
         }
-        switch requests.answer(request, entitlement: grant.symbols, backlogBytes: { connection.backlogBytes }) {
+        let watching = !patterns.isEmpty
+        switch requests.answer(request, entitlement: grant.symbols, patterns: &patterns, backlogBytes: { connection.backlogBytes }) {
         case .success(let answers):
             for answer in answers {
                 if case .error(let error) = answer { reject(error) } else { send(answer) }
             }
         case .failure(let error):
             reject(error)
+        }
+        if !patterns.isEmpty != watching { watchPatterns(!patterns.isEmpty) }
+    }
+
+    // MARK: Patterns
+
+    private func watchPatterns(_ watch: Bool) {
+        let key = ObjectIdentifier(self)
+        guard watch else { return hub.patternWatchers.unwatch(key) }
+        let loop = fanout.eventLoop
+        let session = NIOLoopBound(self, eventLoop: loop)
+        hub.patternWatchers.watch(key) { symbol in loop.execute { session.value.symbolAppeared(symbol) } }
+    }
+
+    /// A symbol was registered: each pattern it matches (and the token grants) subscribes it, and
+    /// the client gets its snapshot. Past the connection's limit it gets a `too_many_symbols` error.
+    private func symbolAppeared(_ symbol: Symbol) {
+        guard isOpen, !closeSent, grant.symbols.allows(symbol.name) else { return }
+        for entry in patterns where entry.pattern.matches(symbol) {
+            switch requests.subscribeAppeared(symbol, for: entry) {
+            case .success(let answers):
+                for answer in answers { send(answer) }
+                writer.flush()
+            case .failure(let error):
+                reject(error)
+            }
         }
     }
 
