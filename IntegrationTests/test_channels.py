@@ -159,3 +159,38 @@ def test_a_pattern_takes_the_symbols_it_matches_and_those_that_appear_later(star
                 assert error["type"] == "error" and error["code"] == "invalid_request" and error["id"] == 4
 
     asyncio.run(run())
+
+
+def test_instruments_carry_details_and_session_statistics_from_every_feed(start_hub):
+    """`GET /v1/instruments` and every `snapshot` carry each symbol's details (tick size, lot size,
+    currency, name) and its session's high, low, volume and VWAP; the simulator and an ingest
+    publisher both set the details."""
+    from decimal import Decimal
+    hub = start_hub("--symbols", "5", "--rate", "2000")
+    time.sleep(1.5)
+    instruments = hub.get_json("/v1/instruments")
+    assert [i["symbol"] for i in instruments] == hub.get_json("/v1/symbols")
+    for instrument in instruments:
+        assert instrument["tickSize"] == "0.0100" and instrument["lotSize"] == 100 and instrument["currency"] == "USD"
+        assert instrument["name"] == instrument["symbol"]
+        if "volume" in instrument:
+            low, high, vwap = Decimal(instrument["low"]), Decimal(instrument["high"]), Decimal(instrument["vwap"])
+            assert low <= vwap <= high and instrument["volume"] > 0
+    assert any("vwap" in i for i in instruments)
+
+    async def snapshot():
+        async with websockets.connect(hub.ws_url, compression=None) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": ["AAPL"]}))
+            await ws.recv()
+            return json.loads(await ws.recv())
+
+    first = asyncio.run(snapshot())
+    assert first["type"] == "snapshot" and first["tickSize"] == "0.0100" and first["currency"] == "USD"
+
+    ingest_hub = start_hub("--feed", "ingest")
+    from conftest import feedsim
+    published = feedsim("publish", "--url", f"ws://127.0.0.1:{ingest_hub.port}/ingest", "--symbols", "4", "--count", "200")
+    assert published.returncode == 0, published.stderr
+    listed = ingest_hub.get_json("/v1/instruments")
+    assert len(listed) == 4 and all(i["tickSize"] == "0.0100" and i["lotSize"] == 100 for i in listed), listed

@@ -295,6 +295,10 @@ def test_books_through_a_nats_cluster_agree_on_every_node_and_a_late_hub_warms_t
                 assert time.time() < deadline, hub.log_text()[-2000:]
                 time.sleep(0.1)
         symbols = early.get_json("/v1/symbols")[:5]
+        # The publisher's instrument details reached both hubs (the late one through its warm start).
+        for hub in (early, late):
+            details = hub.get_json("/v1/instruments")
+            assert len(details) == 10 and all(i.get("tickSize") == "0.0100" for i in details), details[:2]
 
         async def run():
             return await asyncio.gather(*(collect_book_checksums(hub.ws_url, symbols, 4.0) for hub in (early, late)))

@@ -16,7 +16,7 @@ import NIOCore
 ///
 /// | size | field                                                         |
 /// |-----:|---------------------------------------------------------------|
-/// | 1    | kind: 1 = quote, 2 = trade, 3 = book                          |
+/// | 1    | kind: 1 = quote, 2 = trade, 3 = book, 4 = instrument          |
 /// | 1    | symbol length `L` (1…16)                                      |
 /// | L    | symbol, ASCII, see `Symbol`                                   |
 /// | 8    | seq (UInt64, at most 2^53 - 1): 0 lets the hub number it; otherwise the hub keeps it |
@@ -35,6 +35,10 @@ import NIOCore
 /// | 16 × (B + A) | the bid levels, then the ask levels: price (Int64 mantissa), size (Int64, 0 removes, never negative) |
 ///
 /// Its seq numbers the publisher's book changes of the symbol, apart from its ticks.
+///
+/// An *instrument* record (`InstrumentRecord`; its seq is ignored) has, after the scale (the tick
+/// size's): tick size (Int64 mantissa), lot size (Int64), currency length (UInt8, 1…8) and bytes
+/// (`A-Z`), name length (UInt8, 1…64) and bytes (UTF-8, no control characters).
 /// A quote for a 4-letter symbol is 55 bytes; its JSON is about 150.
 public enum BinaryTickCodec {
     public static let magic: UInt16 = 0x4B54  // "TK" read little-endian
@@ -62,25 +66,45 @@ public enum BinaryTickCodec {
         case tooManyLevels(Int)
         /// A book level with a size below 0.
         case negativeSize
+        /// An instrument record out of `InstrumentDetails`' bounds.
+        case invalidInstrument
     }
 
     private enum Kind: UInt8 {
         case quote = 1
         case trade = 2
         case book = 3
+        case instrument = 4
     }
 
     /// Appends one batch holding `ticks` (at most 65,535) to `buffer`.
     /// Prices in one record must share a scale; the bid's scale is used and the ask is rescaled to it.
     public static func encodeBatch(_ ticks: some Collection<Tick>, books: some Collection<BookRecord> = [BookRecord](),
-                                   into buffer: inout ByteBuffer) {
-        precondition(ticks.count + books.count <= maxRecordsPerBatch, "a batch holds at most \(maxRecordsPerBatch) records")
+                                   instruments: some Collection<InstrumentRecord> = [InstrumentRecord](), into buffer: inout ByteBuffer) {
+        let count = ticks.count + books.count + instruments.count
+        precondition(count <= maxRecordsPerBatch, "a batch holds at most \(maxRecordsPerBatch) records")
         buffer.writeInteger(magic, endianness: .little)
         buffer.writeInteger(version)
         buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt16(ticks.count + books.count), endianness: .little)
+        buffer.writeInteger(UInt16(count), endianness: .little)
+        for instrument in instruments { encode(instrument, into: &buffer) }
         for tick in ticks { encode(tick, into: &buffer) }
         for book in books { encode(book, into: &buffer) }
+    }
+
+    public static func encode(_ record: InstrumentRecord, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(Kind.instrument.rawValue)
+        buffer.writeInteger(UInt8(record.symbol.name.utf8.count))
+        buffer.writeString(record.symbol.name)
+        buffer.writeInteger(UInt64(0), endianness: .little)
+        buffer.writeInteger(UInt64(0), endianness: .little)
+        buffer.writeInteger(record.details.tickSize.scale)
+        buffer.writeInteger(record.details.tickSize.mantissa, endianness: .little)
+        buffer.writeInteger(record.details.lotSize, endianness: .little)
+        for text in [record.details.currency, record.details.name] {
+            buffer.writeInteger(UInt8(text.utf8.count))
+            buffer.writeString(text)
+        }
     }
 
     /// One book record. Its levels are written at the largest scale among them (one book has one).
@@ -132,6 +156,7 @@ public enum BinaryTickCodec {
     public static func decodeBatch(_ buffer: ByteBuffer) throws(DecodeError) -> [Tick] {
         let batch = try decodeFeedBatch(buffer)
         guard batch.books.isEmpty else { throw .unknownKind(Kind.book.rawValue) }
+        guard batch.instruments.isEmpty else { throw .unknownKind(Kind.instrument.rawValue) }
         return batch.ticks
     }
 
@@ -152,6 +177,7 @@ public enum BinaryTickCodec {
             switch try decodeRecord(&buffer) {
             case .tick(let tick): batch.ticks.append(tick)
             case .book(let book): batch.books.append(book)
+            case .instrument(let instrument): batch.instruments.append(instrument)
             }
         }
         guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
@@ -161,6 +187,7 @@ public enum BinaryTickCodec {
     private enum Record {
         case tick(Tick)
         case book(BookRecord)
+        case instrument(InstrumentRecord)
     }
 
     private static func decodeRecord(_ buffer: inout ByteBuffer) throws(DecodeError) -> Record {
@@ -178,6 +205,17 @@ public enum BinaryTickCodec {
         switch kind {
         case .book:
             return .book(try decodeBook(&buffer, symbol: symbol, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: ts), scale: scale))
+        case .instrument:
+            guard let tick = buffer.readInteger(endianness: .little, as: Int64.self),
+                  let lot = buffer.readInteger(endianness: .little, as: Int64.self),
+                  let currencyLength = buffer.readInteger(as: UInt8.self),
+                  let currency = buffer.readString(length: Int(currencyLength)),
+                  let nameLength = buffer.readInteger(as: UInt8.self),
+                  let nameBytes = buffer.readBytes(length: Int(nameLength)) else { throw .truncated }
+            guard let name = String(validating: nameBytes, as: UTF8.self),
+                  let details = InstrumentDetails(tickSize: Price(mantissa: tick, scale: scale), lotSize: lot, currency: currency, name: name)
+            else { throw .invalidInstrument }
+            return .instrument(InstrumentRecord(symbol: symbol, details: details))
         case .quote:
             guard let bid = buffer.readInteger(endianness: .little, as: Int64.self),
                   let ask = buffer.readInteger(endianness: .little, as: Int64.self),

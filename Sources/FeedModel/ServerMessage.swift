@@ -173,7 +173,7 @@ public enum ServerMessage: Sendable, Equatable {
             json.field("ts", timestamp.nanosecondsSinceEpoch)
         case let .snapshot(snapshot, epoch):
             json.field("type", "snapshot")
-            json.snapshotFields(snapshot)
+            json.snapshotFields(snapshot, details: true)
             if let epoch { json.field("epoch", epoch.rawValue) }
         case .conflated(let snapshot):
             json.field("type", "conflated")
@@ -271,7 +271,9 @@ extension JSONWriter {
 
     /// Snapshot fields, shared by the `snapshot` message and `GET /v1/snapshot`.
     /// Quote fields are absent until the symbol has quoted; `last`/`lastSize` until it has traded.
-    public mutating func snapshotFields(_ snapshot: SymbolSnapshot) {
+    /// `details`: with the instrument's details (a `snapshot`; a `conflated` value leaves them out,
+    /// as they do not change).
+    public mutating func snapshotFields(_ snapshot: SymbolSnapshot, details: Bool = false) {
         field("symbol", snapshot.symbol.name)
         field("seq", snapshot.seq)
         field("ts", snapshot.timestamp.nanosecondsSinceEpoch)
@@ -281,6 +283,26 @@ extension JSONWriter {
             field("lastSize", trade.size)
         }
         if let open = snapshot.open { field("open", open) }
+        sessionFields(snapshot)
+        if details, let instrument = snapshot.details { detailFields(instrument) }
+    }
+
+    /// `high`, `low`, `volume` and `vwap` of the session, once it has traded (VWAP at the last
+    /// trade's decimals).
+    public mutating func sessionFields(_ snapshot: SymbolSnapshot) {
+        guard let high = snapshot.session.high, let low = snapshot.session.low else { return }
+        field("high", high)
+        field("low", low)
+        field("volume", snapshot.session.volume)
+        if let vwap = snapshot.session.vwap(scale: snapshot.lastTrade?.price.scale ?? high.scale) { field("vwap", vwap) }
+    }
+
+    /// `tickSize`, `lotSize`, `currency` and `name`.
+    public mutating func detailFields(_ details: InstrumentDetails) {
+        field("tickSize", details.tickSize)
+        field("lotSize", details.lotSize)
+        field("currency", details.currency)
+        field("name", details.name)
     }
 }
 

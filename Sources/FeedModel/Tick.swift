@@ -64,6 +64,10 @@ public struct SymbolSnapshot: Sendable, Hashable {
     /// The price of the first trade of the session (the hub's lifetime), so a client that joins late
     /// can still show "change since open".
     public var open: Price?
+    /// High, low, volume and VWAP of the session's trades.
+    public var session = SessionStatistics()
+    /// The instrument's tick size, lot size, currency and name, once the feed said.
+    public var details: InstrumentDetails?
 
     public init(symbol: Symbol, seq: UInt64 = 0, timestamp: Timestamp = Timestamp(nanosecondsSinceEpoch: 0),
                 quote: Quote? = nil, lastTrade: Trade? = nil, open: Price? = nil) {
@@ -84,6 +88,7 @@ public struct SymbolSnapshot: Sendable, Hashable {
         case .trade(let t):
             lastTrade = t
             if open == nil { open = t.price }
+            session.add(t)
         }
     }
 }

@@ -15,6 +15,19 @@ public struct LastTicks: Sendable {
     /// changes follow on from a whole book (or an empty one at seq 1), as a hub keeps its own.
     private var books: [Symbol: (seq: UInt64, book: OrderBook)] = [:]
     private var bookOrder: [Symbol] = []
+    /// Each symbol's details, in the order first set.
+    private var details: [Symbol: InstrumentDetails] = [:]
+    private var detailOrder: [Symbol] = []
+
+    /// Keeps `record`'s details as its symbol's.
+    public mutating func record(_ record: InstrumentRecord) {
+        if details.updateValue(record.details, forKey: record.symbol) == nil { detailOrder.append(record.symbol) }
+    }
+
+    /// Every symbol's details kept.
+    public var instruments: [InstrumentRecord] {
+        detailOrder.map { InstrumentRecord(symbol: $0, details: details[$0]!) }
+    }
     /// Symbols in the order first seen: a publisher's is its universe's (busiest first), and a hub
     /// that warms from the answer registers them in that order, so it lists them as the publisher would.
     private var order: [Symbol] = []
@@ -80,6 +93,8 @@ public struct LastTicks: Sendable {
         order.removeAll(keepingCapacity: true)
         books.removeAll(keepingCapacity: true)
         bookOrder.removeAll(keepingCapacity: true)
+        details.removeAll(keepingCapacity: true)
+        detailOrder.removeAll(keepingCapacity: true)
     }
 
     /// Every kept tick, each symbol's oldest first, symbols in the order first seen.

@@ -22,6 +22,14 @@ public struct PublishedTicks: Sendable {
         return messages
     }
 
+    /// One message per symbol's details, under `epoch`; each is also kept.
+    public mutating func messages(for instruments: [InstrumentRecord], epoch: FeedEpoch) -> [NATSOutgoingMessage] {
+        instruments.map { instrument in
+            latest.record(instrument)
+            return TickMessages.message(for: instrument, epoch: epoch, allocator: allocator)
+        }
+    }
+
     /// One message per book change, under `epoch`; each is also kept in its symbol's book.
     public mutating func messages(for books: [BookRecord], epoch: FeedEpoch) -> [NATSOutgoingMessage] {
         books.map { book in

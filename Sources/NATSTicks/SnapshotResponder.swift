@@ -15,8 +15,8 @@ public enum SnapshotResponder {
     public static func serve(on client: NATSClient, answer: @escaping () -> (FeedEpoch, LastTicks)?) -> EventLoopFuture<UInt64> {
         client.subscribe(TickSubjects.snapshotRequest) { request in
             guard let replyTo = request.replyTo, let (epoch, latest) = answer() else { return }
-            client.publish([TickMessages.snapshotAnswer(latest.ticks, books: latest.wholeBooks(at: .now()), epoch: epoch,
-                                                        replyTo: replyTo, allocator: ByteBufferAllocator())])
+            client.publish([TickMessages.snapshotAnswer(latest.ticks, books: latest.wholeBooks(at: .now()), instruments: latest.instruments,
+                                                        epoch: epoch, replyTo: replyTo, allocator: ByteBufferAllocator())])
         }
     }
 }

@@ -34,6 +34,14 @@ public enum TickMessages {
                                    headers: [(TickSubjects.epochHeader, epoch.rawValue)])
     }
 
+    /// One symbol's details on `instruments.<SYMBOL>`.
+    public static func message(for instrument: InstrumentRecord, epoch: FeedEpoch, allocator: ByteBufferAllocator) -> NATSOutgoingMessage {
+        var payload = allocator.buffer(capacity: BinaryTickCodec.headerSize + 128)
+        BinaryTickCodec.encodeBatch([Tick](), instruments: CollectionOfOne(instrument), into: &payload)
+        return NATSOutgoingMessage(subject: TickSubjects.instrumentSubject(of: instrument.symbol), payload: payload,
+                                   headers: [(TickSubjects.epochHeader, epoch.rawValue)])
+    }
+
     /// The most an answer carries: NATS servers refuse a message over their `max_payload` (1 MB by
     /// default). Whole books past it are left out; a hub that needs one waits for the next whole book.
     public static let maxAnswerBytes = 900 * 1024
@@ -41,19 +49,26 @@ public enum TickMessages {
     /// The answer to a snapshot request: every tick of `ticks`, then whole books, in one batch (at
     /// most `BinaryTickCodec.maxRecordsPerBatch` records and `maxAnswerBytes`; the rest are left
     /// out), to `replyTo`.
-    public static func snapshotAnswer(_ ticks: [Tick], books: [BookRecord] = [], epoch: FeedEpoch, replyTo: String,
-                                      allocator: ByteBufferAllocator) -> NATSOutgoingMessage {
+    public static func snapshotAnswer(_ ticks: [Tick], books: [BookRecord] = [], instruments: [InstrumentRecord] = [], epoch: FeedEpoch,
+                                      replyTo: String, allocator: ByteBufferAllocator) -> NATSOutgoingMessage {
         let kept = ticks.prefix(BinaryTickCodec.maxRecordsPerBatch)
         var bytes = BinaryTickCodec.headerSize + kept.count * 64
+        // Details are small (~120 bytes each): they go first, within the bounds like the rest.
+        var keptInstruments: [InstrumentRecord] = []
+        for instrument in instruments where kept.count + keptInstruments.count < BinaryTickCodec.maxRecordsPerBatch {
+            guard bytes + 128 <= maxAnswerBytes / 4 else { break }
+            bytes += 128
+            keptInstruments.append(instrument)
+        }
         var keptBooks: [BookRecord] = []
-        for book in books where kept.count + keptBooks.count < BinaryTickCodec.maxRecordsPerBatch {
+        for book in books where kept.count + keptInstruments.count + keptBooks.count < BinaryTickCodec.maxRecordsPerBatch {
             let size = 48 + 16 * (book.change.bids.count + book.change.asks.count)
             guard bytes + size <= maxAnswerBytes else { break }
             bytes += size
             keptBooks.append(book)
         }
         var payload = allocator.buffer(capacity: bytes)
-        BinaryTickCodec.encodeBatch(kept, books: keptBooks, into: &payload)
+        BinaryTickCodec.encodeBatch(kept, books: keptBooks, instruments: keptInstruments, into: &payload)
         return NATSOutgoingMessage(subject: replyTo, payload: payload, headers: [(TickSubjects.epochHeader, epoch.rawValue)])
     }
 

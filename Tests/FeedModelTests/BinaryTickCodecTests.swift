@@ -64,6 +64,22 @@ import Testing
         }
     }
 
+    @Test func instrumentRecordsRoundTripAndBadOnesAreRefused() throws {
+        let details = InstrumentDetails(tickSize: Price("0.0100")!, lotSize: 100, currency: "USD", name: "Société Générale")!
+        let record = InstrumentRecord(symbol: "GLE", details: details)
+        var buffer = ByteBuffer()
+        BinaryTickCodec.encodeBatch(Self.randomTicks(2, seed: 1), instruments: [record], into: &buffer)
+        let batch = try BinaryTickCodec.decodeFeedBatch(buffer)
+        #expect(batch.instruments == [record] && batch.ticks.count == 2)
+        #expect(throws: BinaryTickCodec.DecodeError.unknownKind(4)) { try BinaryTickCodec.decodeBatch(buffer) }
+        var bad = ByteBuffer()
+        BinaryTickCodec.encodeBatch([Tick](), instruments: [record], into: &bad)
+        // The currency's first letter made lower case: refused.
+        let currencyAt = bad.readableBytes - details.name.utf8.count - 1 - 3
+        bad.setInteger(UInt8(ascii: "u"), at: currencyAt)
+        #expect(throws: BinaryTickCodec.DecodeError.invalidInstrument) { try BinaryTickCodec.decodeFeedBatch(bad) }
+    }
+
     @Test func quoteRecordIsCompact() {
         var buffer = ByteBuffer()
         let quote = Quote(bid: Price("189.12")!, ask: Price("189.13")!, bidSize: 1, askSize: 2)

@@ -95,7 +95,33 @@ import Testing
         snapshot.apply(Tick(symbol: aapl, seq: 3, timestamp: ts, body: .trade(Trade(price: Price("1.07")!, size: 5))))
         #expect(snapshot.open == Price("1.01"))
         #expect(snapshot.lastTrade?.price == Price("1.07"))
-        #expect(ServerMessage.snapshot(snapshot).jsonText.hasSuffix(#""last":"1.07","lastSize":5,"open":"1.01"}"#))
+        #expect(ServerMessage.snapshot(snapshot).jsonText.hasSuffix(#""last":"1.07","lastSize":5,"open":"1.01","high":"1.07","low":"1.01","volume":10,"vwap":"1.04"}"#))
+    }
+
+    /// High, low, volume and VWAP follow the session's trades exactly (fixed-point, rounded half
+    /// away from zero at the last trade's decimals); the details ride on `snapshot`, not `conflated`.
+    @Test func sessionStatisticsAndDetailsAreInTheSnapshot() throws {
+        var snapshot = SymbolSnapshot(symbol: aapl)
+        for (n, (price, size)) in [("10.00", 100), ("10.05", 300), ("9.99", 1)].enumerated() {
+            snapshot.apply(Tick(symbol: aapl, seq: UInt64(n + 1), timestamp: ts, body: .trade(Trade(price: Price(price)!, size: Int64(size)))))
+        }
+        // (1000.00 + 3015.00 + 9.99) / 401 = 10.0374...
+        #expect(snapshot.session.high == Price("10.05") && snapshot.session.low == Price("9.99") && snapshot.session.volume == 401)
+        #expect(snapshot.session.vwap(scale: 2) == Price("10.04") && snapshot.session.vwap(scale: 4) == Price("10.0374"))
+        snapshot.details = InstrumentDetails(tickSize: Price("0.01")!, lotSize: 100, currency: "USD", name: "Apple Inc.")
+        #expect(ServerMessage.snapshot(snapshot).jsonText.hasSuffix(#""vwap":"10.04","tickSize":"0.01","lotSize":100,"currency":"USD","name":"Apple Inc."}"#))
+        #expect(!ServerMessage.conflated(snapshot).jsonText.contains("tickSize"))
+        // A publisher's sizes cannot overflow anything: the volume saturates, the VWAP stays put.
+        var huge = SymbolSnapshot(symbol: aapl)
+        huge.apply(Tick(symbol: aapl, seq: 1, timestamp: ts, body: .trade(Trade(price: Price(mantissa: .max, scale: 0), size: .max))))
+        huge.apply(Tick(symbol: aapl, seq: 2, timestamp: ts, body: .trade(Trade(price: Price(mantissa: .min, scale: 18), size: .max))))
+        #expect(huge.session.volume == .max)
+        _ = huge.session.vwap(scale: 2)
+        // Details out of bounds are refused.
+        #expect(InstrumentDetails(tickSize: Price("0")!, lotSize: 1, currency: "USD", name: "x") == nil)
+        #expect(InstrumentDetails(tickSize: Price("0.01")!, lotSize: 1, currency: "usd", name: "x") == nil)
+        #expect(InstrumentDetails(tickSize: Price("0.01")!, lotSize: 1, currency: "USD", name: "a\nb") == nil)
+        #expect(InstrumentDetails(tickSize: Price("0.01")!, lotSize: 1, currency: "USD", name: String(repeating: "x", count: 65)) == nil)
     }
 
     /// The examples of docs/PROTOCOL.md, "Candles", byte for byte.

@@ -63,6 +63,22 @@ public final class LastValueCache: Sendable {
         }
     }
 
+    /// Sets each stream's instrument details, keeping its values (a stream with none yet gets an
+    /// empty snapshot at seq 0 that carries them).
+    public func setDetails(_ details: some Sequence<(SymbolID, Symbol, InstrumentDetails)>) {
+        symbols.withLock { symbols in
+            for (id, symbol, instrument) in details {
+                if id.index >= symbols.snapshots.count {
+                    let missing = id.index + 1 - symbols.snapshots.count
+                    symbols.snapshots.append(contentsOf: repeatElement(nil, count: missing))
+                    if historyDepth > 0 { symbols.histories.append(contentsOf: repeatElement(nil, count: missing)) }
+                }
+                if symbols.snapshots[id.index] == nil { symbols.snapshots[id.index] = SymbolSnapshot(symbol: symbol) }
+                symbols.snapshots[id.index]!.details = instrument
+            }
+        }
+    }
+
     /// Records each candle stream's latest state (the publisher, before the ring).
     public func applyCandles(_ changes: some Sequence<(SymbolID, CandleSnapshot)>) {
         symbols.withLock { symbols in
@@ -117,7 +133,7 @@ public final class LastValueCache: Sendable {
 
     /// How many symbols have a value.
     public var valuedCount: Int {
-        symbols.withLock { $0.snapshots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+        symbols.withLock { $0.snapshots.reduce(0) { $0 + (($1?.seq ?? 0) > 0 ? 1 : 0) } }
     }
 
     /// How many symbols `starts` has read so far.

@@ -42,6 +42,7 @@ public final class TickPublisher: @unchecked Sendable {
     /// Observers of every sequenced tick (a hub that publishes its feed on NATS), on the loop.
     private var taps: [([Tick]) -> Void] = []
     private var bookTaps: [([BookRecord]) -> Void] = []
+    private var detailTaps: [([InstrumentRecord]) -> Void] = []
     /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
     private var scratch = ByteBufferAllocator().buffer(capacity: 1024)
     private var record = ByteBufferAllocator().buffer(capacity: 2048)
@@ -96,6 +97,28 @@ public final class TickPublisher: @unchecked Sendable {
     /// Calls `tap` on the loop with every batch's ticks once sequenced (in the ring's order).
     public func addTap(_ tap: @escaping ([Tick]) -> Void) {
         eventLoop.execute { self.taps.append(tap) }
+    }
+
+    /// Calls `tap` on the loop with the instrument details the feed sets (`publishDetails`).
+    public func addDetailTap(_ tap: @escaping ([InstrumentRecord]) -> Void) {
+        eventLoop.execute { self.detailTaps.append(tap) }
+    }
+
+    /// Sets instruments' details (from any thread): every `snapshot` and `GET /v1/instruments`
+    /// carry them from now on. They are not streamed: they change rarely, and a client reads them
+    /// with each symbol's snapshot.
+    public func publishDetails(_ records: [(SymbolID, InstrumentRecord)]) {
+        guard !records.isEmpty else { return }
+        eventLoop.execute {
+            var entries: [(SymbolID, Symbol, InstrumentDetails)] = []
+            for (id, record) in records {
+                entries.append((id, record.symbol, record.details))
+                // The quotes and trades channels' snapshots carry them too.
+                for stream in self.directory.channelStreams(of: id) ?? [] { entries.append((stream, record.symbol, record.details)) }
+            }
+            self.lastValues.setDetails(entries)
+            for tap in self.detailTaps { tap(records.map(\.1)) }
+        }
     }
 
     /// Calls `tap` on the loop with every batch's book changes once applied, numbered per symbol

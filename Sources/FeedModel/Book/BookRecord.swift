@@ -21,15 +21,17 @@ public struct BookRecord: Sendable, Hashable {
     }
 }
 
-/// What one binary batch holds: ticks and book changes, each in the order they were encoded.
+/// What one binary batch holds: ticks, book changes and instrument details, each in the order they were encoded.
 public struct FeedBatch: Sendable, Hashable {
     public var ticks: [Tick]
     public var books: [BookRecord]
+    public var instruments: [InstrumentRecord]
 
-    public init(ticks: [Tick] = [], books: [BookRecord] = []) {
+    public init(ticks: [Tick] = [], books: [BookRecord] = [], instruments: [InstrumentRecord] = []) {
         self.ticks = ticks
         self.books = books
+        self.instruments = instruments
     }
 
-    public var count: Int { ticks.count + books.count }
+    public var count: Int { ticks.count + books.count + instruments.count }
 }

@@ -11,6 +11,13 @@ public struct Instrument: Sendable, Hashable {
         self.openingPrice = openingPrice
         self.tickSize = tickSize
     }
+
+    /// What the simulated feed says of it: its tick size, round lots of 100, US dollars, and its
+    /// ticker for a name (the universe is made up).
+    public var details: InstrumentDetails {
+        InstrumentDetails(tickSize: Price(mantissa: tickSize, scale: openingPrice.scale), lotSize: 100, currency: "USD",
+                          name: symbol.name)!
+    }
 }
 
 /// The default simulated universe: well-known US tickers first (they are also the busiest), then

@@ -69,6 +69,7 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
         client.onReadComplete = { [self] in publishBatch() }
         _ = client.subscribe(TickSubjects.everySymbol) { [self] message in received(message) }
         _ = client.subscribe(TickSubjects.everyBook) { [self] message in received(message) }
+        _ = client.subscribe(TickSubjects.everyInstrument) { [self] message in received(message) }
         SnapshotResponder.serve(on: client) { [self] in warm ? (publisher.epoch, lastTicks) : nil }
         logger.info("NATS feed connecting", metadata: ["servers": "\(client.configuration.servers.joined(separator: ","))"])
         _ = client.connect()  // keeps trying until it connects; `handle` hears of it
@@ -125,6 +126,16 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
             batch.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: tick.timestamp, body: tick.body, upstreamSeq: tick.seq))
             lastTicks.record(tick)
         }
+        var details: [(SymbolID, InstrumentRecord)] = []
+        for instrument in records.instruments {
+            guard let id = directory.register(instrument.symbol) else {
+                reject("the symbol table is full", subject: TickSubjects.instrumentSubject(of: instrument.symbol))
+                continue
+            }
+            details.append((id, instrument))
+            lastTicks.record(instrument)
+        }
+        publisher.publishDetails(details)
         for book in records.books {
             guard let id = directory.register(book.symbol) else {
                 reject("the symbol table is full", subject: TickSubjects.bookSubject(of: book.symbol))
@@ -188,7 +199,7 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
                                      books: answered.books.filter { book in
                                          guard sameEpoch, let held = lastTicks.bookSeq(of: book.symbol) else { return true }
                                          return held < book.seq
-                                     }), epoch: epoch)
+                                     }, instruments: answered.instruments), epoch: epoch)
                     publishBatch()
                     warm = true
                     status.becameWarm(symbols: lastTicks.symbolCount)

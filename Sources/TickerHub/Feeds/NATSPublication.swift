@@ -26,6 +26,7 @@ final class NATSPublication: Service, @unchecked Sendable {
         self.logger = logger
         publisher.addTap { [self] ticks in publish(ticks) }
         publisher.addBookTap { [self] books in client.publish(published.messages(for: books, epoch: publisher.epoch)) }
+        publisher.addDetailTap { [self] instruments in client.publish(published.messages(for: instruments, epoch: publisher.epoch)) }
     }
 
     func run() async throws {

@@ -105,6 +105,7 @@ final class SimulatedFeed: FeedSource, @unchecked Sendable {
         let books = zip(ids, zip(simulator.instruments, simulator.openingBooks)).map { id, pair in
             BookFeedUpdate(symbolID: id, symbol: pair.0.symbol, timestamp: now, change: pair.1, replacesBook: true)
         }
+        publisher.publishDetails(zip(ids, simulator.instruments).map { ($0, InstrumentRecord(symbol: $1.symbol, details: $1.details)) })
         publisher.publishOnLoop(updates, books: books)
     }
 

@@ -145,6 +145,8 @@ struct HTTPRoutes: Sendable {
             return .json(json.buffer)
         case "/v1/snapshot":
             return snapshot(query: HTTPRoutes.query(of: head.uri, "symbols"), entitlement: grant.symbols)
+        case "/v1/instruments":
+            return instruments(entitlement: grant.symbols)
         case "/v1/candles":
             return candles(symbol: HTTPRoutes.query(of: head.uri, "symbol"), interval: HTTPRoutes.query(of: head.uri, "interval"),
                            limit: HTTPRoutes.query(of: head.uri, "limit"), entitlement: grant.symbols)
@@ -201,98 +203,5 @@ struct HTTPRoutes: Sendable {
             return .error(.notFound, code: "unknown_dictionary", message: "the current dictionary is \(dictionary.id)")
         }
         return HTTPResponse(status: .ok, contentType: "application/octet-stream", body: ByteBuffer(bytes: dictionary.bytes))
-    }
-
-    /// A symbol's book at a depth (10 when not given): the `book` message a subscription starts with.
-    private func book(symbol name: Substring?, depth text: Substring?, entitlement: SymbolEntitlement) -> HTTPResponse {
-        guard let name, !name.isEmpty else {
-            return .error(.badRequest, code: "invalid_request", message: "/v1/book needs ?symbol=NAME (and &depth=10, 25 or 100)")
-        }
-        let depths = OrderBook.depths.map(String.init).joined(separator: ", ")
-        guard let depth = text.map({ Int($0) }) ?? OrderBook.depths.first, OrderBook.depths.contains(depth) else {
-            return .error(.badRequest, code: "invalid_request", message: "depth must be one of \(depths)")
-        }
-        let symbol = String(name)
-        guard entitlement.allows(symbol) else {
-            let error = ProtocolError.notEntitled([symbol])
-            return .error(.forbidden, code: error.code.rawValue, message: error.message)
-        }
-        let directory = hub.engine.directory
-        guard let id = directory.id(of: symbol), let stream = directory.bookStream(of: id, depth: depth), let parsed = Symbol(symbol) else {
-            let error = ProtocolError.unknownSymbols([symbol])
-            return .error(.notFound, code: error.code.rawValue, message: error.message)
-        }
-        var json = JSONWriter(buffer: ByteBuffer())
-        json.beginObject()
-        json.field("type", "book")
-        json.bookFields(hub.engine.lastValues.book(of: stream) ?? BookSnapshot(symbol: parsed, depth: depth))
-        json.endObject()
-        return .json(json.buffer)
-    }
-
-    /// The last `limit` bars (300 when not given, at most the store's capacity) of a symbol at an
-    /// interval, oldest first, the open one last: a chart's backfill.
-    private func candles(symbol name: Substring?, interval text: Substring?, limit limitText: Substring?,
-                         entitlement: SymbolEntitlement) -> HTTPResponse {
-        let intervals = CandleInterval.allCases.map(\.rawValue).joined(separator: ", ")
-        guard let name, !name.isEmpty, let text, let interval = CandleInterval(rawValue: String(text)) else {
-            return .error(.badRequest, code: "invalid_request", message: "/v1/candles needs ?symbol=NAME&interval=I (I one of \(intervals)), and may take &limit=N")
-        }
-        let store = hub.engine.publisher.candles
-        let limit = limitText.map { Int($0) } ?? store.capacity
-        guard let limit, limit >= 1 else {
-            return .error(.badRequest, code: "invalid_request", message: "limit must be a whole number from 1 to \(store.capacity)")
-        }
-        let symbol = String(name)
-        guard entitlement.allows(symbol) else {
-            let error = ProtocolError.notEntitled([symbol])
-            return .error(.forbidden, code: error.code.rawValue, message: error.message)
-        }
-        guard let id = hub.engine.directory.id(of: symbol), let parsed = Symbol(symbol) else {
-            let error = ProtocolError.unknownSymbols([symbol])
-            return .error(.notFound, code: error.code.rawValue, message: error.message)
-        }
-        var json = JSONWriter(buffer: ByteBuffer())
-        json.beginObject()
-        json.field("type", "candles")
-        json.candleSnapshotFields(store.history(of: id, symbol: parsed, interval: interval, limit: min(limit, store.capacity + 1)))
-        json.endObject()
-        return .json(json.buffer)
-    }
-
-    /// Named symbols must all be granted (else 403 `not_entitled`); without names, all that are.
-    private func snapshot(query: Substring?, entitlement: SymbolEntitlement) -> HTTPResponse {
-        let directory = hub.engine.directory
-        var ids: [SymbolID]
-        if let query, !query.isEmpty {
-            let names = query.split(separator: ",").map(String.init)
-            let refused = entitlement.partition(names).refused
-            guard refused.isEmpty else {
-                let error = ProtocolError.notEntitled(refused)
-                return .error(.forbidden, code: error.code.rawValue, message: error.message)
-            }
-            let resolved = directory.resolve(names)
-            guard resolved.unknown.isEmpty else {
-                let error = ProtocolError.unknownSymbols(resolved.unknown)
-                return .error(.notFound, code: error.code.rawValue, message: error.message)
-            }
-            ids = resolved.known.map(\.1)
-        } else {
-            ids = directory.allSymbolIDs
-            if !entitlement.isEverything {
-                ids = ids.filter { directory.symbol(for: $0).map { entitlement.allows($0.name) } ?? false }
-            }
-        }
-        var json = JSONWriter(buffer: ByteBuffer())
-        json.beginArrayValue()
-        for snapshot in hub.engine.lastValues.snapshots(of: ids).compactMap({ $0 }) {
-            json.beginObject()
-            json.field("type", "snapshot")
-            json.snapshotFields(snapshot)
-            json.field("epoch", hub.engine.epoch.rawValue)
-            json.endObject()
-        }
-        json.endArray()
-        return .json(json.buffer)
     }
 }

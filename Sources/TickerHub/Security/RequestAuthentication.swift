@@ -6,7 +6,7 @@ import NIOHTTP1
 /// everything gets `AccessGrant.open`, and `/ingest` is guarded by the ingest secret alone.
 /// With auth on:
 /// - `/ws` needs a valid token; its `symbols` claim is the connection's entitlement.
-/// - The market-data reads over HTTP, `/v1/symbols`, `/v1/snapshot`, `/v1/book` and `/v1/candles`, need one too, and answer
+/// - The market-data reads over HTTP, `/v1/symbols`, `/v1/snapshot`, `/v1/book`, `/v1/candles` and `/v1/instruments`, need one too, and answer
 ///   with the symbols it grants.
 /// - `/ingest` takes the ingest secret (`--ingest-token`: any symbol), or a token with a `publish`
 ///   claim (its symbols); a valid token without one is refused with 403 `not_publisher`.
@@ -49,7 +49,7 @@ struct RequestAuthentication: Sendable {
     var ingestCredential: IngestCredential?
 
     /// Paths whose answer is market data.
-    static let dataPaths: Set<Substring> = ["/ws", "/v1/symbols", "/v1/snapshot", "/v1/book", "/v1/candles"]
+    static let dataPaths: Set<Substring> = ["/ws", "/v1/symbols", "/v1/snapshot", "/v1/book", "/v1/candles", "/v1/instruments"]
 
     /// The grant for a request to `path`, or nil when that endpoint needs no token.
     func check(_ head: HTTPRequestHead, path: Substring, on eventLoop: any EventLoop) -> EventLoopFuture<Result<AccessGrant, Refusal>>? {

@@ -116,6 +116,12 @@ final class IngestSession: WebSocketSession {
             let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
             updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body, upstreamSeq: tick.seq))
         }
+        var details: [(SymbolID, InstrumentRecord)] = []
+        for instrument in batch.instruments {
+            guard let id = register(instrument.symbol) else { return }
+            details.append((id, instrument))
+        }
+        hub.engine.publisher.publishDetails(details)
         for book in batch.books {
             guard let id = register(book.symbol) else { return }
             let timestamp = book.timestamp.nanosecondsSinceEpoch == 0 ? arrival : book.timestamp

@@ -48,6 +48,7 @@ final class NATSTickPublishing: @unchecked Sendable {
         log("publishing to NATS, epoch \(epoch)")
         let started = Date()
         let task = try await loop.submit { [self] in
+            client.publish(published.messages(for: ticks.instruments, epoch: epoch))
             publish(ticks.openingQuotes())
             client.publish(published.messages(for: ticks.openingBooks(), epoch: epoch))
             return loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(batchMilliseconds)),

@@ -104,11 +104,24 @@ final class TickPump: @unchecked Sendable {
         self.channel = channel
         ticks = SimulatedTicks(symbols: symbols, seed: seed, rate: rate, limit: limit, books: books)
         openingBooks = ticks.openingBooks()
+        instruments = ticks.instruments
     }
+
+    /// The instruments' details, sent before anything else.
+    private var instruments: [InstrumentRecord]
 
     /// Sends what is due; true when the limit is reached.
     func pump() -> Bool {
         ticks.accrue()
+        if !instruments.isEmpty {
+            for part in stride(from: 0, to: instruments.count, by: 1024) {
+                var buffer = channel.allocator.buffer(capacity: 1024 * 64)
+                BinaryTickCodec.encodeBatch([Tick](), instruments: instruments[part..<min(part + 1024, instruments.count)], into: &buffer)
+                channel.write(WebSocketFrame.client(.binary, buffer), promise: nil)
+            }
+            channel.flush()
+            instruments = []
+        }
         if !openingBooks.isEmpty {
             // The whole books first, a few per message: each is up to ~80 levels of 16 bytes.
             for part in stride(from: 0, to: openingBooks.count, by: 64) {

@@ -39,6 +39,11 @@ struct SimulatedTicks {
         }
     }
 
+    /// Every instrument's details: sent first, so screens can format its prices.
+    var instruments: [InstrumentRecord] {
+        simulator.instruments.map { InstrumentRecord(symbol: $0.symbol, details: $0.details) }
+    }
+
     /// Every instrument's whole opening book, numbered (empty without books): sent before the first
     /// changes, so a hub's books start whole.
     mutating func openingBooks() -> [BookRecord] {
