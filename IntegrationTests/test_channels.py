@@ -21,6 +21,7 @@ async def read_for(ws, seconds):
 
 def test_quotes_and_trades_channels_carry_one_kind_each_numbered_on_its_own(start_hub):
     hub = start_hub("--symbols", "5", "--rate", "2000", "--history", "1000")
+    time.sleep(1)  # so that each stream has values by the time its snapshot is taken
 
     async def run():
         async with websockets.connect(hub.ws_url, compression=None, max_queue=None) as quotes_ws, \
@@ -47,8 +48,10 @@ def test_quotes_and_trades_channels_carry_one_kind_each_numbered_on_its_own(star
             assert m["seq"] == seq + 1, f"{kind or 'default'}: seq {m['seq']} after {seq}"
             seq = m["seq"]
     # The quotes channel's snapshot has the quote and nothing of the trades; the trades', the last trade.
-    assert "bid" in quotes[1] and "last" not in quotes[1]
-    assert "last" in trades[1] and "bid" not in trades[1]
+    # (A stream with nothing yet has seq 0 and only the instrument's details.)
+    assert ("bid" in quotes[1]) == (quotes[1]["seq"] > 0) and "last" not in quotes[1]
+    assert ("last" in trades[1]) == (trades[1]["seq"] > 0) and "bid" not in trades[1]
+    assert quotes[1]["tickSize"] == trades[1]["tickSize"] == "0.0100"
     # Same quotes, own numbers: the channel's quotes are the default channel's quotes.
     default_quotes = [(m["ts"], m["bid"], m["ask"]) for m in both[2:] if m["type"] == "quote"]
     channel_quotes = [(m["ts"], m["bid"], m["ask"]) for m in quotes[2:]]

@@ -40,10 +40,11 @@ def test_websockets_default_offer_gets_shared_deflate_and_gapless_updates(hub):
         return before, after
 
     before, after = asyncio.run(run())
-    # Compressed once per tick, not once per subscriber: three deflate clients, at most one frame per tick.
+    # Compressed once per message, not once per subscriber: three deflate clients, at most one frame
+    # per message built for the ring (ticks, and the simulated feed's book updates and bars).
     deflated = after["framesDeflated"] - before["framesDeflated"]
-    ticks = after["ticksIn"] - before["ticksIn"]
-    assert 0 < deflated <= ticks
+    encoded = after["framesEncoded"] - before["framesEncoded"]
+    assert 0 < deflated <= encoded
 
 
 def test_compression_none_gets_plain_frames(hub):
@@ -171,8 +172,8 @@ def test_zstd_subprotocol_with_the_shared_dictionary(hub):
         return before, after, sizes
 
     before, after, sizes = asyncio.run(run())
-    # Once per tick for both clients, and far smaller than the ~124-byte JSON.
-    assert 0 < after["framesZstd"] - before["framesZstd"] <= after["ticksIn"] - before["ticksIn"]
+    # Once per message built for the ring for both clients, and far smaller than the ~124-byte JSON.
+    assert 0 < after["framesZstd"] - before["framesZstd"] <= after["framesEncoded"] - before["framesEncoded"]
     assert sum(sizes) / len(sizes) < 70, sizes
     status, body = hub.get("/v1/zstd/dictionary/12345")
     assert status == 404 and "unknown_dictionary" in body

@@ -244,3 +244,35 @@ def test_with_heartbeats_a_half_open_link_is_dropped_after_two_intervals_and_the
             await client.close()
             proxy.close()
     asyncio.run(run())
+
+
+def test_it_keeps_books_checked_bars_backfilled_channels_and_patterns(start_hub):
+    """The market-data channels through the client: books verified message by message (and a book
+    forced out of step is resubscribed and put right), bars backfilled and then live without a gap,
+    the trades channel alone, and a pattern."""
+    hub = start_hub("--symbols", "8", "--rate", "2000")
+
+    async def run():
+        async with TickerHubClient(hub.ws_url) as client:
+            await client.subscribe_book(["AAPL", "MSFT"], depth=10)
+            await client.subscribe_candles(["AAPL"], interval="1s")
+            await client.subscribe(["NVDA"], channel="trades")
+            await client.subscribe(["M*"], channel="quotes")
+            series = await client.backfill_candles("AAPL", "1s")
+            got = await take(client, 3.0)
+            kinds = {u.type for u in got}
+            assert {"book", "bookUpdate", "candle", "trade", "quote"} <= kinds, kinds
+            books = [u for u in got if u.type in ("book", "bookUpdate")]
+            assert len(books) > 200 and client.book_resyncs == 0
+            assert all(client.books[key].in_step for key in client.books)
+            assert all(u.symbol == "NVDA" for u in got if u.type == "trade")
+            assert {u.symbol for u in got if u.type == "quote"} <= {s for s in client.state if s.startswith("M")}
+            # Bars: the backfill and the live bars, merged by start, oldest first, none missing.
+            starts = [bar["start"] for bar in series.ordered()]
+            assert starts == sorted(starts) and len(starts) >= 2
+            # A book forced out of step is subscribed again, and its snapshot puts it right.
+            client.books[("AAPL", 10)].bids = [("1.0000", "1")]
+            await take(client, 1.0)
+            assert client.book_resyncs >= 1 and client.books[("AAPL", 10)].in_step
+
+    asyncio.run(run())

@@ -5,9 +5,10 @@ import Atomics
 public final class FanoutCounters: Sendable {
     /// Ticks accepted from the feed and sequenced.
     public let ticksIn = ManagedAtomic<UInt64>(0)
-    /// WebSocket frames built for the ring: one per tick, whatever the number of subscribers.
+    /// WebSocket frames built for the ring: one per message (a tick, a channel tick, a book update, a
+    /// bar), whatever the number of subscribers.
     public let framesEncoded = ManagedAtomic<UInt64>(0)
-    /// Shared permessage-deflate frames built by the publisher: at most one per tick, and only while
+    /// Shared permessage-deflate frames built by the publisher: at most one per message, and only while
     /// some subscriber takes them.
     public let framesDeflated = ManagedAtomic<UInt64>(0)
     /// Shared zstd frames built by the publisher, likewise.

@@ -35,3 +35,31 @@ def test_backoff_grows_to_its_cap_with_full_jitter_and_resets():
     assert len(set(delays)) == 8, "jittered"
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+def test_a_book_follows_its_updates_checks_every_checksum_and_falls_out_of_step_on_a_gap_or_mismatch():
+    from tickerhub_client import BookState, book_checksum
+    bids, asks = [("188.2200", "1200"), ("188.2100", "3400")], [("188.2400", "3500")]
+    assert book_checksum(bids, asks) == 1294233952  # docs/PROTOCOL.md's example
+    book = BookState("AAPL", 10)
+    snapshot = {"type": "book", "symbol": "AAPL", "depth": 10, "seq": 41, "bids": [list(b) for b in bids],
+                "asks": [list(a) for a in asks], "checksum": 1294233952}
+    assert book.apply(snapshot) and book.best_bid == ("188.2200", "1200")
+    update = {"type": "bookUpdate", "symbol": "AAPL", "depth": 10, "seq": 42, "bids": [["188.2200", "0"], ["188.2300", "300"]],
+              "asks": [], "checksum": 3130502982}
+    assert book.apply(update) and book.bids == [("188.2300", "300"), ("188.2100", "3400")] and book.verified == 2
+    assert not book.apply(dict(update, seq=44)) and book.gaps == 1, "a seq jump"
+    assert book.apply(snapshot), "a snapshot puts it right"
+    assert not book.apply(dict(update, checksum=1)) and book.mismatches == 1
+
+
+def test_bars_merge_live_and_backfill_by_start():
+    from tickerhub_client import CandleSeries
+    series = CandleSeries("AAPL", "1m")
+    bar = {"start": 60, "open": "1.00", "high": "1.10", "low": "0.90", "close": "1.05", "volume": 10, "trades": 2, "closed": False}
+    series.apply({"type": "candles", "symbol": "AAPL", "interval": "1m", "seq": 5, "bars": [bar]})
+    series.apply(dict(bar, type="candle", seq=6, close="1.07", closed=True))
+    series.merge_backfill({"seq": 5, "bars": [dict(bar, start=0, closed=True), bar]})
+    assert [b["start"] for b in series.ordered()] == [0, 60]
+    assert series.bars[60]["close"] == "1.07", "the newer live bar stays"
+    assert series.apply(dict(bar, type="candle", seq=9, start=120)) == 2 and series.gaps == 2

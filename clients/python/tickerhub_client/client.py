@@ -20,6 +20,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from .backoff import Backoff
+from .books import BookState, CandleSeries
 from .codec import ZSTD_SUBPROTOCOL, Decoder
 from .state import UPDATE_TYPES, SymbolState
 
@@ -68,14 +69,15 @@ class ConnectionLost(Exception):
 
 @dataclass
 class Update:
-    """One market message: `type` is quote, trade, snapshot or conflated; `missed` is how many
-    updates of this symbol were never seen just before it; `state` is the symbol's state after it."""
+    """One market message: `type` is quote, trade, snapshot or conflated (`state` a `SymbolState`),
+    book or bookUpdate (`state` the `BookState` after it, checked), candle or candles (`state` the
+    `CandleSeries`); `missed` is how many messages of its stream were never seen just before it."""
     type: str
     symbol: str
     seq: int
     data: dict
     missed: int
-    state: SymbolState
+    state: "SymbolState | BookState | CandleSeries"
 
 
 class TickerHubClient:
@@ -106,7 +108,19 @@ class TickerHubClient:
         self._updates: asyncio.Queue = asyncio.Queue(max_queue)
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future] = {}
+        #: Symbols (and patterns, `"EUR/*"`) followed on the quotes-and-trades channels, with their
+        #: maximum frequency, and the channel (`"quotes"`, `"trades"`) of those not on the default one.
         self._desired: dict[str, float | None] = {}
+        self._channels: dict[str, str] = {}
+        #: Books by (symbol or pattern, depth), bars by (symbol or pattern, interval).
+        self._desired_books: set[tuple[str, int]] = set()
+        self._desired_candles: set[tuple[str, str]] = set()
+        #: Per (symbol, depth), the book this client holds, checked after every message.
+        self.books: dict[tuple[str, int], BookState] = {}
+        #: Per (symbol, interval), the bars this client holds.
+        self.candles: dict[tuple[str, str], CandleSeries] = {}
+        #: Books subscribed again because a seq jumped or a checksum did not match.
+        self.book_resyncs = 0
         self._ws = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -194,21 +208,81 @@ class TickerHubClient:
 
     # MARK: Requests
 
-    async def subscribe(self, symbols: list[str], max_frequency: float | None = None) -> dict:
+    async def subscribe(self, symbols: list[str], max_frequency: float | None = None, channel: str | None = None) -> dict:
         """Subscribes (and keeps subscribing after reconnects); returns the hub's `ack`. Symbols the
-        token does not grant come back in `client.errors` as `not_entitled`."""
+        token does not grant come back in `client.errors` as `not_entitled`. `channel` is None
+        (quotes and trades), `"quotes"` or `"trades"`; a name ending in `*` is a pattern, which
+        takes every symbol it matches, and those that appear later."""
+        if channel not in (None, "quotes", "trades"):
+            raise ValueError("channel is None, 'quotes' or 'trades' (books and bars: subscribe_book, subscribe_candles)")
         for symbol in symbols:
             self._desired[symbol] = max_frequency
+            if channel is None:
+                self._channels.pop(symbol, None)
+            else:
+                self._channels[symbol] = channel
+            self.state.pop(symbol, None)  # another channel numbers its own: start from its snapshot
         request = {"op": "subscribe", "symbols": list(symbols)}
+        if channel is not None:
+            request["channel"] = channel
         if max_frequency is not None:
             request["maxFrequency"] = max_frequency
         return await self._request_until_answered(request)
 
     async def unsubscribe(self, symbols: list[str]) -> dict:
+        """Each symbol leaves the channel it is on (one request per channel); returns the last `ack`."""
+        by_channel: dict[str | None, list[str]] = {}
         for symbol in symbols:
+            by_channel.setdefault(self._channels.pop(symbol, None), []).append(symbol)
             self._desired.pop(symbol, None)
             self.state.pop(symbol, None)
-        return await self._request_until_answered({"op": "unsubscribe", "symbols": list(symbols)})
+        answer: dict = {}
+        for channel, names in by_channel.items():
+            request = {"op": "unsubscribe", "symbols": names}
+            if channel is not None:
+                request["channel"] = channel
+            answer = await self._request_until_answered(request)
+        return answer
+
+    async def subscribe_book(self, symbols: list[str], depth: int = 10) -> dict:
+        """Follows the order books of `symbols` at `depth` (10, 25 or 100) in `client.books`: each
+        message's checksum is verified, and a book that falls out of step (a seq jump, a checksum
+        that does not match) is subscribed again for a fresh snapshot (`client.book_resyncs`)."""
+        for symbol in symbols:
+            self._desired_books.add((symbol, depth))
+        return await self._request_until_answered({"op": "subscribe", "channel": "book", "symbols": list(symbols), "depth": depth})
+
+    async def unsubscribe_book(self, symbols: list[str], depth: int = 10) -> dict:
+        for symbol in symbols:
+            self._desired_books.discard((symbol, depth))
+            self.books.pop((symbol, depth), None)
+        return await self._request_until_answered({"op": "unsubscribe", "channel": "book", "symbols": list(symbols), "depth": depth})
+
+    async def subscribe_candles(self, symbols: list[str], interval: str = "1m") -> dict:
+        """Follows the bars of `symbols` at `interval` (1s, 1m, 5m, 1h) in `client.candles`;
+        `backfill_candles` adds their history."""
+        for symbol in symbols:
+            self._desired_candles.add((symbol, interval))
+        return await self._request_until_answered({"op": "subscribe", "channel": "candles", "symbols": list(symbols), "interval": interval})
+
+    async def backfill_candles(self, symbol: str, interval: str = "1m", limit: int = 300) -> CandleSeries:
+        """Adds the hub's last `limit` bars (`GET /v1/candles`) to `client.candles[(symbol, interval)]`.
+        Subscribe first, then backfill: the two merge by bar start, without a gap."""
+        import urllib.parse
+        import urllib.request
+        base = self.url.split("?")[0].replace("wss://", "https://").replace("ws://", "http://").rsplit("/", 1)[0]
+        query = urllib.parse.urlencode({"symbol": symbol, "interval": interval, "limit": limit})
+        request = urllib.request.Request(f"{base}/v1/candles?{query}",
+                                         headers={"Authorization": f"Bearer {self._token}"} if self._token else {})
+
+        def fetch():
+            with urllib.request.urlopen(request, timeout=10, context=self._ssl) as response:
+                return json.loads(response.read())
+
+        answer = await asyncio.to_thread(fetch)
+        series = self.candles.setdefault((symbol, interval), CandleSeries(symbol, interval))
+        series.merge_backfill(answer)
+        return series
 
     async def stats(self) -> dict:
         """This connection's counters at the hub: delivered, dropped, throttled, conflated, ..."""
@@ -350,17 +424,20 @@ class TickerHubClient:
                 self._ws = None
 
     async def _resubscribe(self, ws):
-        """Subscribes again to every symbol held, in groups by maximum frequency, with `since` where
-        the state is of this hub's epoch (so the hub can replay what was missed)."""
-        groups: dict[float | None, list[str]] = {}
+        """Subscribes again to every symbol held, in groups by channel and maximum frequency, with
+        `since` where the state is of this hub's epoch (so the hub can replay what was missed); then
+        every book and every series of bars, which start again from their snapshots."""
+        groups: dict[tuple[str | None, float | None, bool], list[str]] = {}
         for symbol, frequency in self._desired.items():
-            groups.setdefault(frequency, []).append(symbol)
-        for frequency, symbols in groups.items():
+            groups.setdefault((self._channels.get(symbol), frequency, "*" in symbol), []).append(symbol)
+        for (channel, frequency, patterns), symbols in groups.items():
             request = {"op": "subscribe", "symbols": symbols}
+            if channel is not None:
+                request["channel"] = channel
             if frequency is not None:
                 request["maxFrequency"] = frequency
-            since = {s: self.state[s].seq for s in symbols
-                     if s in self.state and self.state[s].seq and self.state[s].epoch == self.epoch}
+            since = {} if patterns else {s: self.state[s].seq for s in symbols
+                                         if s in self.state and self.state[s].seq and self.state[s].epoch == self.epoch}
             if since:
                 request["since"] = since
                 request["epoch"] = self.epoch
@@ -372,6 +449,22 @@ class TickerHubClient:
             if "recovered" in ack:
                 self.recoveries["recovered"] += len(since) - len(ack.get("notRecovered", []))
                 self.recoveries["not_recovered"] += len(ack.get("notRecovered", []))
+        for key in list(self.books):
+            self.books[key].in_step = False  # until the new connection's snapshot
+        by_depth: dict[int, list[str]] = {}
+        for symbol, depth in self._desired_books:
+            by_depth.setdefault(depth, []).append(symbol)
+        by_interval: dict[str, list[str]] = {}
+        for symbol, interval in self._desired_candles:
+            by_interval.setdefault(interval, []).append(symbol)
+        requests = [{"op": "subscribe", "channel": "book", "symbols": sorted(names), "depth": depth} for depth, names in by_depth.items()]
+        requests += [{"op": "subscribe", "channel": "candles", "symbols": sorted(names), "interval": interval}
+                     for interval, names in by_interval.items()]
+        for request in requests:
+            try:
+                await self._request(request)
+            except TickerHubError as error:
+                self.errors.append(error.message)
 
     async def _read(self, ws):
         # With heartbeats on, nothing for two intervals means the link is dead however open it looks
@@ -390,6 +483,10 @@ class TickerHubClient:
                 kind = message.get("type")
                 if kind in UPDATE_TYPES or kind in ("snapshot", "conflated"):
                     await self._deliver(message)
+                elif kind in ("book", "bookUpdate"):
+                    await self._deliver_book(message)
+                elif kind in ("candle", "candles"):
+                    await self._deliver_candles(message)
                 elif message.get("id") in self._pending:
                     future = self._pending.pop(message["id"])
                     if kind == "error":
@@ -409,9 +506,44 @@ class TickerHubClient:
         except ConnectionClosed:
             pass
 
+    @staticmethod
+    def _follows(symbol: str, names) -> bool:
+        """Whether `symbol` is one of `names`, or matches one of them that is a pattern."""
+        return symbol in names or any(name.endswith("*") and symbol.startswith(name[:-1]) for name in names)
+
+    async def _deliver_book(self, message: dict):
+        key = (message["symbol"], message["depth"])
+        if not self._follows(key[0], {s for s, d in self._desired_books if d == key[1]}):
+            return  # in flight when we unsubscribed
+        book = self.books.setdefault(key, BookState(*key))
+        was_in_step = book.in_step
+        in_step = book.apply(message)
+        if in_step:
+            await self._updates.put(Update(message["type"], key[0], message["seq"], message, 0, book))
+        elif was_in_step or message["type"] == "book":
+            # A seq jump or a checksum that does not match: a fresh snapshot puts it right.
+            self.book_resyncs += 1
+            log.warning("book %s@%s out of step at seq %s: subscribing again", key[0], key[1], message["seq"])
+            asyncio.create_task(self._resync_book(*key))
+
+    async def _resync_book(self, symbol: str, depth: int):
+        try:
+            await self._request({"op": "unsubscribe", "channel": "book", "symbols": [symbol], "depth": depth})
+            await self._request({"op": "subscribe", "channel": "book", "symbols": [symbol], "depth": depth})
+        except (TickerHubError, ConnectionLost, ConnectionClosed) as error:
+            log.info("book resync of %s: %s (the next connection subscribes again)", symbol, error)
+
+    async def _deliver_candles(self, message: dict):
+        key = (message["symbol"], message["interval"])
+        if not self._follows(key[0], {s for s, i in self._desired_candles if i == key[1]}):
+            return
+        series = self.candles.setdefault(key, CandleSeries(*key))
+        missed = series.apply(message)
+        await self._updates.put(Update(message["type"], key[0], message["seq"], message, missed, series))
+
     async def _deliver(self, message: dict):
         symbol = message["symbol"]
-        if symbol not in self._desired:
+        if not self._follows(symbol, self._desired):
             return  # an update already in flight when we unsubscribed
         state = self.state.get(symbol)
         if state is None:
