@@ -25,26 +25,26 @@ public final class TickPublisher: @unchecked Sendable {
     /// Consumers on this loop, drained right after each batch.
     private var inlineConsumers: [LoopFanout] = []
     /// Next seq per symbol id, minus one (i.e. the last seq issued).
-    private var lastSeq: [UInt64] = []
+    var lastSeq: [UInt64] = []
     /// The numbering the seqs belong to (`welcome`, snapshots): this hub's own, new at every start,
     /// until a numbering feed names its publisher's (`beginEpoch`). Read from any thread.
     private let currentEpoch: Mutex<FeedEpoch>
     /// Each symbol's whole order book, for the book streams' updates.
-    private var books = PublisherBooks()
+    var books = PublisherBooks()
     /// Each symbol's bars, built from its trades; read by `GET /v1/candles` too.
     public let candles: CandleStore
     /// Closes bars on time when no trade follows them; started at the first trade.
-    private var candleClock: RepeatedTask?
+    var candleClock: RepeatedTask?
     /// Whether anyone takes the `quotes` or `trades` streams (nil: nobody ever does).
     private let demand: ChannelDemand?
     /// Each symbol's `quotes` and `trades` stream ids, by the symbol's index (from the directory, once).
-    private var channelStreams: [[SymbolID]?] = []
+    var channelStreams: [[SymbolID]?] = []
     /// Observers of every sequenced tick (a hub that publishes its feed on NATS), on the loop.
     private var taps: [([Tick]) -> Void] = []
-    private var bookTaps: [([BookRecord]) -> Void] = []
-    private var detailTaps: [([InstrumentRecord]) -> Void] = []
+    var bookTaps: [([BookRecord]) -> Void] = []
+    var detailTaps: [([InstrumentRecord]) -> Void] = []
     /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
-    private var scratch = ByteBufferAllocator().buffer(capacity: 1024)
+    var scratch = ByteBufferAllocator().buffer(capacity: 1024)
     private var record = ByteBufferAllocator().buffer(capacity: 2048)
     private let compression: SharedCompression
     /// Compresses each tick once for every shared-deflate subscriber; made on first demand.
@@ -102,23 +102,6 @@ public final class TickPublisher: @unchecked Sendable {
     /// Calls `tap` on the loop with the instrument details the feed sets (`publishDetails`).
     public func addDetailTap(_ tap: @escaping ([InstrumentRecord]) -> Void) {
         eventLoop.execute { self.detailTaps.append(tap) }
-    }
-
-    /// Sets instruments' details (from any thread): every `snapshot` and `GET /v1/instruments`
-    /// carry them from now on. They are not streamed: they change rarely, and a client reads them
-    /// with each symbol's snapshot.
-    public func publishDetails(_ records: [(SymbolID, InstrumentRecord)]) {
-        guard !records.isEmpty else { return }
-        eventLoop.execute {
-            var entries: [(SymbolID, Symbol, InstrumentDetails)] = []
-            for (id, record) in records {
-                entries.append((id, record.symbol, record.details))
-                // The quotes and trades channels' snapshots carry them too.
-                for stream in self.directory.channelStreams(of: id) ?? [] { entries.append((stream, record.symbol, record.details)) }
-            }
-            self.lastValues.setDetails(entries)
-            for tap in self.detailTaps { tap(records.map(\.1)) }
-        }
     }
 
     /// Calls `tap` on the loop with every batch's book changes once applied, numbered per symbol
@@ -186,7 +169,7 @@ public final class TickPublisher: @unchecked Sendable {
         }
     }
 
-    private func wakeConsumers() {
+    func wakeConsumers() {
         for consumer in consumers { consumer.wake() }
         for consumer in inlineConsumers { consumer.drainSignalled() }
     }
@@ -266,120 +249,8 @@ public final class TickPublisher: @unchecked Sendable {
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
     }
 
-    /// Applies each book change, numbers the book streams whose levels it changed, and transmits
-    /// their `bookUpdate`s: the cache first, the ring second, as for ticks.
-    private func publishBookSlice(_ updates: ArraySlice<BookFeedUpdate>) {
-        var messages: [BookUpdate] = []
-        var streams: [SymbolID] = []
-        var latest: [(SymbolID, BookSnapshot)] = []
-        var refused: UInt64 = 0, stale: UInt64 = 0, gaps: UInt64 = 0, awaiting: UInt64 = 0
-        var records: [BookRecord] = []
-        for update in updates {
-            let book: OrderBook, changes: [PublisherBooks.StreamChange]
-            switch books.apply(update, directory: directory) {
-            case let .applied(after, streamChanges, record):
-                (book, changes) = (after, streamChanges)
-                if !bookTaps.isEmpty { records.append(record) }
-            case .stale:
-                stale += 1
-                continue
-            case .awaitingWholeBook(let skipped):
-                gaps &+= skipped
-                awaiting += 1
-                continue
-            case .refused:
-                refused += 1
-                continue
-            }
-            let checksum = book.checksum
-            for change in changes {
-                let index = change.stream.index
-                if index >= lastSeq.count {
-                    lastSeq.append(contentsOf: repeatElement(0, count: index + 1 - lastSeq.count))
-                }
-                // +1 per message of the stream: below 2^63 for longer than any hub runs.
-                lastSeq[index] += 1
-                let seq = lastSeq[index]
-                streams.append(change.stream)
-                messages.append(BookUpdate(symbol: update.symbol, depth: change.depth, seq: seq, timestamp: update.timestamp,
-                                           delta: change.delta, checksum: checksum))
-                latest.append((change.stream, BookSnapshot(symbol: update.symbol, depth: change.depth, seq: seq,
-                                                           timestamp: update.timestamp, book: book)))
-            }
-        }
-        if refused > 0 { counters.bookUpdatesRefused.wrappingIncrement(by: refused, ordering: .relaxed) }
-        if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }
-        if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
-        if awaiting > 0 { counters.bookUpdatesAwaitingBook.wrappingIncrement(by: awaiting, ordering: .relaxed) }
-        counters.bookUpdatesIn.wrappingIncrement(by: UInt64(updates.count) - refused - stale - awaiting, ordering: .relaxed)
-        if !records.isEmpty { for tap in bookTaps { tap(records) } }
-        guard !messages.isEmpty else { return }
-        lastValues.applyBooks(latest)
-        prepareCompressors()
-        let publishedAt = eventLoop.now.uptimeNanoseconds
-        var tally = CompressionTally()
-        for (stream, message) in zip(streams, messages) {
-            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.bookUpdate(message).writeJSON(into: &$0) }
-            transmitScratch(RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt), tally: &tally)
-        }
-        counters.framesEncoded.wrappingIncrement(by: UInt64(messages.count), ordering: .relaxed)
-        tally.publish(to: counters)
-        counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
-    }
-
-    /// Each tick on its symbol's `quotes` or `trades` stream, with that stream's next seq.
-    private func channelTicks(of sequenced: [(SymbolID, Tick)]) -> [(SymbolID, Tick)] {
-        var result: [(SymbolID, Tick)] = []
-        result.reserveCapacity(sequenced.count)
-        for (id, tick) in sequenced {
-            if id.index >= channelStreams.count {
-                channelStreams.append(contentsOf: repeatElement(nil, count: id.index + 1 - channelStreams.count))
-            }
-            if channelStreams[id.index] == nil { channelStreams[id.index] = directory.channelStreams(of: id) }
-            guard let streams = channelStreams[id.index] else { continue }
-            let stream = { if case .quote = tick.body { streams[0] } else { streams[1] } }()
-            if stream.index >= lastSeq.count {
-                lastSeq.append(contentsOf: repeatElement(0, count: stream.index + 1 - lastSeq.count))
-            }
-            lastSeq[stream.index] += 1
-            var copy = tick
-            copy.seq = lastSeq[stream.index]
-            result.append((stream, copy))
-        }
-        return result
-    }
-
-    /// Closes the bars whose interval ended (`CandleStore.closeGrace` ago) and sends each once more,
-    /// `closed`. The candle clock calls it; tests call it with their own time.
-    public func closeEndedBars(now: Timestamp) {
-        eventLoop.assertInEventLoop()
-        let changes = candles.closeEnded(now: now)
-        guard !changes.isEmpty else { return }
-        lastValues.applyCandles(changes.map { ($0.stream, $0.latest) })
-        prepareCompressors()
-        var tally = CompressionTally()
-        transmitCandles(changes, publishedAt: eventLoop.now.uptimeNanoseconds, tally: &tally)
-        tally.publish(to: counters)
-        wakeConsumers()
-    }
-
-    private func startCandleClock() {
-        guard candleClock == nil else { return }
-        candleClock = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [weak self] _ in
-            self?.closeEndedBars(now: .now())
-        }
-    }
-
-    private func transmitCandles(_ changes: [CandleStore.Change], publishedAt: UInt64, tally: inout CompressionTally) {
-        for change in changes {
-            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.candle(change.update).writeJSON(into: &$0) }
-            transmitScratch(RecordHeader(symbolID: change.stream.rawValue, seq: change.update.seq, publishedAt: publishedAt), tally: &tally)
-        }
-        counters.framesEncoded.wrappingIncrement(by: UInt64(changes.count), ordering: .relaxed)
-    }
-
     /// Makes the shared compressors some subscriber now takes.
-    private func prepareCompressors() {
+    func prepareCompressors() {
         if compression.wantsSharedDeflate, deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
         if compression.wantsZstd, zstdCompressor == nil, let dictionary = compression.zstdDictionary {
             zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
@@ -387,7 +258,7 @@ public final class TickPublisher: @unchecked Sendable {
     }
 
     /// The compressed frames built for one batch, added to the counters once.
-    private struct CompressionTally {
+    struct CompressionTally {
         var deflatedFrames: UInt64 = 0, deflatedBytes: UInt64 = 0
         var zstdFrames: UInt64 = 0, zstdBytes: UInt64 = 0
 
@@ -405,7 +276,7 @@ public final class TickPublisher: @unchecked Sendable {
 
     /// Appends the frame in `scratch` to the ring, with the compressed variants some subscriber
     /// takes, each built once here for all of them.
-    private func transmitScratch(_ header: RecordHeader, tally: inout CompressionTally) {
+    func transmitScratch(_ header: RecordHeader, tally: inout CompressionTally) {
         var deflated = FrameVariants.SharedDeflate.notBuilt
         if compression.wantsSharedDeflate {
             if let frame = compression.worthwhileDeflate(of: scratch, deflater: { deflater }, allocator: allocator) {

@@ -1,0 +1,67 @@
+import FeedModel
+import NIOCore
+
+/// The publisher's book path: each change applied to the symbol's whole book, and a `bookUpdate`
+/// per depth whose levels it changed (`PublisherBooks`).
+extension TickPublisher {
+    /// Applies each book change, numbers the book streams whose levels it changed, and transmits
+    /// their `bookUpdate`s: the cache first, the ring second, as for ticks.
+    func publishBookSlice(_ updates: ArraySlice<BookFeedUpdate>) {
+        var messages: [BookUpdate] = []
+        var streams: [SymbolID] = []
+        var latest: [(SymbolID, BookSnapshot)] = []
+        var refused: UInt64 = 0, stale: UInt64 = 0, gaps: UInt64 = 0, awaiting: UInt64 = 0
+        var records: [BookRecord] = []
+        for update in updates {
+            let book: OrderBook, changes: [PublisherBooks.StreamChange]
+            switch books.apply(update, directory: directory) {
+            case let .applied(after, streamChanges, record):
+                (book, changes) = (after, streamChanges)
+                if !bookTaps.isEmpty { records.append(record) }
+            case .stale:
+                stale += 1
+                continue
+            case .awaitingWholeBook(let skipped):
+                gaps &+= skipped
+                awaiting += 1
+                continue
+            case .refused:
+                refused += 1
+                continue
+            }
+            let checksum = book.checksum
+            for change in changes {
+                let index = change.stream.index
+                if index >= lastSeq.count {
+                    lastSeq.append(contentsOf: repeatElement(0, count: index + 1 - lastSeq.count))
+                }
+                // +1 per message of the stream: below 2^63 for longer than any hub runs.
+                lastSeq[index] += 1
+                let seq = lastSeq[index]
+                streams.append(change.stream)
+                messages.append(BookUpdate(symbol: update.symbol, depth: change.depth, seq: seq, timestamp: update.timestamp,
+                                           delta: change.delta, checksum: checksum))
+                latest.append((change.stream, BookSnapshot(symbol: update.symbol, depth: change.depth, seq: seq,
+                                                           timestamp: update.timestamp, book: book)))
+            }
+        }
+        if refused > 0 { counters.bookUpdatesRefused.wrappingIncrement(by: refused, ordering: .relaxed) }
+        if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }
+        if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
+        if awaiting > 0 { counters.bookUpdatesAwaitingBook.wrappingIncrement(by: awaiting, ordering: .relaxed) }
+        counters.bookUpdatesIn.wrappingIncrement(by: UInt64(updates.count) - refused - stale - awaiting, ordering: .relaxed)
+        if !records.isEmpty { for tap in bookTaps { tap(records) } }
+        guard !messages.isEmpty else { return }
+        lastValues.applyBooks(latest)
+        prepareCompressors()
+        let publishedAt = eventLoop.now.uptimeNanoseconds
+        var tally = CompressionTally()
+        for (stream, message) in zip(streams, messages) {
+            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.bookUpdate(message).writeJSON(into: &$0) }
+            transmitScratch(RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt), tally: &tally)
+        }
+        counters.framesEncoded.wrappingIncrement(by: UInt64(messages.count), ordering: .relaxed)
+        tally.publish(to: counters)
+        counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
+    }
+}

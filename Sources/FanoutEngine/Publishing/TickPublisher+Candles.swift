@@ -1,0 +1,34 @@
+import FeedModel
+import NIOCore
+
+/// The bars path: the candle store's changes to the ring, and the clock that closes bars on time.
+extension TickPublisher {
+    /// Closes the bars whose interval ended (`CandleStore.closeGrace` ago) and sends each once more,
+    /// `closed`. The candle clock calls it; tests call it with their own time.
+    public func closeEndedBars(now: Timestamp) {
+        eventLoop.assertInEventLoop()
+        let changes = candles.closeEnded(now: now)
+        guard !changes.isEmpty else { return }
+        lastValues.applyCandles(changes.map { ($0.stream, $0.latest) })
+        prepareCompressors()
+        var tally = CompressionTally()
+        transmitCandles(changes, publishedAt: eventLoop.now.uptimeNanoseconds, tally: &tally)
+        tally.publish(to: counters)
+        wakeConsumers()
+    }
+
+    func startCandleClock() {
+        guard candleClock == nil else { return }
+        candleClock = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [weak self] _ in
+            self?.closeEndedBars(now: .now())
+        }
+    }
+
+    func transmitCandles(_ changes: [CandleStore.Change], publishedAt: UInt64, tally: inout CompressionTally) {
+        for change in changes {
+            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.candle(change.update).writeJSON(into: &$0) }
+            transmitScratch(RecordHeader(symbolID: change.stream.rawValue, seq: change.update.seq, publishedAt: publishedAt), tally: &tally)
+        }
+        counters.framesEncoded.wrappingIncrement(by: UInt64(changes.count), ordering: .relaxed)
+    }
+}
