@@ -154,3 +154,21 @@ def require_in_ci(module: str):
         if os.environ.get("CI"):
             pytest.fail(f"{module} must be installed in CI (scripts/bootstrap.sh test)", pytrace=False)
         pytest.skip(f"{module} is not installed", allow_module_level=True)
+
+
+def read_until_stats(ws, tracker) -> dict:
+    """Asks for this connection's counters, applying everything that arrives before the answer (to
+    `tracker`, anything with `apply(message)`: a seq tracker, a book mirror), until
+    the hub owes it nothing (`stale` is 0). A request the hub read before the backlog filled is
+    answered ahead of the latest values it sends once the backlog drains, hence the loop."""
+    for attempt in range(20):
+        ws.send_json({"op": "stats", "id": attempt})
+        while True:
+            m = ws.recv_json()
+            assert m is not None, f"closed with {ws.close_code}"
+            if m["type"] == "stats":
+                break
+            tracker.apply(m)
+        if m["counters"]["stale"] == 0 and attempt > 0:
+            return m["counters"]
+    raise AssertionError(f"still owed latest values: {m}")

@@ -8,6 +8,7 @@ import zlib
 
 import websockets
 
+from conftest import read_until_stats
 from rawws import RawWebSocket
 
 
@@ -167,13 +168,7 @@ def test_a_slow_book_subscriber_gets_a_fresh_book_and_converges(start_hub):
     time.sleep(1)
 
     # Read again until the hub owes nothing, checking every message.
-    for attempt in range(20):
-        ws.send_json({"op": "stats", "id": 100 + attempt})
-        while (m := ws.recv_json())["type"] != "stats":
-            mirror.apply(m)
-        if m["counters"]["stale"] == 0 and attempt > 0:
-            break
-    counters = m["counters"]
+    counters = read_until_stats(ws, mirror)
     assert mirror.replaced > 0 and mirror.gaps > 0, "no fresh book replaced the skipped updates"
     assert counters["dropped"] == mirror.gaps and counters["conflated"] == mirror.replaced, (counters, mirror.gaps)
 
@@ -236,13 +231,7 @@ def test_books_published_on_ingest_reach_subscribers_whole(start_hub):
     thread.join()
 
     for ws, mirror in ((reader, read_mirror), (stalled, stalled_mirror)):
-        for attempt in range(20):
-            ws.send_json({"op": "stats", "id": 100 + attempt})
-            while (m := ws.recv_json())["type"] != "stats":
-                mirror.apply(m)
-            if m["counters"]["stale"] == 0 and attempt > 0:
-                break
-        assert m["counters"]["dropped"] == mirror.gaps
+        assert read_until_stats(ws, mirror)["dropped"] == mirror.gaps
         for symbol in symbols:
             book = hub.get_json(f"/v1/book?symbol={symbol}&depth=25")
             held = mirror.books[(symbol, 25)]

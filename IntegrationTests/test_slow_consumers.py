@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from conftest import BIN_DIR, CheckedThread, feedsim
+from conftest import BIN_DIR, CheckedThread, feedsim, read_until_stats
 from rawws import RawWebSocket, text_frame
 
 
@@ -66,23 +66,6 @@ def subscribe_raw(ws: RawWebSocket, symbols, tracker: SeqTracker):
         m = ws.recv_json()
         assert m["type"] == "snapshot"
         tracker.apply(m)
-
-
-def read_until_stats(ws: RawWebSocket, tracker: SeqTracker) -> dict:
-    """Asks for this connection's counters, applying everything that arrives before the answer, until
-    the hub owes it nothing (`stale` is 0). A request the hub read before the backlog filled is
-    answered ahead of the latest values it sends once the backlog drains, hence the loop."""
-    for attempt in range(20):
-        ws.send_json({"op": "stats", "id": attempt})
-        while True:
-            m = ws.recv_json()
-            assert m is not None, f"closed with {ws.close_code}"
-            if m["type"] == "stats":
-                break
-            tracker.apply(m)
-        if m["counters"]["stale"] == 0 and attempt > 0:
-            return m["counters"]
-    raise AssertionError(f"still owed latest values: {m}")
 
 
 def swarm(hub, seconds: float, *extra: str) -> dict:

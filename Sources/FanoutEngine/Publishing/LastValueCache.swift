@@ -54,13 +54,14 @@ public final class LastValueCache: Sendable {
     /// Records each book stream's latest state (the publisher, once per batch, before the ring).
     public func applyBooks(_ books: some Sequence<(SymbolID, BookSnapshot)>) {
         symbols.withLock { symbols in
-            for (id, book) in books {
-                if id.index >= symbols.books.count {
-                    symbols.books.append(contentsOf: repeatElement(nil, count: id.index + 1 - symbols.books.count))
-                }
-                symbols.books[id.index] = book
-            }
+            for (id, book) in books { Self.store(book, at: id, in: &symbols.books) }
         }
+    }
+
+    /// Keeps `value` as stream `id`'s, growing the table to it.
+    private static func store<Value>(_ value: Value, at id: SymbolID, in table: inout [Value?]) {
+        if id.index >= table.count { table.append(contentsOf: repeatElement(nil, count: id.index + 1 - table.count)) }
+        table[id.index] = value
     }
 
     /// Sets each stream's instrument details, keeping its values (a stream with none yet gets an
@@ -82,12 +83,7 @@ public final class LastValueCache: Sendable {
     /// Records each candle stream's latest state (the publisher, before the ring).
     public func applyCandles(_ changes: some Sequence<(SymbolID, CandleSnapshot)>) {
         symbols.withLock { symbols in
-            for (id, latest) in changes {
-                if id.index >= symbols.candles.count {
-                    symbols.candles.append(contentsOf: repeatElement(nil, count: id.index + 1 - symbols.candles.count))
-                }
-                symbols.candles[id.index] = latest
-            }
+            for (id, latest) in changes { Self.store(latest, at: id, in: &symbols.candles) }
         }
     }
 

@@ -93,7 +93,7 @@ struct PublishCommand: AsyncParsableCommand {
 /// Generates and sends the ticks on `/ingest`; confined to the connection's event loop.
 final class TickPump: @unchecked Sendable {
     // @unchecked: only used on `channel.eventLoop`.
-    private let channel: any Channel
+    fileprivate let channel: any Channel
     private var ticks: SimulatedTicks
     var sent: Int { ticks.generated }
     var finished = false
@@ -113,25 +113,9 @@ final class TickPump: @unchecked Sendable {
     /// Sends what is due; true when the limit is reached.
     func pump() -> Bool {
         ticks.accrue()
-        if !instruments.isEmpty {
-            for part in stride(from: 0, to: instruments.count, by: 1024) {
-                var buffer = channel.allocator.buffer(capacity: 1024 * 64)
-                BinaryTickCodec.encodeBatch([Tick](), instruments: instruments[part..<min(part + 1024, instruments.count)], into: &buffer)
-                channel.write(WebSocketFrame.client(.binary, buffer), promise: nil)
-            }
-            channel.flush()
-            instruments = []
-        }
-        if !openingBooks.isEmpty {
-            // The whole books first, a few per message: each is up to ~80 levels of 16 bytes.
-            for part in stride(from: 0, to: openingBooks.count, by: 64) {
-                var buffer = channel.allocator.buffer(capacity: 64 * 1400)
-                BinaryTickCodec.encodeBatch([Tick](), books: openingBooks[part..<min(part + 64, openingBooks.count)], into: &buffer)
-                channel.write(WebSocketFrame.client(.binary, buffer), promise: nil)
-            }
-            channel.flush()
-            openingBooks = []
-        }
+        // First the details, then the whole books (up to ~80 levels of 16 bytes each, so a few per message).
+        sendOnce(&instruments, perMessage: 1024) { BinaryTickCodec.encodeBatch([Tick](), instruments: $0, into: &$1) }
+        sendOnce(&openingBooks, perMessage: 64) { BinaryTickCodec.encodeBatch([Tick](), books: $0, into: &$1) }
         // If the hub is not reading fast enough, hold back (the ticks stay owed) instead of buffering.
         while ticks.owed > 0, channel.isWritable {
             // seq 0: the hub numbers the ticks (the books carry their own).
@@ -141,6 +125,21 @@ final class TickPump: @unchecked Sendable {
             channel.writeAndFlush(WebSocketFrame.client(.binary, buffer), promise: nil)
         }
         return ticks.reachedLimit
+    }
+}
+
+extension TickPump {
+    /// Sends `records` (if any are left) in messages of `perMessage`, then forgets them.
+    fileprivate func sendOnce<Record>(_ records: inout [Record], perMessage: Int,
+                                      encode: (ArraySlice<Record>, inout ByteBuffer) -> Void) {
+        guard !records.isEmpty else { return }
+        for part in stride(from: 0, to: records.count, by: perMessage) {
+            var buffer = channel.allocator.buffer(capacity: 16 * 1024)
+            encode(records[part..<min(part + perMessage, records.count)], &buffer)
+            channel.write(WebSocketFrame.client(.binary, buffer), promise: nil)
+        }
+        channel.flush()
+        records = []
     }
 }
 
