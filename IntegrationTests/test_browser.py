@@ -84,6 +84,8 @@ def test_first_visit_watches_the_busiest_symbols_live_with_decimal_columns(hub, 
     assert text(browser, "gaps") == "0"
     wait_for(lambda: text(browser, "p99") not in ("", "–") and int(text(browser, "rate")) > 0, message="latency and rate")
     assert float(text(browser, "p50")) <= float(text(browser, "p99"))
+    # Prices show the instrument's tick size (0.0100 for the simulator: two decimals, not the wire's four).
+    assert all(re.fullmatch(r"\d+\.\d\d", row["bid"]) for row in table(browser) if row["bid"] != "–"), table(browser)
     # Spread and change are exact decimal arithmetic on the wire's strings.
     for row in table(browser):
         if row["bid"] != "–" and row["ask"] != "–":
@@ -160,6 +162,65 @@ def test_sixty_symbols_render_on_animation_frames_and_every_gap_is_the_hubs_drop
     page_gaps, hub_dropped = browser.execute_script(
         "return [document.getElementById('gaps').dataset.atStatsReply, document.getElementById('hubDropped').textContent]")
     assert page_gaps == hub_dropped
+
+
+def panel(browser):
+    """What the detail panel shows, in one round trip."""
+    return browser.execute_script("""
+        const chart = document.getElementById('chart'), ladder = document.getElementById('ladder');
+        const prices = side => [...ladder.querySelectorAll(`tr.${side} td.price`)].map(td => td.textContent);
+        const tape = document.getElementById('tape');
+        return {hidden: document.getElementById('detail').hidden, symbol: document.getElementById('detailSymbol').textContent,
+                name: document.getElementById('detailName').textContent,
+                bars: Number(chart.dataset.bars || 0), interval: chart.dataset.interval, last: chart.dataset.last,
+                asks: prices('ask'), bids: prices('bid'), verified: Number(ladder.dataset.verified || 0),
+                mismatches: Number(ladder.dataset.mismatches || 0), trades: Number(tape.dataset.trades || 0),
+                tape: [...tape.children].map(li => li.textContent), notice: document.getElementById('detailNotice').textContent};""")
+
+
+def test_a_selected_row_opens_a_live_chart_a_ten_level_ladder_and_a_moving_tape(start_hub, browser):
+    # A busy hub (the selected symbol is its busiest), so the panel is judged where it costs most.
+    hub = start_hub("--symbols", "200", "--rate", "3000")
+    symbol = hub.get_json("/v1/symbols")[0]
+    time.sleep(3)  # bars on the hub before the page comes: the chart must backfill them
+    browser.get(hub.http + "/")
+    wait_for(lambda: len(seqs(browser)) == 20, message="the default watchlist")
+    assert panel(browser)["hidden"]
+    browser.find_element(By.CSS_SELECTOR, f'tr[data-symbol="{symbol}"] td.symbol').click()
+    # The chart: bars from before the page came (backfilled over REST), then live.
+    shown = wait_for(lambda: (p := panel(browser))["bars"] >= 3 and p, message="the chart's bars")
+    assert shown["symbol"] == symbol and shown["interval"] == "1s" and "tick 0.01" in shown["name"], shown
+    # The ladder: 10 levels a side at the tick size's decimals, asks above bids, in price order,
+    # and every book message's checksum verified by the client.
+    shown = wait_for(lambda: (p := panel(browser))["verified"] >= 50 and p, message="book updates")
+    asks, bids = [Decimal(p) for p in shown["asks"]], [Decimal(p) for p in shown["bids"]]
+    assert len(asks) == 10 and len(bids) == 10 and all(re.fullmatch(r"\d+\.\d\d", p) for p in shown["asks"] + shown["bids"]), shown
+    assert asks == sorted(asks, reverse=True) and bids == sorted(bids, reverse=True) and asks[-1] > bids[0], shown
+    assert shown["mismatches"] == 0
+    # The tape moves.
+    before = panel(browser)
+    after = wait_for(lambda: (p := panel(browser))["trades"] > before["trades"] + 5 and p, message="the tape to move")
+    assert after["tape"] and after["tape"] != before["tape"] and len(after["tape"]) <= 30
+    # The frame budget holds with the panel open on the busiest symbol: frames keep coming.
+    frames = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        let frames = 0; const start = performance.now();
+        function tick(now) { frames++; if (now - start < 2000) requestAnimationFrame(tick); else done(frames); }
+        requestAnimationFrame(tick);""")
+    assert frames >= 20, f"only {frames} frames in 2 s"
+    # Another interval: its own bars, backfilled.
+    browser.find_element(By.CSS_SELECTOR, '#intervals button[data-interval="1m"]').click()
+    wait_for(lambda: panel(browser)["interval"] == "1m" and panel(browser)["bars"] >= 1, message="the 1m chart")
+    rest = hub.get_json(f"/v1/candles?symbol={symbol}&interval=1m")
+    assert panel(browser)["bars"] >= len(rest["bars"]) >= 1
+    assert panel(browser)["notice"] == ""
+    if SCREENSHOTS:
+        browser.find_element(By.CSS_SELECTOR, '#intervals button[data-interval="1s"]').click()
+        time.sleep(3)
+        browser.save_screenshot(str(Path(SCREENSHOTS) / "detail.png"))
+    # Closing the panel leaves the book and the bars.
+    browser.find_element(By.ID, "detailClose").click()
+    wait_for(lambda: panel(browser)["hidden"], message="the panel to close")
 
 
 def free_port():

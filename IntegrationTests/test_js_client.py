@@ -1,6 +1,7 @@
 """The JavaScript client (clients/js) in Node, with Debian's `ws`: runs its `node --test` suite,
 which starts real hubs from TICKERHUB_BIN_DIR (a restart, recovery, gaps against the hub's counters,
-a fatal close). In Chromium the same file is what the watchlist and operator pages run
+a fatal close; books with every checksum verified and a resync, bars with backfill, channels and
+patterns), and compiles its TypeScript declarations. In Chromium the same file is what the watchlist and operator pages run
 (test_browser.py)."""
 import os
 import shutil
@@ -26,6 +27,19 @@ def test_the_javascript_client_passes_its_node_suite():
 
 
 def test_the_served_client_is_the_file_in_clients_js(hub):
-    status, body = hub.get("/assets/tickerhub-client.js")
-    assert status == 200
-    assert body == (ROOT / "clients" / "js" / "tickerhub-client.js").read_text()
+    for name in ("tickerhub-client.js", "tickerhub-books.js"):
+        status, body = hub.get(f"/assets/{name}")
+        assert status == 200
+        assert body == (ROOT / "clients" / "js" / name).read_text()
+
+
+@pytest.mark.timeout(120)
+def test_the_type_declarations_compile_against_a_program_that_uses_them():
+    """`tsc --strict` on clients/js/test/types-check.ts, which uses every part of the API (and
+    expects errors where the API refuses): declarations that drift from the client fail here."""
+    tsc = shutil.which("tsc")
+    assert tsc, "tsc is missing: scripts/bootstrap.sh test installs node-typescript"
+    result = subprocess.run([tsc, "--noEmit", "--strict", "--target", "es2020", "--module", "es2020",
+                             "--moduleResolution", "node", "test/types-check.ts"],
+                            cwd=ROOT / "clients" / "js", capture_output=True, text=True, timeout=110)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -25,9 +25,10 @@ if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
   # A real browser for the dashboard test; Node and its `ws` for the JavaScript client's test;
+  # TypeScript's compiler to check the client's type declarations against a program that uses them;
   # Prometheus (and promtool) for the deploy/ checks.
   # nats-server for the NATS client's tests (a real server, and a cluster of three).
-  apt_packages+=(chromium chromium-driver nodejs node-ws prometheus nats-server)
+  apt_packages+=(chromium chromium-driver nodejs node-ws node-typescript prometheus nats-server)
   # systemd-analyze for the unit file's check; a C compiler for the neutral load generator (wsload)
   # that the reconnect-storm test drives.
   apt_packages+=(systemd gcc libc6-dev make)
@@ -48,6 +49,7 @@ for package in "${apt_packages[@]:-}"; do
     chromium-driver) command -v chromedriver >/dev/null 2>&1 && continue ;;
     python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && continue ;;
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    node-typescript) command -v tsc >/dev/null 2>&1 && continue ;;
     nats-server) command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] && continue ;;
     prometheus) command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && continue ;;
     golang-go) command -v go >/dev/null 2>&1 && continue ;;
@@ -67,6 +69,7 @@ if [ ${#missing[@]} -gt 0 ] && ! command -v apt-get >/dev/null 2>&1; then
   pkg-config (always)         pkg-config              brew install pkg-config     dnf install pkgconf-pkg-config
   tests: Python 3, venv       python3-venv            brew install python         dnf install python3
   tests: Node and ws          nodejs node-ws          brew install node; npm i -g ws   dnf install nodejs nodejs-ws
+  tests: TypeScript (tsc)     node-typescript         npm i -g typescript         npm i -g typescript
   tests: Prometheus           prometheus              brew install prometheus     dnf install golang-github-prometheus
   tests: NATS                 nats-server             brew install nats-server    dnf install nats-server
   tests: a real browser       chromium-driver         brew install --cask chromium chromedriver

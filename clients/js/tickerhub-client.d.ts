@@ -1,4 +1,8 @@
 // Type declarations for tickerhub-client.js (protocol tickerhub.v1, docs/PROTOCOL.md).
+import type { BookMessage, BookState, CandleInterval, CandleMessage, CandlesMessage, CandleSeries } from "./tickerhub-books.js";
+
+export { BookState, CandleSeries, bookChecksum, comparePrices, crc32 } from "./tickerhub-books.js";
+export type { Bar, BookMessage, CandleInterval, CandleMessage, CandlesMessage, CandlesBackfill, Level } from "./tickerhub-books.js";
 
 export declare const CloseCodes: Readonly<{
   NORMAL: 1000; GOING_AWAY: 1001; PROTOCOL_ERROR: 1002; UNSUPPORTED_DATA: 1003; ABNORMAL: 1006;
@@ -24,6 +28,36 @@ export interface MarketMessage {
   bid?: string; ask?: string; bidSize?: number; askSize?: number;
   price?: string; size?: number;
   last?: string; lastSize?: number; open?: string;
+  /** Session statistics, once the symbol traded (docs/PROTOCOL.md, "Instruments"). */
+  high?: string; low?: string; volume?: number; vwap?: string;
+  /** The instrument's details, in snapshots once the feed gave them. */
+  tickSize?: string; lotSize?: number; currency?: string; name?: string;
+}
+
+/** The `channel` of a quotes-and-trades subscription: null for both. */
+export type Channel = null | "quotes" | "trades";
+
+export interface BookEvent {
+  type: BookMessage["type"];
+  symbol: string;
+  depth: number;
+  seq: number;
+  data: BookMessage;
+  /** The book after this message, its checksum verified. */
+  book: BookState;
+}
+
+export interface ResyncEvent { symbol: string; depth: number; seq: number; book: BookState }
+
+export interface CandleEvent {
+  type: "candle" | "candles";
+  symbol: string;
+  interval: CandleInterval;
+  seq: number;
+  data: CandleMessage | CandlesMessage;
+  /** Messages of this stream missed just before this one (a slow client's conflation). */
+  missed: number;
+  series: CandleSeries;
 }
 
 export declare class SymbolState {
@@ -55,6 +89,7 @@ export interface Welcome {
 
 export interface Ack {
   type: "ack"; id: number; op: string; symbols?: string[]; updateIntervalMs?: number;
+  channel?: string; depth?: number; interval?: CandleInterval; patterns?: string[];
   recovered?: boolean; notRecovered?: string[]; tokenExpiresAt?: number;
 }
 
@@ -114,19 +149,40 @@ export declare class TickerHubClient {
   readonly lastClose: { code: number; reason: string } | null;
   readonly recoveries: { recovered: number; notRecovered: number };
   readonly status: Status["status"];
+  /** Books subscribed again because a seq jumped or a checksum did not match. */
+  readonly bookResyncs: number;
+  /** `${symbol}@${depth}` -> the book held. */
+  readonly books: Map<string, BookState>;
+  /** `${symbol}@${interval}` -> the bars held. */
+  readonly candleSeries: Map<string, CandleSeries>;
   on(event: "update", handler: (update: Update) => void): () => void;
   on(event: "welcome", handler: (welcome: Welcome) => void): () => void;
   on(event: "status", handler: (status: Status) => void): () => void;
   on(event: "feed", handler: (feed: FeedStatus) => void): () => void;
   on(event: "error", handler: (error: ErrorMessage) => void): () => void;
   on(event: "closed", handler: (close: { code: number; reason: string }) => void): () => void;
+  /** A book message, after its checksum matched. */
+  on(event: "book", handler: (event: BookEvent) => void): () => void;
+  /** A book fell out of step; the client subscribes it again. */
+  on(event: "resync", handler: (event: ResyncEvent) => void): () => void;
+  on(event: "candle", handler: (event: CandleEvent) => void): () => void;
   connect(): Promise<Welcome>;
   close(): void;
   reconnect(): void;
   /** Whether `symbol` is among the subscriptions the client keeps (asked for, and not unsubscribed). */
   isSubscribed(symbol: string): boolean;
-  subscribe(symbols: string[], options?: { maxFrequency?: number | null }): Promise<Ack>;
+  /** A name ending in `*` is a pattern: the symbols it matches now and those that appear later. */
+  subscribe(symbols: string[], options?: { maxFrequency?: number | null; channel?: Channel }): Promise<Ack>;
+  /** Each symbol leaves the channel it is on. */
   unsubscribe(symbols: string[]): Promise<Ack>;
+  subscribeBook(symbols: string[], options?: { depth?: 10 | 25 | 100 }): Promise<Ack>;
+  unsubscribeBook(symbols: string[], options?: { depth?: 10 | 25 | 100 }): Promise<Ack>;
+  book(symbol: string, depth?: 10 | 25 | 100): BookState | undefined;
+  subscribeCandles(symbols: string[], options?: { interval?: CandleInterval }): Promise<Ack>;
+  unsubscribeCandles(symbols: string[], options?: { interval?: CandleInterval }): Promise<Ack>;
+  candles(symbol: string, interval?: CandleInterval): CandleSeries | undefined;
+  /** `GET /v1/candles` merged into `candles(symbol, interval)`; rejects with TickerHubError. */
+  backfillCandles(symbol: string, options?: { interval?: CandleInterval; limit?: number }): Promise<CandleSeries>;
   stats(): Promise<Record<string, number>>;
   ping(): Promise<number>;
   list(): Promise<string[]>;

@@ -11,6 +11,18 @@
 //   hub.on("update", u => console.log(u.symbol, u.seq, u.missed, u.state.fields));
 //   await hub.connect();
 //   await hub.subscribe(["AAPL", "MSFT"], { maxFrequency: 4 });
+//
+// Beside quotes and trades it follows order books (every checksum verified, a book out of step
+// subscribed again for a fresh snapshot), bars (live, plus a REST backfill merged without a gap),
+// the `quotes` and `trades` channels, and patterns (`"EUR/*"`, `"*"`).
+//
+//   hub.on("book", b => draw(b.book.bids, b.book.asks));
+//   await hub.subscribeBook(["AAPL"], { depth: 10 });
+//   await hub.subscribeCandles(["AAPL"], { interval: "1m" });
+//   const series = await hub.backfillCandles("AAPL", { interval: "1m" });
+import { BookState, CandleSeries } from "./tickerhub-books.js";
+
+export { BookState, CandleSeries, bookChecksum, comparePrices, crc32 } from "./tickerhub-books.js";
 
 /** Close codes the hub uses, and which of them end the client rather than reconnect it. */
 export const CloseCodes = Object.freeze({
@@ -36,6 +48,14 @@ export class TickerHubClosed extends Error {
 }
 const UPDATE_TYPES = new Set(["quote", "trade"]);
 const MARKET_TYPES = new Set(["quote", "trade", "snapshot", "conflated"]);
+const CHANNELS = new Set([null, "quotes", "trades"]);
+const BOOK_DEPTHS = new Set([10, 25, 100]);
+const CANDLE_INTERVALS = new Set(["1s", "1m", "5m", "1h"]);
+
+/** Whether `symbol` is `name`, or matches it as a pattern (a name ending in `*`). */
+function matches(name, symbol) {
+  return name === symbol || (name.endsWith("*") && symbol.startsWith(name.slice(0, -1)));
+}
 
 /** A request's `error` answer. */
 export class TickerHubError extends Error {
@@ -134,7 +154,16 @@ export class TickerHubClient {
     this.lastClose = null;
     this.recoveries = { recovered: 0, notRecovered: 0 };
     this.status = "idle";
-    this.desired = new Map();    // symbol -> maxFrequency (null: every update)
+    this.desired = new Map();    // symbol or pattern -> maxFrequency (null: every update)
+    this.channels = new Map();   // symbol or pattern -> "quotes" | "trades", for those off the default channel
+    this.desiredBooks = new Map();     // depth -> Set of symbols and patterns
+    this.desiredCandles = new Map();   // interval -> Set of symbols and patterns
+    /** @type {Map<string, BookState>} `${symbol}@${depth}` -> the book held, checked at every message */
+    this.books = new Map();
+    /** @type {Map<string, CandleSeries>} `${symbol}@${interval}` -> the bars held */
+    this.candleSeries = new Map();
+    /** Books subscribed again because a seq jumped or a checksum did not match. */
+    this.bookResyncs = 0;
     this.pending = new Map();    // request id -> { resolve, reject }
     this.listeners = new Map();
     this.nextId = 1;
@@ -195,17 +224,107 @@ export class TickerHubClient {
   /** Whether `symbol` is among the subscriptions the client keeps (asked for, and not unsubscribed). */
   isSubscribed(symbol) { return this.desired.has(symbol); }
 
-  /** Subscribes (kept across reconnects); resolves with the ack. Split to the hub's `maxSymbols`. */
-  async subscribe(symbols, { maxFrequency = null } = {}) {
-    for (const symbol of symbols) this.desired.set(symbol, maxFrequency);
+  /** Subscribes (kept across reconnects); resolves with the ack. Split to the hub's `maxSymbols`.
+   * `channel` is null (quotes and trades), "quotes" or "trades"; a name ending in `*` is a pattern,
+   * which takes every symbol it matches, and those that appear later. */
+  async subscribe(symbols, { maxFrequency = null, channel = null } = {}) {
+    if (!CHANNELS.has(channel)) throw new TypeError("channel is null, \"quotes\" or \"trades\" (books and bars: subscribeBook, subscribeCandles)");
+    for (const symbol of symbols) {
+      this.desired.set(symbol, maxFrequency);
+      if (channel === null) this.channels.delete(symbol); else this.channels.set(symbol, channel);
+      this.state.delete(symbol);   // another channel numbers its own: start from its snapshot
+    }
     const request = { op: "subscribe" };
+    if (channel !== null) request.channel = channel;
     if (maxFrequency !== null) request.maxFrequency = maxFrequency;
     return this.chunked(request, symbols);
   }
 
+  /** Each symbol leaves the channel it is on (one request per channel); resolves with the last ack. */
   async unsubscribe(symbols) {
-    for (const symbol of symbols) { this.desired.delete(symbol); this.state.delete(symbol); }
-    return this.chunked({ op: "unsubscribe" }, symbols);
+    const byChannel = new Map();
+    for (const symbol of symbols) {
+      const channel = this.channels.get(symbol) ?? null;
+      if (!byChannel.has(channel)) byChannel.set(channel, []);
+      byChannel.get(channel).push(symbol);
+      this.desired.delete(symbol); this.channels.delete(symbol);
+      for (const held of [...this.state.keys()]) if (matches(symbol, held)) this.state.delete(held);
+    }
+    let ack = null;
+    for (const [channel, names] of byChannel) {
+      ack = await this.chunked(channel === null ? { op: "unsubscribe" } : { op: "unsubscribe", channel }, names);
+    }
+    return ack ?? this.chunked({ op: "unsubscribe" }, []);
+  }
+
+  /** Follows the order books of `symbols` at `depth` (10, 25 or 100): each message's checksum is
+   * verified, "book" events carry the book in step, and a book that falls out of step (a seq jump,
+   * a checksum that does not match) is subscribed again for a fresh snapshot (`bookResyncs`). */
+  async subscribeBook(symbols, { depth = 10 } = {}) {
+    if (!BOOK_DEPTHS.has(depth)) throw new TypeError("depth is 10, 25 or 100");
+    if (!this.desiredBooks.has(depth)) this.desiredBooks.set(depth, new Set());
+    for (const symbol of symbols) this.desiredBooks.get(depth).add(symbol);
+    return this.chunked({ op: "subscribe", channel: "book", depth }, symbols);
+  }
+
+  async unsubscribeBook(symbols, { depth = 10 } = {}) {
+    for (const symbol of symbols) {
+      this.desiredBooks.get(depth)?.delete(symbol);
+      for (const [key, book] of this.books) if (book.depth === depth && matches(symbol, book.symbol)) this.books.delete(key);
+    }
+    return this.chunked({ op: "unsubscribe", channel: "book", depth }, symbols);
+  }
+
+  /** The book held for `symbol` at `depth`, if any (check its `inStep`). */
+  book(symbol, depth = 10) { return this.books.get(`${symbol}@${depth}`); }
+
+  /** Follows the bars of `symbols` at `interval` (1s, 1m, 5m, 1h): "candle" events, and
+   * `candles(symbol, interval)`; `backfillCandles` adds their history. */
+  async subscribeCandles(symbols, { interval = "1m" } = {}) {
+    if (!CANDLE_INTERVALS.has(interval)) throw new TypeError("interval is 1s, 1m, 5m or 1h");
+    if (!this.desiredCandles.has(interval)) this.desiredCandles.set(interval, new Set());
+    for (const symbol of symbols) this.desiredCandles.get(interval).add(symbol);
+    return this.chunked({ op: "subscribe", channel: "candles", interval }, symbols);
+  }
+
+  async unsubscribeCandles(symbols, { interval = "1m" } = {}) {
+    for (const symbol of symbols) {
+      this.desiredCandles.get(interval)?.delete(symbol);
+      for (const [key, series] of this.candleSeries) {
+        if (series.interval === interval && matches(symbol, series.symbol)) this.candleSeries.delete(key);
+      }
+    }
+    return this.chunked({ op: "unsubscribe", channel: "candles", interval }, symbols);
+  }
+
+  /** The bars held for `symbol` at `interval`, if any. */
+  candles(symbol, interval = "1m") { return this.candleSeries.get(`${symbol}@${interval}`); }
+
+  /** Adds the hub's last `limit` bars (`GET /v1/candles`, 1 to 300) to `candles(symbol, interval)`
+   * and resolves with that series. Subscribe first, then backfill: the two merge by bar start,
+   * without a gap. */
+  async backfillCandles(symbol, { interval = "1m", limit = 300 } = {}) {
+    const url = this.httpURL("/v1/candles");
+    url.search = new URLSearchParams({ symbol, interval, limit: String(limit) }).toString();
+    const response = await fetch(url, this.token ? { headers: { Authorization: `Bearer ${this.token}` } } : {});
+    const body = await response.text();
+    let answer = null;
+    try { answer = JSON.parse(body); } catch { /* a refusal in plain text */ }
+    if (!response.ok || !answer) {
+      throw new TickerHubError(answer && answer.code ? answer : { code: `http_${response.status}`, message: body || response.statusText });
+    }
+    const series = this.seriesFor(symbol, interval);
+    series.mergeBackfill(answer);
+    return series;
+  }
+
+  /** A REST route of the hub this client connects to: `ws://host/ws` gives `http://host{path}`. */
+  httpURL(path) {
+    const url = new URL(this.url, globalThis.location ? globalThis.location.href : undefined);
+    url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+    url.pathname = path;
+    url.search = "";
+    return url;
   }
 
   /** This connection's counters at the hub: delivered, dropped, throttled, conflated, ... */
@@ -330,6 +449,8 @@ export class TickerHubClient {
     }
     this.delivered = true;
     if (MARKET_TYPES.has(m.type)) { this.deliver(m); return; }
+    if (m.type === "book" || m.type === "bookUpdate") { this.deliverBook(m); return; }
+    if (m.type === "candle" || m.type === "candles") { this.deliverCandles(m); return; }
     const waiting = m.id !== undefined && m.id !== null ? this.pending.get(m.id) : undefined;
     if (waiting) {
       this.pending.delete(m.id);
@@ -342,19 +463,36 @@ export class TickerHubClient {
     }
   }
 
-  // Everything held, in groups by maxFrequency, with `since` where the state is of this epoch.
+  // Everything held, in groups by channel and maxFrequency (patterns apart: `since` names symbols),
+  // with `since` where the state is of this epoch; then every book and series of bars, which start
+  // again from their snapshots.
   async resubscribe(ws) {
     this.welcomed = true;
     const groups = new Map();
     for (const [symbol, frequency] of this.desired) {
-      if (!groups.has(frequency)) groups.set(frequency, []);
-      groups.get(frequency).push(symbol);
+      const channel = this.channels.get(symbol) ?? null;
+      const key = `${channel}|${frequency}|${symbol.endsWith("*")}`;
+      if (!groups.has(key)) groups.set(key, { channel, frequency, symbols: [] });
+      groups.get(key).symbols.push(symbol);
     }
-    for (const [frequency, symbols] of groups) {
+    const requests = [...groups.values()].map(({ channel, frequency, symbols }) => {
       const request = { op: "subscribe", symbols };
+      if (channel !== null) request.channel = channel;
       if (frequency !== null) request.maxFrequency = frequency;
+      return request;
+    });
+    for (const book of this.books.values()) book.inStep = false;   // until this connection's snapshot
+    for (const [depth, names] of this.desiredBooks) {
+      if (names.size) requests.push({ op: "subscribe", channel: "book", depth, symbols: [...names] });
+    }
+    for (const [interval, names] of this.desiredCandles) {
+      if (names.size) requests.push({ op: "subscribe", channel: "candles", interval, symbols: [...names] });
+    }
+    for (const request of requests) {
+      const symbols = request.symbols;
       const since = {};
-      for (const symbol of symbols) {
+      const quotesAndTrades = request.channel !== "book" && request.channel !== "candles";
+      for (const symbol of quotesAndTrades ? symbols : []) {
         const state = this.state.get(symbol);
         if (state && state.seq && state.epoch === this.epoch) since[symbol] = state.seq;
       }
@@ -374,8 +512,16 @@ export class TickerHubClient {
     }
   }
 
+  /** Whether `symbol` is one of `names`, or matches one of them that is a pattern. */
+  static follows(names, symbol) {
+    if (!names) return false;
+    if (names.has(symbol)) return true;
+    for (const name of names.keys()) if (matches(name, symbol)) return true;
+    return false;
+  }
+
   deliver(m) {
-    if (!this.desired.has(m.symbol)) return;   // in flight when we unsubscribed
+    if (!TickerHubClient.follows(this.desired, m.symbol)) return;   // in flight when we unsubscribed
     let state = this.state.get(m.symbol);
     if (!state) { state = new SymbolState(m.symbol, this.epoch); this.state.set(m.symbol, state); }
     const before = state.seq;
@@ -385,6 +531,43 @@ export class TickerHubClient {
     if (state.seq !== before || m.type === "snapshot") {
       this.emit("update", { type: m.type, symbol: m.symbol, seq: m.seq, data: m, missed, state });
     }
+  }
+
+  deliverBook(m) {
+    if (!TickerHubClient.follows(this.desiredBooks.get(m.depth), m.symbol)) return;
+    const key = `${m.symbol}@${m.depth}`;
+    let book = this.books.get(key);
+    if (!book) { book = new BookState(m.symbol, m.depth); this.books.set(key, book); }
+    const wasInStep = book.inStep;
+    if (book.apply(m)) {
+      this.emit("book", { type: m.type, symbol: m.symbol, depth: m.depth, seq: m.seq, data: m, book });
+    } else if (wasInStep || m.type === "book") {
+      // A seq jump or a checksum that does not match: a fresh snapshot puts it right.
+      this.bookResyncs++;
+      this.emit("resync", { symbol: m.symbol, depth: m.depth, seq: m.seq, book });
+      this.resyncBook(m.symbol, m.depth);
+    }
+  }
+
+  async resyncBook(symbol, depth) {
+    try {
+      await this.send({ op: "unsubscribe", channel: "book", depth, symbols: [symbol] });
+      await this.send({ op: "subscribe", channel: "book", depth, symbols: [symbol] });
+    } catch { /* the connection dropped: the next one subscribes every book again */ }
+  }
+
+  deliverCandles(m) {
+    if (!TickerHubClient.follows(this.desiredCandles.get(m.interval), m.symbol)) return;
+    const series = this.seriesFor(m.symbol, m.interval);
+    const missed = series.apply(m);
+    this.emit("candle", { type: m.type, symbol: m.symbol, interval: m.interval, seq: m.seq, data: m, missed, series });
+  }
+
+  seriesFor(symbol, interval) {
+    const key = `${symbol}@${interval}`;
+    let series = this.candleSeries.get(key);
+    if (!series) { series = new CandleSeries(symbol, interval); this.candleSeries.set(key, series); }
+    return series;
   }
 
   /** With heartbeats on (`heartbeatMs`, or the hub's default), a link that delivers nothing for two

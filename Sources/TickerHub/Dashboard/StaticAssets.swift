@@ -25,11 +25,15 @@ enum StaticAssets {
         "/assets/prices.js": script(PackageResources.prices_js),
         "/assets/latency.js": script(PackageResources.latency_js),
         "/assets/watchlist-row.js": script(PackageResources.watchlist_row_js),
+        "/assets/detail-panel.js": script(PackageResources.detail_panel_js),
+        "/assets/depth-ladder.js": script(PackageResources.depth_ladder_js),
+        "/assets/trade-tape.js": script(PackageResources.trade_tape_js),
         "/assets/symbol-picker.js": script(PackageResources.symbol_picker_js),
         "/assets/access-token.js": script(PackageResources.access_token_js),
         "/assets/ops-probe.js": script(PackageResources.ops_probe_js),
         // The JavaScript client (clients/js), linked into Assets so the pages use the very file users get.
         "/assets/tickerhub-client.js": script(PackageResources.tickerhub_client_js),
+        "/assets/tickerhub-books.js": script(PackageResources.tickerhub_books_js),
     ]
 
     private static func html(_ bytes: [UInt8]) -> Asset {

@@ -4,48 +4,12 @@
 // hub's counters; a fatal close; the pure parts (state, backoff).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { createServer, connect as connectTcp } from "node:net";
 import { once } from "node:events";
 import { Backoff, SymbolState, TickerHubClient, CloseCodes, TickerHubClosed } from "../tickerhub-client.js";
+import { WebSocket, collect, freePort, sleep, startHub } from "./hubs.mjs";
 
-const WebSocket = createRequire(import.meta.url)("ws");   // require() honours NODE_PATH; import does not
-const BIN_DIR = process.env.TICKERHUB_BIN_DIR || new URL("../../../.build/debug", import.meta.url).pathname;
 const SYMBOLS = ["AAPL", "MSFT", "NVDA"];
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-
-async function freePort() {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  return port;
-}
-
-async function startHub(args, port = 0) {
-  const hub = spawn(`${BIN_DIR}/tickerhub`, ["--port", String(port), ...args], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  hub.stderr.setEncoding("utf8");
-  const bound = new Promise((resolve, reject) => {
-    hub.stderr.on("data", chunk => {
-      log += chunk;
-      const match = log.match(/address=127\.0\.0\.1:(\d+)/);
-      if (match) resolve(Number(match[1]));
-    });
-    hub.on("exit", code => reject(new Error(`tickerhub exited with ${code}: ${log}`)));
-  });
-  hub.port = await bound;
-  hub.url = `ws://127.0.0.1:${hub.port}/ws`;
-  hub.stop = async () => { if (hub.exitCode === null) { hub.kill("SIGTERM"); await once(hub, "exit"); } };
-  return hub;
-}
-
-function collect(client) {
-  const updates = [];
-  client.on("update", u => updates.push(u));
-  return updates;
-}
 
 test("the state counts jumps as missed updates, repeats as duplicates, and re-bases on a new epoch", () => {
   const state = new SymbolState("AAPL", "e1");

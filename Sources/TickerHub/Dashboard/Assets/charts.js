@@ -115,3 +115,51 @@ export function formatNumber(value) {
   if (abs >= 100 || Number.isInteger(value)) return value.toFixed(0);
   return value.toFixed(abs >= 10 ? 1 : 2);
 }
+
+// Candlesticks, newest at the right: as many of the newest `bars` as fit, each {open, high, low,
+// close} as numbers (for pixels only: the labels come from `label`, which formats the exact
+// strings). Returns how many bars it drew. The canvas's CSS size must be `width` x `height`.
+export function drawCandles(canvas, bars, width, height, label) {
+  const { context } = fitCanvas(canvas, width, height);
+  context.clearRect(0, 0, width, height);
+  const right = 64, top = 10, bottom = 18, pitch = 7;
+  const shown = bars.slice(-Math.max(1, Math.floor((width - right) / pitch)));
+  if (!shown.length) return 0;
+  let low = Infinity, high = -Infinity;
+  for (const bar of shown) { if (bar.low < low) low = bar.low; if (bar.high > high) high = bar.high; }
+  const span = high - low || Math.abs(high) * 1e-4 || 1;
+  const y = value => top + (height - top - bottom) * (1 - (value - low) / span);
+  context.font = "11px system-ui, sans-serif";
+  context.textBaseline = "middle";
+  context.fillStyle = "#7f8fa0";
+  context.strokeStyle = "#243040";
+  for (const [value, text] of [[high, label.high], [low, label.low]]) {
+    context.beginPath(); context.moveTo(0, y(value)); context.lineTo(width - right, y(value)); context.stroke();
+    context.fillText(text, width - right + 6, y(value));
+  }
+  context.textBaseline = "alphabetic";
+  context.fillText(label.from, 0, height - 3);
+  const toWidth = context.measureText(label.to).width;
+  context.fillText(label.to, width - right - toWidth, height - 3);
+  const x0 = width - right - shown.length * pitch;
+  shown.forEach((bar, i) => {
+    const x = x0 + i * pitch + pitch / 2;
+    const color = bar.close > bar.open ? "#3fcf82" : bar.close < bar.open ? "#ef5d5d" : "#7f8fa0";
+    context.strokeStyle = context.fillStyle = color;
+    context.beginPath(); context.moveTo(x, y(bar.high)); context.lineTo(x, y(bar.low)); context.stroke();
+    const bodyTop = y(Math.max(bar.open, bar.close)), bodyBottom = y(Math.min(bar.open, bar.close));
+    context.globalAlpha = bar.closed ? 1 : 0.7;
+    context.fillRect(x - 2.5, bodyTop, 5, Math.max(1, bodyBottom - bodyTop));
+    context.globalAlpha = 1;
+  });
+  // The last price, across the chart, labelled on the axis.
+  const last = shown[shown.length - 1];
+  context.setLineDash([3, 3]);
+  context.strokeStyle = "#5aa9e6";
+  context.beginPath(); context.moveTo(0, y(last.close)); context.lineTo(width - right, y(last.close)); context.stroke();
+  context.setLineDash([]);
+  context.fillStyle = "#5aa9e6";
+  context.textBaseline = "middle";
+  context.fillText(label.last, width - right + 6, Math.min(height - bottom, Math.max(top + 12, y(last.close))));
+  return shown.length;
+}

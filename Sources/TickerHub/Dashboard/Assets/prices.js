@@ -20,3 +20,20 @@ export function difference(a, b) {  // a - b, in a's scale when both share it
   if (!a || !b || a.scale !== b.scale) return null;
   return { units: a.units - b.units, scale: a.scale };
 }
+
+// The decimals a tick size shows: "0.0100" -> 2, "0.0050" -> 3, "0.25" -> 2, "1" -> 0. Prices are
+// shown with them (the instrument's details, docs/PROTOCOL.md "Instruments"); null without details.
+export function tickDecimals(tickSize) {
+  if (typeof tickSize !== "string") return null;
+  const fraction = (tickSize.split(".")[1] || "").replace(/0+$/, "");
+  return fraction.length;
+}
+
+// A price at a tick size's decimals: the zeros past them dropped, never a digit that is not zero
+// (a price off the tick grid keeps every decimal it has, so nothing shown is rounded).
+export function formatPrice(price, decimals) {
+  if (!price) return "–";
+  let { units, scale } = price;
+  while (decimals !== null && decimals !== undefined && scale > decimals && units % 10 === 0) { units /= 10; scale--; }
+  return formatUnits(units, scale);
+}

@@ -1,7 +1,7 @@
 // One row of the watchlist: a symbol's prices, change, rate and sparkline. Messages update its state
 // and mark it dirty; `render` (once per animation frame, for dirty rows only) writes the DOM.
 import { drawSparkline } from "./charts.js";
-import { parsePrice, formatUnits, difference } from "./prices.js";
+import { parsePrice, formatPrice, difference, tickDecimals } from "./prices.js";
 
 // Points a sparkline keeps: 30 s of history at one point per 250 ms.
 export const SPARK_POINTS = 120;
@@ -9,12 +9,15 @@ const SPARK_WIDTH = 110, SPARK_HEIGHT = 26;   // CSS pixels; index.html's td.spa
 const FLASH_MS = 400;
 
 export class Row {
-  constructor(symbol, onRemove) {
+  constructor(symbol, onRemove, onSelect) {
     this.symbol = symbol;
     this.seq = 0;               // newest seq applied; 0 before the first snapshot
     this.known = true;          // false when this hub does not publish the symbol
     this.bid = null; this.ask = null; this.last = null; this.open = null;
     this.gaps = 0;
+    this.details = {};          // the instrument's: tickSize, lotSize, currency, name (snapshots carry them)
+    this.decimals = null;       // the tick size's decimals, which prices are shown with
+    this.detailsChanged = false;
     this.updatesThisSecond = 0; this.updatesPerSecond = 0;
     this.spark = [];
     this.sparkChanged = false;
@@ -34,8 +37,9 @@ export class Row {
     this.cells.spark.appendChild(this.canvas);
     const remove = document.createElement("button");
     remove.className = "link remove"; remove.textContent = "×"; remove.title = `remove ${symbol}`;
-    remove.onclick = () => onRemove(symbol);
+    remove.onclick = event => { event.stopPropagation(); onRemove(symbol); };
     this.cells.remove.appendChild(remove);
+    this.tr.onclick = () => onSelect(symbol);
   }
 
   // A snapshot or conflated message: the symbol's whole state.
@@ -43,6 +47,12 @@ export class Row {
     if (m.bid !== undefined) { this.setPrice("bid", m.bid); this.setPrice("ask", m.ask); }
     if (m.last !== undefined) this.setPrice("last", m.last);
     if (m.open !== undefined) this.open = parsePrice(m.open);
+    if (m.tickSize !== undefined || m.name !== undefined) {
+      const { tickSize, lotSize, currency, name } = m;
+      this.details = { tickSize, lotSize, currency, name };
+      this.decimals = tickDecimals(tickSize);
+      this.detailsChanged = true;
+    }
     this.seq = m.seq;
   }
 
@@ -80,7 +90,7 @@ export class Row {
     const c = this.cells;
     if (!this.known) { this.setText("bid", "not published by this hub"); return; }
     for (const name of ["bid", "ask", "last"]) {
-      this.setText(name, this[name] ? formatUnits(this[name].units, this[name].scale) : "–");
+      this.setText(name, formatPrice(this[name], this.decimals));
       const flash = this.flashes[name];
       const live = flash && flash[1] > now;
       c[name].classList.toggle("flash-up", !!live && flash[0] === "up");
@@ -88,9 +98,9 @@ export class Row {
       if (flash && !live) delete this.flashes[name];
     }
     const spread = difference(this.ask, this.bid);
-    this.setText("spread", spread ? formatUnits(spread.units, spread.scale) : "–");
+    this.setText("spread", formatPrice(spread, this.decimals));
     const change = difference(this.last, this.open);
-    this.setText("change", change ? (change.units > 0 ? "+" : "") + formatUnits(change.units, change.scale) : "–");
+    this.setText("change", change ? (change.units > 0 ? "+" : "") + formatPrice(change, this.decimals) : "–");
     this.setText("changePct", change && this.open.units ? (change.units > 0 ? "+" : "") + (100 * change.units / this.open.units).toFixed(2) + "%" : "–");
     for (const cell of [c.change, c.changePct]) {
       cell.classList.toggle("up", !!change && change.units > 0);

@@ -1,5 +1,6 @@
 // The watchlist page (GET /): a live table of the symbols you pick, over one WebSocket (tickerhub.v1),
-// through the JavaScript client (clients/js), which reconnects, recovers and counts gaps.
+// through the JavaScript client (clients/js), which reconnects, recovers and counts gaps. Selecting a
+// row opens its detail panel (detail-panel.js): candle chart, depth ladder and trade tape.
 //
 // Message handlers only change state and mark rows dirty; the screen is redrawn once per animation
 // frame, and only the rows that changed. So 50+ symbols at hundreds of updates per second cost a few
@@ -7,6 +8,7 @@
 import { $ } from "./dom.js";
 import { LatencyWindow } from "./latency.js";
 import { Row, SPARK_POINTS } from "./watchlist-row.js";
+import { DetailPanel } from "./detail-panel.js";
 import { SymbolPicker } from "./symbol-picker.js";
 import { accessToken } from "./access-token.js";
 import { Backoff, CloseCodes, TickerHubClient } from "./tickerhub-client.js";
@@ -41,6 +43,8 @@ const page = {
   needsDefaultWatchlist: false,   // a first visit while the hub was down: fill in once it answers
   updatesThisSecond: 0,
   reconnects: 0,
+  detail: null,           // the selected symbol's panel (created at start, with the client)
+  selected: null,         // the selected Row
 
   watchlist() { return [...this.rows.keys()]; },
 
@@ -50,7 +54,7 @@ const page = {
     for (const raw of symbols) {
       const symbol = raw.trim().toUpperCase();
       if (!symbol || this.rows.has(symbol)) continue;
-      const row = new Row(symbol, s => this.remove([s]));
+      const row = new Row(symbol, s => this.remove([s]), s => this.select(s));
       row.known = this.known.has(symbol);
       this.rows.set(symbol, row);
       $("rows").appendChild(row.tr);
@@ -65,12 +69,27 @@ const page = {
     for (const symbol of symbols) {
       const row = this.rows.get(symbol);
       if (!row) continue;
+      if (row === this.selected) this.select(null);
       row.tr.remove();
       this.rows.delete(symbol);
       this.dirty.delete(row);
     }
     savedWatchlist.save(this.watchlist());
     connection.unsubscribe(symbols.filter(s => this.known.has(s)));
+  },
+
+  // Opens the detail panel on `symbol`'s row, or closes it (null, or the symbol already open).
+  select(symbol) {
+    const row = symbol === null ? null : this.rows.get(symbol);
+    if (this.selected) this.selected.tr.classList.remove("selected");
+    if (!row || row === this.selected || !row.known) {
+      this.selected = null;
+      this.detail.hide();
+      return;
+    }
+    this.selected = row;
+    row.tr.classList.add("selected");
+    this.detail.show(row);
   },
 
   // The hub's universe may change between connections (a restart with other flags, an ingest hub
@@ -96,6 +115,7 @@ const page = {
     } else {
       if (update.missed) { row.gaps += update.missed; this.gaps += update.missed; }
       if (update.type === "conflated") row.applyState(m); else row.applyUpdate(m);
+      if (update.type === "trade") this.detail.onTrade(m);
       this.latency.add(m.ts);
       this.updatesThisSecond++;
     }
@@ -125,6 +145,7 @@ const page = {
   frame(now) {
     for (const row of this.dirty) row.render(now);
     this.dirty.clear();
+    this.detail.render();
     for (const row of this.rows.values()) if (row.flashing) this.dirty.add(row);  // to clear the flash
     requestAnimationFrame(t => this.frame(t));
   },
@@ -237,6 +258,7 @@ async function start() {
   accessToken.load();
   accessToken.onChange(token => connection.refreshToken(token));
   new SymbolPicker(page);
+  page.detail = new DetailPanel(connection.client, () => page.select(null));
   $("reset").onclick = () => { savedWatchlist.clear(); page.remove(page.watchlist()); page.add(page.allSymbols.slice(0, DEFAULT_WATCHLIST_SIZE)); };
   try { await page.refreshSymbols(); } catch { /* the hub is down: connect() retries with backoff */ }
   // A first visit watches the hub's busiest symbols (a simulated hub lists them first).
