@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
+        // glibc's heap count (mallinfo2), which Swift's Glibc module does not export.
+        .target(name: "CHeapUsage", path: "Benchmarks/CHeapUsage"),
         .executableTarget(
             name: "FanoutBenchmarks",
             dependencies: [
@@ -23,6 +25,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                "CHeapUsage",
             ],
             path: "Benchmarks/FanoutBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -192,6 +192,8 @@ class LoadSpec:
     concurrency: int | None = None
     # Probe from the start, through the ramp (a storm's question), instead of the measured window.
     probe_during_ramp: bool = False
+    # Subscribe to the symbols' order books at this depth instead of their quotes and trades.
+    book_depth: int | None = None
 
 
 def source_addresses(clients: int, first: int = 2) -> list:
@@ -213,7 +215,8 @@ def measure_wsload(server, spec: LoadSpec, rate: float, port: int, wsload: Path,
                    "--subscribe", str(spec.subscribe), "--duration", str(spec.duration), "--warmup", str(spec.warmup),
                    "--server-pid", str(process.process.pid), "--json", str(summary), "--connect-timeout", "30",
                    *source_addresses(spec.clients),
-                   *(["--concurrency", str(spec.concurrency)] if spec.concurrency else [])]
+                   *(["--concurrency", str(spec.concurrency)] if spec.concurrency else []),
+                   *(["--book-depth", str(spec.book_depth)] if spec.book_depth else [])]
         log = open(log_dir / f"wsload-{port}.log", "w")
         load = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_open_file_limit)
         load_sampler = Sampler(load.pid)
@@ -259,7 +262,9 @@ def measure_wsload(server, spec: LoadSpec, rate: float, port: int, wsload: Path,
         "serverArgs": getattr(server, "extra_args", []),
         "generator": "wsload",
         "rate": rate,
-        "swarm": {"clients": spec.clients, "subscribe": spec.subscribe, "duration": spec.duration, "warmup": spec.warmup},
+        "swarm": {"clients": spec.clients, "subscribe": spec.subscribe, "duration": spec.duration, "warmup": spec.warmup,
+                  "bookDepth": spec.book_depth},
+        "bytesPerDelivery": round(result["bytes"] / max(1, result["updates"]), 1) if "updates" in result else None,
         "connected": result["connected"],
         "subscribed": result["subscribed"],
         "openAtEnd": open_at_end,

@@ -54,6 +54,9 @@ PROBED = (1000, 20000)
 QUICK_MATRIX = [(1000, 1000), (3000, 2000)]
 # The load both generators drive against TickerHub, to compare what each costs.
 GENERATOR_LOAD = (1000, 5000)
+# Order books beside quotes: 1,000 wsload clients × 10 symbols at the matrix's first two rates,
+# following the quotes and trades (as the matrix does) or the books at depth 10, in one run.
+BOOK_RATES = [1000, 5000]
 
 
 def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = None) -> list[Run]:
@@ -79,6 +82,11 @@ def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = 
     hub = servers.get("tickerhub")
     if hub is None or quick:
         return runs
+    if "books" in scenarios:
+        for rate in BOOK_RATES:
+            runs.append(Run("books", f"quotes and trades, {rate:,} ticks/s", hub, LoadSpec(clients=1000, duration=duration, warmup=warmup), rate=rate))
+            runs.append(Run("books", f"book depth 10, {rate:,} ticks/s", hub,
+                            LoadSpec(clients=1000, duration=duration, warmup=warmup, book_depth=10), rate=rate))
     if "generators" in scenarios:
         clients, rate = GENERATOR_LOAD
         runs.append(Run("generators", "wsload", hub, LoadSpec(clients=clients, duration=duration, warmup=warmup), rate=rate))
@@ -135,7 +143,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 and 3,000 subscribers, 5 s per server: a few minutes")
     parser.add_argument("--servers", default="tickerhub,tickerhub-nio,floor,node-ws,go-gorilla,python-websockets,hummingbird")
-    parser.add_argument("--scenarios", default="matrix,generators,symbols,rate,compression,slow,pacing,frequency,burst")
+    parser.add_argument("--scenarios", default="matrix,books,generators,symbols,rate,compression,slow,pacing,frequency,burst")
     parser.add_argument("--subscriber-counts", help="comma-separated client counts for the matrix, each at 2,000 ticks/s "
                         "(default: the issue's matrix; 1,000 and 3,000 with --quick)")
     parser.add_argument("--wsload", type=Path, default=ROOT / ".build" / "wsload",
@@ -184,7 +192,11 @@ def main():
         server.market = market
     counts = [int(c) for c in args.subscriber_counts.split(",")] if args.subscriber_counts else None
     runs = plan(args.quick, servers, set(args.scenarios.split(",")), counts)
-    (out / "machine.json").write_text(json.dumps(machine(), indent=2) + "\n")
+    # Runs added to a folder that has some keep its machine description (the report's header speaks
+    # for its first runs); each run file says which commit it measured.
+    this_machine = machine()
+    if not (out / "machine.json").exists():
+        (out / "machine.json").write_text(json.dumps(this_machine, indent=2) + "\n")
     print(f"{len(runs)} runs into {out}", flush=True)
     started = time.time()
     first = len(list(out.glob("[0-9][0-9]-*.json")))  # runs added to an existing folder number on
@@ -204,7 +216,7 @@ def main():
             admitted = f"{record.get('subscribedOpenAtEnd', record['openAtEnd']):,}/{run.swarm.clients:,} admitted, "
             print(f"{admitted}{record['messagesPerSecond']:,} msg/s, p99 {latency['p99']} ms, "
                   f"{record['deliveriesPerCpuSecond'] or 0:,} deliveries/CPU-s, {record['rssPerConnectionKiB']} KiB/conn", flush=True)
-        record.update(scenario=run.scenario, label=run.label, rate=run.rate)
+        record.update(scenario=run.scenario, label=run.label, rate=run.rate, commit=this_machine["commit"], date=this_machine["date"])
         name = f"{index + 1:02d}-{run.scenario}-{run.server.name}-{run.swarm.clients}x{run.swarm.subscribe}-{run.rate:g}tps.json"
         (out / name).write_text(json.dumps(record) + "\n")
     print(f"done in {time.time() - started:.0f} s", flush=True)

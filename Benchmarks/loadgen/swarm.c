@@ -148,9 +148,9 @@ int run_swarm(const SwarmOptions *options) {
         if (!out) die("cannot write %s", o->json_path);
     }
     fprintf(out, "{\"tool\":\"wsload\",\"config\":{\"url\":\"ws://%s:%d%s\",\"clients\":%d,\"subscribe\":%d,\"symbols\":%d,"
-                 "\"duration\":%g,\"warmup\":%g,\"maxFrequency\":%g,\"concurrency\":%d},",
+                 "\"duration\":%g,\"warmup\":%g,\"maxFrequency\":%g,\"concurrency\":%d,\"bookDepth\":%d},",
             o->target.host, o->target.port, o->target.path, o->clients, o->subscribe, g_symbols.count, o->duration, o->warmup,
-            o->max_frequency, o->concurrency);
+            o->max_frequency, o->concurrency, o->book_depth);
     fprintf(out, "\"window\":{\"startUnixSeconds\":%.6f,\"endUnixSeconds\":%.6f,\"seconds\":%.3f},",
             wall_start / 1e9, wall_end / 1e9, window);
     fprintf(out, "\"connected\":%" PRIu64 ",\"subscribed\":%" PRIu64 ",\"openAtEnd\":%" PRIu64 ",\"subscribedOpenAtEnd\":%" PRIu64

@@ -8,6 +8,7 @@
 typedef struct {
     Target target;
     int clients, subscribe, server_pid, concurrency;
+    int book_depth;  // > 0: subscribe to the symbols' order books at this depth, not their quotes
     double duration, warmup, max_frequency, connect_timeout;
     const char *json_path;
     // Every report_every seconds of the measured window, one JSON line to report_path (a soak's

@@ -38,7 +38,9 @@ void client_close(Client *client, bool by_server) {
 
 static void send_subscribe(Client *client) {
     char text[65536];
-    int n = snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"id\":1,\"symbols\":[");
+    int n = g_options.book_depth > 0
+        ? snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"id\":1,\"channel\":\"book\",\"depth\":%d,\"symbols\":[", g_options.book_depth)
+        : snprintf(text, sizeof text, "{\"op\":\"subscribe\",\"id\":1,\"symbols\":[");
     for (int j = 0; j < g_options.subscribe; j++) {
         const char *name = g_symbols.names[(client->first_symbol + j) % g_symbols.count];
         n += snprintf(text + n, sizeof text - n, "%s\"%s\"", j ? "," : "", name);

@@ -69,6 +69,8 @@ Scanned scan_message(const char *bytes, size_t length) {
     if (!type || type >= end) return message;
     switch (*type) {
     case 'q': case 't': message.kind = MSG_UPDATE; break;
+    // "book" is a book's snapshot (a fresh one after conflation too), "bookUpdate" its change.
+    case 'b': message.kind = (type + 4 < end && type[4] == '"') ? MSG_SNAPSHOT : MSG_UPDATE; break;
     case 'c': message.kind = MSG_CONFLATED; break;
     case 's': message.kind = (type + 1 < end && type[1] == 'n') ? MSG_SNAPSHOT : (type + 1 < end && type[1] == 'y') ? MSG_SYMBOLS : MSG_OTHER; break;
     case 'h': message.kind = MSG_HEARTBEAT; break;

@@ -37,7 +37,7 @@ static void usage(void) {
             "usage: wsload swarm --url ws://HOST:PORT/ws --clients N [--subscribe K] [--duration S] [--warmup S]\n"
             "                    [--server-pid PID] [--json FILE] [--max-frequency F] [--concurrency C]\n"
             "                    [--connect-timeout S] [--source-addresses 127.0.0.2-127.0.0.5] [--quiet]\n"
-            "                    [--report FILE --report-every S]\n"
+            "                    [--report FILE --report-every S] [--book-depth 10|25|100]\n"
             "       wsload probe --url ws://HOST:PORT/ws|http://HOST:PORT/PATH [--count N] [--interval-ms MS]\n"
             "                    [--timeout S] [--json FILE] [--quiet]\n");
     exit(2);
@@ -68,6 +68,7 @@ int main(int argc, char **argv) {
         else if (strcmp(flag, "--server-pid") == 0) swarm_options.server_pid = atoi(TAKE());
         else if (strcmp(flag, "--json") == 0) swarm_options.json_path = probe_options.json_path = TAKE();
         else if (strcmp(flag, "--max-frequency") == 0) swarm_options.max_frequency = atof(TAKE());
+        else if (strcmp(flag, "--book-depth") == 0) swarm_options.book_depth = atoi(TAKE());
         else if (strcmp(flag, "--concurrency") == 0) swarm_options.concurrency = atoi(TAKE());
         else if (strcmp(flag, "--connect-timeout") == 0) swarm_options.connect_timeout = atof(TAKE());
         else if (strcmp(flag, "--count") == 0) probe_options.count = atoi(TAKE());

@@ -185,4 +185,52 @@ import Testing
         #expect(counts.bookUpdatesAwaitingBook == 3 && counts.upstreamGaps == 1 && counts.upstreamStale == 1)
         #expect(counts.bookUpdatesIn == 4)
     }
+
+    /// As in the hub: a book depth and a bar interval nobody follows cost no frames, though their
+    /// streams are numbered and cached; a subscriber that comes later starts from the cached book
+    /// and gets every change after it, checksums matching; once it leaves, the frames stop again.
+    @Test func framesOfADepthOrIntervalNobodyFollowsAreNotBuiltAndALateSubscriberMissesNothing() throws {
+        let hub = FanoutHarness(demandDriven: true)
+        let symbol = hub.directory.symbol(for: hub.aapl)!
+        var simulator = MarketSimulator(instruments: SymbolUniverse.instruments(named: [symbol], seed: 11), seed: 11)
+        let update = { (change: BookDelta, whole: Bool) in
+            BookFeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(), change: change, replacesBook: whole)
+        }
+        func publishChanges(_ count: Int) {
+            for _ in 0..<count {
+                let event = simulator.next()
+                var trades: [FeedUpdate] = []
+                if case .trade = event.body { trades.append(FeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(), body: event.body)) }
+                hub.publisher.publishOnLoop(trades, books: event.bookChange.isEmpty ? [] : [update(event.bookChange, false)])
+                hub.loop.run()
+            }
+        }
+        hub.publisher.publishOnLoop([], books: [update(simulator.openingBooks[0], true)])
+        hub.loop.run()
+        publishChanges(200)
+        let ticksOnly = hub.counters.snapshot()
+        #expect(ticksOnly.framesEncoded == ticksOnly.ticksIn, "only the trades' own frames: no book, channel or bar frame")
+        #expect(hub.lastValues.book(of: hub.directory.bookStream(of: hub.aapl, depth: 10)!)!.seq > 0, "numbered and cached all the same")
+
+        let stream = hub.directory.bookStream(of: hub.aapl, depth: 10)!
+        let sink = RecordingSink()
+        let subscriber = Subscriber(sink: sink)
+        let starts = hub.fanout.subscribe(subscriber, to: [stream], symbols: [symbol], updateInterval: nil, resumingAfter: [nil], replayLimit: 0)
+        var client = ModelBookClient()
+        client.start(try #require(starts.first?.book))
+        let before = hub.counters.snapshot()
+        publishChanges(300)
+        try client.receive(sink.takeTexts(), depth: 10)
+        let after = hub.counters.snapshot()
+        #expect(client.checksumsVerified > 100 && client.gapTotal == 0 && client.booksReplaced == 0)
+        #expect(client.books["AAPL"]!.seq == hub.lastValues.book(of: stream)!.seq)
+        // Depth 10's frames and the trades' own, nothing for depths 25 and 100 or the bars.
+        #expect(after.framesEncoded - before.framesEncoded == UInt64(client.checksumsVerified) + (after.ticksIn - before.ticksIn))
+
+        _ = hub.fanout.unsubscribe(subscriber, from: [stream])
+        let left = hub.counters.snapshot()
+        publishChanges(100)
+        let end = hub.counters.snapshot()
+        #expect(end.framesEncoded - left.framesEncoded == end.ticksIn - left.ticksIn)
+    }
 }

@@ -19,16 +19,22 @@ struct FanoutHarness {
     /// With `manualDrains`, a published batch only signals (`drainSignal` counts it) and the test
     /// drains when it wants, with the loop's clock where it wants it.
     let drainSignal: CountingDrainSignal?
+    /// With `demandDriven`, as in the hub: channel, book and bar frames are built only while
+    /// someone follows their kind (`ChannelDemand`); without, always.
+    let demand: ChannelDemand?
 
     /// With `drainingInline`, the consumer is drained in the publishing task, as the hub's loop 0 is.
     init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(), manualDrains: Bool = false,
-         drainingInline: Bool = false, historyDepth: Int = 0) {
+         drainingInline: Bool = false, historyDepth: Int = 0, demandDriven: Bool = false) {
         lastValues = LastValueCache(historyDepth: historyDepth)
         let ring = BroadcastBuffer(capacity: ringBytes)
-        publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
+        let directory = directory
+        demand = demandDriven ? ChannelDemand(kinds: { directory.kinds(of: $0) }) : nil
+        publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters,
+                                  demand: demand)
         drainSignal = manualDrains ? CountingDrainSignal() : nil
         fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, limits: limits, pacing: pacing,
-                            drainSignal: drainSignal)
+                            drainSignal: drainSignal, demand: demand)
         publisher.attach([fanout], drainingInline: drainingInline)
         aapl = directory.register(Symbol(stringLiteral: "AAPL"))!
         msft = directory.register(Symbol(stringLiteral: "MSFT"))!

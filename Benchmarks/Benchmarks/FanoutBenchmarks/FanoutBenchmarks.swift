@@ -69,12 +69,16 @@ struct Pipeline {
     let publisher: TickPublisher
     let fanout: LoopFanout
 
-    /// `historyDepth`: updates kept per symbol for recovery (`--history`).
-    init(historyDepth: Int = 0) {
+    /// `historyDepth`: updates kept per symbol for recovery (`--history`). `demandDriven`: channel,
+    /// book and bar frames built only while someone follows their kind, as in the hub.
+    init(historyDepth: Int = 0, demandDriven: Bool = false) {
         lastValues = LastValueCache(historyDepth: historyDepth)
         let ring = BroadcastBuffer(capacity: 8 << 20)
-        publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters)
-        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters)
+        let directory = directory
+        let demand = demandDriven ? ChannelDemand(kinds: { directory.kinds(of: $0) }) : nil
+        publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters,
+                                  demand: demand)
+        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, demand: demand)
         publisher.attach([fanout])
     }
 
@@ -141,6 +145,7 @@ let benchmarks: @Sendable () -> Void = {
 
     socketWriteBenchmarks()
     connectionMemoryBenchmarks()
+    bookBenchmarks()
 
     // One JSON tick frame (~150 bytes), as the publisher builds it once per tick.
     Benchmark("Encode tick frame (JSON + WebSocket header)", configuration: .init(scalingFactor: .kilo)) { benchmark in

@@ -5,7 +5,8 @@ import NIOCore
 /// per depth whose levels it changed (`PublisherBooks`).
 extension TickPublisher {
     /// Applies each book change, numbers the book streams whose levels it changed, and transmits
-    /// their `bookUpdate`s: the cache first, the ring second, as for ticks.
+    /// their `bookUpdate`s: the cache first, the ring second, as for ticks; the frames of a depth
+    /// nobody follows are not built (`ChannelDemand`), its stream is numbered and cached all the same.
     func publishBookSlice(_ updates: ArraySlice<BookFeedUpdate>) {
         var messages: [BookUpdate] = []
         var streams: [SymbolID] = []
@@ -56,11 +57,15 @@ extension TickPublisher {
         prepareCompressors()
         let publishedAt = eventLoop.now.uptimeNanoseconds
         var tally = CompressionTally()
-        for (stream, message) in zip(streams, messages) {
+        // Asked after the cache was written: see `ChannelDemand`.
+        let wanted = OrderBook.depths.map { demand?.wants(.book(depth: $0)) ?? true }
+        var built: UInt64 = 0
+        for (stream, message) in zip(streams, messages) where wanted[OrderBook.depths.firstIndex(of: message.depth) ?? 0] {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.bookUpdate(message).writeJSON(into: &$0) }
             transmitScratch(RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt), tally: &tally)
+            built += 1
         }
-        counters.framesEncoded.wrappingIncrement(by: UInt64(messages.count), ordering: .relaxed)
+        counters.framesEncoded.wrappingIncrement(by: built, ordering: .relaxed)
         tally.publish(to: counters)
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
     }

@@ -24,11 +24,17 @@ extension TickPublisher {
         }
     }
 
+    /// The changes' `candle` frames, for the intervals someone follows (`ChannelDemand`; asked after
+    /// the cache was written, as the callers do).
     func transmitCandles(_ changes: [CandleStore.Change], publishedAt: UInt64, tally: inout CompressionTally) {
-        for change in changes {
+        guard !changes.isEmpty else { return }
+        let wanted = CandleInterval.allCases.map { demand?.wants(.candles($0)) ?? true }
+        var built: UInt64 = 0
+        for change in changes where wanted[CandleInterval.allCases.firstIndex(of: change.update.interval) ?? 0] {
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.candle(change.update).writeJSON(into: &$0) }
             transmitScratch(RecordHeader(symbolID: change.stream.rawValue, seq: change.update.seq, publishedAt: publishedAt), tally: &tally)
+            built += 1
         }
-        counters.framesEncoded.wrappingIncrement(by: UInt64(changes.count), ordering: .relaxed)
+        counters.framesEncoded.wrappingIncrement(by: built, ordering: .relaxed)
     }
 }

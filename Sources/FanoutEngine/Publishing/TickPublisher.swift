@@ -36,7 +36,7 @@ public final class TickPublisher: @unchecked Sendable {
     /// Closes bars on time when no trade follows them; started at the first trade.
     var candleClock: RepeatedTask?
     /// Whether anyone takes the `quotes` or `trades` streams (nil: nobody ever does).
-    private let demand: ChannelDemand?
+    let demand: ChannelDemand?
     /// Each symbol's `quotes` and `trades` stream ids, by the symbol's index (from the directory, once).
     var channelStreams: [[SymbolID]?] = []
     /// Observers of every sequenced tick (a hub that publishes its feed on NATS), on the loop.
@@ -232,7 +232,7 @@ public final class TickPublisher: @unchecked Sendable {
             transmitScratch(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), tally: &tally)
         }
         // Asked after the cache was written: see `ChannelDemand`.
-        let (wantsQuotes, wantsTrades) = (demand?.wantsQuotes ?? false, demand?.wantsTrades ?? false)
+        let (wantsQuotes, wantsTrades) = (demand?.wants(.quotes) ?? false, demand?.wants(.trades) ?? false)
         var channelFrames: UInt64 = 0
         for (id, tick) in channelTicks {
             let isQuote = { if case .quote = tick.body { true } else { false } }()

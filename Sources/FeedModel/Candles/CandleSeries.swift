@@ -86,6 +86,11 @@ public struct CandleSeries: Sendable {
 
     private mutating func keep(_ bar: Candle) {
         if closedBars.count < capacity {
+            // Grown by doubling, but never past `capacity`: an array left to double on its own would
+            // hold room for 512 bars to keep 300 (70% more memory per series at full history).
+            if closedBars.count == closedBars.capacity {
+                closedBars.reserveCapacity(min(capacity, max(8, closedBars.count * 2)))
+            }
             closedBars.append(bar)
         } else {
             closedBars[closedStart] = bar
