@@ -8,8 +8,12 @@ extension TickPublisher {
     /// their `bookUpdate`s: the cache first, the ring second, as for ticks; the frames of a depth
     /// nobody follows are not built (`ChannelDemand`), its stream is numbered and cached all the same.
     func publishBookSlice(_ updates: ArraySlice<BookFeedUpdate>) {
+        // Each message's checksum is its book's (after the change), worked out only for the frames
+        // built: `bookOf[i]` indexes `changedBooks`, one per change that numbered a stream.
         var messages: [BookUpdate] = []
         var streams: [SymbolID] = []
+        var bookOf: [Int] = []
+        var changedBooks: [OrderBook] = []
         var latest: [(SymbolID, BookSnapshot)] = []
         var refused: UInt64 = 0, stale: UInt64 = 0, gaps: UInt64 = 0, awaiting: UInt64 = 0
         var records: [BookRecord] = []
@@ -30,7 +34,7 @@ extension TickPublisher {
                 refused += 1
                 continue
             }
-            let checksum = book.checksum
+            if !changes.isEmpty { changedBooks.append(book) }
             for change in changes {
                 let index = change.stream.index
                 if index >= lastSeq.count {
@@ -40,8 +44,9 @@ extension TickPublisher {
                 lastSeq[index] += 1
                 let seq = lastSeq[index]
                 streams.append(change.stream)
+                bookOf.append(changedBooks.count - 1)
                 messages.append(BookUpdate(symbol: update.symbol, depth: change.depth, seq: seq, timestamp: update.timestamp,
-                                           delta: change.delta, checksum: checksum))
+                                           delta: change.delta, checksum: 0))
                 latest.append((change.stream, BookSnapshot(symbol: update.symbol, depth: change.depth, seq: seq,
                                                            timestamp: update.timestamp, book: book)))
             }
@@ -60,7 +65,12 @@ extension TickPublisher {
         // Asked after the cache was written: see `ChannelDemand`.
         let wanted = OrderBook.depths.map { demand?.wants(.book(depth: $0)) ?? true }
         var built: UInt64 = 0
-        for (stream, message) in zip(streams, messages) where wanted[OrderBook.depths.firstIndex(of: message.depth) ?? 0] {
+        var checksums = [UInt32?](repeating: nil, count: changedBooks.count)
+        for (index, var message) in messages.enumerated() where wanted[OrderBook.depths.firstIndex(of: message.depth) ?? 0] {
+            let bookIndex = bookOf[index]
+            if checksums[bookIndex] == nil { checksums[bookIndex] = changedBooks[bookIndex].checksum }
+            message.checksum = checksums[bookIndex]!
+            let stream = streams[index]
             WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.bookUpdate(message).writeJSON(into: &$0) }
             transmitScratch(RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt), tally: &tally)
             built += 1
