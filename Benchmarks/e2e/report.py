@@ -129,8 +129,10 @@ def book_tables(runs: list[dict], folder: Path) -> list[str]:
         lines += [f"The same 1,000 clients follow their 10 symbols' quotes and trades (the default channel, as in the "
                   f"matrix) or their order books at depth 10 (`book` channel: a `bookUpdate` per change of the top 10 "
                   f"levels, each with its checksum), at the matrix's first two rates, one after the other in one run "
-                  f"(commit {', '.join(commits)}). A simulated quote or trade also changes the book, and so do the "
-                  f"levels behind the top, so a book subscriber gets more messages per tick than a quote subscriber.", "",
+                  f"(commit {', '.join(commits)}). Each simulated quote or trade is one change of its symbol's book (the "
+                  f"levels it moves, and some behind them); a change that moves none of the top 10 levels sends a "
+                  f"depth-10 subscriber nothing, so book subscribers get somewhat fewer messages than quote "
+                  f"subscribers, each about twice as large.", "",
                   "| run | delivered msg/s | p50 ms | p99 ms | p99.9 ms | gaps | conflated | server cores | deliveries / CPU-s | "
                   "bytes / delivery | RSS / connection |", "|" + "---|" * 11]
         by_label = {}

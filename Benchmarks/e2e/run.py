@@ -57,6 +57,9 @@ GENERATOR_LOAD = (1000, 5000)
 # Order books beside quotes: 1,000 wsload clients × 10 symbols at the matrix's first two rates,
 # following the quotes and trades (as the matrix does) or the books at depth 10, in one run.
 BOOK_RATES = [1000, 5000]
+# With the books scenario, the microbenchmarks of a book change and of what books and bars hold
+# (package-benchmark, Benchmarks/Benchmarks/FanoutBenchmarks/BookBenchmarks.swift), beside a quote's.
+BOOK_MICROBENCHMARKS = "Publish 1 book.*|Publish 1 tick, fan out to 1,000.*|Memory: a symbol.*"
 
 
 def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = None) -> list[Run]:
@@ -118,6 +121,24 @@ def plan(quick: bool, servers: dict, scenarios: set, counts: list[int] | None = 
         runs.append(Run("burst", "10× rate for 2 s every 10 s", TickerHub(["--burst-every", "10", "--burst-for", "2"]),
                         spec(5000, duration=30)))
     return runs
+
+
+def book_microbenchmarks(out: Path) -> None:
+    """Runs the book microbenchmarks into out/microbenchmarks-books.md (report.py shows it)."""
+    print("books: microbenchmarks ...", end=" ", flush=True)
+    try:
+        result = subprocess.run(["swift", "package", "--disable-sandbox", "benchmark", "--no-progress",
+                                 "--filter", BOOK_MICROBENCHMARKS, "--format", "markdown"],
+                                cwd=ROOT / "Benchmarks", capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        print(f"FAILED: {error}", flush=True)
+        return
+    start = result.stdout.find("## FanoutBenchmarks")
+    if result.returncode != 0 or start < 0:
+        print(f"FAILED ({result.returncode}): {(result.stderr or result.stdout)[-500:]}", flush=True)
+        return
+    (out / "microbenchmarks-books.md").write_text(result.stdout[start:])
+    print("done", flush=True)
 
 
 def machine() -> dict:
@@ -219,6 +240,8 @@ def main():
         record.update(scenario=run.scenario, label=run.label, rate=run.rate, commit=this_machine["commit"], date=this_machine["date"])
         name = f"{index + 1:02d}-{run.scenario}-{run.server.name}-{run.swarm.clients}x{run.swarm.subscribe}-{run.rate:g}tps.json"
         (out / name).write_text(json.dumps(record) + "\n")
+    if "books" in args.scenarios.split(",") and not args.quick and "tickerhub" in servers:
+        book_microbenchmarks(out)
     print(f"done in {time.time() - started:.0f} s", flush=True)
     results_md = args.results_md or (out / "RESULTS.md" if args.quick else ROOT / "Benchmarks" / "RESULTS.md")
     report.generate(out, results_md)
