@@ -270,7 +270,7 @@ def test_books_through_a_nats_cluster_agree_on_every_node_and_a_late_hub_warms_t
     """Books published on NATS (`feedsim publish --nats --books`) reach every hub; a hub that joins
     in the middle of the stream gets whole books from the warm-start answer, and a hub that
     simulates with `--publish-nats` feeds its books to the others. Every node's clients verify
-    every checksum, and the nodes show the same books (the same checksums)."""
+    every checksum, and the nodes show the same books (the same checksums) and the same bars."""
     from cluster import NATSCluster, NATSPublisher
     nats = NATSCluster(1)
     try:
@@ -299,6 +299,19 @@ def test_books_through_a_nats_cluster_agree_on_every_node_and_a_late_hub_warms_t
             assert len(common) >= 0.8 * min(len(early_seen[symbol]), len(late_seen[symbol])), (symbol, len(common))
         late_stats = late.get_json("/stats")
         assert late_stats["bookUpdatesIn"] > 0 and late_stats["bookUpdatesRefused"] == 0, late_stats
+        # Bars are cut by the trades' own ts, so both nodes build the same ones (the late node from
+        # its first whole second on). A node stalled past a bar's 250 ms grace would close it by its
+        # clock before a trade stamped in it arrived (docs/PROTOCOL.md, "Candles"), so the bars are
+        # compared as the checksums are: most must be equal, and every one must be well formed.
+        same = common = 0
+        for symbol in symbols:
+            early_bars = {b["start"]: b for b in early.get_json(f"/v1/candles?symbol={symbol}&interval=1s")["bars"] if b["closed"]}
+            late_bars = [b for b in late.get_json(f"/v1/candles?symbol={symbol}&interval=1s")["bars"] if b["closed"]][1:]
+            for bar in late_bars:
+                if bar["start"] in early_bars:
+                    common += 1
+                    same += bar == early_bars[bar["start"]]
+        assert common >= len(symbols) * 2 and same >= 0.8 * common, (same, common)
         print(f"late hub: {late_stats['bookUpdatesAwaitingBook']} book changes awaited a whole book before the warm-start answer")
         publisher.stop()
 

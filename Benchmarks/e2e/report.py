@@ -230,6 +230,8 @@ def scenario_tables(runs: list[dict]) -> list[str]:
 
 
 def generate(folder: Path, results_md: Path) -> None:
+    # Links are relative to RESULTS.md's folder, whatever folder the run was started from.
+    folder, results_md = folder.resolve(), results_md.resolve()
     machine, runs = load(folder)
     # Plots live with the run they show, so an older RESULTS.md never points at a newer run's plots.
     plot_dir = folder / "plots"
