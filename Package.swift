@@ -2,12 +2,23 @@
 import Foundation
 import PackageDescription
 
-// Dependencies point one way: TickerHub -> FanoutEngine -> FeedModel. AccessControl (what a token's
-// claims grant: plain values, no JWT library, so that they can be fuzzed) is used by TickerHub only.
-// feedsim (the load tool) uses FeedModel for the wire formats and the simulator, and FanoutEngine's
-// permessage-deflate inflater. EpollTransport (Linux: an epoll event loop that is a NIO EventLoop,
-// and the one place bytes are handed to a socket) knows nothing of WebSocket or the engine; it is
-// the subscribers' transport that owns its sockets (issue 25, being wired in).
+// The modules, and what each is for (dependencies point one way: TickerHub -> FanoutEngine -> FeedModel):
+// - FeedModel: the market-data values (symbols, prices, quotes, trades, books, bars), the wire
+//   codecs (JSON, binary), the protocol's messages and close codes, and the market simulator.
+// - FanoutEngine: the broadcast ring, the publisher, the last-value cache and the per-loop fan-out
+//   (conflation, drops, compression once per message).
+// - EpollTransport (Linux): an epoll event loop that is a NIO EventLoop, and the one place bytes are
+//   handed to a socket; it knows nothing of WebSocket or the engine. The subscribers' transport.
+// - AccessControl: what a token's claims grant (plain values, no JWT library, so they can be
+//   fuzzed); used by TickerHub only.
+// - NATSClient: a small NATS client (none is in the package mirror); NATSTicks: ticks, books and
+//   instrument details on NATS subjects, for NATS-fed hubs and publishers.
+// - TickerHub (the `tickerhub` server): HTTP, WebSocket sessions, feeds, security, the dashboard.
+// - feedsim (the load tool): publishes simulated feeds and runs subscriber swarms; it uses FeedModel
+//   for the wire formats and the simulator, and FanoutEngine's permessage-deflate inflater.
+// - CZstd, CMalloc, CEpoll: the system C libraries (zstd, glibc's malloc statistics, epoll).
+// - The test targets, one per module: FeedModelTests, FanoutEngineTests, EpollTransportTests,
+//   NATSClientTests, NATSTicksTests, TickerHubTests.
 let package = Package(
     name: "TickerHub",
     platforms: [.macOS(.v15)],

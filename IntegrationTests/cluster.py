@@ -6,15 +6,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import BIN_DIR
+from conftest import BIN_DIR, free_port
 
 NATS_SERVER = "/usr/sbin/nats-server"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 10):

@@ -4,6 +4,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -172,3 +173,21 @@ def read_until_stats(ws, tracker) -> dict:
         if m["counters"]["stale"] == 0 and attempt > 0:
             return m["counters"]
     raise AssertionError(f"still owed latest values: {m}")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a process that must be started on a known port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def connect(url: str, **options):
+    """A subscriber's WebSocket to `url` (no compression unless `options` ask for it), read past its
+    `welcome`: returns `(ws, welcome)`."""
+    import websockets
+    options.setdefault("compression", None)
+    ws = await websockets.connect(url, **options)
+    welcome = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome", welcome
+    return ws, welcome

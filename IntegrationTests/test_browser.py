@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import BIN_DIR, Hub
+from conftest import BIN_DIR, Hub, free_port
 
 from conftest import require_in_ci  # noqa: E402
 
@@ -222,11 +222,6 @@ def test_a_selected_row_opens_a_live_chart_a_ten_level_ladder_and_a_moving_tape(
     browser.find_element(By.ID, "detailClose").click()
     wait_for(lambda: panel(browser)["hidden"], message="the panel to close")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_page_reconnects_after_a_hub_restart_and_resumes_without_duplicate_rows(browser):

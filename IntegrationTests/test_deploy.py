@@ -6,18 +6,15 @@ import json
 import re
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import BIN_DIR, ROOT
+from conftest import BIN_DIR, ROOT, free_port
 
 DEPLOY = ROOT / "deploy"
 
@@ -27,11 +24,6 @@ def tool(name):
     assert path, f"{name} is missing: scripts/bootstrap.sh test installs it (apt prometheus)"
     return path
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_promtool_accepts_the_config_and_the_rules_and_their_tests_pass():

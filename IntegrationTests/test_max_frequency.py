@@ -7,17 +7,10 @@ import json
 import tempfile
 import time
 
-import websockets
 
-from conftest import feedsim
+from conftest import connect, feedsim
 
 HOT = ["AAPL", "MSFT", "NVDA", "AMZN"]  # the simulator's busiest symbols
-
-
-async def connect(hub):
-    ws = await websockets.connect(hub.ws_url, compression=None)
-    assert json.loads(await ws.recv())["type"] == "welcome"
-    return ws
 
 
 async def read_for(ws, seconds):
@@ -49,7 +42,7 @@ def test_a_throttled_subscription_gets_the_latest_value_at_most_once_per_interva
     hub = start_hub("--symbols", "50", "--rate", "2000")
 
     async def run():
-        throttled, live = await connect(hub), await connect(hub)
+        (throttled, _), (live, _) = await connect(hub.ws_url), await connect(hub.ws_url)
         await throttled.send(json.dumps({"op": "subscribe", "id": 1, "symbols": HOT, "maxFrequency": 4}))
         await live.send(json.dumps({"op": "subscribe", "id": 1, "symbols": HOT}))
         throttled_messages, live_messages = await asyncio.gather(read_for(throttled, 3.0), read_for(live, 3.0))
@@ -94,7 +87,7 @@ def test_resubscribing_without_a_limit_makes_updates_live_again(start_hub):
     hub = start_hub("--symbols", "50", "--rate", "2000")
 
     async def run():
-        ws = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": ["AAPL"], "maxFrequency": 0.5}))
         first = [m["type"] for _, m in await read_for(ws, 1.0) if m["type"] != "heartbeat"]
         assert first[:2] == ["ack", "snapshot"] and first[2:] in ([], ["conflated"])  # one boundary in 2 s
@@ -113,7 +106,7 @@ def test_an_invalid_max_frequency_is_an_invalid_request(start_hub):
     hub = start_hub("--symbols", "50")
 
     async def run():
-        ws = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         answers = []
         for request_id, value in enumerate([0, -1, 5000, "fast"], start=1):
             await ws.send(json.dumps({"op": "subscribe", "id": request_id, "symbols": ["AAPL"], "maxFrequency": value}))

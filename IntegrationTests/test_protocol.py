@@ -10,6 +10,7 @@ import struct
 import pytest
 import websockets
 
+from conftest import connect
 from rawws import RawWebSocket
 
 DECIMAL = re.compile(r"^-?\d+\.\d{4}$")
@@ -31,16 +32,9 @@ async def recv_until(ws, predicate, timeout=5.0):
         seen.append(message)
 
 
-async def connect(hub, query=""):
-    ws = await websockets.connect(hub.ws_url + query, compression=None)
-    welcome = await recv_json(ws)
-    assert welcome["type"] == "welcome"
-    return ws, welcome
-
-
 def test_welcome_describes_the_protocol(hub):
     async def run():
-        ws, welcome = await connect(hub)
+        ws, welcome = await connect(hub.ws_url)
         assert welcome["protocol"] == "tickerhub.v1"
         assert welcome["heartbeatMs"] == 0, "heartbeats are the client's choice, off unless asked for"
         assert welcome["feed"] == "sim"
@@ -50,7 +44,7 @@ def test_welcome_describes_the_protocol(hub):
 
 def test_subscribe_gives_ack_then_snapshots_then_gapless_updates(hub):
     async def run():
-        ws, _ = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": ["AAPL", "MSFT"]}))
         ack = await recv_json(ws)
         assert ack == {"type": "ack", "id": 1, "op": "subscribe", "symbols": ["AAPL", "MSFT"]}
@@ -85,7 +79,7 @@ def test_subscribe_gives_ack_then_snapshots_then_gapless_updates(hub):
 
 def test_unsubscribe_stops_updates(hub):
     async def run():
-        ws, _ = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": ["AAPL", "MSFT"]}))
         await recv_until(ws, lambda m: m["type"] == "quote" and m["symbol"] == "AAPL")
         await ws.send(json.dumps({"op": "unsubscribe", "id": 2, "symbols": ["AAPL"]}))
@@ -103,7 +97,7 @@ def test_unsubscribe_stops_updates(hub):
 
 def test_list_ping_and_stats(hub):
     async def run():
-        ws, _ = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         await ws.send(json.dumps({"op": "list", "id": 3}))
         symbols = await recv_json(ws)
         assert symbols["type"] == "symbols" and symbols["id"] == 3
@@ -128,7 +122,7 @@ def test_list_ping_and_stats(hub):
 ], ids=["bad_json", "unknown_op", "unknown_symbol", "too_many_symbols", "invalid_request"])
 def test_bad_requests_get_an_error_and_the_connection_stays_up(hub, request_text, code, request_id):
     async def run():
-        ws, _ = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         await ws.send(request_text)
         error = await recv_json(ws)
         assert error["type"] == "error" and error["code"] == code and error["id"] == request_id, error
@@ -142,7 +136,7 @@ def test_bad_requests_get_an_error_and_the_connection_stays_up(hub, request_text
 
 def test_binary_frames_get_an_error(hub):
     async def run():
-        ws, _ = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         await ws.send(b"\x01\x02")
         error = await recv_json(ws)
         assert error["type"] == "error" and error["code"] == "unsupported_frame"
@@ -152,7 +146,7 @@ def test_binary_frames_get_an_error(hub):
 
 def test_an_idle_connection_gets_the_heartbeats_it_asked_for(hub):
     async def run():
-        ws, welcome = await connect(hub, "?heartbeat=1000")
+        ws, welcome = await connect(hub.ws_url + "?heartbeat=1000")
         assert welcome["heartbeatMs"] == 1000
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -162,7 +156,7 @@ def test_an_idle_connection_gets_the_heartbeats_it_asked_for(hub):
         assert 0.9 <= loop.time() - started <= 2.0
         await ws.close()
         # Without asking, an idle connection gets nothing (pings keep it alive instead).
-        quiet, _ = await connect(hub)
+        quiet, _ = await connect(hub.ws_url)
         with pytest.raises(asyncio.TimeoutError):
             await recv_json(quiet, timeout=2.5)
         await quiet.close()
@@ -269,7 +263,7 @@ def test_graceful_shutdown_says_going_away(start_hub):
     hub = start_hub("--symbols", "10", "--rate", "100")
 
     async def run():
-        ws, _ = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         hub.process.send_signal(2)  # SIGINT, as Ctrl-C would
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
@@ -293,7 +287,7 @@ def test_the_documented_python_example_works(hub):
 def test_oversized_messages_are_closed_with_1009_in_one_frame_or_in_fragments(hub):
     """One limit (64 KiB) for a single frame and for a fragmented message on /ws: past it, 1009."""
     async def closed_with(message):
-        ws, _ = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         await ws.send(message)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
@@ -318,7 +312,7 @@ def test_a_huge_frame_is_refused_from_its_header_without_waiting_for_its_payload
 
 def test_fragmented_request_is_reassembled(hub):
     async def run():
-        ws, _ = await connect(hub)
+        ws, _ = await connect(hub.ws_url)
         await ws.send(iter(['{"op":"pi', 'ng","id":', '42}']))  # three frames, one message
         pong, _ = await recv_until(ws, lambda m: m["type"] == "pong")
         assert pong["id"] == 42

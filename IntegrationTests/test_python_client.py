@@ -3,17 +3,12 @@ against real hubs: it reconnects on its own across a hub restart and re-bases on
 dropped connection recovers every missed update from the hub's history; the gaps it counts agree
 with the hub's own counters; and it stops, with the reason, on a close it must not retry."""
 import asyncio
-import socket
 
+from conftest import free_port
 from tickerhub_client import Backoff, HubUnavailable, TickerHubClient, TickerHubClosed
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA"]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def take(client, seconds):

@@ -5,16 +5,10 @@ or a hub restart (a new epoch)."""
 import asyncio
 import json
 
-import websockets
+
+from conftest import connect
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA"]
-
-
-async def connect(url):
-    ws = await websockets.connect(url, compression=None, max_queue=None)
-    welcome = json.loads(await ws.recv())
-    assert welcome["type"] == "welcome"
-    return ws, welcome
 
 
 class Book:
@@ -62,13 +56,13 @@ def test_a_client_away_during_a_burst_recovers_every_update_in_order(start_hub):
                     "--history", "5000")
 
     async def run():
-        witness, welcome = await connect(hub.ws_url)
+        witness, welcome = await connect(hub.ws_url, max_queue=None)
         assert welcome["history"] == 5000 and welcome["epoch"]
         await subscribe(witness)
         reference = Book()
         witness_task = asyncio.create_task(read_into(witness, reference, 9))
 
-        ws, first_welcome = await connect(hub.ws_url)
+        ws, first_welcome = await connect(hub.ws_url, max_queue=None)
         await subscribe(ws)
         book = Book()
         await read_into(ws, book, 1.5)
@@ -76,7 +70,7 @@ def test_a_client_away_during_a_burst_recovers_every_update_in_order(start_hub):
         await ws.close()
         await asyncio.sleep(2.5)
 
-        ws, welcome = await connect(hub.ws_url)
+        ws, welcome = await connect(hub.ws_url, max_queue=None)
         assert welcome["epoch"] == first_welcome["epoch"]
         ack = await subscribe(ws, since=held, epoch=welcome["epoch"])
         assert ack["recovered"] is True and "notRecovered" not in ack, ack
@@ -114,7 +108,7 @@ def test_too_short_a_history_or_another_epoch_gives_snapshots_with_the_gap(start
     hub = start_hub("--symbols", ",".join(SYMBOLS), "--rate", "300", "--history", "5")
 
     async def run():
-        ws, welcome = await connect(hub.ws_url)
+        ws, welcome = await connect(hub.ws_url, max_queue=None)
         await subscribe(ws)
         book = Book()
         await read_into(ws, book, 0.5)
@@ -122,7 +116,7 @@ def test_too_short_a_history_or_another_epoch_gives_snapshots_with_the_gap(start
         await ws.close()
         await asyncio.sleep(0.5)  # ~50 updates per symbol: more than the 5 kept
 
-        ws, welcome = await connect(hub.ws_url)
+        ws, welcome = await connect(hub.ws_url, max_queue=None)
         ack = await subscribe(ws, since=held, epoch=welcome["epoch"])
         assert ack["recovered"] is False and sorted(ack["notRecovered"]) == sorted(SYMBOLS), ack
         snapshots = [json.loads(await ws.recv()) for _ in SYMBOLS]

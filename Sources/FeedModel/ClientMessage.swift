@@ -19,6 +19,11 @@ public enum ClientMessage: Sendable, Equatable {
     /// A fresh access token for a live connection, before the old one lapses (hubs with auth on).
     case auth(id: Int64?, token: String)
 
+    /// The requests' names (`"op"`): one vocabulary for parsing them and for the `ack`s answering them.
+    public enum Op: String, Sendable, CaseIterable {
+        case subscribe, unsubscribe, list, ping, stats, auth
+    }
+
     public var id: Int64? {
         switch self {
         case .subscribe(let id, _, _, _, _), .unsubscribe(let id, _, _), .list(let id, _), .ping(let id), .stats(let id), .auth(let id, _): return id
@@ -52,13 +57,16 @@ public enum ClientMessage: Sendable, Equatable {
         if let problem = raw.problem {
             return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: problem))
         }
-        guard let op = raw.op else {
+        guard let name = raw.op else {
             return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "missing \"op\""))
         }
+        guard let op = Op(rawValue: name) else {
+            return .failure(ProtocolError(id: raw.id, code: .unknownOp, message: "unknown op \"\(name.prefix(64))\""))
+        }
         switch op {
-        case "subscribe", "unsubscribe":
+        case .subscribe, .unsubscribe:
             guard let symbols = raw.symbols else {
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"\(op)\" needs \"symbols\": an array of strings"))
+                return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"\(name)\" needs \"symbols\": an array of strings"))
             }
             guard symbols.count <= limits.maxSymbolsPerRequest else {
                 return .failure(ProtocolError(id: raw.id, code: .tooManySymbols,
@@ -94,7 +102,7 @@ public enum ClientMessage: Sendable, Equatable {
                 return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
                                               message: "unknown \"channel\" \"\(other.prefix(32))\": one of quotes, trades, book, candles (or none: quotes and trades)"))
             }
-            guard op == "subscribe" else {
+            guard op == .subscribe else {
                 return .success(.unsubscribe(id: raw.id, symbols: symbols, channel: scope))
             }
             let channel: SubscriptionChannel
@@ -137,16 +145,14 @@ public enum ClientMessage: Sendable, Equatable {
                                               message: "\"since\" recovers quotes and trades; a book or bars start from their snapshot"))
             }
             return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval, resume: resume, channel: channel))
-        case "list": return .success(.list(id: raw.id, after: raw.after))
-        case "ping": return .success(.ping(id: raw.id))
-        case "stats": return .success(.stats(id: raw.id))
-        case "auth":
+        case .list: return .success(.list(id: raw.id, after: raw.after))
+        case .ping: return .success(.ping(id: raw.id))
+        case .stats: return .success(.stats(id: raw.id))
+        case .auth:
             guard let token = raw.token, !token.isEmpty else {
                 return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"auth\" needs \"token\": a string"))
             }
             return .success(.auth(id: raw.id, token: token))
-        default:
-            return .failure(ProtocolError(id: raw.id, code: .unknownOp, message: "unknown op \"\(op.prefix(64))\""))
         }
     }
 }

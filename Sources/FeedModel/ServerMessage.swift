@@ -9,7 +9,7 @@ public enum ServerMessage: Sendable, Equatable {
     /// `recovery`: how a `subscribe` with `since` went (omitted without one).
     /// `channel`: written for a book (`"channel":"book"` and its `depth`); quotes and trades omit it.
     /// `patterns`: the symbol patterns a subscribe or unsubscribe took (omitted when none).
-    case ack(id: Int64?, op: String, symbols: [String], updateInterval: UpdateInterval? = nil, recovery: Recovery? = nil,
+    case ack(id: Int64?, op: ClientMessage.Op, symbols: [String], updateInterval: UpdateInterval? = nil, recovery: Recovery? = nil,
              channel: ChannelScope = .ticks, patterns: [String] = [])
     case error(ProtocolError)
     /// One page of a `list` answer; `next` (the page's last symbol) when more follow: ask again with
@@ -131,7 +131,7 @@ public enum ServerMessage: Sendable, Equatable {
         case let .ack(id, op, symbols, interval, recovery, channel, patterns):
             json.field("type", "ack")
             json.optionalField("id", id)
-            json.field("op", op)
+            json.field("op", op.rawValue)
             switch channel {
             case .ticks:
                 break
@@ -195,7 +195,7 @@ public enum ServerMessage: Sendable, Equatable {
         case let .authenticated(id, expiresAt):
             json.field("type", "ack")
             json.optionalField("id", id)
-            json.field("op", "auth")
+            json.field("op", ClientMessage.Op.auth.rawValue)
             json.field("tokenExpiresAt", expiresAt)
         case .status(let condition):
             json.field("type", "status")

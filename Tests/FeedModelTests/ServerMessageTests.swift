@@ -25,7 +25,7 @@ import Testing
         snapshot.apply(Tick(symbol: aapl, seq: 2, timestamp: ts, body: .trade(Trade(price: Price("1.01")!, size: 5))))
         let messages: [ServerMessage] = [
             .welcome(.init(heartbeatMs: 1000, maxSymbols: 10, feed: "sim", serverVersion: "1")),
-            .ack(id: 1, op: "subscribe", symbols: ["AAPL", "MSFT"]),
+            .ack(id: 1, op: .subscribe, symbols: ["AAPL", "MSFT"]),
             .error(ProtocolError(id: nil, code: .badJSON, message: "quote \" backslash \\ newline \n tab \t nul \u{0}")),
             .symbols(id: 3, symbols: []),
             .pong(id: 4, timestamp: ts),
@@ -68,16 +68,16 @@ import Testing
     }
 
     @Test func aThrottledSubscribesAckSaysTheIntervalItGot() {
-        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"], updateInterval: UpdateInterval(milliseconds: 333)).jsonText
+        #expect(ServerMessage.ack(id: 1, op: .subscribe, symbols: ["AAPL"], updateInterval: UpdateInterval(milliseconds: 333)).jsonText
                 == #"{"type":"ack","id":1,"op":"subscribe","symbols":["AAPL"],"updateIntervalMs":333}"#)
-        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"]).jsonText
+        #expect(ServerMessage.ack(id: 1, op: .subscribe, symbols: ["AAPL"]).jsonText
                 == #"{"type":"ack","id":1,"op":"subscribe","symbols":["AAPL"]}"#)
     }
 
     @Test func recoveryFieldsSayWhatWasRecoveredAndWhichNumbering() {
-        #expect(ServerMessage.ack(id: 2, op: "subscribe", symbols: ["AAPL", "MSFT"], recovery: .init(notRecovered: [])).jsonText
+        #expect(ServerMessage.ack(id: 2, op: .subscribe, symbols: ["AAPL", "MSFT"], recovery: .init(notRecovered: [])).jsonText
                 == #"{"type":"ack","id":2,"op":"subscribe","symbols":["AAPL","MSFT"],"recovered":true}"#)
-        #expect(ServerMessage.ack(id: 2, op: "subscribe", symbols: ["AAPL", "MSFT"], recovery: .init(notRecovered: ["MSFT"])).jsonText
+        #expect(ServerMessage.ack(id: 2, op: .subscribe, symbols: ["AAPL", "MSFT"], recovery: .init(notRecovered: ["MSFT"])).jsonText
                 == #"{"type":"ack","id":2,"op":"subscribe","symbols":["AAPL","MSFT"],"recovered":false,"notRecovered":["MSFT"]}"#)
         let epoch = FeedEpoch("1764650000000-000000ab")!
         #expect(ServerMessage.snapshot(SymbolSnapshot(symbol: aapl, seq: 7, timestamp: ts), epoch: epoch).jsonText
@@ -137,12 +137,12 @@ import Testing
         let text = ServerMessage.candles(snapshot).jsonText
         #expect(text.hasPrefix(#"{"type":"candles","symbol":"AAPL","interval":"1m","seq":89,"bars":[{"start":1764064800000000000,"#))
         #expect(text.contains(#""trades":37,"closed":true},{"start":1764064860000000000,"#) && text.hasSuffix(#""closed":false}]}"#))
-        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["EUR/USD"], patterns: ["EUR/*"]).jsonText
+        #expect(ServerMessage.ack(id: 1, op: .subscribe, symbols: ["EUR/USD"], patterns: ["EUR/*"]).jsonText
                 == #"{"type":"ack","id":1,"op":"subscribe","symbols":["EUR/USD"],"patterns":["EUR/*"]}"#)
         #expect(SymbolPattern("EUR/*")?.matches("EUR/USD") == true && SymbolPattern("*")?.matches("AAPL") == true)
         #expect(SymbolPattern("EUR/*")?.matches("GBP/USD") == false)
         #expect(["E*R", "**", "EUR", "eur/*", "ABCDEFGHIJKLMNOPQ*"].allSatisfy { SymbolPattern($0) == nil })
-        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"], channel: .candles(.oneMinute)).jsonText
+        #expect(ServerMessage.ack(id: 1, op: .subscribe, symbols: ["AAPL"], channel: .candles(.oneMinute)).jsonText
                 == #"{"type":"ack","id":1,"op":"subscribe","channel":"candles","interval":"1m","symbols":["AAPL"]}"#)
     }
 
@@ -163,9 +163,9 @@ import Testing
         // A snapshot sends only its depth's levels, and an ack names the channel it is about.
         let deep = try OrderBook(bids: (1...30).map { level("1.\(String(format: "%02d", $0))", 1) }, asks: [])
         #expect(ServerMessage.book(BookSnapshot(symbol: aapl, depth: 25, book: deep)).jsonText.components(separatedBy: "],[").count == 25)
-        #expect(ServerMessage.ack(id: 1, op: "subscribe", symbols: ["AAPL"], channel: .book(depth: 25)).jsonText
+        #expect(ServerMessage.ack(id: 1, op: .subscribe, symbols: ["AAPL"], channel: .book(depth: 25)).jsonText
                 == #"{"type":"ack","id":1,"op":"subscribe","channel":"book","depth":25,"symbols":["AAPL"]}"#)
-        #expect(ServerMessage.ack(id: 1, op: "unsubscribe", symbols: ["AAPL"], channel: .book(depth: nil)).jsonText
+        #expect(ServerMessage.ack(id: 1, op: .unsubscribe, symbols: ["AAPL"], channel: .book(depth: nil)).jsonText
                 == #"{"type":"ack","id":1,"op":"unsubscribe","channel":"book","symbols":["AAPL"]}"#)
     }
 }

@@ -1,45 +1,5 @@
 import NIOCore
 
-/// Where a subscriber's frames go. The server implements it with a handler that sits next to the
-/// channel's head, so pre-built frames bypass the WebSocket encoder.
-public protocol FrameSink: AnyObject {
-    /// Called once, by `Subscriber.init`. From then on the sink keeps `subscriber.isWritable` equal
-    /// to whether its connection takes more frames (its backlog is under the high-water mark),
-    /// including when a `write` crosses the mark.
-    func attach(_ subscriber: Subscriber)
-    /// Queues one or more complete WebSocket frames; nothing reaches the socket until `flush()`.
-    func write(_ frames: ByteBuffer)
-    func flush()
-    /// Whether the connection takes more frames, asked of the connection itself rather than of
-    /// `Subscriber.isWritable`. The fan-out asks only where an event may have been missed: the
-    /// owed check of a subscriber that still owes latest values (`Conflator`).
-    var connectionIsWritable: Bool { get }
-}
-
-/// How a subscriber's connection takes messages, from its WebSocket handshake.
-public enum MessageEncoding {
-    /// Plain frames.
-    case plain
-    /// permessage-deflate without server context takeover: the shared compressed frames.
-    case sharedDeflate
-    /// permessage-deflate with this connection's own compressor (context takeover): every frame is
-    /// compressed for this subscriber alone, in the order it is written.
-    case dedicatedDeflate(MessageDeflater)
-    /// Subprotocol `tickerhub.v1.zstd`: every message a binary frame holding one zstd frame,
-    /// compressed with the hub's shared dictionary (the same frames for every such subscriber).
-    case zstd
-
-    /// For logs.
-    public var name: String {
-        switch self {
-        case .plain: "plain"
-        case .sharedDeflate: "permessage-deflate shared"
-        case .dedicatedDeflate: "permessage-deflate dedicated"
-        case .zstd: "zstd"
-        }
-    }
-}
-
 /// One connection's subscription state and counters on its event loop. Confined to that loop.
 public final class Subscriber {
     public let sink: any FrameSink

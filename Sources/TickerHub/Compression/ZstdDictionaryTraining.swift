@@ -31,7 +31,7 @@ enum ZstdDictionaryTraining {
             if n % 10 == 5 { messages.append(Array(ServerMessage.conflated(snapshot).jsonText.utf8)) }
             if n % 50 == 0 {
                 messages.append(Array(ServerMessage.heartbeat(timestamp: Timestamp(nanosecondsSinceEpoch: nanos)).jsonText.utf8))
-                messages.append(Array(ServerMessage.ack(id: Int64(n), op: "subscribe", symbols: [snapshot.symbol.name]).jsonText.utf8))
+                messages.append(Array(ServerMessage.ack(id: Int64(n), op: .subscribe, symbols: [snapshot.symbol.name]).jsonText.utf8))
             }
         }
         return try ZstdDictionary(trainingOn: messages)

@@ -4,32 +4,6 @@ import FeedModel
 import NIOCore
 import NIOHTTP1
 
-/// A response to a plain HTTP request.
-struct HTTPResponse: Sendable {
-    var status: HTTPResponseStatus
-    var contentType: String
-    var body: ByteBuffer
-    /// Headers besides the ones every answer has (CORS, a challenge, Retry-After).
-    var headers: [(String, String)] = []
-
-    static func json(_ body: ByteBuffer, status: HTTPResponseStatus = .ok) -> HTTPResponse {
-        HTTPResponse(status: status, contentType: "application/json", body: body)
-    }
-
-    static func text(_ text: String, status: HTTPResponseStatus = .ok) -> HTTPResponse {
-        HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: ByteBuffer(string: text + "\n"))
-    }
-
-    static func error(_ status: HTTPResponseStatus, code: String, message: String) -> HTTPResponse {
-        var json = JSONWriter(buffer: ByteBuffer())
-        json.beginObject()
-        json.field("code", code)
-        json.field("message", message)
-        json.endObject()
-        return .json(json.buffer, status: status)
-    }
-}
-
 /// The plain HTTP routes: a pure function from request head to response, so it is easy to test.
 ///
 /// | route                               | answer                                            |
@@ -42,6 +16,9 @@ struct HTTPResponse: Sendable {
 /// | `GET /metrics`                      | Prometheus text format                            |
 /// | `GET /v1/symbols`                   | JSON array of symbol names (those the token grants) |
 /// | `GET /v1/snapshot?symbols=A,B`      | JSON array of snapshots (all granted if omitted)  |
+/// | `GET /v1/instruments`               | each symbol's details and session statistics      |
+/// | `GET /v1/book?symbol=S&depth=10`    | a symbol's `book` snapshot at a depth             |
+/// | `GET /v1/candles?symbol=S&interval=1m` | a symbol's last bars (`MarketDataReads`)       |
 /// | `GET /stats`                        | JSON counters                                     |
 /// | `GET /stats/catalog`                | what each figure of `/stats` and `/metrics` means |
 /// | `GET /v1/zstd/dictionary/{id}`      | the zstd dictionary with that id (binary)         |

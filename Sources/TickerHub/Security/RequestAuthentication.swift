@@ -1,4 +1,5 @@
 import AccessControl
+import FeedModel
 import NIOCore
 import NIOHTTP1
 
@@ -97,7 +98,7 @@ struct RefusedHandshake: Equatable, Sendable {
     let reason: String
 
     init(status: HTTPResponseStatus, code: String) {
-        closeCode = UInt16(4000 + Int(status.code))
+        closeCode = CloseCode.refusedHandshake(httpStatus: Int(status.code)).rawValue
         reason = code
     }
 

@@ -1,5 +1,11 @@
+import FeedModel
 import NIOCore
 import NIOWebSocket
+
+extension CloseCode {
+    /// NIO's value of this code.
+    var webSocketErrorCode: WebSocketErrorCode { WebSocketErrorCode(codeNumber: Int(rawValue)) }
+}
 
 /// Ending a WebSocket connection the RFC 6455 way: one close frame with a status code and a short
 /// reason; once it is written, the sending half of the TCP connection is shut (FIN), and the whole

@@ -49,7 +49,7 @@ final class IngestSession: WebSocketSession {
             expiry = context.eventLoop.scheduleTask(deadline: expiresAt) {
                 let (session, context) = loopBound.value
                 session.hub.metrics.tokenExpiries.wrappingIncrement(ordering: .relaxed)
-                session.close(context: context, code: SubscriberSession.tokenExpiredCode, reason: "token expired")
+                session.close(context: context, code: CloseCode.tokenExpired.webSocketErrorCode, reason: CloseCode.tokenExpired.reason ?? "")
             }
         }
     }

@@ -14,10 +14,8 @@ import NIOWebSocket
 /// 2. its backlog passes the hard limit (`backlogHardLimitFactor` × `--max-backlog-bytes`, 4 by default). Only request answers can do
 ///    that, since updates are never queued past the limit: the client keeps sending requests while
 ///    not reading their answers.
+/// Eviction closes with `CloseCode.slowConsumer` (4008 `slow consumer`).
 struct SlowConsumerPolicy {
-    static let closeCode = WebSocketErrorCode(codeNumber: 4008)
-    static let closeReason = "slow consumer"
-
     enum Rule: Equatable, CustomStringConvertible {
         case backlogFullTooLong(seconds: Double)
         case backlogOverHardLimit(bytes: Int)

@@ -160,7 +160,7 @@ struct SubscriberRequests {
         let unrecovered = starts.filter { $0.replay == nil && resume?.lastSeqs[$0.symbol.name] != nil }.map(\.symbol.name)
         let recovery = resume.map { _ in ServerMessage.Recovery(notRecovered: unrecovered) }
         metrics.unrecoveredSymbols.wrappingIncrement(by: UInt64(unrecovered.count), ordering: .relaxed)
-        var answers: [ServerMessage] = [.ack(id: id, op: "subscribe", symbols: symbols.map(\.name), updateInterval: updateInterval,
+        var answers: [ServerMessage] = [.ack(id: id, op: .subscribe, symbols: symbols.map(\.name), updateInterval: updateInterval,
                                              recovery: recovery, channel: ChannelScope(channel), patterns: patterns)]
         for start in starts {
             if case .book(let depth) = channel {
@@ -210,7 +210,7 @@ struct SubscriberRequests {
         case .candles(nil):
             fanout.unsubscribe(subscriber, from: symbolIDs.flatMap { directory.candleStreams(of: $0) ?? [] })
         }
-        return .success([.ack(id: id, op: "unsubscribe", symbols: resolved.known.map(\.0), channel: channel,
+        return .success([.ack(id: id, op: .unsubscribe, symbols: resolved.known.map(\.0), channel: channel,
                               patterns: leaving.map(\.description))])
     }
 

@@ -75,7 +75,6 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     private var checkingToken = false
 
     /// The close code for a connection whose token lapsed without a refresh.
-    static let tokenExpiredCode = WebSocketErrorCode(codeNumber: 4001)
 
     init(hub: Hub, fanout: LoopFanout, connection: any WebSocketConnection, writer: any FrameSink,
          encoding: MessageEncoding = .plain, options: SubscriberOptions = SubscriberOptions(), grant: AccessGrant = .open) {
@@ -155,7 +154,7 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         case is FeedRestartedEvent:
             // 1012 (service restart, IANA registry): the client reconnects and re-bases on the new
             // epoch's snapshots; its old seqs say nothing about the new numbering.
-            close(code: WebSocketErrorCode(codeNumber: 1012), reason: "feed restarted: new epoch")
+            close(.serviceRestart)
         default:
             break
         }
@@ -204,7 +203,7 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
             "dropped": "\(subscriber.dropped)",
         ])
         // The close frame queues behind the backlog; a client that reads again soon still gets it.
-        close(code: SlowConsumerPolicy.closeCode, reason: SlowConsumerPolicy.closeReason, grace: backlog.closeGrace)
+        close(.slowConsumer, grace: backlog.closeGrace)
     }
 
     // MARK: Inbound
@@ -399,7 +398,7 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         if grant.hasExpired(at: now) {
             hub.metrics.tokenExpiries.wrappingIncrement(ordering: .relaxed)
             hub.logger.info("closing a subscriber whose token expired", metadata: ["subject": "\(grant.subject ?? "-")"])
-            close(code: Self.tokenExpiredCode, reason: "token expired")
+            close(.tokenExpired)
             return
         }
         evictIfHopeless(now: now)
@@ -433,6 +432,11 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         close(code: code, reason: reason)
     }
 
+    /// Closes with one of the hub's codes that always says the same (`CloseCode.reason`).
+    func close(_ code: CloseCode, grace: TimeAmount? = nil) {
+        close(code: code.webSocketErrorCode, reason: code.reason ?? "", grace: grace)
+    }
+
     /// Sends a close frame once; see `WebSocketControl`.
     func close(code: WebSocketErrorCode, reason: String, grace: TimeAmount? = nil) {
         guard isOpen, control.markCloseSent() else { return }
@@ -448,6 +452,3 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     }
 }
 
-enum TickerHubVersion {
-    static let current = "0.1.0"
-}

@@ -88,8 +88,8 @@ final class SwarmClient: ChannelInboundHandler {
             stats.closedByServer &+= 1
             var data = frame.unmaskedData
             let code = data.readWebSocketErrorCode()
-            closeCode = code.map { UInt16(webSocketErrorCode: $0) } ?? 1005
-            if code == WebSocketErrorCode(codeNumber: 4008) { stats.evicted &+= 1 }
+            closeCode = code.map { UInt16(webSocketErrorCode: $0) } ?? CloseCode.noStatusReceived.rawValue
+            if closeCode == CloseCode.slowConsumer.rawValue { stats.evicted &+= 1 }
             context.close(promise: nil)
         default:
             break

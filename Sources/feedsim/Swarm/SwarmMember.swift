@@ -1,15 +1,6 @@
+import FeedModel
 import NIOCore
 import NIOWebSocket
-
-/// What one simulated dashboard knows across its connections: each symbol's last seq, and the epoch
-/// those seqs belong to. A reconnect keeps it, so the first snapshot on the new node shows what was
-/// missed meanwhile; a new epoch clears it (the numbering restarted: not a gap). Confined to a loop.
-final class SeqBook {
-    /// Last seq per symbol (by symbol hash).
-    var lastSeq: [UInt64: UInt64] = [:]
-    /// Hash of the `welcome`'s epoch the seqs belong to.
-    var epoch: UInt64?
-}
 
 /// One dashboard of the swarm over its lifetime: its first connection, and, when a hub goes away
 /// (1001 going away, 1012 feed restarted, 1011, or the connection simply lost), reconnects to the
@@ -34,7 +25,7 @@ final class SwarmMember: @unchecked Sendable {
     static let firstRetry = TimeAmount.milliseconds(250)
     static let maxRetry = TimeAmount.seconds(4)
     /// Close codes after which a dashboard comes back (elsewhere); others end it.
-    static let reconnectingCodes: Set<UInt16> = [1001, 1006, 1011, 1012, 1013]
+    static let reconnectingCodes = Set([CloseCode.goingAway, .abnormal, .internalError, .serviceRestart, .tryAgainLater].map(\.rawValue))
 
     init(urls: [WebSocketURL], first: Int, eventLoop: any EventLoop, stats: SwarmLoopStats, connect: @escaping Connect) {
         self.urls = urls

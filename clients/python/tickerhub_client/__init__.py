@@ -8,9 +8,9 @@ updates with `since`, re-bases from snapshots after a hub restart, and counts ev
 """
 from .backoff import Backoff
 from .books import BookState, CandleSeries, book_checksum
-from .client import (FATAL_CLOSE_CODES, SLOW_CONSUMER, TOKEN_EXPIRED, ConnectionLost, HubUnavailable, TickerHubClient,
+from .client import (CLOSE_CODES, FATAL_CLOSE_CODES, SLOW_CONSUMER, TOKEN_EXPIRED, ConnectionLost, HubUnavailable, TickerHubClient,
                      TickerHubClosed, TickerHubError, Update)
 from .state import SymbolState
 
-__all__ = ["Backoff", "BookState", "CandleSeries", "book_checksum", "ConnectionLost", "FATAL_CLOSE_CODES", "HubUnavailable", "SLOW_CONSUMER", "SymbolState", "TOKEN_EXPIRED",
+__all__ = ["Backoff", "BookState", "CandleSeries", "book_checksum", "CLOSE_CODES", "ConnectionLost", "FATAL_CLOSE_CODES", "HubUnavailable", "SLOW_CONSUMER", "SymbolState", "TOKEN_EXPIRED",
            "TickerHubClient", "TickerHubClosed", "TickerHubError", "Update"]

@@ -26,6 +26,17 @@ from .state import UPDATE_TYPES, SymbolState
 
 log = logging.getLogger("tickerhub_client")
 
+#: Every close code the hub sends (docs/PROTOCOL.md, "Close codes"), and what it means to a client.
+#: The 44xx ones close a browser's refused handshake; this client sends no Origin, and gets the HTTP
+#: refusal instead.
+CLOSE_CODES = {
+    1001: "going away: the hub is shutting down, or a ping went unanswered (reconnect)",
+    1002: "protocol error", 1007: "invalid payload", 1008: "policy violation: too many requests",
+    1009: "message too big", 1012: "feed restarted: a new epoch (reconnect and re-base)",
+    4001: "token expired", 4008: "slow consumer (reconnect and recover)",
+    4401: "handshake refused: no or bad token", 4403: "handshake refused: forbidden",
+    4429: "handshake refused: too many connections", 4503: "handshake refused: hub full",
+}
 #: Close codes after which connecting again would only be refused again.
 FATAL_CLOSE_CODES = {
     1002: "protocol error", 1003: "unsupported data", 1007: "invalid payload", 1008: "policy violation",
