@@ -71,6 +71,15 @@ def text(browser, element_id):
     return browser.find_element(By.ID, element_id).text
 
 
+def animation_frames_in_two_seconds(browser) -> int:
+    """How many animation frames the page draws in two seconds (its frame budget)."""
+    return browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        let frames = 0; const start = performance.now();
+        function tick(now) { frames++; if (now - start < 2000) requestAnimationFrame(tick); else done(frames); }
+        requestAnimationFrame(tick);""")
+
+
 def test_first_visit_watches_the_busiest_symbols_live_with_decimal_columns(hub, browser):
     browser.get(hub.http + "/")
     busiest = hub.get_json("/v1/symbols")[:20]
@@ -146,11 +155,7 @@ def test_sixty_symbols_render_on_animation_frames_and_every_gap_is_the_hubs_drop
     browser.get(hub.http + "/")
     wait_for(lambda: len(seqs(browser)) == 60, message="60 live rows")
     # Count animation frames for two seconds: messages only mark rows dirty, so frames keep coming.
-    frames = browser.execute_async_script("""
-        const done = arguments[arguments.length - 1];
-        let frames = 0; const start = performance.now();
-        function tick(now) { frames++; if (now - start < 2000) requestAnimationFrame(tick); else done(frames); }
-        requestAnimationFrame(tick);""")
+    frames = animation_frames_in_two_seconds(browser)
     assert frames >= 20, f"only {frames} frames in 2 s"
     assert int(text(browser, "rate")) > 300
     # The page's thread busy for 3 s: it reads nothing, the socket fills, the hub conflates.
@@ -202,11 +207,7 @@ def test_a_selected_row_opens_a_live_chart_a_ten_level_ladder_and_a_moving_tape(
     after = wait_for(lambda: (p := panel(browser))["trades"] > before["trades"] + 5 and p, message="the tape to move")
     assert after["tape"] and after["tape"] != before["tape"] and len(after["tape"]) <= 30
     # The frame budget holds with the panel open on the busiest symbol: frames keep coming.
-    frames = browser.execute_async_script("""
-        const done = arguments[arguments.length - 1];
-        let frames = 0; const start = performance.now();
-        function tick(now) { frames++; if (now - start < 2000) requestAnimationFrame(tick); else done(frames); }
-        requestAnimationFrame(tick);""")
+    frames = animation_frames_in_two_seconds(browser)
     assert frames >= 20, f"only {frames} frames in 2 s"
     # Another interval: its own bars, backfilled.
     browser.find_element(By.CSS_SELECTOR, '#intervals button[data-interval="1m"]').click()
