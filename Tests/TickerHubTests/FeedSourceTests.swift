@@ -13,9 +13,10 @@ import Testing
     private func engine(_ configure: (inout HubConfiguration) -> Void) -> (HubConfiguration, TickPublisher) {
         var configuration = HubConfiguration()
         configure(&configuration)
-        let publisher = TickPublisher(eventLoop: EmbeddedEventLoop(), buffer: BroadcastBuffer(capacity: 1 << 16),
-                                      directory: SymbolDirectory(), lastValues: LastValueCache(), counters: FanoutCounters())
-        return (configuration, publisher)
+        var engineConfiguration = EngineConfiguration()
+        engineConfiguration.ringBytes = 1 << 16
+        let loop = EmbeddedEventLoop()
+        return (configuration, BroadcastEngine(configuration: engineConfiguration, loops: [loop], publisherLoop: loop).publisher)
     }
 
     @Test func theConfigurationPicksTheSourceAndOnlyIngestTakesPublishers() {

@@ -60,26 +60,23 @@ func sampleFrames(_ count: Int) -> [ByteBuffer] {
     }
 }
 
-/// A publisher and one loop's consumer on an `EmbeddedEventLoop`: the whole in-process fan-out path.
+/// The hub's engine (`BroadcastEngine`) with its one consumer on an `EmbeddedEventLoop`: the whole
+/// in-process fan-out path.
 struct Pipeline {
     let loop = EmbeddedEventLoop()
-    let directory = SymbolDirectory()
-    let lastValues: LastValueCache
-    let counters = FanoutCounters()
-    let publisher: TickPublisher
-    let fanout: LoopFanout
+    let engine: BroadcastEngine
+    var directory: SymbolDirectory { engine.directory }
+    var lastValues: LastValueCache { engine.lastValues }
+    var counters: FanoutCounters { engine.counters }
+    var publisher: TickPublisher { engine.publisher }
+    var fanout: LoopFanout { engine.fanouts[0] }
 
     /// `historyDepth`: updates kept per symbol for recovery (`--history`). `demandDriven`: channel,
     /// book and bar frames built only while someone follows their kind, as in the hub.
     init(historyDepth: Int = 0, demandDriven: Bool = false) {
-        lastValues = LastValueCache(historyDepth: historyDepth)
-        let ring = BroadcastBuffer(capacity: 8 << 20)
-        let directory = directory
-        let demand = demandDriven ? ChannelDemand(kinds: { directory.kinds(of: $0) }) : nil
-        publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters,
-                                  demand: demand)
-        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, demand: demand)
-        publisher.attach([fanout])
+        var configuration = EngineConfiguration()
+        configuration.historyDepth = historyDepth
+        engine = BroadcastEngine(configuration: configuration, loops: [loop], publisherLoop: loop, demandDriven: demandDriven)
     }
 
     func quote(_ id: SymbolID, _ symbol: Symbol) -> FeedUpdate {

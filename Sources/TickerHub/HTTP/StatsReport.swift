@@ -17,9 +17,9 @@ struct StatsReport {
         // How the hub is set up, for reading the figures.
         json.field("ringBytes", hub.engine.ring.capacity)
         json.field("maxBacklogBytes", hub.configuration.maxBacklogBytes)
-        json.field("eventLoops", hub.engine.allFanouts.count)
+        json.field("eventLoops", hub.engine.fanouts.count)
         json.beginArray(key: "fanoutLagBytes")
-        for fanout in hub.engine.allFanouts { json.integer(fanout.lagBytes) }
+        for fanout in hub.engine.fanouts { json.integer(fanout.lagBytes) }
         json.endArray()
         batchLatency(into: &json)
         json.endObject()

@@ -23,7 +23,7 @@ import Glibc
 final class Hub: Sendable {
     let configuration: HubConfiguration
     let logger: Logger
-    let engine: HubEngine
+    let engine: BroadcastEngine
     let metrics = HubMetrics()
     let prometheus: PrometheusMetrics
     let connections = ConnectionRegistry()
@@ -41,10 +41,9 @@ final class Hub: Sendable {
     let authentication: RequestAuthentication?
     /// The sessions that follow symbol patterns, told of each new symbol.
     let patternWatchers: PatternWatchers
-    /// One keep-alive timer per socket loop for all of its subscriber sessions.
-    private let keepAliveSweeps: [ObjectIdentifier: KeepAliveSweep]
-    /// One inflater per socket loop for its subscribers' compressed requests.
-    private let inflaters: [ObjectIdentifier: LoopInflater]
+    /// What each subscriber loop keeps for all of its connections: its fan-out consumer, drain
+    /// doorbell, keep-alive sweep and inflater.
+    private let loopServices: [ObjectIdentifier: LoopServices]
     /// NIO's loops: every connection with `--transport nio`; with `--transport owned`, HTTP, the
     /// handshakes, publishers and the echo listener (one loop).
     private let socketLoops: MultiThreadedEventLoopGroup
@@ -79,18 +78,22 @@ final class Hub: Sendable {
         } : []
         let loops: [any EventLoop] = owned ? ownedLoops : Array(socketLoops.makeIterator())
         subscriberLoops = loops
-        engine = HubEngine(configuration: configuration, socketLoops: loops, publisherLoop: loops[0])
+        let doorbells = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0), LoopServices.makeDoorbell(for: $0)) })
+        engine = BroadcastEngine(configuration: configuration.engine, loops: loops, publisherLoop: loops[0],
+                                 compression: Self.compression(configuration), drainSignal: { doorbells[ObjectIdentifier($0)] })
+        loopServices = Dictionary(uniqueKeysWithValues: engine.fanouts.map { fanout in
+            let loop = fanout.eventLoop
+            return (ObjectIdentifier(loop), LoopServices(fanout: fanout, doorbell: doorbells[ObjectIdentifier(loop)]!,
+                                                         keepAliveSweep: KeepAliveSweep(eventLoop: loop, round: Self.keepAliveRound),
+                                                         inflater: LoopInflater(eventLoop: loop)))
+        })
         patternWatchers = PatternWatchers(directory: engine.directory)
         feedStatus = FeedStatusBoard(connections: connections, logger: logger)
         publication = FeedSources.publication(configuration, publisher: engine.publisher, logger: logger)
         feed = FeedSources.make(configuration, publisher: engine.publisher, status: feedStatus, logger: logger)
-        keepAliveSweeps = Dictionary(uniqueKeysWithValues: loops.map {
-            (ObjectIdentifier($0), KeepAliveSweep(eventLoop: $0, round: Self.keepAliveRound))
-        })
-        inflaters = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0), LoopInflater(eventLoop: $0)) })
         let histogram = prometheus.batchLatency
         let buckets = metrics.fanoutBatches
-        for fanout in engine.allFanouts {
+        for fanout in engine.fanouts {
             fanout.eventLoop.execute {
                 fanout.drainObserver = { duration in
                     histogram.record(duration)
@@ -104,8 +107,8 @@ final class Hub: Sendable {
     @discardableResult
     func start() async throws -> Int {
         var doorbellChannels: [any Channel] = []
-        for (fanout, doorbell) in zip(engine.allFanouts, engine.doorbells) {
-            if let channel = try await doorbell.attach(to: fanout) { doorbellChannels.append(channel) }
+        for fanout in engine.fanouts {
+            if let channel = try await services(of: fanout.eventLoop).doorbell.attach(to: fanout) { doorbellChannels.append(channel) }
         }
         var ownedConnections: [OwnedConnections] = []
         for loop in ownedLoops {
@@ -240,47 +243,29 @@ final class Hub: Sendable {
 
     /// The consumer for the loop a connection lives on.
     func fanout(for eventLoop: any EventLoop) -> LoopFanout {
-        engine.fanout(for: eventLoop)
+        services(of: eventLoop).fanout
     }
 
     /// The client-message inflater of the loop a connection lives on.
     func inflater(for eventLoop: any EventLoop) -> LoopInflater {
-        guard let inflater = inflaters[ObjectIdentifier(eventLoop)] else {
-            preconditionFailure("connection on an event loop the hub does not own")
-        }
-        return inflater
+        services(of: eventLoop).inflater
     }
 
     /// The keep-alive sweep of the loop a connection lives on.
     func keepAliveSweep(for eventLoop: any EventLoop) -> KeepAliveSweep {
-        guard let sweep = keepAliveSweeps[ObjectIdentifier(eventLoop)] else {
+        services(of: eventLoop).keepAliveSweep
+    }
+
+    private func services(of eventLoop: any EventLoop) -> LoopServices {
+        guard let services = loopServices[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("connection on an event loop the hub does not own")
         }
-        return sweep
+        return services
     }
-}
 
-/// The engine's parts, wired together: symbol directory, last-value cache, ring, publisher and one
-/// `LoopFanout` per socket loop.
-final class HubEngine: Sendable {
-    let directory: SymbolDirectory
-    let lastValues: LastValueCache
-    /// The numbering of this hub's seqs: new at every start, as the publisher numbers from 1, or a
-    /// numbering feed's (NATS), which the publisher adopts from its messages.
-    var epoch: FeedEpoch { publisher.epoch }
-    let counters = FanoutCounters()
-    let compression: SharedCompression
-    let ring: BroadcastBuffer
-    let publisher: TickPublisher
-    private let fanouts: [ObjectIdentifier: LoopFanout]
-    let allFanouts: [LoopFanout]
-    /// One per fan-out consumer (same order as `allFanouts`); `Hub.start()` registers them with their loops.
-    let doorbells: [any FanoutDoorbell]
-
-    init(configuration: HubConfiguration, socketLoops: [any EventLoop], publisherLoop: any EventLoop) {
-        directory = SymbolDirectory()
-        lastValues = LastValueCache(historyDepth: configuration.engine.historyDepth)
-        ring = BroadcastBuffer(capacity: configuration.engine.ringBytes)
+    /// The engine's compression: deflate for everyone, and zstd with a dictionary trained on the
+    /// configured instruments when `--zstd` is on.
+    private static func compression(_ configuration: HubConfiguration) -> SharedCompression {
         // Training takes ~0.1 s; a failure only means no zstd subprotocol, never no hub.
         let dictionary = configuration.zstd
             ? try? ZstdDictionaryTraining.train(instruments: FeedSources.dictionaryInstruments(configuration), seed: configuration.seed)
@@ -288,38 +273,6 @@ final class HubEngine: Sendable {
         // Training's samples and work space (~8 MB) are freed by now, but malloc keeps the pages in
         // its arena; hand them back rather than carry them for the hub's lifetime.
         _ = malloc_trim(0)
-
-        compression = SharedCompression(deflateThresholdBytes: configuration.engine.deflateThresholdBytes, zstdDictionary: dictionary)
-        let directory = self.directory
-        let demand = ChannelDemand(kinds: { directory.kinds(of: $0) })
-        publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory,
-                                  lastValues: lastValues, counters: counters, compression: compression, demand: demand)
-        let (ring, lastValues, counters, compression) = (self.ring, self.lastValues, self.counters, self.compression)
-        // An eventfd per loop; without one the hub cannot drain at all, so failing to make one is fatal.
-        doorbells = socketLoops.map { loop in
-            do {
-                if let owned = loop as? EpollLoop { return try EpollFanoutDoorbell(loop: owned) }
-                return try LoopDoorbell()
-            } catch {
-                fatalError("cannot create the fan-out doorbell: \(error)")
-            }
-        }
-        let consumers = zip(socketLoops, doorbells).map { loop, doorbell in
-            LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,
-                       limits: configuration.engine.drain, pacing: configuration.engine.pacing,
-                       drainSignal: doorbell, demand: demand)
-        }
-        allFanouts = consumers
-        var byLoop: [ObjectIdentifier: LoopFanout] = [:]
-        for consumer in consumers { byLoop[ObjectIdentifier(consumer.eventLoop)] = consumer }
-        fanouts = byLoop
-        publisher.attach(consumers)
-    }
-
-    func fanout(for eventLoop: any EventLoop) -> LoopFanout {
-        guard let fanout = fanouts[ObjectIdentifier(eventLoop)] else {
-            preconditionFailure("connection on an event loop the hub does not own")
-        }
-        return fanout
+        return SharedCompression(deflateThresholdBytes: configuration.engine.deflateThresholdBytes, zstdDictionary: dictionary)
     }
 }

@@ -5,14 +5,16 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-/// The publisher → ring → loop consumer path on an embedded event loop, with recording sinks.
+/// The hub's engine (`BroadcastEngine`: publisher → ring → loop consumer) on one embedded event
+/// loop, with recording sinks.
 struct FanoutHarness {
     let loop = EmbeddedEventLoop()
-    let directory = SymbolDirectory()
-    let lastValues: LastValueCache
-    let counters = FanoutCounters()
-    let publisher: TickPublisher
-    let fanout: LoopFanout
+    let engine: BroadcastEngine
+    var directory: SymbolDirectory { engine.directory }
+    var lastValues: LastValueCache { engine.lastValues }
+    var counters: FanoutCounters { engine.counters }
+    var publisher: TickPublisher { engine.publisher }
+    var fanout: LoopFanout { engine.fanouts[0] }
     let aapl: SymbolID
     let msft: SymbolID
 
@@ -21,23 +23,20 @@ struct FanoutHarness {
     let drainSignal: CountingDrainSignal?
     /// With `demandDriven`, as in the hub: channel, book and bar frames are built only while
     /// someone follows their kind (`ChannelDemand`); without, always.
-    let demand: ChannelDemand?
+    var demand: ChannelDemand? { engine.demand }
 
     /// With `drainingInline`, the consumer is drained in the publishing task, as the hub's loop 0 is.
     init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(), manualDrains: Bool = false,
          drainingInline: Bool = false, historyDepth: Int = 0, demandDriven: Bool = false) {
-        lastValues = LastValueCache(historyDepth: historyDepth)
-        let ring = BroadcastBuffer(capacity: ringBytes)
-        let directory = directory
-        demand = demandDriven ? ChannelDemand(kinds: { directory.kinds(of: $0) }) : nil
-        publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters,
-                                  demand: demand)
-        drainSignal = manualDrains ? CountingDrainSignal() : nil
-        fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, limits: limits, pacing: pacing,
-                            drainSignal: drainSignal, demand: demand)
-        publisher.attach([fanout], drainingInline: drainingInline)
-        aapl = directory.register(Symbol(stringLiteral: "AAPL"))!
-        msft = directory.register(Symbol(stringLiteral: "MSFT"))!
+        var configuration = EngineConfiguration()
+        (configuration.ringBytes, configuration.pacing, configuration.drain) = (ringBytes, pacing, limits)
+        configuration.historyDepth = historyDepth
+        let drainSignal = manualDrains ? CountingDrainSignal() : nil
+        self.drainSignal = drainSignal
+        engine = BroadcastEngine(configuration: configuration, loops: [loop], publisherLoop: loop, drainSignal: { _ in drainSignal },
+                                 demandDriven: demandDriven, drainingInline: drainingInline)
+        aapl = engine.directory.register(Symbol(stringLiteral: "AAPL"))!
+        msft = engine.directory.register(Symbol(stringLiteral: "MSFT"))!
         loop.run()
     }
 
