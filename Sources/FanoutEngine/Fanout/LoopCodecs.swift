@@ -5,13 +5,11 @@ import NIOCore
 /// not bring (latest values, per-connection messages). Compressors are made on first use, so a
 /// loop whose subscribers never ask for compression holds none. Confined to the loop.
 struct LoopCodecs {
-    private let compression: SharedCompression
+    private var compressors: SharedCompressors
     private let allocator: ByteBufferAllocator
-    private var deflater: MessageDeflater?
-    private var zstdCompressor: ZstdMessageCompressor?
 
     init(compression: SharedCompression, allocator: ByteBufferAllocator) {
-        self.compression = compression
+        compressors = SharedCompressors(compression: compression)
         self.allocator = allocator
     }
 
@@ -21,24 +19,12 @@ struct LoopCodecs {
         case .plain:
             return message.plain
         case .sharedDeflate:
-            return message.sharedDeflate(compression, deflater: { sharedDeflater() }, allocator: allocator)
+            return message.sharedDeflate(compressors.compression, deflater: { compressors.sharedDeflater() }, allocator: allocator)
         case .zstd:
-            return message.sharedZstd(compressor: { loopZstdCompressor() }, allocator: allocator)
+            return message.sharedZstd(compressor: { compressors.zstdCompressor() }, allocator: allocator)
         case .dedicatedDeflate(let own):
             // Compressing can only fail on memory exhaustion; a message may always go uncompressed.
             return (try? own.compressedFrame(of: message.plain, allocator: allocator)) ?? message.plain
         }
-    }
-
-    private mutating func sharedDeflater() -> MessageDeflater? {
-        if deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
-        return deflater
-    }
-
-    private mutating func loopZstdCompressor() -> ZstdMessageCompressor? {
-        if zstdCompressor == nil, let dictionary = compression.zstdDictionary {
-            zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
-        }
-        return zstdCompressor
     }
 }

@@ -1,3 +1,4 @@
+import FeedModel
 import NIOCore
 
 /// Builds complete, ready-to-write WebSocket frames (RFC 6455 §5.2): header plus payload in one
@@ -46,7 +47,7 @@ public enum WebSocketFrameBuilder {
     }
 
     /// A new buffer holding one text frame of `message`; for the per-connection control messages.
-    public static func text(_ message: ServerMessageWriting, allocator: ByteBufferAllocator) -> ByteBuffer {
+    public static func text(_ message: ServerMessage, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256)
         build(.text, into: &buffer) { message.writeJSON(into: &$0) }
         return buffer
@@ -70,9 +71,4 @@ extension WebSocketFrameBuilder {
         let first = frame.getInteger(at: frame.readerIndex, as: UInt8.self) ?? 0
         return Opcode(rawValue: first & 0x0F) ?? .text
     }
-}
-
-/// Anything that can write its JSON text into a buffer (`ServerMessage` does).
-public protocol ServerMessageWriting {
-    func writeJSON(into buffer: inout ByteBuffer)
 }

@@ -36,13 +36,7 @@ extension TickPublisher {
             }
             if !changes.isEmpty { changedBooks.append(book) }
             for change in changes {
-                let index = change.stream.index
-                if index >= lastSeq.count {
-                    lastSeq.append(contentsOf: repeatElement(0, count: index + 1 - lastSeq.count))
-                }
-                // +1 per message of the stream: below 2^63 for longer than any hub runs.
-                lastSeq[index] += 1
-                let seq = lastSeq[index]
+                let seq = numbering.next(change.stream)
                 streams.append(change.stream)
                 bookOf.append(changedBooks.count - 1)
                 messages.append(BookUpdate(symbol: update.symbol, depth: change.depth, seq: seq, timestamp: update.timestamp,
@@ -59,9 +53,7 @@ extension TickPublisher {
         if !records.isEmpty { for tap in bookTaps { tap(records) } }
         guard !messages.isEmpty else { return }
         lastValues.applyBooks(latest)
-        prepareCompressors()
         let publishedAt = eventLoop.now.uptimeNanoseconds
-        var tally = CompressionTally()
         // Asked after the cache was written: see `ChannelDemand`.
         let wanted = OrderBook.depths.map { demand?.wants(.book(depth: $0)) ?? true }
         var built: UInt64 = 0
@@ -71,12 +63,11 @@ extension TickPublisher {
             if checksums[bookIndex] == nil { checksums[bookIndex] = changedBooks[bookIndex].checksum }
             message.checksum = checksums[bookIndex]!
             let stream = streams[index]
-            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.bookUpdate(message).writeJSON(into: &$0) }
-            transmitScratch(RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt), tally: &tally)
+            transmit(.bookUpdate(message), RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt))
             built += 1
         }
         counters.framesEncoded.wrappingIncrement(by: built, ordering: .relaxed)
-        tally.publish(to: counters)
+        publishCompressionTally()
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
     }
 }

@@ -10,10 +10,8 @@ extension TickPublisher {
         let changes = candles.closeEnded(now: now)
         guard !changes.isEmpty else { return }
         lastValues.applyCandles(changes.map { ($0.stream, $0.latest) })
-        prepareCompressors()
-        var tally = CompressionTally()
-        transmitCandles(changes, publishedAt: eventLoop.now.uptimeNanoseconds, tally: &tally)
-        tally.publish(to: counters)
+        transmitCandles(changes, publishedAt: eventLoop.now.uptimeNanoseconds)
+        publishCompressionTally()
         wakeConsumers()
     }
 
@@ -26,13 +24,12 @@ extension TickPublisher {
 
     /// The changes' `candle` frames, for the intervals someone follows (`ChannelDemand`; asked after
     /// the cache was written, as the callers do).
-    func transmitCandles(_ changes: [CandleStore.Change], publishedAt: UInt64, tally: inout CompressionTally) {
+    func transmitCandles(_ changes: [CandleStore.Change], publishedAt: UInt64) {
         guard !changes.isEmpty else { return }
         let wanted = CandleInterval.allCases.map { demand?.wants(.candles($0)) ?? true }
         var built: UInt64 = 0
         for change in changes where wanted[CandleInterval.allCases.firstIndex(of: change.update.interval) ?? 0] {
-            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.candle(change.update).writeJSON(into: &$0) }
-            transmitScratch(RecordHeader(symbolID: change.stream.rawValue, seq: change.update.seq, publishedAt: publishedAt), tally: &tally)
+            transmit(.candle(change.update), RecordHeader(symbolID: change.stream.rawValue, seq: change.update.seq, publishedAt: publishedAt))
             built += 1
         }
         counters.framesEncoded.wrappingIncrement(by: built, ordering: .relaxed)

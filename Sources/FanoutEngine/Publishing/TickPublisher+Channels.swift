@@ -15,12 +15,8 @@ extension TickPublisher {
             if channelStreams[id.index] == nil { channelStreams[id.index] = directory.channelStreams(of: id) }
             guard let streams = channelStreams[id.index] else { continue }
             let stream = { if case .quote = tick.body { streams[0] } else { streams[1] } }()
-            if stream.index >= lastSeq.count {
-                lastSeq.append(contentsOf: repeatElement(0, count: stream.index + 1 - lastSeq.count))
-            }
-            lastSeq[stream.index] += 1
             var copy = tick
-            copy.seq = lastSeq[stream.index]
+            copy.seq = numbering.next(stream)
             result.append((stream, copy))
         }
         return result

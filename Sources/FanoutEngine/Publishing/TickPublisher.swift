@@ -2,8 +2,6 @@ import FeedModel
 import NIOCore
 import Synchronization
 
-extension ServerMessage: ServerMessageWriting {}
-
 /// The ring's single writer: it sequences updates (or keeps a numbering source's seqs, forwarding
 /// its gaps and dropping what is stale), records them in the last-value cache, encodes
 /// each one **once** into a complete WebSocket frame, appends it to the broadcast ring, and wakes
@@ -24,8 +22,8 @@ public final class TickPublisher: @unchecked Sendable {
     private var consumers: [LoopFanout] = []
     /// Consumers on this loop, drained right after each batch.
     private var inlineConsumers: [LoopFanout] = []
-    /// Next seq per symbol id, minus one (i.e. the last seq issued).
-    var lastSeq: [UInt64] = []
+    /// The last seq issued on every stream.
+    var numbering = StreamNumbering()
     /// The numbering the seqs belong to (`welcome`, snapshots): this hub's own, new at every start,
     /// until a numbering feed names its publisher's (`beginEpoch`). Read from any thread.
     private let currentEpoch: Mutex<FeedEpoch>
@@ -43,14 +41,8 @@ public final class TickPublisher: @unchecked Sendable {
     private var taps: [([Tick]) -> Void] = []
     var bookTaps: [([BookRecord]) -> Void] = []
     var detailTaps: [([InstrumentRecord]) -> Void] = []
-    /// Reused for every frame: the ring copies the bytes, so one scratch buffer serves all ticks.
-    var scratch = ByteBufferAllocator().buffer(capacity: 1024)
-    private var record = ByteBufferAllocator().buffer(capacity: 2048)
-    private let compression: SharedCompression
-    /// Compresses each tick once for every shared-deflate subscriber; made on first demand.
-    private var deflater: MessageDeflater?
-    private var zstdCompressor: ZstdMessageCompressor?
-    private let allocator = ByteBufferAllocator()
+    /// Builds each message's frame and compressed variants once, for the ring.
+    private var encoder: RecordEncoder
     /// Updates published between two wakes of the consumers. A tick's record is a few hundred bytes
     /// (its plain frame and any compressed variants), so a slice is about an eighth of the ring: a
     /// large ingest batch (up to 65,535 ticks, ~10 MB) cannot lap every reader before any of them
@@ -65,7 +57,7 @@ public final class TickPublisher: @unchecked Sendable {
                 candles: CandleStore = CandleStore(), demand: ChannelDemand? = nil) {
         self.candles = candles
         self.demand = demand
-        self.compression = compression
+        self.encoder = RecordEncoder(compression: compression)
         self.eventLoop = eventLoop
         self.transmitter = BroadcastTransmitter(buffer: buffer)
         self.updatesPerWake = max(1, buffer.capacity / 8 / 512)
@@ -88,7 +80,7 @@ public final class TickPublisher: @unchecked Sendable {
     public func beginEpoch(_ epoch: FeedEpoch) {
         eventLoop.assertInEventLoop()
         currentEpoch.withLock { $0 = epoch }
-        for index in lastSeq.indices { lastSeq[index] = 0 }
+        numbering.removeAll()
         books.removeAll()
         candles.removeAll()
         lastValues.removeAll()
@@ -177,33 +169,24 @@ public final class TickPublisher: @unchecked Sendable {
     private func publishSlice(_ updates: ArraySlice<FeedUpdate>) {
         var sequenced: [(SymbolID, Tick)] = []
         sequenced.reserveCapacity(updates.count)
-        // No overflow here, whatever a publisher sends: an upstream seq is at most `Tick.maxSeq`
-        // (2^53 - 1; larger ones are refused), so each gap is below 2^53, a slice's sum of gaps
-        // below 2^53 × `updatesPerWake`, and the hub's own numbering (+1 per update) starts at most
-        // there and would need 2^63 updates to reach `UInt64.max`.
+        // No overflow: each gap is below 2^53 (`StreamNumbering`), a slice's sum below 2^53 × `updatesPerWake`.
         var gaps: UInt64 = 0, stale: UInt64 = 0, refused: UInt64 = 0
         for update in updates {
-            let index = update.symbolID.index
-            if index >= lastSeq.count {
-                lastSeq.append(contentsOf: repeatElement(0, count: index + 1 - lastSeq.count))
-            }
             let seq: UInt64
             if let upstream = update.upstreamSeq {
-                guard upstream <= Tick.maxSeq else {
+                switch numbering.accept(upstream: upstream, for: update.symbolID) {
+                case .accepted(let gap): gaps += gap
+                case .stale:
+                    stale += 1
+                    continue
+                case .refused:
                     refused += 1
                     continue
                 }
-                guard upstream > lastSeq[index] else {
-                    stale += 1
-                    continue
-                }
-                // The first update of a symbol is where this hub joined the stream, not a gap.
-                if lastSeq[index] > 0 { gaps += upstream - lastSeq[index] - 1 }
                 seq = upstream
             } else {
-                seq = lastSeq[index] + 1
+                seq = numbering.next(update.symbolID)
             }
-            lastSeq[index] = seq
             sequenced.append((update.symbolID, Tick(symbol: update.symbol, seq: seq, timestamp: update.timestamp, body: update.body)))
         }
         if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
@@ -223,13 +206,10 @@ public final class TickPublisher: @unchecked Sendable {
             lastValues.applyCandles(candleChanges.map { ($0.stream, $0.latest) })
             startCandleClock()
         }
-        prepareCompressors()
         // One clock read per batch: consumers measure their lag from it (`DrainLimits.maxLag`).
         let publishedAt = eventLoop.now.uptimeNanoseconds
-        var tally = CompressionTally()
         for (id, tick) in sequenced {
-            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
-            transmitScratch(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), tally: &tally)
+            transmit(.update(tick), RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt))
         }
         // Asked after the cache was written: see `ChannelDemand`.
         let (wantsQuotes, wantsTrades) = (demand?.wants(.quotes) ?? false, demand?.wants(.trades) ?? false)
@@ -237,72 +217,33 @@ public final class TickPublisher: @unchecked Sendable {
         for (id, tick) in channelTicks {
             let isQuote = { if case .quote = tick.body { true } else { false } }()
             guard isQuote ? wantsQuotes : wantsTrades else { continue }
-            WebSocketFrameBuilder.build(.text, into: &scratch) { ServerMessage.update(tick).writeJSON(into: &$0) }
-            transmitScratch(RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt), tally: &tally)
+            transmit(.update(tick), RecordHeader(symbolID: id.rawValue, seq: tick.seq, publishedAt: publishedAt))
             channelFrames += 1
         }
         counters.framesEncoded.wrappingIncrement(by: channelFrames, ordering: .relaxed)
-        transmitCandles(candleChanges, publishedAt: publishedAt, tally: &tally)
+        transmitCandles(candleChanges, publishedAt: publishedAt)
         counters.ticksIn.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
-        tally.publish(to: counters)
+        encoder.publishTally(to: counters)
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
     }
 
-    /// Makes the shared compressors some subscriber now takes.
-    func prepareCompressors() {
-        if compression.wantsSharedDeflate, deflater == nil { deflater = try? MessageDeflater(contextTakeover: false) }
-        if compression.wantsZstd, zstdCompressor == nil, let dictionary = compression.zstdDictionary {
-            zstdCompressor = ZstdMessageCompressor(dictionary: dictionary)
-        }
-    }
-
-    /// The compressed frames built for one batch, added to the counters once.
-    struct CompressionTally {
-        var deflatedFrames: UInt64 = 0, deflatedBytes: UInt64 = 0
-        var zstdFrames: UInt64 = 0, zstdBytes: UInt64 = 0
-
-        func publish(to counters: FanoutCounters) {
-            if zstdFrames > 0 {
-                counters.framesZstd.wrappingIncrement(by: zstdFrames, ordering: .relaxed)
-                counters.zstdBytes.wrappingIncrement(by: zstdBytes, ordering: .relaxed)
-            }
-            if deflatedFrames > 0 {
-                counters.framesDeflated.wrappingIncrement(by: deflatedFrames, ordering: .relaxed)
-                counters.deflatedBytes.wrappingIncrement(by: deflatedBytes, ordering: .relaxed)
-            }
-        }
-    }
-
-    /// Appends the frame in `scratch` to the ring, with the compressed variants some subscriber
-    /// takes, each built once here for all of them.
-    func transmitScratch(_ header: RecordHeader, tally: inout CompressionTally) {
-        var deflated = FrameVariants.SharedDeflate.notBuilt
-        if compression.wantsSharedDeflate {
-            if let frame = compression.worthwhileDeflate(of: scratch, deflater: { deflater }, allocator: allocator) {
-                deflated = .compressed(frame)
-                tally.deflatedFrames += 1
-                tally.deflatedBytes += UInt64(frame.readableBytes)
-            } else {
-                deflated = .notWorthCompressing
-            }
-        }
-        var zstd: ByteBuffer?
-        if compression.wantsZstd {
-            zstd = zstdCompressor?.compressedFrame(of: scratch, allocator: allocator)
-            if let zstd {
-                tally.zstdFrames += 1
-                tally.zstdBytes += UInt64(zstd.readableBytes)
-            }
-        }
-        FrameVariants.write(plain: scratch, deflate: deflated, zstd: zstd, into: &record)
-        if record.readableBytes > transmitter.buffer.maxPayloadLength {
-            // Too big for one record (a deep book replaced whole, with a small ring): an empty
-            // record stands for it, and every loop sends the stream's latest value from the cache
-            // in its place, as for a record that came too late. A publisher cannot trap the hub.
-            record.clear()
+    /// Appends `message` to the ring, encoded with the compressed variants some subscriber takes
+    /// (`RecordEncoder`).
+    func transmit(_ message: ServerMessage, _ header: RecordHeader) {
+        if let payload = encoder.payload(of: message, maxPayloadLength: transmitter.buffer.maxPayloadLength) {
+            transmitter.transmit(header, payload: payload)
+        } else {
+            // Too big for one record: an empty record stands for it, and every loop sends the
+            // stream's latest value from the cache in its place, as for a record that came too
+            // late. A publisher cannot trap the hub.
             counters.oversizeRecords.wrappingIncrement(ordering: .relaxed)
+            transmitter.transmit(header, payload: ByteBuffer())
         }
-        transmitter.transmit(header, payload: record)
+    }
+
+    /// Adds the batch's compression figures to the counters (`RecordEncoder`).
+    func publishCompressionTally() {
+        encoder.publishTally(to: counters)
     }
 }
