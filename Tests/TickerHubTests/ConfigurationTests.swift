@@ -21,7 +21,7 @@ private func resolvedConfiguration(_ arguments: [String], environment: [String: 
     }
     defer { if let path { try? FileManager.default.removeItem(atPath: path) } }
     var sources = try await SettingSources.load(configPath: path, environment: environment)
-    let configuration = try TickerHubCommand.parse(arguments).makeConfiguration(from: &sources)
+    let configuration = try TickerHubCommand.parse(arguments).settings.configuration(from: &sources)
     return (configuration, sources)
 }
 

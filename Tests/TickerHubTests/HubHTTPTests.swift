@@ -20,7 +20,7 @@ func withHub<R>(_ configure: (inout HubConfiguration) -> Void = { _ in },
     configure(&configuration)
     var logger = Logger(label: "test-hub")
     logger.logLevel = .warning
-    let hub = Hub(configuration: configuration, logger: logger)
+    let hub = try Hub(configuration: configuration, logger: logger)
     let port = try await hub.start()
     let feed = Task {   // as their services would, until cancelled
         try await withThrowingDiscardingTaskGroup { group in

@@ -21,8 +21,8 @@ import NIOCore
 /// `DrainLimits.owedCheckInterval` (`checkOwed`), asking the connection itself, until it owes
 /// nothing: a slow client always ends with the latest value of every symbol it follows.
 ///
-/// Confined to the loop. Writes go through the shared `LoopOutput`; a write can re-enter the
-/// fan-out synchronously, so no stored value is being mutated while one runs.
+/// Confined to the loop. Writes go through the shared `LoopOutput`, under the re-entrancy rule
+/// (`LoopFanout`).
 final class Conflator {
     private let eventLoop: any EventLoop
     private let output: LoopOutput
@@ -170,7 +170,7 @@ final class Conflator {
     private func checkOwed() {
         eventLoop.assertInEventLoop()
         owedCheckScheduled = false
-        // Take the list: a catch-up writes, and a write can re-enter and mark others stale.
+        // Take the list (the re-entrancy rule): a catch-up's write may mark others stale.
         let waiting = owing
         owing = []
         for subscriber in waiting {

@@ -25,6 +25,19 @@ import NIOCore
 ///
 /// Whatever skips updates (a full socket, a lap, a late record, a maximum frequency) is settled by
 /// the loop's `Conflator`, with the symbol's latest value; everything leaves through `LoopOutput`.
+///
+/// ## The re-entrancy rule
+/// Handing frames to a sink can call back into the fan-out before it returns: a socket that
+/// becomes writable again is caught up (`catchUp`), and a write that fails closes
+/// its channel, whose handlers remove the subscriber (`remove`). So, for every type of the fan-out
+/// (this one, `Conflator`, `LoopOutput`, `WriteQueue`, and the session's `WebSocketControl`):
+/// 1. No frame is handed to a sink while a stored value is being mutated: a mutating method
+///    returns what to write and its caller writes it (`WriteQueue.add` returns what spilled). A
+///    struct that wrote from a mutating method would be an exclusivity violation, which traps.
+/// 2. A collection that a write's callback may change is not iterated in place: the loop takes it
+///    (`Conflator.checkOwed`) or iterates a copy (`readRecords`).
+/// 3. A callback may subscribe, remove, mark and queue; it never drains. `drain()` checks that it
+///    was not entered from inside itself (an assertion in debug builds).
 public final class LoopFanout: @unchecked Sendable {
     // @unchecked: confined to `eventLoop` except the atomic `wakePending`.
 
@@ -60,6 +73,8 @@ public final class LoopFanout: @unchecked Sendable {
     /// How long the last drain took, which sets the next deferral under `pacing`. (Internal so
     /// tests can pose as a busy loop.)
     var lastDrainDuration = Duration.zero
+    /// Whether `drain()` is running: checked by the re-entrancy rule.
+    private var draining = false
 
     /// `drainSignal` makes the loop call `drainSignalled()`; nil uses a task on the loop, which is
     /// what tests on an `EmbeddedEventLoop` want. The hub uses a pipe that the loop polls with its
@@ -213,6 +228,9 @@ public final class LoopFanout: @unchecked Sendable {
     /// all within `limits`; signals itself to go on later if anything is left.
     func drain() {
         eventLoop.assertInEventLoop()
+        assert(!draining, "a write re-entered the drain: see the re-entrancy rule on LoopFanout")
+        draining = true
+        defer { draining = false }
         // Clear before reading: a batch published from here on schedules another drain. The RMW
         // synchronises with the publisher's exchange, so we see every record it published before it.
         _ = wakePending.exchange(false, ordering: .acquiringAndReleasing)
@@ -242,8 +260,7 @@ public final class LoopFanout: @unchecked Sendable {
     private func readRecords(now: NIODeadline, until deadline: NIODeadline) -> (records: Int, unfinished: Bool) {
         let lateCutoff = now.uptimeNanoseconds > limits.maxLagNanoseconds ? now.uptimeNanoseconds - limits.maxLagNanoseconds : 0
         var records = 0
-        // Iterate a copy (it shares storage, so this costs nothing): a write can close a channel
-        // synchronously, and its handler then removes the subscriber from `self.index` mid-drain.
+        // Iterate a copy (it shares storage, so this costs nothing): the re-entrancy rule.
         let index = self.index
         defer { if !overdue.isEmpty { sendOverdue(now: now) } }
         while true {

@@ -10,9 +10,9 @@ import NIOCore
 ///   send it this one way (through `Conflator`), so the counts and the client's seq gaps always agree.
 ///
 /// Confined to the loop; counts are added to the shared atomics once per drain (`publishCounts`).
-/// A class, shared by the drain and the conflator, because a write can re-enter the fan-out
-/// synchronously (a writability event, a close): no write here happens while a stored value is
-/// being mutated, which a struct's mutating method could not promise.
+/// A class, shared by the drain and the conflator, so that its writes follow the re-entrancy rule
+/// (`LoopFanout`): none happens while a stored value is being mutated, which a struct's mutating
+/// method could not promise.
 final class LoopOutput {
     /// Why a latest value is sent in place of updates: it decides what the skipped ones count as.
     enum SkipCause {

@@ -8,8 +8,7 @@ import NIOCore
 ///
 /// The queue outlives a drain: a loop writes as many subscribers as its drain budget allows, then
 /// serves its sockets, then goes on (`LoopFanout.drain`). Writing is done by the caller, one
-/// subscriber at a time (`next()`), because a write can re-enter the fan-out: a connection that
-/// drains at once is caught up from its writability event. Confined to the loop.
+/// subscriber at a time (`next()`), under the re-entrancy rule (`LoopFanout`). Confined to the loop.
 struct WriteQueue {
     private var waiting: Deque<Subscriber> = []
     private let allocator: ByteBufferAllocator
@@ -23,8 +22,7 @@ struct WriteQueue {
 
     /// Corks `frame` for `subscriber` and queues it for a write, unless it is queued already.
     /// Returns frames that spilled out of the cork: the caller hands them to the subscriber's sink
-    /// at once, after this call (a write can re-enter the fan-out, which must not find this queue
-    /// in the middle of a mutation).
+    /// at once, after this call (the re-entrancy rule: no write in a mutation).
     mutating func add(_ frame: ByteBuffer, for subscriber: Subscriber) -> ByteBuffer? {
         let spilled = subscriber.corked.add(frame, allocator: allocator)
         if !subscriber.awaitingWrite {

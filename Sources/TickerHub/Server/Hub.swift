@@ -64,7 +64,9 @@ final class Hub: Sendable {
         var nextOwned = 0
     }
 
-    init(configuration: HubConfiguration, logger: Logger, prometheus: PrometheusMetrics = PrometheusMetrics()) {
+    /// Throws if `configuration` is one `tickerhub` would refuse (`HubConfiguration.validate`).
+    init(configuration: HubConfiguration, logger: Logger, prometheus: PrometheusMetrics = PrometheusMetrics()) throws(ConfigurationError) {
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         self.prometheus = prometheus

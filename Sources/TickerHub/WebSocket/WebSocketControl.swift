@@ -10,10 +10,9 @@ import NIOWebSocket
 /// A value each session holds, not a pipeline handler of its own: a handler costs a context and
 /// itself (~150 bytes) on every connection, and connections are what the hub has most of.
 ///
-/// No method writes while it holds mutable access to the value: a write can re-enter the session
-/// synchronously (a failed write closes the channel, whose handlers then run at once), and the
-/// session reads `closeSent` from there. A mutating method that wrote would be an exclusivity
-/// violation, which Swift traps on. So `receive` does not mutate, and closing is two steps: the
+/// It follows the fan-out's re-entrancy rule (`LoopFanout`): no method writes while it holds
+/// mutable access to the value, since a failed write closes the channel and the session reads
+/// `closeSent` from its handlers. So `receive` does not mutate, and closing is two steps: the
 /// session marks it (`markCloseSent`), then sends it (`CloseHandshake.send`), holding no access
 /// to this value while it writes.
 struct WebSocketControl {
