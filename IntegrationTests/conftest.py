@@ -191,3 +191,56 @@ async def connect(url: str, **options):
     welcome = json.loads(await ws.recv())
     assert welcome["type"] == "welcome", welcome
     return ws, welcome
+
+
+class SeqChain:
+    """Each stream's seq, held to the protocol's promise: an update's seq is the previous + 1 on its
+    stream (no gap, no reorder). A snapshot starts a stream (or re-bases it); keys are the
+    symbol, or whatever names the stream."""
+
+    def __init__(self, start: dict | None = None):
+        self.last = dict(start or {})
+
+    def start(self, key, seq: int):
+        self.last[key] = seq
+
+    def follow(self, key, seq: int, what: str = "update"):
+        assert key in self.last, f"{key}: {what} seq {seq} before its snapshot"
+        assert seq == self.last[key] + 1, f"{key}: {what} seq {seq} after {self.last[key]}: a gap or a reorder"
+        self.last[key] = seq
+
+    def see(self, message: dict) -> bool:
+        """Takes a snapshot or a quote/trade by its symbol; True for an update."""
+        if message["type"] == "snapshot":
+            self.start(message["symbol"], message["seq"])
+        elif message["type"] in ("quote", "trade"):
+            self.follow(message["symbol"], message["seq"], message["type"])
+            return True
+        return False
+
+
+def handshake_status(url: str, **options) -> tuple[int, object]:
+    """The status of a subscriber's WebSocket handshake to `url` with the Python `websockets`
+    client (`options`: `origin`, `additional_headers`, `ssl`...): 101, read past its `welcome`, or
+    the refusal's status, with the refusal's response (None for 101)."""
+    import asyncio
+    import websockets
+
+    async def run():
+        try:
+            async with websockets.connect(url, compression=None, **options) as ws:
+                assert json.loads(await ws.recv())["type"] == "welcome"
+                return 101, None
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code, refused.response
+    return asyncio.run(run())
+
+
+def raw_handshake_status(port: int, path: str, headers: str = "") -> int:
+    """The status of a WebSocket handshake written by hand (`headers`: more lines, each ending in
+    CRLF), for what a library client would not send."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall((f"GET {path} HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
+        head = sock.recv(4096)
+        return int(head.split(b" ")[1])

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from conftest import feedsim
+from conftest import feedsim, handshake_status
 from rawws import RawWebSocket, text_frame
 
 SECRET = "integration-test-secret-32-bytes-or-more"
@@ -41,15 +41,8 @@ def token(secret=SECRET, algorithm="HS256", expires_in=60.0, sub="desk-7", symbo
 
 
 def handshake(url, headers=None, ssl_context=None):
-    """The status of a WebSocket handshake (101 when it upgrades), and the body of a refusal."""
-    async def run():
-        try:
-            async with websockets.connect(url, additional_headers=headers, ssl=ssl_context, compression=None) as ws:
-                assert json.loads(await ws.recv())["type"] == "welcome"
-                return 101, None
-        except websockets.InvalidStatus as refused:
-            return refused.response.status_code, refused.response
-    return asyncio.run(run())
+    """The status of a subscriber's handshake with these headers (101 when it upgrades), and the refusal."""
+    return handshake_status(url, additional_headers=headers, ssl=ssl_context)
 
 
 def http_get(url, headers=None, context=None):

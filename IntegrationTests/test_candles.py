@@ -7,6 +7,8 @@ import time
 
 import websockets
 
+from conftest import SeqChain
+
 SECOND = 1_000_000_000
 
 
@@ -95,7 +97,7 @@ def test_the_candles_channel_sends_the_open_bar_then_each_closed_one_and_a_chart
             # The chart: subscribe first, then backfill, then merge by start (live replaces).
             backfill = hub.get_json("/v1/candles?symbol=AAPL&interval=1s&limit=300")
             chart = {bar["start"]: bar for bar in backfill["bars"]}
-            seq = start["seq"]
+            chain = SeqChain({"AAPL 1s": start["seq"]})
             closed = []
             deadline = time.monotonic() + 3.5
             while (left := deadline - time.monotonic()) > 0:
@@ -104,8 +106,7 @@ def test_the_candles_channel_sends_the_open_bar_then_each_closed_one_and_a_chart
                 except asyncio.TimeoutError:
                     break
                 assert m["type"] == "candle" and m["symbol"] == "AAPL" and m["interval"] == "1s", m
-                assert m["seq"] == seq + 1, f"candle seq {m['seq']} after {seq}"
-                seq = m["seq"]
+                chain.follow("AAPL 1s", m["seq"], "candle")
                 if m["seq"] > backfill["seq"] or m["start"] not in chart:
                     chart[m["start"]] = {k: v for k, v in m.items() if k not in ("type", "symbol", "interval", "seq")}
                 if m["closed"]:

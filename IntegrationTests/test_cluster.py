@@ -12,7 +12,6 @@ import pytest
 import websockets
 
 from cluster import NATSCluster, NATSPublisher
-from conftest import feedsim
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL"]
 

@@ -7,6 +7,7 @@ import time
 
 import websockets
 
+from conftest import SeqChain
 from rawws import RawWebSocket, deflate_message, text_frame
 
 
@@ -24,15 +25,11 @@ def test_websockets_default_offer_gets_shared_deflate_and_gapless_updates(hub):
             clients.append(ws)
         before = hub.get_json("/stats")
         for ws in clients:
-            seqs = {}
+            chain = SeqChain()
             updates = 0
             while updates < 30:
                 m = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                if m["type"] == "snapshot":
-                    seqs[m["symbol"]] = m["seq"]
-                elif m["type"] in ("quote", "trade"):
-                    assert m["seq"] == seqs[m["symbol"]] + 1
-                    seqs[m["symbol"]] = m["seq"]
+                if chain.see(m):
                     updates += 1
         after = hub.get_json("/stats")
         for ws in clients:
@@ -111,16 +108,12 @@ def test_deflate_off_and_dedicated_modes(start_hub):
         "permessage-deflate; server_max_window_bits=11; client_no_context_takeover"
     ws.recv_json()
     ws.send_json({"op": "subscribe", "id": 1, "symbols": ["AAPL", "MSFT", "NVDA"]})
-    sizes, seqs = [], {}
+    sizes, chain = [], SeqChain()
     started = time.time()
     while len(sizes) < 200 and time.time() - started < 20:
         opcode, payload = ws.recv_frame()
         m = json.loads(ws.inflater.decompress(payload + b"\x00\x00\xff\xff") if ws.last_rsv1 else payload)
-        if m["type"] == "snapshot":
-            seqs[m["symbol"]] = m["seq"]
-        elif m["type"] in ("quote", "trade"):
-            assert m["seq"] == seqs[m["symbol"]] + 1  # context takeover decodes only in order
-            seqs[m["symbol"]] = m["seq"]
+        if chain.see(m):  # in order, every one: context takeover decodes only in order
             sizes.append(len(payload))
     assert len(sizes) == 200
     # With the window carried over, similar ticks shrink well below the ~130-byte plain JSON.
@@ -155,15 +148,11 @@ def test_zstd_subprotocol_with_the_shared_dictionary(hub):
         before = hub.get_json("/stats")
         sizes = []
         for ws, decompressor in clients:
-            seqs, updates = {}, 0
+            chain, updates = SeqChain(), 0
             while updates < 30:
                 frame = await asyncio.wait_for(ws.recv(), 5)
                 m = json.loads(decompressor.decompress(frame))
-                if m["type"] == "snapshot":
-                    seqs[m["symbol"]] = m["seq"]
-                elif m["type"] in ("quote", "trade"):
-                    assert m["seq"] == seqs[m["symbol"]] + 1
-                    seqs[m["symbol"]] = m["seq"]
+                if chain.see(m):
                     updates += 1
                     sizes.append(len(frame))
         after = hub.get_json("/stats")

@@ -1,16 +1,14 @@
 """Values a client, a publisher or a token controls must never crash the hub or grow its memory
 (SECURITY.md, "Limits on what others control"). Each test drives one such value against the real
 hub, next to a clean client that must keep being served, and checks the hub is alive at the end."""
-import json
 import socket
 import struct
-import threading
 import time
 
 import jwt
-import pytest
 
 from attacker import quote_batch
+from conftest import raw_handshake_status
 from rawws import RawWebSocket, text_frame
 
 SECRET = "integration-test-secret-32-bytes-or-more"
@@ -224,25 +222,17 @@ def test_the_echo_listener_is_on_loopback_and_reads_no_faster_than_its_echoes_go
 
 # Item 9: web pages and publishers.
 
-def raw_handshake(port: int, path: str, headers: str = "") -> int:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall((f"GET {path} HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
-        head = sock.recv(4096)
-        return int(head.split(b" ")[1])
-
-
 def test_a_web_page_cannot_publish_and_dns_rebinding_is_not_the_same_origin(start_hub):
     hub = start_hub("--feed", "ingest", "--allowed-origin", "https://desk.example.com")
     port = hub.port
     # A page on any origin, even the hub's own address, is no publisher; a program (no Origin) is.
-    assert raw_handshake(port, "/ingest", f"Host: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n") == 403
-    assert raw_handshake(port, "/ingest", "Host: x\r\nOrigin: https://evil.example.net\r\n") == 403
-    assert raw_handshake(port, "/ingest", "Host: x\r\n") == 101
+    assert raw_handshake_status(port, "/ingest", f"Host: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n") == 403
+    assert raw_handshake_status(port, "/ingest", "Host: x\r\nOrigin: https://evil.example.net\r\n") == 403
+    assert raw_handshake_status(port, "/ingest", "Host: x\r\n") == 101
     # The attacker's name resolves to the hub: its Host and Origin agree, and still it is refused.
-    assert raw_handshake(port, "/ws", f"Host: rebind.example.net:{port}\r\nOrigin: http://rebind.example.net:{port}\r\n") == 403
-    assert raw_handshake(port, "/ws", f"Host: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n") == 101
-    assert raw_handshake(port, "/ws", f"Host: 127.0.0.1:{port}\r\nOrigin: https://127.0.0.1:{port}\r\n") == 403
+    assert raw_handshake_status(port, "/ws", f"Host: rebind.example.net:{port}\r\nOrigin: http://rebind.example.net:{port}\r\n") == 403
+    assert raw_handshake_status(port, "/ws", f"Host: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n") == 101
+    assert raw_handshake_status(port, "/ws", f"Host: 127.0.0.1:{port}\r\nOrigin: https://127.0.0.1:{port}\r\n") == 403
     assert_alive(hub)
 
 

@@ -6,7 +6,7 @@ import tempfile
 import pytest
 import websockets
 
-from conftest import feedsim
+from conftest import SeqChain, feedsim
 
 
 def test_ingest_symbols_appear_and_every_subscriber_converges_to_the_final_seq(start_hub):
@@ -27,15 +27,15 @@ def test_ingest_symbols_appear_and_every_subscriber_converges_to_the_final_seq(s
             assert json.loads(await ws.recv())["feed"] == "ingest"
             await ws.send(json.dumps({"op": "subscribe", "id": 1, "symbols": symbols}))
             subscribers.append(ws)
-        last = [dict() for _ in subscribers]
+        last = [SeqChain() for _ in subscribers]
         # Snapshots first.
-        for ws, seqs in zip(subscribers, last):
+        for ws, chain in zip(subscribers, last):
             ack = json.loads(await ws.recv())
             assert ack["type"] == "ack"
             for _ in symbols:
                 snapshot = json.loads(await ws.recv())
                 assert snapshot["type"] == "snapshot"
-                seqs[snapshot["symbol"]] = snapshot["seq"]
+                chain.see(snapshot)
 
         publisher = await asyncio.create_subprocess_exec(
             str(__import__("conftest").BIN_DIR / "feedsim"), "publish", "--url", ingest, "--count", "5000",
@@ -43,7 +43,7 @@ def test_ingest_symbols_appear_and_every_subscriber_converges_to_the_final_seq(s
             # slow consumers (dropping and conflation are covered by their own tests).
             "--symbols", "20", "--rate", "2000", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
-        async def drain(ws, seqs):
+        async def drain(ws, chain):
             # Quiet means no *update* for 1.5 s.
             loop = asyncio.get_running_loop()
             last_update = loop.time()
@@ -52,13 +52,10 @@ def test_ingest_symbols_appear_and_every_subscriber_converges_to_the_final_seq(s
                     m = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
                 except asyncio.TimeoutError:
                     continue
-                if m["type"] in ("quote", "trade"):
+                if chain.see(m):
                     last_update = loop.time()
-                    if m["symbol"] in seqs:
-                        assert m["seq"] == seqs[m["symbol"]] + 1, m
-                    seqs[m["symbol"]] = m["seq"]
 
-        await asyncio.gather(*(drain(ws, seqs) for ws, seqs in zip(subscribers, last)))
+        await asyncio.gather(*(drain(ws, chain) for ws, chain in zip(subscribers, last)))
         out, err = await publisher.communicate()
         assert publisher.returncode == 0, err
         for ws in subscribers:
@@ -68,8 +65,8 @@ def test_ingest_symbols_appear_and_every_subscriber_converges_to_the_final_seq(s
     last = asyncio.run(run())
     final = {s["symbol"]: s["seq"] for s in hub.get_json("/v1/snapshot")}
     assert sum(final.values()) == 5400
-    for seqs in last:
-        assert {s: seqs[s] for s in final} == final
+    for chain in last:
+        assert {s: chain.last[s] for s in final} == final
     stats = hub.get_json("/stats")
     assert stats["ticksIn"] == 5400 and stats["ingestBatches"] >= 2
     assert stats["drops"] == 0

@@ -19,29 +19,23 @@ import pytest
 import websockets
 
 from attacker import NAMES as ATTACK_NAMES
-from conftest import BIN_DIR, ROOT, feedsim
+from conftest import BIN_DIR, ROOT, feedsim, handshake_status
 from test_hostile_inputs import rss_bytes
 
 
-def handshake_status(url: str, origin: str | None) -> int:
-    async def run():
-        try:
-            async with websockets.connect(url, origin=origin, compression=None) as ws:
-                assert json.loads(await ws.recv())["type"] == "welcome"
-                return 101
-        except websockets.InvalidStatus as refused:
-            return refused.response.status_code
-    return asyncio.run(run())
+def origin_status(url: str, origin: str | None) -> int:
+    """The status of a subscriber's handshake from a page of `origin` (None: a native client)."""
+    return handshake_status(url, origin=origin)[0]
 
 
 def test_an_origin_allow_list_refuses_other_pages_with_403(start_hub):
     hub = start_hub("--symbols", "20", "--allowed-origin", "https://desk.example.com",
                     "--allowed-origin", "http://localhost:3000")
-    assert handshake_status(hub.ws_url, "https://desk.example.com") == 101
-    assert handshake_status(hub.ws_url, "http://localhost:3000") == 101
-    assert handshake_status(hub.ws_url, None) == 101, "native clients send no Origin"
-    assert handshake_status(hub.ws_url, f"http://127.0.0.1:{hub.port}") == 101, "the hub's own pages"
-    assert handshake_status(hub.ws_url, "https://evil.example.net") == 403
+    assert origin_status(hub.ws_url, "https://desk.example.com") == 101
+    assert origin_status(hub.ws_url, "http://localhost:3000") == 101
+    assert origin_status(hub.ws_url, None) == 101, "native clients send no Origin"
+    assert origin_status(hub.ws_url, f"http://127.0.0.1:{hub.port}") == 101, "the hub's own pages"
+    assert origin_status(hub.ws_url, "https://evil.example.net") == 403
     # The refusal says why, in the hub's error format.
     request = urllib.request.Request(hub.http + "/ws", headers={"Origin": "https://evil.example.net"})
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -51,7 +45,7 @@ def test_an_origin_allow_list_refuses_other_pages_with_403(start_hub):
 
 
 def test_without_an_allow_list_any_origin_may_connect(hub):
-    assert handshake_status(hub.ws_url, "https://anywhere.example.org") == 101
+    assert origin_status(hub.ws_url, "https://anywhere.example.org") == 101
 
 
 def test_a_client_that_floods_requests_is_closed_with_1008_and_a_polite_one_is_not(start_hub):

@@ -7,7 +7,6 @@ import json
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 from conftest import ROOT, CheckedThread, feedsim
 
