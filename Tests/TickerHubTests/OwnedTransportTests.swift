@@ -104,10 +104,19 @@ final class BlockingWebSocketClient: @unchecked Sendable {
 
     func sendClose() throws { try send(Self.frame(opcode: 0x8, payload: [0x03, 0xE8])) }
 
+    func sendPing() throws { try send(Self.frame(opcode: 0x9, payload: Array("are you there".utf8))) }
+
+    /// Every frame's opcode and payload until the server ends the connection (or `SO_RCVTIMEO`).
+    func framesUntilEnd() -> [(opcode: UInt8, payload: [UInt8])] {
+        var frames: [(UInt8, [UInt8])] = []
+        while let frame = try? nextFrame() { frames.append(frame) }
+        return frames
+    }
+
     /// The next text message (skipping pings and pongs).
     func readText() throws -> String {
         while true {
-            let (opcode, payload) = try readFrame()
+            let (opcode, payload) = try nextFrame()
             if opcode == 0x1 { return String(decoding: payload, as: UTF8.self) }
             if opcode == 0x8 { throw Failure("closed: \(payload)") }
         }
@@ -116,14 +125,15 @@ final class BlockingWebSocketClient: @unchecked Sendable {
     /// Reads until the server's Close; its code.
     func readCloseCode() throws -> Int {
         while true {
-            let (opcode, payload) = try readFrame()
+            let (opcode, payload) = try nextFrame()
             if opcode == 0x8 { return payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : 1005 }
         }
     }
 
     func close() { Glibc.close(descriptor) }
 
-    private func readFrame() throws -> (UInt8, [UInt8]) {
+    /// The next frame, whatever it is.
+    func nextFrame() throws -> (opcode: UInt8, payload: [UInt8]) {
         try need(2)
         let opcode = received[0] & 0x0F
         var length = Int(received[1] & 0x7F)
