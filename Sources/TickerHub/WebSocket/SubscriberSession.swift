@@ -27,26 +27,27 @@ import NIOWebSocket
 ///   full (requests are not read meanwhile: their answers could not be conflated away), when it
 ///   drained (the fan-out then catches the subscriber up), and when to evict (4008 "slow consumer").
 final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
-    private let hub: Hub
-    private let fanout: LoopFanout
-    private let writer: any FrameSink
-    private let subscriber: Subscriber
+    // Members without `private` are shared with the extensions (`+Access`, `+Backpressure`).
+    let hub: Hub
+    let fanout: LoopFanout
+    let writer: any FrameSink
+    let subscriber: Subscriber
     /// Checks this session twice a second, with every other session on its loop.
     private let keepAlive: KeepAliveSweep
     var keepAliveSlot = -1
     /// The transport. The session holds it, and the transport lets go of the session at `end`.
-    private let connection: any WebSocketConnection
+    let connection: any WebSocketConnection
     /// Between `start` and `end`: callbacks that arrive later (a token check, paced requests) find
     /// nothing to do.
-    private var isOpen = false
+    var isOpen = false
     /// Heartbeats, pings, and when to give up on a silent client.
-    private var liveness: ConnectionLiveness
+    var liveness: ConnectionLiveness
     /// What each request does, and its answers: made per request from the hub's settings, not
     /// stored (it would be 72 bytes more per connection, for what requests, which are rare, need).
-    private var requests: SubscriberRequests { SubscriberRequests(hub: hub, fanout: fanout, subscriber: subscriber) }
+    var requests: SubscriberRequests { SubscriberRequests(hub: hub, fanout: fanout, subscriber: subscriber) }
     /// The symbol patterns this connection follows (`"EUR/*"`); while there are any, the session
     /// is told of each new symbol (`PatternWatchers`).
-    private var patterns: [PatternSubscription] = []
+    private(set) var patterns: [PatternSubscription] = []
     /// How large a request may be; from the settings, not stored, for the same reason.
     private var limits: ClientMessage.Limits {
         ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
@@ -54,25 +55,27 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     }
     /// Pings, the Close handshake, and nothing after our Close: shared with the other sessions.
     private var control = WebSocketControl()
-    private var closeSent: Bool { control.closeSent }
+    var closeSent: Bool { control.closeSent }
     /// Why the connection is closing, for its log line; nil until we close it or the client does.
     private var closeReason: String?
     /// Kept as the address, not its text: a formatted string would be one more heap block per connection.
     private var remote: SocketAddress?
+    /// The peer's address for a log line.
+    var remoteText: String { remote.map { "\($0)" } ?? "?" }
     private let openedAt = NIODeadline.now()
     /// How many requests the client may still send.
     private var requestRate: TokenBucket
     /// Requests waiting for their turn, a few answered per pass of the loop.
-    private var pacing = RequestPacing()
+    var pacing = RequestPacing()
     /// Holds reads while the backlog is full or requests wait (and the one read it held).
-    private var readGate = ReadGate()
+    var readGate = ReadGate()
     /// The backlog: full or not, requests read or deferred, and when to evict.
-    private var backlog: SlowConsumerPolicy
+    var backlog: SlowConsumerPolicy
     /// What the connection's token allows, and until when (`AccessGrant.open` with auth off).
-    private var grant: AccessGrant
+    var grant: AccessGrant
     /// An `auth` request's token is being checked: one at a time per connection, so a client cannot
     /// pile up verifications (each is a signature check off the loop).
-    private var checkingToken = false
+    var checkingToken = false
 
     /// The close code for a connection whose token lapsed without a refresh.
 
@@ -102,7 +105,7 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
         remote = connection.remoteAddress
-        hub.logger.info("subscriber connected", metadata: ["remote": "\(remote.map { "\($0)" } ?? "?")", "encoding": "\(subscriber.encoding.name)",
+        hub.logger.info("subscriber connected", metadata: ["remote": "\(remoteText)", "encoding": "\(subscriber.encoding.name)",
                                                            "subject": "\(grant.subject ?? "-")"])
         let configuration = hub.configuration
         send(.welcome(.init(heartbeatMs: Int((liveness.heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
@@ -125,7 +128,7 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
         fanout.remove(subscriber)
         hub.logger.info("subscriber disconnected", metadata: [
-            "remote": "\(remote.map { "\($0)" } ?? "?")", "reason": "\(closeReason ?? "connection lost")",
+            "remote": "\(remoteText)", "reason": "\(closeReason ?? "connection lost")",
             "seconds": "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)",
             "delivered": "\(subscriber.delivered)", "dropped": "\(subscriber.dropped)", "conflated": "\(subscriber.conflated)",
             "throttled": "\(subscriber.throttled)",
@@ -158,52 +161,6 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         default:
             break
         }
-    }
-
-    // MARK: Backpressure
-
-    /// The connection's backlog crossed its high-water mark, one way or the other.
-    func writabilityChanged() {
-        // Judge by the state now, not by which way the change went: NIO reports changes after the
-        // fact, and a quick full-then-drained can arrive as a single event, or none.
-        let isWritable = connection.isWritable
-        switch backlog.writability(isWritable, now: .now()) {
-        case .filled:
-            hub.metrics.backloggedConnections.wrappingIncrement(ordering: .relaxed)
-        case .drained:
-            hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed)
-            // The client read what we queued: as good a sign of life as a pong.
-            liveness.heardFrom(at: .now())
-            if subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
-            readIfHeld()
-        case .none:
-            if isWritable, subscriber.staleCount > 0 { fanout.catchUp(subscriber) }
-        }
-    }
-
-    /// Whether the transport may read now (`ReadGate`); if not, the session asks for the read with
-    /// `WebSocketConnection.resumeReading` once it may.
-    func mayRead() -> Bool {
-        readGate.mayRead(backlogFull: backlog.isFull, requestsWaiting: pacing.hasWaiting, closing: closeSent)
-    }
-
-    /// Something that held reads cleared: the held read asks the gate again.
-    private func readIfHeld() {
-        if readGate.takeHeld() { connection.resumeReading() }
-    }
-
-    private func evictIfHopeless(now: NIODeadline) {
-        guard !closeSent, backlog.isFull else { return }
-        let bytes = connection.backlogBytes
-        guard let rule = backlog.evictionRule(now: now, backlogBytes: bytes) else { return }
-        hub.metrics.slowConsumerEvictions.wrappingIncrement(ordering: .relaxed)
-        hub.logger.notice("evicting slow consumer", metadata: [
-            "remote": "\(remote.map { "\($0)" } ?? "?")", "rule": "\(rule)",
-            "backlog_bytes": "\(bytes)", "stale_symbols": "\(subscriber.staleCount)",
-            "dropped": "\(subscriber.dropped)",
-        ])
-        // The close frame queues behind the backlog; a client that reads again soon still gets it.
-        close(.slowConsumer, grace: backlog.closeGrace)
     }
 
     // MARK: Inbound
@@ -249,7 +206,7 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         guard !requestRate.take(now: .now()) else { return true }
         hub.metrics.rateLimited.wrappingIncrement(ordering: .relaxed)
         hub.logger.notice("closing a subscriber that sends requests too fast", metadata: [
-            "remote": "\(remote.map { "\($0)" } ?? "?")", "per_second": "\(requestRate.perSecond)", "burst": "\(Int(requestRate.burst))",
+            "remote": "\(remoteText)", "per_second": "\(requestRate.perSecond)", "burst": "\(Int(requestRate.burst))",
         ])
         close(code: .policyViolation, reason: "too many requests")
         return false
@@ -308,80 +265,16 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         if !patterns.isEmpty != watching { watchPatterns(!patterns.isEmpty) }
     }
 
-    // MARK: Patterns
-
-    private func watchPatterns(_ watch: Bool) {
-        let key = ObjectIdentifier(self)
-        guard watch else { return hub.patternWatchers.unwatch(key) }
-        let loop = fanout.eventLoop
-        let session = NIOLoopBound(self, eventLoop: loop)
-        hub.patternWatchers.watch(key) { symbol in loop.execute { session.value.symbolAppeared(symbol) } }
-    }
-
-    /// A symbol was registered: each pattern it matches (and the token grants) subscribes it, and
-    /// the client gets its snapshot. Past the connection's limit it gets a `too_many_symbols` error.
-    private func symbolAppeared(_ symbol: Symbol) {
-        guard isOpen, !closeSent, grant.symbols.allows(symbol.name) else { return }
-        for entry in patterns where entry.pattern.matches(symbol) {
-            switch requests.subscribeAppeared(symbol, for: entry) {
-            case .success(let answers):
-                for answer in answers { send(answer) }
-                writer.flush()
-            case .failure(let error):
-                reject(error)
-            }
-        }
-    }
-
-    // MARK: Access
-
-    /// `{"op":"auth"}`: checks the new token off the loop, then puts it in force, if it is good and
-    /// for the same subject. Subscriptions it no longer grants end, named in a `not_entitled` error.
-    private func refreshToken(_ token: String, id: Int64?) {
-        guard let verifier = hub.configuration.auth else {
-            reject(ProtocolError(id: id, code: .invalidToken, message: "this hub does not use access tokens"))
-            return
-        }
-        guard !checkingToken else {
-            reject(ProtocolError(id: id, code: .invalidRequest, message: "one auth request at a time: wait for the answer to the last"))
-            return
-        }
-        checkingToken = true
-        verifier.verify(token, on: connection.eventLoop).assumeIsolated().whenSuccess { [self] result in
-            checkingToken = false
-            tokenVerified(result, id: id)
-        }
-    }
-
-    private func tokenVerified(_ result: Result<AccessGrant, TokenRefusal>, id: Int64?) {
-        guard isOpen, !closeSent else { return }
-        switch result {
-        case .failure(let refusal):
-            reject(ProtocolError(id: id, code: refusal == .expired ? .tokenExpired : .invalidToken, message: refusal.message))
-        case .success(let fresh) where fresh.subject != grant.subject:
-            reject(ProtocolError(id: id, code: .invalidToken, message: "the token is for another subject"))
-        case .success(let fresh):
-            grant = fresh
-            let revoked = requests.revokeUngranted(by: fresh.symbols)
-            send(.authenticated(id: id, expiresAt: fresh.expiresAtMilliseconds ?? 0))
-            if revoked.isEmpty {
-                writer.flush()
-            } else {
-                reject(.notEntitled(revoked, id: id))
-            }
-        }
-    }
-
     // MARK: Outbound
 
-    private func send(_ message: ServerMessage) {
+    func send(_ message: ServerMessage) {
         // Updates corked for this connection go first: an answer must not overtake them.
         fanout.releaseCorked(subscriber)
         subscriber.wroteSinceLastCheck = true
         writer.write(fanout.encode(WebSocketFrameBuilder.text(message, allocator: connection.allocator), for: subscriber))
     }
 
-    private func reject(_ error: ProtocolError) {
+    func reject(_ error: ProtocolError) {
         hub.metrics.requestErrors.wrappingIncrement(ordering: .relaxed)
         if error.code == .notEntitled { hub.metrics.entitlementRefusals.wrappingIncrement(ordering: .relaxed) }
         hub.logger.debug("request rejected", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
@@ -389,46 +282,12 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         writer.flush()
     }
 
-    // MARK: Keep-alive
-
-    /// Twice a second (`KeepAliveSweep`): heartbeat, ping, or close, as `liveness` decides; eviction
-    /// if the backlog is hopeless; and the close of a connection whose token lapsed.
-    func checkLiveness(now: NIODeadline) {
-        guard isOpen, !closeSent else { return }
-        if grant.hasExpired(at: now) {
-            hub.metrics.tokenExpiries.wrappingIncrement(ordering: .relaxed)
-            hub.logger.info("closing a subscriber whose token expired", metadata: ["subject": "\(grant.subject ?? "-")"])
-            close(.tokenExpired)
-            return
-        }
-        evictIfHopeless(now: now)
-        guard !closeSent else { return }
-        let wrote = subscriber.wroteSinceLastCheck
-        subscriber.wroteSinceLastCheck = false
-        if liveness.heartbeatDue(now: now, wroteSinceLastCheck: wrote, backlogFull: backlog.isFull) {
-            send(.heartbeat(timestamp: .now()))
-            writer.flush()
-            subscriber.wroteSinceLastCheck = false
-        }
-        switch liveness.pingAction(now: now, backlogFull: backlog.isFull, backlogBytes: { connection.backlogBytes }) {
-        case .none:
-            break
-        case .ping:
-            connection.writeControl(.ping, payload: ByteBuffer(string: "tickerhub"))
-            connection.flush()
-        case .timedOut:
-            hub.metrics.pingTimeouts.wrappingIncrement(ordering: .relaxed)
-            hub.logger.info("closing unresponsive subscriber", metadata: ["remote": "\(remote.map { "\($0)" } ?? "?")"])
-            close(code: .goingAway, reason: "ping timeout")
-        }
-    }
-
     // MARK: Closing
 
     /// Closes the connection for a protocol violation (`code`), logged and counted.
     func violation(code: WebSocketErrorCode, reason: String) {
         hub.metrics.protocolViolations.wrappingIncrement(ordering: .relaxed)
-        hub.logger.info("protocol violation", metadata: ["reason": "\(reason)", "remote": "\(remote.map { "\($0)" } ?? "?")"])
+        hub.logger.info("protocol violation", metadata: ["reason": "\(reason)", "remote": "\(remoteText)"])
         close(code: code, reason: reason)
     }
 
