@@ -6,7 +6,7 @@ SWIFT ?= swift
 PYTEST_ARGS ?=
 TSAN_BUILD := .build-tsan
 
-.PHONY: help run build release test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke bench-cluster bench-under-attack bench-storm bench-write-cost soak wsload swarm clean
+.PHONY: help run build release lint format test unit-tests integration-tests tsan-tests fuzz bench bench-baseline bench-compare bench-smoke bench-e2e bench-e2e-smoke bench-cluster bench-under-attack bench-storm bench-write-cost soak wsload swarm clean
 
 ## List the targets and what each does.
 help:
@@ -34,6 +34,17 @@ release:
 build:
 	@scripts/bootstrap.sh run
 	$(SWIFT) build
+
+# Every Swift file of the repository: the hub's package, the benchmarks and their peers, the fuzzers.
+SWIFT_SOURCES := Sources Tests Benchmarks/Benchmarks Benchmarks/peers Fuzz/Sources Package.swift Benchmarks/Package.swift Fuzz/Package.swift
+
+## Check every Swift file against .swift-format (line length 120, as SwiftNIO): CI fails on any finding.
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(SWIFT_SOURCES)
+
+## Reformat every Swift file in place with .swift-format (what `make lint` then accepts).
+format:
+	$(SWIFT) format format --in-place --recursive --parallel $(SWIFT_SOURCES)
 
 ## Everything CI runs: unit tests, the lock-free code under ThreadSanitizer, and the
 ## integration tests with real processes and third-party clients.

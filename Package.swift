@@ -203,8 +203,10 @@ let package = Package(
 // engine: with TICKERHUB_ENGINE_ONLY set, the hub and the load tool are left out of that build, and
 // with them what only they use, the TLS and JWT packages (two copies of BoringSSL: minutes of C).
 if ProcessInfo.processInfo.environment["TICKERHUB_ENGINE_ONLY"] != nil {
-    let engineOnly: Set<String> = ["CZstd", "CEpoll", "FeedModel", "FanoutEngine", "AccessControl", "EpollTransport", "FeedModelTests",
-                                   "FanoutEngineTests", "EpollTransportTests"]
+    let engineOnly: Set<String> = [
+        "CZstd", "CEpoll", "FeedModel", "FanoutEngine", "AccessControl", "EpollTransport", "FeedModelTests",
+        "FanoutEngineTests", "EpollTransportTests",
+    ]
     package.targets.removeAll { !engineOnly.contains($0.name) }
     package.products.removeAll { !["FeedModel", "FanoutEngine", "AccessControl", "EpollTransport"].contains($0.name) }
 }

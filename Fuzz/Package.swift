@@ -21,17 +21,26 @@ let package = Package(
         ),
         .executableTarget(
             name: "FuzzFanoutState",
-            dependencies: ["FuzzSupport", .product(name: "FeedModel", package: "TickerHub"), .product(name: "FanoutEngine", package: "TickerHub"),
-                           .product(name: "AccessControl", package: "TickerHub"),
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: [
+                "FuzzSupport", .product(name: "FeedModel", package: "TickerHub"),
+                .product(name: "FanoutEngine", package: "TickerHub"),
+                .product(name: "AccessControl", package: "TickerHub"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "FuzzTokenClaims",
-            dependencies: ["FuzzSupport", .product(name: "AccessControl", package: "TickerHub"), .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "FuzzSupport", .product(name: "AccessControl", package: "TickerHub"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "FuzzTickBatch",
-            dependencies: ["FuzzSupport", .product(name: "FeedModel", package: "TickerHub"), .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "FuzzSupport", .product(name: "FeedModel", package: "TickerHub"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

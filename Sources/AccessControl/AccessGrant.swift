@@ -16,9 +16,13 @@ public struct AccessGrant: Sendable, Equatable {
 
     /// The grant of a hub without auth: every symbol, no expiry. Publishing is guarded by the
     /// ingest credential instead.
-    public static let open = AccessGrant(subject: nil, expiresAt: nil, expiresAtMilliseconds: nil, symbols: .everything, publish: .everything)
+    public static let open = AccessGrant(
+        subject: nil, expiresAt: nil, expiresAtMilliseconds: nil, symbols: .everything, publish: .everything)
 
-    public init(subject: String?, expiresAt: NIODeadline?, expiresAtMilliseconds: Int64?, symbols: SymbolEntitlement, publish: SymbolEntitlement?) {
+    public init(
+        subject: String?, expiresAt: NIODeadline?, expiresAtMilliseconds: Int64?, symbols: SymbolEntitlement,
+        publish: SymbolEntitlement?
+    ) {
         self.subject = subject
         self.expiresAt = expiresAt
         self.expiresAtMilliseconds = expiresAtMilliseconds

@@ -27,8 +27,10 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     public var symbols: [String]?
     public var publish: PublishClaim?
 
-    public init(sub: String? = nil, exp: Double? = nil, nbf: Double? = nil, aud: Audience? = nil, iss: String? = nil,
-                symbols: [String]? = nil, publish: PublishClaim? = nil) {
+    public init(
+        sub: String? = nil, exp: Double? = nil, nbf: Double? = nil, aud: Audience? = nil, iss: String? = nil,
+        symbols: [String]? = nil, publish: PublishClaim? = nil
+    ) {
         self.sub = sub
         self.exp = exp
         self.nbf = nbf
@@ -87,11 +89,13 @@ public struct TokenClaims: Codable, Sendable, Equatable {
     /// epoch) and `monotonicNow` the hub's clock at the same moment.
     public func grant(now: Double, monotonicNow: NIODeadline = .now()) -> AccessGrant {
         let exp = self.exp ?? now
-        return AccessGrant(subject: sub,
-                           expiresAt: monotonicNow + .nanoseconds(Self.saturatingInt64((exp - now) * 1e9, max: Self.longestLifetimeNanoseconds)),
-                           expiresAtMilliseconds: Self.saturatingInt64(exp * 1000, max: Self.latestExpiryMilliseconds),
-                           symbols: SymbolEntitlement(patterns: symbols ?? []),
-                           publish: publish?.entitlement)
+        return AccessGrant(
+            subject: sub,
+            expiresAt: monotonicNow
+                + .nanoseconds(Self.saturatingInt64((exp - now) * 1e9, max: Self.longestLifetimeNanoseconds)),
+            expiresAtMilliseconds: Self.saturatingInt64(exp * 1000, max: Self.latestExpiryMilliseconds),
+            symbols: SymbolEntitlement(patterns: symbols ?? []),
+            publish: publish?.entitlement)
     }
 
     /// `value` rounded toward zero into `0...max`; NaN is 0. Never traps, whatever the token says.

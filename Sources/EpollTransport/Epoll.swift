@@ -65,7 +65,9 @@ struct Epoll: ~Copyable {
         var event = epoll_event()
         event.events = events.rawValue
         event.data.u64 = key
-        guard epoll_ctl(descriptor, operation, fd, &event) == 0 else { throw SystemCallError("epoll_ctl", errno: errno) }
+        guard epoll_ctl(descriptor, operation, fd, &event) == 0 else {
+            throw SystemCallError("epoll_ctl", errno: errno)
+        }
     }
 
     /// Waits up to `timeoutNanoseconds` (nil: until an event) for events, into `events`; returns how
@@ -74,7 +76,8 @@ struct Epoll: ~Copyable {
     func wait(into events: UnsafeMutableBufferPointer<epoll_event>, timeoutNanoseconds: Int64?) -> Int {
         let count: CInt
         if let timeoutNanoseconds {
-            var timeout = timespec(tv_sec: Int(timeoutNanoseconds / 1_000_000_000), tv_nsec: Int(timeoutNanoseconds % 1_000_000_000))
+            var timeout = timespec(
+                tv_sec: Int(timeoutNanoseconds / 1_000_000_000), tv_nsec: Int(timeoutNanoseconds % 1_000_000_000))
             count = epoll_pwait2(descriptor, events.baseAddress, CInt(events.count), &timeout, nil)
         } else {
             count = epoll_pwait2(descriptor, events.baseAddress, CInt(events.count), nil, nil)

@@ -61,12 +61,14 @@ public final class EpollLoop: EventLoop, @unchecked Sendable {
         // The thread waits until `thread` is set here, so that `inEventLoop` is right from its first task.
         let started = DispatchSemaphore(value: 0)
         let box = Unmanaged.passRetained(ThreadStart(loop: self, started: started))
-        let result = pthread_create(&thread, nil, { argument in
-            let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
-            start.started.wait()
-            start.loop.run()
-            return nil
-        }, box.toOpaque())
+        let result = pthread_create(
+            &thread, nil,
+            { argument in
+                let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
+                start.started.wait()
+                start.loop.run()
+                return nil
+            }, box.toOpaque())
         guard result == 0 else {
             box.release()
             throw SystemCallError("pthread_create", errno: result)
@@ -129,10 +131,11 @@ public final class EpollLoop: EventLoop, @unchecked Sendable {
     public func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
         let promise: EventLoopPromise<T> = makePromise()
         let id = nextTaskID.loadThenWrappingIncrement(ordering: .relaxed)
-        let work = Work(run: {
-            // On the loop: the promise's value does not cross threads here.
-            do { promise.assumeIsolatedUnsafeUnchecked().succeed(try task()) } catch { promise.fail(error) }
-        }, fail: { promise.fail($0) })
+        let work = Work(
+            run: {
+                // On the loop: the promise's value does not cross threads here.
+                do { promise.assumeIsolatedUnsafeUnchecked().succeed(try task()) } catch { promise.fail(error) }
+            }, fail: { promise.fail($0) })
         // `Work` holds non-Sendable closures: it only ever crosses to the loop inside this box.
         let transfer = UnsafeTransfer(work)
         if inEventLoop {
@@ -210,17 +213,24 @@ public final class EpollLoop: EventLoop, @unchecked Sendable {
                     wakePending.store(false, ordering: .releasing)
                     continue
                 }
-                sources[Int(key >> 56)].ready(token: key & Self.maxToken, events: EpollEvents(rawValue: events[index].events))
+                sources[Int(key >> 56)].ready(
+                    token: key & Self.maxToken, events: EpollEvents(rawValue: events[index].events))
             }
             let now = NIODeadline.now()
             while let due = timers.popDue(now: now) { due.run() }
-            for task in inbox.withLockedValue({ tasks in defer { tasks = [] }; return tasks }) { task() }
+            for task in inbox.withLockedValue({ tasks in
+                defer { tasks = [] }
+                return tasks
+            }) { task() }
         }
         for work in timers.removeAll() { work.fail(EventLoopError.shutdown) }
         // The sources hold the loop (they register with it): let go of them, or neither is freed.
         sources = []
         // Tasks submitted after the stop still run, so that no promise is left hanging.
-        for task in inbox.withLockedValue({ tasks in defer { tasks = [] }; return tasks }) { task() }
+        for task in inbox.withLockedValue({ tasks in
+            defer { tasks = [] }
+            return tasks
+        }) { task() }
         stopped.signal()
     }
 }

@@ -70,7 +70,8 @@ public struct SlotTable<Element> {
         let freeSet = Set(free)
         precondition(freeSet.count == free.count, "a slot is on the free list twice")
         for index in elements.indices {
-            precondition((elements[index] == nil) == freeSet.contains(UInt32(index)), "slot \(index) is both or neither")
+            precondition(
+                (elements[index] == nil) == freeSet.contains(UInt32(index)), "slot \(index) is both or neither")
         }
         precondition(count == elements.count - free.count, "count")
     }
@@ -96,4 +97,3 @@ public struct SlotKey: Hashable, Sendable {
         self.init(index: UInt32(truncatingIfNeeded: token), generation: UInt32(truncatingIfNeeded: token >> 32))
     }
 }
-

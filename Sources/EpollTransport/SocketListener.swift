@@ -34,8 +34,10 @@ public final class SocketListener: EpollSource, @unchecked Sendable {
 
     /// Listens on `host:port` (an IPv4 or IPv6 address, or a name: its first address); call on the loop.
     /// `exhausted` is told each time the listener pauses, with the errno (for the log and a metric).
-    public init(loop: EpollLoop, host: String, port: Int, backlog: CInt = 4096, acceptsPerWake: Int = 256,
-                exhausted: @escaping (CInt) -> Void = { _ in }, accepted: @escaping (CInt) -> Void) throws {
+    public init(
+        loop: EpollLoop, host: String, port: Int, backlog: CInt = 4096, acceptsPerWake: Int = 256,
+        exhausted: @escaping (CInt) -> Void = { _ in }, accepted: @escaping (CInt) -> Void
+    ) throws {
         loop.assertInEventLoop()
         self.loop = loop
         self.acceptsPerWake = acceptsPerWake
@@ -52,14 +54,19 @@ public final class SocketListener: EpollSource, @unchecked Sendable {
             throw SystemCallError("getaddrinfo(\(host))", errno: EINVAL)
         }
         defer { freeaddrinfo(resolved) }
-        let fd = socket(first.pointee.ai_family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            first.pointee.ai_family,
+            CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemCallError("socket", errno: errno) }
         var one: CInt = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
         var local = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let bound = bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 && listen(fd, backlog) == 0
-            && withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 } }
+        let bound =
+            bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 && listen(fd, backlog) == 0
+            && withUnsafeMutablePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
+            }
         guard bound else {
             let error = errno
             close(fd)
@@ -67,7 +74,9 @@ public final class SocketListener: EpollSource, @unchecked Sendable {
         }
         descriptor = fd
         // The port sits at the same offset in sockaddr_in and sockaddr_in6.
-        let networkPort = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port } }
+        let networkPort = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port }
+        }
         self.port = Int(UInt16(bigEndian: networkPort))
         source = loop.addSource(self)
         do {

@@ -139,7 +139,8 @@ public struct SocketOutput {
             for (index, buffer) in pending.prefix(count).enumerated() {
                 buffer.withUnsafeReadableBytesWithStorageManagement { bytes, storage in
                     storages.append(storage.retain())
-                    iovecs[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+                    iovecs[index] = iovec(
+                        iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
                 }
             }
             defer { for storage in storages { storage.release() } }

@@ -32,23 +32,30 @@ public final class BroadcastEngine: Sendable {
     ///   - demandDriven: as the hub runs (true), or building every kind's frames always (false).
     ///   - drainingInline: whether the consumer on the publisher's own loop drains in the
     ///     publishing task (the hub's way) or is signalled like the others.
-    public init(configuration: EngineConfiguration, loops: [any EventLoop], publisherLoop: any EventLoop,
-                compression: SharedCompression? = nil, drainSignal: (any EventLoop) -> (any DrainSignal)? = { _ in nil },
-                demandDriven: Bool = true, drainingInline: Bool = true) {
+    public init(
+        configuration: EngineConfiguration, loops: [any EventLoop], publisherLoop: any EventLoop,
+        compression: SharedCompression? = nil, drainSignal: (any EventLoop) -> (any DrainSignal)? = { _ in nil },
+        demandDriven: Bool = true, drainingInline: Bool = true
+    ) {
         let directory = SymbolDirectory()
         let lastValues = LastValueCache(historyDepth: configuration.historyDepth)
         let counters = FanoutCounters()
         let compression = compression ?? SharedCompression(deflateThresholdBytes: configuration.deflateThresholdBytes)
         let ring = BroadcastBuffer(capacity: configuration.ringBytes)
         let demand = demandDriven ? ChannelDemand(kinds: { directory.kinds(of: $0) }) : nil
-        let publisher = TickPublisher(eventLoop: publisherLoop, buffer: ring, directory: directory, lastValues: lastValues,
-                                      counters: counters, compression: compression, demand: demand)
+        let publisher = TickPublisher(
+            eventLoop: publisherLoop, buffer: ring, directory: directory, lastValues: lastValues,
+            counters: counters, compression: compression, demand: demand)
         let fanouts = loops.map { loop in
-            LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,
-                       limits: configuration.drain, pacing: configuration.pacing, drainSignal: drainSignal(loop), demand: demand)
+            LoopFanout(
+                eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, compression: compression,
+                limits: configuration.drain, pacing: configuration.pacing, drainSignal: drainSignal(loop),
+                demand: demand)
         }
         publisher.attach(fanouts, drainingInline: drainingInline)
-        (self.directory, self.lastValues, self.counters, self.compression) = (directory, lastValues, counters, compression)
+        (self.directory, self.lastValues, self.counters, self.compression) = (
+            directory, lastValues, counters, compression
+        )
         (self.ring, self.publisher, self.demand, self.fanouts) = (ring, publisher, demand, fanouts)
     }
 

@@ -79,8 +79,10 @@ public enum BinaryTickCodec {
 
     /// Appends one batch holding `ticks` (at most 65,535) to `buffer`.
     /// Prices in one record must share a scale; the bid's scale is used and the ask is rescaled to it.
-    public static func encodeBatch(_ ticks: some Collection<Tick>, books: some Collection<BookRecord> = [BookRecord](),
-                                   instruments: some Collection<InstrumentRecord> = [InstrumentRecord](), into buffer: inout ByteBuffer) {
+    public static func encodeBatch(
+        _ ticks: some Collection<Tick>, books: some Collection<BookRecord> = [BookRecord](),
+        instruments: some Collection<InstrumentRecord> = [InstrumentRecord](), into buffer: inout ByteBuffer
+    ) {
         let count = ticks.count + books.count + instruments.count
         precondition(count <= maxRecordsPerBatch, "a batch holds at most \(maxRecordsPerBatch) records")
         buffer.writeInteger(magic, endianness: .little)
@@ -109,8 +111,9 @@ public enum BinaryTickCodec {
 
     /// One book record. Its levels are written at the largest scale among them (one book has one).
     public static func encode(_ record: BookRecord, into buffer: inout ByteBuffer) {
-        precondition(record.change.bids.count <= maxLevelsPerSide && record.change.asks.count <= maxLevelsPerSide,
-                     "a book record lists at most \(maxLevelsPerSide) levels per side")
+        precondition(
+            record.change.bids.count <= maxLevelsPerSide && record.change.asks.count <= maxLevelsPerSide,
+            "a book record lists at most \(maxLevelsPerSide) levels per side")
         buffer.writeInteger(Kind.book.rawValue)
         buffer.writeInteger(UInt8(record.symbol.name.utf8.count))
         buffer.writeString(record.symbol.name)
@@ -122,7 +125,9 @@ public enum BinaryTickCodec {
         buffer.writeInteger(UInt16(record.change.bids.count), endianness: .little)
         buffer.writeInteger(UInt16(record.change.asks.count), endianness: .little)
         for level in record.change.bids + record.change.asks {
-            guard let price = level.price.rescaled(to: scale) else { preconditionFailure("\(level.price) does not fit scale \(scale)") }
+            guard let price = level.price.rescaled(to: scale) else {
+                preconditionFailure("\(level.price) does not fit scale \(scale)")
+            }
             buffer.writeInteger(price.mantissa, endianness: .little)
             buffer.writeInteger(level.size, endianness: .little)
         }
@@ -164,9 +169,10 @@ public enum BinaryTickCodec {
     public static func decodeFeedBatch(_ buffer: ByteBuffer) throws(DecodeError) -> FeedBatch {
         var buffer = buffer
         guard let magic = buffer.readInteger(endianness: .little, as: UInt16.self),
-              let version = buffer.readInteger(as: UInt8.self),
-              let flags = buffer.readInteger(as: UInt8.self),
-              let count = buffer.readInteger(endianness: .little, as: UInt16.self) else { throw .truncated }
+            let version = buffer.readInteger(as: UInt8.self),
+            let flags = buffer.readInteger(as: UInt8.self),
+            let count = buffer.readInteger(endianness: .little, as: UInt16.self)
+        else { throw .truncated }
         guard magic == BinaryTickCodec.magic else { throw .badMagic }
         guard version == BinaryTickCodec.version else { throw .unsupportedVersion(version) }
         guard flags == 0 else { throw .unsupportedFlags(flags) }
@@ -192,50 +198,63 @@ public enum BinaryTickCodec {
 
     private static func decodeRecord(_ buffer: inout ByteBuffer) throws(DecodeError) -> Record {
         guard let kindByte = buffer.readInteger(as: UInt8.self),
-              let symbolLength = buffer.readInteger(as: UInt8.self) else { throw .truncated }
+            let symbolLength = buffer.readInteger(as: UInt8.self)
+        else { throw .truncated }
         guard let kind = Kind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
         guard let symbolText = buffer.readString(length: Int(symbolLength)) else { throw .truncated }
         guard let symbol = Symbol(symbolText) else { throw .invalidSymbol }
         guard let seq = buffer.readInteger(endianness: .little, as: UInt64.self),
-              let ts = buffer.readInteger(endianness: .little, as: UInt64.self),
-              let scale = buffer.readInteger(as: UInt8.self) else { throw .truncated }
+            let ts = buffer.readInteger(endianness: .little, as: UInt64.self),
+            let scale = buffer.readInteger(as: UInt8.self)
+        else { throw .truncated }
         guard scale <= Price.maxScale else { throw .invalidScale(scale) }
         guard seq <= Tick.maxSeq else { throw .seqOutOfRange(seq) }
         let body: TickBody
         switch kind {
         case .book:
-            return .book(try decodeBook(&buffer, symbol: symbol, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: ts), scale: scale))
+            return .book(
+                try decodeBook(
+                    &buffer, symbol: symbol, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: ts), scale: scale))
         case .instrument:
             guard let tick = buffer.readInteger(endianness: .little, as: Int64.self),
-                  let lot = buffer.readInteger(endianness: .little, as: Int64.self),
-                  let currencyLength = buffer.readInteger(as: UInt8.self),
-                  let currency = buffer.readString(length: Int(currencyLength)),
-                  let nameLength = buffer.readInteger(as: UInt8.self),
-                  let nameBytes = buffer.readBytes(length: Int(nameLength)) else { throw .truncated }
+                let lot = buffer.readInteger(endianness: .little, as: Int64.self),
+                let currencyLength = buffer.readInteger(as: UInt8.self),
+                let currency = buffer.readString(length: Int(currencyLength)),
+                let nameLength = buffer.readInteger(as: UInt8.self),
+                let nameBytes = buffer.readBytes(length: Int(nameLength))
+            else { throw .truncated }
             guard let name = String(validating: nameBytes, as: UTF8.self),
-                  let details = InstrumentDetails(tickSize: Price(mantissa: tick, scale: scale), lotSize: lot, currency: currency, name: name)
+                let details = InstrumentDetails(
+                    tickSize: Price(mantissa: tick, scale: scale), lotSize: lot, currency: currency, name: name)
             else { throw .invalidInstrument }
             return .instrument(InstrumentRecord(symbol: symbol, details: details))
         case .quote:
             guard let bid = buffer.readInteger(endianness: .little, as: Int64.self),
-                  let ask = buffer.readInteger(endianness: .little, as: Int64.self),
-                  let bidSize = buffer.readInteger(endianness: .little, as: Int64.self),
-                  let askSize = buffer.readInteger(endianness: .little, as: Int64.self) else { throw .truncated }
-            body = .quote(Quote(bid: Price(mantissa: bid, scale: scale), ask: Price(mantissa: ask, scale: scale),
-                                bidSize: bidSize, askSize: askSize))
+                let ask = buffer.readInteger(endianness: .little, as: Int64.self),
+                let bidSize = buffer.readInteger(endianness: .little, as: Int64.self),
+                let askSize = buffer.readInteger(endianness: .little, as: Int64.self)
+            else { throw .truncated }
+            body = .quote(
+                Quote(
+                    bid: Price(mantissa: bid, scale: scale), ask: Price(mantissa: ask, scale: scale),
+                    bidSize: bidSize, askSize: askSize))
         case .trade:
             guard let price = buffer.readInteger(endianness: .little, as: Int64.self),
-                  let size = buffer.readInteger(endianness: .little, as: Int64.self) else { throw .truncated }
+                let size = buffer.readInteger(endianness: .little, as: Int64.self)
+            else { throw .truncated }
             body = .trade(Trade(price: Price(mantissa: price, scale: scale), size: size))
         }
         return .tick(Tick(symbol: symbol, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: ts), body: body))
     }
 
-    private static func decodeBook(_ buffer: inout ByteBuffer, symbol: Symbol, seq: UInt64, timestamp: Timestamp,
-                                   scale: UInt8) throws(DecodeError) -> BookRecord {
+    private static func decodeBook(
+        _ buffer: inout ByteBuffer, symbol: Symbol, seq: UInt64, timestamp: Timestamp,
+        scale: UInt8
+    ) throws(DecodeError) -> BookRecord {
         guard let flags = buffer.readInteger(as: UInt8.self),
-              let bidCount = buffer.readInteger(endianness: .little, as: UInt16.self),
-              let askCount = buffer.readInteger(endianness: .little, as: UInt16.self) else { throw .truncated }
+            let bidCount = buffer.readInteger(endianness: .little, as: UInt16.self),
+            let askCount = buffer.readInteger(endianness: .little, as: UInt16.self)
+        else { throw .truncated }
         guard flags & ~1 == 0 else { throw .unsupportedBookFlags(flags) }
         for count in [Int(bidCount), Int(askCount)] where count > maxLevelsPerSide { throw .tooManyLevels(count) }
         // Both counts are bounded above, and the bytes must be there before anything is kept.

@@ -8,8 +8,9 @@ import Foundation
 public enum ClientMessage: Sendable, Equatable {
     /// `updateInterval` is the request's `maxFrequency`; nil means every update. `resume` is where a
     /// reconnecting client left off (`since` and `epoch`), for recovery from the hub's history.
-    case subscribe(id: Int64?, symbols: [String], updateInterval: UpdateInterval? = nil, resume: ResumePoint? = nil,
-                   channel: SubscriptionChannel = .ticks)
+    case subscribe(
+        id: Int64?, symbols: [String], updateInterval: UpdateInterval? = nil, resume: ResumePoint? = nil,
+        channel: SubscriptionChannel = .ticks)
     /// `channel`: the one to leave; `.book(depth: nil)` leaves a book at every depth.
     case unsubscribe(id: Int64?, symbols: [String], channel: ChannelScope = .ticks)
     /// One page of the hub's symbols, in the order they were registered, starting after `after`.
@@ -26,7 +27,9 @@ public enum ClientMessage: Sendable, Equatable {
 
     public var id: Int64? {
         switch self {
-        case .subscribe(let id, _, _, _, _), .unsubscribe(let id, _, _), .list(let id, _), .ping(let id), .stats(let id), .auth(let id, _): return id
+        case .subscribe(let id, _, _, _, _), .unsubscribe(let id, _, _), .list(let id, _), .ping(let id),
+            .stats(let id), .auth(let id, _):
+            return id
         }
     }
 
@@ -43,10 +46,14 @@ public enum ClientMessage: Sendable, Equatable {
 
     /// Parses one text message. A pure function of its input: it never traps, whatever the bytes,
     /// and every failure is a `ProtocolError` carrying the request id when one could be read.
-    public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) -> Result<ClientMessage, ProtocolError> {
+    public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) -> Result<
+        ClientMessage, ProtocolError
+    > {
         guard bytes.count <= limits.maxMessageBytes else {
-            return .failure(ProtocolError(code: .messageTooLarge,
-                                          message: "message of \(bytes.count) bytes exceeds \(limits.maxMessageBytes)"))
+            return .failure(
+                ProtocolError(
+                    code: .messageTooLarge,
+                    message: "message of \(bytes.count) bytes exceeds \(limits.maxMessageBytes)"))
         }
         let raw: RawRequest
         do {
@@ -66,28 +73,46 @@ public enum ClientMessage: Sendable, Equatable {
         switch op {
         case .subscribe, .unsubscribe:
             guard let symbols = raw.symbols else {
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"\(name)\" needs \"symbols\": an array of strings"))
+                return .failure(
+                    ProtocolError(
+                        id: raw.id, code: .invalidRequest, message: "\"\(name)\" needs \"symbols\": an array of strings"
+                    ))
             }
             guard symbols.count <= limits.maxSymbolsPerRequest else {
-                return .failure(ProtocolError(id: raw.id, code: .tooManySymbols,
-                                              message: "\(symbols.count) symbols in one request; the limit is \(limits.maxSymbolsPerRequest)"))
+                return .failure(
+                    ProtocolError(
+                        id: raw.id, code: .tooManySymbols,
+                        message: "\(symbols.count) symbols in one request; the limit is \(limits.maxSymbolsPerRequest)")
+                )
             }
             if let depth = raw.depth, raw.channel != "book" {
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                              message: "\"depth\" (\(depth)) applies only to \"channel\":\"book\""))
+                return .failure(
+                    ProtocolError(
+                        id: raw.id, code: .invalidRequest,
+                        message: "\"depth\" (\(depth)) applies only to \"channel\":\"book\""))
             }
             if let depth = raw.depth, !OrderBook.depths.contains(depth) {
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                              message: "\"depth\" must be one of \(OrderBook.depths.map(String.init).joined(separator: ", "))"))
+                return .failure(
+                    ProtocolError(
+                        id: raw.id, code: .invalidRequest,
+                        message: "\"depth\" must be one of \(OrderBook.depths.map(String.init).joined(separator: ", "))"
+                    ))
             }
             if raw.interval != nil, raw.channel != "candles" {
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"interval\" applies only to \"channel\":\"candles\""))
+                return .failure(
+                    ProtocolError(
+                        id: raw.id, code: .invalidRequest,
+                        message: "\"interval\" applies only to \"channel\":\"candles\""))
             }
             var barInterval: CandleInterval?
             if let text = raw.interval {
                 guard let valid = CandleInterval(rawValue: text) else {
-                    return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                                  message: "\"interval\" must be one of \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))"))
+                    return .failure(
+                        ProtocolError(
+                            id: raw.id, code: .invalidRequest,
+                            message:
+                                "\"interval\" must be one of \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))"
+                        ))
                 }
                 barInterval = valid
             }
@@ -99,8 +124,12 @@ public enum ClientMessage: Sendable, Equatable {
             case "book": scope = .book(depth: raw.depth)
             case "candles": scope = .candles(barInterval)
             case let other?:
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                              message: "unknown \"channel\" \"\(other.prefix(32))\": one of quotes, trades, book, candles (or none: quotes and trades)"))
+                return .failure(
+                    ProtocolError(
+                        id: raw.id, code: .invalidRequest,
+                        message:
+                            "unknown \"channel\" \"\(other.prefix(32))\": one of quotes, trades, book, candles (or none: quotes and trades)"
+                    ))
             }
             guard op == .subscribe else {
                 return .success(.unsubscribe(id: raw.id, symbols: symbols, channel: scope))
@@ -113,21 +142,31 @@ public enum ClientMessage: Sendable, Equatable {
             case .book(let depth): channel = .book(depth: depth ?? OrderBook.depths[0])
             case .candles(let interval?): channel = .candles(interval)
             case .candles(nil):
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                              message: "a \"candles\" subscribe needs \"interval\": one of \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))"))
+                return .failure(
+                    ProtocolError(
+                        id: raw.id, code: .invalidRequest,
+                        message:
+                            "a \"candles\" subscribe needs \"interval\": one of \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))"
+                    ))
             }
             var interval: UpdateInterval?
             if let frequency = raw.maxFrequency {
                 guard let valid = UpdateInterval(maxFrequency: frequency) else {
-                    return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                                  message: "\"maxFrequency\" must be from \(UpdateInterval.lowestFrequency) to \(Int(UpdateInterval.highestFrequency)) updates per second"))
+                    return .failure(
+                        ProtocolError(
+                            id: raw.id, code: .invalidRequest,
+                            message:
+                                "\"maxFrequency\" must be from \(UpdateInterval.lowestFrequency) to \(Int(UpdateInterval.highestFrequency)) updates per second"
+                        ))
                 }
                 interval = valid
             }
             var epoch: FeedEpoch?
             if let text = raw.epoch {
                 guard let valid = FeedEpoch(text) else {
-                    return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"epoch\" is not an epoch a hub sends"))
+                    return .failure(
+                        ProtocolError(
+                            id: raw.id, code: .invalidRequest, message: "\"epoch\" is not an epoch a hub sends"))
                 }
                 epoch = valid
             }
@@ -135,22 +174,28 @@ public enum ClientMessage: Sendable, Equatable {
             if let since = raw.since {
                 let requested = Set(symbols)
                 guard since.keys.allSatisfy(requested.contains) else {
-                    return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                                  message: "\"since\" may name only symbols of this subscribe"))
+                    return .failure(
+                        ProtocolError(
+                            id: raw.id, code: .invalidRequest,
+                            message: "\"since\" may name only symbols of this subscribe"))
                 }
                 resume = ResumePoint(epoch: epoch, lastSeqs: since)
             }
             if resume != nil, ![.ticks, .quotes, .trades].contains(channel) {
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest,
-                                              message: "\"since\" recovers quotes and trades; a book or bars start from their snapshot"))
+                return .failure(
+                    ProtocolError(
+                        id: raw.id, code: .invalidRequest,
+                        message: "\"since\" recovers quotes and trades; a book or bars start from their snapshot"))
             }
-            return .success(.subscribe(id: raw.id, symbols: symbols, updateInterval: interval, resume: resume, channel: channel))
+            return .success(
+                .subscribe(id: raw.id, symbols: symbols, updateInterval: interval, resume: resume, channel: channel))
         case .list: return .success(.list(id: raw.id, after: raw.after))
         case .ping: return .success(.ping(id: raw.id))
         case .stats: return .success(.stats(id: raw.id))
         case .auth:
             guard let token = raw.token, !token.isEmpty else {
-                return .failure(ProtocolError(id: raw.id, code: .invalidRequest, message: "\"auth\" needs \"token\": a string"))
+                return .failure(
+                    ProtocolError(id: raw.id, code: .invalidRequest, message: "\"auth\" needs \"token\": a string"))
             }
             return .success(.auth(id: raw.id, token: token))
         }
@@ -233,7 +278,9 @@ private struct RawRequest: Decodable {
     var interval: String?
     var problem: String?
 
-    enum CodingKeys: String, CodingKey { case op, id, symbols, maxFrequency, after, token, since, epoch, channel, depth, interval }
+    enum CodingKeys: String, CodingKey {
+        case op, id, symbols, maxFrequency, after, token, since, epoch, channel, depth, interval
+    }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)

@@ -50,6 +50,9 @@ public struct CloseCode: Sendable, Hashable, CustomStringConvertible {
 
     /// Every code the hub sends a subscriber: PROTOCOL.md's table, and what both clients know.
     public static let sentByTheHub: [CloseCode] =
-        [goingAway, protocolError, invalidPayload, policyViolation, messageTooBig, serviceRestart, tokenExpired, slowConsumer]
+        [
+            goingAway, protocolError, invalidPayload, policyViolation, messageTooBig, serviceRestart, tokenExpired,
+            slowConsumer,
+        ]
         + refusedHandshakeStatuses.map { refusedHandshake(httpStatus: $0) }
 }

@@ -17,9 +17,10 @@ public struct InstrumentDetails: Sendable, Hashable {
     /// Nil when a field is out of its bounds (a publisher sends these).
     public init?(tickSize: Price, lotSize: Int64, currency: String, name: String) {
         guard tickSize.mantissa > 0, lotSize > 0,
-              (1...Self.maxCurrencyBytes).contains(currency.utf8.count),
-              currency.utf8.allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }),
-              (1...Self.maxNameBytes).contains(name.utf8.count), name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+            (1...Self.maxCurrencyBytes).contains(currency.utf8.count),
+            currency.utf8.allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }),
+            (1...Self.maxNameBytes).contains(name.utf8.count),
+            name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
         else { return nil }
         self.tickSize = tickSize
         self.lotSize = lotSize

@@ -71,7 +71,9 @@ extension JSONWriter {
         field("high", high)
         field("low", low)
         field("volume", snapshot.session.volume)
-        if let vwap = snapshot.session.vwap(scale: snapshot.lastTrade?.price.scale ?? high.scale) { field("vwap", vwap) }
+        if let vwap = snapshot.session.vwap(scale: snapshot.lastTrade?.price.scale ?? high.scale) {
+            field("vwap", vwap)
+        }
     }
 
     /// `tickSize`, `lotSize`, `currency` and `name`.

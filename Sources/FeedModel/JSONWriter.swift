@@ -106,7 +106,9 @@ public struct JSONWriter {
     /// `"key":null`, or `"key":N` when an id is present.
     public mutating func optionalField(_ key: StaticString, _ value: Int64?) {
         self.key(key)
-        if let value { integer(value) } else {
+        if let value {
+            integer(value)
+        } else {
             buffer.writeStaticString("null")
             needsComma = true
         }

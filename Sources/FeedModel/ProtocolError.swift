@@ -41,11 +41,15 @@ public struct ProtocolError: Error, Sendable, Equatable {
 
     /// `unknown_symbol`, naming (up to 20 of) the symbols that were not found.
     public static func unknownSymbols(_ names: [String], id: Int64? = nil) -> ProtocolError {
-        ProtocolError(id: id, code: .unknownSymbol, message: "unknown symbols: \(names.prefix(20).joined(separator: ","))", symbols: names)
+        ProtocolError(
+            id: id, code: .unknownSymbol, message: "unknown symbols: \(names.prefix(20).joined(separator: ","))",
+            symbols: names)
     }
 
     /// `not_entitled`, naming (up to 20 of) the symbols the connection's token does not grant.
     public static func notEntitled(_ names: [String], id: Int64? = nil) -> ProtocolError {
-        ProtocolError(id: id, code: .notEntitled, message: "not entitled to: \(names.prefix(20).joined(separator: ","))", symbols: names)
+        ProtocolError(
+            id: id, code: .notEntitled, message: "not entitled to: \(names.prefix(20).joined(separator: ","))",
+            symbols: names)
     }
 }

@@ -9,8 +9,10 @@ public enum ServerMessage: Sendable, Equatable {
     /// `recovery`: how a `subscribe` with `since` went (omitted without one).
     /// `channel`: written for a book (`"channel":"book"` and its `depth`); quotes and trades omit it.
     /// `patterns`: the symbol patterns a subscribe or unsubscribe took (omitted when none).
-    case ack(id: Int64?, op: ClientMessage.Op, symbols: [String], updateInterval: UpdateInterval? = nil, recovery: Recovery? = nil,
-             channel: ChannelScope = .ticks, patterns: [String] = [])
+    case ack(
+        id: Int64?, op: ClientMessage.Op, symbols: [String], updateInterval: UpdateInterval? = nil,
+        recovery: Recovery? = nil,
+        channel: ChannelScope = .ticks, patterns: [String] = [])
     case error(ProtocolError)
     /// One page of a `list` answer; `next` (the page's last symbol) when more follow: ask again with
     /// `"after"` set to it.
@@ -57,8 +59,10 @@ public enum ServerMessage: Sendable, Equatable {
         /// How many updates per symbol the hub keeps for recovery (`--history`); 0: none.
         public var history: Int
 
-        public init(heartbeatMs: Int, maxSymbols: Int, feed: String, serverVersion: String, zstdDictionary: UInt32? = nil,
-                    tokenExpiresAt: Int64? = nil, epoch: FeedEpoch? = nil, history: Int = 0) {
+        public init(
+            heartbeatMs: Int, maxSymbols: Int, feed: String, serverVersion: String, zstdDictionary: UInt32? = nil,
+            tokenExpiresAt: Int64? = nil, epoch: FeedEpoch? = nil, history: Int = 0
+        ) {
             self.epoch = epoch
             self.history = history
             self.heartbeatMs = heartbeatMs

@@ -15,12 +15,11 @@ public struct Symbol: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.name = String(name)
     }
 
-
     @inlinable
     static func isAllowed(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "/"):
+            UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "/"):
             return true
         default:
             return false

@@ -69,8 +69,10 @@ public struct SymbolSnapshot: Sendable, Hashable {
     /// The instrument's tick size, lot size, currency and name, once the feed said.
     public var details: InstrumentDetails?
 
-    public init(symbol: Symbol, seq: UInt64 = 0, timestamp: Timestamp = Timestamp(nanosecondsSinceEpoch: 0),
-                quote: Quote? = nil, lastTrade: Trade? = nil, open: Price? = nil) {
+    public init(
+        symbol: Symbol, seq: UInt64 = 0, timestamp: Timestamp = Timestamp(nanosecondsSinceEpoch: 0),
+        quote: Quote? = nil, lastTrade: Trade? = nil, open: Price? = nil
+    ) {
         self.symbol = symbol
         self.seq = seq
         self.timestamp = timestamp

@@ -19,7 +19,9 @@ public struct UpdateInterval: Sendable, Hashable, CustomStringConvertible {
 
     /// Nil when `maxFrequency` is outside `lowestFrequency...highestFrequency` (or not a number).
     public init?(maxFrequency: Double) {
-        guard maxFrequency.isFinite, (Self.lowestFrequency...Self.highestFrequency).contains(maxFrequency) else { return nil }
+        guard maxFrequency.isFinite, (Self.lowestFrequency...Self.highestFrequency).contains(maxFrequency) else {
+            return nil
+        }
         milliseconds = Self.roundedUpToTwoSignificantDigits(1000 / maxFrequency)
     }
 

@@ -95,7 +95,7 @@ public final class NATSClient: @unchecked Sendable {
         case .sendHandshake:
             guard let channel else { return }
             var buffer = channel.allocator.buffer(capacity: 512)
-            NATSCommand.connect(.init(name: configuration.name, auth_token: configuration.token), into: &buffer)
+            NATSCommand.connect(.init(name: configuration.name, authToken: configuration.token), into: &buffer)
             for (sid, subscription) in routing.inOrder {
                 NATSCommand.subscribe(subject: subscription.subject, queue: subscription.queue, sid: sid, into: &buffer)
             }
@@ -106,7 +106,9 @@ public final class NATSClient: @unchecked Sendable {
             onEvent?(.connected(server: server))
             for promise in waitingForConnection { promise.succeed() }
             waitingForConnection.removeAll()
-            pingTask = eventLoop.scheduleRepeatedTask(initialDelay: configuration.pingInterval, delay: configuration.pingInterval) { [weak self] _ in
+            pingTask = eventLoop.scheduleRepeatedTask(
+                initialDelay: configuration.pingInterval, delay: configuration.pingInterval
+            ) { [weak self] _ in
                 guard let self else { return }
                 self.perform(self.connection.pingTimerFired(), on: self.channel)
             }
@@ -213,7 +215,9 @@ public final class NATSClient: @unchecked Sendable {
     /// Subscribes to `subject` (wildcards `*` and `>` allowed; with a `queue`, messages are shared
     /// among that queue's members). `handler` runs on the loop for every message; the future gives
     /// the subscription id, for `unsubscribe`. Kept across reconnects.
-    public func subscribe(_ subject: String, queue: String? = nil, handler: @escaping Handler) -> EventLoopFuture<UInt64> {
+    public func subscribe(_ subject: String, queue: String? = nil, handler: @escaping Handler) -> EventLoopFuture<
+        UInt64
+    > {
         eventLoop.submit {
             guard NATSCommand.isValidSubject(subject) else { throw NATSClientError.invalidSubject(subject) }
             return self.addSubscription(subject, queue: queue, handler: handler)
@@ -244,7 +248,9 @@ public final class NATSClient: @unchecked Sendable {
 
     /// Publishes (written at once when connected, else held within `maxPendingBytes`). Call
     /// `flush()` to know the server has it.
-    public func publish(_ subject: String, payload: ByteBuffer, headers: [(name: String, value: String)] = [], replyTo: String? = nil) {
+    public func publish(
+        _ subject: String, payload: ByteBuffer, headers: [(name: String, value: String)] = [], replyTo: String? = nil
+    ) {
         publish([NATSOutgoingMessage(subject: subject, payload: payload, headers: headers, replyTo: replyTo)])
     }
 
@@ -266,8 +272,9 @@ public final class NATSClient: @unchecked Sendable {
         for message in messages {
             statistics.messagesOut += 1
             statistics.bytesOut += UInt64(message.payload.readableBytes)
-            NATSCommand.publish(subject: message.subject, replyTo: message.replyTo, headers: message.headers,
-                                payload: message.payload, into: &buffer)
+            NATSCommand.publish(
+                subject: message.subject, replyTo: message.replyTo, headers: message.headers,
+                payload: message.payload, into: &buffer)
         }
         if ready, let channel, channel.isWritable, pending.readableBytes == 0 {
             channel.writeAndFlush(buffer, promise: nil)
@@ -294,7 +301,9 @@ public final class NATSClient: @unchecked Sendable {
     public func flush() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
             let action = self.connection.flushRequested()
-            guard action == .sendPing, let channel = self.channel else { return self.eventLoop.makeFailedFuture(NATSClientError.disconnected) }
+            guard action == .sendPing, let channel = self.channel else {
+                return self.eventLoop.makeFailedFuture(NATSClientError.disconnected)
+            }
             let promise = self.eventLoop.makePromise(of: Void.self)
             self.waitingForPong.append(promise)
             self.perform(action, on: channel)

@@ -15,15 +15,16 @@ enum NATSCommand {
         var version = "0.1.0"
         var `protocol` = 1
         var headers = true
-        var no_responders = true
+        var noResponders = true
         var echo = true
         var user: String?
         var pass: String?
-        var auth_token: String?
+        var authToken: String?
     }
 
     static func connect(_ connect: Connect, into buffer: inout ByteBuffer) {
         let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase  // no_responders, auth_token: the server's keys
         let json = (try? encoder.encode(connect)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         buffer.writeString("CONNECT \(json)\r\n")
     }
@@ -41,8 +42,10 @@ enum NATSCommand {
 
     /// `PUB`, or `HPUB` when there are headers. Written piece by piece, without building strings:
     /// a publisher sends one of these per tick.
-    static func publish(subject: String, replyTo: String?, headers: [(name: String, value: String)], payload: ByteBuffer,
-                        into buffer: inout ByteBuffer) {
+    static func publish(
+        subject: String, replyTo: String?, headers: [(name: String, value: String)], payload: ByteBuffer,
+        into buffer: inout ByteBuffer
+    ) {
         var headerLength = 0
         if !headers.isEmpty {
             headerLength = "NATS/1.0\r\n\r\n".utf8.count
@@ -77,8 +80,12 @@ enum NATSCommand {
     }
 
     private static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var remaining = max(0, value)
         var count = 0
         withUnsafeMutableBytes(of: &digits) { raw in

@@ -132,7 +132,9 @@ struct NATSConnectionStateMachine {
     /// The ping timer fired: ping, unless too many pings went unanswered already.
     mutating func pingTimerFired() -> Action {
         guard case .ready(let server, let outstanding) = state else { return .none }
-        guard outstanding < pingLimit else { return .closeConnection(reason: "no PONG to \(outstanding) pings: replacing the connection") }
+        guard outstanding < pingLimit else {
+            return .closeConnection(reason: "no PONG to \(outstanding) pings: replacing the connection")
+        }
         state = .ready(server: server, pingsOutstanding: outstanding + 1)
         return .sendPing
     }

@@ -13,8 +13,10 @@ public struct NATSMessage: Sendable {
     public var status: Int?
     public var payload: ByteBuffer
 
-    public init(subject: String, sid: UInt64, replyTo: String? = nil, headers: [(name: String, value: String)] = [],
-                status: Int? = nil, payload: ByteBuffer) {
+    public init(
+        subject: String, sid: UInt64, replyTo: String? = nil, headers: [(name: String, value: String)] = [],
+        status: Int? = nil, payload: ByteBuffer
+    ) {
         self.subject = subject
         self.sid = sid
         self.replyTo = replyTo
@@ -30,9 +32,11 @@ public struct NATSMessage: Sendable {
 
     /// ASCII case-insensitive equality, without allocating (header names are ASCII tokens).
     private static func sameName(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { x, y in
-            x == y || ((x | 0x20) == (y | 0x20) && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
-        }
+        a.utf8.count == b.utf8.count
+            && zip(a.utf8, b.utf8).allSatisfy { x, y in
+                x == y
+                    || ((x | 0x20) == (y | 0x20) && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
+            }
     }
 }
 
@@ -45,7 +49,10 @@ public struct NATSServerInfo: Sendable, Equatable {
     /// Other members of the cluster, as `host:port`, for reconnecting when this one goes.
     public var connectURLs: [String]
 
-    public init(serverID: String = "", version: String = "", maxPayload: Int = 1 << 20, headers: Bool = false, connectURLs: [String] = []) {
+    public init(
+        serverID: String = "", version: String = "", maxPayload: Int = 1 << 20, headers: Bool = false,
+        connectURLs: [String] = []
+    ) {
         self.serverID = serverID
         self.version = version
         self.maxPayload = maxPayload
@@ -61,7 +68,9 @@ public struct NATSOutgoingMessage: Sendable {
     public var headers: [(name: String, value: String)]
     public var replyTo: String?
 
-    public init(subject: String, payload: ByteBuffer, headers: [(name: String, value: String)] = [], replyTo: String? = nil) {
+    public init(
+        subject: String, payload: ByteBuffer, headers: [(name: String, value: String)] = [], replyTo: String? = nil
+    ) {
         self.subject = subject
         self.payload = payload
         self.headers = headers

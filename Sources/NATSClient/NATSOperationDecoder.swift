@@ -51,7 +51,9 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
         return .continue
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
+        -> DecodingState
+    {
         try decode(context: context, buffer: &buffer)
     }
 
@@ -62,15 +64,19 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
     /// on fanning the ticks out while this went through `String`. The rare rest (`INFO`, `-ERR`, ...)
     /// go through `String`.
     static func decode(_ buffer: inout ByteBuffer, maxPayload: Int = payloadCeiling) throws -> NATSServerOperation? {
-        guard let lineLength = buffer.withUnsafeReadableBytes({ raw -> Int? in
-            guard let base = raw.baseAddress, let found = memchr(base, 0x0A, raw.count) else { return nil }
-            return base.distance(to: UnsafeRawPointer(found)) + 1
-        }) else {
+        guard
+            let lineLength = buffer.withUnsafeReadableBytes({ raw -> Int? in
+                guard let base = raw.baseAddress, let found = memchr(base, 0x0A, raw.count) else { return nil }
+                return base.distance(to: UnsafeRawPointer(found)) + 1
+            })
+        else {
             if buffer.readableBytes > maxControlLine { throw NATSProtocolError.controlLineTooLong }
             return nil
         }
         guard lineLength <= maxControlLine else { throw NATSProtocolError.controlLineTooLong }
-        let tokens = buffer.withUnsafeReadableBytes { ControlLine(UnsafeRawBufferPointer(rebasing: $0[0..<lineLength])) }
+        let tokens = buffer.withUnsafeReadableBytes {
+            ControlLine(UnsafeRawBufferPointer(rebasing: $0[0..<lineLength]))
+        }
         switch tokens.operation {
         case .msg, .hmsg:
             return try message(tokens, lineLength: lineLength, maxPayload: maxPayload, in: &buffer)
@@ -95,15 +101,19 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
     }
 
     /// `MSG <subject> <sid> [reply-to] <#bytes>` or `HMSG <subject> <sid> [reply-to] <#header bytes> <#total bytes>`.
-    private static func message(_ line: ControlLine, lineLength: Int, maxPayload: Int, in buffer: inout ByteBuffer) throws -> NATSServerOperation? {
+    private static func message(_ line: ControlLine, lineLength: Int, maxPayload: Int, in buffer: inout ByteBuffer)
+        throws -> NATSServerOperation?
+    {
         let hasHeaders = line.operation == .hmsg
         let arguments = line.tokens.count - 1
         let sizes = hasHeaders ? 2 : 1
         func malformed() -> NATSProtocolError {
-            .malformed(buffer.getString(at: buffer.readerIndex, length: lineLength)?.trimmed(of: "\r\n").description ?? "MSG")
+            .malformed(
+                buffer.getString(at: buffer.readerIndex, length: lineLength)?.trimmed(of: "\r\n").description ?? "MSG")
         }
         guard arguments == 2 + sizes || arguments == 3 + sizes,
-              let sid = line.integer(2, in: buffer), let total = line.integer(line.tokens.count - 1, in: buffer) else {
+            let sid = line.integer(2, in: buffer), let total = line.integer(line.tokens.count - 1, in: buffer)
+        else {
             throw malformed()
         }
         let headerLength = hasHeaders ? line.integer(line.tokens.count - 2, in: buffer) ?? -1 : 0
@@ -121,7 +131,10 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
         }
         let payload = buffer.readSlice(length: total - headerLength)!
         buffer.moveReaderIndex(forwardBy: 2)
-        return .message(NATSMessage(subject: subject, sid: UInt64(sid), replyTo: replyTo, headers: headers, status: status, payload: payload))
+        return .message(
+            NATSMessage(
+                subject: subject, sid: UInt64(sid), replyTo: replyTo, headers: headers, status: status, payload: payload
+            ))
     }
 
     /// A control line cut at spaces and tabs, as byte ranges of the buffer's readable bytes.
@@ -145,15 +158,22 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
             // Case-insensitive (the protocol allows either); clearing bit 5 upper-cases ASCII letters.
             func isOp(_ name: StaticString) -> Bool {
                 guard first.count == name.utf8CodeUnitCount else { return false }
-                return zip(line[first], UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)).allSatisfy {
-                    ($0 & 0xDF) == ($1 & 0xDF)
-                }
+                return zip(line[first], UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+                    .allSatisfy {
+                        ($0 & 0xDF) == ($1 & 0xDF)
+                    }
             }
-            if isOp("MSG") { operation = .msg }
-            else if isOp("HMSG") { operation = .hmsg }
-            else if isOp("PING") { operation = .ping }
-            else if isOp("PONG") { operation = .pong }
-            else if isOp("+OK") { operation = .ok }
+            if isOp("MSG") {
+                operation = .msg
+            } else if isOp("HMSG") {
+                operation = .hmsg
+            } else if isOp("PING") {
+                operation = .ping
+            } else if isOp("PONG") {
+                operation = .pong
+            } else if isOp("+OK") {
+                operation = .ok
+            }
         }
 
         func string(_ index: Int, in buffer: ByteBuffer) -> String {
@@ -181,26 +201,34 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
     }
 
     private struct RawInfo: Decodable {
-        var server_id: String?
+        // The server's snake_case keys, read with `.convertFromSnakeCase`.
+        var serverId: String?
         var version: String?
-        var max_payload: Int?
+        var maxPayload: Int?
         var headers: Bool?
-        var connect_urls: [String]?
+        var connectUrls: [String]?
     }
 
     static func parseInfo(_ json: String) throws -> NATSServerInfo {
-        guard let raw = try? JSONDecoder().decode(RawInfo.self, from: Data(json.utf8)) else {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let raw = try? decoder.decode(RawInfo.self, from: Data(json.utf8)) else {
             throw NATSProtocolError.malformed("INFO \(json.prefix(200))")
         }
-        return NATSServerInfo(serverID: raw.server_id ?? "", version: raw.version ?? "", maxPayload: raw.max_payload ?? 1 << 20,
-                              headers: raw.headers ?? false, connectURLs: raw.connect_urls ?? [])
+        return NATSServerInfo(
+            serverID: raw.serverId ?? "", version: raw.version ?? "", maxPayload: raw.maxPayload ?? 1 << 20,
+            headers: raw.headers ?? false, connectURLs: raw.connectUrls ?? [])
     }
 
     /// `NATS/1.0[ status[ description]]` CRLF, then `Name: value` lines, then an empty line.
     static func parseHeaders(_ block: UnsafeRawBufferPointer) throws -> ([(name: String, value: String)], Int?) {
-        func malformed() -> NATSProtocolError { .malformed("headers \(String(decoding: block.prefix(80), as: UTF8.self))") }
+        func malformed() -> NATSProtocolError {
+            .malformed("headers \(String(decoding: block.prefix(80), as: UTF8.self))")
+        }
         let version = "NATS/1.0".utf8
-        guard block.count >= version.count, block.prefix(version.count).elementsEqual(version) else { throw malformed() }
+        guard block.count >= version.count, block.prefix(version.count).elementsEqual(version) else {
+            throw malformed()
+        }
         func lineEnd(from start: Int) -> Int {
             var index = start
             while index < block.count, block[index] != 0x0A { index += 1 }
@@ -230,8 +258,11 @@ struct NATSOperationDecoder: ByteToMessageDecoder {
             guard !line.isEmpty else { continue }
             guard let colon = block[line].firstIndex(of: UInt8(ascii: ":")) else { throw malformed() }
             let name = trimmed(line.lowerBound..<colon), value = trimmed((colon + 1)..<line.upperBound)
-            headers.append((String(decoding: UnsafeRawBufferPointer(rebasing: block[name]), as: UTF8.self),
-                            String(decoding: UnsafeRawBufferPointer(rebasing: block[value]), as: UTF8.self)))
+            headers.append(
+                (
+                    String(decoding: UnsafeRawBufferPointer(rebasing: block[name]), as: UTF8.self),
+                    String(decoding: UnsafeRawBufferPointer(rebasing: block[value]), as: UTF8.self)
+                ))
         }
         return (headers, status)
     }

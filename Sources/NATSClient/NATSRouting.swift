@@ -63,7 +63,11 @@ struct NATSRouting {
     mutating func deliver(_ message: NATSMessage) {
         if !requests.isEmpty, let request = requests.removeValue(forKey: message.subject) {
             request.timeout.cancel()
-            if message.status == 503 { request.answer.fail(NATSClientError.noResponders) } else { request.answer.succeed(message) }
+            if message.status == 503 {
+                request.answer.fail(NATSClientError.noResponders)
+            } else {
+                request.answer.succeed(message)
+            }
         } else {
             subscriptions[message.sid]?.handler(message)
         }

@@ -22,7 +22,7 @@ struct ServerPool {
                 host = String(rest)
                 port = 4222
             }
-            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }   // [::1]
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // [::1]
             guard !host.isEmpty else { return nil }
         }
     }

@@ -41,9 +41,13 @@ public struct LastTicks: Sendable {
         if bySymbol[tick.symbol] == nil { order.append(tick.symbol) }
         switch tick.body {
         case .quote:
-            if (bySymbol[tick.symbol]?.quote?.seq ?? 0) < tick.seq || tick.seq == 0 { bySymbol[tick.symbol, default: Latest()].quote = tick }
+            if (bySymbol[tick.symbol]?.quote?.seq ?? 0) < tick.seq || tick.seq == 0 {
+                bySymbol[tick.symbol, default: Latest()].quote = tick
+            }
         case .trade:
-            if (bySymbol[tick.symbol]?.trade?.seq ?? 0) < tick.seq || tick.seq == 0 { bySymbol[tick.symbol, default: Latest()].trade = tick }
+            if (bySymbol[tick.symbol]?.trade?.seq ?? 0) < tick.seq || tick.seq == 0 {
+                bySymbol[tick.symbol, default: Latest()].trade = tick
+            }
         }
     }
 
@@ -82,8 +86,11 @@ public struct LastTicks: Sendable {
     /// Every kept book, whole, numbered with its last seq.
     public func wholeBooks(at timestamp: Timestamp) -> [BookRecord] {
         bookOrder.compactMap { symbol in
-            books[symbol].map { BookRecord(symbol: symbol, seq: $0.seq, timestamp: timestamp,
-                                           change: BookDelta(bids: $0.book.bids, asks: $0.book.asks), replacesBook: true) }
+            books[symbol].map {
+                BookRecord(
+                    symbol: symbol, seq: $0.seq, timestamp: timestamp,
+                    change: BookDelta(bids: $0.book.bids, asks: $0.book.asks), replacesBook: true)
+            }
         }
     }
 

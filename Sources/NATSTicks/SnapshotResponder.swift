@@ -12,11 +12,16 @@ public enum SnapshotResponder {
     /// returns the epoch and what to send (the latest ticks and whole books), or nil to stay silent
     /// (a hub not yet warm itself).
     @discardableResult
-    public static func serve(on client: NATSClient, answer: @escaping @Sendable () -> (FeedEpoch, LastTicks)?) -> EventLoopFuture<UInt64> {
+    public static func serve(on client: NATSClient, answer: @escaping @Sendable () -> (FeedEpoch, LastTicks)?)
+        -> EventLoopFuture<UInt64>
+    {
         client.subscribe(TickSubjects.snapshotRequest) { request in
             guard let replyTo = request.replyTo, let (epoch, latest) = answer() else { return }
-            client.publish([TickMessages.snapshotAnswer(latest.ticks, books: latest.wholeBooks(at: .now()), instruments: latest.instruments,
-                                                        epoch: epoch, replyTo: replyTo, allocator: ByteBufferAllocator())])
+            client.publish([
+                TickMessages.snapshotAnswer(
+                    latest.ticks, books: latest.wholeBooks(at: .now()), instruments: latest.instruments,
+                    epoch: epoch, replyTo: replyTo, allocator: ByteBufferAllocator())
+            ])
         }
     }
 }

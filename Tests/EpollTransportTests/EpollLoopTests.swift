@@ -118,7 +118,9 @@ import Testing
     @Test func futuresChainOnTheLoop() throws {
         let loop = try EpollLoop(name: "test")
         defer { loop.shutdown() }
-        let value = try loop.submit { 20 }.flatMap { first in loop.scheduleTask(in: .microseconds(100)) { first + 22 }.futureResult }.wait()
+        let value = try loop.submit { 20 }.flatMap { first in
+            loop.scheduleTask(in: .microseconds(100)) { first + 22 }.futureResult
+        }.wait()
         #expect(value == 42)
     }
 }

@@ -48,7 +48,9 @@ import Testing
         var early = socket.unread.map { Array($0.readableBytesView) } ?? []
         for _ in 0..<10_000 where early.count < 5 {
             var scratch = [UInt8](repeating: 0, count: 16)
-            let count = scratch.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, 5 - early.count, CInt(MSG_DONTWAIT)) }
+            let count = scratch.withUnsafeMutableBytes {
+                recv(socket.descriptor, $0.baseAddress, 5 - early.count, CInt(MSG_DONTWAIT))
+            }
             if count > 0 { early += scratch[0..<count] } else { usleep(1000) }
         }
         #expect(String(decoding: early, as: UTF8.self) == "early")
@@ -84,7 +86,8 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let (channel, handover) = try adopt(pair.served, on: group)
-        let context = try channel.eventLoop.submit { try channel.pipeline.syncOperations.context(handler: handover) }.wait()
+        let context = try channel.eventLoop.submit { try channel.pipeline.syncOperations.context(handler: handover) }
+            .wait()
         close(pair.peer)
         try channel.closeFuture.wait()  // NIO saw the end of stream and closed
         let handed = try channel.eventLoop.submit { handover.takeOver(context: context) }.wait()

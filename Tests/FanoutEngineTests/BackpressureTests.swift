@@ -27,7 +27,9 @@ import Foundation
         #expect(hub.fanout.catchUp(slowSubscriber) == 0)
         // One latest value per stale symbol, in the order they went stale, with the real seq.
         #expect(slow.texts.count == 2 && slow.flushes == 1)
-        #expect(slow.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":2,"#) && slow.texts[0].contains(#""bid":"1.01""#))
+        #expect(
+            slow.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":2,"#)
+                && slow.texts[0].contains(#""bid":"1.01""#))
         #expect(slow.texts[1].hasPrefix(#"{"type":"conflated","symbol":"MSFT","seq":1,"#))
         // AAPL went 0 (snapshot) → 2: one update dropped, and counted as such.
         #expect(slowSubscriber.dropped == 1 && slowSubscriber.conflated == 2 && slowSubscriber.staleCount == 0)
@@ -53,8 +55,9 @@ import Foundation
         #expect(remaining > 0 && remaining < 300)
         #expect(sink.frames.count == 300 - remaining, "what was corked before the socket filled is still sent")
         let largest = sink.frames.map(\.readableBytes).max()!
-        #expect(sink.frames.reduce(0) { $0 + $1.readableBytes } <= CorkedFrames.spillBytes + largest,
-                "the fan-out queues at most one cork beyond what the socket took")
+        #expect(
+            sink.frames.reduce(0) { $0 + $1.readableBytes } <= CorkedFrames.spillBytes + largest,
+            "the fan-out queues at most one cork beyond what the socket took")
         sink.unwritableAfterFrames = nil
         sink.isWritable = true
         #expect(hub.fanout.catchUp(subscriber) == 0)
@@ -139,7 +142,8 @@ import Foundation
         #expect(slowSink.frames.isEmpty && slow.staleCount == 1 && goneSink.frames.isEmpty)
         slowSink.becomeWritableSilently()
         hub.loop.advanceTime(by: DrainLimits().owedCheckInterval)
-        #expect(slowSink.texts.count == 1 && slowSink.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":1,"#))
+        #expect(
+            slowSink.texts.count == 1 && slowSink.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":1,"#))
         #expect(slow.isWritable, "the stored flag follows the connection")
         hub.fanout.checkInvariants()
     }

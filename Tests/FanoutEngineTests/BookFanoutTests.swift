@@ -45,7 +45,9 @@ import Testing
                     }
                 }
                 #expect(book.bids.count <= depth && book.asks.count <= depth)
-                #expect(UInt32(truncating: try #require(object["checksum"] as? NSNumber)) == book.checksum, "checksum mismatch: \(text)")
+                #expect(
+                    UInt32(truncating: try #require(object["checksum"] as? NSNumber)) == book.checksum,
+                    "checksum mismatch: \(text)")
                 checksumsVerified += 1
                 gapTotal += seq - previous.seq - 1
                 books[symbol] = (seq, book)
@@ -59,11 +61,17 @@ import Testing
     func aClientAlwaysHoldsTheHubsBookThroughConflationAndLaps(ringBytes: Int) throws {
         let hub = FanoutHarness(ringBytes: ringBytes)
         let symbols = [hub.aapl, hub.msft]
-        var simulator = MarketSimulator(instruments: SymbolUniverse.instruments(named: symbols.map { hub.directory.symbol(for: $0)! },
-                                                                                seed: 7), seed: 7)
-        hub.publisher.publishOnLoop([], books: zip(symbols, simulator.openingBooks).map { id, change in
-            BookFeedUpdate(symbolID: id, symbol: hub.directory.symbol(for: id)!, timestamp: .now(), change: change, replacesBook: true)
-        })
+        var simulator = MarketSimulator(
+            instruments: SymbolUniverse.instruments(
+                named: symbols.map { hub.directory.symbol(for: $0)! },
+                seed: 7), seed: 7)
+        hub.publisher.publishOnLoop(
+            [],
+            books: zip(symbols, simulator.openingBooks).map { id, change in
+                BookFeedUpdate(
+                    symbolID: id, symbol: hub.directory.symbol(for: id)!, timestamp: .now(), change: change,
+                    replacesBook: true)
+            })
         hub.loop.run()
 
         let depths = OrderBook.depths.flatMap { [$0, $0] }
@@ -72,8 +80,9 @@ import Testing
         var clients = depths.map { _ in ModelBookClient() }
         for (n, depth) in depths.enumerated() {
             let streams = symbols.map { hub.directory.bookStream(of: $0, depth: depth)! }
-            let starts = hub.fanout.subscribe(subscribers[n], to: streams, symbols: symbols.map { hub.directory.symbol(for: $0)! },
-                                              updateInterval: nil, resumingAfter: streams.map { _ in nil }, replayLimit: 0)
+            let starts = hub.fanout.subscribe(
+                subscribers[n], to: streams, symbols: symbols.map { hub.directory.symbol(for: $0)! },
+                updateInterval: nil, resumingAfter: streams.map { _ in nil }, replayLimit: 0)
             for start in starts { clients[n].start(try #require(start.book)) }
         }
         var generator = SeededGenerator(seed: UInt64(ringBytes))
@@ -88,8 +97,10 @@ import Testing
                 let event = simulator.next()
                 guard !event.bookChange.isEmpty else { continue }
                 let id = symbols[event.instrumentIndex]
-                books.append(BookFeedUpdate(symbolID: id, symbol: hub.directory.symbol(for: id)!, timestamp: .now(),
-                                            change: event.bookChange))
+                books.append(
+                    BookFeedUpdate(
+                        symbolID: id, symbol: hub.directory.symbol(for: id)!, timestamp: .now(),
+                        change: event.bookChange))
             }
             hub.publisher.publishOnLoop([], books: books)
             hub.loop.run()
@@ -131,20 +142,32 @@ import Testing
         let hub = FanoutHarness()
         let symbol = hub.directory.symbol(for: hub.aapl)!
         func level(_ price: String, _ size: Int64) -> PriceLevel { PriceLevel(price: Price(price)!, size: size) }
-        let opening = BookDelta(bids: (0..<30).map { level("100.\(String(format: "%02d", 99 - $0))", 100) },
-                                asks: (0..<30).map { level("101.\(String(format: "%02d", $0))", 100) })
-        hub.publisher.publishOnLoop([], books: [BookFeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(), change: opening)])
+        let opening = BookDelta(
+            bids: (0..<30).map { level("100.\(String(format: "%02d", 99 - $0))", 100) },
+            asks: (0..<30).map { level("101.\(String(format: "%02d", $0))", 100) })
+        hub.publisher.publishOnLoop(
+            [], books: [BookFeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(), change: opening)])
         hub.loop.run()
         let streams = OrderBook.depths.map { hub.directory.bookStream(of: hub.aapl, depth: $0)! }
         #expect(streams.map { hub.lastValues.book(of: $0)?.seq } == [1, 1, 1])
         // The 20th bid changes: depths 25 and 100 see it, depth 10 does not.
-        hub.publisher.publishOnLoop([], books: [BookFeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(),
-                                                               change: BookDelta(bids: [level("100.80", 700)]))])
+        hub.publisher.publishOnLoop(
+            [],
+            books: [
+                BookFeedUpdate(
+                    symbolID: hub.aapl, symbol: symbol, timestamp: .now(),
+                    change: BookDelta(bids: [level("100.80", 700)]))
+            ])
         hub.loop.run()
         #expect(streams.map { hub.lastValues.book(of: $0)?.seq } == [1, 2, 2])
         // Another scale: refused whole, counted.
-        hub.publisher.publishOnLoop([], books: [BookFeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(),
-                                                               change: BookDelta(bids: [level("100.995", 1)]))])
+        hub.publisher.publishOnLoop(
+            [],
+            books: [
+                BookFeedUpdate(
+                    symbolID: hub.aapl, symbol: symbol, timestamp: .now(),
+                    change: BookDelta(bids: [level("100.995", 1)]))
+            ])
         hub.loop.run()
         #expect(streams.map { hub.lastValues.book(of: $0)?.seq } == [1, 2, 2])
         #expect(hub.counters.snapshot().bookUpdatesRefused == 1 && hub.counters.snapshot().bookUpdatesIn == 2)
@@ -162,9 +185,16 @@ import Testing
         let symbol = hub.directory.symbol(for: hub.aapl)!
         let stream = hub.directory.bookStream(of: hub.aapl, depth: 10)!
         func publish(_ seq: UInt64, whole: Bool = false, bid: String = "1.00") {
-            let change = BookDelta(bids: [PriceLevel(price: Price(bid)!, size: Int64(seq))], asks: [PriceLevel(price: Price("2.00")!, size: 1)])
-            hub.publisher.publishOnLoop([], books: [BookFeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(), change: change,
-                                                                   replacesBook: whole, upstreamSeq: seq)])
+            let change = BookDelta(
+                bids: [PriceLevel(price: Price(bid)!, size: Int64(seq))],
+                asks: [PriceLevel(price: Price("2.00")!, size: 1)])
+            hub.publisher.publishOnLoop(
+                [],
+                books: [
+                    BookFeedUpdate(
+                        symbolID: hub.aapl, symbol: symbol, timestamp: .now(), change: change,
+                        replacesBook: whole, upstreamSeq: seq)
+                ])
             hub.loop.run()
         }
         publish(3)  // joined mid-stream: nothing to build on
@@ -200,8 +230,11 @@ import Testing
             for _ in 0..<count {
                 let event = simulator.next()
                 var trades: [FeedUpdate] = []
-                if case .trade = event.body { trades.append(FeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(), body: event.body)) }
-                hub.publisher.publishOnLoop(trades, books: event.bookChange.isEmpty ? [] : [update(event.bookChange, false)])
+                if case .trade = event.body {
+                    trades.append(FeedUpdate(symbolID: hub.aapl, symbol: symbol, timestamp: .now(), body: event.body))
+                }
+                hub.publisher.publishOnLoop(
+                    trades, books: event.bookChange.isEmpty ? [] : [update(event.bookChange, false)])
                 hub.loop.run()
             }
         }
@@ -209,13 +242,17 @@ import Testing
         hub.loop.run()
         publishChanges(200)
         let ticksOnly = hub.counters.snapshot()
-        #expect(ticksOnly.framesEncoded == ticksOnly.ticksIn, "only the trades' own frames: no book, channel or bar frame")
-        #expect(hub.lastValues.book(of: hub.directory.bookStream(of: hub.aapl, depth: 10)!)!.seq > 0, "numbered and cached all the same")
+        #expect(
+            ticksOnly.framesEncoded == ticksOnly.ticksIn, "only the trades' own frames: no book, channel or bar frame")
+        #expect(
+            hub.lastValues.book(of: hub.directory.bookStream(of: hub.aapl, depth: 10)!)!.seq > 0,
+            "numbered and cached all the same")
 
         let stream = hub.directory.bookStream(of: hub.aapl, depth: 10)!
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
-        let starts = hub.fanout.subscribe(subscriber, to: [stream], symbols: [symbol], updateInterval: nil, resumingAfter: [nil], replayLimit: 0)
+        let starts = hub.fanout.subscribe(
+            subscriber, to: [stream], symbols: [symbol], updateInterval: nil, resumingAfter: [nil], replayLimit: 0)
         var client = ModelBookClient()
         client.start(try #require(starts.first?.book))
         let before = hub.counters.snapshot()
@@ -225,7 +262,9 @@ import Testing
         #expect(client.checksumsVerified > 100 && client.gapTotal == 0 && client.booksReplaced == 0)
         #expect(client.books["AAPL"]!.seq == hub.lastValues.book(of: stream)!.seq)
         // Depth 10's frames and the trades' own, nothing for depths 25 and 100 or the bars.
-        #expect(after.framesEncoded - before.framesEncoded == UInt64(client.checksumsVerified) + (after.ticksIn - before.ticksIn))
+        #expect(
+            after.framesEncoded - before.framesEncoded == UInt64(client.checksumsVerified)
+                + (after.ticksIn - before.ticksIn))
 
         _ = hub.fanout.unsubscribe(subscriber, from: [stream])
         let left = hub.counters.snapshot()

@@ -24,7 +24,12 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
         let maxPayload = min(buffer.maxPayloadLength, 200)
         var receivers = (0..<3).map { _ in BroadcastReceiver(buffer: buffer) }
 
-        struct ModelRecord { let start: UInt64; let paddedFrom: UInt64; let end: UInt64; let seq: UInt64 }
+        struct ModelRecord {
+            let start: UInt64
+            let paddedFrom: UInt64
+            let end: UInt64
+            let seq: UInt64
+        }
         var records: [ModelRecord] = []
         var modelTail: UInt64 = 0
         var modelCursors = [UInt64](repeating: 0, count: receivers.count)
@@ -36,7 +41,9 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
             if generator.next() % 2 == 0 {
                 seq += 1
                 let payload = expectedPayload(seq: seq, maxLength: maxPayload)
-                payload.withUnsafeBytes { transmitter.transmit(RecordHeader(symbolID: UInt32(seq % 7), seq: seq), payload: $0) }
+                payload.withUnsafeBytes {
+                    transmitter.transmit(RecordHeader(symbolID: UInt32(seq % 7), seq: seq), payload: $0)
+                }
                 let aligned = UInt64((RecordHeader.size + payload.count + 7) & ~7)
                 var start = modelTail
                 let toEnd = UInt64(capacity) - (start % UInt64(capacity))
@@ -79,7 +86,9 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
         var receiver = BroadcastReceiver(buffer: buffer)
         #expect(receiver.receiveNext(allocator: allocator) { _ in true } == .empty)
         transmitter.transmit(RecordHeader(symbolID: 1, seq: 2), payload: ByteBuffer(string: "new"))
-        #expect(receiver.receiveNext(allocator: allocator) { _ in true } == .record(RecordHeader(symbolID: 1, seq: 2), payload: ByteBuffer(string: "new")))
+        #expect(
+            receiver.receiveNext(allocator: allocator) { _ in true }
+                == .record(RecordHeader(symbolID: 1, seq: 2), payload: ByteBuffer(string: "new")))
         #expect(receiver.lagBytes == 0)
     }
 
@@ -88,7 +97,9 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
         let transmitter = BroadcastTransmitter(buffer: buffer)
         var receiver = BroadcastReceiver(buffer: buffer)
         transmitter.transmit(RecordHeader(symbolID: 9, seq: 1), payload: ByteBuffer(string: "skip me"))
-        #expect(receiver.receiveNext(allocator: allocator) { _ in false } == .record(RecordHeader(symbolID: 9, seq: 1), payload: nil))
+        #expect(
+            receiver.receiveNext(allocator: allocator) { _ in false }
+                == .record(RecordHeader(symbolID: 9, seq: 1), payload: nil))
         #expect(receiver.receiveNext(allocator: allocator) { _ in true } == .empty)
     }
 
@@ -105,10 +116,13 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
         let transmitter = BroadcastTransmitter(buffer: buffer)
         var receiver = BroadcastReceiver(buffer: buffer)
         let payload = [UInt8](repeating: 7, count: 60)  // 96-byte records: 10 fit, then 64 bytes of padding
-        func send(_ seq: UInt64) { payload.withUnsafeBytes { transmitter.transmit(RecordHeader(symbolID: 1, seq: seq), payload: $0) } }
+        func send(_ seq: UInt64) {
+            payload.withUnsafeBytes { transmitter.transmit(RecordHeader(symbolID: 1, seq: seq), payload: $0) }
+        }
         for seq: UInt64 in 1...10 { send(seq) }
         for seq: UInt64 in 1...10 {
-            guard case .record(let header, _) = receiver.receiveNext(allocator: allocator, wantsPayload: { _ in true }) else {
+            guard case .record(let header, _) = receiver.receiveNext(allocator: allocator, wantsPayload: { _ in true })
+            else {
                 Issue.record("record \(seq) not read")
                 return
             }
@@ -125,7 +139,10 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
         receiver.betweenCheckAndReadForTesting = nil
         #expect(receiver.lappedCount == 1)
         // It goes on from the newest record, intact.
-        guard case .record(let header, let bytes?) = receiver.receiveNext(allocator: allocator, wantsPayload: { _ in true }) else {
+        guard
+            case .record(let header, let bytes?) = receiver.receiveNext(
+                allocator: allocator, wantsPayload: { _ in true })
+        else {
             Issue.record("no record after the lap")
             return
         }
@@ -163,7 +180,11 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
                             received += 1
                             if header.seq <= lastSeq { errors += 1 }
                             lastSeq = header.seq
-                            if Array(payload!.readableBytesView) != expectedPayload(seq: header.seq, maxLength: maxPayload) { errors += 1 }
+                            if Array(payload!.readableBytesView)
+                                != expectedPayload(seq: header.seq, maxLength: maxPayload)
+                            {
+                                errors += 1
+                            }
                         }
                     }
                 }
@@ -189,4 +210,3 @@ func expectedPayload(seq: UInt64, maxLength: Int) -> [UInt8] {
         }
     }
 }
-

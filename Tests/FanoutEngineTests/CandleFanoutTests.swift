@@ -6,10 +6,13 @@ import Testing
 
 /// Bars through the real publisher, ring and loop consumer (docs/PROTOCOL.md, "Candles").
 @Suite struct CandleFanoutTests {
-    private func trade(_ hub: FanoutHarness, _ price: String, _ size: Int64, atSecond second: UInt64, plus nanos: UInt64 = 0) -> FeedUpdate {
-        FeedUpdate(symbolID: hub.aapl, symbol: hub.directory.symbol(for: hub.aapl)!,
-                   timestamp: Timestamp(nanosecondsSinceEpoch: 1_764_000_000_000_000_000 + second * 1_000_000_000 + nanos),
-                   body: .trade(Trade(price: Price(price)!, size: size)))
+    private func trade(
+        _ hub: FanoutHarness, _ price: String, _ size: Int64, atSecond second: UInt64, plus nanos: UInt64 = 0
+    ) -> FeedUpdate {
+        FeedUpdate(
+            symbolID: hub.aapl, symbol: hub.directory.symbol(for: hub.aapl)!,
+            timestamp: Timestamp(nanosecondsSinceEpoch: 1_764_000_000_000_000_000 + second * 1_000_000_000 + nanos),
+            body: .trade(Trade(price: Price(price)!, size: size)))
     }
 
     private func objects(_ texts: [String]) throws -> [[String: Any]] {
@@ -20,11 +23,16 @@ import Testing
         let hub = FanoutHarness()
         let stream = hub.directory.candleStream(of: hub.aapl, interval: .oneSecond)!
         let (_, sink) = hub.subscribedClient(to: [stream])
-        hub.publish([trade(hub, "10.00", 100, atSecond: 0), trade(hub, "10.50", 50, atSecond: 0, plus: 5), trade(hub, "9.90", 10, atSecond: 0, plus: 9)])
+        hub.publish([
+            trade(hub, "10.00", 100, atSecond: 0), trade(hub, "10.50", 50, atSecond: 0, plus: 5),
+            trade(hub, "9.90", 10, atSecond: 0, plus: 9),
+        ])
         var sent = try objects(sink.takeTexts())
-        #expect(sent.count == 3 && sent.allSatisfy { $0["type"] as? String == "candle" && $0["closed"] as? Bool == false })
+        #expect(
+            sent.count == 3 && sent.allSatisfy { $0["type"] as? String == "candle" && $0["closed"] as? Bool == false })
         #expect(sent.map { $0["seq"] as? Int } == [1, 2, 3])
-        #expect(sent.last!["open"] as? String == "10.00" && sent.last!["high"] as? String == "10.50"
+        #expect(
+            sent.last!["open"] as? String == "10.00" && sent.last!["high"] as? String == "10.50"
                 && sent.last!["low"] as? String == "9.90" && sent.last!["close"] as? String == "9.90"
                 && sent.last!["volume"] as? Int == 160 && sent.last!["trades"] as? Int == 3)
         // A trade of the next second closes the bar: it is sent once more, closed, then the new one.

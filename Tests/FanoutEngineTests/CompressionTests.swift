@@ -11,7 +11,10 @@ import Testing
     @Test func sharedFramesStandAloneAndRoundTrip() throws {
         let deflater = try MessageDeflater(contextTakeover: false)
         let inflater = try MessageInflater(contextTakeover: false)
-        let message = ByteBuffer(string: #"{"type":"quote","symbol":"AAPL","seq":12,"ts":1,"bid":"189.1200","ask":"189.1300","bidSize":300,"askSize":500}"#)
+        let message = ByteBuffer(
+            string:
+                #"{"type":"quote","symbol":"AAPL","seq":12,"ts":1,"bid":"189.1200","ask":"189.1300","bidSize":300,"askSize":500}"#
+        )
         let first = try deflater.compress(message)
         let second = try deflater.compress(message)
         // No context takeover: the same message compresses to the same bytes every time, which is what
@@ -26,7 +29,8 @@ import Testing
     @Test func contextTakeoverShrinksRepeatsAndNeedsTheSameOrderToInflate() throws {
         let deflater = try MessageDeflater(contextTakeover: true, windowBits: 11, memoryLevel: 4)
         let inflater = try MessageInflater(contextTakeover: true)
-        let message = ByteBuffer(string: #"{"type":"quote","symbol":"MSFT","seq":40,"bid":"414.0000","ask":"414.0200"}"#)
+        let message = ByteBuffer(
+            string: #"{"type":"quote","symbol":"MSFT","seq":40,"bid":"414.0000","ask":"414.0200"}"#)
         let first = try deflater.compress(message)
         let second = try deflater.compress(message)
         #expect(second.readableBytes < first.readableBytes)
@@ -53,7 +57,8 @@ import Testing
 
     @Test func compressedFramesHaveRSV1AndTheSameOpcode() throws {
         let deflater = try MessageDeflater(contextTakeover: false)
-        let plain = WebSocketFrameBuilder.text(ServerMessage.heartbeat(timestamp: Timestamp(nanosecondsSinceEpoch: 5)), allocator: allocator)
+        let plain = WebSocketFrameBuilder.text(
+            ServerMessage.heartbeat(timestamp: Timestamp(nanosecondsSinceEpoch: 5)), allocator: allocator)
         let frame = try deflater.compressedFrame(of: plain, allocator: allocator)
         #expect(frame.getInteger(at: frame.readerIndex, as: UInt8.self) == 0xC1)  // FIN | RSV1 | text
         let inflated = try MessageInflater(contextTakeover: false)
@@ -86,7 +91,12 @@ import Testing
         var attempts = 0
         let message = OutgoingMessage(plain: plain)
         for _ in 0..<1_000 {
-            let frame = message.sharedDeflate(compression, deflater: { attempts += 1; return deflater }, allocator: allocator)
+            let frame = message.sharedDeflate(
+                compression,
+                deflater: {
+                    attempts += 1
+                    return deflater
+                }, allocator: allocator)
             #expect(frame == plain)
         }
         #expect(attempts == 1)
@@ -96,12 +106,19 @@ import Testing
         var samples: [[UInt8]] = []
         for seq in 1...2_000 {
             let symbol = ["AAPL", "MSFT", "NVDA", "AMZN", "TSLA"][seq % 5]
-            samples.append(Array(#"{"type":"quote","symbol":"\#(symbol)","seq":\#(seq),"ts":17640648001\#(seq % 1000)23456789,"bid":"1\#(seq % 90).2300","ask":"1\#(seq % 90).2400","bidSize":\#(seq % 7)00,"askSize":\#(seq % 9)00}"#.utf8))
+            samples.append(
+                Array(
+                    #"{"type":"quote","symbol":"\#(symbol)","seq":\#(seq),"ts":17640648001\#(seq % 1000)23456789,"bid":"1\#(seq % 90).2300","ask":"1\#(seq % 90).2400","bidSize":\#(seq % 7)00,"askSize":\#(seq % 9)00}"#
+                        .utf8))
         }
         let dictionary = try ZstdDictionary(trainingOn: samples, capacity: 4096)
         #expect(dictionary.id != 0 && dictionary.bytes.count <= 4096)
-        let message = ByteBuffer(string: #"{"type":"quote","symbol":"MSFT","seq":4242,"ts":1764064800999123456,"bid":"141.2300","ask":"141.2400","bidSize":300,"askSize":500}"#)
-        let frame = try #require(ZstdMessageCompressor(dictionary: dictionary).compressedFrame(message, allocator: allocator))
+        let message = ByteBuffer(
+            string:
+                #"{"type":"quote","symbol":"MSFT","seq":4242,"ts":1764064800999123456,"bid":"141.2300","ask":"141.2400","bidSize":300,"askSize":500}"#
+        )
+        let frame = try #require(
+            ZstdMessageCompressor(dictionary: dictionary).compressedFrame(message, allocator: allocator))
         #expect(frame.getInteger(at: frame.readerIndex, as: UInt8.self) == 0x82)  // FIN | binary
         let compressed = Array(WebSocketFrameBuilder.payload(of: frame).readableBytesView)
         #expect(compressed.count < message.readableBytes / 2)
@@ -112,8 +129,9 @@ import Testing
                 dictionary.bytes.withUnsafeBytes { dict in
                     let context = ZSTD_createDCtx()
                     defer { ZSTD_freeDCtx(context) }
-                    return ZSTD_decompress_usingDict(context, out.baseAddress, out.count, input.baseAddress, input.count,
-                                                     dict.baseAddress, dict.count)
+                    return ZSTD_decompress_usingDict(
+                        context, out.baseAddress, out.count, input.baseAddress, input.count,
+                        dict.baseAddress, dict.count)
                 }
             }
         }

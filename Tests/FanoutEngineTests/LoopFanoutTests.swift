@@ -13,14 +13,16 @@ import Foundation
         for subscriber in subscribers { hub.subscribe(subscriber, to: [hub.aapl]) }
         hub.publish([hub.update(hub.aapl, "1.00"), hub.update(hub.msft, "2.00")])
         // Encode once: every subscriber got the very same bytes (same storage), not a copy.
-        let addresses = sinks.map { sink in sink.frames[0].withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
+        let addresses = sinks.map { sink in sink.frames[0].withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        }
         #expect(Set(addresses).count == 1)
 
         // Two updates for a subscriber in one drain reach it as one write (corked), and one flush.
         hub.publish([hub.update(hub.aapl, "1.01"), hub.update(hub.msft, "2.01"), hub.update(hub.aapl, "1.02")])
         for sink in sinks {
             #expect(sink.frames.count == 3 && sink.writes == 2 && sink.flushes == 2)
-            #expect(sink.texts[0].contains(#""symbol":"AAPL","seq":1,"#) && sink.texts[1].contains(#""seq":2"#)
+            #expect(
+                sink.texts[0].contains(#""symbol":"AAPL","seq":1,"#) && sink.texts[1].contains(#""seq":2"#)
                     && sink.texts[2].contains(#""seq":3"#))
         }
         let counters = hub.counters.snapshot()
@@ -48,7 +50,7 @@ import Foundation
 
     @Test func pacingIsBoundedByTheMaximumDelay() {
         let pacing = DrainPacing(maxDelay: .milliseconds(2))
-        #expect(pacing.delay(afterDrainTaking: .microseconds(20)) == nil)      // too short for a timer
+        #expect(pacing.delay(afterDrainTaking: .microseconds(20)) == nil)  // too short for a timer
         #expect(pacing.delay(afterDrainTaking: .microseconds(700)) == .microseconds(700))
         #expect(pacing.delay(afterDrainTaking: .milliseconds(50)) == .milliseconds(2))
         #expect(DrainPacing.immediate.delay(afterDrainTaking: .seconds(1)) == nil)
@@ -111,7 +113,9 @@ import Foundation
         #expect(stalledSubscriber.dropped == 99)
         // Conflation frames are shared too: each subscriber that got just that frame got the same bytes.
         let addresses = [single, stalled].map { s in
-            s.frames.first { String(buffer: $0).contains("AAPL") }!.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+            s.frames.first { String(buffer: $0).contains("AAPL") }!.withUnsafeReadableBytes {
+                UInt(bitPattern: $0.baseAddress)
+            }
         }
         #expect(addresses[0] == addresses[1])
         hub.fanout.checkInvariants()
@@ -193,4 +197,3 @@ import Foundation
         #expect(hub.counters.snapshot().drains == 1)
     }
 }
-

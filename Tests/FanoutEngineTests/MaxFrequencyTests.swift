@@ -41,15 +41,20 @@ import Foundation
     @Test func releasesAreAlignedToTheLoopsClock() {
         let interval = UpdateInterval(milliseconds: 250)
         #expect(HeldUpdates.boundary(after: .uptimeNanoseconds(0), every: interval) == .uptimeNanoseconds(250_000_000))
-        #expect(HeldUpdates.boundary(after: .uptimeNanoseconds(249_999_999), every: interval) == .uptimeNanoseconds(250_000_000))
-        #expect(HeldUpdates.boundary(after: .uptimeNanoseconds(250_000_000), every: interval) == .uptimeNanoseconds(500_000_000))
+        #expect(
+            HeldUpdates.boundary(after: .uptimeNanoseconds(249_999_999), every: interval)
+                == .uptimeNanoseconds(250_000_000))
+        #expect(
+            HeldUpdates.boundary(after: .uptimeNanoseconds(250_000_000), every: interval)
+                == .uptimeNanoseconds(500_000_000))
     }
 
     /// Issue 13, defect 1: a subscription sent its latest value while held (`forget`), then held
     /// again, left two live entries, one of them in the group of its old interval.
     @Test func aSubscriptionHeldAgainAfterBeingSentEarlyIsReleasedOnceAtItsOwnBoundary() {
         var held = HeldUpdates()
-        let subscription = Subscription(subscriber: Subscriber(sink: RecordingSink()), symbolID: SymbolID(0), position: 0, lastSentSeq: 0)
+        let subscription = Subscription(
+            subscriber: Subscriber(sink: RecordingSink()), symbolID: SymbolID(0), position: 0, lastSentSeq: 0)
         let fast = UpdateInterval(milliseconds: 10), slow = UpdateInterval(milliseconds: 1_000)
         let now = NIODeadline.uptimeNanoseconds(1)
 
@@ -71,7 +76,9 @@ import Foundation
     @Test func forgottenEntriesAreCompactedWhateverIsReleasedMeanwhile() {
         var held = HeldUpdates()
         let subscriber = Subscriber(sink: RecordingSink())
-        let subscriptions = (0..<300).map { Subscription(subscriber: subscriber, symbolID: SymbolID(UInt32($0)), position: 0, lastSentSeq: 0) }
+        let subscriptions = (0..<300).map {
+            Subscription(subscriber: subscriber, symbolID: SymbolID(UInt32($0)), position: 0, lastSentSeq: 0)
+        }
         let a = UpdateInterval(milliseconds: 100), b = UpdateInterval(milliseconds: 200)
         let now = NIODeadline.uptimeNanoseconds(1)
         for subscription in subscriptions[..<150] { _ = held.hold(subscription, interval: a, now: now) }
@@ -93,7 +100,9 @@ import Foundation
         #expect(sink.frames.isEmpty)
         hub.loop.advanceTime(by: .milliseconds(1))
         #expect(sink.texts.count == 1 && sink.flushes == 1)
-        #expect(sink.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":3,"#) && sink.texts[0].contains(#""bid":"1.02""#))
+        #expect(
+            sink.texts[0].hasPrefix(#"{"type":"conflated","symbol":"AAPL","seq":3,"#)
+                && sink.texts[0].contains(#""bid":"1.02""#))
         // Seq 0 (snapshot) → 3: two updates skipped, asked for; not drops, not backpressure conflation.
         #expect(subscriber.throttled == 2 && subscriber.dropped == 0 && subscriber.conflated == 0)
         let counters = hub.counters.snapshot()
@@ -189,14 +198,18 @@ import Foundation
     func randomTimingKeepsTheContract(withBackpressure: Bool, lappingAndResubscribing: Bool) throws {
         let hub = FanoutHarness(ringBytes: lappingAndResubscribing ? 4096 : 1 << 16)
         let symbols = [hub.aapl, hub.msft]
-        let intervals: [UpdateInterval?] = [nil, UpdateInterval(milliseconds: 1), UpdateInterval(milliseconds: 7),
-                                            UpdateInterval(milliseconds: 50), every100ms, UpdateInterval(milliseconds: 333)]
+        let intervals: [UpdateInterval?] = [
+            nil, UpdateInterval(milliseconds: 1), UpdateInterval(milliseconds: 7),
+            UpdateInterval(milliseconds: 50), every100ms, UpdateInterval(milliseconds: 333),
+        ]
         let sinks = intervals.map { _ in RecordingSink() }
         let subscribers = sinks.map { Subscriber(sink: $0) }
         var clients = sinks.map { _ in ModelClient() }
         for (n, subscriber) in subscribers.enumerated() {
             sinks[n].clock = { hub.loop.now }
-            for snapshot in hub.subscribe(subscriber, to: symbols, every: intervals[n]) { clients[n].snapshot(snapshot) }
+            for snapshot in hub.subscribe(subscriber, to: symbols, every: intervals[n]) {
+                clients[n].snapshot(snapshot)
+            }
         }
         var generator = SeededGenerator(seed: (withBackpressure ? 11 : 12) + (lappingAndResubscribing ? 2 : 0))
         var resubscribed = false

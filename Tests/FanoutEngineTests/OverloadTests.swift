@@ -10,7 +10,8 @@ import Testing
         let hub = FanoutHarness(limits: DrainLimits(maxLag: .milliseconds(5)), manualDrains: true)
         let (subscriber, sink) = hub.subscribedClient(to: [hub.aapl, hub.msft])
         // Six ticks published at t = 0, reached by the loop at t = 10 ms: twice the lag limit.
-        hub.publisher.publishOnLoop((1...4).map { hub.update(hub.aapl, "1.0\($0)") } + (1...2).map { hub.update(hub.msft, "2.0\($0)") })
+        hub.publisher.publishOnLoop(
+            (1...4).map { hub.update(hub.aapl, "1.0\($0)") } + (1...2).map { hub.update(hub.msft, "2.0\($0)") })
         #expect(hub.drainSignal?.signals == 1)
         hub.loop.advanceTime(by: .milliseconds(10))
         hub.fanout.drainSignalled()
@@ -18,7 +19,9 @@ import Testing
         let texts = sink.takeTexts()
         #expect(texts.count == 2, "one latest value per symbol, not six updates")
         #expect(texts.allSatisfy { $0.hasPrefix(#"{"type":"conflated""#) })
-        #expect(texts.contains { $0.contains(#""symbol":"AAPL","seq":4,"#) } && texts.contains { $0.contains(#""symbol":"MSFT","seq":2,"#) })
+        #expect(
+            texts.contains { $0.contains(#""symbol":"AAPL","seq":4,"#) }
+                && texts.contains { $0.contains(#""symbol":"MSFT","seq":2,"#) })
         #expect(sink.flushes == 1)
         #expect(subscriber.dropped == 3 + 1, "the seq gaps the client sees are what is counted")
         let counters = hub.counters.snapshot()

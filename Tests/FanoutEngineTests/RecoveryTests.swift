@@ -8,8 +8,9 @@ import Testing
     private let aapl: Symbol = "AAPL"
 
     private func tick(_ seq: UInt64) -> Tick {
-        Tick(symbol: aapl, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: seq),
-             body: .trade(Trade(price: Price("1.00")!, size: Int64(seq))))
+        Tick(
+            symbol: aapl, seq: seq, timestamp: Timestamp(nanosecondsSinceEpoch: seq),
+            body: .trade(Trade(price: Price("1.00")!, size: Int64(seq))))
     }
 
     @Test func theHistoryKeepsTheLastUpdatesAndKnowsWhenSomeAreGone() {
@@ -19,9 +20,9 @@ import Testing
         for seq: UInt64 in 4...10 { history.append(tick(seq)) }
         #expect(history.updates(after: 6, latest: 10, limit: .max)?.map(\.seq) == [7, 8, 9, 10])
         #expect(history.updates(after: 8, latest: 10, limit: .max)?.map(\.seq) == [9, 10])
-        #expect(history.updates(after: 10, latest: 10, limit: .max) == [])               // up to date: nothing missed
-        #expect(history.updates(after: 5, latest: 10, limit: .max) == nil)               // seq 6 is gone
-        #expect(history.updates(after: 11, latest: 10, limit: .max) == nil)              // ahead: another numbering
+        #expect(history.updates(after: 10, latest: 10, limit: .max) == [])  // up to date: nothing missed
+        #expect(history.updates(after: 5, latest: 10, limit: .max) == nil)  // seq 6 is gone
+        #expect(history.updates(after: 11, latest: 10, limit: .max) == nil)  // ahead: another numbering
     }
 
     /// Seqs come from publishers and `since` from clients: a replay is sized by what the ring holds
@@ -44,11 +45,13 @@ import Testing
         let hub = FanoutHarness(historyDepth: 100)
         hub.publish((0..<50).map { hub.update(hub.aapl, "1.\($0 % 10)0") })
         let subscriber = Subscriber(sink: RecordingSink())
-        _ = hub.fanout.subscribe(subscriber, to: [hub.aapl], symbols: ["AAPL"], updateInterval: nil, resumingAfter: [1], replayLimit: 1000)
+        _ = hub.fanout.subscribe(
+            subscriber, to: [hub.aapl], symbols: ["AAPL"], updateInterval: nil, resumingAfter: [1], replayLimit: 1000)
         let readBefore = hub.lastValues.startsRead
         for _ in 0..<100 {
-            let starts = hub.fanout.subscribe(subscriber, to: [hub.aapl], symbols: ["AAPL"], updateInterval: nil,
-                                              resumingAfter: [1], replayLimit: 1000)
+            let starts = hub.fanout.subscribe(
+                subscriber, to: [hub.aapl], symbols: ["AAPL"], updateInterval: nil,
+                resumingAfter: [1], replayLimit: 1000)
             #expect(starts.isEmpty)
         }
         #expect(hub.lastValues.startsRead == readBefore, "no snapshot or replay read for a symbol already subscribed")
@@ -59,7 +62,8 @@ import Testing
         let msft: Symbol = "MSFT"
         let (a, m) = (SymbolID(0), SymbolID(1))
         cache.apply((UInt64(1)...6).map { (a, tick($0)) })
-        cache.apply((UInt64(1)...6).map { seq in (m, Tick(symbol: msft, seq: seq, timestamp: .now(), body: tick(seq).body)) })
+        cache.apply(
+            (UInt64(1)...6).map { seq in (m, Tick(symbol: msft, seq: seq, timestamp: .now(), body: tick(seq).body)) })
         let starts = cache.starts(of: [a, m], resumingAfter: [2, 3], replayLimit: 5)
         #expect(starts[0].0?.seq == 6 && starts[0].1?.map(\.seq) == [3, 4, 5, 6])
         #expect(starts[1].0?.seq == 6 && starts[1].1 == nil, "MSFT's 3 updates would pass the limit of 5")
@@ -86,8 +90,9 @@ import Testing
         hub.publish((0..<3).map { hub.update(hub.aapl, "1.1\($0)") })
         hub.publisher.publishOnLoop([hub.update(hub.aapl, "1.20"), hub.update(hub.aapl, "1.21")])
         let sink = RecordingSink()
-        let starts = hub.fanout.subscribe(Subscriber(sink: sink), to: [hub.aapl], symbols: ["AAPL"], updateInterval: nil,
-                                          resumingAfter: [5], replayLimit: 1000)
+        let starts = hub.fanout.subscribe(
+            Subscriber(sink: sink), to: [hub.aapl], symbols: ["AAPL"], updateInterval: nil,
+            resumingAfter: [5], replayLimit: 1000)
         #expect(starts.count == 1 && starts[0].snapshot.seq == 10)
         #expect(starts[0].replay?.map(\.seq) == [6, 7, 8, 9, 10])
         hub.loop.run()

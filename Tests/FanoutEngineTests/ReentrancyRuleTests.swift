@@ -30,7 +30,8 @@ import Testing
             harness.fanout.remove(subscribers[1])
         }
         harness.publish([harness.update(harness.aapl, "1.00")])
-        #expect(sinks.map(\.writes) == [1, 0, 1], "the removed subscriber's queued write lapses; the others are written")
+        #expect(
+            sinks.map(\.writes) == [1, 0, 1], "the removed subscriber's queued write lapses; the others are written")
         #expect(harness.fanout.subscriberCount(of: harness.aapl) == 1)
         harness.fanout.checkInvariants()
     }

@@ -15,7 +15,8 @@ import Testing
             let id = SymbolID(UInt32(symbol))
             switch generator.next() % 10 {
             case 0..<5:
-                #expect((index.add(subscribers[s], to: id, lastSentSeq: 0) != nil) == model.insert([s, symbol]).inserted)
+                #expect(
+                    (index.add(subscribers[s], to: id, lastSentSeq: 0) != nil) == model.insert([s, symbol]).inserted)
             case 5:
                 // Stale marks must be dropped with the subscription (checked by the invariants).
                 if let subscription = subscribers[s].subscriptions[id] { subscribers[s].markStale(subscription) }
@@ -61,4 +62,3 @@ import Testing
         #expect(gone == nil && goneSink == nil, "the subscriber and its sink outlived their connection")
     }
 }
-

@@ -7,8 +7,10 @@ import Testing
         var simulator = MarketSimulator(instruments: SymbolUniverse.instruments(count: 50, seed: seed), seed: seed)
         return (0..<count).map { index in
             let event = simulator.next()
-            return Tick(symbol: simulator.instruments[event.instrumentIndex].symbol, seq: UInt64(index + 1),
-                        timestamp: Timestamp(nanosecondsSinceEpoch: 1_700_000_000_000_000_000 + UInt64(index)), body: event.body)
+            return Tick(
+                symbol: simulator.instruments[event.instrumentIndex].symbol, seq: UInt64(index + 1),
+                timestamp: Timestamp(nanosecondsSinceEpoch: 1_700_000_000_000_000_000 + UInt64(index)), body: event.body
+            )
         }
     }
 
@@ -25,12 +27,15 @@ import Testing
         var simulator = MarketSimulator(instruments: SymbolUniverse.instruments(count: 5, seed: 9), seed: 9)
         let stamp = Timestamp(nanosecondsSinceEpoch: 1_700_000_000_000_000_000)
         var books = simulator.openingBooks.enumerated().map { index, book in
-            BookRecord(symbol: simulator.instruments[index].symbol, seq: 1, timestamp: stamp, change: book, replacesBook: true)
+            BookRecord(
+                symbol: simulator.instruments[index].symbol, seq: 1, timestamp: stamp, change: book, replacesBook: true)
         }
         for n in 0..<200 {
             let event = simulator.next()
-            books.append(BookRecord(symbol: simulator.instruments[event.instrumentIndex].symbol, seq: UInt64(n + 2), timestamp: stamp,
-                                    change: event.bookChange))
+            books.append(
+                BookRecord(
+                    symbol: simulator.instruments[event.instrumentIndex].symbol, seq: UInt64(n + 2), timestamp: stamp,
+                    change: event.bookChange))
         }
         let ticks = Self.randomTicks(20, seed: 9)
         var buffer = ByteBuffer()
@@ -51,21 +56,30 @@ import Testing
             withUnsafeBytes(of: mantissa.littleEndian, Array.init) + withUnsafeBytes(of: size.littleEndian, Array.init)
         }
         let good = try BinaryTickCodec.decodeFeedBatch(batch([1, 1, 0, 0, 0] + level(12_345, 300)))
-        #expect(good.books == [BookRecord(symbol: "AB", seq: 1, timestamp: Timestamp(nanosecondsSinceEpoch: 2),
-                                          change: BookDelta(bids: [PriceLevel(price: Price("123.45")!, size: 300)]), replacesBook: true)])
-        #expect(throws: BinaryTickCodec.DecodeError.unsupportedBookFlags(2)) { try BinaryTickCodec.decodeFeedBatch(batch([2, 0, 0, 0, 0])) }
+        #expect(
+            good.books == [
+                BookRecord(
+                    symbol: "AB", seq: 1, timestamp: Timestamp(nanosecondsSinceEpoch: 2),
+                    change: BookDelta(bids: [PriceLevel(price: Price("123.45")!, size: 300)]), replacesBook: true)
+            ])
+        #expect(throws: BinaryTickCodec.DecodeError.unsupportedBookFlags(2)) {
+            try BinaryTickCodec.decodeFeedBatch(batch([2, 0, 0, 0, 0]))
+        }
         #expect(throws: BinaryTickCodec.DecodeError.tooManyLevels(1001)) {
             try BinaryTickCodec.decodeFeedBatch(batch([0, 0xE9, 0x03, 0, 0]))
         }
         // Counts that promise more levels than the bytes hold: refused before anything is kept.
-        #expect(throws: BinaryTickCodec.DecodeError.truncated) { try BinaryTickCodec.decodeFeedBatch(batch([0, 0xE8, 0x03, 0xE8, 0x03])) }
+        #expect(throws: BinaryTickCodec.DecodeError.truncated) {
+            try BinaryTickCodec.decodeFeedBatch(batch([0, 0xE8, 0x03, 0xE8, 0x03]))
+        }
         #expect(throws: BinaryTickCodec.DecodeError.negativeSize) {
             try BinaryTickCodec.decodeFeedBatch(batch([0, 0, 0, 1, 0] + level(100, -1)))
         }
     }
 
     @Test func instrumentRecordsRoundTripAndBadOnesAreRefused() throws {
-        let details = InstrumentDetails(tickSize: Price("0.0100")!, lotSize: 100, currency: "USD", name: "Société Générale")!
+        let details = InstrumentDetails(
+            tickSize: Price("0.0100")!, lotSize: 100, currency: "USD", name: "Société Générale")!
         let record = InstrumentRecord(symbol: "GLE", details: details)
         var buffer = ByteBuffer()
         BinaryTickCodec.encodeBatch(Self.randomTicks(2, seed: 1), instruments: [record], into: &buffer)
@@ -83,7 +97,8 @@ import Testing
     @Test func quoteRecordIsCompact() {
         var buffer = ByteBuffer()
         let quote = Quote(bid: Price("189.12")!, ask: Price("189.13")!, bidSize: 1, askSize: 2)
-        BinaryTickCodec.encode(Tick(symbol: Symbol(stringLiteral: "AAPL"), seq: 1, timestamp: .now(), body: .quote(quote)), into: &buffer)
+        BinaryTickCodec.encode(
+            Tick(symbol: Symbol(stringLiteral: "AAPL"), seq: 1, timestamp: .now(), body: .quote(quote)), into: &buffer)
         #expect(buffer.readableBytes == 55)
     }
 
@@ -91,7 +106,9 @@ import Testing
         var buffer = ByteBuffer()
         BinaryTickCodec.encodeBatch(Self.randomTicks(5, seed: 3), into: &buffer)
         for length in 0..<buffer.readableBytes {
-            #expect(throws: BinaryTickCodec.DecodeError.self) { try BinaryTickCodec.decodeBatch(buffer.getSlice(at: 0, length: length)!) }
+            #expect(throws: BinaryTickCodec.DecodeError.self) {
+                try BinaryTickCodec.decodeBatch(buffer.getSlice(at: 0, length: length)!)
+            }
         }
     }
 
@@ -104,9 +121,13 @@ import Testing
             return copy
         }
         #expect(throws: BinaryTickCodec.DecodeError.badMagic) { try BinaryTickCodec.decodeBatch(mutated(0, 0)) }
-        #expect(throws: BinaryTickCodec.DecodeError.unsupportedVersion(9)) { try BinaryTickCodec.decodeBatch(mutated(2, 9)) }
+        #expect(throws: BinaryTickCodec.DecodeError.unsupportedVersion(9)) {
+            try BinaryTickCodec.decodeBatch(mutated(2, 9))
+        }
         #expect(throws: BinaryTickCodec.DecodeError.unknownKind(7)) { try BinaryTickCodec.decodeBatch(mutated(6, 7)) }
-        #expect(throws: BinaryTickCodec.DecodeError.invalidSymbol) { try BinaryTickCodec.decodeBatch(mutated(8, UInt8(ascii: "a"))) }
+        #expect(throws: BinaryTickCodec.DecodeError.invalidSymbol) {
+            try BinaryTickCodec.decodeBatch(mutated(8, UInt8(ascii: "a")))
+        }
         var trailing = good
         trailing.writeInteger(UInt8(0))
         #expect(throws: BinaryTickCodec.DecodeError.trailingBytes(1)) { try BinaryTickCodec.decodeBatch(trailing) }

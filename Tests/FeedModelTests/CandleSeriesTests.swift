@@ -3,14 +3,20 @@ import Testing
 
 @Suite struct CandleSeriesTests {
     static let minute: UInt64 = 60_000_000_000
-    static func at(_ seconds: UInt64) -> Timestamp { Timestamp(nanosecondsSinceEpoch: 1_800_000_000 * 1_000_000_000 + seconds * 1_000_000_000) }
+    static func at(_ seconds: UInt64) -> Timestamp {
+        Timestamp(nanosecondsSinceEpoch: 1_800_000_000 * 1_000_000_000 + seconds * 1_000_000_000)
+    }
     static func price(_ text: String) -> Price { Price(text)! }
 
     @Test func barsStartAtWholeIntervalsSinceTheEpoch() {
         let time = Timestamp(nanosecondsSinceEpoch: 3_600_000_000_000 * 500_000 + 61_500_000_000)
-        #expect(CandleInterval.oneMinute.start(of: time).nanosecondsSinceEpoch == 3_600_000_000_000 * 500_000 + 60_000_000_000)
+        #expect(
+            CandleInterval.oneMinute.start(of: time).nanosecondsSinceEpoch == 3_600_000_000_000 * 500_000
+                + 60_000_000_000)
         #expect(CandleInterval.oneHour.start(of: time).nanosecondsSinceEpoch == 3_600_000_000_000 * 500_000)
-        #expect(CandleInterval.oneSecond.start(of: time).nanosecondsSinceEpoch == 3_600_000_000_000 * 500_000 + 61_000_000_000)
+        #expect(
+            CandleInterval.oneSecond.start(of: time).nanosecondsSinceEpoch == 3_600_000_000_000 * 500_000
+                + 61_000_000_000)
         #expect(CandleInterval.fiveMinutes.start(of: time).nanosecondsSinceEpoch == 3_600_000_000_000 * 500_000)
     }
 
@@ -22,8 +28,11 @@ import Testing
         series.add(price: Self.price("9.75"), size: 25, at: Self.at(40))
         series.add(price: Self.price("10.10"), size: 5, at: Self.at(59))
         let closed = series.add(price: Self.price("10.20"), size: 1, at: Self.at(61))
-        #expect(closed == Candle(start: Self.at(0), open: Self.price("10.00"), high: Self.price("10.50"), low: Self.price("9.75"),
-                                 close: Self.price("10.10"), volume: 180, trades: 4))
+        #expect(
+            closed
+                == Candle(
+                    start: Self.at(0), open: Self.price("10.00"), high: Self.price("10.50"), low: Self.price("9.75"),
+                    close: Self.price("10.10"), volume: 180, trades: 4))
         #expect(series.openBar == Candle(start: Self.at(60), price: Self.price("10.20"), size: 1))
         #expect(series.last(5).map(\.start) == [Self.at(0), Self.at(60)])
     }
@@ -94,7 +103,11 @@ import Testing
         var second: UInt64 = 0
         for _ in 0..<5000 {
             second += generator.next() % 3
-            trades.append((Price(mantissa: Int64(10_000 + generator.next() % 200), scale: 2), Int64(generator.next() % 500 + 1), Self.at(second)))
+            trades.append(
+                (
+                    Price(mantissa: Int64(10_000 + generator.next() % 200), scale: 2),
+                    Int64(generator.next() % 500 + 1), Self.at(second)
+                ))
         }
         var quiet = CandleSeries(interval: .oneMinute, capacity: 1000)
         var timed = CandleSeries(interval: .oneMinute, capacity: 1000)

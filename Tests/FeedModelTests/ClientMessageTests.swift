@@ -7,8 +7,12 @@ import Testing
     }
 
     @Test func parsesEveryOp() throws {
-        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}"#).get() == .subscribe(id: 1, symbols: ["AAPL", "MSFT"]))
-        #expect(try parse(#"{"op":"unsubscribe","id":2,"symbols":["AAPL"]}"#).get() == .unsubscribe(id: 2, symbols: ["AAPL"]))
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL", "MSFT"]))
+        #expect(
+            try parse(#"{"op":"unsubscribe","id":2,"symbols":["AAPL"]}"#).get()
+                == .unsubscribe(id: 2, symbols: ["AAPL"]))
         #expect(try parse(#"{"op":"list","id":3}"#).get() == .list(id: 3))
         #expect(try parse(#"{"op":"list","id":3,"after":"MSFT"}"#).get() == .list(id: 3, after: "MSFT"))
         #expect(try parse(#"{"op":"ping","id":4}"#).get() == .ping(id: 4))
@@ -19,13 +23,17 @@ import Testing
     }
 
     @Test func subscribeAndUnsubscribeTakeABookChannelAndDepth() throws {
-        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"book","symbols":["AAPL"],"depth":25}"#).get()
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"channel":"book","symbols":["AAPL"],"depth":25}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"], channel: .book(depth: 25)))
-        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"book","symbols":["AAPL"]}"#).get()
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"channel":"book","symbols":["AAPL"]}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"], channel: .book(depth: 10)), "depth 10 when absent")
-        #expect(try parse(#"{"op":"unsubscribe","id":2,"channel":"book","symbols":["AAPL"]}"#).get()
+        #expect(
+            try parse(#"{"op":"unsubscribe","id":2,"channel":"book","symbols":["AAPL"]}"#).get()
                 == .unsubscribe(id: 2, symbols: ["AAPL"], channel: .book(depth: nil)), "every depth when absent")
-        #expect(try parse(#"{"op":"unsubscribe","id":2,"channel":"book","symbols":["AAPL"],"depth":100}"#).get()
+        #expect(
+            try parse(#"{"op":"unsubscribe","id":2,"channel":"book","symbols":["AAPL"],"depth":100}"#).get()
                 == .unsubscribe(id: 2, symbols: ["AAPL"], channel: .book(depth: 100)))
         let refusals = [
             (#"{"op":"subscribe","id":3,"channel":"book","symbols":["AAPL"],"depth":7}"#, "depth"),
@@ -38,33 +46,43 @@ import Testing
         for (text, word) in refusals {
             switch parse(text) {
             case .success(let message): Issue.record("\(text) parsed as \(message)")
-            case .failure(let error): #expect(error.code == .invalidRequest && error.id == 3 && error.message.contains(word), "\(error)")
+            case .failure(let error):
+                #expect(error.code == .invalidRequest && error.id == 3 && error.message.contains(word), "\(error)")
             }
         }
     }
 
     @Test func subscribeAndUnsubscribeTakeTheQuotesAndTradesChannelsWhichMayResume() throws {
-        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"quotes","symbols":["AAPL"]}"#).get()
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"channel":"quotes","symbols":["AAPL"]}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"], channel: .quotes))
-        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"trades","symbols":["AAPL"],"since":{"AAPL":9}}"#).get()
-                == .subscribe(id: 1, symbols: ["AAPL"], resume: ResumePoint(epoch: nil, lastSeqs: ["AAPL": 9]), channel: .trades))
-        #expect(try parse(#"{"op":"unsubscribe","id":2,"channel":"trades","symbols":["AAPL"]}"#).get()
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"channel":"trades","symbols":["AAPL"],"since":{"AAPL":9}}"#).get()
+                == .subscribe(
+                    id: 1, symbols: ["AAPL"], resume: ResumePoint(epoch: nil, lastSeqs: ["AAPL": 9]), channel: .trades))
+        #expect(
+            try parse(#"{"op":"unsubscribe","id":2,"channel":"trades","symbols":["AAPL"]}"#).get()
                 == .unsubscribe(id: 2, symbols: ["AAPL"], channel: .trades))
     }
 
     @Test func subscribeAndUnsubscribeTakeACandlesChannelAndInterval() throws {
-        #expect(try parse(#"{"op":"subscribe","id":1,"channel":"candles","interval":"1m","symbols":["AAPL"]}"#).get()
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"channel":"candles","interval":"1m","symbols":["AAPL"]}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"], channel: .candles(.oneMinute)))
-        #expect(try parse(#"{"op":"unsubscribe","id":2,"channel":"candles","symbols":["AAPL"]}"#).get()
+        #expect(
+            try parse(#"{"op":"unsubscribe","id":2,"channel":"candles","symbols":["AAPL"]}"#).get()
                 == .unsubscribe(id: 2, symbols: ["AAPL"], channel: .candles(nil)), "every interval when absent")
-        for (text, word) in [(#"{"op":"subscribe","id":3,"channel":"candles","symbols":["AAPL"]}"#, "interval"),
-                             (#"{"op":"subscribe","id":3,"channel":"candles","interval":"2m","symbols":["AAPL"]}"#, "interval"),
-                             (#"{"op":"subscribe","id":3,"channel":"candles","interval":60,"symbols":["AAPL"]}"#, "interval"),
-                             (#"{"op":"subscribe","id":3,"interval":"1m","symbols":["AAPL"]}"#, "interval"),
-                             (#"{"op":"subscribe","id":3,"channel":"candles","interval":"1m","depth":10,"symbols":["AAPL"]}"#, "depth")] {
+        for (text, word) in [
+            (#"{"op":"subscribe","id":3,"channel":"candles","symbols":["AAPL"]}"#, "interval"),
+            (#"{"op":"subscribe","id":3,"channel":"candles","interval":"2m","symbols":["AAPL"]}"#, "interval"),
+            (#"{"op":"subscribe","id":3,"channel":"candles","interval":60,"symbols":["AAPL"]}"#, "interval"),
+            (#"{"op":"subscribe","id":3,"interval":"1m","symbols":["AAPL"]}"#, "interval"),
+            (#"{"op":"subscribe","id":3,"channel":"candles","interval":"1m","depth":10,"symbols":["AAPL"]}"#, "depth"),
+        ] {
             switch parse(text) {
             case .success(let message): Issue.record("\(text) parsed as \(message)")
-            case .failure(let error): #expect(error.code == .invalidRequest && error.id == 3 && error.message.contains(word), "\(error)")
+            case .failure(let error):
+                #expect(error.code == .invalidRequest && error.id == 3 && error.message.contains(word), "\(error)")
             }
         }
     }
@@ -78,11 +96,14 @@ import Testing
     }
 
     @Test func subscribeTakesAnOptionalMaximumFrequency() throws {
-        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":4}"#).get()
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":4}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"], updateInterval: UpdateInterval(milliseconds: 250)))
-        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":0.5}"#).get()
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":0.5}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"], updateInterval: UpdateInterval(milliseconds: 2_000)))
-        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":null}"#).get()
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"maxFrequency":null}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"]))
         for bad in [#""fast""#, "0", "-2", "1e9", "[4]"] {
             switch parse(#"{"op":"subscribe","id":6,"symbols":["AAPL"],"maxFrequency":\#(bad)}"#) {
@@ -133,7 +154,9 @@ import Testing
     /// The parser is a pure function from bytes: random and mutated inputs must never trap.
     @Test func survivesRandomAndMutatedInput() {
         var generator = SeededGenerator(seed: 99)
-        let seeds = [#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}"#, #"{"op":"ping","id":4}"#, #"{"op":"list"}"#].map { Array($0.utf8) }
+        let seeds = [
+            #"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}"#, #"{"op":"ping","id":4}"#, #"{"op":"list"}"#,
+        ].map { Array($0.utf8) }
         var parsed = 0
         for round in 0..<5_000 {
             var bytes: [UInt8]
@@ -161,24 +184,35 @@ import Testing
 
     @Test func aSubscribeMayResumeFromTheSeqsItHolds() throws {
         let epoch = try #require(FeedEpoch("1764650000000-0a1b2c3d"))
-        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"],"since":{"AAPL":41},"epoch":"1764650000000-0a1b2c3d"}"#).get()
-                == .subscribe(id: 1, symbols: ["AAPL", "MSFT"], resume: ResumePoint(epoch: epoch, lastSeqs: ["AAPL": 41])))
-        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"since":{"AAPL":0}}"#).get()
+        #expect(
+            try parse(
+                #"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"],"since":{"AAPL":41},"epoch":"1764650000000-0a1b2c3d"}"#
+            ).get()
+                == .subscribe(
+                    id: 1, symbols: ["AAPL", "MSFT"], resume: ResumePoint(epoch: epoch, lastSeqs: ["AAPL": 41])))
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"since":{"AAPL":0}}"#).get()
                 == .subscribe(id: 1, symbols: ["AAPL"], resume: ResumePoint(epoch: nil, lastSeqs: ["AAPL": 0])))
         // An epoch alone (a client that always sends the one it knows) changes nothing.
-        #expect(try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"epoch":"e1"}"#).get() == .subscribe(id: 1, symbols: ["AAPL"]))
+        #expect(
+            try parse(#"{"op":"subscribe","id":1,"symbols":["AAPL"],"epoch":"e1"}"#).get()
+                == .subscribe(id: 1, symbols: ["AAPL"]))
     }
 
     @Test func aBadResumeIsRefusedWithItsId() {
         let bad = [
             (#""since":{"AAPL":-1}"#, "since"), (#""since":{"AAPL":"41"}"#, "since"), (#""since":[41]"#, "since"),
-            (#""since":{"MSFT":41}"#, "since"), (##""since":{"AAPL":1},"epoch":"""##, "epoch"), (#""epoch":42"#, "epoch"),
+            (#""since":{"MSFT":41}"#, "since"), (##""since":{"AAPL":1},"epoch":"""##, "epoch"),
+            (#""epoch":42"#, "epoch"),
             (#""epoch":"has space""#, "epoch"),
         ]
         for (fields, word) in bad {
             switch parse(#"{"op":"subscribe","id":9,"symbols":["AAPL"],\#(fields)}"#) {
             case .success(let message): Issue.record("\(fields) parsed as \(message)")
-            case .failure(let error): #expect(error.code == .invalidRequest && error.id == 9 && error.message.contains(word), "\(fields): \(error)")
+            case .failure(let error):
+                #expect(
+                    error.code == .invalidRequest && error.id == 9 && error.message.contains(word),
+                    "\(fields): \(error)")
             }
         }
     }

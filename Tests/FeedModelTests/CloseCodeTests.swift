@@ -5,7 +5,8 @@ import Testing
 /// `CloseCode` is the one list: PROTOCOL.md's table names exactly the codes the hub sends, and both
 /// clients know every one of them.
 @Suite struct CloseCodeTests {
-    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     private static let sent = Set(CloseCode.sentByTheHub.map { Int($0.rawValue) })
 
     private func text(_ path: String) throws -> String {
@@ -26,7 +27,8 @@ import Testing
         let section = try #require(protocolText.range(of: "### Close codes"))
         let end = try #require(protocolText.range(of: "\n## ", range: section.upperBound..<protocolText.endIndex))
         var table: Set<Int> = []
-        for line in protocolText[section.upperBound..<end.lowerBound].split(separator: "\n") where line.hasPrefix("| ") {
+        for line in protocolText[section.upperBound..<end.lowerBound].split(separator: "\n") where line.hasPrefix("| ")
+        {
             let cell = line.dropFirst(2).prefix { $0 != "|" }
             table.formUnion(cell.matches(of: /\d{4}/).compactMap { Int($0.output) })
         }
@@ -34,10 +36,16 @@ import Testing
     }
 
     @Test func bothClientsKnowEveryCodeTheHubSends() throws {
-        let javaScript = try codes(in: try text("clients/js/tickerhub-client.js"), from: "export const CloseCodes", to: "});")
-        #expect(Self.sent.subtracting(javaScript).isEmpty, "the JavaScript client's CloseCodes lack \(Self.sent.subtracting(javaScript).sorted())")
-        let python = try codes(in: try text("clients/python/tickerhub_client/client.py"), from: "CLOSE_CODES = {", to: "\n}")
-        #expect(python == Self.sent, "the Python client's CLOSE_CODES differ: \(python.symmetricDifference(Self.sent).sorted())")
+        let javaScript = try codes(
+            in: try text("clients/js/tickerhub-client.js"), from: "export const CloseCodes", to: "});")
+        #expect(
+            Self.sent.subtracting(javaScript).isEmpty,
+            "the JavaScript client's CloseCodes lack \(Self.sent.subtracting(javaScript).sorted())")
+        let python = try codes(
+            in: try text("clients/python/tickerhub_client/client.py"), from: "CLOSE_CODES = {", to: "\n}")
+        #expect(
+            python == Self.sent,
+            "the Python client's CLOSE_CODES differ: \(python.symmetricDifference(Self.sent).sorted())")
     }
 
     @Test func aRefusedBrowserHandshakeIsFourThousandPlusItsStatus() {

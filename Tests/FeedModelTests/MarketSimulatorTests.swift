@@ -44,8 +44,8 @@ import Testing
                 #expect(trade.size > 0)
             }
         }
-        #expect((7_000...13_000).contains(trades))       // about 20% trades
-        #expect(counts[0] > 10 * counts[150])            // activity is skewed to the front
+        #expect((7_000...13_000).contains(trades))  // about 20% trades
+        #expect(counts[0] > 10 * counts[150])  // activity is skewed to the front
     }
 
     @Test func rateScheduleIsExactAndBursts() {
@@ -55,7 +55,8 @@ import Testing
         for ms in 1...10_000 { total += schedule.ticksDue(atNanos: UInt64(ms) * 1_000_000) }
         #expect(total == 10_000)
 
-        var bursty = RateSchedule(ticksPerSecond: 100, burst: .init(periodNanos: 10_000_000_000, lengthNanos: 1_000_000_000))
+        var bursty = RateSchedule(
+            ticksPerSecond: 100, burst: .init(periodNanos: 10_000_000_000, lengthNanos: 1_000_000_000))
         _ = bursty.ticksDue(atNanos: 0)
         var perSecond = [Int](repeating: 0, count: 12)
         for ms in 1...12_000 { perSecond[(ms - 1) / 1000] += bursty.ticksDue(atNanos: UInt64(ms) * 1_000_000) }
@@ -67,7 +68,8 @@ import Testing
     @Test func aDriverThatSleepsUntilTheNextTickLosesNothing() {
         // Woken only when the schedule says the next event is due, a driver at 10 ticks/s wakes about
         // ten times a second, and still gets exactly the rate, bursts included.
-        var schedule = RateSchedule(ticksPerSecond: 10, burst: .init(periodNanos: 10_000_000_000, lengthNanos: 1_000_000_000))
+        var schedule = RateSchedule(
+            ticksPerSecond: 10, burst: .init(periodNanos: 10_000_000_000, lengthNanos: 1_000_000_000))
         _ = schedule.ticksDue(atNanos: 0)
         var now: UInt64 = 0, wakes = 0, total = 0, inBurst = 0
         while now < 20_000_000_000 {
@@ -85,7 +87,8 @@ import Testing
         #expect((95...105).contains(inBurst))
         #expect(wakes < 450, "\(wakes) wakes for \(total) ticks")
         // It never sleeps into a burst.
-        var quiet = RateSchedule(ticksPerSecond: 0.1, burst: .init(periodNanos: 10_000_000_000, lengthNanos: 1_000_000_000))
+        var quiet = RateSchedule(
+            ticksPerSecond: 0.1, burst: .init(periodNanos: 10_000_000_000, lengthNanos: 1_000_000_000))
         _ = quiet.ticksDue(atNanos: 0)
         #expect(quiet.nanosUntilNextTick(atNanos: 9_000_000_000) == 1_000_000_000)
     }

@@ -15,8 +15,9 @@ import Testing
     /// The format docs/PROTOCOL.md defines, spelled out: asks best first, then bids best first,
     /// each price without its point and leading zeros, then its size.
     @Test func theChecksumIsTheCRCOfTheDocumentedString() throws {
-        let book = try OrderBook(bids: [Self.level("189.1000", 500), Self.level("189.1100", 200)],
-                                 asks: [Self.level("189.1300", 300), Self.level("0.0500", 7)])
+        let book = try OrderBook(
+            bids: [Self.level("189.1000", 500), Self.level("189.1100", 200)],
+            asks: [Self.level("189.1300", 300), Self.level("0.0500", 7)])
         // asks: 0.0500 × 7 is "5007", 189.1300 × 300 "1891300300"; bids: 189.1100 × 200, 189.1000 × 500
         var expected = CRC32()
         expected.add(Array(("5007" + "1891300300" + "1891100200" + "1891000500").utf8))
@@ -60,7 +61,9 @@ import Testing
     @Test func badLevelsAreRefusedAndChangeNothing() throws {
         var book = try OrderBook(bids: [Self.level("10.00", 5)], asks: [])
         #expect(throws: BookError.negativeSize) { try book.set(.bid, price: Self.price("9.99"), size: -1) }
-        #expect(throws: BookError.scaleMismatch(book: 2, price: 4)) { try book.set(.ask, price: Self.price("10.0100"), size: 1) }
+        #expect(throws: BookError.scaleMismatch(book: 2, price: 4)) {
+            try book.set(.ask, price: Self.price("10.0100"), size: 1)
+        }
         let delta = BookDelta(bids: [Self.level("9.99", 1)], asks: [Self.level("10.1", 1)])
         #expect(throws: BookError.scaleMismatch(book: 2, price: 1)) { try book.apply(delta) }
         #expect(book == (try OrderBook(bids: [Self.level("10.00", 5)], asks: [])))
@@ -110,10 +113,11 @@ import Testing
     }
 
     @Test func aDeltaListsOnlyWhatChangedInTheWindow() throws {
-        let before = try OrderBook(bids: [Self.level("10.00", 5), Self.level("9.99", 1), Self.level("9.98", 2)], asks: [])
+        let before = try OrderBook(
+            bids: [Self.level("10.00", 5), Self.level("9.99", 1), Self.level("9.98", 2)], asks: [])
         var after = before
-        try after.set(.bid, price: Self.price("10.00"), size: 0)   // the best leaves: 9.98 enters a window of 2
-        try after.set(.bid, price: Self.price("9.99"), size: 1)    // unchanged
+        try after.set(.bid, price: Self.price("10.00"), size: 0)  // the best leaves: 9.98 enters a window of 2
+        try after.set(.bid, price: Self.price("9.99"), size: 1)  // unchanged
         let delta = after.delta(from: before, depth: 2)
         #expect(delta.bids == [Self.level("10.00", 0), Self.level("9.98", 2)])
         // Removals first: a client bounded at the window never drops a level that stays.

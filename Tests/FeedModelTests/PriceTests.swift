@@ -18,8 +18,9 @@ import Testing
     @Test func parsesWhatItPrints() {
         var generator = SeededGenerator(seed: 1)
         for _ in 0..<2_000 {
-            let price = Price(mantissa: Int64(bitPattern: generator.next()) >> Int64(generator.next() % 60),
-                              scale: UInt8(generator.next() % 19))
+            let price = Price(
+                mantissa: Int64(bitPattern: generator.next()) >> Int64(generator.next() % 60),
+                scale: UInt8(generator.next() % 19))
             #expect(Price(price.description) == price)
         }
     }

@@ -23,12 +23,15 @@ import Testing
             let deadline = Date().addingTimeInterval(timeout)
             while messages.count < count, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             if messages.count < count {
-                Issue.record("\(messages.count) of \(count) messages after \(timeout) s", sourceLocation: sourceLocation)
+                Issue.record(
+                    "\(messages.count) of \(count) messages after \(timeout) s", sourceLocation: sourceLocation)
             }
         }
 
         /// Waits until a message with payload `text` arrived; a timeout is a failure of the test.
-        func wait(forText text: String, timeout: Double = 5, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        func wait(forText text: String, timeout: Double = 5, sourceLocation: SourceLocation = #_sourceLocation)
+            async throws
+        {
             let deadline = Date().addingTimeInterval(timeout)
             while !texts.contains(text), Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             if !texts.contains(text) {
@@ -45,7 +48,9 @@ import Testing
         var connections: [String] { all.compactMap { if case .connected(let server) = $0 { server } else { nil } } }
     }
 
-    private func client(_ servers: [String], configure: (inout NATSClient.Configuration) -> Void = { _ in }) -> (NATSClient, Events) {
+    private func client(_ servers: [String], configure: (inout NATSClient.Configuration) -> Void = { _ in }) -> (
+        NATSClient, Events
+    ) {
         var configuration = NATSClient.Configuration(servers: servers)
         configuration.pingInterval = .milliseconds(200)
         configure(&configuration)
@@ -67,9 +72,10 @@ import Testing
         try await subscriber.flush().get()
 
         publisher.publish("ticks.AAPL", payload: ByteBuffer(string: "one"))
-        publisher.publish("ticks.MSFT", payload: ByteBuffer(string: "two"), headers: [("Epoch", "e-42"), ("Tick-Seq", "7")])
+        publisher.publish(
+            "ticks.MSFT", payload: ByteBuffer(string: "two"), headers: [("Epoch", "e-42"), ("Tick-Seq", "7")])
         publisher.publish("other.AAPL", payload: ByteBuffer(string: "not for us"))
-        publisher.publish("ticks.AAPL", payload: ByteBuffer(bytes: [0, 13, 10, 255]))   // binary, CR LF inside
+        publisher.publish("ticks.AAPL", payload: ByteBuffer(bytes: [0, 13, 10, 255]))  // binary, CR LF inside
         try await publisher.flush().get()
         try await all.wait(for: 3)
         #expect(all.texts.prefix(2) == ["one", "two"])
@@ -92,10 +98,13 @@ import Testing
         try await responder.connect().get()
         try await requester.connect().get()
         _ = try await responder.subscribe("snapshot.request") { message in
-            responder.publish(message.replyTo!, payload: ByteBuffer(string: "state of " + String(buffer: message.payload)))
+            responder.publish(
+                message.replyTo!, payload: ByteBuffer(string: "state of " + String(buffer: message.payload)))
         }.get()
         try await responder.flush().get()
-        let answer = try await requester.request("snapshot.request", payload: ByteBuffer(string: "AAPL"), timeout: .seconds(2)).get()
+        let answer = try await requester.request(
+            "snapshot.request", payload: ByteBuffer(string: "AAPL"), timeout: .seconds(2)
+        ).get()
         #expect(String(buffer: answer.payload) == "state of AAPL")
         await #expect(throws: NATSClientError.noResponders) {
             try await requester.request("nobody.listens", payload: ByteBuffer(), timeout: .seconds(2)).get()
@@ -117,7 +126,9 @@ import Testing
         try await client.flush().get()
         try await Task.sleep(for: .milliseconds(100))
         #expect(inbox.texts == ["1"])
-        await #expect(throws: NATSClientError.invalidSubject("bad subject")) { try await client.subscribe("bad subject") { _ in }.get() }
+        await #expect(throws: NATSClientError.invalidSubject("bad subject")) {
+            try await client.subscribe("bad subject") { _ in }.get()
+        }
         _ = try await client.close().get()
     }
 
@@ -139,7 +150,9 @@ import Testing
         publisher.publish("ticks.AAPL", payload: ByteBuffer(string: "while down"))
         server = try NATSServerProcess(port: port)
         let deadline = Date().addingTimeInterval(10)
-        while events.connections.count < 2 || !(publisher.isConnected), Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while events.connections.count < 2 || !(publisher.isConnected), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(events.connections.count == 2)
         try await subscriber.flush().get()
         try await publisher.flush().get()
@@ -168,7 +181,7 @@ import Testing
         let inbox = Inbox()
         _ = try await subscriber.subscribe("ticks.>") { inbox.add($0) }.get()
         try await subscriber.flush().get()
-        try await Task.sleep(for: .milliseconds(200))   // the interest travels the routes
+        try await Task.sleep(for: .milliseconds(200))  // the interest travels the routes
         publisher.publish("ticks.AAPL", payload: ByteBuffer(string: "via a"))
         try await inbox.wait(for: 1)
         #expect(inbox.texts == ["via a"])
@@ -191,7 +204,7 @@ import Testing
 
     @Test func aPublisherWithoutAServerHoldsAtMostItsPendingLimit() async throws {
         let (client, _) = client(["nats://127.0.0.1:\(try NATSServerProcess.freePort())"]) { $0.maxPendingBytes = 1000 }
-        _ = client.connect()   // nobody listens: it keeps trying
+        _ = client.connect()  // nobody listens: it keeps trying
         for _ in 0..<100 { client.publish("x", payload: ByteBuffer(repeating: 0, count: 90)) }
         try await Task.sleep(for: .milliseconds(50))
         let stats = try await client.stats().get()
@@ -200,25 +213,50 @@ import Testing
     }
 
     @Test func theParserWaitsForWholeOperationsAndRefusesBrokenOnes() throws {
-        var buffer = ByteBuffer(string: "INFO {\"server_id\":\"x\",\"max_payload\":1024,\"headers\":true,\"connect_urls\":[\"10.0.0.2:4222\"]}\r\nPI")
-        guard case .info(let info) = try NATSOperationDecoder.decode(&buffer) else { Issue.record("no INFO"); return }
+        var buffer = ByteBuffer(
+            string:
+                "INFO {\"server_id\":\"x\",\"max_payload\":1024,\"headers\":true,\"connect_urls\":[\"10.0.0.2:4222\"]}\r\nPI"
+        )
+        guard case .info(let info) = try NATSOperationDecoder.decode(&buffer) else {
+            Issue.record("no INFO")
+            return
+        }
         #expect(info == NATSServerInfo(serverID: "x", maxPayload: 1024, headers: true, connectURLs: ["10.0.0.2:4222"]))
         let partialLine = try NATSOperationDecoder.decode(&buffer)
-        #expect(partialLine == nil)   // "PI": not a whole line yet
+        #expect(partialLine == nil)  // "PI": not a whole line yet
         buffer.writeString("NG\r\nMSG a.b 3 reply.to 5\r\nhel")
-        guard case .ping = try NATSOperationDecoder.decode(&buffer) else { Issue.record("no PING"); return }
+        guard case .ping = try NATSOperationDecoder.decode(&buffer) else {
+            Issue.record("no PING")
+            return
+        }
         let partialPayload = try NATSOperationDecoder.decode(&buffer)
-        #expect(partialPayload == nil)   // the payload is not all here
+        #expect(partialPayload == nil)  // the payload is not all here
         buffer.writeString("lo\r\nHMSG h 9 23 25\r\nNATS/1.0\r\nA: 1\r\nB:2\r\n\r\nhi\r\n")
-        guard case .message(let message) = try NATSOperationDecoder.decode(&buffer) else { Issue.record("no MSG"); return }
-        #expect(message.subject == "a.b" && message.sid == 3 && message.replyTo == "reply.to" && String(buffer: message.payload) == "hello")
-        guard case .message(let withHeaders) = try NATSOperationDecoder.decode(&buffer) else { Issue.record("no HMSG"); return }
-        #expect(withHeaders.headers.map(\.name) == ["A", "B"] && withHeaders.header("b") == "2" && String(buffer: withHeaders.payload) == "hi")
+        guard case .message(let message) = try NATSOperationDecoder.decode(&buffer) else {
+            Issue.record("no MSG")
+            return
+        }
+        #expect(
+            message.subject == "a.b" && message.sid == 3 && message.replyTo == "reply.to"
+                && String(buffer: message.payload) == "hello")
+        guard case .message(let withHeaders) = try NATSOperationDecoder.decode(&buffer) else {
+            Issue.record("no HMSG")
+            return
+        }
+        #expect(
+            withHeaders.headers.map(\.name) == ["A", "B"] && withHeaders.header("b") == "2"
+                && String(buffer: withHeaders.payload) == "hi")
         var noResponders = ByteBuffer(string: "HMSG _INBOX.1 2 16 16\r\nNATS/1.0 503\r\n\r\n\r\n")
-        guard case .message(let status) = try NATSOperationDecoder.decode(&noResponders) else { Issue.record("no 503"); return }
+        guard case .message(let status) = try NATSOperationDecoder.decode(&noResponders) else {
+            Issue.record("no 503")
+            return
+        }
         #expect(status.status == 503 && status.payload.readableBytes == 0)
         var error = ByteBuffer(string: "-ERR 'Slow Consumer'\r\n")
-        guard case .error(let text) = try NATSOperationDecoder.decode(&error) else { Issue.record("no -ERR"); return }
+        guard case .error(let text) = try NATSOperationDecoder.decode(&error) else {
+            Issue.record("no -ERR")
+            return
+        }
         #expect(text == "Slow Consumer")
         for bad in ["MSG a\r\n", "MSG a b c\r\n", "HMSG a 1 9 3\r\n", "WHAT\r\n", "INFO not json\r\n"] {
             var broken = ByteBuffer(string: bad)
@@ -227,9 +265,13 @@ import Testing
         // A message past the server's max_payload is refused from its control line, not buffered
         // while a hostile or broken server sends a terabyte of it.
         var huge = ByteBuffer(string: "MSG a 1 999999999999999999\r\n")
-        #expect(throws: NATSProtocolError.payloadTooLarge(999_999_999_999_999_999)) { try NATSOperationDecoder.decode(&huge) }
+        #expect(throws: NATSProtocolError.payloadTooLarge(999_999_999_999_999_999)) {
+            try NATSOperationDecoder.decode(&huge)
+        }
         var overMax = ByteBuffer(string: "MSG a 1 2048\r\n")
-        #expect(throws: NATSProtocolError.payloadTooLarge(2048)) { try NATSOperationDecoder.decode(&overMax, maxPayload: 1024) }
+        #expect(throws: NATSProtocolError.payloadTooLarge(2048)) {
+            try NATSOperationDecoder.decode(&overMax, maxPayload: 1024)
+        }
         var endless = ByteBuffer(repeating: UInt8(ascii: "x"), count: NATSOperationDecoder.maxControlLine + 1)
         #expect(throws: NATSProtocolError.controlLineTooLong) { try NATSOperationDecoder.decode(&endless) }
         #expect(ServerPool.Address("nats://h:4223")?.description == "h:4223" && ServerPool.Address("h")?.port == 4222)

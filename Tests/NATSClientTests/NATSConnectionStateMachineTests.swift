@@ -8,8 +8,12 @@ import Testing
     typealias Machine = NATSConnectionStateMachine
 
     enum Event: CustomStringConvertible {
-        case start, socketConnected, info([String]), pong, pingTimer, flush, closed, reconnectTimer, close
-        var description: String { "\(self)".replacingOccurrences(of: "NATSConnectionStateMachineTests.Event.", with: "") }
+        case start, socketConnected
+        case info([String])
+        case pong, pingTimer, flush, closed, reconnectTimer, close
+        var description: String {
+            "\(self)".replacingOccurrences(of: "NATSConnectionStateMachineTests.Event.", with: "")
+        }
     }
 
     private func machine(servers: [String] = ["nats://a:4222", "b:4223"], maxPings: Int = 2) -> Machine {
@@ -73,16 +77,23 @@ import Testing
     @Test func unansweredPingsReplaceTheConnection() {
         var ready = machine()
         for event in [Event.start, .socketConnected, .info([]), .pong] { _ = apply(event, to: &ready) }
-        run([
-            (.pingTimer, .sendPing, .ready(server: "a:4222", pingsOutstanding: 1)),
-            (.pong, .pongArrived, .ready(server: "a:4222", pingsOutstanding: 0)),
-            (.pingTimer, .sendPing, .ready(server: "a:4222", pingsOutstanding: 1)),
-            (.flush, .sendPing, .ready(server: "a:4222", pingsOutstanding: 2)),
-            (.pingTimer, .closeConnection(reason: "no PONG to 2 pings: replacing the connection"), .ready(server: "a:4222", pingsOutstanding: 2)),
-            (.closed, .reconnect(lost: "a:4222", wasReady: true, next: Self.b, delay: Self.quick), .backingOff(failedAttempts: 1)),
-            (.pong, .none, .backingOff(failedAttempts: 1)),  // a late PONG of the old connection
-            (.reconnectTimer, .connect(to: Self.b), .connecting(server: "b:4223")),
-        ], on: ready)
+        run(
+            [
+                (.pingTimer, .sendPing, .ready(server: "a:4222", pingsOutstanding: 1)),
+                (.pong, .pongArrived, .ready(server: "a:4222", pingsOutstanding: 0)),
+                (.pingTimer, .sendPing, .ready(server: "a:4222", pingsOutstanding: 1)),
+                (.flush, .sendPing, .ready(server: "a:4222", pingsOutstanding: 2)),
+                (
+                    .pingTimer, .closeConnection(reason: "no PONG to 2 pings: replacing the connection"),
+                    .ready(server: "a:4222", pingsOutstanding: 2)
+                ),
+                (
+                    .closed, .reconnect(lost: "a:4222", wasReady: true, next: Self.b, delay: Self.quick),
+                    .backingOff(failedAttempts: 1)
+                ),
+                (.pong, .none, .backingOff(failedAttempts: 1)),  // a late PONG of the old connection
+                (.reconnectTimer, .connect(to: Self.b), .connecting(server: "b:4223")),
+            ], on: ready)
     }
 
     @Test func failuresInARowBackOffFurtherAndGoRoundThePoolWithLearnedMembers() {
@@ -106,15 +117,21 @@ import Testing
         #expect(delays.allSatisfy { $0.lowerBound * 2 == $0.upperBound })
         // A connection that becomes ready ends the run: its loss retries quickly.
         for event in [Event.socketConnected, .info([]), .pong] { _ = apply(event, to: &machine) }
-        #expect(machine.connectionClosed() == .reconnect(lost: "c:4224", wasReady: true, next: Self.a, delay: Self.quick))
+        #expect(
+            machine.connectionClosed() == .reconnect(lost: "c:4224", wasReady: true, next: Self.a, delay: Self.quick))
     }
 
     @Test func closeIsForGoodFromAnyState() {
-        for prefix in [[Event](), [.start], [.start, .socketConnected], [.start, .socketConnected, .info([]), .pong], [.start, .closed]] {
+        for prefix in [
+            [Event](), [.start], [.start, .socketConnected], [.start, .socketConnected, .info([]), .pong],
+            [.start, .closed],
+        ] {
             var machine = machine()
             for event in prefix { _ = apply(event, to: &machine) }
             #expect(machine.close() == .shutdown, "after \(prefix)")
-            for event in [Event.start, .socketConnected, .info([]), .pong, .pingTimer, .flush, .closed, .reconnectTimer, .close] {
+            for event in [
+                Event.start, .socketConnected, .info([]), .pong, .pingTimer, .flush, .closed, .reconnectTimer, .close,
+            ] {
                 #expect(apply(event, to: &machine) == .none, "\(event) after close, after \(prefix)")
                 #expect(machine.state == .closed)
             }

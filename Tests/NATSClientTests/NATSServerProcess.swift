@@ -19,8 +19,10 @@ final class NATSServerProcess {
         process.executableURL = URL(fileURLWithPath: try Self.binary())
         var arguments = ["-a", "127.0.0.1", "-p", "\(self.port)", "-n", name, "-l", log.path]
         if clusterPort != nil || !routes.isEmpty {
-            arguments += ["--cluster_name", "tickerhub-test", "--cluster", "nats://127.0.0.1:\(self.clusterPort)",
-                          "--routes", routes.map { "nats://127.0.0.1:\($0)" }.joined(separator: ",")]
+            arguments += [
+                "--cluster_name", "tickerhub-test", "--cluster", "nats://127.0.0.1:\(self.clusterPort)",
+                "--routes", routes.map { "nats://127.0.0.1:\($0)" }.joined(separator: ","),
+            ]
         }
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
@@ -34,7 +36,8 @@ final class NATSServerProcess {
         where FileManager.default.isExecutableFile(atPath: path) {
             return path
         }
-        throw NSError(domain: "nats-server is not installed (scripts/bootstrap.sh test installs it: apt nats-server)", code: 1)
+        throw NSError(
+            domain: "nats-server is not installed (scripts/bootstrap.sh test installs it: apt nats-server)", code: 1)
     }
 
     private func waitUntilListening() throws {
@@ -43,7 +46,8 @@ final class NATSServerProcess {
             if (try? String(contentsOf: log, encoding: .utf8))?.contains("Server is ready") == true { return }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw NSError(domain: "nats-server did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")", code: 2)
+        throw NSError(
+            domain: "nats-server did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")", code: 2)
     }
 
     /// The server's log, to wait for cluster routes.
@@ -78,7 +82,9 @@ final class NATSServerProcess {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw NSError(domain: "no free port", code: 4) }
         return Int(UInt16(bigEndian: address.sin_port))

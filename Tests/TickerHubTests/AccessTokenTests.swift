@@ -42,8 +42,12 @@ import Testing
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
-    static func claims(expiresIn seconds: Double? = 60, symbols: [String]? = ["AAPL", "MS*"], publish: PublishClaim? = nil) -> Claims {
-        Claims(sub: "desk-7", exp: seconds.map { ExpirationClaim(value: Date().addingTimeInterval($0)) }, symbols: symbols, publish: publish)
+    static func claims(
+        expiresIn seconds: Double? = 60, symbols: [String]? = ["AAPL", "MS*"], publish: PublishClaim? = nil
+    ) -> Claims {
+        Claims(
+            sub: "desk-7", exp: seconds.map { ExpirationClaim(value: Date().addingTimeInterval($0)) }, symbols: symbols,
+            publish: publish)
     }
 
     static func hmacToken(_ claims: Claims, secret: String = secret) async throws -> String {
@@ -109,10 +113,13 @@ import Testing
             var claims = Self.claims()
             claims.exp = ExpirationClaim(value: Date(timeIntervalSince1970: exp))
             let grant = try await verifier.verify(Self.hmacToken(claims)).get()
-            #expect(grant.expiresAtMilliseconds == TokenClaims.latestExpiryMilliseconds, "9999-12-31 or later, told as 9999-12-31")
+            #expect(
+                grant.expiresAtMilliseconds == TokenClaims.latestExpiryMilliseconds,
+                "9999-12-31 or later, told as 9999-12-31")
             #expect(!grant.hasExpired(at: .now() + .hours(24 * 365 * 50)))
         }
-        #expect(TokenClaims.saturatingInt64(.nan, max: 10) == 0 && TokenClaims.saturatingInt64(-.infinity, max: 10) == 0)
+        #expect(
+            TokenClaims.saturatingInt64(.nan, max: 10) == 0 && TokenClaims.saturatingInt64(-.infinity, max: 10) == 0)
         #expect(TokenClaims.saturatingInt64(.infinity, max: 10) == 10 && TokenClaims.saturatingInt64(9.9, max: 10) == 9)
     }
 
@@ -127,9 +134,11 @@ import Testing
     @Test func audienceAndIssuerAreCheckedWhenConfigured() async throws {
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha256)
-        let strict = try TokenVerifier(key: .hmacSecret(Self.secret), audience: "tickerhub", issuer: "https://login.example")
+        let strict = try TokenVerifier(
+            key: .hmacSecret(Self.secret), audience: "tickerhub", issuer: "https://login.example")
         let lax = try TokenVerifier(key: .hmacSecret(Self.secret))
-        let good = try await keys.sign(AudienceClaims(aud: AudienceClaim(value: ["other", "tickerhub"]), iss: "https://login.example"))
+        let good = try await keys.sign(
+            AudienceClaims(aud: AudienceClaim(value: ["other", "tickerhub"]), iss: "https://login.example"))
         let wrongAudience = try await keys.sign(AudienceClaims(aud: "other", iss: "https://login.example"))
         let noAudience = try await keys.sign(AudienceClaims(iss: "https://login.example"))
         let wrongIssuer = try await keys.sign(AudienceClaims(aud: "tickerhub", iss: "https://evil.example"))
@@ -173,35 +182,35 @@ import Testing
     }
 
     static let rsaPrivateKeyPEM = """
-    -----BEGIN PRIVATE KEY-----
-    MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCqNUMv4Rz5vWpJ
-    Hp0u/9hsn7ozVxML8AESS3a043gmAIQDGFRv/IFfTMzFdmH5BCZ1GcuxHbncVmSP
-    LbDibUGJ84z8qCZiQYq7Z5dRH6j5bsWEXIHUkf+6V8TgLzo++4yqnIhG38H44ycf
-    zeR8PhLr7+WBYInbp09Rs/5hmwHx9F9Ca7PzZWgulgJB+YJr8mMGc7xotU5x41PF
-    eUQ4qsgK5n6d5jeoK/bLfoHfvvT6yE0pxFjZ4P4EiuZOSARhN5J6OaTxabzAi1hi
-    ve+U7Du3L2hW81cddTuhA4yhahWgz2cc6IVZtNnqqDEZFh9Kx4hYD0Jhxhog1f2g
-    8faivovTAgMBAAECgf9SxpRmNJRi4DtQVBMdSE94hDWJwk8A/zeGLi0My5Mi6B1L
-    ZAmsbKB+OFtdrLT45YvOZz0oZcx924YMG6xqcbft3wQx25TPNBDEEx0D1uHWbIii
-    VlrNhjNX7FdSr6Uj/DHsxzN/RFKRN+dPEFKOGaIaHBEBWnGw4S0yDtcnoLrRb7oJ
-    SzsLNt1Tnocd/o0cTmYUoh9czBugMmqsEO4st/4yDot+cyhfHOBAGzQeBIVNHjSH
-    YAsHOB3/FwrJcwjPuPQx0p1y3M5zWahO1/20VRgz/ANJUTJEJR4uryfVqs8n/10B
-    MTsCVFnnyknkLVCyiureB6pL6W4Vw0mNHYKQIpECgYEA7qDQypnA3jDUJQyinSAz
-    P9oJiIDgsZhiHk7y+RFNvg1gWuHRjSR4d3c5eEEA2H+jVxxPpQkPXKKex0xFNywl
-    tBOEXOFA4oGzPnNXfLgHODSsADWlq5nVH10YiDdzoZRchaxlO3I1cBWCZNsVyBwI
-    qUFvhKX0+oxFgowpu2xC56MCgYEAtplWgdg2uCwOPmSWSt0A6twn/GVs1Y3TXttQ
-    nva8TwzX5OpbS0RuGtr9Kg9hTCWGnlx0jflnb5b1S3hC6XVQCcCc/4mF4trLirPE
-    a5EtZRuKKNu9xQupmgzOkDLPFtp3+yNKQksZ6uRHU5Ru87a/qc/K2uCrpT3ObhkY
-    TFL4zhECgYEAuZwcy3oMqscQPEE3uz/wnRnbkHGuVHVS3IBMPa9X6Rw+dnJvrHlR
-    uprh+MeXAM9HHdrHmHcTm9ph5mNM8z1Dlm4X5qbO8WAxK8JLqpb6Bp3xq7gOxQtC
-    2sJu8oUvS986mD8f/r03E5endQt0RdKIah6bv3HWu4ugBYtAaqgq4kECgYEAnOkF
-    ooym8PrCvrD3SZvClw/auJR7wsOeOGwkSoXiadeyin8tNm+2YhN+667NwH6awOjY
-    K8x/KzBA17qfXTi3L7o574lA6SF1OVqjVoApzzGsNtIlr/cGpl+M/fL7bDsOUVwR
-    Cwi4W9YQyOzLr1iCOS1bt1zLgzKqeofMDoJaVdECgYA7mLuzNGCS+9tl0PjfO0cT
-    0CAZFhVUKiPQ0k1iYI+N9M+s2c/Um2YdRbtkNIILAGJ0XhgMpokeo7jDsgqggKKj
-    a9NpfC09hP/gAnABMldVt+5eUWV86mRxRCb++HGFpXgz3rbz7Hu0c9HC0ekJJnHZ
-    CnSwT+8xLWHkhVl819sZPw==
-    -----END PRIVATE KEY-----
-    """
+        -----BEGIN PRIVATE KEY-----
+        MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCqNUMv4Rz5vWpJ
+        Hp0u/9hsn7ozVxML8AESS3a043gmAIQDGFRv/IFfTMzFdmH5BCZ1GcuxHbncVmSP
+        LbDibUGJ84z8qCZiQYq7Z5dRH6j5bsWEXIHUkf+6V8TgLzo++4yqnIhG38H44ycf
+        zeR8PhLr7+WBYInbp09Rs/5hmwHx9F9Ca7PzZWgulgJB+YJr8mMGc7xotU5x41PF
+        eUQ4qsgK5n6d5jeoK/bLfoHfvvT6yE0pxFjZ4P4EiuZOSARhN5J6OaTxabzAi1hi
+        ve+U7Du3L2hW81cddTuhA4yhahWgz2cc6IVZtNnqqDEZFh9Kx4hYD0Jhxhog1f2g
+        8faivovTAgMBAAECgf9SxpRmNJRi4DtQVBMdSE94hDWJwk8A/zeGLi0My5Mi6B1L
+        ZAmsbKB+OFtdrLT45YvOZz0oZcx924YMG6xqcbft3wQx25TPNBDEEx0D1uHWbIii
+        VlrNhjNX7FdSr6Uj/DHsxzN/RFKRN+dPEFKOGaIaHBEBWnGw4S0yDtcnoLrRb7oJ
+        SzsLNt1Tnocd/o0cTmYUoh9czBugMmqsEO4st/4yDot+cyhfHOBAGzQeBIVNHjSH
+        YAsHOB3/FwrJcwjPuPQx0p1y3M5zWahO1/20VRgz/ANJUTJEJR4uryfVqs8n/10B
+        MTsCVFnnyknkLVCyiureB6pL6W4Vw0mNHYKQIpECgYEA7qDQypnA3jDUJQyinSAz
+        P9oJiIDgsZhiHk7y+RFNvg1gWuHRjSR4d3c5eEEA2H+jVxxPpQkPXKKex0xFNywl
+        tBOEXOFA4oGzPnNXfLgHODSsADWlq5nVH10YiDdzoZRchaxlO3I1cBWCZNsVyBwI
+        qUFvhKX0+oxFgowpu2xC56MCgYEAtplWgdg2uCwOPmSWSt0A6twn/GVs1Y3TXttQ
+        nva8TwzX5OpbS0RuGtr9Kg9hTCWGnlx0jflnb5b1S3hC6XVQCcCc/4mF4trLirPE
+        a5EtZRuKKNu9xQupmgzOkDLPFtp3+yNKQksZ6uRHU5Ru87a/qc/K2uCrpT3ObhkY
+        TFL4zhECgYEAuZwcy3oMqscQPEE3uz/wnRnbkHGuVHVS3IBMPa9X6Rw+dnJvrHlR
+        uprh+MeXAM9HHdrHmHcTm9ph5mNM8z1Dlm4X5qbO8WAxK8JLqpb6Bp3xq7gOxQtC
+        2sJu8oUvS986mD8f/r03E5endQt0RdKIah6bv3HWu4ugBYtAaqgq4kECgYEAnOkF
+        ooym8PrCvrD3SZvClw/auJR7wsOeOGwkSoXiadeyin8tNm+2YhN+667NwH6awOjY
+        K8x/KzBA17qfXTi3L7o574lA6SF1OVqjVoApzzGsNtIlr/cGpl+M/fL7bDsOUVwR
+        Cwi4W9YQyOzLr1iCOS1bt1zLgzKqeofMDoJaVdECgYA7mLuzNGCS+9tl0PjfO0cT
+        0CAZFhVUKiPQ0k1iYI+N9M+s2c/Um2YdRbtkNIILAGJ0XhgMpokeo7jDsgqggKKj
+        a9NpfC09hP/gAnABMldVt+5eUWV86mRxRCb++HGFpXgz3rbz7Hu0c9HC0ekJJnHZ
+        CnSwT+8xLWHkhVl819sZPw==
+        -----END PRIVATE KEY-----
+        """
 
     @Test func rs256TokensVerifyAndTheHMACConfusionIsRefused() async throws {
         let privateKey = try Insecure.RSA.PrivateKey(pem: Self.rsaPrivateKeyPEM)
@@ -220,7 +229,9 @@ import Testing
     }
 
     @Test func aKeyThatIsNotAPublicKeyStopsStartUp() {
-        #expect(throws: TokenVerifier.SetupError.self) { try TokenVerifier(key: .publicKeyPEM("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")) }
+        #expect(throws: TokenVerifier.SetupError.self) {
+            try TokenVerifier(key: .publicKeyPEM("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"))
+        }
     }
 
     // MARK: Where the token is found

@@ -21,18 +21,22 @@ import Testing
         let opcode = UInt8(random.next() % 16)
         let fin = random.next() % 8 != 0
         let rsv = UInt8(random.next() % 8 == 0 ? random.next() % 8 : 0) << 4
-        let length: Int = switch random.next() % 10 {
-        case 0: 126 + Int(random.next() % 200)
-        case 1: 1000 + Int(random.next() % 2000)  // over the limit below, sometimes
-        default: Int(random.next() % 130)
-        }
+        let length: Int =
+            switch random.next() % 10 {
+            case 0: 126 + Int(random.next() % 200)
+            case 1: 1000 + Int(random.next() % 2000)  // over the limit below, sometimes
+            default: Int(random.next() % 130)
+            }
         var bytes: [UInt8] = [(fin ? 0x80 : 0) | rsv | opcode]
         let masked = random.next() % 5 != 0
         let encoding = length > 65535 ? 2 : length > 125 ? Int(1 + random.next() % 2) : Int(random.next() % 3)
         switch encoding {
         case 0: bytes.append((masked ? 0x80 : 0) | UInt8(length))
         case 1: bytes += [(masked ? 0x80 : 0) | 126, UInt8(length >> 8), UInt8(length & 0xFF)]
-        default: bytes += [(masked ? 0x80 : 0) | 127] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(length) >> (8 * $0)) }
+        default:
+            bytes +=
+                [(masked ? 0x80 : 0) | 127]
+                + (0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(length) >> (8 * $0)) }
         }
         if masked { bytes += (0..<4).map { _ in UInt8(truncatingIfNeeded: random.next()) } }
         bytes += (0..<length).map { _ in UInt8(truncatingIfNeeded: random.next()) }
@@ -104,7 +108,9 @@ import Testing
     /// A 64-bit length with its top bit set is refused as too long, from the header alone.
     @Test func aHugeLengthIsRefusedFromTheHeader() {
         var bytes = ByteBuffer(bytes: [0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0])
-        #expect(throws: NIOWebSocketError.invalidFrameLength) { try ClientFrameReader(maxFrameSize: 65536).next(from: &bytes) }
+        #expect(throws: NIOWebSocketError.invalidFrameLength) {
+            try ClientFrameReader(maxFrameSize: 65536).next(from: &bytes)
+        }
     }
 }
 

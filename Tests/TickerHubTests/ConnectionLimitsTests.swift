@@ -9,8 +9,10 @@ struct ConnectionLimitsTests {
     let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
 
     @Test func perAddressAndTotalPlacesAreHeldUntilReleased() {
-        let limits = ConnectionLimits(configuration: .init(maxConnections: 3, maxConnectionsPerIP: 2,
-                                                           handshakesPerSecondPerIP: 1000, handshakeBurst: 1000))
+        let limits = ConnectionLimits(
+            configuration: .init(
+                maxConnections: 3, maxConnectionsPerIP: 2,
+                handshakesPerSecondPerIP: 1000, handshakeBurst: 1000))
         let first = limits.admit("10.0.0.1", now: start), second = limits.admit("10.0.0.1", now: start)
         #expect(first == nil && second == nil)
         let third = limits.admit("10.0.0.1", now: start)
@@ -26,8 +28,10 @@ struct ConnectionLimitsTests {
     }
 
     @Test func handshakesAreATokenBucketPerAddress() {
-        let limits = ConnectionLimits(configuration: .init(maxConnections: 100, maxConnectionsPerIP: 100,
-                                                           handshakesPerSecondPerIP: 10, handshakeBurst: 5))
+        let limits = ConnectionLimits(
+            configuration: .init(
+                maxConnections: 100, maxConnectionsPerIP: 100,
+                handshakesPerSecondPerIP: 10, handshakeBurst: 5))
         var refused: [ConnectionLimits.Refusal?] = []
         for _ in 0..<7 {
             let answer = limits.admit("10.0.0.1", now: start)
@@ -42,8 +46,10 @@ struct ConnectionLimitsTests {
     }
 
     @Test func idleAddressesAreForgotten() {
-        let limits = ConnectionLimits(configuration: .init(maxConnections: 100, maxConnectionsPerIP: 100,
-                                                           handshakesPerSecondPerIP: 10, handshakeBurst: 5))
+        let limits = ConnectionLimits(
+            configuration: .init(
+                maxConnections: 100, maxConnectionsPerIP: 100,
+                handshakesPerSecondPerIP: 10, handshakeBurst: 5))
         for n in 0..<50 {
             let answer = limits.admit("10.0.1.\(n)", now: start)
             #expect(answer == nil)
@@ -70,13 +76,16 @@ struct ClientAddressTests {
     }
 
     @Test func trustedProxiesAreMatchedByPrefixAndTheRightmostUntrustedEntryIsTheClient() throws {
-        let proxies = TrustedProxies(prefixes: try ["10.0.0.0/8", "192.0.2.7", "fd00::/8"].map { try #require(TrustedProxies.Prefix($0)) })
+        let proxies = TrustedProxies(
+            prefixes: try ["10.0.0.0/8", "192.0.2.7", "fd00::/8"].map { try #require(TrustedProxies.Prefix($0)) })
         #expect(proxies.trusts(try SocketAddress(ipAddress: "10.200.1.1", port: 1)))
         #expect(proxies.trusts(try SocketAddress(ipAddress: "fd12::1", port: 1)))
         #expect(!proxies.trusts(try SocketAddress(ipAddress: "192.0.2.8", port: 1)))
         #expect(!proxies.trusts(try SocketAddress(ipAddress: "11.0.0.1", port: 1)))
         var headers = HTTPHeaders([("X-Forwarded-For", "203.0.113.9, 198.51.100.1"), ("X-Forwarded-For", "10.1.1.1")])
-        #expect(proxies.forwardedClientKey(headers) == "v4:198.51.100.1", "the proxy chain is skipped, forged entries left of it ignored")
+        #expect(
+            proxies.forwardedClientKey(headers) == "v4:198.51.100.1",
+            "the proxy chain is skipped, forged entries left of it ignored")
         headers = HTTPHeaders([("X-Forwarded-For", "10.1.1.1, 192.0.2.7")])
         #expect(proxies.forwardedClientKey(headers) == nil, "all proxies: the peer is the client")
         headers = HTTPHeaders([("X-Forwarded-For", "garbage, 10.1.1.1")])

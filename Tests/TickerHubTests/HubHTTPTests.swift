@@ -11,8 +11,10 @@ import FoundationNetworking
 #endif
 
 /// Starts a real hub on a free port for one test and stops it afterwards.
-func withHub<R>(_ configure: (inout HubConfiguration) -> Void = { _ in },
-                _ body: (Hub, URL) async throws -> R) async throws -> R {
+func withHub<R>(
+    _ configure: (inout HubConfiguration) -> Void = { _ in },
+    _ body: (Hub, URL) async throws -> R
+) async throws -> R {
     var configuration = HubConfiguration()
     configuration.port = 0
     configuration.eventLoops = 2
@@ -22,7 +24,7 @@ func withHub<R>(_ configure: (inout HubConfiguration) -> Void = { _ in },
     logger.logLevel = .warning
     let hub = try Hub(configuration: configuration, logger: logger)
     let port = try await hub.start()
-    let feed = Task {   // as their services would, until cancelled
+    let feed = Task {  // as their services would, until cancelled
         try await withThrowingDiscardingTaskGroup { group in
             if let publication = hub.publication { group.addTask { try await publication.run() } }
             group.addTask { try await hub.feed.run() }
@@ -62,7 +64,10 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
             let snapshots = try JSONSerialization.jsonObject(with: Data(snapshotBody.utf8)) as! [[String: Any]]
             #expect(snapshotStatus == 200)
             #expect(snapshots.map { $0["symbol"] as! String } == ["AAPL", "MSFT"])
-            #expect(snapshots.allSatisfy { ($0["seq"] as! Int) >= 1 && $0["type"] as? String == "snapshot" && $0["bid"] is String })
+            #expect(
+                snapshots.allSatisfy {
+                    ($0["seq"] as! Int) >= 1 && $0["type"] as? String == "snapshot" && $0["bid"] is String
+                })
 
             let (allStatus, allBody) = try await get(base, "/v1/snapshot")
             let all = try JSONSerialization.jsonObject(with: Data(allBody.utf8)) as! [Any]
@@ -74,8 +79,11 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
             let (statsStatus, statsBody) = try await get(base, "/stats")
             let stats = try JSONSerialization.jsonObject(with: Data(statsBody.utf8)) as! [String: Any]
             #expect(statsStatus == 200)
-            for key in ["connections", "subscriptions", "ticksIn", "framesEncoded", "deliveries", "flushes", "drops", "ringLaps",
-                        "uptimeMillis", "cpuMicros", "rssBytes"] {
+            for key in [
+                "connections", "subscriptions", "ticksIn", "framesEncoded", "deliveries", "flushes", "drops",
+                "ringLaps",
+                "uptimeMillis", "cpuMicros", "rssBytes",
+            ] {
                 #expect(stats[key] is Int, "missing \(key)")
             }
             #expect((stats["ticksIn"] as! Int) >= 50)
@@ -103,12 +111,17 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
                     guard seen.insert(asset).inserted else { continue }
                     let (assetStatus, body) = try await get(base, asset)
                     #expect(assetStatus == 200 && !body.isEmpty, "\(asset) from \(page)")
-                    #expect(StaticAssets.byPath[asset]?.contentType.hasPrefix(asset.hasSuffix(".css") ? "text/css" : "text/javascript") == true)
+                    #expect(
+                        StaticAssets.byPath[asset]?.contentType.hasPrefix(
+                            asset.hasSuffix(".css") ? "text/css" : "text/javascript") == true)
                     referenced += body.matches(of: /from "\.\/([a-z-]+\.js)"/).map { "/assets/" + $0.output.1 }
                 }
                 if page == "/" {
-                    #expect(seen.isSuperset(of: ["/assets/dom.js", "/assets/charts.js", "/assets/prices.js", "/assets/latency.js",
-                                                 "/assets/watchlist-row.js", "/assets/symbol-picker.js", "/assets/tickerhub-client.js"]))
+                    #expect(
+                        seen.isSuperset(of: [
+                            "/assets/dom.js", "/assets/charts.js", "/assets/prices.js", "/assets/latency.js",
+                            "/assets/watchlist-row.js", "/assets/symbol-picker.js", "/assets/tickerhub-client.js",
+                        ]))
                 } else {
                     #expect(seen.isSuperset(of: ["/assets/ops-probe.js", "/assets/tickerhub-client.js"]))
                 }
@@ -123,9 +136,10 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
     /// The catalog is the one list: every figure in it is in `/stats` and, where it has a Prometheus
     /// name, in `/metrics` and in docs/PROTOCOL.md; `/stats/catalog` serves it to the operator page.
     @Test func everyCatalogFigureIsInStatsMetricsAndTheDocs() async throws {
-        let protocolDoc = try String(contentsOf: URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+        let protocolDoc = try String(
+            contentsOf: URL(fileURLWithPath: #filePath)
+                .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
         try await withHub { _, base in
             let (_, statsBody) = try await get(base, "/stats")
             let stats = try JSONSerialization.jsonObject(with: Data(statsBody.utf8)) as! [String: Any]
@@ -143,16 +157,18 @@ func get(_ base: URL, _ path: String) async throws -> (Int, String) {
             let catalog = try JSONSerialization.jsonObject(with: Data(catalogBody.utf8)) as! [[String: String]]
             #expect(catalogStatus == 200 && catalog.count == MetricCatalog.all.count)
             #expect(catalog.first { $0["key"] == "slowConsumerEvictions" }?["label"] == "evictions")
-            #expect(catalog.first { $0["key"] == "framesZstd" }?["prometheus"] == #"tickerhub_compressed_frames_total{mode="zstd"}"#)
+            #expect(
+                catalog.first { $0["key"] == "framesZstd" }?["prometheus"]
+                    == #"tickerhub_compressed_frames_total{mode="zstd"}"#)
         }
     }
 
     @Test func batchTimesLandInTheirBuckets() {
         let buckets = BatchLatencyBuckets()
         buckets.record(.microseconds(30))
-        buckets.record(.microseconds(50))    // bounds are inclusive
+        buckets.record(.microseconds(50))  // bounds are inclusive
         buckets.record(.microseconds(51))
-        buckets.record(.seconds(2))          // above the last bound
+        buckets.record(.seconds(2))  // above the last bound
         let counts = buckets.bucketCounts
         #expect(counts.count == BatchLatencyBuckets.upperBoundsMicros.count + 1)
         #expect(counts[0] == 2 && counts[1] == 1 && counts.last == 1 && counts.reduce(0, +) == 4)

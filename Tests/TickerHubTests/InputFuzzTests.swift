@@ -26,14 +26,17 @@ struct InputFuzzTests {
     static let offerAlphabet = Array(";,= \"\t_-0123456789abcdefgpermsoxwinkt".utf8)
 
     /// One mutation: a byte inserted, deleted or replaced, or a slice of another seed spliced in.
-    static func mutate(_ bytes: [UInt8], using generator: inout SeededGenerator, alphabet: [UInt8], corpus: [[UInt8]]) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], using generator: inout SeededGenerator, alphabet: [UInt8], corpus: [[UInt8]])
+        -> [UInt8]
+    {
         var bytes = bytes
         for _ in 0..<Int(generator.next() % 4) + 1 {
             let position = bytes.isEmpty ? 0 : Int(generator.next() % UInt64(bytes.count + 1))
             switch generator.next() % 4 {
             case 0: bytes.insert(alphabet[Int(generator.next() % UInt64(alphabet.count))], at: position)
             case 1: if position < bytes.count { bytes.remove(at: position) }
-            case 2: if position < bytes.count { bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))] }
+            case 2:
+                if position < bytes.count { bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))] }
             default:
                 let other = corpus[Int(generator.next() % UInt64(corpus.count))]
                 let start = Int(generator.next() % UInt64(other.count))
@@ -53,7 +56,10 @@ struct InputFuzzTests {
             var lines: [String] = []
             for _ in 0..<Int(generator.next() % 3) + 1 {
                 let seed = corpus[Int(generator.next() % UInt64(corpus.count))]
-                lines.append(String(decoding: Self.mutate(seed, using: &generator, alphabet: Self.offerAlphabet, corpus: corpus), as: UTF8.self))
+                lines.append(
+                    String(
+                        decoding: Self.mutate(seed, using: &generator, alphabet: Self.offerAlphabet, corpus: corpus),
+                        as: UTF8.self))
             }
             guard let agreement = negotiation.negotiate(lines) else { continue }
             agreements += 1
@@ -74,23 +80,30 @@ struct InputFuzzTests {
         let limit = 1024
         var (delivered, failures) = (0, 0)
         for _ in 0..<300 {
-            let channel = EmbeddedChannel(handler: MessageAssembler(maxMessageBytes: limit, maxFragments: 8, inflater: nil))
+            let channel = EmbeddedChannel(
+                handler: MessageAssembler(maxMessageBytes: limit, maxFragments: 8, inflater: nil))
             var failedAt: Int?
             for index in 0..<Int(generator.next() % 12) + 1 {
-                let opcodes: [WebSocketOpcode] = [.text, .binary, .continuation, .continuation, .ping, .pong, .connectionClose]
+                let opcodes: [WebSocketOpcode] = [
+                    .text, .binary, .continuation, .continuation, .ping, .pong, .connectionClose,
+                ]
                 let opcode = opcodes[Int(generator.next() % UInt64(opcodes.count))]
                 let size = Int(generator.next() % 700)
                 let payload = ByteBuffer(bytes: (0..<size).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
                 let masked = generator.next() % 16 != 0
-                var frame = WebSocketFrame(fin: generator.next() % 3 != 0, rsv1: generator.next() % 8 == 0,
-                                           rsv2: generator.next() % 32 == 0, opcode: opcode,
-                                           maskKey: masked ? WebSocketMaskingKey([1, 2, 3, 4]) : nil, data: payload)
+                var frame = WebSocketFrame(
+                    fin: generator.next() % 3 != 0, rsv1: generator.next() % 8 == 0,
+                    rsv2: generator.next() % 32 == 0, opcode: opcode,
+                    maskKey: masked ? WebSocketMaskingKey([1, 2, 3, 4]) : nil, data: payload)
                 if opcode.isControl { frame.fin = true }
                 do {
                     try channel.writeInbound(frame)
                 } catch {
                     #expect(error is MessageAssembler.Failure, "\(error)")
-                    if failedAt == nil { failedAt = index; failures += 1 }
+                    if failedAt == nil {
+                        failedAt = index
+                        failures += 1
+                    }
                 }
                 while let message = try channel.readInbound(as: WebSocketFrame.self) {
                     #expect(failedAt == nil, "nothing is delivered after a failure")

@@ -43,7 +43,10 @@ import Testing
         sweep.remove(probes[1])  // twice is harmless (a session leaves on close and on removal)
         sweep.checkInvariants()
         // The first one closes during its check and takes the last one's slot out from under it.
-        probes[0].onCheck = { sweep.remove(probes[0]); sweep.remove(probes[5]) }
+        probes[0].onCheck = {
+            sweep.remove(probes[0])
+            sweep.remove(probes[5])
+        }
         loop.advanceTime(by: .milliseconds(500))
         #expect(sweep.count == 3)
         sweep.checkInvariants()

@@ -20,7 +20,9 @@ import Glibc
                 var types: Set<String> = []
                 while !types.isSuperset(of: ["ack", "snapshot", "quote"]) {
                     let text = try client.readText()
-                    for type in ["ack", "snapshot", "quote"] where text.contains(#""type":"\#(type)""#) { types.insert(type) }
+                    for type in ["ack", "snapshot", "quote"] where text.contains(#""type":"\#(type)""#) {
+                        types.insert(type)
+                    }
                 }
                 return types
             }
@@ -79,10 +81,15 @@ final class BlockingWebSocketClient: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw Failure("connect: errno \(errno)") }
-        try send(Array("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".utf8))
+        try send(
+            Array(
+                "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                    .utf8))
         let end = Array("\r\n\r\n".utf8)
         while true {
             if let range = received.firstRange(of: end) {
@@ -167,7 +174,9 @@ final class BlockingWebSocketClient: @unchecked Sendable {
     private func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw Failure("send: errno \(errno)") }
             offset += sent
         }

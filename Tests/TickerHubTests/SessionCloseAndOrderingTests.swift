@@ -9,7 +9,11 @@ import Testing
 @Suite(.serialized) struct SessionCloseAndOrderingTests {
     @Test(arguments: [SubscriberTransport.owned, .nio])
     func theAckComesFirstThenEachSnapshotBeforeItsUpdatesWhichFollowOn(transport: SubscriberTransport) async throws {
-        try await withHub({ $0.transport = transport; $0.ticksPerSecond = 2000; $0.symbols = .count(5) }) { _, base in
+        try await withHub({
+            $0.transport = transport
+            $0.ticksPerSecond = 2000
+            $0.symbols = .count(5)
+        }) { _, base in
             let client = try await onOwnThread { try BlockingWebSocketClient(port: base.port!) }
             defer { client.close() }
             #expect(try await onOwnThread { try client.readText() }.contains(#""type":"welcome""#))
@@ -18,12 +22,15 @@ import Testing
                 return try (0..<300).map { _ in try client.readText() }
             }
             let messages = try texts.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-            #expect(messages[0]["type"] as? String == "ack" && messages[0]["id"] as? Int == 7, "the answer comes before what it answers for")
+            #expect(
+                messages[0]["type"] as? String == "ack" && messages[0]["id"] as? Int == 7,
+                "the answer comes before what it answers for")
             var last: [String: Int] = [:]
             var updates = 0
             for message in messages.dropFirst() {
                 guard let type = message["type"] as? String, let symbol = message["symbol"] as? String,
-                      let seq = message["seq"] as? Int else { continue }
+                    let seq = message["seq"] as? Int
+                else { continue }
                 if type == "snapshot" {
                     #expect(last[symbol] == nil, "one snapshot per subscription")
                     last[symbol] = seq
@@ -40,7 +47,10 @@ import Testing
 
     @Test(arguments: [SubscriberTransport.owned, .nio])
     func aPeersCloseIsAnsweredOnceAndNothingFollowsIt(transport: SubscriberTransport) async throws {
-        try await withHub({ $0.transport = transport; $0.ticksPerSecond = 2000 }) { _, base in
+        try await withHub({
+            $0.transport = transport
+            $0.ticksPerSecond = 2000
+        }) { _, base in
             let client = try await onOwnThread { try BlockingWebSocketClient(port: base.port!) }
             defer { client.close() }
             let frames = try await onOwnThread { () throws -> [(opcode: UInt8, payload: [UInt8])] in
@@ -63,7 +73,12 @@ import Testing
     @Test(arguments: [SubscriberTransport.owned, .nio])
     func afterTheHubsCloseNoUpdateNoAnswerAndNoPongIsSent(transport: SubscriberTransport) async throws {
         // Past the request burst the hub closes with 1008, while the feed keeps ticking.
-        try await withHub({ $0.transport = transport; $0.ticksPerSecond = 2000; $0.requestBurst = 3; $0.maxRequestsPerSecond = 1 }) { _, base in
+        try await withHub({
+            $0.transport = transport
+            $0.ticksPerSecond = 2000
+            $0.requestBurst = 3
+            $0.maxRequestsPerSecond = 1
+        }) { _, base in
             let client = try await onOwnThread { try BlockingWebSocketClient(port: base.port!) }
             defer { client.close() }
             let frames = try await onOwnThread { () throws -> [(opcode: UInt8, payload: [UInt8])] in
@@ -79,7 +94,8 @@ import Testing
             let closeIndex = try #require(frames.firstIndex { $0.opcode == 0x8 })
             let payload = frames[closeIndex].payload
             #expect(payload.count >= 2 && Int(payload[0]) << 8 | Int(payload[1]) == 1008)
-            #expect(closeIndex == frames.count - 1, "after the hub's Close: \(frames[(closeIndex + 1)...].map(\.opcode))")
+            #expect(
+                closeIndex == frames.count - 1, "after the hub's Close: \(frames[(closeIndex + 1)...].map(\.opcode))")
         }
     }
 }

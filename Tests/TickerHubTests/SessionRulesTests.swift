@@ -225,7 +225,10 @@ struct CrossOriginReadsTests {
         let read = head(.GET, "/v1/snapshot?symbols=AAPL", origin: "https://desk.example")
         #expect(open.headers(for: read).first { $0.0 == "Access-Control-Allow-Origin" }?.1 == "*")
         #expect(listed.headers(for: read).first { $0.0 == "Access-Control-Allow-Origin" }?.1 == "https://desk.example")
-        #expect(listed.headers(for: head(.GET, "/v1/symbols", origin: "https://evil.example")).allSatisfy { $0.0 != "Access-Control-Allow-Origin" })
+        #expect(
+            listed.headers(for: head(.GET, "/v1/symbols", origin: "https://evil.example")).allSatisfy {
+                $0.0 != "Access-Control-Allow-Origin"
+            })
         #expect(open.headers(for: head(.GET, "/assets/tickerhub-client.js", origin: "https://x.example")).count == 1)
         // Not market data or assets: the operator's figures, and the pages, stay same-origin.
         for path in ["/stats", "/metrics", "/", "/ops"] {
@@ -242,9 +245,11 @@ struct CrossOriginReadsTests {
         #expect(answer.status == .noContent)
         #expect(headers.contains { $0 == ("Access-Control-Allow-Headers", "Authorization") })
         #expect(headers.contains { $0 == ("Access-Control-Allow-Methods", "GET, HEAD") })
-        let (refused, _) = listed.preflight(head(.OPTIONS, "/v1/snapshot", origin: "https://evil.example", preflight: true))
+        let (refused, _) = listed.preflight(
+            head(.OPTIONS, "/v1/snapshot", origin: "https://evil.example", preflight: true))
         #expect(refused.status == .forbidden)
-        let (notReadable, _) = listed.preflight(head(.OPTIONS, "/stats", origin: "https://desk.example", preflight: true))
+        let (notReadable, _) = listed.preflight(
+            head(.OPTIONS, "/stats", origin: "https://desk.example", preflight: true))
         #expect(notReadable.status == .forbidden)
     }
 }

@@ -70,6 +70,8 @@ import FoundationNetworking
         policy.filled(at: now)
         #expect(policy.evictionRule(now: now, backlogBytes: 4000) == nil)
         #expect(policy.evictionRule(now: now, backlogBytes: 4001) == .backlogOverHardLimit(bytes: 4000))
-        #expect(CloseCode.slowConsumer.webSocketErrorCode == WebSocketErrorCode(codeNumber: 4008) && CloseCode.slowConsumer.reason == "slow consumer")
+        #expect(
+            CloseCode.slowConsumer.webSocketErrorCode == WebSocketErrorCode(codeNumber: 4008)
+                && CloseCode.slowConsumer.reason == "slow consumer")
     }
 }

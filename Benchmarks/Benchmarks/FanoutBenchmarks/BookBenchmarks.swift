@@ -53,9 +53,11 @@ func bookBenchmarks() {
     // (none here), the books numbered and cached all the same.
     for (subscribers, demandDriven) in [(0, false), (0, true), (1000, false)] {
         let name =
-            subscribers > 0 ? "Publish 1 book change, fan out depth 10 to 1,000 subscribers (counting sinks)"
-            : demandDriven ? "Publish 1 book change, no subscriber, frames on demand (as the hub)"
-            : "Publish 1 book change at every depth, no subscriber"
+            subscribers > 0
+            ? "Publish 1 book change, fan out depth 10 to 1,000 subscribers (counting sinks)"
+            : demandDriven
+                ? "Publish 1 book change, no subscriber, frames on demand (as the hub)"
+                : "Publish 1 book change at every depth, no subscriber"
         Benchmark(
             name,
             configuration: .init(

@@ -17,7 +17,8 @@ import Glibc
 // the session), after each client has sent one small request. The engine's per-subscriber state is
 // the same on both and not included.
 
-let bytesPerConnection = BenchmarkMetric.custom("bytes per connection", polarity: .prefersSmaller, useScalingFactor: false)
+let bytesPerConnection = BenchmarkMetric.custom(
+    "bytes per connection", polarity: .prefersSmaller, useScalingFactor: false)
 
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
@@ -40,8 +41,9 @@ struct OwnedSlot {
 func connectionMemoryBenchmarks() {
     let connections = smoke ? 200 : 2000
     // One iteration: a second would find the pages the first freed and show less than a fresh heap.
-    let configuration = Benchmark.Configuration(metrics: [bytesPerConnection], scalingFactor: .one,
-                                                maxDuration: .seconds(10), maxIterations: 1)
+    let configuration = Benchmark.Configuration(
+        metrics: [bytesPerConnection], scalingFactor: .one,
+        maxDuration: .seconds(10), maxIterations: 1)
 
     Benchmark("Connection memory: NIO channel, upgraded pipeline shape", configuration: configuration) { benchmark in
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -50,19 +52,23 @@ func connectionMemoryBenchmarks() {
             let before = residentBytes()
             var channels: [any Channel] = []
             for fd in pairs.served {
-                channels.append(try ClientBootstrap(group: group)
-                    .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            let sync = channel.pipeline.syncOperations
-                            try sync.addHandler(FrontWriter())
-                            try sync.addHandler(WebSocketFrameEncoder())
-                            try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 65536)))
-                            try sync.addHandler(StandIn())
-                            try sync.addHandler(StandIn())
+                channels.append(
+                    try ClientBootstrap(group: group)
+                        .channelOption(
+                            .recvAllocator,
+                            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+                        )
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                let sync = channel.pipeline.syncOperations
+                                try sync.addHandler(FrontWriter())
+                                try sync.addHandler(WebSocketFrameEncoder())
+                                try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 65536)))
+                                try sync.addHandler(StandIn())
+                                try sync.addHandler(StandIn())
+                            }
                         }
-                    }
-                    .withConnectedSocket(fd).wait())
+                        .withConnectedSocket(fd).wait())
             }
             // Each client sends a request, as a subscriber does: NIO reads it into a buffer of the
             // channel's own, and the decoder keeps what it has not yet passed on.

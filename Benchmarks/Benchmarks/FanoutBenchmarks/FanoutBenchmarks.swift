@@ -46,8 +46,9 @@ func sampleTicks(_ count: Int) -> [Tick] {
     var simulator = MarketSimulator(instruments: SymbolUniverse.instruments(count: 500, seed: 1), seed: 1)
     return (0..<count).map { index in
         let event = simulator.next()
-        return Tick(symbol: simulator.instruments[event.instrumentIndex].symbol, seq: UInt64(index + 1),
-                    timestamp: .now(), body: event.body)
+        return Tick(
+            symbol: simulator.instruments[event.instrumentIndex].symbol, seq: UInt64(index + 1),
+            timestamp: .now(), body: event.body)
     }
 }
 
@@ -76,12 +77,14 @@ struct Pipeline {
     init(historyDepth: Int = 0, demandDriven: Bool = false) {
         var configuration = EngineConfiguration()
         configuration.historyDepth = historyDepth
-        engine = BroadcastEngine(configuration: configuration, loops: [loop], publisherLoop: loop, demandDriven: demandDriven)
+        engine = BroadcastEngine(
+            configuration: configuration, loops: [loop], publisherLoop: loop, demandDriven: demandDriven)
     }
 
     func quote(_ id: SymbolID, _ symbol: Symbol) -> FeedUpdate {
-        FeedUpdate(symbolID: id, symbol: symbol, timestamp: .now(),
-                   body: .quote(Quote(bid: Price("189.12")!, ask: Price("189.13")!, bidSize: 100, askSize: 200)))
+        FeedUpdate(
+            symbolID: id, symbol: symbol, timestamp: .now(),
+            body: .quote(Quote(bid: Price("189.12")!, ask: Price("189.13")!, bidSize: 100, askSize: 200)))
     }
 }
 
@@ -126,7 +129,8 @@ func ringThroughput(readers: Int, records: UInt64) -> Int {
         transmitter.transmit(RecordHeader(symbolID: 1, seq: seq), payload: payload)
     }
     group.wait()
-    let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+    let seconds =
+        Double((ContinuousClock.now - start).components.attoseconds) / 1e18
         + Double((ContinuousClock.now - start).components.seconds)
     return Int(Double(records) / seconds)
 }
@@ -136,7 +140,8 @@ let nanosPerDelivery = BenchmarkMetric.custom("ns per delivery", polarity: .pref
 let nanosPerRemoval = BenchmarkMetric.custom("ns per removal", polarity: .prefersSmaller, useScalingFactor: false)
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = smoke
+    Benchmark.defaultConfiguration =
+        smoke
         ? .init(metrics: [.wallClock], maxDuration: .milliseconds(200), maxIterations: 3)
         : .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
 
@@ -158,7 +163,9 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("Parse subscribe request (10 symbols)", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        let request = Array(#"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT","NVDA","AMZN","GOOGL","META","TSLA","SPY","QQQ","IWM"]}"#.utf8)
+        let request = Array(
+            #"{"op":"subscribe","id":1,"symbols":["AAPL","MSFT","NVDA","AMZN","GOOGL","META","TSLA","SPY","QQQ","IWM"]}"#
+                .utf8)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(ClientMessage.parse(request))
@@ -167,7 +174,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Compression, once per tick for everyone (shared)
 
-    Benchmark("Deflate one tick frame (shared, no context takeover)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark("Deflate one tick frame (shared, no context takeover)", configuration: .init(scalingFactor: .kilo)) {
+        benchmark in
         let frames = sampleFrames(1000)
         let deflater = try MessageDeflater(contextTakeover: false)
         let allocator = ByteBufferAllocator()
@@ -204,7 +212,8 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("Ring transmit + receive (copy out) 150-byte records", configuration: .init(scalingFactor: .mega)) { benchmark in
+    Benchmark("Ring transmit + receive (copy out) 150-byte records", configuration: .init(scalingFactor: .mega)) {
+        benchmark in
         let ring = BroadcastBuffer(capacity: 8 << 20)
         let transmitter = BroadcastTransmitter(buffer: ring)
         var receiver = BroadcastReceiver(buffer: ring)
@@ -219,10 +228,13 @@ let benchmarks: @Sendable () -> Void = {
 
     // Writer and readers on their own threads, 150-byte records through a 4 MiB ring.
     for readers in [1, 2] {
-        Benchmark("Ring 1 writer -> \(readers) reader thread\(readers == 1 ? "" : "s")",
-                  configuration: .init(metrics: [.wallClock, recordsPerSecond], scalingFactor: .one)) { benchmark in
+        Benchmark(
+            "Ring 1 writer -> \(readers) reader thread\(readers == 1 ? "" : "s")",
+            configuration: .init(metrics: [.wallClock, recordsPerSecond], scalingFactor: .one)
+        ) { benchmark in
             for _ in benchmark.scaledIterations {
-                benchmark.measurement(recordsPerSecond, ringThroughput(readers: readers, records: smoke ? 100_000 : 2_000_000))
+                benchmark.measurement(
+                    recordsPerSecond, ringThroughput(readers: readers, records: smoke ? 100_000 : 2_000_000))
             }
         }
     }
@@ -230,13 +242,16 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: Subscriptions
 
     // Subscribe one more client to 10 symbols and unsubscribe it again, next to 5,000 others.
-    Benchmark("Subscribe + unsubscribe 10 symbols (5,000 subscribers on the loop)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark(
+        "Subscribe + unsubscribe 10 symbols (5,000 subscribers on the loop)", configuration: .init(scalingFactor: .kilo)
+    ) { benchmark in
         let pipeline = Pipeline()
         let symbols = (0..<500).map { Symbol(stringLiteral: "S\($0)") }
         let ids = symbols.map { pipeline.directory.register($0)! }
         for client in 0..<5000 {
             let mine = (0..<10).map { (client * 7 + $0 * 13) % 500 }
-            _ = pipeline.fanout.subscribe(Subscriber(sink: CountingSink()), to: mine.map { ids[$0] }, symbols: mine.map { symbols[$0] })
+            _ = pipeline.fanout.subscribe(
+                Subscriber(sink: CountingSink()), to: mine.map { ids[$0] }, symbols: mine.map { symbols[$0] })
         }
         let subscriber = Subscriber(sink: CountingSink())
         let mineIDs = Array(ids[0..<10]), mineSymbols = Array(symbols[0..<10])
@@ -249,8 +264,10 @@ let benchmarks: @Sendable () -> Void = {
 
     // A connection closing while it owes 1,000 symbols' latest values (a stalled dashboard with a
     // full watchlist). Forgetting each stale symbol was a linear search of the stale list: O(n²).
-    Benchmark("Remove a subscriber owing 1,000 stale symbols",
-              configuration: .init(metrics: [.wallClock, nanosPerRemoval], scalingFactor: .one)) { benchmark in
+    Benchmark(
+        "Remove a subscriber owing 1,000 stale symbols",
+        configuration: .init(metrics: [.wallClock, nanosPerRemoval], scalingFactor: .one)
+    ) { benchmark in
         let pipeline = Pipeline()
         let symbols = (0..<1000).map { Symbol("S\($0)")! }
         let ids = symbols.map { pipeline.directory.register($0)! }
@@ -269,11 +286,15 @@ let benchmarks: @Sendable () -> Void = {
             pipeline.fanout.remove(subscriber)
             let elapsed = ContinuousClock.now - start
             precondition(subscriber.staleCount == 0)
-            benchmark.measurement(nanosPerRemoval, Int(elapsed.components.attoseconds / 1_000_000_000) + Int(elapsed.components.seconds) * 1_000_000_000)
+            benchmark.measurement(
+                nanosPerRemoval,
+                Int(elapsed.components.attoseconds / 1_000_000_000) + Int(elapsed.components.seconds) * 1_000_000_000)
         }
     }
 
-    Benchmark("Look up a symbol's subscribers (5,000 subscribers on the loop)", configuration: .init(scalingFactor: .mega)) { benchmark in
+    Benchmark(
+        "Look up a symbol's subscribers (5,000 subscribers on the loop)", configuration: .init(scalingFactor: .mega)
+    ) { benchmark in
         let pipeline = Pipeline()
         let ids = (0..<500).map { pipeline.directory.register(Symbol(stringLiteral: "S\($0)"))! }
         for client in 0..<5000 {
@@ -290,10 +311,14 @@ let benchmarks: @Sendable () -> Void = {
 
     // The whole user-space fan-out path for one tick to 1,000 subscribers on one loop:
     // sequence, cache, encode once, ring, drain, 1,000 writes of the same buffer, 1,000 flushes.
-    Benchmark("Publish 1 tick, fan out to 1,000 subscribers (counting sinks)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark(
+        "Publish 1 tick, fan out to 1,000 subscribers (counting sinks)", configuration: .init(scalingFactor: .kilo)
+    ) { benchmark in
         let pipeline = Pipeline()
         let aapl = pipeline.directory.register("AAPL")!
-        for _ in 0..<1000 { _ = pipeline.fanout.subscribe(Subscriber(sink: CountingSink()), to: [aapl], symbols: ["AAPL"]) }
+        for _ in 0..<1000 {
+            _ = pipeline.fanout.subscribe(Subscriber(sink: CountingSink()), to: [aapl], symbols: ["AAPL"])
+        }
         pipeline.loop.run()
         let update = pipeline.quote(aapl, "AAPL")
         benchmark.startMeasurement()
@@ -316,12 +341,15 @@ let benchmarks: @Sendable () -> Void = {
         // Made once, on the first sample: filling 1,000 updates per symbol takes a second, and the
         // closure runs once per sample.
         let prepared = PreparedPipeline()
-        Benchmark("Publish 100 ticks over 500 symbols, history \(depth)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        Benchmark("Publish 100 ticks over 500 symbols, history \(depth)", configuration: .init(scalingFactor: .kilo)) {
+            benchmark in
             let (pipeline, batches) = prepared.get {
                 let pipeline = Pipeline(historyDepth: depth, demandDriven: true)
                 let ids = (0..<500).map { pipeline.directory.register(Symbol("S\($0)")!)! }
                 let batches = (0..<10).map { round in
-                    (0..<100).map { n in pipeline.quote(ids[(round * 100 + n * 7) % 500], Symbol("S\((round * 100 + n * 7) % 500)")!) }
+                    (0..<100).map { n in
+                        pipeline.quote(ids[(round * 100 + n * 7) % 500], Symbol("S\((round * 100 + n * 7) % 500)")!)
+                    }
                 }
                 // Every history at its depth, so its ring overwrites, as in steady state.
                 for _ in 0..<(depth / 2 + 1) { for batch in batches { pipeline.publisher.publishOnLoop(batch) } }
@@ -338,7 +366,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // A reconnecting client's subscribe to 10 symbols, each 100 updates behind: the 1,000 missed
     // updates read from the history under the cache's lock, plus the subscription itself.
-    Benchmark("Recover 10 symbols x 100 missed updates (history 1000)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark("Recover 10 symbols x 100 missed updates (history 1000)", configuration: .init(scalingFactor: .kilo)) {
+        benchmark in
         let pipeline = Pipeline(historyDepth: 1000)
         let symbols = (0..<10).map { Symbol("S\($0)")! }
         let ids = symbols.map { pipeline.directory.register($0)! }
@@ -348,7 +377,8 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             let subscriber = Subscriber(sink: CountingSink())
-            let starts = pipeline.fanout.subscribe(subscriber, to: ids, symbols: symbols, updateInterval: nil, resumingAfter: since, replayLimit: 2000)
+            let starts = pipeline.fanout.subscribe(
+                subscriber, to: ids, symbols: symbols, updateInterval: nil, resumingAfter: since, replayLimit: 2000)
             precondition(starts.allSatisfy { $0.replay?.count == 100 })
             pipeline.fanout.remove(subscriber)
         }
@@ -359,14 +389,17 @@ let benchmarks: @Sendable () -> Void = {
     // tick of every symbol (held) and moves the clock to the boundary, where every subscriber gets
     // its 10 latest values in one write and one flush. Against the live path above, this is the user-space cost of
     // holding and releasing; what it saves is 9 of every 10 socket writes.
-    Benchmark("maxFrequency: hold 10 symbols x 1,000 subscribers, release at a boundary",
-              configuration: .init(metrics: [.wallClock, nanosPerDelivery], scalingFactor: .one)) { benchmark in
+    Benchmark(
+        "maxFrequency: hold 10 symbols x 1,000 subscribers, release at a boundary",
+        configuration: .init(metrics: [.wallClock, nanosPerDelivery], scalingFactor: .one)
+    ) { benchmark in
         let pipeline = Pipeline()
         let symbols = (0..<10).map { Symbol("S\($0)")! }
         let ids = symbols.map { pipeline.directory.register($0)! }
         let sinks = (0..<1000).map { _ in CountingSink() }
         for sink in sinks {
-            _ = pipeline.fanout.subscribe(Subscriber(sink: sink), to: ids, symbols: symbols, updateInterval: UpdateInterval(milliseconds: 1))
+            _ = pipeline.fanout.subscribe(
+                Subscriber(sink: sink), to: ids, symbols: symbols, updateInterval: UpdateInterval(milliseconds: 1))
         }
         pipeline.loop.run()
         let updates = zip(ids, symbols).map { pipeline.quote($0, $1) }
@@ -381,19 +414,24 @@ let benchmarks: @Sendable () -> Void = {
             }
             let elapsed = ContinuousClock.now - start
             let delivered = pipeline.counters.snapshot().deliveries - before
-            precondition(delivered == UInt64(rounds * 10 * sinks.count), "every subscriber gets every symbol's latest value")
+            precondition(
+                delivered == UInt64(rounds * 10 * sinks.count), "every subscriber gets every symbol's latest value")
             let nanos = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
             benchmark.measurement(nanosPerDelivery, Int(nanos / Double(delivered)))
         }
         // A boundary's 10 values are corked into one write (`CorkedFrames`), then flushed once.
-        precondition(sinks.allSatisfy { $0.writes > 0 && $0.flushes == $0.writes }, "one write and one flush per subscriber per boundary")
+        precondition(
+            sinks.allSatisfy { $0.writes > 0 && $0.flushes == $0.writes },
+            "one write and one flush per subscriber per boundary")
     }
 
     // The same through N real NIO pipelines (EmbeddedChannel): write + flush travel each channel's
     // pipeline as they do in the server, minus the syscall. Reported per delivery.
     for subscribers in [100, 1000, 5000] {
-        Benchmark("Fan out 1 tick to \(subscribers) EmbeddedChannels",
-                  configuration: .init(metrics: [.wallClock, nanosPerDelivery], scalingFactor: .one)) { benchmark in
+        Benchmark(
+            "Fan out 1 tick to \(subscribers) EmbeddedChannels",
+            configuration: .init(metrics: [.wallClock, nanosPerDelivery], scalingFactor: .one)
+        ) { benchmark in
             let pipeline = Pipeline()
             let aapl = pipeline.directory.register("AAPL")!
             let sinks = try (0..<subscribers).map { _ in try ChannelSink(loop: pipeline.loop) }

@@ -132,10 +132,12 @@ func measureWrites(_ benchmark: Benchmark, pairs: LoopbackPairs, writesPerRound:
 }
 
 func socketWriteBenchmarks() {
-    let configuration = Benchmark.Configuration(metrics: [cpuNanosPerWrite, wallNanosPerWrite], scalingFactor: .one,
-                                                maxDuration: .seconds(smoke ? 1 : 4), maxIterations: smoke ? 2 : 200)
+    let configuration = Benchmark.Configuration(
+        metrics: [cpuNanosPerWrite, wallNanosPerWrite], scalingFactor: .one,
+        maxDuration: .seconds(smoke ? 1 : 4), maxIterations: smoke ? 2 : 200)
     for (connections, framesPerWrite) in [(1000, 1), (5000, 1), (1000, 4)] {
-        let shape = "\(connections.formatted()) sockets, \(framesPerWrite) frame\(framesPerWrite == 1 ? "" : "s") per write"
+        let shape =
+            "\(connections.formatted()) sockets, \(framesPerWrite) frame\(framesPerWrite == 1 ? "" : "s") per write"
 
         Benchmark("Socket write: NIO channel (\(shape))", configuration: configuration) { benchmark in
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -166,7 +168,9 @@ func socketWriteBenchmarks() {
             let frame = corkedFrame(framesPerWrite: framesPerWrite)
             measureWrites(benchmark, pairs: pairs, writesPerRound: 1000) { range in
                 for index in range {
-                    precondition(outputs[index].write(frame, to: pairs.served[index]) == .drained, "the peer drains between rounds")
+                    precondition(
+                        outputs[index].write(frame, to: pairs.served[index]) == .drained,
+                        "the peer drains between rounds")
                 }
             }
             pairs.closeAll()
@@ -179,7 +183,8 @@ func socketWriteBenchmarks() {
             measureWrites(benchmark, pairs: pairs, writesPerRound: 1000) { range in
                 bytes.withUnsafeBytes { pointer in
                     for index in range {
-                        _ = send(pairs.served[index], pointer.baseAddress, pointer.count, CInt(MSG_NOSIGNAL | MSG_DONTWAIT))
+                        _ = send(
+                            pairs.served[index], pointer.baseAddress, pointer.count, CInt(MSG_NOSIGNAL | MSG_DONTWAIT))
                     }
                 }
             }

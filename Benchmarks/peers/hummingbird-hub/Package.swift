@@ -17,7 +17,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ]
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

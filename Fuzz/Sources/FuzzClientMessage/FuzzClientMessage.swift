@@ -18,10 +18,14 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         switch message {
         case .subscribe(_, let symbols, _, _, let channel):
             precondition(symbols.count <= limits.maxSymbolsPerRequest, "accepted more symbols than the limit")
-            if case .book(let depth) = channel { precondition(OrderBook.depths.contains(depth), "accepted a depth not served") }
+            if case .book(let depth) = channel {
+                precondition(OrderBook.depths.contains(depth), "accepted a depth not served")
+            }
         case .unsubscribe(_, let symbols, let channel):
             precondition(symbols.count <= limits.maxSymbolsPerRequest, "accepted more symbols than the limit")
-            if case .book(let depth?) = channel { precondition(OrderBook.depths.contains(depth), "accepted a depth not served") }
+            if case .book(let depth?) = channel {
+                precondition(OrderBook.depths.contains(depth), "accepted a depth not served")
+            }
         case .auth(_, let token):
             precondition(!token.isEmpty, "accepted an empty token")
         case .list, .ping, .stats:

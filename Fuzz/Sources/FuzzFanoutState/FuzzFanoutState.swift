@@ -62,7 +62,9 @@ final class CheckingSink: FrameSink {
 
     func write(_ batch: ByteBuffer) {
         let frames = ServerFrames.split(batch)
-        precondition(frames.reduce(0) { $0 + $1.readableBytes } == batch.readableBytes, "a frame cut short, or bytes after the last")
+        precondition(
+            frames.reduce(0) { $0 + $1.readableBytes } == batch.readableBytes,
+            "a frame cut short, or bytes after the last")
         for frame in frames { check(String(buffer: ServerFrames.payload(of: frame))) }
     }
 
@@ -83,9 +85,15 @@ final class CheckingSink: FrameSink {
     private func check(_ text: String) {
         let bytes = Array(text.utf8)
         guard var symbol = Self.field(Array(#""symbol":""#.utf8), in: bytes, until: UInt8(ascii: "\"")),
-              let seqText = Self.field(Array(#""seq":"#.utf8), in: bytes, until: UInt8(ascii: ",")), let seq = UInt64(seqText) else { return }
-        if let depth = Self.field(Array(#""depth":"#.utf8), in: bytes, until: UInt8(ascii: ",")) { symbol += "#" + depth }
-        if let interval = Self.field(Array(#""interval":""#.utf8), in: bytes, until: UInt8(ascii: "\"")) { symbol += "#" + interval }
+            let seqText = Self.field(Array(#""seq":"#.utf8), in: bytes, until: UInt8(ascii: ",")),
+            let seq = UInt64(seqText)
+        else { return }
+        if let depth = Self.field(Array(#""depth":"#.utf8), in: bytes, until: UInt8(ascii: ",")) {
+            symbol += "#" + depth
+        }
+        if let interval = Self.field(Array(#""interval":""#.utf8), in: bytes, until: UInt8(ascii: "\"")) {
+            symbol += "#" + interval
+        }
         if let last = lastSeq[symbol] {
             precondition(seq > last, "\(symbol): seq \(seq) after \(last): \(text)")
         }
@@ -112,8 +120,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let counters = FanoutCounters()
     let ring = BroadcastBuffer(capacity: 1 << 16)
     let demand = ChannelDemand(kinds: { directory.kinds(of: $0) })
-    let publisher = TickPublisher(eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters,
-                                  demand: demand)
+    let publisher = TickPublisher(
+        eventLoop: loop, buffer: ring, directory: directory, lastValues: lastValues, counters: counters,
+        demand: demand)
     let fanout = LoopFanout(eventLoop: loop, buffer: ring, lastValues: lastValues, counters: counters, demand: demand)
     publisher.attach([fanout])
     var ids: [SymbolID] = []
@@ -134,20 +143,28 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             var updates: [FeedUpdate] = []
             for _ in 0..<Int(script.byte() % 24) {
                 let id = ids[Int(script.byte()) % ids.count]
-                let upstream: UInt64? = switch script.byte() % 5 {
-                case 0: UInt64?.none
-                case 1: script.uint64()
-                case 2: Tick.maxSeq - UInt64(script.byte())
-                case 3: UInt64(script.byte())
-                default: (lastValues.snapshot(of: id)?.seq ?? 0) &+ UInt64(script.byte() % 4)
-                }
+                let upstream: UInt64? =
+                    switch script.byte() % 5 {
+                    case 0: UInt64?.none
+                    case 1: script.uint64()
+                    case 2: Tick.maxSeq - UInt64(script.byte())
+                    case 3: UInt64(script.byte())
+                    default: (lastValues.snapshot(of: id)?.seq ?? 0) &+ UInt64(script.byte() % 4)
+                    }
                 let mantissa = Int64(bitPattern: script.uint64())
-                let body: TickBody = script.byte() % 2 == 0
-                    ? .quote(Quote(bid: Price(mantissa: mantissa, scale: script.byte() % 19), ask: Price(mantissa: mantissa, scale: 2),
-                                   bidSize: Int64(script.byte()), askSize: -1))
+                let body: TickBody =
+                    script.byte() % 2 == 0
+                    ? .quote(
+                        Quote(
+                            bid: Price(mantissa: mantissa, scale: script.byte() % 19),
+                            ask: Price(mantissa: mantissa, scale: 2),
+                            bidSize: Int64(script.byte()), askSize: -1))
                     : .trade(Trade(price: Price(mantissa: mantissa, scale: script.byte() % 19), size: Int64.min))
-                updates.append(FeedUpdate(symbolID: id, symbol: directory.symbol(for: id)!,
-                                          timestamp: Timestamp(nanosecondsSinceEpoch: script.uint64()), body: body, upstreamSeq: upstream))
+                updates.append(
+                    FeedUpdate(
+                        symbolID: id, symbol: directory.symbol(for: id)!,
+                        timestamp: Timestamp(nanosecondsSinceEpoch: script.uint64()), body: body, upstreamSeq: upstream)
+                )
             }
             published += UInt64(updates.count)
             publisher.publishOnLoop(updates)
@@ -161,13 +178,16 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let wanted = symbols(in: script.byte())
             // Quotes and trades: off the `quotes` and `trades` channels, as the hub's requests do.
             fanout.releaseCorked(subscriber)
-            let leaving = wanted.flatMap { directory.channelStreams(of: $0)! }.filter { subscriber.isSubscribed(to: $0) }
+            let leaving = wanted.flatMap { directory.channelStreams(of: $0)! }.filter {
+                subscriber.isSubscribed(to: $0)
+            }
             fanout.unsubscribe(subscriber, from: leaving)
             for id in leaving { sink.lastSeq[directory.symbol(for: id)!.name] = nil }
             let since: [UInt64?] = wanted.map { _ in script.byte() % 2 == 0 ? nil : script.uint64() }
             let interval = script.byte() % 3 == 0 ? UpdateInterval(maxFrequency: Double(script.byte() % 50) + 0.5) : nil
-            let starts = fanout.subscribe(subscriber, to: wanted, symbols: wanted.map { directory.symbol(for: $0)! },
-                                          updateInterval: interval, resumingAfter: since, replayLimit: Int(script.byte()))
+            let starts = fanout.subscribe(
+                subscriber, to: wanted, symbols: wanted.map { directory.symbol(for: $0)! },
+                updateInterval: interval, resumingAfter: since, replayLimit: Int(script.byte()))
             // What the session sends first: a replay, or the snapshot (checked for rising seqs too).
             for start in starts {
                 precondition((start.replay?.count ?? 0) <= 255, "a replay past its limit")
@@ -221,8 +241,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     // One of the three per symbol, as the hub's requests keep it; keyed by the name.
                     let families = wanted.map { [$0] + directory.channelStreams(of: $0)! }
                     let pick = channel == .ticks ? 0 : channel == .quotes ? 1 : 2
-                    let leaving = families.flatMap { family in family.enumerated().filter { $0.offset != pick }.map(\.element) }
-                        .filter { subscriber.isSubscribed(to: $0) }
+                    let leaving = families.flatMap { family in
+                        family.enumerated().filter { $0.offset != pick }.map(\.element)
+                    }
+                    .filter { subscriber.isSubscribed(to: $0) }
                     fanout.unsubscribe(subscriber, from: leaving)
                     for id in leaving { sink.lastSeq[directory.symbol(for: id)!.name] = nil }
                     wanted = families.map { $0[pick] }
@@ -234,11 +256,13 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     suffix = "#\(interval.rawValue)"
                 }
                 let since = wanted.map { resume?.lastSeqs[directory.symbol(for: $0)!.name] }
-                let starts = fanout.subscribe(subscriber, to: wanted, symbols: wanted.map { directory.symbol(for: $0)! },
-                                              updateInterval: interval, resumingAfter: since, replayLimit: 64)
+                let starts = fanout.subscribe(
+                    subscriber, to: wanted, symbols: wanted.map { directory.symbol(for: $0)! },
+                    updateInterval: interval, resumingAfter: since, replayLimit: 64)
                 for start in starts {
                     precondition((start.replay?.count ?? 0) <= 64, "a replay past its limit")
-                    let lastSent = start.book?.seq ?? start.candles?.seq ?? start.replay?.last?.seq ?? start.snapshot.seq
+                    let lastSent =
+                        start.book?.seq ?? start.candles?.seq ?? start.replay?.last?.seq ?? start.snapshot.seq
                     if lastSent > 0 { sink.lastSeq[start.symbol.name + suffix] = lastSent }
                 }
             case let .unsubscribe(_, names, channel):
@@ -246,7 +270,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 switch channel {
                 case .ticks, .quotes, .trades:
                     let pick = channel == .ticks ? 0 : channel == .quotes ? 1 : 2
-                    fanout.unsubscribe(subscriber, from: known.map { ([$0.1] + directory.channelStreams(of: $0.1)!)[pick] })
+                    fanout.unsubscribe(
+                        subscriber, from: known.map { ([$0.1] + directory.channelStreams(of: $0.1)!)[pick] })
                     for (name, _) in known { sink.lastSeq[name] = nil }
                 case .book(let depth):
                     for d in depth.map({ [$0] }) ?? OrderBook.depths {
@@ -255,7 +280,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     }
                 case .candles(let interval):
                     for i in interval.map({ [$0] }) ?? CandleInterval.allCases {
-                        fanout.unsubscribe(subscriber, from: known.map { directory.candleStream(of: $0.1, interval: i)! })
+                        fanout.unsubscribe(
+                            subscriber, from: known.map { directory.candleStream(of: $0.1, interval: i)! })
                         for (name, _) in known { sink.lastSeq[name + "#\(i.rawValue)"] = nil }
                     }
                 }
@@ -266,7 +292,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 if claims.check(now: now, audience: "tickerhub") == nil {
                     grants[slot] = claims.grant(now: now, monotonicNow: .uptimeNanoseconds(1_000_000_000)).symbols
                     // What the new grant no longer covers ends, as `revokeUngranted` does in the hub.
-                    let revoked = subscriber.subscribedSymbols.filter { !grants[slot].allows(directory.symbol(for: $0)!.name) }
+                    let revoked = subscriber.subscribedSymbols.filter {
+                        !grants[slot].allows(directory.symbol(for: $0)!.name)
+                    }
                     fanout.unsubscribe(subscriber, from: revoked)
                     for id in revoked { sink.lastSeq[directory.symbol(for: id)!.name] = nil }
                 }
@@ -291,20 +319,26 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 let id = ids[Int(script.byte()) % ids.count]
                 var change = BookDelta()
                 for _ in 0..<Int(script.byte() % 128) {
-                    let price = Price(mantissa: Int64(bitPattern: script.uint64()) >> Int64(script.byte() % 64), scale: script.byte() % 3)
+                    let price = Price(
+                        mantissa: Int64(bitPattern: script.uint64()) >> Int64(script.byte() % 64),
+                        scale: script.byte() % 3)
                     let size = script.byte() % 4 == 0 ? Int64(bitPattern: script.uint64()) : Int64(script.byte() % 3)
                     change[script.byte() % 2 == 0 ? .bid : .ask].append(PriceLevel(price: price, size: size))
                 }
-                books.append(BookFeedUpdate(symbolID: id, symbol: directory.symbol(for: id)!,
-                                            timestamp: Timestamp(nanosecondsSinceEpoch: script.uint64()), change: change,
-                                            replacesBook: script.byte() % 4 == 0))
+                books.append(
+                    BookFeedUpdate(
+                        symbolID: id, symbol: directory.symbol(for: id)!,
+                        timestamp: Timestamp(nanosecondsSinceEpoch: script.uint64()), change: change,
+                        replacesBook: script.byte() % 4 == 0))
             }
             publisher.publishOnLoop([], books: books)
         }
         loop.run()
         // The cache never holds a seq the publisher could not have numbered.
         for id in ids {
-            if let seq = lastValues.snapshot(of: id)?.seq { precondition(seq <= Tick.maxSeq + published, "seq \(seq) out of range") }
+            if let seq = lastValues.snapshot(of: id)?.seq {
+                precondition(seq <= Tick.maxSeq + published, "seq \(seq) out of range")
+            }
         }
         precondition(counters.snapshot().ticksIn <= published)
     }
@@ -322,7 +356,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             case .book(let depth): name += "#\(depth)"
             case .candles(let interval): name += "#\(interval.rawValue)"
             }
-            precondition(sink.lastSeq[name] == latest.seq, "\(name): the client ended at \(sink.lastSeq[name].map(String.init) ?? "nothing"), the latest is \(latest.seq)")
+            precondition(
+                sink.lastSeq[name] == latest.seq,
+                "\(name): the client ended at \(sink.lastSeq[name].map(String.init) ?? "nothing"), the latest is \(latest.seq)"
+            )
         }
     }
     for slot in clients.indices {

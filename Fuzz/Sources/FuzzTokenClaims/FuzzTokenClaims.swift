@@ -27,20 +27,26 @@ private let monotonicNow = NIODeadline.uptimeNanoseconds(3_600_000_000_000)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    guard let claims = try? JSONDecoder().decode(TokenClaims.self, from: Data(bytes: data, count: size)) else { return 0 }
+    guard let claims = try? JSONDecoder().decode(TokenClaims.self, from: Data(bytes: data, count: size)) else {
+        return 0
+    }
     for (audience, issuer) in [(nil, nil), ("tickerhub", "https://login.example") as (String?, String?)] {
         if let refusal = claims.check(now: now, audience: audience, issuer: issuer) {
             precondition(!refusal.code.isEmpty && !refusal.message.isEmpty)
             continue
         }
         let grant = claims.grant(now: now, monotonicNow: monotonicNow)
-        guard let expiresAt = grant.expiresAt, let told = grant.expiresAtMilliseconds else { preconditionFailure("no expiry") }
+        guard let expiresAt = grant.expiresAt, let told = grant.expiresAtMilliseconds else {
+            preconditionFailure("no expiry")
+        }
         precondition(expiresAt >= monotonicNow, "a grant that lapsed before it began")
         precondition(expiresAt <= monotonicNow + .nanoseconds(TokenClaims.longestLifetimeNanoseconds))
         precondition((0...TokenClaims.latestExpiryMilliseconds).contains(told))
         precondition(grant.subject == claims.sub)
         check(grant.symbols, grants: claims.symbols ?? [])
-        if case .patterns(let patterns) = claims.publish, let publish = grant.publish { check(publish, grants: patterns) }
+        if case .patterns(let patterns) = claims.publish, let publish = grant.publish {
+            check(publish, grants: patterns)
+        }
     }
     return 0
 }

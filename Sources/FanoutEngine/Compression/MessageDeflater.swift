@@ -31,8 +31,10 @@ public final class MessageDeflater {
         self.contextTakeover = contextTakeover
         self.windowBits = windowBits
         self.memoryLevel = memoryLevel
-        compressor = try ZlibCompressor(algorithm: .deflate, configuration: ZlibConfiguration(
-            windowSize: windowBits, compressionLevel: level, memoryLevel: memoryLevel, strategy: .default))
+        compressor = try ZlibCompressor(
+            algorithm: .deflate,
+            configuration: ZlibConfiguration(
+                windowSize: windowBits, compressionLevel: level, memoryLevel: memoryLevel, strategy: .default))
     }
 
     /// The compressed message (without the `00 00 ff ff` tail).
@@ -47,8 +49,10 @@ public final class MessageDeflater {
     }
 
     /// A complete RSV1 frame carrying `message` compressed, in a new buffer of its own.
-    public func compressedFrame(_ opcode: WebSocketFrameBuilder.Opcode, message: ByteBuffer,
-                                allocator: ByteBufferAllocator) throws -> ByteBuffer {
+    public func compressedFrame(
+        _ opcode: WebSocketFrameBuilder.Opcode, message: ByteBuffer,
+        allocator: ByteBufferAllocator
+    ) throws -> ByteBuffer {
         let compressed = try compress(message)
         var frame = allocator.buffer(capacity: compressed.readableBytes + WebSocketFrameBuilder.maxHeaderLength)
         WebSocketFrameBuilder.build(opcode, compressed: true, into: &frame) { $0.writeImmutableBuffer(compressed) }
@@ -57,7 +61,8 @@ public final class MessageDeflater {
 
     /// The same message as `frame` (a plain frame from `WebSocketFrameBuilder`), compressed.
     public func compressedFrame(of frame: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        try compressedFrame(WebSocketFrameBuilder.opcode(of: frame), message: WebSocketFrameBuilder.payload(of: frame),
-                            allocator: allocator)
+        try compressedFrame(
+            WebSocketFrameBuilder.opcode(of: frame), message: WebSocketFrameBuilder.payload(of: frame),
+            allocator: allocator)
     }
 }

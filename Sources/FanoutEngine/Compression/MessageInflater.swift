@@ -25,7 +25,8 @@ public final class MessageInflater {
     }
 
     /// The inflated message; at most `limit` bytes.
-    public func inflate(_ message: ByteBuffer, limit: Int, allocator: ByteBufferAllocator) throws(Failure) -> ByteBuffer {
+    public func inflate(_ message: ByteBuffer, limit: Int, allocator: ByteBufferAllocator) throws(Failure) -> ByteBuffer
+    {
         var input = allocator.buffer(capacity: message.readableBytes + 4)
         input.writeImmutableBuffer(message)
         input.writeBytes(Self.tail)
@@ -39,7 +40,8 @@ public final class MessageInflater {
             } catch let error as CompressNIOError where error == .bufferOverflow {
                 guard output.readableBytes <= limit else { throw .tooLarge(limit: limit) }
                 // Out of room but not over the limit yet: grow and go on.
-                output.reserveCapacity(minimumWritableBytes: min(limit + 1 - output.readableBytes, max(output.capacity, 1024)))
+                output.reserveCapacity(
+                    minimumWritableBytes: min(limit + 1 - output.readableBytes, max(output.capacity, 1024)))
             } catch let error as CompressNIOError where error == .inputBufferOverflow {
                 break  // all input consumed: the message ended with the sync-flush tail
             } catch {

@@ -24,11 +24,14 @@ public final class SharedCompression: Sendable {
 
     /// `plain` compressed, or nil when it is under the threshold or would not get smaller (DEFLATE
     /// adds a few bytes to messages under ~90 bytes, such as heartbeats).
-    public func worthwhileDeflate(of plain: ByteBuffer, deflater: () -> MessageDeflater?,
-                                  allocator: ByteBufferAllocator) -> ByteBuffer? {
+    public func worthwhileDeflate(
+        of plain: ByteBuffer, deflater: () -> MessageDeflater?,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer? {
         guard plain.readableBytes - 2 >= deflateThresholdBytes,
-              let compressed = try? deflater()?.compressedFrame(of: plain, allocator: allocator),
-              compressed.readableBytes < plain.readableBytes else { return nil }
+            let compressed = try? deflater()?.compressedFrame(of: plain, allocator: allocator),
+            compressed.readableBytes < plain.readableBytes
+        else { return nil }
         return compressed
     }
 

@@ -21,7 +21,9 @@ struct SharedCompressors {
 
     /// The zstd compressor, made on first use; nil when the hub has no dictionary.
     mutating func zstdCompressor() -> ZstdMessageCompressor? {
-        if zstd == nil, let dictionary = compression.zstdDictionary { zstd = ZstdMessageCompressor(dictionary: dictionary) }
+        if zstd == nil, let dictionary = compression.zstdDictionary {
+            zstd = ZstdMessageCompressor(dictionary: dictionary)
+        }
         return zstd
     }
 }

@@ -30,7 +30,8 @@ public final class ZstdDictionary: @unchecked Sendable {
         let size = dictionary.withUnsafeMutableBytes { out in
             joined.withUnsafeBytes { input in
                 sizes.withUnsafeBufferPointer { sizes in
-                    ZDICT_trainFromBuffer(out.baseAddress, capacity, input.baseAddress, sizes.baseAddress, UInt32(sizes.count))
+                    ZDICT_trainFromBuffer(
+                        out.baseAddress, capacity, input.baseAddress, sizes.baseAddress, UInt32(sizes.count))
                 }
             }
         }
@@ -74,8 +75,9 @@ public final class ZstdMessageCompressor {
         WebSocketFrameBuilder.build(.binary, into: &frame) { buffer in
             let written = message.withUnsafeReadableBytes { input in
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { output in
-                    let size = ZSTD_compress_usingCDict(context, output.baseAddress, output.count, input.baseAddress, input.count,
-                                                        dictionary.compressionDictionary)
+                    let size = ZSTD_compress_usingCDict(
+                        context, output.baseAddress, output.count, input.baseAddress, input.count,
+                        dictionary.compressionDictionary)
                     return ZSTD_isError(size) != 0 ? 0 : size
                 }
             }
@@ -114,10 +116,13 @@ public final class ZstdMessageDecompressor {
     public func decompress(_ frame: ByteBuffer, limit: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
         frame.withUnsafeReadableBytes { input -> ByteBuffer? in
             let size = ZSTD_getFrameContentSize(input.baseAddress, input.count)
-            guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else { return nil }
+            guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
+                return nil
+            }
             var output = allocator.buffer(capacity: Int(size))
             let written = output.writeWithUnsafeMutableBytes(minimumWritableBytes: Int(size)) { out in
-                let result = ZSTD_decompress_usingDDict(context, out.baseAddress, Int(size), input.baseAddress, input.count, dictionary)
+                let result = ZSTD_decompress_usingDDict(
+                    context, out.baseAddress, Int(size), input.baseAddress, input.count, dictionary)
                 return ZSTD_isError(result) != 0 ? 0 : result
             }
             return written == Int(size) ? output : nil

@@ -47,8 +47,10 @@ final class Conflator {
     /// owning `LoopFanout` once it exists.
     var requestDrain: () -> Void = {}
 
-    init(eventLoop: any EventLoop, lastValues: LastValueCache, output: LoopOutput, allocator: ByteBufferAllocator,
-         budget: TimeAmount, owedCheckInterval: TimeAmount) {
+    init(
+        eventLoop: any EventLoop, lastValues: LastValueCache, output: LoopOutput, allocator: ByteBufferAllocator,
+        budget: TimeAmount, owedCheckInterval: TimeAmount
+    ) {
         self.eventLoop = eventLoop
         self.output = output
         self.allocator = allocator
@@ -92,7 +94,8 @@ final class Conflator {
     func sendLatest(_ subscription: Subscription, skippedBecause cause: LoopOutput.SkipCause = .backpressure) {
         subscription.subscriber.forgetStale(subscription)
         guard let latest = latestFrames.latest(subscription.symbolID, allocator: allocator),
-              latest.seq > subscription.lastSentSeq else {
+            latest.seq > subscription.lastSentSeq
+        else {
             held.forget(subscription)
             return
         }
@@ -211,7 +214,10 @@ final class Conflator {
 
     /// Writes `latest` (newer than what `subscription` was sent), counting what it jumps over by
     /// `cause`. The subscription stops being held: what it held is covered.
-    private func send(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: LoopOutput.SkipCause) {
+    private func send(
+        _ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription,
+        because cause: LoopOutput.SkipCause
+    ) {
         held.forget(subscription)
         output.sendLatest(latest, to: subscription, because: cause)
     }

@@ -24,8 +24,10 @@ public struct DrainLimits: Sendable, Equatable {
     /// of every symbol when no event comes and no further tick does either (the feed went quiet).
     public var owedCheckInterval: TimeAmount
 
-    public init(budget: TimeAmount = .milliseconds(5), maxLag: TimeAmount = .milliseconds(50), maxRecords: Int = 4096,
-                owedCheckInterval: TimeAmount = .milliseconds(50)) {
+    public init(
+        budget: TimeAmount = .milliseconds(5), maxLag: TimeAmount = .milliseconds(50), maxRecords: Int = 4096,
+        owedCheckInterval: TimeAmount = .milliseconds(50)
+    ) {
         precondition(maxRecords > 0 && budget > .zero && maxLag > .zero && owedCheckInterval > .zero)
         self.budget = budget
         self.maxLag = maxLag

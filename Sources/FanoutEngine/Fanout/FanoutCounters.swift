@@ -65,23 +65,32 @@ public final class FanoutCounters: Sendable {
     public init() {}
 
     public struct Snapshot: Sendable, Equatable {
-        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes, drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
-        public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0, upstreamRefused: UInt64 = 0, owedCheckCatchUps: UInt64 = 0
+        public var ticksIn, framesEncoded, framesDeflated, framesZstd, deflatedBytes, zstdBytes, deliveries, flushes,
+            drops, conflated, throttled, ringLaps, lateRecords, drains: UInt64
+        public var upstreamGaps: UInt64 = 0, upstreamStale: UInt64 = 0, upstreamRefused: UInt64 = 0,
+            owedCheckCatchUps: UInt64 = 0
         public var bookUpdatesIn: UInt64 = 0, bookUpdatesRefused: UInt64 = 0, oversizeRecords: UInt64 = 0
         public var bookUpdatesAwaitingBook: UInt64 = 0
         public var subscriptions: Int
     }
 
     public func snapshot() -> Snapshot {
-        Snapshot(ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed), framesDeflated: framesDeflated.load(ordering: .relaxed), framesZstd: framesZstd.load(ordering: .relaxed), deflatedBytes: deflatedBytes.load(ordering: .relaxed), zstdBytes: zstdBytes.load(ordering: .relaxed),
-                 deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
-                 drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed), throttled: throttled.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed), lateRecords: lateRecords.load(ordering: .relaxed),
-                 drains: drains.load(ordering: .relaxed), upstreamGaps: upstreamGaps.load(ordering: .relaxed),
-                 upstreamStale: upstreamStale.load(ordering: .relaxed), upstreamRefused: upstreamRefused.load(ordering: .relaxed),
-                 owedCheckCatchUps: owedCheckCatchUps.load(ordering: .relaxed),
-                 bookUpdatesIn: bookUpdatesIn.load(ordering: .relaxed), bookUpdatesRefused: bookUpdatesRefused.load(ordering: .relaxed),
-                 oversizeRecords: oversizeRecords.load(ordering: .relaxed),
-                 bookUpdatesAwaitingBook: bookUpdatesAwaitingBook.load(ordering: .relaxed),
-                 subscriptions: subscriptions.load(ordering: .relaxed))
+        Snapshot(
+            ticksIn: ticksIn.load(ordering: .relaxed), framesEncoded: framesEncoded.load(ordering: .relaxed),
+            framesDeflated: framesDeflated.load(ordering: .relaxed), framesZstd: framesZstd.load(ordering: .relaxed),
+            deflatedBytes: deflatedBytes.load(ordering: .relaxed), zstdBytes: zstdBytes.load(ordering: .relaxed),
+            deliveries: deliveries.load(ordering: .relaxed), flushes: flushes.load(ordering: .relaxed),
+            drops: drops.load(ordering: .relaxed), conflated: conflated.load(ordering: .relaxed),
+            throttled: throttled.load(ordering: .relaxed), ringLaps: ringLaps.load(ordering: .relaxed),
+            lateRecords: lateRecords.load(ordering: .relaxed),
+            drains: drains.load(ordering: .relaxed), upstreamGaps: upstreamGaps.load(ordering: .relaxed),
+            upstreamStale: upstreamStale.load(ordering: .relaxed),
+            upstreamRefused: upstreamRefused.load(ordering: .relaxed),
+            owedCheckCatchUps: owedCheckCatchUps.load(ordering: .relaxed),
+            bookUpdatesIn: bookUpdatesIn.load(ordering: .relaxed),
+            bookUpdatesRefused: bookUpdatesRefused.load(ordering: .relaxed),
+            oversizeRecords: oversizeRecords.load(ordering: .relaxed),
+            bookUpdatesAwaitingBook: bookUpdatesAwaitingBook.load(ordering: .relaxed),
+            subscriptions: subscriptions.load(ordering: .relaxed))
     }
 }

@@ -97,7 +97,9 @@ struct HeldUpdates {
             entries += group.count
             for entry in group where entry.isLive {
                 live += 1
-                precondition(seen.insert(ObjectIdentifier(entry.subscription)).inserted, "a held subscription has one live entry")
+                precondition(
+                    seen.insert(ObjectIdentifier(entry.subscription)).inserted, "a held subscription has one live entry"
+                )
             }
         }
         precondition(entries == entryCount, "entry count out of sync")

@@ -31,7 +31,8 @@ struct LatestValueFrames {
         switch latest {
         case .symbol(let snapshot): timestamp = snapshot.timestamp
         case .book(let book): timestamp = book.timestamp
-        case .candles(let candles): timestamp = candles.open?.start ?? candles.closed.last?.start ?? Timestamp(nanosecondsSinceEpoch: 0)
+        case .candles(let candles):
+            timestamp = candles.open?.start ?? candles.closed.last?.start ?? Timestamp(nanosecondsSinceEpoch: 0)
         }
         if id.index < cached.count, let hit = cached[id.index], hit.seq == latest.seq, hit.timestamp == timestamp {
             return (hit.seq, hit.message)

@@ -19,7 +19,8 @@ struct LoopCodecs {
         case .plain:
             return message.plain
         case .sharedDeflate:
-            return message.sharedDeflate(compressors.compression, deflater: { compressors.sharedDeflater() }, allocator: allocator)
+            return message.sharedDeflate(
+                compressors.compression, deflater: { compressors.sharedDeflater() }, allocator: allocator)
         case .zstd:
             return message.sharedZstd(compressor: { compressors.zstdCompressor() }, allocator: allocator)
         case .dedicatedDeflate(let own):

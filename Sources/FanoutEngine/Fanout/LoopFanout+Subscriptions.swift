@@ -7,10 +7,14 @@ extension LoopFanout {
     /// Symbols with no value yet come back with a `seq` of 0 and no fields. `updateInterval` is the
     /// request's maximum frequency (nil: every update); it also replaces that of symbols that were
     /// already subscribed, as a new request is the subscriber's latest word on them.
-    public func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], symbols: [Symbol],
-                          updateInterval: UpdateInterval? = nil) -> [SymbolSnapshot] {
-        subscribe(subscriber, to: ids, symbols: symbols, updateInterval: updateInterval,
-                  resumingAfter: Array(repeating: nil, count: ids.count), replayLimit: 0).map(\.snapshot)
+    public func subscribe(
+        _ subscriber: Subscriber, to ids: [SymbolID], symbols: [Symbol],
+        updateInterval: UpdateInterval? = nil
+    ) -> [SymbolSnapshot] {
+        subscribe(
+            subscriber, to: ids, symbols: symbols, updateInterval: updateInterval,
+            resumingAfter: Array(repeating: nil, count: ids.count), replayLimit: 0
+        ).map(\.snapshot)
     }
 
     /// How a new subscription starts: the symbol's current state, and the updates a resuming client
@@ -30,8 +34,10 @@ extension LoopFanout {
     /// Subscribes as above, recovering where `resumingAfter` (parallel to `ids`) gives the seq a
     /// client holds: the updates after it are read from the history under the same lock as the
     /// snapshot, so the replay ends at the snapshot's seq and the ring carries on from there.
-    public func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], symbols: [Symbol], updateInterval: UpdateInterval?,
-                          resumingAfter seqs: [UInt64?], replayLimit: Int) -> [SubscriptionStart] {
+    public func subscribe(
+        _ subscriber: Subscriber, to ids: [SymbolID], symbols: [Symbol], updateInterval: UpdateInterval?,
+        resumingAfter seqs: [UInt64?], replayLimit: Int
+    ) -> [SubscriptionStart] {
         eventLoop.assertInEventLoop()
         precondition(ids.count == symbols.count && ids.count == seqs.count)
         // Symbols already subscribed only take the new interval: no snapshot or replay is read for
@@ -47,7 +53,8 @@ extension LoopFanout {
         guard !fresh.isEmpty else { return [] }
         // Counted before the snapshots are read: see `ChannelDemand`. (Every fresh id is added below.)
         demand?.count(fresh.map { ids[$0] }, by: 1)
-        let current = lastValues.starts(of: fresh.map { ids[$0] }, resumingAfter: fresh.map { seqs[$0] }, replayLimit: replayLimit)
+        let current = lastValues.starts(
+            of: fresh.map { ids[$0] }, resumingAfter: fresh.map { seqs[$0] }, replayLimit: replayLimit)
         var starts: [SubscriptionStart] = []
         for (position, offset) in fresh.enumerated() {
             var snapshot = SymbolSnapshot(symbol: symbols[offset])
@@ -61,8 +68,10 @@ extension LoopFanout {
             }
             if let added = index.add(subscriber, to: ids[offset], lastSentSeq: current[position].0?.seq ?? 0) {
                 added.updateInterval = updateInterval
-                starts.append(SubscriptionStart(symbol: symbols[offset], snapshot: snapshot, book: book, candles: candles,
-                                                replay: current[position].1))
+                starts.append(
+                    SubscriptionStart(
+                        symbol: symbols[offset], snapshot: snapshot, book: book, candles: candles,
+                        replay: current[position].1))
             }
         }
         counters.subscriptions.wrappingIncrement(by: starts.count, ordering: .relaxed)

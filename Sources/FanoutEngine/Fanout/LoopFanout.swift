@@ -82,10 +82,12 @@ public final class LoopFanout: @unchecked Sendable {
     /// sockets (`LoopDoorbell`), so that a drain is one I/O event among the others: NIO runs every
     /// task queued during its tasks before it polls again, so drains signalled by tasks could
     /// follow each other without a poll for as long as the publisher outpaces them.
-    public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, lastValues: LastValueCache,
-                counters: FanoutCounters, compression: SharedCompression = SharedCompression(),
-                limits: DrainLimits = DrainLimits(), pacing: DrainPacing = .immediate,
-                drainSignal: (any DrainSignal)? = nil, demand: ChannelDemand? = nil) {
+    public init(
+        eventLoop: any EventLoop, buffer: BroadcastBuffer, lastValues: LastValueCache,
+        counters: FanoutCounters, compression: SharedCompression = SharedCompression(),
+        limits: DrainLimits = DrainLimits(), pacing: DrainPacing = .immediate,
+        drainSignal: (any DrainSignal)? = nil, demand: ChannelDemand? = nil
+    ) {
         self.pacing = pacing
         self.demand = demand
         self.eventLoop = eventLoop
@@ -95,10 +97,12 @@ public final class LoopFanout: @unchecked Sendable {
         self.counters = counters
         self.limits = limits
         self.drainSignal = drainSignal
-        let output = LoopOutput(eventLoop: eventLoop, compression: compression, counters: counters, allocator: allocator)
+        let output = LoopOutput(
+            eventLoop: eventLoop, compression: compression, counters: counters, allocator: allocator)
         self.output = output
-        self.conflator = Conflator(eventLoop: eventLoop, lastValues: lastValues, output: output, allocator: allocator, budget: limits.budget,
-                                    owedCheckInterval: limits.owedCheckInterval)
+        self.conflator = Conflator(
+            eventLoop: eventLoop, lastValues: lastValues, output: output, allocator: allocator, budget: limits.budget,
+            owedCheckInterval: limits.owedCheckInterval)
         self.lastValues = lastValues
         conflator.requestDrain = { [unowned self] in self.wake() }
     }
@@ -161,7 +165,8 @@ public final class LoopFanout: @unchecked Sendable {
     /// Reads records until the ring is empty, `limits.maxRecords`, or `deadline`; returns how many,
     /// and whether some may be left.
     private func readRecords(now: NIODeadline, until deadline: NIODeadline) -> (records: Int, unfinished: Bool) {
-        let lateCutoff = now.uptimeNanoseconds > limits.maxLagNanoseconds ? now.uptimeNanoseconds - limits.maxLagNanoseconds : 0
+        let lateCutoff =
+            now.uptimeNanoseconds > limits.maxLagNanoseconds ? now.uptimeNanoseconds - limits.maxLagNanoseconds : 0
         var records = 0
         // Iterate a copy (it shares storage, so this costs nothing): the re-entrancy rule.
         let index = self.index
@@ -202,7 +207,9 @@ public final class LoopFanout: @unchecked Sendable {
         }
     }
 
-    private func deliver(_ message: OutgoingMessage, seq: UInt64, to subscriptions: ContiguousArray<Subscription>, now: NIODeadline) {
+    private func deliver(
+        _ message: OutgoingMessage, seq: UInt64, to subscriptions: ContiguousArray<Subscription>, now: NIODeadline
+    ) {
         for subscription in subscriptions where seq > subscription.lastSentSeq {
             if let interval = subscription.updateInterval, !subscription.isStale {
                 // Throttled: only hold it. The release at the boundary sends the latest value

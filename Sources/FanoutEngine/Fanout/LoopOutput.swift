@@ -29,7 +29,10 @@ final class LoopOutput {
     private let counters: FanoutCounters
     private let eventLoop: any EventLoop
 
-    init(eventLoop: any EventLoop, compression: SharedCompression, counters: FanoutCounters, allocator: ByteBufferAllocator) {
+    init(
+        eventLoop: any EventLoop, compression: SharedCompression, counters: FanoutCounters,
+        allocator: ByteBufferAllocator
+    ) {
         self.eventLoop = eventLoop
         self.counters = counters
         codecs = LoopCodecs(compression: compression, allocator: allocator)
@@ -53,7 +56,9 @@ final class LoopOutput {
 
     /// Sends `latest` (newer than what `subscription` was sent) and counts the updates it jumps
     /// over by `cause`.
-    func sendLatest(_ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: SkipCause) {
+    func sendLatest(
+        _ latest: (seq: UInt64, message: OutgoingMessage), to subscription: Subscription, because cause: SkipCause
+    ) {
         let subscriber = subscription.subscriber
         let spilled = writeQueue.add(codecs.frame(latest.message, for: subscriber), for: subscriber)
         let skipped = latest.seq - subscription.lastSentSeq - 1
@@ -130,6 +135,8 @@ struct DrainCounts {
         if throttled > 0 { counters.throttled.wrappingIncrement(by: throttled, ordering: .relaxed) }
         if laps > 0 { counters.ringLaps.wrappingIncrement(by: laps, ordering: .relaxed) }
         if lateRecords > 0 { counters.lateRecords.wrappingIncrement(by: lateRecords, ordering: .relaxed) }
-        if owedCheckCatchUps > 0 { counters.owedCheckCatchUps.wrappingIncrement(by: owedCheckCatchUps, ordering: .relaxed) }
+        if owedCheckCatchUps > 0 {
+            counters.owedCheckCatchUps.wrappingIncrement(by: owedCheckCatchUps, ordering: .relaxed)
+        }
     }
 }

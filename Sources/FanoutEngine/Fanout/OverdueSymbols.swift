@@ -11,7 +11,9 @@ struct OverdueSymbols {
     var isEmpty: Bool { symbols.isEmpty }
 
     mutating func insert(_ id: SymbolID) {
-        if id.index >= marked.count { marked.append(contentsOf: repeatElement(false, count: id.index + 1 - marked.count)) }
+        if id.index >= marked.count {
+            marked.append(contentsOf: repeatElement(false, count: id.index + 1 - marked.count))
+        }
         guard !marked[id.index] else { return }
         marked[id.index] = true
         symbols.append(id)

@@ -23,8 +23,9 @@ struct SubscriptionIndex {
         if id.index >= lists.count {
             lists.append(contentsOf: repeatElement([], count: id.index + 1 - lists.count))
         }
-        let subscription = Subscription(subscriber: subscriber, symbolID: id, position: lists[id.index].count,
-                                        lastSentSeq: lastSentSeq)
+        let subscription = Subscription(
+            subscriber: subscriber, symbolID: id, position: lists[id.index].count,
+            lastSentSeq: lastSentSeq)
         subscriber.subscriptions.insert(subscription)
         lists[id.index].append(subscription)
         return subscription
@@ -66,11 +67,14 @@ struct SubscriptionIndex {
             for (position, subscription) in list.enumerated() {
                 precondition(subscription.position == position, "position out of sync")
                 precondition(subscription.symbolID.index == index, "subscription in the wrong list")
-                precondition(subscription.subscriber.subscriptions[subscription.symbolID] === subscription,
-                             "subscriber does not own its indexed subscription")
-                precondition(subscription.isInStaleList == subscription.subscriber.staleListContains(subscription),
-                             "stale-list flag out of sync with the stale list")
-                precondition(!subscription.isStale || subscription.isInStaleList, "a stale subscription is in the stale list")
+                precondition(
+                    subscription.subscriber.subscriptions[subscription.symbolID] === subscription,
+                    "subscriber does not own its indexed subscription")
+                precondition(
+                    subscription.isInStaleList == subscription.subscriber.staleListContains(subscription),
+                    "stale-list flag out of sync with the stale list")
+                precondition(
+                    !subscription.isStale || subscription.isInStaleList, "a stale subscription is in the stale list")
             }
             total += list.count
         }

@@ -33,7 +33,9 @@ public struct FrameVariants {
     }
 
     /// Writes the record payload for the variants into `buffer` (cleared first).
-    public static func write(plain: ByteBuffer, deflate: SharedDeflate, zstd: ByteBuffer? = nil, into buffer: inout ByteBuffer) {
+    public static func write(
+        plain: ByteBuffer, deflate: SharedDeflate, zstd: ByteBuffer? = nil, into buffer: inout ByteBuffer
+    ) {
         buffer.clear()
         buffer.writeInteger(UInt32(plain.readableBytes), endianness: .little)
         buffer.writeImmutableBuffer(plain)
@@ -53,8 +55,9 @@ public struct FrameVariants {
     public init?(payload: ByteBuffer) {
         var payload = payload
         guard let plainLength = payload.readInteger(endianness: .little, as: UInt32.self),
-              let plain = payload.readSlice(length: Int(plainLength)),
-              let deflateLength = payload.readInteger(endianness: .little, as: UInt32.self) else { return nil }
+            let plain = payload.readSlice(length: Int(plainLength)),
+            let deflateLength = payload.readInteger(endianness: .little, as: UInt32.self)
+        else { return nil }
         self.plain = plain
         switch deflateLength {
         case 0:

@@ -29,8 +29,10 @@ final class OutgoingMessage {
 
     /// The shared deflate frame, compressed on the loop's first need and kept, whatever the outcome:
     /// a message not worth compressing is tried once per loop, not once per subscriber.
-    func sharedDeflate(_ compression: SharedCompression, deflater: () -> MessageDeflater?,
-                       allocator: ByteBufferAllocator) -> ByteBuffer {
+    func sharedDeflate(
+        _ compression: SharedCompression, deflater: () -> MessageDeflater?,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
         if let deflate { return deflate }
         let frame = compression.worthwhileDeflate(of: plain, deflater: deflater, allocator: allocator) ?? plain
         deflate = frame

@@ -12,11 +12,12 @@ public enum ServerFrames {
         while rest.readableBytes >= 2, let second = rest.getInteger(at: rest.readerIndex + 1, as: UInt8.self) {
             let marker = second & 0x7F
             let header = marker == 126 ? 4 : marker == 127 ? 10 : 2
-            let length: Int? = switch marker {
-            case 126: rest.getInteger(at: rest.readerIndex + 2, as: UInt16.self).map(Int.init)
-            case 127: rest.getInteger(at: rest.readerIndex + 2, as: UInt64.self).flatMap { Int(exactly: $0) }
-            default: Int(marker)
-            }
+            let length: Int? =
+                switch marker {
+                case 126: rest.getInteger(at: rest.readerIndex + 2, as: UInt16.self).map(Int.init)
+                case 127: rest.getInteger(at: rest.readerIndex + 2, as: UInt64.self).flatMap { Int(exactly: $0) }
+                default: Int(marker)
+                }
             guard let length, let frame = rest.readSlice(length: header + length) else { break }
             frames.append(frame)
         }

@@ -18,8 +18,10 @@ public enum WebSocketFrameBuilder {
 
     /// Clears `buffer` and builds one final, unmasked frame in it, with `writePayload` appending the payload.
     /// `compressed` sets RSV1: the payload is a permessage-deflate message (RFC 7692 §6).
-    public static func build(_ opcode: Opcode, compressed: Bool = false, into buffer: inout ByteBuffer,
-                             writePayload: (inout ByteBuffer) -> Void) {
+    public static func build(
+        _ opcode: Opcode, compressed: Bool = false, into buffer: inout ByteBuffer,
+        writePayload: (inout ByteBuffer) -> Void
+    ) {
         buffer.clear()
         buffer.moveWriterIndex(forwardBy: maxHeaderLength)
         buffer.moveReaderIndex(forwardBy: maxHeaderLength)
@@ -58,12 +60,14 @@ extension WebSocketFrameBuilder {
     /// The payload of a frame built here (or any unmasked frame): the bytes after its header.
     public static func payload(of frame: ByteBuffer) -> ByteBuffer {
         guard let second = frame.getInteger(at: frame.readerIndex + 1, as: UInt8.self) else { return ByteBuffer() }
-        let headerLength = switch second & 0x7F {
-        case 126: 4
-        case 127: 10
-        default: 2
-        }
-        return frame.getSlice(at: frame.readerIndex + headerLength, length: frame.readableBytes - headerLength) ?? ByteBuffer()
+        let headerLength =
+            switch second & 0x7F {
+            case 126: 4
+            case 127: 10
+            default: 2
+            }
+        return frame.getSlice(at: frame.readerIndex + headerLength, length: frame.readableBytes - headerLength)
+            ?? ByteBuffer()
     }
 
     /// The opcode of a frame built here.

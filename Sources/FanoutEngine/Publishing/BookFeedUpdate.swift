@@ -13,8 +13,10 @@ public struct BookFeedUpdate: Sendable, Hashable {
     /// One at or below the last is stale and dropped; a jump is counted as an upstream gap.
     public var upstreamSeq: UInt64?
 
-    public init(symbolID: SymbolID, symbol: Symbol, timestamp: Timestamp, change: BookDelta, replacesBook: Bool = false,
-                upstreamSeq: UInt64? = nil) {
+    public init(
+        symbolID: SymbolID, symbol: Symbol, timestamp: Timestamp, change: BookDelta, replacesBook: Bool = false,
+        upstreamSeq: UInt64? = nil
+    ) {
         self.symbolID = symbolID
         self.symbol = symbol
         self.timestamp = timestamp

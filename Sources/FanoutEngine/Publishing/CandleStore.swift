@@ -50,8 +50,12 @@ public final class CandleStore: Sendable {
         for (id, tick) in ticks {
             guard case .trade(let trade) = tick.body else { continue }
             // Stream ids before the lock: the directory has its own.
-            guard let streams = state.withLock({ id.index < $0.series.count ? $0.series[id.index] : nil }).map({ $0.map(\.stream) })
-                    ?? directory.candleStreams(of: id) else { continue }
+            guard
+                let streams = state.withLock({ id.index < $0.series.count ? $0.series[id.index] : nil }).map({
+                    $0.map(\.stream)
+                })
+                    ?? directory.candleStreams(of: id)
+            else { continue }
             state.withLock { state in
                 if id.index >= state.series.count {
                     state.series.append(contentsOf: repeatElement(nil, count: id.index + 1 - state.series.count))
@@ -64,8 +68,12 @@ public final class CandleStore: Sendable {
                     state.symbols[id.index] = tick.symbol
                 }
                 for position in state.series[id.index]!.indices {
-                    let closed = state.series[id.index]![position].bars.add(price: trade.price, size: trade.size, at: tick.timestamp)
-                    if let closed { changes.append(Self.message(&state.series[id.index]![position], tick.symbol, closed, closed: true)) }
+                    let closed = state.series[id.index]![position].bars.add(
+                        price: trade.price, size: trade.size, at: tick.timestamp)
+                    if let closed {
+                        changes.append(
+                            Self.message(&state.series[id.index]![position], tick.symbol, closed, closed: true))
+                    }
                     let open = state.series[id.index]![position].bars.openBar!
                     changes.append(Self.message(&state.series[id.index]![position], tick.symbol, open, closed: false))
                 }
@@ -77,7 +85,8 @@ public final class CandleStore: Sendable {
     /// Closes every open bar whose interval ended by `now - closeGrace`; returns the changes.
     func closeEnded(now: Timestamp) -> [Change] {
         let grace = UInt64(closeGrace / .nanoseconds(1))
-        let cutoff = Timestamp(nanosecondsSinceEpoch: now.nanosecondsSinceEpoch > grace ? now.nanosecondsSinceEpoch - grace : 0)
+        let cutoff = Timestamp(
+            nanosecondsSinceEpoch: now.nanosecondsSinceEpoch > grace ? now.nanosecondsSinceEpoch - grace : 0)
         return state.withLock { state in
             var changes: [Change] = []
             for index in state.series.indices {
@@ -97,7 +106,8 @@ public final class CandleStore: Sendable {
     public func history(of symbolID: SymbolID, symbol: Symbol, interval: CandleInterval, limit: Int) -> CandleSnapshot {
         state.withLock { state in
             guard symbolID.index < state.series.count, let all = state.series[symbolID.index],
-                  let series = all.first(where: { $0.bars.interval == interval }) else {
+                let series = all.first(where: { $0.bars.interval == interval })
+            else {
                 return CandleSnapshot(symbol: symbol, interval: interval)
             }
             var bars = series.bars.last(limit)
@@ -125,9 +135,12 @@ public final class CandleStore: Sendable {
     private static func message(_ series: inout Series, _ symbol: Symbol, _ bar: Candle, closed: Bool) -> Change {
         series.seq += 1
         let lastClosed = series.bars.lastClosed
-        return Change(stream: series.stream,
-                      update: CandleUpdate(symbol: symbol, interval: series.bars.interval, seq: series.seq, bar: bar, closed: closed),
-                      latest: CandleSnapshot(symbol: symbol, interval: series.bars.interval, seq: series.seq,
-                                             closed: lastClosed.map { [$0] } ?? [], open: series.bars.openBar))
+        return Change(
+            stream: series.stream,
+            update: CandleUpdate(
+                symbol: symbol, interval: series.bars.interval, seq: series.seq, bar: bar, closed: closed),
+            latest: CandleSnapshot(
+                symbol: symbol, interval: series.bars.interval, seq: series.seq,
+                closed: lastClosed.map { [$0] } ?? [], open: series.bars.openBar))
     }
 }

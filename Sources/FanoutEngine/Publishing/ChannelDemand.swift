@@ -47,7 +47,8 @@ public final class ChannelDemand: Sendable {
         case .quotes: 0
         case .trades: 1
         case .book(let depth): OrderBook.depths.firstIndex(of: depth).map { 2 + $0 }
-        case .candles(let interval): CandleInterval.allCases.firstIndex(of: interval).map { 2 + OrderBook.depths.count + $0 }
+        case .candles(let interval):
+            CandleInterval.allCases.firstIndex(of: interval).map { 2 + OrderBook.depths.count + $0 }
         }
     }
 }

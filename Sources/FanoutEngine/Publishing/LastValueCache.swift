@@ -41,7 +41,9 @@ public final class LastValueCache: Sendable {
                     symbols.snapshots.append(contentsOf: repeatElement(nil, count: missing))
                     if depth > 0 { symbols.histories.append(contentsOf: repeatElement(nil, count: missing)) }
                 }
-                if symbols.snapshots[id.index] == nil { symbols.snapshots[id.index] = SymbolSnapshot(symbol: tick.symbol) }
+                if symbols.snapshots[id.index] == nil {
+                    symbols.snapshots[id.index] = SymbolSnapshot(symbol: tick.symbol)
+                }
                 symbols.snapshots[id.index]!.apply(tick)
                 if depth > 0 {
                     if symbols.histories[id.index] == nil { symbols.histories[id.index] = SymbolHistory(depth: depth) }
@@ -120,7 +122,9 @@ public final class LastValueCache: Sendable {
 
     public func latest(of id: SymbolID) -> Latest? {
         symbols.withLock { symbols in
-            if id.index < symbols.snapshots.count, let snapshot = symbols.snapshots[id.index] { return .symbol(snapshot) }
+            if id.index < symbols.snapshots.count, let snapshot = symbols.snapshots[id.index] {
+                return .symbol(snapshot)
+            }
             if id.index < symbols.books.count, let book = symbols.books[id.index] { return .book(book) }
             if id.index < symbols.candles.count, let candles = symbols.candles[id.index] { return .candles(candles) }
             return nil
@@ -140,7 +144,8 @@ public final class LastValueCache: Sendable {
     }
 
     public func snapshots(of ids: [SymbolID]) -> [SymbolSnapshot?] {
-        symbols.withLock { symbols in ids.map { $0.index < symbols.snapshots.count ? symbols.snapshots[$0.index] : nil } }
+        symbols.withLock { symbols in ids.map { $0.index < symbols.snapshots.count ? symbols.snapshots[$0.index] : nil }
+        }
     }
 
     /// For each of `ids`, its snapshot and, where `resumingAfter` gives the seq a client holds and
@@ -156,7 +161,9 @@ public final class LastValueCache: Sendable {
             var budget = replayLimit
             return zip(ids, seqs).map { id, seq -> (Latest?, [Tick]?) in
                 if id.index < symbols.books.count, let book = symbols.books[id.index] { return (.book(book), nil) }
-                if id.index < symbols.candles.count, let candles = symbols.candles[id.index] { return (.candles(candles), nil) }
+                if id.index < symbols.candles.count, let candles = symbols.candles[id.index] {
+                    return (.candles(candles), nil)
+                }
                 let snapshot = id.index < symbols.snapshots.count ? symbols.snapshots[id.index] : nil
                 guard let seq else { return (snapshot.map(Latest.symbol), nil) }
                 let latest = snapshot?.seq ?? 0

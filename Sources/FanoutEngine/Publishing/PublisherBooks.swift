@@ -97,8 +97,9 @@ struct PublisherBooks {
             let delta = after.delta(from: before, depth: depth)
             if !delta.isEmpty { changes.append(StreamChange(stream: stream, depth: depth, delta: delta)) }
         }
-        let record = BookRecord(symbol: update.symbol, seq: entry.recordSeq, timestamp: update.timestamp, change: update.change,
-                                replacesBook: update.replacesBook)
+        let record = BookRecord(
+            symbol: update.symbol, seq: entry.recordSeq, timestamp: update.timestamp, change: update.change,
+            replacesBook: update.replacesBook)
         return .applied(book: after, changes: changes, record: record)
     }
 

@@ -26,7 +26,9 @@ struct RecordEncoder {
         let compression = compressors.compression
         var deflated = FrameVariants.SharedDeflate.notBuilt
         if compression.wantsSharedDeflate {
-            if let compressed = compression.worthwhileDeflate(of: frame, deflater: { compressors.sharedDeflater() }, allocator: allocator) {
+            if let compressed = compression.worthwhileDeflate(
+                of: frame, deflater: { compressors.sharedDeflater() }, allocator: allocator)
+            {
                 deflated = .compressed(compressed)
                 tally.deflatedFrames += 1
                 tally.deflatedBytes += UInt64(compressed.readableBytes)
@@ -35,7 +37,9 @@ struct RecordEncoder {
             }
         }
         var zstd: ByteBuffer?
-        if compression.wantsZstd, let compressed = compressors.zstdCompressor()?.compressedFrame(of: frame, allocator: allocator) {
+        if compression.wantsZstd,
+            let compressed = compressors.zstdCompressor()?.compressedFrame(of: frame, allocator: allocator)
+        {
             zstd = compressed
             tally.zstdFrames += 1
             tally.zstdBytes += UInt64(compressed.readableBytes)

@@ -97,8 +97,10 @@ public final class SymbolDirectory: Sendable {
         candleStreams(of: symbolID)?[CandleInterval.allCases.firstIndex(of: interval)!]
     }
 
-    private func streams(of symbolID: SymbolID, in table: WritableKeyPath<State, [SymbolID: [SymbolID]]>,
-                         kinds: [StreamKind]) -> [SymbolID]? {
+    private func streams(
+        of symbolID: SymbolID, in table: WritableKeyPath<State, [SymbolID: [SymbolID]]>,
+        kinds: [StreamKind]
+    ) -> [SymbolID]? {
         state.withLock { state in
             if let streams = state[keyPath: table][symbolID] { return streams }
             guard symbolID.index < state.streams.count, state.streams[symbolID.index].kind == .ticks else { return nil }
@@ -139,7 +141,11 @@ public final class SymbolDirectory: Sendable {
             var known: [(String, SymbolID)] = []
             var unknown: [String] = []
             for name in names {
-                if let symbol = Symbol(name), let id = state.ids[symbol] { known.append((name, id)) } else { unknown.append(name) }
+                if let symbol = Symbol(name), let id = state.ids[symbol] {
+                    known.append((name, id))
+                } else {
+                    unknown.append(name)
+                }
             }
             return (known, unknown)
         }
@@ -170,7 +176,9 @@ public final class SymbolDirectory: Sendable {
         state.withLock { id.index < $0.streams.count ? $0.streams[id.index].symbol : nil }
     }
 
-    public var allSymbols: [Symbol] { state.withLock { state in state.symbolIDs.map { state.streams[$0.index].symbol } } }
+    public var allSymbols: [Symbol] {
+        state.withLock { state in state.symbolIDs.map { state.streams[$0.index].symbol } }
+    }
     /// The symbols' own ids (quotes and trades), in registration order.
     public var allSymbolIDs: [SymbolID] { state.withLock { $0.symbolIDs } }
     /// How many symbols (not streams).

@@ -39,17 +39,25 @@ extension TickPublisher {
                 let seq = numbering.next(change.stream)
                 streams.append(change.stream)
                 bookOf.append(changedBooks.count - 1)
-                messages.append(BookUpdate(symbol: update.symbol, depth: change.depth, seq: seq, timestamp: update.timestamp,
-                                           delta: change.delta, checksum: 0))
-                latest.append((change.stream, BookSnapshot(symbol: update.symbol, depth: change.depth, seq: seq,
-                                                           timestamp: update.timestamp, book: book)))
+                messages.append(
+                    BookUpdate(
+                        symbol: update.symbol, depth: change.depth, seq: seq, timestamp: update.timestamp,
+                        delta: change.delta, checksum: 0))
+                latest.append(
+                    (
+                        change.stream,
+                        BookSnapshot(
+                            symbol: update.symbol, depth: change.depth, seq: seq,
+                            timestamp: update.timestamp, book: book)
+                    ))
             }
         }
         if refused > 0 { counters.bookUpdatesRefused.wrappingIncrement(by: refused, ordering: .relaxed) }
         if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }
         if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
         if awaiting > 0 { counters.bookUpdatesAwaitingBook.wrappingIncrement(by: awaiting, ordering: .relaxed) }
-        counters.bookUpdatesIn.wrappingIncrement(by: UInt64(updates.count) - refused - stale - awaiting, ordering: .relaxed)
+        counters.bookUpdatesIn.wrappingIncrement(
+            by: UInt64(updates.count) - refused - stale - awaiting, ordering: .relaxed)
         if !records.isEmpty { for tap in bookTaps { tap(records) } }
         guard !messages.isEmpty else { return }
         lastValues.applyBooks(latest)
@@ -58,12 +66,15 @@ extension TickPublisher {
         let wanted = OrderBook.depths.map { demand?.wants(.book(depth: $0)) ?? true }
         var built: UInt64 = 0
         var checksums = [UInt32?](repeating: nil, count: changedBooks.count)
-        for (index, var message) in messages.enumerated() where wanted[OrderBook.depths.firstIndex(of: message.depth) ?? 0] {
+        for (index, var message) in messages.enumerated()
+        where wanted[OrderBook.depths.firstIndex(of: message.depth) ?? 0] {
             let bookIndex = bookOf[index]
             if checksums[bookIndex] == nil { checksums[bookIndex] = changedBooks[bookIndex].checksum }
             message.checksum = checksums[bookIndex]!
             let stream = streams[index]
-            transmit(.bookUpdate(message), RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt))
+            transmit(
+                .bookUpdate(message),
+                RecordHeader(symbolID: stream.rawValue, seq: message.seq, publishedAt: publishedAt))
             built += 1
         }
         counters.framesEncoded.wrappingIncrement(by: built, ordering: .relaxed)

@@ -17,7 +17,8 @@ extension TickPublisher {
 
     func startCandleClock() {
         guard candleClock == nil else { return }
-        candleClock = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [weak self] _ in
+        candleClock = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) {
+            [weak self] _ in
             self?.closeEndedBars(now: .now())
         }
     }
@@ -29,7 +30,9 @@ extension TickPublisher {
         let wanted = CandleInterval.allCases.map { demand?.wants(.candles($0)) ?? true }
         var built: UInt64 = 0
         for change in changes where wanted[CandleInterval.allCases.firstIndex(of: change.update.interval) ?? 0] {
-            transmit(.candle(change.update), RecordHeader(symbolID: change.stream.rawValue, seq: change.update.seq, publishedAt: publishedAt))
+            transmit(
+                .candle(change.update),
+                RecordHeader(symbolID: change.stream.rawValue, seq: change.update.seq, publishedAt: publishedAt))
             built += 1
         }
         counters.framesEncoded.wrappingIncrement(by: built, ordering: .relaxed)

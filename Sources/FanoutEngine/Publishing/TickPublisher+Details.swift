@@ -12,7 +12,9 @@ extension TickPublisher {
             for (id, record) in records {
                 entries.append((id, record.symbol, record.details))
                 // The quotes and trades channels' snapshots carry them too.
-                for stream in self.directory.channelStreams(of: id) ?? [] { entries.append((stream, record.symbol, record.details)) }
+                for stream in self.directory.channelStreams(of: id) ?? [] {
+                    entries.append((stream, record.symbol, record.details))
+                }
             }
             self.lastValues.setDetails(entries)
             for tap in self.detailTaps { tap(records.map(\.1)) }

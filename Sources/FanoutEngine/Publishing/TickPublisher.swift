@@ -52,9 +52,11 @@ public final class TickPublisher: @unchecked Sendable {
     /// Book levels (of the changes) published between two wakes of the consumers.
     let levelsPerWake: Int
 
-    public init(eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
-                lastValues: LastValueCache, counters: FanoutCounters, compression: SharedCompression = SharedCompression(),
-                candles: CandleStore = CandleStore(), demand: ChannelDemand? = nil) {
+    public init(
+        eventLoop: any EventLoop, buffer: BroadcastBuffer, directory: SymbolDirectory,
+        lastValues: LastValueCache, counters: FanoutCounters, compression: SharedCompression = SharedCompression(),
+        candles: CandleStore = CandleStore(), demand: ChannelDemand? = nil
+    ) {
         self.candles = candles
         self.demand = demand
         self.encoder = RecordEncoder(compression: compression)
@@ -187,7 +189,9 @@ public final class TickPublisher: @unchecked Sendable {
             } else {
                 seq = numbering.next(update.symbolID)
             }
-            sequenced.append((update.symbolID, Tick(symbol: update.symbol, seq: seq, timestamp: update.timestamp, body: update.body)))
+            sequenced.append(
+                (update.symbolID, Tick(symbol: update.symbol, seq: seq, timestamp: update.timestamp, body: update.body))
+            )
         }
         if gaps > 0 { counters.upstreamGaps.wrappingIncrement(by: gaps, ordering: .relaxed) }
         if stale > 0 { counters.upstreamStale.wrappingIncrement(by: stale, ordering: .relaxed) }

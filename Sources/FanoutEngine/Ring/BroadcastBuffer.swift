@@ -60,7 +60,8 @@ public final class BroadcastBuffer: @unchecked Sendable {
     private let latest = ManagedAtomic<RingPosition>(.zero)
 
     public init(capacity: Int) {
-        precondition(capacity >= 1024 && capacity.nonzeroBitCount == 1, "capacity must be a power of two, at least 1 KiB")
+        precondition(
+            capacity >= 1024 && capacity.nonzeroBitCount == 1, "capacity must be a power of two, at least 1 KiB")
         self.capacity = capacity
         self.mask = capacity - 1
         let wordCount = capacity / 8
@@ -138,7 +139,10 @@ public final class BroadcastBuffer: @unchecked Sendable {
 
     /// For tests: the three positions as they stand.
     var positionsForTesting: (tailIntent: UInt64, tail: UInt64, latest: UInt64) {
-        (tailIntent.load(ordering: .relaxed).rawValue, tail.load(ordering: .relaxed).rawValue, latest.load(ordering: .relaxed).rawValue)
+        (
+            tailIntent.load(ordering: .relaxed).rawValue, tail.load(ordering: .relaxed).rawValue,
+            latest.load(ordering: .relaxed).rawValue
+        )
     }
 }
 

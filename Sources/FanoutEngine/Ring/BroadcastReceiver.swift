@@ -42,8 +42,10 @@ public struct BroadcastReceiver {
     /// Nothing read from the buffer is trusted until `validateAfterCopy` of the position where this
     /// read *started*: a padding record, a header and a payload read while being lapped can each be
     /// torn. Before that, values read only steer bounded reads (a length is checked against the buffer).
-    public mutating func receiveNext(allocator: ByteBufferAllocator,
-                                     wantsPayload: (RecordHeader) -> Bool) -> Outcome {
+    public mutating func receiveNext(
+        allocator: ByteBufferAllocator,
+        wantsPayload: (RecordHeader) -> Bool
+    ) -> Outcome {
         let start = cursor
         guard buffer.acquireTail() > start else { return .empty }
         guard buffer.isIntact(start) else { return lapped() }
@@ -64,14 +66,17 @@ public struct BroadcastReceiver {
         let length = Int(recordLength(word0))
         // A torn header can hold any type and length: check both before using them to copy.
         guard recordType(word0) == RecordHeader.messageType,
-              length >= RecordHeader.size, length <= buffer.capacity - offset else { return tornOrLapped(startedAt: start) }
-        let header = RecordHeader(symbolID: UInt32(truncatingIfNeeded: buffer.loadWord(atByteOffset: offset + 8)),
-                                  seq: buffer.loadWord(atByteOffset: offset + 16),
-                                  publishedAt: buffer.loadWord(atByteOffset: offset + 24))
+            length >= RecordHeader.size, length <= buffer.capacity - offset
+        else { return tornOrLapped(startedAt: start) }
+        let header = RecordHeader(
+            symbolID: UInt32(truncatingIfNeeded: buffer.loadWord(atByteOffset: offset + 8)),
+            seq: buffer.loadWord(atByteOffset: offset + 16),
+            publishedAt: buffer.loadWord(atByteOffset: offset + 24))
         var payload: ByteBuffer?
         if wantsPayload(header) {
-            payload = copyPayload(fromByteOffset: offset + RecordHeader.size, count: length - RecordHeader.size,
-                                  allocator: allocator)
+            payload = copyPayload(
+                fromByteOffset: offset + RecordHeader.size, count: length - RecordHeader.size,
+                allocator: allocator)
         }
         guard buffer.validateAfterCopy(startedAt: start) else { return lapped() }
         cursor = recordStart.advanced(by: alignedRecordLength(length))
@@ -108,7 +113,8 @@ public struct BroadcastReceiver {
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { destination in
             var index = 0
             while index + 8 <= count {
-                destination.storeBytes(of: buffer.loadWord(atByteOffset: start + index), toByteOffset: index, as: UInt64.self)
+                destination.storeBytes(
+                    of: buffer.loadWord(atByteOffset: start + index), toByteOffset: index, as: UInt64.self)
                 index += 8
             }
             if index < count {

@@ -25,7 +25,9 @@ public final class BroadcastTransmitter {
     }
 
     public func transmit(_ header: RecordHeader, payload: UnsafeRawBufferPointer) {
-        precondition(payload.count <= buffer.maxPayloadLength, "payload of \(payload.count) bytes exceeds the ring's record limit")
+        precondition(
+            payload.count <= buffer.maxPayloadLength,
+            "payload of \(payload.count) bytes exceeds the ring's record limit")
         let recordLength = RecordHeader.size + payload.count
         let alignedLength = alignedRecordLength(recordLength)
         var recordStart = tail

@@ -15,8 +15,10 @@ public struct BookSnapshot: Sendable, Hashable {
     /// The whole book; only its top `depth` levels per side are sent.
     public var book: OrderBook
 
-    public init(symbol: Symbol, depth: Int, seq: UInt64 = 0, timestamp: Timestamp = Timestamp(nanosecondsSinceEpoch: 0),
-                book: OrderBook = OrderBook()) {
+    public init(
+        symbol: Symbol, depth: Int, seq: UInt64 = 0, timestamp: Timestamp = Timestamp(nanosecondsSinceEpoch: 0),
+        book: OrderBook = OrderBook()
+    ) {
         self.symbol = symbol
         self.depth = depth
         self.seq = seq

@@ -86,8 +86,9 @@ public struct OrderBook: Sendable, Hashable {
     /// with size 0, then each level there that is new or resized with its size now. Applied in
     /// order to the previous top `depth` levels, it gives the new ones exactly.
     public func delta(from previous: OrderBook, depth: Int) -> BookDelta {
-        BookDelta(bids: Self.changes(from: previous.bids.prefix(depth), to: bids.prefix(depth), descending: true),
-                  asks: Self.changes(from: previous.asks.prefix(depth), to: asks.prefix(depth), descending: false))
+        BookDelta(
+            bids: Self.changes(from: previous.bids.prefix(depth), to: bids.prefix(depth), descending: true),
+            asks: Self.changes(from: previous.asks.prefix(depth), to: asks.prefix(depth), descending: false))
     }
 
     // MARK: One side
@@ -126,15 +127,18 @@ public struct OrderBook: Sendable, Hashable {
     /// ones, each part best first. Removals go first so that a client applying them in order never
     /// holds more than the window: a book bounded at that depth (as ours is at `maxDepth`) would
     /// otherwise push out a level that stays, to make room for one that arrives.
-    private static func changes(from before: ArraySlice<PriceLevel>, to after: ArraySlice<PriceLevel>,
-                                descending: Bool) -> [PriceLevel] {
+    private static func changes(
+        from before: ArraySlice<PriceLevel>, to after: ArraySlice<PriceLevel>,
+        descending: Bool
+    ) -> [PriceLevel] {
         var removed: [PriceLevel] = []
         var changed: [PriceLevel] = []
         var old = before.startIndex
         var new = after.startIndex
         while old < before.endIndex || new < after.endIndex {
             if new == after.endIndex
-                || (old < before.endIndex && ranksBefore(before[old].price, after[new].price, descending: descending)) {
+                || (old < before.endIndex && ranksBefore(before[old].price, after[new].price, descending: descending))
+            {
                 removed.append(PriceLevel(price: before[old].price, size: 0))  // gone from the window
                 old += 1
             } else if old == before.endIndex || before[old].price != after[new].price {

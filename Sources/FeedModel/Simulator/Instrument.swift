@@ -15,8 +15,9 @@ public struct Instrument: Sendable, Hashable {
     /// What the simulated feed says of it: its tick size, round lots of 100, US dollars, and its
     /// ticker for a name (the universe is made up).
     public var details: InstrumentDetails {
-        InstrumentDetails(tickSize: Price(mantissa: tickSize, scale: openingPrice.scale), lotSize: 100, currency: "USD",
-                          name: symbol.name)!
+        InstrumentDetails(
+            tickSize: Price(mantissa: tickSize, scale: openingPrice.scale), lotSize: 100, currency: "USD",
+            name: symbol.name)!
     }
 }
 
@@ -58,8 +59,10 @@ public enum SymbolUniverse {
         let unit = Price.powerOfTen(quotingScale)
         for (name, dollars) in wellKnown.prefix(count) {
             used.insert(name)
-            result.append(Instrument(symbol: Symbol(name)!, openingPrice: Price(mantissa: dollars * unit, scale: quotingScale),
-                                     tickSize: unit / 100))
+            result.append(
+                Instrument(
+                    symbol: Symbol(name)!, openingPrice: Price(mantissa: dollars * unit, scale: quotingScale),
+                    tickSize: unit / 100))
         }
         let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
         while result.count < count {
@@ -69,8 +72,10 @@ public enum SymbolUniverse {
             // Log-uniform opening price between $2 and $400, in whole cents.
             let dollars = 2 * _exp(generator.nextUnit() * _log(200))
             let cents = Int64(dollars * 100)
-            result.append(Instrument(symbol: Symbol(name)!, openingPrice: Price(mantissa: cents * (unit / 100), scale: quotingScale),
-                                     tickSize: unit / 100))
+            result.append(
+                Instrument(
+                    symbol: Symbol(name)!, openingPrice: Price(mantissa: cents * (unit / 100), scale: quotingScale),
+                    tickSize: unit / 100))
         }
         return result
     }
@@ -84,13 +89,17 @@ extension SymbolUniverse {
         let known = Dictionary(wellKnown.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
         return symbols.map { symbol in
             if let dollars = known[symbol.name] {
-                return Instrument(symbol: symbol, openingPrice: Price(mantissa: dollars * unit, scale: quotingScale), tickSize: unit / 100)
+                return Instrument(
+                    symbol: symbol, openingPrice: Price(mantissa: dollars * unit, scale: quotingScale),
+                    tickSize: unit / 100)
             }
             var nameHash = seed
             for byte in symbol.name.utf8 { nameHash = (nameHash ^ UInt64(byte)) &* 0x100_0000_01B3 }
             var generator = SeededGenerator(seed: nameHash)
             let cents = Int64(2 * _exp(generator.nextUnit() * _log(200)) * 100)
-            return Instrument(symbol: symbol, openingPrice: Price(mantissa: cents * (unit / 100), scale: quotingScale), tickSize: unit / 100)
+            return Instrument(
+                symbol: symbol, openingPrice: Price(mantissa: cents * (unit / 100), scale: quotingScale),
+                tickSize: unit / 100)
         }
     }
 }

@@ -57,7 +57,8 @@ public struct MarketSimulator: Sendable {
         }
         books.reserveCapacity(instruments.count)
         for index in instruments.indices {
-            books.append(SimulatedBook(quote: quotes[index], tickSize: instruments[index].tickSize, generator: &generator))
+            books.append(
+                SimulatedBook(quote: quotes[index], tickSize: instruments[index].tickSize, generator: &generator))
         }
     }
 
@@ -82,8 +83,9 @@ public struct MarketSimulator: Sendable {
             let buyerInitiated = generator.next() & 1 == 0
             let lots = Int64(1 + generator.next() % 10)
             let oddLot = generator.nextUnit() < 0.15 ? Int64(generator.next() % 99) + 1 : 0
-            let (traded, change) = books[index].take(buyerInitiated ? .ask : .bid, size: oddLot > 0 ? oddLot : lots * 100,
-                                                     generator: &generator)
+            let (traded, change) = books[index].take(
+                buyerInitiated ? .ask : .bid, size: oddLot > 0 ? oddLot : lots * 100,
+                generator: &generator)
             quoteAfterTrade = index
             let trade = Trade(price: buyerInitiated ? quote.ask : quote.bid, size: traded)
             return SimulatedTick(instrumentIndex: index, body: .trade(trade), bookChange: change)
@@ -104,9 +106,10 @@ public struct MarketSimulator: Sendable {
         if index >= 100 { spreadTicks += Int64(generator.next() % 3) }
         let bidTicks = midInTicks[index] - spreadTicks / 2
         let scale = instrument.openingPrice.scale
-        return Quote(bid: Price(mantissa: bidTicks * instrument.tickSize, scale: scale),
-                     ask: Price(mantissa: (bidTicks + spreadTicks) * instrument.tickSize, scale: scale),
-                     bidSize: Int64(1 + generator.next() % 40) * 100,
-                     askSize: Int64(1 + generator.next() % 40) * 100)
+        return Quote(
+            bid: Price(mantissa: bidTicks * instrument.tickSize, scale: scale),
+            ask: Price(mantissa: (bidTicks + spreadTicks) * instrument.tickSize, scale: scale),
+            bidSize: Int64(1 + generator.next() % 40) * 100,
+            askSize: Int64(1 + generator.next() % 40) * 100)
     }
 }

@@ -51,7 +51,9 @@ struct SimulatedBook: Sendable {
 
     /// A trade of up to `size` against the best level of `side` (a buyer takes the ask); returns
     /// the size traded (at most the level's) and the change. A side the trade empties is refilled.
-    mutating func take(_ side: BookSide, size: Int64, generator: inout SeededGenerator) -> (traded: Int64, change: BookDelta) {
+    mutating func take(_ side: BookSide, size: Int64, generator: inout SeededGenerator) -> (
+        traded: Int64, change: BookDelta
+    ) {
         let best = book[side][0]
         let traded = min(size, best.size)
         var change = BookDelta()
@@ -68,7 +70,8 @@ struct SimulatedBook: Sendable {
         // 1 to 40 ticks behind, skewed near: the square of a uniform draw.
         let unit = generator.nextUnit()
         let ticksBehind = 1 + Int64(unit * unit * Double(Self.restingLevels - 1))
-        let price = Price(mantissa: side == .bid ? best - ticksBehind * tickSize : best + ticksBehind * tickSize, scale: scale)
+        let price = Price(
+            mantissa: side == .bid ? best - ticksBehind * tickSize : best + ticksBehind * tickSize, scale: scale)
         guard price.mantissa > 0 else { return }
         let size = generator.nextUnit() < 0.3 ? 0 : Self.restingSize(&generator)
         set(side, price, size, into: &change)
@@ -77,7 +80,9 @@ struct SimulatedBook: Sendable {
     /// Adds levels past the worst of `side` until it holds `restingLevels + 1`.
     private mutating func refill(_ side: BookSide, into change: inout BookDelta, generator: inout SeededGenerator) {
         while book[side].count <= Self.restingLevels {
-            let worst = book[side].last?.price.mantissa ?? (side == .bid ? book.asks[0].price.mantissa : book.bids[0].price.mantissa)
+            let worst =
+                book[side].last?.price.mantissa
+                ?? (side == .bid ? book.asks[0].price.mantissa : book.bids[0].price.mantissa)
             let gap = Int64(1 + generator.next() % 2) * tickSize
             let price = side == .bid ? worst - gap : worst + gap
             guard price > 0 else { return }

@@ -83,7 +83,8 @@ struct PerMessageDeflateNegotiation {
             response.append("server_no_context_takeover")
             if serverMaxWindowBits != nil { response.append("server_max_window_bits=15") }
             response.append("client_no_context_takeover")
-            return Agreement(serverNoContextTakeover: true, serverWindowBits: 15, responseHeader: response.joined(separator: "; "))
+            return Agreement(
+                serverNoContextTakeover: true, serverWindowBits: 15, responseHeader: response.joined(separator: "; "))
         case .dedicated:
             if serverMaxWindowBits == 8 { return nil }
             let bits = min(serverMaxWindowBits ?? 15, dedicatedWindowBits)
@@ -91,8 +92,9 @@ struct PerMessageDeflateNegotiation {
             // Saying our window lets the client allocate less (§7.1.2.1).
             response.append("server_max_window_bits=\(bits)")
             response.append("client_no_context_takeover")
-            return Agreement(serverNoContextTakeover: serverNoContextTakeover, serverWindowBits: bits,
-                             responseHeader: response.joined(separator: "; "))
+            return Agreement(
+                serverNoContextTakeover: serverNoContextTakeover, serverWindowBits: bits,
+                responseHeader: response.joined(separator: "; "))
         }
     }
 
@@ -127,7 +129,8 @@ struct PerMessageDeflateNegotiation {
     /// A window size parameter value: 1*DIGIT in 8...15, no leading zero (§7.1.2).
     private static func windowBits(_ text: String) -> Int32? {
         guard !text.isEmpty, text.count <= 2, text.first != "0", text.allSatisfy(\.isASCIIDigit),
-              let bits = Int32(text), (8...15).contains(bits) else { return nil }
+            let bits = Int32(text), (8...15).contains(bits)
+        else { return nil }
         return bits
     }
 

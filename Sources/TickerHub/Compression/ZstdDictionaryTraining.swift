@@ -23,15 +23,20 @@ enum ZstdDictionaryTraining {
             let event = simulator.next()
             nanos += 250_000
             var snapshot = states[event.instrumentIndex]
-            let tick = Tick(symbol: snapshot.symbol, seq: snapshot.seq + 1, timestamp: Timestamp(nanosecondsSinceEpoch: nanos), body: event.body)
+            let tick = Tick(
+                symbol: snapshot.symbol, seq: snapshot.seq + 1, timestamp: Timestamp(nanosecondsSinceEpoch: nanos),
+                body: event.body)
             snapshot.apply(tick)
             states[event.instrumentIndex] = snapshot
             messages.append(Array(ServerMessage.update(tick).jsonText.utf8))
             if n % 10 == 0 { messages.append(Array(ServerMessage.snapshot(snapshot).jsonText.utf8)) }
             if n % 10 == 5 { messages.append(Array(ServerMessage.conflated(snapshot).jsonText.utf8)) }
             if n % 50 == 0 {
-                messages.append(Array(ServerMessage.heartbeat(timestamp: Timestamp(nanosecondsSinceEpoch: nanos)).jsonText.utf8))
-                messages.append(Array(ServerMessage.ack(id: Int64(n), op: .subscribe, symbols: [snapshot.symbol.name]).jsonText.utf8))
+                messages.append(
+                    Array(ServerMessage.heartbeat(timestamp: Timestamp(nanosecondsSinceEpoch: nanos)).jsonText.utf8))
+                messages.append(
+                    Array(
+                        ServerMessage.ack(id: Int64(n), op: .subscribe, symbols: [snapshot.symbol.name]).jsonText.utf8))
             }
         }
         return try ZstdDictionary(trainingOn: messages)

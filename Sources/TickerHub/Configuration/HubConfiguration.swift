@@ -147,10 +147,11 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
     var logLevel = Logger.Level.info
 
     var description: String {
-        let symbolText: String = switch symbols {
-        case .count(let n): "\(n) simulated"
-        case .names(let names): names.map(\.name).joined(separator: ",")
-        }
+        let symbolText: String =
+            switch symbols {
+            case .count(let n): "\(n) simulated"
+            case .names(let names): names.map(\.name).joined(separator: ",")
+            }
         var text = "host=\(host) port=\(port) feed=\(feed.rawValue) event-loops=\(eventLoops) ring=\(engine.ringBytes)B"
         if feed == .nats { text += " nats=\(natsServers.joined(separator: ","))" }
         if !publishNATS.isEmpty { text += " publish-nats=\(publishNATS.joined(separator: ","))" }
@@ -161,22 +162,29 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         }
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
         text += " history=\(engine.historyDepth) max-replay=\(maxReplayPerRequest)"
-        text += " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms max-header=\(maxHeaderBytes)B"
+        text +=
+            " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms max-header=\(maxHeaderBytes)B"
         text += " max-connections=\(connectionLimits.maxConnections) per-ip=\(connectionLimits.maxConnectionsPerIP)"
-        text += " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"
+        text +=
+            " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"
         text += " transport=\(transport.rawValue)"
-        text += " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
+        text +=
+            " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
         if let echoPort { text += " echo-port=\(echoPort)" }
         if let adminPort { text += " admin=\(adminHost):\(adminPort)" }
         if feed == .ingest {
-            text += " ingest-token=\(ingest.credential == nil ? "none" : "set") max-new-symbols-per-publisher=\(ingest.maxNewSymbolsPerPublisher)"
+            text +=
+                " ingest-token=\(ingest.credential == nil ? "none" : "set") max-new-symbols-per-publisher=\(ingest.maxNewSymbolsPerPublisher)"
         }
         text += " auth=" + (auth?.algorithm ?? "off") + " tls=" + (tls == nil ? "off" : "on")
-        text += " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))
+        text +=
+            " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))
         if !trustedProxies.isEmpty { text += " trusted-proxies=\(trustedProxies.prefixes.count)" }
-        text += " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
+        text +=
+            " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
         if engine.pacing.maxDelay > .zero { text += " max-drain-delay=\(engine.pacing.maxDelay.inMilliseconds)ms" }
-        text += " drain-budget=\(engine.drain.budget.milliseconds)ms max-fanout-lag=\(engine.drain.maxLag.milliseconds)ms"
+        text +=
+            " drain-budget=\(engine.drain.budget.milliseconds)ms max-fanout-lag=\(engine.drain.maxLag.milliseconds)ms"
         text += " records-per-drain=\(engine.drain.maxRecords)"
         return text
     }

@@ -47,37 +47,56 @@ extension HubSettings {
         configuration.seed = try sources.value(seed, "seed", default: defaults.seed)
         let burstEvery = try sources.value(burstEvery, "burst-every", default: 0.0)
         configuration.burstPeriodSeconds = burstEvery != 0 ? burstEvery : nil  // 0 is off; a negative one is refused
-        configuration.burstLengthSeconds = try sources.value(burstFor, "burst-for", default: defaults.burstLengthSeconds)
+        configuration.burstLengthSeconds = try sources.value(
+            burstFor, "burst-for", default: defaults.burstLengthSeconds)
 
         // Subscribers
-        configuration.heartbeatMilliseconds = try sources.value(heartbeatMs, "heartbeat-ms", default: defaults.heartbeatMilliseconds)
-        configuration.pingIntervalSeconds = try sources.value(pingInterval, "ping-interval", default: defaults.pingIntervalSeconds)
+        configuration.heartbeatMilliseconds = try sources.value(
+            heartbeatMs, "heartbeat-ms", default: defaults.heartbeatMilliseconds)
+        configuration.pingIntervalSeconds = try sources.value(
+            pingInterval, "ping-interval", default: defaults.pingIntervalSeconds)
         configuration.engine.historyDepth = try sources.value(history, "history", default: defaults.engine.historyDepth)
-        configuration.maxReplayPerRequest = try sources.value(maxReplay, "max-replay", default: defaults.maxReplayPerRequest)
-        configuration.maxSymbolsPerConnection = try sources.value(maxSymbols, "max-symbols", default: defaults.maxSymbolsPerConnection)
+        configuration.maxReplayPerRequest = try sources.value(
+            maxReplay, "max-replay", default: defaults.maxReplayPerRequest)
+        configuration.maxSymbolsPerConnection = try sources.value(
+            maxSymbols, "max-symbols", default: defaults.maxSymbolsPerConnection)
 
         // Limits
         configuration.connectionLimits = ConnectionLimits.Configuration(
             maxConnections: try sources.value(maxConnections, "max-connections", default: limitDefaults.maxConnections),
-            maxConnectionsPerIP: try sources.value(maxConnectionsPerIp, "max-connections-per-ip", default: limitDefaults.maxConnectionsPerIP),
-            handshakesPerSecondPerIP: try sources.value(handshakesPerSecondPerIp, "handshakes-per-second-per-ip", default: limitDefaults.handshakesPerSecondPerIP),
+            maxConnectionsPerIP: try sources.value(
+                maxConnectionsPerIp, "max-connections-per-ip", default: limitDefaults.maxConnectionsPerIP),
+            handshakesPerSecondPerIP: try sources.value(
+                handshakesPerSecondPerIp, "handshakes-per-second-per-ip",
+                default: limitDefaults.handshakesPerSecondPerIP),
             handshakeBurst: try sources.value(handshakeBurst, "handshake-burst", default: limitDefaults.handshakeBurst))
-        configuration.requestTimeout = .saturating(seconds: try sources.value(requestTimeout, "request-timeout",
-                                                                              default: defaults.requestTimeout.milliseconds / 1000))
-        configuration.maxHeaderBytes = try sources.value(maxHeaderBytes, "max-header-bytes", default: defaults.maxHeaderBytes)
-        configuration.maxRequestsPerSecond = try sources.value(maxRequestsPerSecond, "max-requests-per-second", default: defaults.maxRequestsPerSecond)
+        configuration.requestTimeout = .saturating(
+            seconds: try sources.value(
+                requestTimeout, "request-timeout",
+                default: defaults.requestTimeout.milliseconds / 1000))
+        configuration.maxHeaderBytes = try sources.value(
+            maxHeaderBytes, "max-header-bytes", default: defaults.maxHeaderBytes)
+        configuration.maxRequestsPerSecond = try sources.value(
+            maxRequestsPerSecond, "max-requests-per-second", default: defaults.maxRequestsPerSecond)
         configuration.requestBurst = try sources.value(requestBurst, "request-burst", default: defaults.requestBurst)
 
         // The engine and slow clients
         configuration.engine.ringBytes = try sources.value(ringBytes, "ring-bytes", default: defaults.engine.ringBytes)
-        configuration.maxBacklogBytes = try sources.value(maxBacklogBytes, "max-backlog-bytes", default: defaults.maxBacklogBytes)
-        configuration.socketSendBufferBytes = try sources.value(socketSendBuffer, "socket-send-buffer", default: defaults.socketSendBufferBytes)
-        configuration.slowClientTimeoutSeconds = try sources.value(slowClientTimeout, "slow-client-timeout", default: defaults.slowClientTimeoutSeconds)
-        let maxDrainDelayMs = try sources.value(maxDrainDelayMs, "max-drain-delay-ms", default: defaults.engine.pacing.maxDelay.inMilliseconds)
-        configuration.engine.pacing = DrainPacing(maxDelay: Duration(TimeAmount.saturating(seconds: maxDrainDelayMs / 1000)))
-        let drainBudgetMs = try sources.value(drainBudgetMs, "drain-budget-ms", default: defaults.engine.drain.budget.milliseconds)
+        configuration.maxBacklogBytes = try sources.value(
+            maxBacklogBytes, "max-backlog-bytes", default: defaults.maxBacklogBytes)
+        configuration.socketSendBufferBytes = try sources.value(
+            socketSendBuffer, "socket-send-buffer", default: defaults.socketSendBufferBytes)
+        configuration.slowClientTimeoutSeconds = try sources.value(
+            slowClientTimeout, "slow-client-timeout", default: defaults.slowClientTimeoutSeconds)
+        let maxDrainDelayMs = try sources.value(
+            maxDrainDelayMs, "max-drain-delay-ms", default: defaults.engine.pacing.maxDelay.inMilliseconds)
+        configuration.engine.pacing = DrainPacing(
+            maxDelay: Duration(TimeAmount.saturating(seconds: maxDrainDelayMs / 1000)))
+        let drainBudgetMs = try sources.value(
+            drainBudgetMs, "drain-budget-ms", default: defaults.engine.drain.budget.milliseconds)
         configuration.engine.drain.budget = .saturating(seconds: drainBudgetMs / 1000)
-        let maxFanoutLagMs = try sources.value(maxFanoutLagMs, "max-fanout-lag-ms", default: defaults.engine.drain.maxLag.milliseconds)
+        let maxFanoutLagMs = try sources.value(
+            maxFanoutLagMs, "max-fanout-lag-ms", default: defaults.engine.drain.maxLag.milliseconds)
         configuration.engine.drain.maxLag = .saturating(seconds: maxFanoutLagMs / 1000)
 
         // Compression
@@ -86,9 +105,12 @@ extension HubSettings {
             throw ValidationError("--transport must be auto, owned or nio")
         }
         let deflateName = try sources.value(deflate, "deflate", default: defaults.deflate.rawValue)
-        guard let deflateMode = PerMessageDeflateNegotiation.Mode(rawValue: deflateName) else { throw ValidationError("--deflate must be off, shared or dedicated") }
+        guard let deflateMode = PerMessageDeflateNegotiation.Mode(rawValue: deflateName) else {
+            throw ValidationError("--deflate must be off, shared or dedicated")
+        }
         configuration.deflate = deflateMode
-        configuration.engine.deflateThresholdBytes = try sources.value(deflateThreshold, "deflate-threshold", default: defaults.engine.deflateThresholdBytes)
+        configuration.engine.deflateThresholdBytes = try sources.value(
+            deflateThreshold, "deflate-threshold", default: defaults.engine.deflateThresholdBytes)
         let zstdSetting = try sources.value(zstd, "zstd", default: "on")
         guard zstdSetting == "on" || zstdSetting == "off" else { throw ValidationError("--zstd must be on or off") }
         configuration.zstd = zstdSetting == "on"
@@ -98,14 +120,17 @@ extension HubSettings {
         var proxies: [TrustedProxies.Prefix] = []
         for text in sources.list(trustedProxy, "trusted-proxy") {
             guard let prefix = TrustedProxies.Prefix(text) else {
-                throw ValidationError("--trusted-proxy must be an IP address or a CIDR prefix such as 10.0.0.0/8, not \(text)")
+                throw ValidationError(
+                    "--trusted-proxy must be an IP address or a CIDR prefix such as 10.0.0.0/8, not \(text)")
             }
             proxies.append(prefix)
         }
         configuration.trustedProxies = TrustedProxies(prefixes: proxies)
-        configuration.ingest.credential = IngestCredential(try sources.optional(ingestToken, "ingest-token", secret: true))
-        configuration.ingest.maxNewSymbolsPerPublisher = try sources.value(maxNewSymbolsPerPublisher, "max-new-symbols-per-publisher",
-                                                                          default: defaults.ingest.maxNewSymbolsPerPublisher)
+        configuration.ingest.credential = IngestCredential(
+            try sources.optional(ingestToken, "ingest-token", secret: true))
+        configuration.ingest.maxNewSymbolsPerPublisher = try sources.value(
+            maxNewSymbolsPerPublisher, "max-new-symbols-per-publisher",
+            default: defaults.ingest.maxNewSymbolsPerPublisher)
         configuration.auth = try readAuthentication(&sources)
         let tlsCert = try sources.optional(tlsCert, "tls-cert")
         let tlsKey = try sources.optional(tlsKey, "tls-key")
@@ -124,7 +149,9 @@ extension HubSettings {
         configuration.origins.listenerScheme = configuration.tls == nil ? "http" : "https"
 
         let level = try sources.value(logLevel, "log-level", default: defaults.logLevel.rawValue)
-        guard let logLevel = Logger.Level(rawValue: level) else { throw ValidationError("unknown --log-level \(level)") }
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ValidationError("unknown --log-level \(level)")
+        }
         configuration.logLevel = logLevel
         try sources.checkNoUnknownFileKeys()
         try sources.checkNoUnknownVariables()
@@ -140,7 +167,9 @@ extension HubSettings {
     private func readAuthentication(_ sources: inout SettingSources) throws -> TokenVerifier? {
         let authSecret = try sources.optional(authSecret, "auth-secret", secret: true)
         let authPublicKey = try sources.optional(authPublicKey, "auth-public-key")
-        if authSecret != nil, authPublicKey != nil { throw ValidationError("give --auth-secret or --auth-public-key, not both") }
+        if authSecret != nil, authPublicKey != nil {
+            throw ValidationError("give --auth-secret or --auth-public-key, not both")
+        }
         if let authSecret, authSecret.utf8.count < 32 {
             throw ValidationError("--auth-secret must be at least 32 bytes (RFC 7518 §3.2: HS256 needs a 256-bit key)")
         }
@@ -148,7 +177,8 @@ extension HubSettings {
         let authIssuer = try sources.optional(authIssuer, "auth-issuer")
         guard let key = try Self.authKey(secret: authSecret, publicKeyPath: authPublicKey) else {
             if authAudience != nil || authIssuer != nil {
-                throw ValidationError("--auth-audience and --auth-issuer need auth on (--auth-secret or --auth-public-key)")
+                throw ValidationError(
+                    "--auth-audience and --auth-issuer need auth on (--auth-secret or --auth-public-key)")
             }
             return nil
         }
@@ -163,7 +193,8 @@ extension HubSettings {
     private static func natsServers(_ text: String, flag: String) throws -> [String] {
         let servers = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !servers.isEmpty, servers.allSatisfy(NATSClient.isValidServerURL) else {
-            throw ValidationError("\(flag) takes NATS server URLs, comma-separated: nats://host:port[,nats://host:port...]")
+            throw ValidationError(
+                "\(flag) takes NATS server URLs, comma-separated: nats://host:port[,nats://host:port...]")
         }
         return servers
     }

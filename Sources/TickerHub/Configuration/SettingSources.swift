@@ -38,11 +38,15 @@ struct SettingSources {
     var resolvedKeys: [String] { resolved.map(\.key) }
 
     /// Reads the environment, and the file at `configPath` if given (`.json`: JSON, else YAML).
-    static func load(configPath: String?, environment variables: [String: String] = ProcessInfo.processInfo.environment) async throws -> SettingSources {
-        let environment = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: variables).prefixKeys(with: "tickerhub"))
+    static func load(configPath: String?, environment variables: [String: String] = ProcessInfo.processInfo.environment)
+        async throws -> SettingSources
+    {
+        let environment = ConfigReader(
+            provider: EnvironmentVariablesProvider(environmentVariables: variables).prefixKeys(with: "tickerhub"))
         let variablesSet = Set(variables.keys.filter { $0.hasPrefix("TICKERHUB_") })
         guard let configPath else {
-            return SettingSources(environment: environment, variablesSet: variablesSet, file: nil, fileKeys: [], filePath: nil)
+            return SettingSources(
+                environment: environment, variablesSet: variablesSet, file: nil, fileKeys: [], filePath: nil)
         }
         let file: ConfigReader
         let keys: [String]
@@ -58,22 +62,29 @@ struct SettingSources {
         } catch {
             throw ValidationError("cannot read --config \(configPath): \(error)")
         }
-        return SettingSources(environment: environment, variablesSet: variablesSet, file: file, fileKeys: Set(keys), filePath: configPath)
+        return SettingSources(
+            environment: environment, variablesSet: variablesSet, file: file, fileKeys: Set(keys), filePath: configPath)
     }
 
     /// The setting `key`: `flag` if given, else the environment's, else the file's, else `defaultValue`.
-    mutating func value<Value: ExpressibleByArgument>(_ flag: Value?, _ key: String, default defaultValue: Value,
-                                                       secret: Bool = false) throws -> Value {
+    mutating func value<Value: ExpressibleByArgument>(
+        _ flag: Value?, _ key: String, default defaultValue: Value,
+        secret: Bool = false
+    ) throws -> Value {
         try optional(flag, key, secret: secret) ?? record(key, defaultValue, .default, secret: secret)
     }
 
     /// As `value`, for a setting with no default (nil: not set anywhere).
-    mutating func optional<Value: ExpressibleByArgument>(_ flag: Value?, _ key: String, secret: Bool = false) throws -> Value? {
+    mutating func optional<Value: ExpressibleByArgument>(_ flag: Value?, _ key: String, secret: Bool = false) throws
+        -> Value?
+    {
         if let flag { return record(key, flag, .flag, secret: secret) }
         for (origin, reader) in [(Origin.environment, environment), (.file, file)] {
             guard let reader, let text = Self.text(of: key, in: reader) else { continue }
             guard let value = Value(argument: text) else {
-                throw ValidationError("\(key) from the \(origin == .file ? "config file" : "environment (\(Self.variable(for: key)))"): \"\(text)\" is not a valid value")
+                throw ValidationError(
+                    "\(key) from the \(origin == .file ? "config file" : "environment (\(Self.variable(for: key)))"): \"\(text)\" is not a valid value"
+                )
             }
             return record(key, value, origin, secret: secret)
         }
@@ -85,9 +96,13 @@ struct SettingSources {
     mutating func list(_ flags: [String], _ key: String) -> [String] {
         if !flags.isEmpty { return recordList(key, flags, .flag) }
         if let text = environment.string(forKey: ConfigKey([key])) {
-            return recordList(key, text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, .environment)
+            return recordList(
+                key, text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, .environment)
         }
-        if let file, let values = file.stringArray(forKey: ConfigKey([key])) ?? file.string(forKey: ConfigKey([key])).map({ [$0] }) {
+        if let file,
+            let values = file.stringArray(forKey: ConfigKey([key]))
+                ?? file.string(forKey: ConfigKey([key])).map({ [$0] })
+        {
             return recordList(key, values, .file)
         }
         return recordList(key, [], .default)
@@ -98,7 +113,9 @@ struct SettingSources {
         let known = Set(resolved.map(\.key))
         let unknown = fileKeys.subtracting(known).sorted()
         guard unknown.isEmpty else {
-            throw ValidationError("--config \(filePath ?? ""): unknown setting\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) (the keys are the flags' names: tickerhub --help)")
+            throw ValidationError(
+                "--config \(filePath ?? ""): unknown setting\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) (the keys are the flags' names: tickerhub --help)"
+            )
         }
     }
 
@@ -116,9 +133,10 @@ struct SettingSources {
                 known.min { Self.distance(name, $0) < Self.distance(name, $1) }
                     .flatMap { Self.distance(name, $0) <= 3 ? "\(name): did you mean \($0)?" : nil }
             }
-            throw ValidationError("unknown environment variable\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", "))"
-                + (suggestions.isEmpty ? "" : " (" + suggestions.joined(separator: "; ") + ")")
-                + ". Every setting's variable is TICKERHUB_ and its flag's name in capitals (tickerhub --help).")
+            throw ValidationError(
+                "unknown environment variable\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", "))"
+                    + (suggestions.isEmpty ? "" : " (" + suggestions.joined(separator: "; ") + ")")
+                    + ". Every setting's variable is TICKERHUB_ and its flag's name in capitals (tickerhub --help).")
         }
     }
 
@@ -140,7 +158,9 @@ struct SettingSources {
 
     /// The effective configuration as YAML, each value with where it came from.
     func yaml() -> String {
-        var lines = ["# tickerhub: effective configuration (flag > environment > \(filePath.map { "file \($0)" } ?? "no --config file") > default)"]
+        var lines = [
+            "# tickerhub: effective configuration (flag > environment > \(filePath.map { "file \($0)" } ?? "no --config file") > default)"
+        ]
         let width = resolved.map { $0.key.count + $0.text.count + 2 }.max() ?? 0
         for setting in resolved {
             let line = "\(setting.key): \(setting.text)"
@@ -189,8 +209,12 @@ struct SettingSources {
     private static let yamlKeywords: Set<String> = ["on", "off", "yes", "no", "y", "n", "true", "false", "null", "~"]
 
     private static func yamlScalar(_ text: String) -> String {
-        let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "._-/".contains($0) }
+        let plain =
+            !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "._-/".contains($0) }
             && !yamlKeywords.contains(text.lowercased())
-        return plain ? text : "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        return plain
+            ? text
+            : "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                + "\""
     }
 }

@@ -31,7 +31,10 @@ struct TickerHubCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "A config file (YAML, or JSON if it ends in .json) with any of these settings, keyed by option name. (env TICKERHUB_CONFIG)")
+    @Option(
+        help:
+            "A config file (YAML, or JSON if it ends in .json) with any of these settings, keyed by option name. (env TICKERHUB_CONFIG)"
+    )
     var config: String?
 
     @Flag(help: "Print the effective configuration (YAML: each value and where it came from) and exit.")
@@ -45,7 +48,9 @@ struct TickerHubCommand: AsyncParsableCommand {
         // large temporaries (the zstd dictionary training) stay in a thread's arena: ~8 MB resident
         // for the hub's lifetime. The hub's own large blocks (rings, big replies) are few.
         _ = mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-        var sources = try await SettingSources.load(configPath: config ?? ProcessInfo.processInfo.environment["TICKERHUB_CONFIG"].flatMap { $0.isEmpty ? nil : $0 })
+        var sources = try await SettingSources.load(
+            configPath: config
+                ?? ProcessInfo.processInfo.environment["TICKERHUB_CONFIG"].flatMap { $0.isEmpty ? nil : $0 })
         let configuration = try settings.configuration(from: &sources)
         if printConfig {
             print(sources.yaml())
@@ -58,12 +63,17 @@ struct TickerHubCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "tickerhub")
-        logger.info("starting", metadata: ["config": "\(configuration)", "config_file": "\(sources.filePath ?? "none")"])
+        logger.info(
+            "starting", metadata: ["config": "\(configuration)", "config_file": "\(sources.filePath ?? "none")"])
         if configuration.auth != nil, configuration.adminPort == nil {
-            logger.warning("auth is on but /metrics, /stats and /ops are public: they need no token; give --admin-port to move them to a listener of their own")
+            logger.warning(
+                "auth is on but /metrics, /stats and /ops are public: they need no token; give --admin-port to move them to a listener of their own"
+            )
         }
         if let files = OpenFileLimit.raiseToHard() {
-            logger.info("open files limit", metadata: ["soft": "\(files.soft)", "was": "\(files.softBefore)", "hard": "\(files.hard)"])
+            logger.info(
+                "open files limit",
+                metadata: ["soft": "\(files.soft)", "was": "\(files.softBefore)", "hard": "\(files.hard)"])
         } else {
             logger.warning("cannot read or raise the open files limit")
         }

@@ -17,7 +17,8 @@ enum StaticAssets {
     static let byPath: [String: Asset] = [
         "/": html(PackageResources.index_html),
         "/ops": html(PackageResources.ops_html),
-        "/assets/style.css": Asset(contentType: "text/css; charset=utf-8", body: ByteBuffer(bytes: PackageResources.style_css)),
+        "/assets/style.css": Asset(
+            contentType: "text/css; charset=utf-8", body: ByteBuffer(bytes: PackageResources.style_css)),
         "/assets/charts.js": script(PackageResources.charts_js),
         "/assets/watchlist.js": script(PackageResources.watchlist_js),
         "/assets/ops.js": script(PackageResources.ops_js),

@@ -6,19 +6,27 @@ import ServiceLifecycle
 /// The feed's composition root: the one place that turns `--feed` into a `FeedSource`, and says
 /// what the hub should expect from it before it has sent anything.
 enum FeedSources {
-    static func make(_ configuration: HubConfiguration, publisher: TickPublisher, status: FeedStatusBoard, logger: Logger) -> any FeedSource {
+    static func make(
+        _ configuration: HubConfiguration, publisher: TickPublisher, status: FeedStatusBoard, logger: Logger
+    ) -> any FeedSource {
         switch configuration.feed {
         case .sim: SimulatedFeed(configuration: configuration, publisher: publisher)
         case .ingest: IngestFeed()
-        case .nats: NATSFeed(servers: configuration.natsServers, token: configuration.natsToken, publisher: publisher, status: status, logger: logger)
+        case .nats:
+            NATSFeed(
+                servers: configuration.natsServers, token: configuration.natsToken, publisher: publisher,
+                status: status, logger: logger)
         }
     }
 
     /// The publication of this hub's ticks to NATS (`--publish-nats`), if asked for. Made before the
     /// feed, so it sees the feed's first ticks.
-    static func publication(_ configuration: HubConfiguration, publisher: TickPublisher, logger: Logger) -> (any Service)? {
+    static func publication(_ configuration: HubConfiguration, publisher: TickPublisher, logger: Logger) -> (
+        any Service
+    )? {
         guard !configuration.publishNATS.isEmpty else { return nil }
-        return NATSPublication(servers: configuration.publishNATS, token: configuration.natsToken, publisher: publisher, logger: logger)
+        return NATSPublication(
+            servers: configuration.publishNATS, token: configuration.natsToken, publisher: publisher, logger: logger)
     }
 
     /// The instruments the zstd dictionary is trained on (`ZstdDictionaryTraining`): the simulated

@@ -53,7 +53,9 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
     static let snapshotRetry = TimeAmount.seconds(1)
 
     init(servers: [String], token: String?, publisher: TickPublisher, status: FeedStatusBoard, logger: Logger) {
-        client = NATSClient(configuration: .init(servers: servers, name: "tickerhub-feed", token: token), eventLoop: publisher.eventLoop)
+        client = NATSClient(
+            configuration: .init(servers: servers, name: "tickerhub-feed", token: token), eventLoop: publisher.eventLoop
+        )
         self.publisher = publisher
         self.status = status
         self.logger = logger
@@ -71,7 +73,8 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
         _ = client.subscribe(TickSubjects.everyBook) { [self] message in received(message) }
         _ = client.subscribe(TickSubjects.everyInstrument) { [self] message in received(message) }
         SnapshotResponder.serve(on: client) { [self] in warm ? (publisher.epoch, lastTicks) : nil }
-        logger.info("NATS feed connecting", metadata: ["servers": "\(client.configuration.servers.joined(separator: ","))"])
+        logger.info(
+            "NATS feed connecting", metadata: ["servers": "\(client.configuration.servers.joined(separator: ","))"])
         _ = client.connect()  // keeps trying until it connects; `handle` hears of it
         try? await gracefulShutdown()
         try? await client.close().get()
@@ -88,7 +91,9 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
         case let .disconnected(server, reason):
             status.upstreamLost("NATS \(server): \(reason)")
         case let .reconnecting(server, delay):
-            logger.debug("NATS feed reconnecting", metadata: ["server": "\(server)", "in_ms": "\(delay.nanoseconds / 1_000_000)"])
+            logger.debug(
+                "NATS feed reconnecting",
+                metadata: ["server": "\(server)", "in_ms": "\(delay.nanoseconds / 1_000_000)"])
         case .error(let text):
             // Among these, the server's "Slow Consumer" warning: it dropped messages for this hub.
             logger.warning("NATS feed error", metadata: ["error": "\(text)"])
@@ -123,7 +128,10 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
                 reject("the symbol table is full", subject: TickSubjects.subject(of: tick.symbol))
                 continue
             }
-            batch.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: tick.timestamp, body: tick.body, upstreamSeq: tick.seq))
+            batch.append(
+                FeedUpdate(
+                    symbolID: id, symbol: tick.symbol, timestamp: tick.timestamp, body: tick.body, upstreamSeq: tick.seq
+                ))
             lastTicks.record(tick)
         }
         var details: [(SymbolID, InstrumentRecord)] = []
@@ -141,8 +149,10 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
                 reject("the symbol table is full", subject: TickSubjects.bookSubject(of: book.symbol))
                 continue
             }
-            bookBatch.append(BookFeedUpdate(symbolID: id, symbol: book.symbol, timestamp: book.timestamp, change: book.change,
-                                            replacesBook: book.replacesBook, upstreamSeq: book.seq))
+            bookBatch.append(
+                BookFeedUpdate(
+                    symbolID: id, symbol: book.symbol, timestamp: book.timestamp, change: book.change,
+                    replacesBook: book.replacesBook, upstreamSeq: book.seq))
             // The hub's own book follows the same rule (`PublisherBooks`): out of step here is out of step there.
             lastTicks.record(book)
             if lastTicks.bookSeq(of: book.symbol) == nil { booksOutOfStep = true }
@@ -181,7 +191,8 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
     }
 
     private func requestSnapshot() {
-        client.request(TickSubjects.snapshotRequest, payload: ByteBuffer(), timeout: Self.snapshotTimeout).whenComplete { [self] result in
+        client.request(TickSubjects.snapshotRequest, payload: ByteBuffer(), timeout: Self.snapshotTimeout).whenComplete
+        { [self] result in
             switch result {
             case .success(let answer):
                 do {
@@ -195,11 +206,13 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
                     // above the seqs held, and whole books for books out of step or older.
                     let sameEpoch = epoch == adopted
                     booksOutOfStep = false
-                    accept(FeedBatch(ticks: answered.ticks.filter { !sameEpoch || $0.seq > lastTicks.latestSeq(of: $0.symbol) },
-                                     books: answered.books.filter { book in
-                                         guard sameEpoch, let held = lastTicks.bookSeq(of: book.symbol) else { return true }
-                                         return held < book.seq
-                                     }, instruments: answered.instruments), epoch: epoch)
+                    accept(
+                        FeedBatch(
+                            ticks: answered.ticks.filter { !sameEpoch || $0.seq > lastTicks.latestSeq(of: $0.symbol) },
+                            books: answered.books.filter { book in
+                                guard sameEpoch, let held = lastTicks.bookSeq(of: book.symbol) else { return true }
+                                return held < book.seq
+                            }, instruments: answered.instruments), epoch: epoch)
                     publishBatch()
                     warm = true
                     status.becameWarm(symbols: lastTicks.symbolCount)
@@ -226,7 +239,9 @@ final class NATSFeed: FeedSource, @unchecked Sendable {
         rejected += 1
         // The first, then one in 1,000: a broken publisher must not flood the log.
         if rejected % 1000 == 1 {
-            logger.warning("NATS feed message refused", metadata: ["subject": "\(subject.prefix(80))", "reason": "\(reason)", "refused": "\(rejected)"])
+            logger.warning(
+                "NATS feed message refused",
+                metadata: ["subject": "\(subject.prefix(80))", "reason": "\(reason)", "refused": "\(rejected)"])
         }
     }
 }

@@ -21,19 +21,24 @@ final class NATSPublication: Service, @unchecked Sendable {
 
     /// Taps the publisher at once, so the feed's first ticks (its opening quotes) are published too.
     init(servers: [String], token: String?, publisher: TickPublisher, logger: Logger) {
-        client = NATSClient(configuration: .init(servers: servers, name: "tickerhub-publisher", token: token), eventLoop: publisher.eventLoop)
+        client = NATSClient(
+            configuration: .init(servers: servers, name: "tickerhub-publisher", token: token),
+            eventLoop: publisher.eventLoop)
         self.publisher = publisher
         self.logger = logger
         publisher.addTap { [self] ticks in publish(ticks) }
         publisher.addBookTap { [self] books in client.publish(published.messages(for: books, epoch: publisher.epoch)) }
-        publisher.addDetailTap { [self] instruments in client.publish(published.messages(for: instruments, epoch: publisher.epoch)) }
+        publisher.addDetailTap { [self] instruments in
+            client.publish(published.messages(for: instruments, epoch: publisher.epoch))
+        }
     }
 
     func run() async throws {
         client.onEvent = { [logger] event in
             switch event {
             case .connected(let server): logger.info("publishing to NATS", metadata: ["server": "\(server)"])
-            case let .disconnected(server, reason): logger.warning("NATS publication lost", metadata: ["server": "\(server)", "reason": "\(reason)"])
+            case let .disconnected(server, reason):
+                logger.warning("NATS publication lost", metadata: ["server": "\(server)", "reason": "\(reason)"])
             case .error(let text): logger.warning("NATS publication error", metadata: ["error": "\(text)"])
             case .reconnecting, .closed: break
             }

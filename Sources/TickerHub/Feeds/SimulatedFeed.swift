@@ -44,7 +44,8 @@ final class SimulatedFeed: FeedSource, @unchecked Sendable {
         }
         var burst: RateSchedule.Burst?
         if let period = configuration.burstPeriodSeconds {
-            burst = .init(periodNanos: UInt64(period * 1e9), lengthNanos: UInt64(configuration.burstLengthSeconds * 1e9))
+            burst = .init(
+                periodNanos: UInt64(period * 1e9), lengthNanos: UInt64(configuration.burstLengthSeconds * 1e9))
         }
         schedule = RateSchedule(ticksPerSecond: configuration.ticksPerSecond, burst: burst)
         interval = .milliseconds(Int64(max(configuration.feedIntervalMilliseconds, 1)))
@@ -105,7 +106,8 @@ final class SimulatedFeed: FeedSource, @unchecked Sendable {
         let books = zip(ids, zip(simulator.instruments, simulator.openingBooks)).map { id, pair in
             BookFeedUpdate(symbolID: id, symbol: pair.0.symbol, timestamp: now, change: pair.1, replacesBook: true)
         }
-        publisher.publishDetails(zip(ids, simulator.instruments).map { ($0, InstrumentRecord(symbol: $1.symbol, details: $1.details)) })
+        publisher.publishDetails(
+            zip(ids, simulator.instruments).map { ($0, InstrumentRecord(symbol: $1.symbol, details: $1.details)) })
         publisher.publishOnLoop(updates, books: books)
     }
 
@@ -125,13 +127,18 @@ final class SimulatedFeed: FeedSource, @unchecked Sendable {
         for k in 0..<due {
             let event = simulator.next()
             let instrument = simulator.instruments[event.instrumentIndex]
-            let dueAt = Timestamp(nanosecondsSinceEpoch: startedAtWallClock.nanosecondsSinceEpoch
-                                  + elapsed - UInt64(due - 1 - k) * step)
-            updates.append(FeedUpdate(symbolID: ids[event.instrumentIndex], symbol: instrument.symbol,
-                                      timestamp: dueAt, body: event.body))
+            let dueAt = Timestamp(
+                nanosecondsSinceEpoch: startedAtWallClock.nanosecondsSinceEpoch
+                    + elapsed - UInt64(due - 1 - k) * step)
+            updates.append(
+                FeedUpdate(
+                    symbolID: ids[event.instrumentIndex], symbol: instrument.symbol,
+                    timestamp: dueAt, body: event.body))
             if !event.bookChange.isEmpty {
-                books.append(BookFeedUpdate(symbolID: ids[event.instrumentIndex], symbol: instrument.symbol,
-                                            timestamp: dueAt, change: event.bookChange))
+                books.append(
+                    BookFeedUpdate(
+                        symbolID: ids[event.instrumentIndex], symbol: instrument.symbol,
+                        timestamp: dueAt, change: event.bookChange))
             }
         }
         publisher.publishOnLoop(updates, books: books)

@@ -25,8 +25,10 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     /// A complete request waiting for the unsent answers to drain, and the close if they never do.
     private var waiting: (head: HTTPRequestHead, giveUp: Scheduled<Void>)?
 
-    init(routes: HTTPRoutes, grant: RequestGrant? = nil, unreadTimeout: TimeAmount = .seconds(30),
-         onUnreadClose: @escaping @Sendable () -> Void = {}) {
+    init(
+        routes: HTTPRoutes, grant: RequestGrant? = nil, unreadTimeout: TimeAmount = .seconds(30),
+        onUnreadClose: @escaping @Sendable () -> Void = {}
+    ) {
         self.routes = routes
         self.grant = grant
         self.unreadTimeout = unreadTimeout
@@ -75,16 +77,19 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        routes.respond(to: head, grant: grant?.grant ?? .open).write(to: context, version: head.version, keepAlive: head.isKeepAlive,
-                                                                     withBody: head.method != .HEAD)
+        routes.respond(to: head, grant: grant?.grant ?? .open).write(
+            to: context, version: head.version, keepAlive: head.isKeepAlive,
+            withBody: head.method != .HEAD)
     }
 }
 
 extension HTTPResponse {
     /// Writes this response on `context` (a handler whose outbound parts are `HTTPServerResponsePart`),
     /// and closes the connection once it is written unless `keepAlive`.
-    func write(to context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, withBody: Bool = true,
-               extraHeaders: [(String, String)] = []) {
+    func write(
+        to context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool, withBody: Bool = true,
+        extraHeaders: [(String, String)] = []
+    ) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.readableBytes))
@@ -92,7 +97,9 @@ extension HTTPResponse {
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         headers.add(contentsOf: self.headers)
         headers.add(contentsOf: extraHeaders)
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        context.write(
+            NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))),
+            promise: nil)
         if withBody {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         }

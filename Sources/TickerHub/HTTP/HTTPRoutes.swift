@@ -56,7 +56,8 @@ struct HTTPRoutes: Sendable {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "%"), index + 2 < bytes.count,
-               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            {
                 decoded.append(high << 4 | low)
                 index += 3
             } else {
@@ -108,14 +109,16 @@ struct HTTPRoutes: Sendable {
         case "/readyz":
             return readiness()
         case "/metrics":
-            return HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                                body: hub.prometheus.render(hub: hub))
+            return HTTPResponse(
+                status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                body: hub.prometheus.render(hub: hub))
         case "/favicon.ico":
             return HTTPResponse(status: .noContent, contentType: "image/x-icon", body: ByteBuffer())
         case "/v1/symbols":
             var json = JSONWriter(buffer: ByteBuffer())
             json.beginArrayValue()
-            for symbol in hub.engine.directory.allSymbols where grant.symbols.isEverything || grant.symbols.allows(symbol.name) {
+            for symbol in hub.engine.directory.allSymbols
+            where grant.symbols.isEverything || grant.symbols.allows(symbol.name) {
                 json.string(symbol.name)
             }
             json.endArray()
@@ -125,31 +128,42 @@ struct HTTPRoutes: Sendable {
         case "/v1/instruments":
             return instruments(entitlement: grant.symbols)
         case "/v1/candles":
-            return candles(symbol: HTTPRoutes.query(of: head.uri, "symbol"), interval: HTTPRoutes.query(of: head.uri, "interval"),
-                           limit: HTTPRoutes.query(of: head.uri, "limit"), entitlement: grant.symbols)
+            return candles(
+                symbol: HTTPRoutes.query(of: head.uri, "symbol"), interval: HTTPRoutes.query(of: head.uri, "interval"),
+                limit: HTTPRoutes.query(of: head.uri, "limit"), entitlement: grant.symbols)
         case "/v1/book":
-            return book(symbol: HTTPRoutes.query(of: head.uri, "symbol"), depth: HTTPRoutes.query(of: head.uri, "depth"),
-                         entitlement: grant.symbols)
+            return book(
+                symbol: HTTPRoutes.query(of: head.uri, "symbol"), depth: HTTPRoutes.query(of: head.uri, "depth"),
+                entitlement: grant.symbols)
         case "/stats":
             return .json(StatsReport(hub: hub).json())
         case "/stats/catalog":
             return .json(MetricCatalog.json())
         case let path where path.hasPrefix("/v1/zstd/dictionary/"):
             return zstdDictionary(id: path.dropFirst("/v1/zstd/dictionary/".count))
-        case "/ws" where !hub.configuration.origins.allows(head.headers), "/ingest" where !hub.configuration.origins.allowsPublisher(head.headers):
-            return .error(.forbidden, code: "origin_not_allowed", message: "this hub does not accept WebSockets from the page's origin")
+        case "/ws" where !hub.configuration.origins.allows(head.headers),
+            "/ingest" where !hub.configuration.origins.allowsPublisher(head.headers):
+            return .error(
+                .forbidden, code: "origin_not_allowed",
+                message: "this hub does not accept WebSockets from the page's origin")
         case "/ws":
             if case .failure(let problem) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: 0) {
                 return .error(.badRequest, code: "invalid_request", message: problem.message)
             }
             return .error(.upgradeRequired, code: "upgrade_required", message: "this endpoint speaks WebSocket")
-        case "/ingest" where hub.feed.acceptsPublishers && !(hub.configuration.ingest.credential?.isPresented(in: head) ?? true):
-            return HTTPResponse.error(.unauthorized, code: "unauthorized", message: "/ingest needs the publisher token (Authorization: Bearer, or ?token=)")
+        case "/ingest"
+        where hub.feed.acceptsPublishers && !(hub.configuration.ingest.credential?.isPresented(in: head) ?? true):
+            return HTTPResponse.error(
+                .unauthorized, code: "unauthorized",
+                message: "/ingest needs the publisher token (Authorization: Bearer, or ?token=)")
         case "/ingest":
-            return .error(.upgradeRequired, code: "upgrade_required",
-                          message: "this endpoint speaks WebSocket" + (hub.feed.acceptsPublishers ? "" : "; /ingest needs --feed ingest"))
+            return .error(
+                .upgradeRequired, code: "upgrade_required",
+                message: "this endpoint speaks WebSocket"
+                    + (hub.feed.acceptsPublishers ? "" : "; /ingest needs --feed ingest"))
         default:
-            return .error(.notFound, code: "not_found", message: "no route for \(HTTPRoutes.path(of: head.uri).prefix(100))")
+            return .error(
+                .notFound, code: "not_found", message: "no route for \(HTTPRoutes.path(of: head.uri).prefix(100))")
         }
     }
 
@@ -159,7 +173,8 @@ struct HTTPRoutes: Sendable {
 
     private func readiness() -> HTTPResponse {
         if !hub.feedStatus.isWarm {
-            return .text("warming up: waiting for every symbol's value (a snapshot from the feed)", status: .serviceUnavailable)
+            return .text(
+                "warming up: waiting for every symbol's value (a snapshot from the feed)", status: .serviceUnavailable)
         }
         if case .stale(let reason) = hub.feedStatus.condition {
             return .text("feed stale: \(reason)", status: .serviceUnavailable)
@@ -169,7 +184,8 @@ struct HTTPRoutes: Sendable {
         if last > 0, now >= last, now - last <= Self.readyWindowSeconds * 1_000_000_000 {
             return .text("ready")
         }
-        return .text(last == 0 ? "no ticks yet" : "feed idle for \((now - last) / 1_000_000_000) s", status: .serviceUnavailable)
+        return .text(
+            last == 0 ? "no ticks yet" : "feed idle for \((now - last) / 1_000_000_000) s", status: .serviceUnavailable)
     }
 
     private func zstdDictionary(id: Substring) -> HTTPResponse {
@@ -179,6 +195,7 @@ struct HTTPRoutes: Sendable {
         guard UInt32(id) == dictionary.id else {
             return .error(.notFound, code: "unknown_dictionary", message: "the current dictionary is \(dictionary.id)")
         }
-        return HTTPResponse(status: .ok, contentType: "application/octet-stream", body: ByteBuffer(bytes: dictionary.bytes))
+        return HTTPResponse(
+            status: .ok, contentType: "application/octet-stream", body: ByteBuffer(bytes: dictionary.bytes))
     }
 }

@@ -14,7 +14,9 @@ extension HTTPRoutes {
         var json = JSONWriter(buffer: ByteBuffer())
         json.beginArrayValue()
         for (id, snapshot) in zip(ids, hub.engine.lastValues.snapshots(of: ids)) {
-            guard let symbol = snapshot?.symbol ?? directory.symbol(for: id), entitlement.allows(symbol.name) else { continue }
+            guard let symbol = snapshot?.symbol ?? directory.symbol(for: id), entitlement.allows(symbol.name) else {
+                continue
+            }
             json.beginObject()
             json.field("symbol", symbol.name)
             if let snapshot {
@@ -31,16 +33,22 @@ extension HTTPRoutes {
 
     /// The last `limit` bars (300 when not given, at most the store's capacity) of a symbol at an
     /// interval, oldest first, the open one last: a chart's backfill.
-    func candles(symbol name: Substring?, interval text: Substring?, limit limitText: Substring?,
-                         entitlement: SymbolEntitlement) -> HTTPResponse {
+    func candles(
+        symbol name: Substring?, interval text: Substring?, limit limitText: Substring?,
+        entitlement: SymbolEntitlement
+    ) -> HTTPResponse {
         let intervals = CandleInterval.allCases.map(\.rawValue).joined(separator: ", ")
         guard let name, !name.isEmpty, let text, let interval = CandleInterval(rawValue: String(text)) else {
-            return .error(.badRequest, code: "invalid_request", message: "/v1/candles needs ?symbol=NAME&interval=I (I one of \(intervals)), and may take &limit=N")
+            return .error(
+                .badRequest, code: "invalid_request",
+                message: "/v1/candles needs ?symbol=NAME&interval=I (I one of \(intervals)), and may take &limit=N")
         }
         let store = hub.engine.publisher.candles
         let limit = limitText.map { Int($0) } ?? store.capacity
         guard let limit, limit >= 1 else {
-            return .error(.badRequest, code: "invalid_request", message: "limit must be a whole number from 1 to \(store.capacity)")
+            return .error(
+                .badRequest, code: "invalid_request",
+                message: "limit must be a whole number from 1 to \(store.capacity)")
         }
         let symbol = String(name)
         guard entitlement.allows(symbol) else {
@@ -54,7 +62,8 @@ extension HTTPRoutes {
         var json = JSONWriter(buffer: ByteBuffer())
         json.beginObject()
         json.field("type", "candles")
-        json.candleSnapshotFields(store.history(of: id, symbol: parsed, interval: interval, limit: min(limit, store.capacity + 1)))
+        json.candleSnapshotFields(
+            store.history(of: id, symbol: parsed, interval: interval, limit: min(limit, store.capacity + 1)))
         json.endObject()
         return .json(json.buffer)
     }
@@ -99,7 +108,8 @@ extension HTTPRoutes {
     /// A symbol's book at a depth (10 when not given): the `book` message a subscription starts with.
     func book(symbol name: Substring?, depth text: Substring?, entitlement: SymbolEntitlement) -> HTTPResponse {
         guard let name, !name.isEmpty else {
-            return .error(.badRequest, code: "invalid_request", message: "/v1/book needs ?symbol=NAME (and &depth=10, 25 or 100)")
+            return .error(
+                .badRequest, code: "invalid_request", message: "/v1/book needs ?symbol=NAME (and &depth=10, 25 or 100)")
         }
         let depths = OrderBook.depths.map(String.init).joined(separator: ", ")
         guard let depth = text.map({ Int($0) }) ?? OrderBook.depths.first, OrderBook.depths.contains(depth) else {
@@ -111,7 +121,9 @@ extension HTTPRoutes {
             return .error(.forbidden, code: error.code.rawValue, message: error.message)
         }
         let directory = hub.engine.directory
-        guard let id = directory.id(of: symbol), let stream = directory.bookStream(of: id, depth: depth), let parsed = Symbol(symbol) else {
+        guard let id = directory.id(of: symbol), let stream = directory.bookStream(of: id, depth: depth),
+            let parsed = Symbol(symbol)
+        else {
             let error = ProtocolError.unknownSymbols([symbol])
             return .error(.notFound, code: error.code.rawValue, message: error.message)
         }

@@ -56,9 +56,11 @@ final class PrometheusMetrics: Sendable {
             }
         }
         for (loop, fanout) in hub.engine.fanouts.enumerated() {
-            registry.makeGauge(name: "tickerhub_fanout_lag_bytes", labels: [("loop", "\(loop)")],
-                               help: "Bytes published to the ring that this event loop's fan-out has not read yet")
-                .set(to: Double(fanout.lagBytes))
+            registry.makeGauge(
+                name: "tickerhub_fanout_lag_bytes", labels: [("loop", "\(loop)")],
+                help: "Bytes published to the ring that this event loop's fan-out has not read yet"
+            )
+            .set(to: Double(fanout.lagBytes))
         }
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)

@@ -50,8 +50,10 @@ final class OwnedConnections: EpollSource, ConnectionGroup, @unchecked Sendable 
     /// Takes a socket from NIO, from any thread; on the loop, `makeSession` makes the session the
     /// connection carries. A socket the loop cannot register, or whose session cannot be made, is
     /// closed (its limits' place given back).
-    func adopt(_ socket: HandedOverSocket, remoteAddress: SocketAddress?, place: ConnectionPlace?, framing: MessageFraming,
-               makeSession: @escaping @Sendable (OwnedWebSocketConnection) throws -> any ConnectionSession) {
+    func adopt(
+        _ socket: HandedOverSocket, remoteAddress: SocketAddress?, place: ConnectionPlace?, framing: MessageFraming,
+        makeSession: @escaping @Sendable (OwnedWebSocketConnection) throws -> any ConnectionSession
+    ) {
         loop.execute { [self] in
             let connection = OwnedWebSocketConnection(
                 descriptor: socket.descriptor, table: self, remoteAddress: remoteAddress,
@@ -61,8 +63,9 @@ final class OwnedConnections: EpollSource, ConnectionGroup, @unchecked Sendable 
             connection.key = slots.insert(connection)
             open.add(1, ordering: .relaxed)
             do {
-                try loop.register(socket.descriptor, events: [.readable, .writable, .peerClosed, .edgeTriggered], source: source,
-                                  token: connection.key.token)
+                try loop.register(
+                    socket.descriptor, events: [.readable, .writable, .peerClosed, .edgeTriggered], source: source,
+                    token: connection.key.token)
             } catch {
                 hub.logger.warning("cannot serve a connection on the owned transport", metadata: ["error": "\(error)"])
                 connection.close()

@@ -16,9 +16,11 @@ import NIOHTTP1
 /// of its descriptor, and the unread bytes) goes to the owned loop, and NIO's channel closes without
 /// ending the connection. The connection's place in the limits goes with it.
 enum OwnedHandover {
-    static func install(in channel: any Channel, descriptor: CInt, to connections: OwnedConnections, place: ConnectionPlace?,
-                        framing: MessageFraming,
-                        makeSession: @escaping @Sendable (OwnedWebSocketConnection) throws -> any ConnectionSession) throws {
+    static func install(
+        in channel: any Channel, descriptor: CInt, to connections: OwnedConnections, place: ConnectionPlace?,
+        framing: MessageFraming,
+        makeSession: @escaping @Sendable (OwnedWebSocketConnection) throws -> any ConnectionSession
+    ) throws {
         let sync = channel.pipeline.syncOperations
         let handover = SocketHandover(descriptor: descriptor)
         try sync.addHandler(handover, position: .after(try sync.handler(type: HTTPServerUpgradeHandler.self)))
@@ -31,7 +33,8 @@ enum OwnedHandover {
                 place?.release()
                 return
             }
-            connections.adopt(socket, remoteAddress: remoteAddress, place: place, framing: framing, makeSession: makeSession)
+            connections.adopt(
+                socket, remoteAddress: remoteAddress, place: place, framing: framing, makeSession: makeSession)
         }
     }
 }

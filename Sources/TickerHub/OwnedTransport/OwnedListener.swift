@@ -29,21 +29,29 @@ final class OwnedListener: Sendable {
 
     /// A listener whose connections go to NIO's `nioLoops`, each channel set up by `configure`, told
     /// its descriptor (`ConnectionPipeline.configure`, or the echo listener's).
-    static func bind(hub: Hub, loop: EpollLoop, nioLoops: any EventLoopGroup, host: String, port: Int,
-                     configure: @escaping @Sendable (any Channel, CInt) throws -> Void) async throws -> OwnedListener {
+    static func bind(
+        hub: Hub, loop: EpollLoop, nioLoops: any EventLoopGroup, host: String, port: Int,
+        configure: @escaping @Sendable (any Channel, CInt) throws -> Void
+    ) async throws -> OwnedListener {
         let configuration = hub.configuration
         let (metrics, logger) = (hub.metrics, hub.logger)
         let bound = try await loop.submit {
             var lastLogged: NIODeadline?
-            let listener = try SocketListener(loop: loop, host: host, port: port, exhausted: { error in
-                metrics.acceptFailures.wrappingIncrement(ordering: .relaxed)
-                let now = NIODeadline.now()
-                guard lastLogged.map({ now - $0 >= AcceptBackoff.logInterval }) ?? true else { return }
-                lastLogged = now
-                logger.warning("cannot accept connections; pausing accepts", metadata: [
-                    "error": "\(String(cString: strerror(error)))", "pause_ms": "\(SocketListener.pause.nanoseconds / 1_000_000)",
-                ])
-            }) { descriptor in
+            let listener = try SocketListener(
+                loop: loop, host: host, port: port,
+                exhausted: { error in
+                    metrics.acceptFailures.wrappingIncrement(ordering: .relaxed)
+                    let now = NIODeadline.now()
+                    guard lastLogged.map({ now - $0 >= AcceptBackoff.logInterval }) ?? true else { return }
+                    lastLogged = now
+                    logger.warning(
+                        "cannot accept connections; pausing accepts",
+                        metadata: [
+                            "error": "\(String(cString: strerror(error)))",
+                            "pause_ms": "\(SocketListener.pause.nanoseconds / 1_000_000)",
+                        ])
+                }
+            ) { descriptor in
                 adopt(descriptor, hub: hub, nioLoops: nioLoops, configuration: configuration, configure: configure)
             }
             return (listener.port, NIOLoopBound(listener, eventLoop: loop))
@@ -52,8 +60,10 @@ final class OwnedListener: Sendable {
     }
 
     /// The socket options NIO's listener gives its children, then the connection to NIO.
-    private static func adopt(_ descriptor: CInt, hub: Hub, nioLoops: any EventLoopGroup, configuration: HubConfiguration,
-                              configure: @escaping @Sendable (any Channel, CInt) throws -> Void) {
+    private static func adopt(
+        _ descriptor: CInt, hub: Hub, nioLoops: any EventLoopGroup, configuration: HubConfiguration,
+        configure: @escaping @Sendable (any Channel, CInt) throws -> Void
+    ) {
         var one: CInt = 1
         setsockopt(descriptor, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
         if configuration.socketSendBufferBytes > 0 {

@@ -62,8 +62,10 @@ final class OwnedWebSocketConnection: WebSocketConnection, FrameSink {
     /// Its place in the connection limits, given back at close.
     private let place: ConnectionPlace?
 
-    init(descriptor: CInt, table: OwnedConnections, remoteAddress: SocketAddress?,
-         reader: ClientFrameReader, assembly: MessageAssembly, place: ConnectionPlace?) {
+    init(
+        descriptor: CInt, table: OwnedConnections, remoteAddress: SocketAddress?,
+        reader: ClientFrameReader, assembly: MessageAssembly, place: ConnectionPlace?
+    ) {
         self.descriptor = descriptor
         self.table = table
         highWaterMark = table.highWaterMark
@@ -142,7 +144,9 @@ final class OwnedWebSocketConnection: WebSocketConnection, FrameSink {
 
     /// A control frame (RFC 6455 §5.5): unmasked, final, and at most 125 bytes of payload (a pong
     /// echoes a ping, which the reader limits to that; a Close reason is cut to fit), so a 2-byte header.
-    static func controlFrame(_ opcode: WebSocketOpcode, payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func controlFrame(_ opcode: WebSocketOpcode, payload: ByteBuffer, allocator: ByteBufferAllocator)
+        -> ByteBuffer
+    {
         var payload = payload
         let length = min(payload.readableBytes, 125)
         var frame = allocator.buffer(capacity: 2 + length)

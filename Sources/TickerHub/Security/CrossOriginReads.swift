@@ -25,7 +25,9 @@ struct CrossOriginReads: Sendable {
     /// The headers that let the requesting page read this answer; none without an `Origin`, for a
     /// path that is not readable, or for an origin the list does not name.
     func headers(for head: HTTPRequestHead) -> [(String, String)] {
-        guard let origin = head.headers.first(name: "Origin"), Self.isReadable(HTTPRoutes.path(of: head.uri)) else { return [] }
+        guard let origin = head.headers.first(name: "Origin"), Self.isReadable(HTTPRoutes.path(of: head.uri)) else {
+            return []
+        }
         if origins.allowed.isEmpty { return [("Access-Control-Allow-Origin", "*")] }
         guard origins.lists(origin) else { return [("Vary", "Origin")] }
         return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
@@ -41,11 +43,20 @@ struct CrossOriginReads: Sendable {
     func preflight(_ head: HTTPRequestHead) -> (HTTPResponse, [(String, String)]) {
         let allowOrigin = headers(for: head)
         guard allowOrigin.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) else {
-            return (.error(.forbidden, code: "origin_not_allowed", message: "this hub does not let that page read \(HTTPRoutes.path(of: head.uri).prefix(100))"), allowOrigin)
+            return (
+                .error(
+                    .forbidden, code: "origin_not_allowed",
+                    message: "this hub does not let that page read \(HTTPRoutes.path(of: head.uri).prefix(100))"),
+                allowOrigin
+            )
         }
-        return (HTTPResponse(status: .noContent, contentType: "text/plain", body: ByteBuffer()),
-                allowOrigin + [("Access-Control-Allow-Methods", "GET, HEAD"),
-                               ("Access-Control-Allow-Headers", "Authorization"),
-                               ("Access-Control-Max-Age", String(Self.preflightMaxAgeSeconds))])
+        return (
+            HTTPResponse(status: .noContent, contentType: "text/plain", body: ByteBuffer()),
+            allowOrigin + [
+                ("Access-Control-Allow-Methods", "GET, HEAD"),
+                ("Access-Control-Allow-Headers", "Authorization"),
+                ("Access-Control-Max-Age", String(Self.preflightMaxAgeSeconds)),
+            ]
+        )
     }
 }

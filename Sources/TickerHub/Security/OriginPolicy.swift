@@ -35,7 +35,8 @@ struct OriginPolicy: Sendable, Equatable {
         // Same origin: the page came from this very host and port, named by an address.
         let parts = normalised.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0] == listenerScheme, let host = headers.first(name: "Host"),
-              parts[1] == Self.normalised(host) else { return false }
+            parts[1] == Self.normalised(host)
+        else { return false }
         return Self.isAddressOrLocalhost(authority: parts[1])
     }
 

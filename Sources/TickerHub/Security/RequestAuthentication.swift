@@ -50,10 +50,14 @@ struct RequestAuthentication: Sendable {
     var ingestCredential: IngestCredential?
 
     /// Paths whose answer is market data.
-    static let dataPaths: Set<Substring> = ["/ws", "/v1/symbols", "/v1/snapshot", "/v1/book", "/v1/candles", "/v1/instruments"]
+    static let dataPaths: Set<Substring> = [
+        "/ws", "/v1/symbols", "/v1/snapshot", "/v1/book", "/v1/candles", "/v1/instruments",
+    ]
 
     /// The grant for a request to `path`, or nil when that endpoint needs no token.
-    func check(_ head: HTTPRequestHead, path: Substring, on eventLoop: any EventLoop) -> EventLoopFuture<Result<AccessGrant, Refusal>>? {
+    func check(_ head: HTTPRequestHead, path: Substring, on eventLoop: any EventLoop) -> EventLoopFuture<
+        Result<AccessGrant, Refusal>
+    >? {
         switch path {
         case _ where Self.dataPaths.contains(path):
             return verifyPresentedToken(head, on: eventLoop)
@@ -67,8 +71,12 @@ struct RequestAuthentication: Sendable {
         }
     }
 
-    private func verifyPresentedToken(_ head: HTTPRequestHead, on eventLoop: any EventLoop) -> EventLoopFuture<Result<AccessGrant, Refusal>> {
-        guard let token = PresentedToken.find(in: head) else { return eventLoop.makeSucceededFuture(.failure(.token(.missing))) }
+    private func verifyPresentedToken(_ head: HTTPRequestHead, on eventLoop: any EventLoop) -> EventLoopFuture<
+        Result<AccessGrant, Refusal>
+    > {
+        guard let token = PresentedToken.find(in: head) else {
+            return eventLoop.makeSucceededFuture(.failure(.token(.missing)))
+        }
         return verifier.verify(String(token), on: eventLoop).map { $0.mapError { .token($0) } }
     }
 }

@@ -44,7 +44,8 @@ struct TLSFiles: Sendable {
     private static func context(certificatePath: String, privateKeyPath: String) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuites = tls12CipherSuites
         // HTTP/1.1 only: a browser must not pick h2, whose WebSocket (RFC 8441) this hub does not speak.
@@ -70,7 +71,8 @@ struct TLSReload: Service {
                 try files.reload()
                 logger.notice("TLS certificate and key reloaded", metadata: ["cert": "\(files.certificatePath)"])
             } catch {
-                logger.error("TLS reload failed; still serving the previous certificate", metadata: ["error": "\(error)"])
+                logger.error(
+                    "TLS reload failed; still serving the previous certificate", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -40,7 +40,11 @@ struct TokenVerifier: Sendable {
     init(key: Key, audience: String? = nil, issuer: String? = nil) throws {
         self.audience = audience
         self.issuer = issuer
-        enum Parsed: Sendable { case hmac(HMACKey), ecdsa(ES256PublicKey), rsa(Insecure.RSA.PublicKey) }
+        enum Parsed: Sendable {
+            case hmac(HMACKey)
+            case ecdsa(ES256PublicKey)
+            case rsa(Insecure.RSA.PublicKey)
+        }
         let parsed: Parsed
         switch key {
         case .hmacSecret(let secret):

@@ -37,9 +37,11 @@ final class AcceptBackoff: ChannelInboundHandler {
         let now = NIODeadline.now()
         if lastLogged.map({ now - $0 >= Self.logInterval }) ?? true {
             lastLogged = now
-            logger.warning("cannot accept connections; pausing accepts", metadata: [
-                "error": "\(error)", "pause_ms": "\(Self.pause.nanoseconds / 1_000_000)",
-            ])
+            logger.warning(
+                "cannot accept connections; pausing accepts",
+                metadata: [
+                    "error": "\(error)", "pause_ms": "\(Self.pause.nanoseconds / 1_000_000)",
+                ])
         }
         guard !paused, let options = context.channel.syncOptions else { return }
         paused = true

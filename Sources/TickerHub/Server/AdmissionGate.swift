@@ -68,10 +68,12 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     /// `limits`: nil on a listener whose connections are not counted (the admin listener).
     /// `closesRefusedAtAccept`: close a connection refused for room at once (TLS: answering it would
     /// cost a handshake) instead of answering its first request.
-    init(limits: ConnectionLimits?, trustedProxies: TrustedProxies = .none, closesRefusedAtAccept: Bool = false,
-         maxHeaderBytes: Int, authentication: RequestAuthentication?, grant: RequestGrant,
-         crossOrigin: CrossOriginReads,
-         onRefusal: @escaping (Refusal) -> Void) {
+    init(
+        limits: ConnectionLimits?, trustedProxies: TrustedProxies = .none, closesRefusedAtAccept: Bool = false,
+        maxHeaderBytes: Int, authentication: RequestAuthentication?, grant: RequestGrant,
+        crossOrigin: CrossOriginReads,
+        onRefusal: @escaping (Refusal) -> Void
+    ) {
         self.crossOrigin = crossOrigin
         self.limits = limits
         self.trustedProxies = trustedProxies
@@ -166,7 +168,8 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
             grant.refusedInBand = nil
             // A CORS preflight carries no token (browsers send none); the router answers it.
             if !CrossOriginReads.isPreflight(head),
-               let check = authentication?.check(head, path: HTTPRoutes.path(of: head.uri), on: context.eventLoop) {
+                let check = authentication?.check(head, path: HTTPRoutes.path(of: head.uri), on: context.eventLoop)
+            {
                 state = .verifying(held: [data])
                 check.assumeIsolated().whenSuccess { [self] result in
                     verified(result, version: head.version, context: context)
@@ -178,7 +181,10 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The token's answer: the held request goes on to the upgrader, or is refused.
-    private func verified(_ result: Result<AccessGrant, RequestAuthentication.Refusal>, version: HTTPVersion, context: ChannelHandlerContext) {
+    private func verified(
+        _ result: Result<AccessGrant, RequestAuthentication.Refusal>, version: HTTPVersion,
+        context: ChannelHandlerContext
+    ) {
         guard !removed, context.channel.isActive, case .verifying(let held) = state else { return }
         switch result {
         case .success(let accessGrant):
@@ -226,8 +232,9 @@ final class AdmissionGate: ChannelInboundHandler, RemovableChannelHandler {
         var headers = currentHead.map(crossOrigin.headers(for:)) ?? []
         switch refusal {
         case .headerTooLarge:
-            response = .error(.requestHeaderFieldsTooLarge, code: "header_too_large",
-                              message: "the request head is larger than \(maxHeaderBytes) bytes")
+            response = .error(
+                .requestHeaderFieldsTooLarge, code: "header_too_large",
+                message: "the request head is larger than \(maxHeaderBytes) bytes")
         case .limits(let limit):
             response = .error(limit.status, code: limit.code, message: limit.message)
             if limit != .serverFull { headers.append(("Retry-After", "1")) }

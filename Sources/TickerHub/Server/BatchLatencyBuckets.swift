@@ -6,13 +6,16 @@ import Atomics
 /// of pages can poll without resetting anything.
 final class BatchLatencyBuckets: Sendable {
     /// Upper bounds in microseconds; one more bucket counts everything above the last.
-    static let upperBoundsMicros: [UInt64] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000]
+    static let upperBoundsMicros: [UInt64] = [
+        50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+    ]
 
     private let counts: [ManagedAtomic<UInt64>] = (0...upperBoundsMicros.count).map { _ in ManagedAtomic(0) }
     private let sumMicros = ManagedAtomic<UInt64>(0)
 
     func record(_ duration: Duration) {
-        let micros = UInt64(max(0, duration.components.seconds)) * 1_000_000
+        let micros =
+            UInt64(max(0, duration.components.seconds)) * 1_000_000
             + UInt64(max(0, duration.components.attoseconds)) / 1_000_000_000_000
         let bucket = Self.upperBoundsMicros.firstIndex { micros <= $0 } ?? Self.upperBoundsMicros.count
         counts[bucket].wrappingIncrement(ordering: .relaxed)

@@ -11,7 +11,9 @@ struct ConnectionAdmission: Sendable {
         /// A market-data subscriber on `/ws`, with permessage-deflate if agreed, or the zstd
         /// subprotocol if it asked for it (then without permessage-deflate: its frames are already
         /// compressed).
-        case subscriber(deflate: PerMessageDeflateNegotiation.Agreement?, zstd: Bool = false, options: SubscriberOptions = SubscriberOptions())
+        case subscriber(
+            deflate: PerMessageDeflateNegotiation.Agreement?, zstd: Bool = false,
+            options: SubscriberOptions = SubscriberOptions())
         /// A tick publisher on `/ingest` (only when the hub runs with `--feed ingest`), allowed to
         /// publish `symbols`.
         case publisher(symbols: SymbolEntitlement)
@@ -38,7 +40,9 @@ struct ConnectionAdmission: Sendable {
     /// With auth on, every WebSocket needs a grant from the gate.
     var requiresGrant = false
 
-    func decide(_ head: HTTPRequestHead, grant: AccessGrant? = .open, refusedInBand: RefusedHandshake? = nil) -> Decision {
+    func decide(_ head: HTTPRequestHead, grant: AccessGrant? = .open, refusedInBand: RefusedHandshake? = nil)
+        -> Decision
+    {
         let path = HTTPRoutes.path(of: head.uri)
         guard head.method == .GET, role.serves(path) else { return .refuse }
         switch path {
@@ -47,11 +51,16 @@ struct ConnectionAdmission: Sendable {
             if let refusedInBand { return .closeAtOnce(refusedInBand) }
             guard grant != nil || !requiresGrant else { return .refuse }
             // A bad option is refused here and answered 400 by the HTTP routes, which check the same.
-            guard case .success(let options) = SubscriberOptions.parse(uri: head.uri, defaultHeartbeatMilliseconds: defaultHeartbeatMilliseconds) else {
+            guard
+                case .success(let options) = SubscriberOptions.parse(
+                    uri: head.uri, defaultHeartbeatMilliseconds: defaultHeartbeatMilliseconds)
+            else {
                 return .refuse
             }
             let protocols = head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }
-                .map { String($0.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()) }
+                .map {
+                    String($0.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+                }
             if offersZstd, protocols.contains(ZstdDictionaryTraining.subprotocol) {
                 return .subscriber(deflate: nil, zstd: true, options: options)
             }

@@ -75,8 +75,12 @@ final class ConnectionLimits: Sendable {
     func admit(_ ip: String, now: NIODeadline = .now()) -> Refusal? {
         let configuration = self.configuration
         return state.withLock { state in
-            var entry = state.byIP[ip] ?? PerIP(handshakes: TokenBucket(perSecond: configuration.handshakesPerSecondPerIP,
-                                                                         burst: configuration.handshakeBurst, now: now))
+            var entry =
+                state.byIP[ip]
+                ?? PerIP(
+                    handshakes: TokenBucket(
+                        perSecond: configuration.handshakesPerSecondPerIP,
+                        burst: configuration.handshakeBurst, now: now))
             defer { state.byIP[ip] = entry.isIdle(now: now) ? nil : entry }
             guard entry.handshakes.take(now: now) else { return .tooManyHandshakes }
             guard entry.connections < configuration.maxConnectionsPerIP else { return .tooManyConnections }

@@ -17,7 +17,9 @@ final class ConnectionPlace: Sendable {
 
     /// The channel closed: the place is free, unless the connection was handed over.
     func channelClosed() {
-        if state.compareExchange(expected: State.held.rawValue, desired: State.released.rawValue, ordering: .relaxed).exchanged {
+        if state.compareExchange(expected: State.held.rawValue, desired: State.released.rawValue, ordering: .relaxed)
+            .exchanged
+        {
             limits.release(key)
         }
     }
@@ -29,7 +31,9 @@ final class ConnectionPlace: Sendable {
 
     /// The owned connection closed.
     func release() {
-        if state.compareExchange(expected: State.handedOver.rawValue, desired: State.released.rawValue, ordering: .relaxed).exchanged {
+        if state.compareExchange(
+            expected: State.handedOver.rawValue, desired: State.released.rawValue, ordering: .relaxed
+        ).exchanged {
             limits.release(key)
         }
     }

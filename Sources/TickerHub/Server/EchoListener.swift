@@ -38,20 +38,26 @@ final class EchoListener: Sendable {
 
     /// On the owned transport if `ownedLoop` is given (it accepts there and serves the connections),
     /// else on NIO's `nioLoops`.
-    static func bind(hub: Hub, nioLoops: any EventLoopGroup, ownedLoop: EpollLoop?, routes: HTTPRoutes,
-                     port: Int) async throws -> EchoListener {
+    static func bind(
+        hub: Hub, nioLoops: any EventLoopGroup, ownedLoop: EpollLoop?, routes: HTTPRoutes,
+        port: Int
+    ) async throws -> EchoListener {
         let configuration = hub.configuration
         // The echo compresses each connection's messages itself, so it negotiates as dedicated mode
         // does, whatever `--deflate` says for `/ws` (only `off` is honoured): every window a client
         // may ask for, with or without context takeover.
-        let negotiation = PerMessageDeflateNegotiation(mode: configuration.deflate == .off ? .off : .dedicated,
-                                                       dedicatedWindowBits: 15)
+        let negotiation = PerMessageDeflateNegotiation(
+            mode: configuration.deflate == .off ? .off : .dedicated,
+            dedicatedWindowBits: 15)
         let closeGrace = configuration.closeGrace
         if let ownedLoop {
             let connections = try await ownedLoop.submit { OwnedConnections(loop: ownedLoop, hub: hub) }.get()
-            let listener = try await OwnedListener.bind(hub: hub, loop: ownedLoop, nioLoops: nioLoops, host: host, port: port) { channel, descriptor in
-                try configure(channel, negotiation: negotiation, routes: routes, hub: hub, closeGrace: closeGrace,
-                              owned: (descriptor, connections))
+            let listener = try await OwnedListener.bind(
+                hub: hub, loop: ownedLoop, nioLoops: nioLoops, host: host, port: port
+            ) { channel, descriptor in
+                try configure(
+                    channel, negotiation: negotiation, routes: routes, hub: hub, closeGrace: closeGrace,
+                    owned: (descriptor, connections))
             }
             return EchoListener(port: listener.port, transport: .owned(listener, connections))
         }
@@ -60,7 +66,8 @@ final class EchoListener: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try configure(channel, negotiation: negotiation, routes: routes, hub: hub, closeGrace: closeGrace, owned: nil)
+                    try configure(
+                        channel, negotiation: negotiation, routes: routes, hub: hub, closeGrace: closeGrace, owned: nil)
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -78,8 +85,10 @@ final class EchoListener: Sendable {
         }
     }
 
-    private static func configure(_ channel: any Channel, negotiation: PerMessageDeflateNegotiation, routes: HTTPRoutes, hub: Hub,
-                                  closeGrace: TimeAmount, owned: (descriptor: CInt, connections: OwnedConnections)?) throws {
+    private static func configure(
+        _ channel: any Channel, negotiation: PerMessageDeflateNegotiation, routes: HTTPRoutes, hub: Hub,
+        closeGrace: TimeAmount, owned: (descriptor: CInt, connections: OwnedConnections)?
+    ) throws {
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxMessageBytes,
             automaticErrorHandling: false,  // the sessions answer frame errors (`CloseHandshake.closeCode`)
@@ -94,31 +103,44 @@ final class EchoListener: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let agreement = negotiation.negotiate(head.headers["Sec-WebSocket-Extensions"])
                     // Made on the loop the connection lives on.
-                    let makeSession: @Sendable (any WebSocketConnection, any FrameSink) throws -> any ConnectionSession = { connection, writer in
-                        let deflater = try agreement.map {
-                            try MessageDeflater(contextTakeover: !$0.serverNoContextTakeover, windowBits: $0.serverWindowBits)
+                    let makeSession:
+                        @Sendable (any WebSocketConnection, any FrameSink) throws -> any ConnectionSession = {
+                            connection, writer in
+                            let deflater = try agreement.map {
+                                try MessageDeflater(
+                                    contextTakeover: !$0.serverNoContextTakeover, windowBits: $0.serverWindowBits)
+                            }
+                            return EchoSession(
+                                connection: connection, writer: writer, deflater: deflater, closeGrace: closeGrace)
                         }
-                        return EchoSession(connection: connection, writer: writer, deflater: deflater, closeGrace: closeGrace)
-                    }
-                    let framing = MessageFraming(maxMessageBytes: maxMessageBytes, maxFragments: 1 << 20, inflates: agreement != nil)
+                    let framing = MessageFraming(
+                        maxMessageBytes: maxMessageBytes, maxFragments: 1 << 20, inflates: agreement != nil)
                     if let owned {
-                        try OwnedHandover.install(in: channel, descriptor: owned.descriptor, to: owned.connections, place: nil,
-                                                  framing: framing) { try makeSession($0, $0) }
+                        try OwnedHandover.install(
+                            in: channel, descriptor: owned.descriptor, to: owned.connections, place: nil,
+                            framing: framing
+                        ) { try makeSession($0, $0) }
                         return
                     }
                     let sync = channel.pipeline.syncOperations
                     let writer = RawFrameWriter()
                     try sync.addHandler(writer, position: .first)
                     try sync.addHandler(MessageAssembler(framing, inflater: hub.inflater(for: channel.eventLoop)))
-                    try sync.addHandler(SessionChannelHandler(eventLoop: channel.eventLoop, registry: nil) { try makeSession($0, writer) })
+                    try sync.addHandler(
+                        SessionChannelHandler(eventLoop: channel.eventLoop, registry: nil) {
+                            try makeSession($0, writer)
+                        })
                 }
             }
         )
         let sync = channel.pipeline.syncOperations
         try sync.configureHTTPServerPipeline(
-            withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                context.pipeline.removeHandler(name: ConnectionPipeline.routerName, promise: nil)
-            }),
+            withServerUpgrade: (
+                upgraders: [upgrader],
+                completionHandler: { context in
+                    context.pipeline.removeHandler(name: ConnectionPipeline.routerName, promise: nil)
+                }
+            ),
             withErrorHandling: true
         )
         try sync.addHandler(HTTPRouter(routes: routes), name: ConnectionPipeline.routerName)

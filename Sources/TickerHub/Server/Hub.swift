@@ -65,30 +65,45 @@ final class Hub: Sendable {
     }
 
     /// Throws if `configuration` is one `tickerhub` would refuse (`HubConfiguration.validate`).
-    init(configuration: HubConfiguration, logger: Logger, prometheus: PrometheusMetrics = PrometheusMetrics()) throws(ConfigurationError) {
+    init(configuration: HubConfiguration, logger: Logger, prometheus: PrometheusMetrics = PrometheusMetrics())
+        throws(ConfigurationError)
+    {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         self.prometheus = prometheus
         connectionLimits = ConnectionLimits(configuration: configuration.connectionLimits)
         publisherQuotas = PublisherQuotas(limit: configuration.ingest.maxNewSymbolsPerPublisher)
-        authentication = configuration.auth.map { RequestAuthentication(verifier: $0, ingestCredential: configuration.ingest.credential) }
+        authentication = configuration.auth.map {
+            RequestAuthentication(verifier: $0, ingestCredential: configuration.ingest.credential)
+        }
         let owned = configuration.usesOwnedTransport
         socketLoops = MultiThreadedEventLoopGroup(numberOfThreads: owned ? 1 : configuration.eventLoops)
-        ownedLoops = owned ? (0..<configuration.eventLoops).map { index in
-            do { return try EpollLoop(name: "tickerhub-owned-\(index)") } catch { fatalError("cannot start an owned event loop: \(error)") }
-        } : []
+        ownedLoops =
+            owned
+            ? (0..<configuration.eventLoops).map { index in
+                do { return try EpollLoop(name: "tickerhub-owned-\(index)") } catch {
+                    fatalError("cannot start an owned event loop: \(error)")
+                }
+            } : []
         let loops: [any EventLoop] = owned ? ownedLoops : Array(socketLoops.makeIterator())
         subscriberLoops = loops
-        let doorbells = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0), LoopServices.makeDoorbell(for: $0)) })
-        engine = BroadcastEngine(configuration: configuration.engine, loops: loops, publisherLoop: loops[0],
-                                 compression: Self.compression(configuration), drainSignal: { doorbells[ObjectIdentifier($0)] })
-        loopServices = Dictionary(uniqueKeysWithValues: engine.fanouts.map { fanout in
-            let loop = fanout.eventLoop
-            return (ObjectIdentifier(loop), LoopServices(fanout: fanout, doorbell: doorbells[ObjectIdentifier(loop)]!,
-                                                         keepAliveSweep: KeepAliveSweep(eventLoop: loop, round: Self.keepAliveRound),
-                                                         inflater: LoopInflater(eventLoop: loop)))
-        })
+        let doorbells = Dictionary(
+            uniqueKeysWithValues: loops.map { (ObjectIdentifier($0), LoopServices.makeDoorbell(for: $0)) })
+        engine = BroadcastEngine(
+            configuration: configuration.engine, loops: loops, publisherLoop: loops[0],
+            compression: Self.compression(configuration), drainSignal: { doorbells[ObjectIdentifier($0)] })
+        loopServices = Dictionary(
+            uniqueKeysWithValues: engine.fanouts.map { fanout in
+                let loop = fanout.eventLoop
+                return (
+                    ObjectIdentifier(loop),
+                    LoopServices(
+                        fanout: fanout, doorbell: doorbells[ObjectIdentifier(loop)]!,
+                        keepAliveSweep: KeepAliveSweep(eventLoop: loop, round: Self.keepAliveRound),
+                        inflater: LoopInflater(eventLoop: loop))
+                )
+            })
         patternWatchers = PatternWatchers(directory: engine.directory)
         feedStatus = FeedStatusBoard(connections: connections, logger: logger)
         publication = FeedSources.publication(configuration, publisher: engine.publisher, logger: logger)
@@ -110,7 +125,9 @@ final class Hub: Sendable {
     func start() async throws -> Int {
         var doorbellChannels: [any Channel] = []
         for fanout in engine.fanouts {
-            if let channel = try await services(of: fanout.eventLoop).doorbell.attach(to: fanout) { doorbellChannels.append(channel) }
+            if let channel = try await services(of: fanout.eventLoop).doorbell.attach(to: fanout) {
+                doorbellChannels.append(channel)
+            }
         }
         var ownedConnections: [OwnedConnections] = []
         for loop in ownedLoops {
@@ -127,11 +144,13 @@ final class Hub: Sendable {
         if let firstLoop = ownedLoops.first {
             // Every listener accepts on the owned transport, so that each connection's descriptor is
             // known when a subscriber's handshake completes and the socket is handed over.
-            let listener = try await ownedListener(on: firstLoop, role: publicRole, host: configuration.host, port: configuration.port)
+            let listener = try await ownedListener(
+                on: firstLoop, role: publicRole, host: configuration.host, port: configuration.port)
             port = listener.port
             var listeners = [listener]
             if let configuredAdminPort = configuration.adminPort {
-                let admin = try await ownedListener(on: firstLoop, role: .adminOnly, host: configuration.adminHost, port: configuredAdminPort)
+                let admin = try await ownedListener(
+                    on: firstLoop, role: .adminOnly, host: configuration.adminHost, port: configuredAdminPort)
                 adminPort = admin.port
                 listeners.append(admin)
             }
@@ -149,7 +168,8 @@ final class Hub: Sendable {
         let router = HTTPRoutes(hub: self)
         var echo: EchoListener?
         if let echoPort = configuration.echoPort {
-            echo = try await EchoListener.bind(hub: self, nioLoops: socketLoops, ownedLoop: ownedLoops.first, routes: router, port: echoPort)
+            echo = try await EchoListener.bind(
+                hub: self, nioLoops: socketLoops, ownedLoop: ownedLoops.first, routes: router, port: echoPort)
         }
         state.withLock {
             $0.serverChannel = channel
@@ -157,25 +177,36 @@ final class Hub: Sendable {
             $0.doorbellChannels = doorbellChannels
             $0.echo = echo
         }
-        logger.info("listening", metadata: ["address": "\(configuration.host):\(port)", "feed": "\(feed.name)",
-                                             "symbols": "\(engine.directory.count)"])
-        if configuration.adminPort != nil {
-            logger.info("admin listener: /metrics, /stats, /ops, /ingest", metadata: [
-                "admin_address": "\(configuration.adminHost):\(adminPort)",
+        logger.info(
+            "listening",
+            metadata: [
+                "address": "\(configuration.host):\(port)", "feed": "\(feed.name)",
+                "symbols": "\(engine.directory.count)",
             ])
+        if configuration.adminPort != nil {
+            logger.info(
+                "admin listener: /metrics, /stats, /ops, /ingest",
+                metadata: [
+                    "admin_address": "\(configuration.adminHost):\(adminPort)"
+                ])
         }
         if let echo {
-            logger.info("echo listener for conformance tests", metadata: [
-                "echo": "\(EchoListener.host):\(echo.port)", "transport": "\(ownedLoops.isEmpty ? "nio" : "owned")",
-            ])
+            logger.info(
+                "echo listener for conformance tests",
+                metadata: [
+                    "echo": "\(EchoListener.host):\(echo.port)", "transport": "\(ownedLoops.isEmpty ? "nio" : "owned")",
+                ])
         }
         return port
     }
 
     /// A listener on `host:port` serving what `role` says, accepting on `loop` (`--transport owned`).
-    private func ownedListener(on loop: EpollLoop, role: ListenerRole, host: String, port: Int) async throws -> OwnedListener {
+    private func ownedListener(on loop: EpollLoop, role: ListenerRole, host: String, port: Int) async throws
+        -> OwnedListener
+    {
         let routes = HTTPRoutes(hub: self, role: role)
-        return try await OwnedListener.bind(hub: self, loop: loop, nioLoops: socketLoops, host: host, port: port) { channel, descriptor in
+        return try await OwnedListener.bind(hub: self, loop: loop, nioLoops: socketLoops, host: host, port: port) {
+            channel, descriptor in
             try ConnectionPipeline.configure(channel, hub: self, routes: routes, ownedDescriptor: descriptor)
         }
     }
@@ -193,7 +224,8 @@ final class Hub: Sendable {
             .childChannelOption(.recvAllocator, value: ConnectionPipeline.receiveAllocator)
             .childChannelOption(.writeBufferWaterMark, value: ConnectionPipeline.writeBufferWaterMark(configuration))
         if configuration.socketSendBufferBytes > 0 {
-            bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
+            bootstrap = bootstrap.childChannelOption(
+                .socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
         }
         let (metrics, logger) = (self.metrics, self.logger)
         bootstrap = bootstrap.serverChannelInitializer { channel in
@@ -269,12 +301,15 @@ final class Hub: Sendable {
     /// configured instruments when `--zstd` is on.
     private static func compression(_ configuration: HubConfiguration) -> SharedCompression {
         // Training takes ~0.1 s; a failure only means no zstd subprotocol, never no hub.
-        let dictionary = configuration.zstd
-            ? try? ZstdDictionaryTraining.train(instruments: FeedSources.dictionaryInstruments(configuration), seed: configuration.seed)
+        let dictionary =
+            configuration.zstd
+            ? try? ZstdDictionaryTraining.train(
+                instruments: FeedSources.dictionaryInstruments(configuration), seed: configuration.seed)
             : nil
         // Training's samples and work space (~8 MB) are freed by now, but malloc keeps the pages in
         // its arena; hand them back rather than carry them for the hub's lifetime.
         _ = malloc_trim(0)
-        return SharedCompression(deflateThresholdBytes: configuration.engine.deflateThresholdBytes, zstdDictionary: dictionary)
+        return SharedCompression(
+            deflateThresholdBytes: configuration.engine.deflateThresholdBytes, zstdDictionary: dictionary)
     }
 }

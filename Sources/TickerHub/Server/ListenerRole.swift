@@ -11,9 +11,13 @@ enum ListenerRole: Sendable, Equatable {
     case adminOnly
 
     /// Paths only the admin listener serves when there is one.
-    static let adminPaths: Set<Substring> = ["/metrics", "/stats", "/stats/catalog", "/ops", "/assets/ops.js", "/ingest"]
+    static let adminPaths: Set<Substring> = [
+        "/metrics", "/stats", "/stats/catalog", "/ops", "/assets/ops.js", "/ingest",
+    ]
     /// Paths both serve: health, and the assets the operator page shares with the watchlist.
-    static let sharedPaths: Set<Substring> = ["/healthz", "/readyz", "/favicon.ico", "/assets/style.css", "/assets/charts.js", "/assets/dom.js"]
+    static let sharedPaths: Set<Substring> = [
+        "/healthz", "/readyz", "/favicon.ico", "/assets/style.css", "/assets/charts.js", "/assets/dom.js",
+    ]
 
     /// Whether a request for `path` is this listener's to answer (otherwise 404).
     func serves(_ path: Substring) -> Bool {

@@ -64,7 +64,9 @@ final class LoopDoorbell: FanoutDoorbell {
         do {
             return try await NIOPipeBootstrap(group: fanout.eventLoop)
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Ringing(fanout: fanout)) }
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(Ringing(fanout: fanout))
+                    }
                 }
                 .takingOwnershipOfDescriptor(input: readSide)
                 .get()

@@ -19,7 +19,7 @@ struct ClientFrameReader {
     func next(from bytes: inout ByteBuffer) throws(NIOWebSocketError) -> WebSocketFrame? {
         let start = bytes.readerIndex
         guard let first = bytes.getInteger(at: start, as: UInt8.self),
-              let second = bytes.getInteger(at: start + 1, as: UInt8.self)
+            let second = bytes.getInteger(at: start + 1, as: UInt8.self)
         else { return nil }
         let opcode = WebSocketOpcode(encodedWebSocketOpcode: first & 0x0F)!  // four bits: always an opcode
         let fin = first & 0x80 != 0
@@ -49,7 +49,8 @@ struct ClientFrameReader {
         }
         guard let data = bytes.getSlice(at: start + headerLength, length: Int(length)) else { return nil }
         bytes.moveReaderIndex(forwardBy: headerLength + Int(length))
-        return WebSocketFrame(fin: fin, rsv1: first & 0x40 != 0, rsv2: first & 0x20 != 0, rsv3: first & 0x10 != 0,
-                              opcode: opcode, maskKey: maskKey, data: data)
+        return WebSocketFrame(
+            fin: fin, rsv1: first & 0x40 != 0, rsv2: first & 0x20 != 0, rsv3: first & 0x10 != 0,
+            opcode: opcode, maskKey: maskKey, data: data)
     }
 }

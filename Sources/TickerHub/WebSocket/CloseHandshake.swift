@@ -19,8 +19,10 @@ enum CloseHandshake {
     /// Close reasons must fit a control frame: 125 bytes minus the 2-byte code.
     static let maxReasonBytes = 123
 
-    static func send(code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext,
-                     grace: TimeAmount) {
+    static func send(
+        code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext,
+        grace: TimeAmount
+    ) {
         send(payload(code: code, reason: reason, allocator: context.channel.allocator), context: context, grace: grace)
     }
 
@@ -71,7 +73,9 @@ enum CloseHandshake {
         if data.readableBytes == 1 { return .protocolError }
         guard let received = data.readWebSocketErrorCode() else { return .normalClosure }
         guard isValidReceived(received) else { return .protocolError }
-        guard String(validating: data.readableBytesView, as: UTF8.self) != nil else { return .dataInconsistentWithMessage }
+        guard String(validating: data.readableBytesView, as: UTF8.self) != nil else {
+            return .dataInconsistentWithMessage
+        }
         return received
     }
 

@@ -21,7 +21,8 @@ final class EchoSession: ConnectionSession {
     /// `HubConfiguration.closeGrace`.
     private let closeGrace: TimeAmount
 
-    init(connection: any WebSocketConnection, writer: any FrameSink, deflater: MessageDeflater?, closeGrace: TimeAmount) {
+    init(connection: any WebSocketConnection, writer: any FrameSink, deflater: MessageDeflater?, closeGrace: TimeAmount)
+    {
         self.connection = connection
         self.writer = writer
         self.deflater = deflater
@@ -80,7 +81,8 @@ final class EchoSession: ConnectionSession {
             payload = deflated
             compressed = true
         }
-        var buffer = connection.allocator.buffer(capacity: WebSocketFrameBuilder.maxHeaderLength + payload.readableBytes)
+        var buffer = connection.allocator.buffer(
+            capacity: WebSocketFrameBuilder.maxHeaderLength + payload.readableBytes)
         WebSocketFrameBuilder.build(frame.opcode == .binary ? .binary : .text, compressed: compressed, into: &buffer) {
             $0.writeBuffer(&payload)
         }
@@ -89,6 +91,7 @@ final class EchoSession: ConnectionSession {
 
     private func close(code: WebSocketErrorCode) {
         guard control.markCloseSent() else { return }
-        connection.sendClose(CloseHandshake.payload(code: code, reason: "", allocator: connection.allocator), grace: closeGrace)
+        connection.sendClose(
+            CloseHandshake.payload(code: code, reason: "", allocator: connection.allocator), grace: closeGrace)
     }
 }

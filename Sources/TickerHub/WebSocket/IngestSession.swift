@@ -42,14 +42,20 @@ final class IngestSession: WebSocketSession {
     func handlerAdded(context: ChannelHandlerContext) {
         hub.metrics.publishersConnected.wrappingIncrement(ordering: .relaxed)
         hub.connections.add(context.channel)
-        hub.logger.info("publisher connected", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
-                                                          "symbols": "\(allowedSymbols)"])
+        hub.logger.info(
+            "publisher connected",
+            metadata: [
+                "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+                "symbols": "\(allowedSymbols)",
+            ])
         if let expiresAt {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             expiry = context.eventLoop.scheduleTask(deadline: expiresAt) {
                 let (session, context) = loopBound.value
                 session.hub.metrics.tokenExpiries.wrappingIncrement(ordering: .relaxed)
-                session.close(context: context, code: CloseCode.tokenExpired.webSocketErrorCode, reason: CloseCode.tokenExpired.reason ?? "")
+                session.close(
+                    context: context, code: CloseCode.tokenExpired.webSocketErrorCode,
+                    reason: CloseCode.tokenExpired.reason ?? "")
             }
         }
     }
@@ -104,8 +110,9 @@ final class IngestSession: WebSocketSession {
                 return nil
             }
             guard let (id, isNew) = directory.register(symbol, mayAdd: mayAdd) else {
-                violation(context: context, code: .policyViolation,
-                          reason: mayAdd ? "symbol limit reached" : "new symbol limit per publisher reached")
+                violation(
+                    context: context, code: .policyViolation,
+                    reason: mayAdd ? "symbol limit reached" : "new symbol limit per publisher reached")
                 return nil
             }
             if isNew { mayAdd = quotas.added(identity) }
@@ -114,7 +121,9 @@ final class IngestSession: WebSocketSession {
         for tick in batch.ticks {
             guard let id = register(tick.symbol) else { return }
             let timestamp = tick.timestamp.nanosecondsSinceEpoch == 0 ? arrival : tick.timestamp
-            updates.append(FeedUpdate(symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body, upstreamSeq: tick.seq))
+            updates.append(
+                FeedUpdate(
+                    symbolID: id, symbol: tick.symbol, timestamp: timestamp, body: tick.body, upstreamSeq: tick.seq))
         }
         var details: [(SymbolID, InstrumentRecord)] = []
         for instrument in batch.instruments {
@@ -125,8 +134,10 @@ final class IngestSession: WebSocketSession {
         for book in batch.books {
             guard let id = register(book.symbol) else { return }
             let timestamp = book.timestamp.nanosecondsSinceEpoch == 0 ? arrival : book.timestamp
-            books.append(BookFeedUpdate(symbolID: id, symbol: book.symbol, timestamp: timestamp, change: book.change,
-                                        replacesBook: book.replacesBook, upstreamSeq: book.seq))
+            books.append(
+                BookFeedUpdate(
+                    symbolID: id, symbol: book.symbol, timestamp: timestamp, change: book.change,
+                    replacesBook: book.replacesBook, upstreamSeq: book.seq))
         }
         hub.metrics.ingestBatches.wrappingIncrement(ordering: .relaxed)
         inFlight += 1

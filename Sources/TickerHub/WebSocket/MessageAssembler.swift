@@ -75,13 +75,15 @@ struct MessageAssembly {
             guard !frame.rsv1 else { throw .reservedBits }
             var data = frame.unmaskedData
             current.fragments += 1
-            guard current.fragments <= maxFragments, current.data.readableBytes + data.readableBytes <= maxMessageBytes else {
+            guard current.fragments <= maxFragments, current.data.readableBytes + data.readableBytes <= maxMessageBytes
+            else {
                 throw .tooLarge
             }
             pending = nil  // release our reference first, so the append does not copy
             current.data.writeBuffer(&data)
             if frame.fin {
-                return try message(current.opcode, compressed: current.compressed, data: current.data, allocator: allocator)
+                return try message(
+                    current.opcode, compressed: current.compressed, data: current.data, allocator: allocator)
             }
             pending = current
             return nil
@@ -90,8 +92,10 @@ struct MessageAssembly {
         }
     }
 
-    private func message(_ opcode: WebSocketOpcode, compressed: Bool, data: ByteBuffer,
-                         allocator: ByteBufferAllocator) throws(Failure) -> WebSocketFrame {
+    private func message(
+        _ opcode: WebSocketOpcode, compressed: Bool, data: ByteBuffer,
+        allocator: ByteBufferAllocator
+    ) throws(Failure) -> WebSocketFrame {
         var data = data
         if compressed {
             guard let inflater = inflater?() else { throw .badCompressedData }

@@ -10,7 +10,8 @@ struct MessageFraming: Sendable {
 
     /// The assembly for one connection on the loop whose inflater is `inflater`.
     func assembly(inflater: LoopInflater) -> MessageAssembly {
-        MessageAssembly(maxMessageBytes: maxMessageBytes, maxFragments: maxFragments,
-                        inflater: inflates ? { inflater.shared() } : nil)
+        MessageAssembly(
+            maxMessageBytes: maxMessageBytes, maxFragments: maxFragments,
+            inflater: inflates ? { inflater.shared() } : nil)
     }
 }

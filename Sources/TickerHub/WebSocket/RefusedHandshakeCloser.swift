@@ -23,10 +23,11 @@ final class RefusedHandshakeCloser: ChannelInboundHandler {
         payload.writeBytes(refusal.reason.utf8.prefix(123))  // a Close's reason fits 123 bytes
         let channel = context.channel
         let giveUp = context.eventLoop.scheduleTask(in: Self.grace) { channel.close(promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload))).whenComplete { _ in
-            giveUp.cancel()
-            channel.close(promise: nil)
-        }
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
+            .whenComplete { _ in
+                giveUp.cancel()
+                channel.close(promise: nil)
+            }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

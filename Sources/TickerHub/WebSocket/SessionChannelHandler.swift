@@ -22,8 +22,10 @@ final class SessionChannelHandler: ChannelDuplexHandler, WebSocketSession, WebSo
     let eventLoop: any EventLoop
 
     /// `makeSession` is called at once, with this handler as the session's connection.
-    init(eventLoop: any EventLoop, registry: ConnectionRegistry?,
-         makeSession: (any WebSocketConnection) throws -> any ConnectionSession) rethrows {
+    init(
+        eventLoop: any EventLoop, registry: ConnectionRegistry?,
+        makeSession: (any WebSocketConnection) throws -> any ConnectionSession
+    ) rethrows {
         self.eventLoop = eventLoop
         self.registry = registry
         self.session = try makeSession(self)

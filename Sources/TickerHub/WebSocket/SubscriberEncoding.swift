@@ -12,8 +12,11 @@ struct SubscriberEncoding: Sendable {
         switch deflate {
         case nil: zstd ? .zstd : .plain
         case let agreement? where agreement.usesSharedFrames && configuration.deflate == .shared: .sharedDeflate
-        case let agreement?: .dedicatedDeflate(try MessageDeflater(contextTakeover: !agreement.serverNoContextTakeover,
-                                                                   windowBits: agreement.serverWindowBits, memoryLevel: 4))
+        case let agreement?:
+            .dedicatedDeflate(
+                try MessageDeflater(
+                    contextTakeover: !agreement.serverNoContextTakeover,
+                    windowBits: agreement.serverWindowBits, memoryLevel: 4))
         }
     }
 }

@@ -22,10 +22,15 @@ struct SubscriberOptions: Sendable, Equatable {
     /// The options in `uri`'s query, over `defaultHeartbeatMilliseconds` (0: none); the reason when
     /// a value is not acceptable.
     static func parse(uri: String, defaultHeartbeatMilliseconds: Int) -> Result<SubscriberOptions, OptionError> {
-        var options = SubscriberOptions(heartbeatMilliseconds: defaultHeartbeatMilliseconds > 0 ? defaultHeartbeatMilliseconds : nil)
+        var options = SubscriberOptions(
+            heartbeatMilliseconds: defaultHeartbeatMilliseconds > 0 ? defaultHeartbeatMilliseconds : nil)
         if let text = HTTPRoutes.query(of: uri, "heartbeat") {
             guard let milliseconds = Int(text), isValidHeartbeat(milliseconds) else {
-                return .failure(OptionError(message: "heartbeat must be 0 (none) or \(minimumHeartbeatMilliseconds)...\(maximumHeartbeatMilliseconds) milliseconds"))
+                return .failure(
+                    OptionError(
+                        message:
+                            "heartbeat must be 0 (none) or \(minimumHeartbeatMilliseconds)...\(maximumHeartbeatMilliseconds) milliseconds"
+                    ))
             }
             options.heartbeatMilliseconds = milliseconds > 0 ? milliseconds : nil
         }

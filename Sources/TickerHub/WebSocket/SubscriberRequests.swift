@@ -31,12 +31,16 @@ struct SubscriberRequests {
     /// `entitlement` is what the connection's token grants; `backlogBytes` is asked only by a
     /// `stats` request. (`auth` is the session's: its token is checked off the loop.)
     /// `patterns`: the connection's symbol patterns, which subscribes and unsubscribes change.
-    func answer(_ request: ClientMessage, entitlement: SymbolEntitlement, patterns: inout [PatternSubscription],
-                backlogBytes: () -> Int) -> Result<[ServerMessage], ProtocolError> {
+    func answer(
+        _ request: ClientMessage, entitlement: SymbolEntitlement, patterns: inout [PatternSubscription],
+        backlogBytes: () -> Int
+    ) -> Result<[ServerMessage], ProtocolError> {
         switch request {
         case let .subscribe(id, names, interval, resume, channel):
-            subscribe(id: id, names: names, channel: channel, updateInterval: interval, resume: resume, entitlement: entitlement,
-                      patterns: &patterns)
+            subscribe(
+                id: id, names: names, channel: channel, updateInterval: interval, resume: resume,
+                entitlement: entitlement,
+                patterns: &patterns)
         case let .unsubscribe(id, names, channel):
             unsubscribe(id: id, names: names, channel: channel, entitlement: entitlement, patterns: &patterns)
         case let .list(id, after):
@@ -46,12 +50,18 @@ struct SubscriberRequests {
         case .ping(let id):
             .success([.pong(id: id, timestamp: .now())])
         case .stats(let id):
-            .success([.stats(id: id, counters: [
-                ("delivered", subscriber.delivered), ("dropped", subscriber.dropped), ("throttled", subscriber.throttled),
-                ("upstream", subscriber.upstream), ("conflated", subscriber.conflated),
-                ("stale", UInt64(subscriber.staleCount)), ("subscriptions", UInt64(subscriber.subscriptionCount)),
-                ("backlog_bytes", UInt64(backlogBytes())),
-            ])])
+            .success([
+                .stats(
+                    id: id,
+                    counters: [
+                        ("delivered", subscriber.delivered), ("dropped", subscriber.dropped),
+                        ("throttled", subscriber.throttled),
+                        ("upstream", subscriber.upstream), ("conflated", subscriber.conflated),
+                        ("stale", UInt64(subscriber.staleCount)),
+                        ("subscriptions", UInt64(subscriber.subscriptionCount)),
+                        ("backlog_bytes", UInt64(backlogBytes())),
+                    ])
+            ])
         }
     }
 
@@ -62,9 +72,11 @@ struct SubscriberRequests {
     /// `not_entitled` error after the rest; a request with none granted gets only that error.
     /// Names with a `*` are patterns (`SymbolPattern`): they take every symbol they match now that
     /// the token grants, and the session adds those that appear later (`subscribeAppeared`).
-    private func subscribe(id: Int64?, names: [String], channel: SubscriptionChannel, updateInterval: UpdateInterval?,
-                           resume: ResumePoint?, entitlement: SymbolEntitlement,
-                           patterns: inout [PatternSubscription]) -> Result<[ServerMessage], ProtocolError> {
+    private func subscribe(
+        id: Int64?, names: [String], channel: SubscriptionChannel, updateInterval: UpdateInterval?,
+        resume: ResumePoint?, entitlement: SymbolEntitlement,
+        patterns: inout [PatternSubscription]
+    ) -> Result<[ServerMessage], ProtocolError> {
         let (found, patternTexts) = uniqued(names).partitioned { !SymbolPattern.isPattern($0) }
         let asked: [SymbolPattern]
         switch Self.patterns(patternTexts, id: id) {
@@ -72,17 +84,23 @@ struct SubscriberRequests {
         case .success(let valid): asked = valid
         }
         if !asked.isEmpty, resume != nil {
-            return .failure(ProtocolError(id: id, code: .invalidRequest, message: "\"since\" names symbols: resume them apart from patterns"))
+            return .failure(
+                ProtocolError(
+                    id: id, code: .invalidRequest, message: "\"since\" names symbols: resume them apart from patterns"))
         }
         let (granted, refused) = entitlement.partition(found)
         let refusal = refused.isEmpty ? nil : ProtocolError.notEntitled(refused, id: id)
         if let refusal, granted.isEmpty, asked.isEmpty { return .failure(refusal) }
         // What the patterns match now, within the grant (a pattern is never refused: it matches less).
-        let matched = asked.isEmpty ? [] : directory.allSymbols.filter { symbol in
-            asked.contains { $0.matches(symbol) } && entitlement.allows(symbol.name)
-        }.map(\.name)
-        let result = subscribe(id: id, granted: uniqued(granted + matched), channel: channel, updateInterval: updateInterval,
-                               resume: resume, patterns: asked.map(\.description))
+        let matched =
+            asked.isEmpty
+            ? []
+            : directory.allSymbols.filter { symbol in
+                asked.contains { $0.matches(symbol) } && entitlement.allows(symbol.name)
+            }.map(\.name)
+        let result = subscribe(
+            id: id, granted: uniqued(granted + matched), channel: channel, updateInterval: updateInterval,
+            resume: resume, patterns: asked.map(\.description))
         if case .success = result {
             for pattern in asked {
                 let entry = PatternSubscription(pattern: pattern, channel: channel, updateInterval: updateInterval)
@@ -97,30 +115,38 @@ struct SubscriberRequests {
     /// matches (and the grant allows): subscribed like a named one. The answers start with no ack:
     /// the first is the symbol's snapshot (or `book`, `candles`).
     func subscribeAppeared(_ symbol: Symbol, for entry: PatternSubscription) -> Result<[ServerMessage], ProtocolError> {
-        subscribe(id: nil, granted: [symbol.name], channel: entry.channel, updateInterval: entry.updateInterval, resume: nil)
-            .map { Array($0.dropFirst()) }
-            .mapError { error in
-                var named = error
-                named.symbols = [symbol.name]
-                named.message = "\(symbol.name) matches \(entry.pattern), but \(error.message)"
-                return named
-            }
+        subscribe(
+            id: nil, granted: [symbol.name], channel: entry.channel, updateInterval: entry.updateInterval, resume: nil
+        )
+        .map { Array($0.dropFirst()) }
+        .mapError { error in
+            var named = error
+            named.symbols = [symbol.name]
+            named.message = "\(symbol.name) matches \(entry.pattern), but \(error.message)"
+            return named
+        }
     }
 
     private static func patterns(_ texts: [String], id: Int64?) -> Result<[SymbolPattern], ProtocolError> {
         var patterns: [SymbolPattern] = []
         for text in texts {
             guard let pattern = SymbolPattern(text) else {
-                return .failure(ProtocolError(id: id, code: .invalidRequest,
-                                              message: "\"\(text.prefix(32))\" is not a pattern: a prefix then one final *, such as \"*\" or \"EUR/*\""))
+                return .failure(
+                    ProtocolError(
+                        id: id, code: .invalidRequest,
+                        message:
+                            "\"\(text.prefix(32))\" is not a pattern: a prefix then one final *, such as \"*\" or \"EUR/*\""
+                    ))
             }
             patterns.append(pattern)
         }
         return .success(patterns)
     }
 
-    private func subscribe(id: Int64?, granted names: [String], channel: SubscriptionChannel, updateInterval: UpdateInterval?,
-                           resume: ResumePoint?, patterns: [String] = []) -> Result<[ServerMessage], ProtocolError> {
+    private func subscribe(
+        id: Int64?, granted names: [String], channel: SubscriptionChannel, updateInterval: UpdateInterval?,
+        resume: ResumePoint?, patterns: [String] = []
+    ) -> Result<[ServerMessage], ProtocolError> {
         let resolved = directory.resolve(names)
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
         // The stream each name stands for on this channel: the symbol's own id, its book's at the
@@ -138,30 +164,39 @@ struct SubscriberRequests {
                 let chosen = channel == .ticks ? symbolID : channel == .quotes ? streams[0] : streams[1]
                 leaving += family.filter { $0 != chosen && subscriber.isSubscribed(to: $0) }
             }
-            if channel != .ticks { ids = symbolIDs.compactMap { directory.channelStreams(of: $0)?[channel == .quotes ? 0 : 1] } }
+            if channel != .ticks {
+                ids = symbolIDs.compactMap { directory.channelStreams(of: $0)?[channel == .quotes ? 0 : 1] }
+            }
         case .book(let depth): ids = symbolIDs.compactMap { directory.bookStream(of: $0, depth: depth) }
         case .candles(let interval): ids = symbolIDs.compactMap { directory.candleStream(of: $0, interval: interval) }
         }
         precondition(ids.count == resolved.known.count, "every symbol has every stream the parser accepts")
         let total = subscriber.subscriptionCount - leaving.count + ids.filter { !subscriber.isSubscribed(to: $0) }.count
         guard total <= maxSymbols else {
-            return .failure(ProtocolError(id: id, code: .tooManySymbols,
-                                          message: "\(total) subscriptions would exceed the limit of \(maxSymbols) per connection"))
+            return .failure(
+                ProtocolError(
+                    id: id, code: .tooManySymbols,
+                    message: "\(total) subscriptions would exceed the limit of \(maxSymbols) per connection"))
         }
         if !leaving.isEmpty { fanout.unsubscribe(subscriber, from: leaving) }
         let symbols = resolved.known.map { Symbol($0.0)! }
         // Seqs of another epoch say nothing about what the client missed here: none is resumed.
         let sameEpoch = resume?.epoch.map { $0 == epoch } ?? true
         let resumeAfter = symbols.map { sameEpoch ? resume?.lastSeqs[$0.name] : nil }
-        let starts = fanout.subscribe(subscriber, to: ids, symbols: symbols, updateInterval: updateInterval,
-                                      resumingAfter: resumeAfter, replayLimit: maxReplay)
+        let starts = fanout.subscribe(
+            subscriber, to: ids, symbols: symbols, updateInterval: updateInterval,
+            resumingAfter: resumeAfter, replayLimit: maxReplay)
         // Symbols resumed with `since` that start with a snapshot: the history no longer held what
         // they missed, or the epoch changed. (A symbol already subscribed here is live: not counted.)
-        let unrecovered = starts.filter { $0.replay == nil && resume?.lastSeqs[$0.symbol.name] != nil }.map(\.symbol.name)
+        let unrecovered = starts.filter { $0.replay == nil && resume?.lastSeqs[$0.symbol.name] != nil }.map(
+            \.symbol.name)
         let recovery = resume.map { _ in ServerMessage.Recovery(notRecovered: unrecovered) }
         metrics.unrecoveredSymbols.wrappingIncrement(by: UInt64(unrecovered.count), ordering: .relaxed)
-        var answers: [ServerMessage] = [.ack(id: id, op: .subscribe, symbols: symbols.map(\.name), updateInterval: updateInterval,
-                                             recovery: recovery, channel: ChannelScope(channel), patterns: patterns)]
+        var answers: [ServerMessage] = [
+            .ack(
+                id: id, op: .subscribe, symbols: symbols.map(\.name), updateInterval: updateInterval,
+                recovery: recovery, channel: ChannelScope(channel), patterns: patterns)
+        ]
         for start in starts {
             if case .book(let depth) = channel {
                 answers.append(.book(start.book ?? BookSnapshot(symbol: start.symbol, depth: depth)))
@@ -180,8 +215,10 @@ struct SubscriberRequests {
 
     /// A pattern leaves the connection's patterns (on the channels `channel` covers), and so do the
     /// symbols it matches now.
-    private func unsubscribe(id: Int64?, names: [String], channel: ChannelScope, entitlement: SymbolEntitlement,
-                             patterns: inout [PatternSubscription]) -> Result<[ServerMessage], ProtocolError> {
+    private func unsubscribe(
+        id: Int64?, names: [String], channel: ChannelScope, entitlement: SymbolEntitlement,
+        patterns: inout [PatternSubscription]
+    ) -> Result<[ServerMessage], ProtocolError> {
         let (found, patternTexts) = uniqued(names).partitioned { !SymbolPattern.isPattern($0) }
         let leaving: [SymbolPattern]
         switch Self.patterns(patternTexts, id: id) {
@@ -191,7 +228,8 @@ struct SubscriberRequests {
         let resolved = directory.resolve(found)
         guard resolved.unknown.isEmpty else { return .failure(.unknownSymbols(resolved.unknown, id: id)) }
         patterns.removeAll { leaving.contains($0.pattern) && channel.covers($0.channel) }
-        let matched = leaving.isEmpty ? [] : directory.allSymbols.filter { symbol in leaving.contains { $0.matches(symbol) } }
+        let matched =
+            leaving.isEmpty ? [] : directory.allSymbols.filter { symbol in leaving.contains { $0.matches(symbol) } }
         var symbolIDs = resolved.known.map(\.1)
         for symbol in matched { if let id = directory.id(of: symbol.name) { symbolIDs.append(id) } }
         switch channel {
@@ -206,12 +244,16 @@ struct SubscriberRequests {
         case .book(nil):
             fanout.unsubscribe(subscriber, from: symbolIDs.flatMap { directory.bookStreams(of: $0) ?? [] })
         case .candles(let interval?):
-            fanout.unsubscribe(subscriber, from: symbolIDs.compactMap { directory.candleStream(of: $0, interval: interval) })
+            fanout.unsubscribe(
+                subscriber, from: symbolIDs.compactMap { directory.candleStream(of: $0, interval: interval) })
         case .candles(nil):
             fanout.unsubscribe(subscriber, from: symbolIDs.flatMap { directory.candleStreams(of: $0) ?? [] })
         }
-        return .success([.ack(id: id, op: .unsubscribe, symbols: resolved.known.map(\.0), channel: channel,
-                              patterns: leaving.map(\.description))])
+        return .success([
+            .ack(
+                id: id, op: .unsubscribe, symbols: resolved.known.map(\.0), channel: channel,
+                patterns: leaving.map(\.description))
+        ])
     }
 
     /// One page of symbols (`listPageSize`). Paged so that an answer stays far below the backlog
@@ -219,7 +261,9 @@ struct SubscriberRequests {
     /// megabyte, and a client that asked politely would be evicted as a slow consumer.
     /// Only the symbols the token grants are named; a page may then hold fewer than
     /// `listPageSize`, even none, and `next` still says where the following one starts.
-    private func list(id: Int64?, after: String?, entitlement: SymbolEntitlement) -> Result<[ServerMessage], ProtocolError> {
+    private func list(id: Int64?, after: String?, entitlement: SymbolEntitlement) -> Result<
+        [ServerMessage], ProtocolError
+    > {
         var start: SymbolID?
         if let after {
             guard let known = directory.id(of: after) else { return .failure(.unknownSymbols([after], id: id)) }

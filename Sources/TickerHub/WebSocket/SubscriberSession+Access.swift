@@ -14,7 +14,10 @@ extension SubscriberSession {
             return
         }
         guard !checkingToken else {
-            reject(ProtocolError(id: id, code: .invalidRequest, message: "one auth request at a time: wait for the answer to the last"))
+            reject(
+                ProtocolError(
+                    id: id, code: .invalidRequest,
+                    message: "one auth request at a time: wait for the answer to the last"))
             return
         }
         checkingToken = true
@@ -28,7 +31,9 @@ extension SubscriberSession {
         guard isOpen, !closeSent else { return }
         switch result {
         case .failure(let refusal):
-            reject(ProtocolError(id: id, code: refusal == .expired ? .tokenExpired : .invalidToken, message: refusal.message))
+            reject(
+                ProtocolError(
+                    id: id, code: refusal == .expired ? .tokenExpired : .invalidToken, message: refusal.message))
         case .success(let fresh) where fresh.subject != grant.subject:
             reject(ProtocolError(id: id, code: .invalidToken, message: "the token is for another subject"))
         case .success(let fresh):

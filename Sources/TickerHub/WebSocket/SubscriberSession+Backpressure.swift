@@ -39,11 +39,13 @@ extension SubscriberSession {
         let bytes = connection.backlogBytes
         guard let rule = backlog.evictionRule(now: now, backlogBytes: bytes) else { return }
         hub.metrics.slowConsumerEvictions.wrappingIncrement(ordering: .relaxed)
-        hub.logger.notice("evicting slow consumer", metadata: [
-            "remote": "\(remoteText)", "rule": "\(rule)",
-            "backlog_bytes": "\(bytes)", "stale_symbols": "\(subscriber.staleCount)",
-            "dropped": "\(subscriber.dropped)",
-        ])
+        hub.logger.notice(
+            "evicting slow consumer",
+            metadata: [
+                "remote": "\(remoteText)", "rule": "\(rule)",
+                "backlog_bytes": "\(bytes)", "stale_symbols": "\(subscriber.staleCount)",
+                "dropped": "\(subscriber.dropped)",
+            ])
         // The close frame queues behind the backlog; a client that reads again soon still gets it.
         close(.slowConsumer, grace: backlog.closeGrace)
     }
@@ -54,7 +56,8 @@ extension SubscriberSession {
         guard isOpen, !closeSent else { return }
         if grant.hasExpired(at: now) {
             hub.metrics.tokenExpiries.wrappingIncrement(ordering: .relaxed)
-            hub.logger.info("closing a subscriber whose token expired", metadata: ["subject": "\(grant.subject ?? "-")"])
+            hub.logger.info(
+                "closing a subscriber whose token expired", metadata: ["subject": "\(grant.subject ?? "-")"])
             close(.tokenExpired)
             return
         }

@@ -50,8 +50,9 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     private(set) var patterns: [PatternSubscription] = []
     /// How large a request may be; from the settings, not stored, for the same reason.
     private var limits: ClientMessage.Limits {
-        ClientMessage.Limits(maxMessageBytes: hub.configuration.maxClientMessageBytes,
-                             maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
+        ClientMessage.Limits(
+            maxMessageBytes: hub.configuration.maxClientMessageBytes,
+            maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
     }
     /// Pings, the Close handshake, and nothing after our Close: shared with the other sessions.
     private var control = WebSocketControl()
@@ -79,20 +80,24 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
 
     /// The close code for a connection whose token lapsed without a refresh.
 
-    init(hub: Hub, fanout: LoopFanout, connection: any WebSocketConnection, writer: any FrameSink,
-         encoding: MessageEncoding = .plain, options: SubscriberOptions = SubscriberOptions(), grant: AccessGrant = .open) {
+    init(
+        hub: Hub, fanout: LoopFanout, connection: any WebSocketConnection, writer: any FrameSink,
+        encoding: MessageEncoding = .plain, options: SubscriberOptions = SubscriberOptions(), grant: AccessGrant = .open
+    ) {
         self.connection = connection
         self.grant = grant
-        self.liveness = ConnectionLiveness(heartbeatInterval: options.heartbeatMilliseconds.map { .milliseconds(Int64($0)) },
-                                           pingInterval: .seconds(Int64(hub.configuration.pingIntervalSeconds)), now: .now())
+        self.liveness = ConnectionLiveness(
+            heartbeatInterval: options.heartbeatMilliseconds.map { .milliseconds(Int64($0)) },
+            pingInterval: .seconds(Int64(hub.configuration.pingIntervalSeconds)), now: .now())
         self.hub = hub
         self.fanout = fanout
         self.writer = writer
         let subscriber = Subscriber(sink: writer, encoding: encoding)
         self.subscriber = subscriber
         self.backlog = SlowConsumerPolicy(configuration: hub.configuration)
-        self.requestRate = TokenBucket(perSecond: hub.configuration.maxRequestsPerSecond,
-                                            burst: hub.configuration.requestBurst, now: .now())
+        self.requestRate = TokenBucket(
+            perSecond: hub.configuration.maxRequestsPerSecond,
+            burst: hub.configuration.requestBurst, now: .now())
         self.keepAlive = hub.keepAliveSweep(for: fanout.eventLoop)
     }
 
@@ -105,14 +110,22 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         hub.metrics.subscribersConnected.wrappingIncrement(ordering: .relaxed)
         hub.metrics.subscribersAccepted.wrappingIncrement(ordering: .relaxed)
         remote = connection.remoteAddress
-        hub.logger.info("subscriber connected", metadata: ["remote": "\(remoteText)", "encoding": "\(subscriber.encoding.name)",
-                                                           "subject": "\(grant.subject ?? "-")"])
+        hub.logger.info(
+            "subscriber connected",
+            metadata: [
+                "remote": "\(remoteText)", "encoding": "\(subscriber.encoding.name)",
+                "subject": "\(grant.subject ?? "-")",
+            ])
         let configuration = hub.configuration
-        send(.welcome(.init(heartbeatMs: Int((liveness.heartbeatInterval?.nanoseconds ?? 0) / 1_000_000), maxSymbols: configuration.maxSymbolsPerConnection,
-                            feed: hub.feed.name, serverVersion: TickerHubVersion.current,
-                            zstdDictionary: hub.engine.compression.zstdDictionary?.id,
-                            tokenExpiresAt: grant.expiresAtMilliseconds, epoch: hub.engine.epoch,
-                            history: hub.engine.lastValues.historyDepth)))
+        send(
+            .welcome(
+                .init(
+                    heartbeatMs: Int((liveness.heartbeatInterval?.nanoseconds ?? 0) / 1_000_000),
+                    maxSymbols: configuration.maxSymbolsPerConnection,
+                    feed: hub.feed.name, serverVersion: TickerHubVersion.current,
+                    zstdDictionary: hub.engine.compression.zstdDictionary?.id,
+                    tokenExpiresAt: grant.expiresAtMilliseconds, epoch: hub.engine.epoch,
+                    history: hub.engine.lastValues.historyDepth)))
         if case .stale = hub.feedStatus.condition { send(.status(hub.feedStatus.condition)) }
         writer.flush()
         keepAlive.add(self)
@@ -127,12 +140,15 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         keepAlive.remove(self)
         if backlog.isFull { hub.metrics.backloggedConnections.wrappingDecrement(ordering: .relaxed) }
         fanout.remove(subscriber)
-        hub.logger.info("subscriber disconnected", metadata: [
-            "remote": "\(remoteText)", "reason": "\(closeReason ?? "connection lost")",
-            "seconds": "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)",
-            "delivered": "\(subscriber.delivered)", "dropped": "\(subscriber.dropped)", "conflated": "\(subscriber.conflated)",
-            "throttled": "\(subscriber.throttled)",
-        ])
+        hub.logger.info(
+            "subscriber disconnected",
+            metadata: [
+                "remote": "\(remoteText)", "reason": "\(closeReason ?? "connection lost")",
+                "seconds": "\((NIODeadline.now() - openedAt).nanoseconds / 1_000_000_000)",
+                "delivered": "\(subscriber.delivered)", "dropped": "\(subscriber.dropped)",
+                "conflated": "\(subscriber.conflated)",
+                "throttled": "\(subscriber.throttled)",
+            ])
         hub.metrics.subscribersConnected.wrappingDecrement(ordering: .relaxed)
     }
 
@@ -174,7 +190,8 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         switch control.classify(frame) {
         case .message(let frame):
             guard frame.opcode == .text else {
-                reject(ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"))
+                reject(
+                    ProtocolError(code: .unsupportedFrame, message: "binary frames are not accepted; send JSON text"))
                 return
             }
             if let now = pacing.arrived(frame.unmaskedData) {
@@ -205,9 +222,12 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
     private func takeRequestToken() -> Bool {
         guard !requestRate.take(now: .now()) else { return true }
         hub.metrics.rateLimited.wrappingIncrement(ordering: .relaxed)
-        hub.logger.notice("closing a subscriber that sends requests too fast", metadata: [
-            "remote": "\(remoteText)", "per_second": "\(requestRate.perSecond)", "burst": "\(Int(requestRate.burst))",
-        ])
+        hub.logger.notice(
+            "closing a subscriber that sends requests too fast",
+            metadata: [
+                "remote": "\(remoteText)", "per_second": "\(requestRate.perSecond)",
+                "burst": "\(Int(requestRate.burst))",
+            ])
         close(code: .policyViolation, reason: "too many requests")
         return false
     }
@@ -254,7 +274,9 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
             return
         }
         let watching = !patterns.isEmpty
-        switch requests.answer(request, entitlement: grant.symbols, patterns: &patterns, backlogBytes: { connection.backlogBytes }) {
+        switch requests.answer(
+            request, entitlement: grant.symbols, patterns: &patterns, backlogBytes: { connection.backlogBytes })
+        {
         case .success(let answers):
             for answer in answers {
                 if case .error(let error) = answer { reject(error) } else { send(answer) }
@@ -271,13 +293,15 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         // Updates corked for this connection go first: an answer must not overtake them.
         fanout.releaseCorked(subscriber)
         subscriber.wroteSinceLastCheck = true
-        writer.write(fanout.encode(WebSocketFrameBuilder.text(message, allocator: connection.allocator), for: subscriber))
+        writer.write(
+            fanout.encode(WebSocketFrameBuilder.text(message, allocator: connection.allocator), for: subscriber))
     }
 
     func reject(_ error: ProtocolError) {
         hub.metrics.requestErrors.wrappingIncrement(ordering: .relaxed)
         if error.code == .notEntitled { hub.metrics.entitlementRefusals.wrappingIncrement(ordering: .relaxed) }
-        hub.logger.debug("request rejected", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
+        hub.logger.debug(
+            "request rejected", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
         send(.error(error))
         writer.flush()
     }
@@ -304,10 +328,10 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
         keepAlive.remove(self)
         // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
         fanout.remove(subscriber)
-        connection.sendClose(CloseHandshake.payload(code: code, reason: reason, allocator: connection.allocator),
-                             grace: grace ?? hub.configuration.closeGrace)
+        connection.sendClose(
+            CloseHandshake.payload(code: code, reason: reason, allocator: connection.allocator),
+            grace: grace ?? hub.configuration.closeGrace)
         // Read (and ignore) what the client still sends; see `ReadGate`.
         readIfHeld()
     }
 }
-

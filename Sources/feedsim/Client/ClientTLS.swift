@@ -16,7 +16,9 @@ enum ClientTLS {
     /// The handler for a connection to `url`: SNI and the name check use its host, unless that is
     /// an IP address (SNI may not carry one; the certificate's IP entries are checked instead).
     static func handler(for url: WebSocketURL, context: NIOSSLContext) throws -> NIOSSLClientHandler {
-        let isAddress = url.host.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" } && url.host.contains { $0 == "." || $0 == ":" }
+        let isAddress =
+            url.host.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
+            && url.host.contains { $0 == "." || $0 == ":" }
         return try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : url.host)
     }
 }

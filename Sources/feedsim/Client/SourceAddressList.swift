@@ -12,7 +12,9 @@ enum SourceAddressList {
             let ends = item.split(separator: "-", maxSplits: 1)
             guard let first = octets(ends[0]) else { throw Invalid(text: item) }
             guard ends.count == 2 else { return [ends[0].trimmingWhitespace()] }
-            guard let last = octets(ends[1]), first[0..<3] == last[0..<3], first[3] <= last[3] else { throw Invalid(text: item) }
+            guard let last = octets(ends[1]), first[0..<3] == last[0..<3], first[3] <= last[3] else {
+                throw Invalid(text: item)
+            }
             return (first[3]...last[3]).map { "\(first[0]).\(first[1]).\(first[2]).\($0)" }
         }
     }

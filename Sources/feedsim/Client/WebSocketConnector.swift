@@ -28,17 +28,20 @@ enum WebSocketConnector {
     ///
     /// With `offerDeflate`, the request offers permessage-deflate, and `makeHandler` learns whether the
     /// server agreed (`Negotiated.deflate`).
-    static func connect(to url: WebSocketURL, on eventLoop: any EventLoop, sourceAddress: SocketAddress? = nil,
-                        maxFrameSize: Int = 1 << 20, throttle bytesPerSecond: Int? = nil, offerDeflate: Bool = false,
-                        subprotocol: String? = nil, bearerToken: String? = nil, tls: NIOSSLContext? = nil,
-                        makeHandler: @escaping @Sendable (Negotiated) -> any ChannelHandler) -> EventLoopFuture<any Channel> {
+    static func connect(
+        to url: WebSocketURL, on eventLoop: any EventLoop, sourceAddress: SocketAddress? = nil,
+        maxFrameSize: Int = 1 << 20, throttle bytesPerSecond: Int? = nil, offerDeflate: Bool = false,
+        subprotocol: String? = nil, bearerToken: String? = nil, tls: NIOSSLContext? = nil,
+        makeHandler: @escaping @Sendable (Negotiated) -> any ChannelHandler
+    ) -> EventLoopFuture<any Channel> {
         let upgraded = eventLoop.makePromise(of: Void.self)
         var bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
         if bytesPerSecond != nil {
             // Set before connect, so the small window is what TCP advertises from the start.
-            bootstrap = bootstrap
+            bootstrap =
+                bootstrap
                 .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(ReadThrottle.receiveBuffer))
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: ReadThrottle.readSize))
                 .channelOption(.maxMessagesPerRead, value: 1)
@@ -47,12 +50,18 @@ enum WebSocketConnector {
         bootstrap = bootstrap.channelInitializer { channel in
             let throttle = bytesPerSecond.map { ReadThrottle(bytesPerSecond: $0) }
             let throttleBox = NIOLoopBound(throttle, eventLoop: channel.eventLoop)
-            let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, response in
+            let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) {
+                channel, response in
                 channel.eventLoop.makeCompletedFuture {
-                    let deflate = response.headers["Sec-WebSocket-Extensions"].contains { $0.hasPrefix("permessage-deflate") }
+                    let deflate = response.headers["Sec-WebSocket-Extensions"].contains {
+                        $0.hasPrefix("permessage-deflate")
+                    }
                     let agreedProtocol = response.headers.first(name: "Sec-WebSocket-Protocol")
-                    try channel.pipeline.syncOperations.addHandler(makeHandler(Negotiated(throttle: throttleBox.value, deflate: deflate,
-                                                                                          subprotocol: agreedProtocol)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        makeHandler(
+                            Negotiated(
+                                throttle: throttleBox.value, deflate: deflate,
+                                subprotocol: agreedProtocol)))
                     upgraded.succeed()
                 }
             }
@@ -63,10 +72,18 @@ enum WebSocketConnector {
                     guard let tls else { throw TLSRequired() }
                     try sync.addHandler(ClientTLS.handler(for: url, context: tls))
                 }
-                try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                    context.pipeline.removeHandler(name: UpgradeRequestSender.name, promise: nil)
-                }))
-                try sync.addHandler(UpgradeRequestSender(url: url, offerDeflate: offerDeflate, subprotocol: subprotocol, bearerToken: bearerToken, failed: upgraded), name: UpgradeRequestSender.name)
+                try sync.addHTTPClientHandlers(
+                    leftOverBytesStrategy: .forwardBytes,
+                    withClientUpgrade: (
+                        upgraders: [upgrader],
+                        completionHandler: { context in
+                            context.pipeline.removeHandler(name: UpgradeRequestSender.name, promise: nil)
+                        }
+                    ))
+                try sync.addHandler(
+                    UpgradeRequestSender(
+                        url: url, offerDeflate: offerDeflate, subprotocol: subprotocol, bearerToken: bearerToken,
+                        failed: upgraded), name: UpgradeRequestSender.name)
             }
         }
         let connected = bootstrap.connect(host: url.host, port: url.port)
@@ -108,7 +125,10 @@ private final class UpgradeRequestSender: ChannelInboundHandler, RemovableChanne
     private let bearerToken: String?
     private let failed: EventLoopPromise<Void>
 
-    init(url: WebSocketURL, offerDeflate: Bool, subprotocol: String?, bearerToken: String?, failed: EventLoopPromise<Void>) {
+    init(
+        url: WebSocketURL, offerDeflate: Bool, subprotocol: String?, bearerToken: String?,
+        failed: EventLoopPromise<Void>
+    ) {
         self.url = url
         self.offerDeflate = offerDeflate
         self.subprotocol = subprotocol

@@ -20,8 +20,11 @@ final class NATSTickPublishing: @unchecked Sendable {
     private let duration: Double?
     private let batchMilliseconds: Int
 
-    init(servers: [String], symbols: Int, seed: UInt64, rate: Double, limit: Int?, duration: Double?, batchMilliseconds: Int, token: String?,
-         books: Bool) {
+    init(
+        servers: [String], symbols: Int, seed: UInt64, rate: Double, limit: Int?, duration: Double?,
+        batchMilliseconds: Int, token: String?,
+        books: Bool
+    ) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var configuration = NATSClient.Configuration(servers: servers, name: "feedsim-publish", token: token)
         // A publisher holds more while a server is away: hubs see the gap either way, but a short
@@ -51,8 +54,10 @@ final class NATSTickPublishing: @unchecked Sendable {
             client.publish(published.messages(for: ticks.instruments, epoch: epoch))
             publish(ticks.openingQuotes())
             client.publish(published.messages(for: ticks.openingBooks(), epoch: epoch))
-            return loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(batchMilliseconds)),
-                                             delay: .milliseconds(Int64(batchMilliseconds))) { task in
+            return loop.scheduleRepeatedTask(
+                initialDelay: .milliseconds(Int64(batchMilliseconds)),
+                delay: .milliseconds(Int64(batchMilliseconds))
+            ) { task in
                 if self.pump() { task.cancel() }
             }
         }.get()
@@ -72,8 +77,10 @@ final class NATSTickPublishing: @unchecked Sendable {
         try? await client.flush().get()
         let sent = try await loop.submit { [self] in ticks.generated }.get()
         let statistics = try await client.stats().get()
-        print(String(format: "published %d ticks in %.2fs (to NATS; %d publishes dropped while disconnected)",
-                     sent, Date().timeIntervalSince(started), statistics.droppedPublishes))
+        print(
+            String(
+                format: "published %d ticks in %.2fs (to NATS; %d publishes dropped while disconnected)",
+                sent, Date().timeIntervalSince(started), statistics.droppedPublishes))
         try? await client.close().get()
         try await group.shutdownGracefully()
     }

@@ -12,38 +12,56 @@ import NATSClient
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
-        abstract: "Publish simulated ticks into a hub started with --feed ingest, or to NATS (--nats) for hubs started with --feed nats://..."
+        abstract:
+            "Publish simulated ticks into a hub started with --feed ingest, or to NATS (--nats) for hubs started with --feed nats://..."
     )
 
     @Option(help: "Hub ingest URL.") var url = "ws://127.0.0.1:8080/ingest"
     @Option(help: "With --nats: the token the NATS servers require (nats-server --auth).") var natsToken: String?
-    @Option(help: "Publish to NATS instead (comma-separated server URLs, nats://host:port): one message per tick on ticks.<SYMBOL>, numbered here, for hubs started with --feed nats://...") var nats: String?
+    @Option(
+        help:
+            "Publish to NATS instead (comma-separated server URLs, nats://host:port): one message per tick on ticks.<SYMBOL>, numbered here, for hubs started with --feed nats://..."
+    ) var nats: String?
     @Option(help: "Ticks per second.") var rate = 2_000.0
     @Option(help: "Number of simulated symbols.") var symbols = 500
     @Option(help: "Stop after this many ticks (default: run until interrupted or --duration).") var count: Int?
     @Option(help: "Stop after this many seconds.") var duration: Double?
     @Option(help: "Milliseconds between batches.") var batchMs = 1
     @Option(help: "Seed of the simulated market.") var seed: UInt64 = 42
-    @Option(help: "The hub's publisher credential (tickerhub --ingest-token, or an access token with a publish claim), sent as Authorization: Bearer.") var token: String?
-    @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile: String?
-    @Flag(help: "Also publish each symbol's order book: the whole opening books, then every tick's change to its book (binary book records, numbered per symbol; on NATS, on books.<SYMBOL>).") var books = false
+    @Option(
+        help:
+            "The hub's publisher credential (tickerhub --ingest-token, or an access token with a publish claim), sent as Authorization: Bearer."
+    ) var token: String?
+    @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile:
+        String?
+    @Flag(
+        help:
+            "Also publish each symbol's order book: the whole opening books, then every tick's change to its book (binary book records, numbered per symbol; on NATS, on books.<SYMBOL>)."
+    ) var books = false
 
     func validate() throws {
         if let nats {
             guard nats.split(separator: ",").allSatisfy({ NATSClient.isValidServerURL(String($0)) }) else {
-                throw ValidationError("--nats takes NATS server URLs, comma-separated: nats://host:port[,nats://host:port...]")
+                throw ValidationError(
+                    "--nats takes NATS server URLs, comma-separated: nats://host:port[,nats://host:port...]")
             }
         }
-        guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://host:port/path or wss://host:port/path") }
-        guard rate > 0, symbols >= 1, batchMs >= 1 else { throw ValidationError("--rate, --symbols and --batch-ms must be positive") }
+        guard WebSocketURL(url) != nil else {
+            throw ValidationError("--url must look like ws://host:port/path or wss://host:port/path")
+        }
+        guard rate > 0, symbols >= 1, batchMs >= 1 else {
+            throw ValidationError("--rate, --symbols and --batch-ms must be positive")
+        }
         if let count, count < 1 { throw ValidationError("--count must be positive") }
     }
 
     func run() async throws {
         if let nats {
-            return try await NATSTickPublishing(servers: nats.split(separator: ",").map(String.init), symbols: symbols, seed: seed,
-                                                rate: rate, limit: count, duration: duration, batchMilliseconds: batchMs,
-                                                token: natsToken, books: books).run()
+            return try await NATSTickPublishing(
+                servers: nats.split(separator: ",").map(String.init), symbols: symbols, seed: seed,
+                rate: rate, limit: count, duration: duration, batchMilliseconds: batchMs,
+                token: natsToken, books: books
+            ).run()
         }
         let url = WebSocketURL(url)!
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -53,11 +71,15 @@ struct PublishCommand: AsyncParsableCommand {
         let channel = try await WebSocketConnector.connect(to: url, on: loop, bearerToken: token, tls: tls) { _ in
             PublisherConnection(refusal: refusal)
         }.get()
-        log("publishing to \(url) at \(Int(rate)) ticks/s over \(symbols) symbols" + (count.map { ", \($0) ticks" } ?? ""))
+        log(
+            "publishing to \(url) at \(Int(rate)) ticks/s over \(symbols) symbols"
+                + (count.map { ", \($0) ticks" } ?? ""))
 
         let publisher = TickPump(channel: channel, symbols: symbols, seed: seed, rate: rate, limit: count, books: books)
         let started = Date()
-        let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(batchMs)), delay: .milliseconds(Int64(batchMs))) { task in
+        let task = loop.scheduleRepeatedTask(
+            initialDelay: .milliseconds(Int64(batchMs)), delay: .milliseconds(Int64(batchMs))
+        ) { task in
             if !channel.isActive || publisher.pump() {
                 publisher.finished = true
                 task.cancel()
@@ -73,8 +95,10 @@ struct PublishCommand: AsyncParsableCommand {
             if Date().timeIntervalSince(lastReport) >= 1 {
                 lastReport = Date()
                 let sent = try await loop.submit { publisher.sent }.get()
-                log(String(format: "t=%4.1fs sent=%d (%.0f/s)", lastReport.timeIntervalSince(started), sent,
-                           Double(sent) / lastReport.timeIntervalSince(started)))
+                log(
+                    String(
+                        format: "t=%4.1fs sent=%d (%.0f/s)", lastReport.timeIntervalSince(started), sent,
+                        Double(sent) / lastReport.timeIntervalSince(started)))
             }
         }
         let sent = try await loop.submit { publisher.sent }.get()
@@ -130,8 +154,10 @@ final class TickPump: @unchecked Sendable {
 
 extension TickPump {
     /// Sends `records` (if any are left) in messages of `perMessage`, then forgets them.
-    fileprivate func sendOnce<Record>(_ records: inout [Record], perMessage: Int,
-                                      encode: (ArraySlice<Record>, inout ByteBuffer) -> Void) {
+    fileprivate func sendOnce<Record>(
+        _ records: inout [Record], perMessage: Int,
+        encode: (ArraySlice<Record>, inout ByteBuffer) -> Void
+    ) {
         guard !records.isEmpty else { return }
         for part in stride(from: 0, to: records.count, by: perMessage) {
             var buffer = channel.allocator.buffer(capacity: 16 * 1024)
@@ -173,7 +199,9 @@ final class PublisherConnection: ChannelInboundHandler {
             let code = reason.readWebSocketErrorCode()
             if let code, code != .normalClosure {
                 refusal.closeCode = UInt16(webSocketErrorCode: code)
-                log("hub closed the connection with \(UInt16(webSocketErrorCode: code)) (\(code)): \(reason.readString(length: reason.readableBytes) ?? "")")
+                log(
+                    "hub closed the connection with \(UInt16(webSocketErrorCode: code)) (\(code)): \(reason.readString(length: reason.readableBytes) ?? "")"
+                )
             }
             context.close(promise: nil)
         default: break

@@ -34,8 +34,9 @@ struct SimulatedTicks {
         let now = Timestamp.now()
         return simulator.instruments.indices.map { index in
             lastSeq[index] += 1
-            return Tick(symbol: simulator.instruments[index].symbol, seq: lastSeq[index], timestamp: now,
-                        body: .quote(simulator.currentQuotes[index]))
+            return Tick(
+                symbol: simulator.instruments[index].symbol, seq: lastSeq[index], timestamp: now,
+                body: .quote(simulator.currentQuotes[index]))
         }
     }
 
@@ -51,8 +52,9 @@ struct SimulatedTicks {
         let now = Timestamp.now()
         return simulator.openingBooks.enumerated().map { index, book in
             lastBookSeq![index] += 1
-            return BookRecord(symbol: simulator.instruments[index].symbol, seq: lastBookSeq![index], timestamp: now, change: book,
-                              replacesBook: true)
+            return BookRecord(
+                symbol: simulator.instruments[index].symbol, seq: lastBookSeq![index], timestamp: now, change: book,
+                replacesBook: true)
         }
     }
 
@@ -80,7 +82,10 @@ struct SimulatedTicks {
             ticks.append(Tick(symbol: symbol, seq: seq, timestamp: now, body: event.body))
             if lastBookSeq != nil, !event.bookChange.isEmpty {
                 lastBookSeq![event.instrumentIndex] += 1
-                books.append(BookRecord(symbol: symbol, seq: lastBookSeq![event.instrumentIndex], timestamp: now, change: event.bookChange))
+                books.append(
+                    BookRecord(
+                        symbol: symbol, seq: lastBookSeq![event.instrumentIndex], timestamp: now,
+                        change: event.bookChange))
             }
         }
         owed -= size

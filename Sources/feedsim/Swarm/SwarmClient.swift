@@ -31,8 +31,11 @@ final class SwarmClient: ChannelInboundHandler {
     private var gapsSinceConnect: UInt64 = 0
     private var context: ChannelHandlerContext?
 
-    init(symbols: [String], maxFrequency: Double? = nil, stats: SwarmLoopStats, book: SeqBook = SeqBook(), throttle: ReadThrottle? = nil,
-         inflater: MessageInflater? = nil, zstd: ZstdMessageDecompressor? = nil) {
+    init(
+        symbols: [String], maxFrequency: Double? = nil, stats: SwarmLoopStats, book: SeqBook = SeqBook(),
+        throttle: ReadThrottle? = nil,
+        inflater: MessageInflater? = nil, zstd: ZstdMessageDecompressor? = nil
+    ) {
         self.symbols = symbols
         self.book = book
         self.maxFrequency = maxFrequency
@@ -46,7 +49,8 @@ final class SwarmClient: ChannelInboundHandler {
     func finish() {
         throttle?.release()
         guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.stats(id: 2)))), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.stats(id: 2)))), promise: nil)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -67,7 +71,10 @@ final class SwarmClient: ChannelInboundHandler {
             stats.bytes &+= UInt64(frame.data.readableBytes)
             var text = frame.data
             if frame.rsv1 {
-                guard let inflater, let inflated = try? inflater.inflate(frame.data, limit: 1 << 20, allocator: context.channel.allocator) else {
+                guard let inflater,
+                    let inflated = try? inflater.inflate(
+                        frame.data, limit: 1 << 20, allocator: context.channel.allocator)
+                else {
                     stats.errors &+= 1
                     return
                 }
@@ -77,7 +84,8 @@ final class SwarmClient: ChannelInboundHandler {
         case .binary:
             let now = Timestamp.now().nanosecondsSinceEpoch
             stats.bytes &+= UInt64(frame.data.readableBytes)
-            guard let zstd, let text = zstd.decompress(frame.data, limit: 1 << 20, allocator: context.channel.allocator) else {
+            guard let zstd, let text = zstd.decompress(frame.data, limit: 1 << 20, allocator: context.channel.allocator)
+            else {
                 stats.errors &+= 1
                 return
             }
@@ -101,7 +109,11 @@ final class SwarmClient: ChannelInboundHandler {
         case .quote, .trade, .conflated:
             stats.updates &+= 1
             if message.kind == .conflated { stats.conflated &+= 1 }
-            if now > message.ts { _ = stats.latency.record((now - message.ts) / 1_000) } else { _ = stats.latency.record(0) }
+            if now > message.ts {
+                _ = stats.latency.record((now - message.ts) / 1_000)
+            } else {
+                _ = stats.latency.record(0)
+            }
             if let last = book.lastSeq[message.symbolHash], message.seq != last + 1 {
                 if message.seq > last + 1 {
                     stats.gapMessages &+= message.seq - last - 1

@@ -17,32 +17,50 @@ struct SwarmCommand: AsyncParsableCommand {
         abstract: "Open N subscriber connections and measure messages/s, end-to-end latency and seq gaps."
     )
 
-    @Option(help: "Hub WebSocket URL; several, comma-separated, spread the clients over hubs, and a client whose hub goes away (1001, 1012, connection lost) reconnects to the next with jittered backoff and re-bases from the snapshots.") var url = "ws://127.0.0.1:8080/ws"
+    @Option(
+        help:
+            "Hub WebSocket URL; several, comma-separated, spread the clients over hubs, and a client whose hub goes away (1001, 1012, connection lost) reconnects to the next with jittered backoff and re-bases from the snapshots."
+    ) var url = "ws://127.0.0.1:8080/ws"
     @Option(help: "Number of subscriber connections.") var clients = 1_000
     @Option(help: "Symbols per client.") var subscribe = 10
     @Option(help: "Measured duration in seconds (after all clients connected).") var duration = 10.0
     @Option(help: "Seconds to run before measuring (latency from connection set-up is excluded).") var warmup = 2.0
-    @Option(help: "How clients choose symbols: zipf (a few hot symbols, as dashboards do) or even (every symbol the same number of subscribers, as the benchmark matrix uses).") var spread = "zipf"
+    @Option(
+        help:
+            "How clients choose symbols: zipf (a few hot symbols, as dashboards do) or even (every symbol the same number of subscribers, as the benchmark matrix uses)."
+    ) var spread = "zipf"
     @Option(help: "Zipf exponent of symbol popularity with --spread zipf; 0 is uniform.") var skew = 1.0
     @Option(help: "Connections opened concurrently while ramping up.") var concurrency = 256
     @Option(help: "Client event-loop threads (default: cores).") var threads = System.coreCount
-    @Option(help: "Local source addresses to spread connections over, past ~28k: a comma-separated list of addresses and ranges (127.0.0.2-127.0.0.9).") var sourceAddresses: String?
+    @Option(
+        help:
+            "Local source addresses to spread connections over, past ~28k: a comma-separated list of addresses and ranges (127.0.0.2-127.0.0.9)."
+    ) var sourceAddresses: String?
     @Option(help: "Seed for symbol choice.") var seed: UInt64 = 7
-    @Option(help: "Ask for at most this many updates per second per symbol (the subscribe request's maxFrequency); the hub conflates in between.") var maxFrequency: Double?
+    @Option(
+        help:
+            "Ask for at most this many updates per second per symbol (the subscribe request's maxFrequency); the hub conflates in between."
+    ) var maxFrequency: Double?
     @Option(help: "Share of clients (0-1) that read slowly, spread evenly over the swarm.") var slowFraction = 0.0
     @Option(help: "Bytes per second a slow client reads.") var slowReadBps = 16_384
     @Flag(help: "Offer permessage-deflate (as browsers do) and inflate what arrives compressed.") var deflate = false
     @Flag(help: "Ask for the tickerhub.v1.zstd subprotocol; the dictionary is fetched from the hub.") var zstd = false
-    @Option(help: "Seconds to wait at the end for every client's stats reply (slow ones first drain their backlog).") var settle = 10.0
+    @Option(help: "Seconds to wait at the end for every client's stats reply (slow ones first drain their backlog).")
+    var settle = 10.0
     @Option(help: "Write the summary as JSON to this file.") var json: String?
-    @Option(help: "Access token for a hub with auth on, sent as Authorization: Bearer by every client.") var token: String?
-    @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile: String?
+    @Option(help: "Access token for a hub with auth on, sent as Authorization: Bearer by every client.") var token:
+        String?
+    @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile:
+        String?
 
     func validate() throws {
         guard !url.isEmpty, url.split(separator: ",").allSatisfy({ WebSocketURL(String($0)) != nil }) else {
-            throw ValidationError("--url must look like ws://host:port/path or wss://host:port/path (several: comma-separated)")
+            throw ValidationError(
+                "--url must look like ws://host:port/path or wss://host:port/path (several: comma-separated)")
         }
-        guard SubscriptionPlan.Spread(rawValue: spread) != nil else { throw ValidationError("--spread must be zipf or even") }
+        guard SubscriptionPlan.Spread(rawValue: spread) != nil else {
+            throw ValidationError("--spread must be zipf or even")
+        }
         guard clients >= 1, subscribe >= 1, duration > 0, concurrency >= 1, threads >= 1 else {
             throw ValidationError("--clients, --subscribe, --duration, --concurrency and --threads must be positive")
         }
@@ -51,7 +69,9 @@ struct SwarmCommand: AsyncParsableCommand {
         }
         // The hub's own rule, so the tool cannot ask for what the hub would refuse.
         if let maxFrequency, UpdateInterval(maxFrequency: maxFrequency) == nil {
-            throw ValidationError("--max-frequency must be from \(UpdateInterval.lowestFrequency) to \(Int(UpdateInterval.highestFrequency)) updates per second")
+            throw ValidationError(
+                "--max-frequency must be from \(UpdateInterval.lowestFrequency) to \(Int(UpdateInterval.highestFrequency)) updates per second"
+            )
         }
     }
 
@@ -64,7 +84,9 @@ struct SwarmCommand: AsyncParsableCommand {
         let slowStats = loops.map { SwarmLoopStats(eventLoop: $0) }
         let tls = url.isSecure ? try ClientTLS.context(caFile: caFile) : nil
         let token = self.token
-        let sources = try SourceAddressList.parse(sourceAddresses ?? "").map { try SocketAddress(ipAddress: $0, port: 0) }
+        let sources = try SourceAddressList.parse(sourceAddresses ?? "").map {
+            try SocketAddress(ipAddress: $0, port: 0)
+        }
 
         // 1. Ask a hub what it publishes (the first that answers: every node lists the same market).
         var listing: SymbolLister.Listing?
@@ -72,7 +94,9 @@ struct SwarmCommand: AsyncParsableCommand {
         for candidate in urls where listing == nil {
             let listed = loops[0].makePromise(of: SymbolLister.Listing.self)
             do {
-                _ = try await WebSocketConnector.connect(to: candidate, on: loops[0], bearerToken: token, tls: tls) { _ in SymbolLister(result: listed) }.get()
+                _ = try await WebSocketConnector.connect(to: candidate, on: loops[0], bearerToken: token, tls: tls) {
+                    _ in SymbolLister(result: listed)
+                }.get()
                 listing = try await listed.futureResult.get()
             } catch {
                 listed.fail(error)  // the hub is not there: fail with its error, not a leaked promise
@@ -83,12 +107,15 @@ struct SwarmCommand: AsyncParsableCommand {
         let symbols = listing.symbols
         let zstdDictionary = zstd ? try await fetchZstdDictionary(url: url, id: listing.zstdDictionary) : nil
         let slowCount = (0..<clients).filter(isSlow).count
-        log("hub lists \(symbols.count) symbols; connecting \(clients) clients x \(subscribe) symbols"
-            + (urls.count > 1 ? " over \(urls.count) hubs" : "")
-            + (slowCount > 0 ? ", \(slowCount) of them reading at \(slowReadBps) B/s" : ""))
+        log(
+            "hub lists \(symbols.count) symbols; connecting \(clients) clients x \(subscribe) symbols"
+                + (urls.count > 1 ? " over \(urls.count) hubs" : "")
+                + (slowCount > 0 ? ", \(slowCount) of them reading at \(slowReadBps) B/s" : ""))
 
         // 2. Connect with bounded concurrency.
-        var plan = SubscriptionPlan(symbols: symbols, perClient: subscribe, spread: SubscriptionPlan.Spread(rawValue: spread)!, skew: skew, seed: seed)
+        var plan = SubscriptionPlan(
+            symbols: symbols, perClient: subscribe, spread: SubscriptionPlan.Spread(rawValue: spread)!, skew: skew,
+            seed: seed)
         let rampStart = Date()
         var members: [SwarmMember] = []
         var failures: [String: Int] = [:]
@@ -112,15 +139,21 @@ struct SwarmCommand: AsyncParsableCommand {
                 let loopStats = slow ? slowStats[loopIndex] : stats[loopIndex]
                 let source = sources.isEmpty ? nil : sources[index % sources.count]
                 let throttle = slow ? slowReadBps : nil
-                let member = SwarmMember(urls: urls, first: index, eventLoop: loops[loopIndex], stats: loopStats) { url, book in
+                let member = SwarmMember(urls: urls, first: index, eventLoop: loops[loopIndex], stats: loopStats) {
+                    url, book in
                     let book = NIOLoopBound(book, eventLoop: loops[loopIndex])
-                    return WebSocketConnector.connect(to: url, on: loops[loopIndex], sourceAddress: source,
-                                                      throttle: throttle, offerDeflate: deflate,
-                                                      subprotocol: zstd ? "tickerhub.v1.zstd" : nil,
-                                                      bearerToken: token, tls: tls) { negotiated in
-                        SwarmClient(symbols: mine, maxFrequency: maxFrequency, stats: loopStats, book: book.value, throttle: negotiated.throttle,
-                                    inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil,
-                                    zstd: negotiated.subprotocol == "tickerhub.v1.zstd" ? zstdDictionary.flatMap(ZstdMessageDecompressor.init) : nil)
+                    return WebSocketConnector.connect(
+                        to: url, on: loops[loopIndex], sourceAddress: source,
+                        throttle: throttle, offerDeflate: deflate,
+                        subprotocol: zstd ? "tickerhub.v1.zstd" : nil,
+                        bearerToken: token, tls: tls
+                    ) { negotiated in
+                        SwarmClient(
+                            symbols: mine, maxFrequency: maxFrequency, stats: loopStats, book: book.value,
+                            throttle: negotiated.throttle,
+                            inflater: negotiated.deflate ? try? MessageInflater(contextTakeover: true) : nil,
+                            zstd: negotiated.subprotocol == "tickerhub.v1.zstd"
+                                ? zstdDictionary.flatMap(ZstdMessageDecompressor.init) : nil)
                     }
                 }
                 tasks.addTask {
@@ -136,7 +169,9 @@ struct SwarmCommand: AsyncParsableCommand {
             for try await result in tasks { collect(result) }
         }
         let failed = failures.values.reduce(0, +)
-        log(String(format: "connected %d, failed %d in %.1fs", members.count, failed, Date().timeIntervalSince(rampStart)))
+        log(
+            String(
+                format: "connected %d, failed %d in %.1fs", members.count, failed, Date().timeIntervalSince(rampStart)))
         for (reason, count) in failures.sorted(by: { $0.value > $1.value }).prefix(5) { log("  \(count)x \(reason)") }
 
         // 3. Warm up, then measure.
@@ -149,10 +184,13 @@ struct SwarmCommand: AsyncParsableCommand {
             let now = Date()
             let sofar = try await take(stats + slowStats, reset: false)
             let elapsed = now.timeIntervalSince(started)
-            log(String(format: "t=%4.1fs open=%d updates=%d (%.0f/s) p50=%.2fms p99=%.2fms gaps=%d",
-                       elapsed, sofar.open, sofar.updates, Double(sofar.updates) / elapsed,
-                       Double(sofar.latency.valueAtPercentile(50)) / 1000, Double(sofar.latency.valueAtPercentile(99)) / 1000,
-                       sofar.gapMessages))
+            log(
+                String(
+                    format: "t=%4.1fs open=%d updates=%d (%.0f/s) p50=%.2fms p99=%.2fms gaps=%d",
+                    elapsed, sofar.open, sofar.updates, Double(sofar.updates) / elapsed,
+                    Double(sofar.latency.valueAtPercentile(50)) / 1000,
+                    Double(sofar.latency.valueAtPercentile(99)) / 1000,
+                    sofar.gapMessages))
             lastProgress = now
         }
         let fast = try await take(stats, reset: false)
@@ -177,16 +215,19 @@ struct SwarmCommand: AsyncParsableCommand {
             if settled.statsReplies >= settled.open { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let accounting = SwarmSummary.DropAccounting(replies: settled.statsReplies, hubDropped: settled.hubDropped,
-                                                     hubThrottled: settled.hubThrottled,
-                                                     clientGaps: settled.gapsAtStats, mismatches: settled.dropMismatches,
-                                                     hubUpstream: settled.hubUpstream)
+        let accounting = SwarmSummary.DropAccounting(
+            replies: settled.statsReplies, hubDropped: settled.hubDropped,
+            hubThrottled: settled.hubThrottled,
+            clientGaps: settled.gapsAtStats, mismatches: settled.dropMismatches,
+            hubUpstream: settled.hubUpstream)
 
-        let summary = SwarmSummary(url: urls.map(\.description).joined(separator: ","), clients: clients, connected: members.count, failed: failed,
-                                   stillOpen: open, symbolsPerClient: subscribe, durationSeconds: measured,
-                                   slowClients: slowCount, slowReadBytesPerSecond: slowReadBps,
-                                   fast: fast, slow: slow, accounting: accounting,
-                                   configurationJSON: configurationJSON, window: window)
+        let summary = SwarmSummary(
+            url: urls.map(\.description).joined(separator: ","), clients: clients, connected: members.count,
+            failed: failed,
+            stillOpen: open, symbolsPerClient: subscribe, durationSeconds: measured,
+            slowClients: slowCount, slowReadBytesPerSecond: slowReadBps,
+            fast: fast, slow: slow, accounting: accounting,
+            configurationJSON: configurationJSON, window: window)
         print(summary.text)
         if let json {
             try summary.json.write(to: URL(fileURLWithPath: json), atomically: true, encoding: .utf8)
@@ -212,11 +253,13 @@ struct SwarmCommand: AsyncParsableCommand {
     private var configurationJSON: String {
         let configuration: [String: Any] = [
             "url": url, "clients": clients, "subscribe": subscribe, "duration": duration, "warmup": warmup,
-            "spread": spread, "skew": skew, "concurrency": concurrency, "threads": threads, "sourceAddresses": sourceAddresses ?? "",
+            "spread": spread, "skew": skew, "concurrency": concurrency, "threads": threads,
+            "sourceAddresses": sourceAddresses ?? "",
             "seed": seed, "slowFraction": slowFraction, "slowReadBps": slowReadBps, "deflate": deflate, "zstd": zstd,
             "settle": settle, "maxFrequency": maxFrequency.map { $0 as Any } ?? NSNull(),
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: configuration, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: configuration, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -51,13 +51,18 @@ final class SwarmLoopStats: @unchecked Sendable {
     struct Snapshot: Sendable {
         var latency: Histogram<UInt64>
         var updates, snapshots, heartbeats, errors, gapMessages, gapEvents, bytes, closedByServer: UInt64
-        var evicted, conflated, seqRegressions, statsReplies, hubDropped, hubThrottled, gapsAtStats, dropMismatches: UInt64
-        var reconnects: UInt64 = 0, reconnectFailures: UInt64 = 0, failoverGaps: UInt64 = 0, epochChanges: UInt64 = 0, statusMessages: UInt64 = 0, open: UInt64 = 0, hubUpstream: UInt64 = 0
+        var evicted, conflated, seqRegressions, statsReplies, hubDropped, hubThrottled, gapsAtStats,
+            dropMismatches: UInt64
+        var reconnects: UInt64 = 0, reconnectFailures: UInt64 = 0, failoverGaps: UInt64 = 0, epochChanges: UInt64 = 0,
+            statusMessages: UInt64 = 0, open: UInt64 = 0, hubUpstream: UInt64 = 0
 
         static var empty: Snapshot {
-            Snapshot(latency: Histogram(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
-                     updates: 0, snapshots: 0, heartbeats: 0, errors: 0, gapMessages: 0, gapEvents: 0, bytes: 0, closedByServer: 0,
-                     evicted: 0, conflated: 0, seqRegressions: 0, statsReplies: 0, hubDropped: 0, hubThrottled: 0, gapsAtStats: 0, dropMismatches: 0)
+            Snapshot(
+                latency: Histogram(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
+                updates: 0, snapshots: 0, heartbeats: 0, errors: 0, gapMessages: 0, gapEvents: 0, bytes: 0,
+                closedByServer: 0,
+                evicted: 0, conflated: 0, seqRegressions: 0, statsReplies: 0, hubDropped: 0, hubThrottled: 0,
+                gapsAtStats: 0, dropMismatches: 0)
         }
 
         static func merged(_ parts: [Snapshot]) -> Snapshot {
@@ -94,16 +99,25 @@ final class SwarmLoopStats: @unchecked Sendable {
 
     /// Returns the counts so far and, if `reset`, starts over (used to drop the warm-up period).
     func take(reset: Bool) -> Snapshot {
-        let snapshot = Snapshot(latency: latency, updates: updates, snapshots: snapshots, heartbeats: heartbeats, errors: errors,
-                                gapMessages: gapMessages, gapEvents: gapEvents, bytes: bytes, closedByServer: closedByServer,
-                                evicted: evicted, conflated: conflated, seqRegressions: seqRegressions, statsReplies: statsReplies,
-                                hubDropped: hubDropped, hubThrottled: hubThrottled, gapsAtStats: gapsAtStats, dropMismatches: dropMismatches,
-                                reconnects: reconnects, reconnectFailures: reconnectFailures, failoverGaps: failoverGaps,
-                                epochChanges: epochChanges, statusMessages: statusMessages, open: open, hubUpstream: hubUpstream)
+        let snapshot = Snapshot(
+            latency: latency, updates: updates, snapshots: snapshots, heartbeats: heartbeats, errors: errors,
+            gapMessages: gapMessages, gapEvents: gapEvents, bytes: bytes, closedByServer: closedByServer,
+            evicted: evicted, conflated: conflated, seqRegressions: seqRegressions, statsReplies: statsReplies,
+            hubDropped: hubDropped, hubThrottled: hubThrottled, gapsAtStats: gapsAtStats,
+            dropMismatches: dropMismatches,
+            reconnects: reconnects, reconnectFailures: reconnectFailures, failoverGaps: failoverGaps,
+            epochChanges: epochChanges, statusMessages: statusMessages, open: open, hubUpstream: hubUpstream)
         if reset {
             // Eviction, regression and failover counts are kept: they matter whenever they happen.
             latency.reset()
-            updates = 0; snapshots = 0; heartbeats = 0; errors = 0; gapMessages = 0; gapEvents = 0; bytes = 0; closedByServer = 0
+            updates = 0
+            snapshots = 0
+            heartbeats = 0
+            errors = 0
+            gapMessages = 0
+            gapEvents = 0
+            bytes = 0
+            closedByServer = 0
             conflated = 0
         }
         return snapshot

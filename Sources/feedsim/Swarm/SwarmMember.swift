@@ -25,9 +25,11 @@ final class SwarmMember: @unchecked Sendable {
     static let firstRetry = TimeAmount.milliseconds(250)
     static let maxRetry = TimeAmount.seconds(4)
     /// Close codes after which a dashboard comes back (elsewhere); others end it.
-    static let reconnectingCodes = Set([CloseCode.goingAway, .abnormal, .internalError, .serviceRestart, .tryAgainLater].map(\.rawValue))
+    static let reconnectingCodes = Set(
+        [CloseCode.goingAway, .abnormal, .internalError, .serviceRestart, .tryAgainLater].map(\.rawValue))
 
-    init(urls: [WebSocketURL], first: Int, eventLoop: any EventLoop, stats: SwarmLoopStats, connect: @escaping Connect) {
+    init(urls: [WebSocketURL], first: Int, eventLoop: any EventLoop, stats: SwarmLoopStats, connect: @escaping Connect)
+    {
         self.urls = urls
         self.urlIndex = first % urls.count
         self.eventLoop = eventLoop

@@ -43,24 +43,24 @@ struct SwarmSummary {
     var text: String {
         let totals = self.totals
         var text = """
-        swarm summary (\(url))
-          clients        \(clients) requested, \(connected) connected, \(failed) failed, \(stillOpen) open at end
-          subscriptions  \(symbolsPerClient) symbols per client
-          measured       \(String(format: "%.1f", durationSeconds)) s
-          updates        \(totals.updates) (\(String(format: "%.0f", rate(totals))) messages/s), \(totals.snapshots) snapshots, \(totals.heartbeats) heartbeats
-          bytes          \(totals.bytes) (\(String(format: "%.1f", Double(totals.bytes) / max(durationSeconds, 0.001) / 1_048_576)) MiB/s)
-          latency ms     \(latencyLine(totals))
-          seq gaps       \(totals.gapMessages) missed updates in \(totals.gapEvents) jumps, \(totals.conflated) conflated values, \(totals.seqRegressions) regressions
-          errors         \(totals.errors) error messages, \(totals.closedByServer) closed by server (\(totals.evicted) evicted as slow)
-          failover       \(totals.reconnects) reconnects (\(totals.reconnectFailures) failed attempts), \(totals.failoverGaps) updates missed while away, \(totals.epochChanges) epoch changes, \(totals.statusMessages) feed status messages
-          drop check     \(accounting.replies) stats replies: hub dropped \(accounting.hubDropped) + throttled \(accounting.hubThrottled) + upstream \(accounting.hubUpstream), clients saw \(accounting.clientGaps) missing, \(accounting.mismatches) mismatches
-        """
+            swarm summary (\(url))
+              clients        \(clients) requested, \(connected) connected, \(failed) failed, \(stillOpen) open at end
+              subscriptions  \(symbolsPerClient) symbols per client
+              measured       \(String(format: "%.1f", durationSeconds)) s
+              updates        \(totals.updates) (\(String(format: "%.0f", rate(totals))) messages/s), \(totals.snapshots) snapshots, \(totals.heartbeats) heartbeats
+              bytes          \(totals.bytes) (\(String(format: "%.1f", Double(totals.bytes) / max(durationSeconds, 0.001) / 1_048_576)) MiB/s)
+              latency ms     \(latencyLine(totals))
+              seq gaps       \(totals.gapMessages) missed updates in \(totals.gapEvents) jumps, \(totals.conflated) conflated values, \(totals.seqRegressions) regressions
+              errors         \(totals.errors) error messages, \(totals.closedByServer) closed by server (\(totals.evicted) evicted as slow)
+              failover       \(totals.reconnects) reconnects (\(totals.reconnectFailures) failed attempts), \(totals.failoverGaps) updates missed while away, \(totals.epochChanges) epoch changes, \(totals.statusMessages) feed status messages
+              drop check     \(accounting.replies) stats replies: hub dropped \(accounting.hubDropped) + throttled \(accounting.hubThrottled) + upstream \(accounting.hubUpstream), clients saw \(accounting.clientGaps) missing, \(accounting.mismatches) mismatches
+            """
         if slowClients > 0 {
             text += """
 
-              fast clients   \(clients - slowClients): \(String(format: "%.0f", rate(fast))) messages/s, latency ms \(latencyLine(fast)), gaps \(fast.gapMessages)
-              slow clients   \(slowClients) at \(slowReadBytesPerSecond) B/s: \(String(format: "%.0f", rate(slow))) messages/s, latency ms \(latencyLine(slow)), gaps \(slow.gapMessages), conflated \(slow.conflated), evicted \(slow.evicted)
-            """
+                  fast clients   \(clients - slowClients): \(String(format: "%.0f", rate(fast))) messages/s, latency ms \(latencyLine(fast)), gaps \(fast.gapMessages)
+                  slow clients   \(slowClients) at \(slowReadBytesPerSecond) B/s: \(String(format: "%.0f", rate(slow))) messages/s, latency ms \(latencyLine(slow)), gaps \(slow.gapMessages), conflated \(slow.conflated), evicted \(slow.evicted)
+                """
         }
         return text
     }
@@ -77,21 +77,21 @@ struct SwarmSummary {
     var json: String {
         let totals = self.totals
         return """
-        {"url":"\(url)","clients":\(clients),"connected":\(connected),"failed":\(failed),"openAtEnd":\(stillOpen),\
-        "symbolsPerClient":\(symbolsPerClient),"durationSeconds":\(fmt(durationSeconds)),"updates":\(totals.updates),\
-        "messagesPerSecond":\(fmt(rate(totals))),"snapshots":\(totals.snapshots),"heartbeats":\(totals.heartbeats),"bytes":\(totals.bytes),\
-        "latencyMs":{"p50":\(fmt(ms(totals, 50))),"p90":\(fmt(ms(totals, 90))),"p99":\(fmt(ms(totals, 99))),"p999":\(fmt(ms(totals, 99.9))),"max":\(fmt(Double(totals.latency.max) / 1000))},\
-        "gapMessages":\(totals.gapMessages),"gapEvents":\(totals.gapEvents),"conflated":\(totals.conflated),\
-        "seqRegressions":\(totals.seqRegressions),"errors":\(totals.errors),"closedByServer":\(totals.closedByServer),"evicted":\(totals.evicted),\
-        "reconnects":\(totals.reconnects),"reconnectFailures":\(totals.reconnectFailures),"failoverGaps":\(totals.failoverGaps),\
-        "epochChanges":\(totals.epochChanges),"statusMessages":\(totals.statusMessages),\
-        "slowReadBytesPerSecond":\(slowReadBytesPerSecond),\
-        "fast":\(groupJSON(fast, count: clients - slowClients)),"slow":\(groupJSON(slow, count: slowClients)),\
-        "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"hubThrottled":\(accounting.hubThrottled),"hubUpstream":\(accounting.hubUpstream),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)},\
-        "config":\(configurationJSON),\
-        "window":{"startUnixSeconds":\(fmt(window.start.timeIntervalSince1970)),"endUnixSeconds":\(fmt(window.end.timeIntervalSince1970))},\
-        "latencyHistogramMicros":\(histogramJSON(totals.latency))}
-        """
+            {"url":"\(url)","clients":\(clients),"connected":\(connected),"failed":\(failed),"openAtEnd":\(stillOpen),\
+            "symbolsPerClient":\(symbolsPerClient),"durationSeconds":\(fmt(durationSeconds)),"updates":\(totals.updates),\
+            "messagesPerSecond":\(fmt(rate(totals))),"snapshots":\(totals.snapshots),"heartbeats":\(totals.heartbeats),"bytes":\(totals.bytes),\
+            "latencyMs":{"p50":\(fmt(ms(totals, 50))),"p90":\(fmt(ms(totals, 90))),"p99":\(fmt(ms(totals, 99))),"p999":\(fmt(ms(totals, 99.9))),"max":\(fmt(Double(totals.latency.max) / 1000))},\
+            "gapMessages":\(totals.gapMessages),"gapEvents":\(totals.gapEvents),"conflated":\(totals.conflated),\
+            "seqRegressions":\(totals.seqRegressions),"errors":\(totals.errors),"closedByServer":\(totals.closedByServer),"evicted":\(totals.evicted),\
+            "reconnects":\(totals.reconnects),"reconnectFailures":\(totals.reconnectFailures),"failoverGaps":\(totals.failoverGaps),\
+            "epochChanges":\(totals.epochChanges),"statusMessages":\(totals.statusMessages),\
+            "slowReadBytesPerSecond":\(slowReadBytesPerSecond),\
+            "fast":\(groupJSON(fast, count: clients - slowClients)),"slow":\(groupJSON(slow, count: slowClients)),\
+            "dropAccounting":{"statsReplies":\(accounting.replies),"hubDropped":\(accounting.hubDropped),"hubThrottled":\(accounting.hubThrottled),"hubUpstream":\(accounting.hubUpstream),"clientGaps":\(accounting.clientGaps),"mismatches":\(accounting.mismatches)},\
+            "config":\(configurationJSON),\
+            "window":{"startUnixSeconds":\(fmt(window.start.timeIntervalSince1970)),"endUnixSeconds":\(fmt(window.end.timeIntervalSince1970))},\
+            "latencyHistogramMicros":\(histogramJSON(totals.latency))}
+            """
     }
 
     /// Every recorded latency bucket as `[microseconds, count]`, so several swarm processes'

@@ -29,18 +29,22 @@ final class SymbolLister: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.list(id: 1)))), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.list(id: 1)))), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard frame.opcode == .text,
-              let reply = try? JSONDecoder().decode(Reply.self, from: Data(frame.data.readableBytesView)) else { return }
+            let reply = try? JSONDecoder().decode(Reply.self, from: Data(frame.data.readableBytesView))
+        else { return }
         if reply.type == "welcome" { zstdDictionary = reply.zstdDictionary }
         guard reply.type == "symbols", let page = reply.symbols else { return }
         symbols += page
         if let next = reply.next {
-            context.writeAndFlush(wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.list(id: 1, after: next)))), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(.client(.text, ByteBuffer(string: ClientRequests.list(id: 1, after: next)))),
+                promise: nil)
             return
         }
         result.succeed(Listing(symbols: symbols, zstdDictionary: zstdDictionary))

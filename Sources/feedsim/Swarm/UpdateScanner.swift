@@ -4,7 +4,9 @@
 /// and `throttled` count (which follows it).
 /// A full parse per message would make the load tool, not the hub, the bottleneck.
 struct ScannedMessage: Equatable {
-    enum Kind: Equatable { case quote, trade, conflated, snapshot, stats, status, welcome, heartbeat, ack, error, other }
+    enum Kind: Equatable {
+        case quote, trade, conflated, snapshot, stats, status, welcome, heartbeat, ack, error, other
+    }
     var kind: Kind
     /// FNV-1a hash of the symbol bytes (0 when absent); for a `welcome`, of its `epoch`.
     var symbolHash: UInt64 = 0
@@ -19,14 +21,17 @@ enum UpdateScanner {
     private static let typePrefix = Array(#"{"type":""#.utf8)
 
     static func scan(_ bytes: UnsafeRawBufferPointer) -> ScannedMessage {
-        guard bytes.count > typePrefix.count, bytes.starts(with: typePrefix) else { return ScannedMessage(kind: .other) }
+        guard bytes.count > typePrefix.count, bytes.starts(with: typePrefix) else {
+            return ScannedMessage(kind: .other)
+        }
         var cursor = typePrefix.count
         let kind: ScannedMessage.Kind
         switch bytes[cursor] {
         case UInt8(ascii: "q"): kind = .quote
         case UInt8(ascii: "t"): kind = .trade
         case UInt8(ascii: "c"): kind = .conflated
-        case UInt8(ascii: "s") where bytes.count > cursor + 1 && bytes[cursor + 1] == UInt8(ascii: "n"): kind = .snapshot
+        case UInt8(ascii: "s") where bytes.count > cursor + 1 && bytes[cursor + 1] == UInt8(ascii: "n"):
+            kind = .snapshot
         // "stats" and "status" share their first four letters.
         case UInt8(ascii: "s") where bytes.count > cursor + 4 && bytes[cursor + 1] == UInt8(ascii: "t"):
             kind = bytes[cursor + 4] == UInt8(ascii: "s") ? .stats : .status
@@ -50,14 +55,20 @@ enum UpdateScanner {
             return message
         }
         if kind == .welcome {
-            if let epochStart = find(#""epoch":""#, in: bytes, from: &cursor) { message.symbolHash = hash(in: bytes, from: epochStart).hash }
+            if let epochStart = find(#""epoch":""#, in: bytes, from: &cursor) {
+                message.symbolHash = hash(in: bytes, from: epochStart).hash
+            }
             return message
         }
         guard kind == .quote || kind == .trade || kind == .conflated || kind == .snapshot else { return message }
         guard let symbolStart = find(#""symbol":""#, in: bytes, from: &cursor) else { return message }
         (message.symbolHash, cursor) = hash(in: bytes, from: symbolStart)
-        if let seqStart = find(#""seq":"#, in: bytes, from: &cursor) { message.seq = integer(in: bytes, at: seqStart, end: &cursor) }
-        if let tsStart = find(#""ts":"#, in: bytes, from: &cursor) { message.ts = integer(in: bytes, at: tsStart, end: &cursor) }
+        if let seqStart = find(#""seq":"#, in: bytes, from: &cursor) {
+            message.seq = integer(in: bytes, at: seqStart, end: &cursor)
+        }
+        if let tsStart = find(#""ts":"#, in: bytes, from: &cursor) {
+            message.ts = integer(in: bytes, at: tsStart, end: &cursor)
+        }
         return message
     }
 
@@ -78,7 +89,9 @@ enum UpdateScanner {
         guard pattern.count <= bytes.count else { return nil }
         var start = cursor
         while start + pattern.count <= bytes.count {
-            if bytes[start] == pattern[0], UnsafeRawBufferPointer(rebasing: bytes[start..<(start + pattern.count)]).elementsEqual(pattern) {
+            if bytes[start] == pattern[0],
+                UnsafeRawBufferPointer(rebasing: bytes[start..<(start + pattern.count)]).elementsEqual(pattern)
+            {
                 cursor = start + pattern.count
                 return cursor
             }

@@ -26,15 +26,19 @@ struct FanoutHarness {
     var demand: ChannelDemand? { engine.demand }
 
     /// With `drainingInline`, the consumer is drained in the publishing task, as the hub's loop 0 is.
-    init(ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(), manualDrains: Bool = false,
-         drainingInline: Bool = false, historyDepth: Int = 0, demandDriven: Bool = false) {
+    init(
+        ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(),
+        manualDrains: Bool = false,
+        drainingInline: Bool = false, historyDepth: Int = 0, demandDriven: Bool = false
+    ) {
         var configuration = EngineConfiguration()
         (configuration.ringBytes, configuration.pacing, configuration.drain) = (ringBytes, pacing, limits)
         configuration.historyDepth = historyDepth
         let drainSignal = manualDrains ? CountingDrainSignal() : nil
         self.drainSignal = drainSignal
-        engine = BroadcastEngine(configuration: configuration, loops: [loop], publisherLoop: loop, drainSignal: { _ in drainSignal },
-                                 demandDriven: demandDriven, drainingInline: drainingInline)
+        engine = BroadcastEngine(
+            configuration: configuration, loops: [loop], publisherLoop: loop, drainSignal: { _ in drainSignal },
+            demandDriven: demandDriven, drainingInline: drainingInline)
         aapl = engine.directory.register(Symbol(stringLiteral: "AAPL"))!
         msft = engine.directory.register(Symbol(stringLiteral: "MSFT"))!
         loop.run()
@@ -46,18 +50,23 @@ struct FanoutHarness {
     }
 
     func update(_ id: SymbolID, _ bid: String) -> FeedUpdate {
-        FeedUpdate(symbolID: id, symbol: directory.symbol(for: id)!, timestamp: .now(),
-                   body: .quote(Quote(bid: Price(bid)!, ask: Price(bid)!, bidSize: 1, askSize: 1)))
+        FeedUpdate(
+            symbolID: id, symbol: directory.symbol(for: id)!, timestamp: .now(),
+            body: .quote(Quote(bid: Price(bid)!, ask: Price(bid)!, bidSize: 1, askSize: 1)))
     }
 
     /// Subscribes to `ids` by their directory names; returns the snapshots to send first.
     @discardableResult
-    func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], every interval: UpdateInterval? = nil) -> [SymbolSnapshot] {
+    func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], every interval: UpdateInterval? = nil)
+        -> [SymbolSnapshot]
+    {
         fanout.subscribe(subscriber, to: ids, symbols: ids.map { directory.symbol(for: $0)! }, updateInterval: interval)
     }
 
     /// A new subscriber to `ids`, with the sink that records what it is sent.
-    func subscribedClient(to ids: [SymbolID], every interval: UpdateInterval? = nil) -> (subscriber: Subscriber, sink: RecordingSink) {
+    func subscribedClient(to ids: [SymbolID], every interval: UpdateInterval? = nil) -> (
+        subscriber: Subscriber, sink: RecordingSink
+    ) {
         let sink = RecordingSink()
         let subscriber = Subscriber(sink: sink)
         subscribe(subscriber, to: ids, every: interval)

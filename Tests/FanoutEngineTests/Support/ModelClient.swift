@@ -11,7 +11,10 @@ struct ModelClient {
     struct State: Equatable {
         var seq: UInt64
         var bid: String?
-        init(seq: UInt64, bid: String?) { self.seq = seq; self.bid = bid }
+        init(seq: UInt64, bid: String?) {
+            self.seq = seq
+            self.bid = bid
+        }
         init(_ snapshot: SymbolSnapshot) { self.init(seq: snapshot.seq, bid: snapshot.quote.map { "\($0.bid)" }) }
     }
 
@@ -29,7 +32,9 @@ struct ModelClient {
             let seq = try #require((object["seq"] as? NSNumber)?.uint64Value)
             let previous = try #require(state[symbol])
             #expect(seq > previous.seq, "seq went backwards or repeated: \(text)")
-            if object["type"] as? String == "quote" { #expect(seq == previous.seq + 1, "a live update skipped seqs without a conflated value") }
+            if object["type"] as? String == "quote" {
+                #expect(seq == previous.seq + 1, "a live update skipped seqs without a conflated value")
+            }
             gapTotal += seq - previous.seq - 1
             state[symbol] = State(seq: seq, bid: object["bid"] as? String ?? previous.bid)
         }

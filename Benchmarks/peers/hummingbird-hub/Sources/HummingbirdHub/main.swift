@@ -71,10 +71,12 @@ final class Hub: Sendable {
         index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         ticks = lines.dropFirst(1 + names.count).map(ScriptedTick.init(line:))
         let count = names.count
-        state = Mutex(State(latestQuote: lines[1...count].map { ScriptedTick(line: $0).fields },
-                            lastTs: Array(repeating: 0, count: count),
-                            seq: Array(repeating: 1, count: count),
-                            subscribers: Array(repeating: [:], count: count)))
+        state = Mutex(
+            State(
+                latestQuote: lines[1...count].map { ScriptedTick(line: $0).fields },
+                lastTs: Array(repeating: 0, count: count),
+                seq: Array(repeating: 1, count: count),
+                subscribers: Array(repeating: [:], count: count)))
     }
 
     /// Protocol v1 puts "type" first and then symbol, seq and ts, and JSONEncoder on Linux does not
@@ -139,15 +141,19 @@ final class Hub: Sendable {
 /// A reply with "type" first, as protocol v1 requires; the symbol list goes through JSONEncoder.
 func reply(_ type: String, id: Int?, op: String? = nil, symbols: [String]) -> String {
     let list = String(decoding: try! JSONEncoder().encode(symbols), as: UTF8.self)
-    return #"{"type":"\#(type)","id":\#(id.map(String.init) ?? "null")\#(op.map { #","op":"\#($0)""# } ?? ""),"symbols":\#(list)}"#
+    return
+        #"{"type":"\#(type)","id":\#(id.map(String.init) ?? "null")\#(op.map { #","op":"\#($0)""# } ?? ""),"symbols":\#(list)}"#
 }
 
-let arguments = Dictionary(uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
-    (CommandLine.arguments[$0].replacingOccurrences(of: "--", with: ""), CommandLine.arguments[$0 + 1])
-})
+let arguments = Dictionary(
+    uniqueKeysWithValues: stride(from: 1, to: CommandLine.arguments.count - 1, by: 2).map {
+        (CommandLine.arguments[$0].replacingOccurrences(of: "--", with: ""), CommandLine.arguments[$0 + 1])
+    })
 let port = Int(arguments["port"] ?? "18600")!
 let rate = Double(arguments["rate"] ?? "100")!
-guard let script = arguments["ticks"] else { fatalError("--ticks FILE is required (feedsim ticks --out FILE writes one)") }
+guard let script = arguments["ticks"] else {
+    fatalError("--ticks FILE is required (feedsim ticks --out FILE writes one)")
+}
 let hub = try Hub(script: script)
 
 let router = Router()
@@ -166,7 +172,8 @@ webSocketRouter.ws("/ws") { inbound, outbound, _ in
         }
         for try await message in inbound.messages(maxSize: 1 << 16) {
             guard case .text(let text) = message,
-                  let request = try? JSONDecoder().decode(ClientRequest.self, from: Data(text.utf8)) else { continue }
+                let request = try? JSONDecoder().decode(ClientRequest.self, from: Data(text.utf8))
+            else { continue }
             switch request.op {
             case "list":
                 outbox.yield(reply("symbols", id: request.id, symbols: hub.names))
@@ -195,6 +202,6 @@ print("hummingbird hub on \(port), \(hub.names.count) symbols, \(rate) ticks/s")
 try await withThrowingTaskGroup(of: Void.self) { group in
     group.addTask { try await hub.runMarket(ticksPerSecond: rate) }
     group.addTask { try await app.runService() }
-    try await group.next()   // the application stopped (SIGTERM or SIGINT): stop the market too
+    try await group.next()  // the application stopped (SIGTERM or SIGINT): stop the market too
     group.cancelAll()
 }
