@@ -4,8 +4,9 @@ import PackageDescription
 // Coverage-guided fuzzing (libFuzzer, with AddressSanitizer) of what takes untrusted input: the
 // parsers of a subscriber's requests (`ClientMessage.parse`) and a publisher's tick batches
 // (`BinaryTickCodec.decodeBatch`), the engine's state under any sequence of what publishers and
-// subscribers may do (`FuzzFanoutState`), and a token's claims (`FuzzTokenClaims`). Build and run with `make fuzz` (FUZZ_SECONDS per target); each
-// target is an executable that hands itself to libFuzzer's driver (`FuzzerDriver`). See SECURITY.md.
+// subscribers may do (`FuzzFanoutState`), and a token's claims (`FuzzTokenClaims`). Build and run with `make fuzz`
+// (FUZZ_SECONDS per target); each target is an executable that hands itself to libFuzzer's driver (`FuzzerDriver`). See
+// SECURITY.md.
 let package = Package(
     name: "TickerHubFuzz",
     // `TickerHub` is a link to the repository root, so that the package is called that in every clone.

@@ -111,7 +111,10 @@ public enum ClientMessage: Sendable, Equatable {
                         ProtocolError(
                             id: raw.id, code: .invalidRequest,
                             message:
-                                "\"interval\" must be one of \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))"
+                                """
+                                \"interval\" must be one of\
+                                 \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))
+                                """
                         ))
                 }
                 barInterval = valid
@@ -128,7 +131,10 @@ public enum ClientMessage: Sendable, Equatable {
                     ProtocolError(
                         id: raw.id, code: .invalidRequest,
                         message:
-                            "unknown \"channel\" \"\(other.prefix(32))\": one of quotes, trades, book, candles (or none: quotes and trades)"
+                            """
+                            unknown \"channel\" \"\(other.prefix(32))\": one of quotes, trades, book, candles\
+                             (or none: quotes and trades)
+                            """
                     ))
             }
             guard op == .subscribe else {
@@ -146,7 +152,10 @@ public enum ClientMessage: Sendable, Equatable {
                     ProtocolError(
                         id: raw.id, code: .invalidRequest,
                         message:
-                            "a \"candles\" subscribe needs \"interval\": one of \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))"
+                            """
+                            a \"candles\" subscribe needs \"interval\": one of\
+                             \(CandleInterval.allCases.map(\.rawValue).joined(separator: ", "))
+                            """
                     ))
             }
             var interval: UpdateInterval?
@@ -156,7 +165,10 @@ public enum ClientMessage: Sendable, Equatable {
                         ProtocolError(
                             id: raw.id, code: .invalidRequest,
                             message:
-                                "\"maxFrequency\" must be from \(UpdateInterval.lowestFrequency) to \(Int(UpdateInterval.highestFrequency)) updates per second"
+                                """
+                                \"maxFrequency\" must be from \(UpdateInterval.lowestFrequency) to\
+                                 \(Int(UpdateInterval.highestFrequency)) updates per second
+                                """
                         ))
                 }
                 interval = valid

@@ -1,9 +1,9 @@
 import FeedModel
 
 /// The latest quote and the latest trade of every symbol seen, each with its own seq, and every
-/// symbol's whole book with its book seq: what a snapshot answer sends. A symbol's state needs both (a quote alone has no `last`), and sending
-/// the real ticks, not a summary, lets the joining hub apply them as it applies live ones: by seq,
-/// so whichever of the answer and the live stream is newer wins.
+/// symbol's whole book with its book seq: what a snapshot answer sends. A symbol's state needs both (a quote alone has
+/// no `last`), and sending the real ticks, not a summary, lets the joining hub apply them as it applies live ones: by
+/// seq, so whichever of the answer and the live stream is newer wins.
 public struct LastTicks: Sendable {
     private struct Latest: Sendable {
         var quote: Tick?

@@ -3,8 +3,8 @@ import NATSClient
 import NIOCore
 
 /// A publisher's side of the contract: the messages for each batch of numbered ticks and book
-/// changes, and the latest of them (books whole) kept for warm-start answers (`SnapshotResponder`). Used by `feedsim publish
-/// --nats` and by a hub with `--publish-nats`, so both publish alike.
+/// changes, and the latest of them (books whole) kept for warm-start answers (`SnapshotResponder`). Used by `feedsim
+/// publish --nats` and by a hub with `--publish-nats`, so both publish alike.
 public struct PublishedTicks: Sendable {
     public private(set) var latest = LastTicks()
     private let allocator = ByteBufferAllocator()

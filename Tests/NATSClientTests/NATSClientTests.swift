@@ -215,7 +215,10 @@ import Testing
     @Test func theParserWaitsForWholeOperationsAndRefusesBrokenOnes() throws {
         var buffer = ByteBuffer(
             string:
-                "INFO {\"server_id\":\"x\",\"max_payload\":1024,\"headers\":true,\"connect_urls\":[\"10.0.0.2:4222\"]}\r\nPI"
+                """
+                INFO\
+                 {\"server_id\":\"x\",\"max_payload\":1024,\"headers\":true,\"connect_urls\":[\"10.0.0.2:4222\"]}\r\nPI
+                """
         )
         guard case .info(let info) = try NATSOperationDecoder.decode(&buffer) else {
             Issue.record("no INFO")

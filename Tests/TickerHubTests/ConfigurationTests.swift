@@ -203,7 +203,8 @@ private func resolvedConfiguration(
         #expect(
             withDefault.decide(head("/ws?heartbeat=0"))
                 == .subscriber(deflate: nil, options: SubscriberOptions(heartbeatMilliseconds: nil)))
-        // An origin allow-list refuses other pages' handshakes, never native clients (no Origin) or the hub's own pages.
+        // An origin allow-list refuses other pages' handshakes, never native clients (no Origin) or the hub's own
+        // pages.
         var guarded = ingest
         guarded.origins = OriginPolicy(allowed: ["https://desk.example.com", "http://localhost:3000/"])
         func from(_ origin: String?, _ uri: String = "/ws", host: String = "hub.example.com:8080") -> HTTPRequestHead {

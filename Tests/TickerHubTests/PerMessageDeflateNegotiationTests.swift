@@ -27,7 +27,10 @@ import Testing
             ]))
         #expect(
             agreement.responseHeader
-                == "permessage-deflate; server_no_context_takeover; server_max_window_bits=15; client_no_context_takeover"
+                == """
+                permessage-deflate; server_no_context_takeover; server_max_window_bits=15;\
+                 client_no_context_takeover
+                """
         )
         #expect(agreement.serverWindowBits == 15 && agreement.usesSharedFrames)
     }

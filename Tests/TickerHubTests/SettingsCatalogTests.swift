@@ -33,7 +33,10 @@ import Testing
         #expect(keys.count > 40)
         #expect(
             documented.subtracting(["config", "print-config"]) == keys,
-            "README lacks \(keys.subtracting(documented).sorted()); names what is no setting: \(documented.subtracting(keys).subtracting(["config", "print-config"]).sorted())"
+            """
+            README lacks \(keys.subtracting(documented).sorted()); names what is no setting:\
+             \(documented.subtracting(keys).subtracting(["config", "print-config"]).sorted())
+            """
         )
     }
 

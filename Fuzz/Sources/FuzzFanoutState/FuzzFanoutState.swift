@@ -358,7 +358,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
             precondition(
                 sink.lastSeq[name] == latest.seq,
-                "\(name): the client ended at \(sink.lastSeq[name].map(String.init) ?? "nothing"), the latest is \(latest.seq)"
+                """
+                \(name): the client ended at \(sink.lastSeq[name].map(String.init) ?? "nothing"), the latest is\
+                 \(latest.seq)
+                """
             )
         }
     }

@@ -26,7 +26,10 @@ extension HubConfiguration {
         }
         try require(
             SubscriberOptions.isValidHeartbeat(heartbeatMilliseconds),
-            "--heartbeat-ms must be 0 (none) or \(SubscriberOptions.minimumHeartbeatMilliseconds)...\(SubscriberOptions.maximumHeartbeatMilliseconds)"
+            """
+            --heartbeat-ms must be 0 (none) or\
+             \(SubscriberOptions.minimumHeartbeatMilliseconds)...\(SubscriberOptions.maximumHeartbeatMilliseconds)
+            """
         )
         try require(pingIntervalSeconds >= 1, "--ping-interval must be at least 1 second")
         try require((0...1_000_000).contains(engine.historyDepth), "--history must be 0...1000000 updates per symbol")
@@ -42,7 +45,10 @@ extension HubConfiguration {
         try require(
             limits.maxConnections >= 1 && limits.maxConnectionsPerIP >= 1 && limits.handshakesPerSecondPerIP > 0
                 && limits.handshakeBurst >= 1,
-            "--max-connections, --max-connections-per-ip, --handshakes-per-second-per-ip and --handshake-burst must be positive"
+            """
+            --max-connections, --max-connections-per-ip, --handshakes-per-second-per-ip and --handshake-burst\
+             must be positive
+            """
         )
         try require(
             requestTimeout > .zero && requestTimeout <= .seconds(3600), "--request-timeout must be in (0, 3600] seconds"
@@ -85,7 +91,10 @@ extension HubConfiguration {
         let ingestHost = adminPort == nil ? host : adminHost
         try require(
             feed != .ingest || IngestCredential.isLoopback(ingestHost) || ingest.credential != nil || auth != nil,
-            "--feed ingest on \(ingestHost) (beyond loopback) needs --ingest-token or auth (tokens with a publish claim): anyone who reaches the port could publish prices"
+            """
+            --feed ingest on \(ingestHost) (beyond loopback) needs --ingest-token or auth (tokens with a publish\
+             claim): anyone who reaches the port could publish prices
+            """
         )
         // The owned transport serves plain TCP only, and the NATS client is a NIO channel on the
         // publisher's loop, which would be an owned loop. Asked for by name, it fails closed

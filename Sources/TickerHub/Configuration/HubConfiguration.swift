@@ -163,25 +163,37 @@ struct HubConfiguration: Sendable, CustomStringConvertible {
         text += " heartbeat=\(heartbeatMilliseconds)ms max-symbols=\(maxSymbolsPerConnection)"
         text += " history=\(engine.historyDepth) max-replay=\(maxReplayPerRequest)"
         text +=
-            " max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst) request-timeout=\(requestTimeout.milliseconds)ms max-header=\(maxHeaderBytes)B"
+            """
+             max-requests=\(maxRequestsPerSecond)/s burst=\(requestBurst)\
+             request-timeout=\(requestTimeout.milliseconds)ms max-header=\(maxHeaderBytes)B
+            """
         text += " max-connections=\(connectionLimits.maxConnections) per-ip=\(connectionLimits.maxConnectionsPerIP)"
         text +=
             " handshakes-per-ip=\(connectionLimits.handshakesPerSecondPerIP)/s burst=\(connectionLimits.handshakeBurst)"
         text += " transport=\(transport.rawValue)"
         text +=
-            " deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B zstd=\(zstd ? "on" : "off")"
+            """
+             deflate=\(deflate.rawValue) deflate-threshold=\(engine.deflateThresholdBytes)B\
+             zstd=\(zstd ? "on" : "off")
+            """
         if let echoPort { text += " echo-port=\(echoPort)" }
         if let adminPort { text += " admin=\(adminHost):\(adminPort)" }
         if feed == .ingest {
             text +=
-                " ingest-token=\(ingest.credential == nil ? "none" : "set") max-new-symbols-per-publisher=\(ingest.maxNewSymbolsPerPublisher)"
+                """
+                 ingest-token=\(ingest.credential == nil ? "none" : "set")\
+                 max-new-symbols-per-publisher=\(ingest.maxNewSymbolsPerPublisher)
+                """
         }
         text += " auth=" + (auth?.algorithm ?? "off") + " tls=" + (tls == nil ? "off" : "on")
         text +=
             " allowed-origins=" + (origins.allowed.isEmpty ? "any" : origins.allowed.sorted().joined(separator: ","))
         if !trustedProxies.isEmpty { text += " trusted-proxies=\(trustedProxies.prefixes.count)" }
         text +=
-            " max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B slow-client-timeout=\(slowClientTimeoutSeconds)s"
+            """
+             max-backlog=\(maxBacklogBytes)B socket-send-buffer=\(socketSendBufferBytes)B\
+             slow-client-timeout=\(slowClientTimeoutSeconds)s
+            """
         if engine.pacing.maxDelay > .zero { text += " max-drain-delay=\(engine.pacing.maxDelay.inMilliseconds)ms" }
         text +=
             " drain-budget=\(engine.drain.budget.milliseconds)ms max-fanout-lag=\(engine.drain.maxLag.milliseconds)ms"

@@ -83,7 +83,11 @@ struct SettingSources {
             guard let reader, let text = Self.text(of: key, in: reader) else { continue }
             guard let value = Value(argument: text) else {
                 throw ValidationError(
-                    "\(key) from the \(origin == .file ? "config file" : "environment (\(Self.variable(for: key)))"): \"\(text)\" is not a valid value"
+                    """
+                    \(key) from the\
+                     \(origin == .file ? "config file" : "environment (\(Self.variable(for: key)))"):\
+                     \"\(text)\" is not a valid value
+                    """
                 )
             }
             return record(key, value, origin, secret: secret)
@@ -114,7 +118,10 @@ struct SettingSources {
         let unknown = fileKeys.subtracting(known).sorted()
         guard unknown.isEmpty else {
             throw ValidationError(
-                "--config \(filePath ?? ""): unknown setting\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) (the keys are the flags' names: tickerhub --help)"
+                """
+                --config \(filePath ?? ""): unknown setting\(unknown.count == 1 ? "" : "s")\
+                 \(unknown.joined(separator: ", ")) (the keys are the flags' names: tickerhub --help)
+                """
             )
         }
     }
@@ -159,7 +166,10 @@ struct SettingSources {
     /// The effective configuration as YAML, each value with where it came from.
     func yaml() -> String {
         var lines = [
-            "# tickerhub: effective configuration (flag > environment > \(filePath.map { "file \($0)" } ?? "no --config file") > default)"
+            """
+            # tickerhub: effective configuration (flag > environment >\
+             \(filePath.map { "file \($0)" } ?? "no --config file") > default)
+            """
         ]
         let width = resolved.map { $0.key.count + $0.text.count + 2 }.max() ?? 0
         for setting in resolved {

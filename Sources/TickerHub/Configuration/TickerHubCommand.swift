@@ -33,7 +33,10 @@ struct TickerHubCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "A config file (YAML, or JSON if it ends in .json) with any of these settings, keyed by option name. (env TICKERHUB_CONFIG)"
+            """
+            A config file (YAML, or JSON if it ends in .json) with any of these settings, keyed by option name.\
+             (env TICKERHUB_CONFIG)
+            """
     )
     var config: String?
 
@@ -67,7 +70,10 @@ struct TickerHubCommand: AsyncParsableCommand {
             "starting", metadata: ["config": "\(configuration)", "config_file": "\(sources.filePath ?? "none")"])
         if configuration.auth != nil, configuration.adminPort == nil {
             logger.warning(
-                "auth is on but /metrics, /stats and /ops are public: they need no token; give --admin-port to move them to a listener of their own"
+                """
+                auth is on but /metrics, /stats and /ops are public: they need no token; give --admin-port to\
+                 move them to a listener of their own
+                """
             )
         }
         if let files = OpenFileLimit.raiseToHard() {

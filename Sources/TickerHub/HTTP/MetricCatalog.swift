@@ -113,19 +113,28 @@ enum MetricCatalog {
             key: "bookUpdatesAwaitingBook", prometheusName: "tickerhub_book_updates_awaiting_book_total",
             kind: .counter,
             help:
-                "Numbered book changes dropped because the book does not follow on from a whole one (a publisher's seq jumped, or the hub joined mid-stream), until a whole book comes",
+                """
+                Numbered book changes dropped because the book does not follow on from a whole one (a\
+                 publisher's seq jumped, or the hub joined mid-stream), until a whole book comes
+                """,
             opsLabel: "book changes awaiting a whole book"
         ) { $0.fanout.bookUpdatesAwaitingBook },
         MetricDescriptor(
             key: "oversizeRecords", prometheusName: "tickerhub_oversize_records_total", kind: .counter,
             help:
-                "Messages too big for one ring record (a whole deep book with a small --ring-bytes), sent as the latest value instead",
+                """
+                Messages too big for one ring record (a whole deep book with a small --ring-bytes), sent as the\
+                 latest value instead
+                """,
             opsLabel: "oversize records"
         ) { $0.fanout.oversizeRecords },
         MetricDescriptor(
             key: "upstreamGaps", prometheusName: "tickerhub_upstream_gaps_total", kind: .counter,
             help:
-                "Updates a numbering feed (NATS, ingest with seqs) skipped: its seq jumped, and clients see the same gap",
+                """
+                Updates a numbering feed (NATS, ingest with seqs) skipped: its seq jumped, and clients see the\
+                 same gap
+                """,
             opsLabel: "upstream gaps"
         ) { $0.fanout.upstreamGaps },
         MetricDescriptor(
@@ -203,13 +212,19 @@ enum MetricCatalog {
         MetricDescriptor(
             key: "lateRecords", prometheusName: "tickerhub_late_records_total", kind: .counter,
             help:
-                "Ring records an event loop reached more than --max-fanout-lag-ms after publishing, and conflated to the latest values instead of sending (overload shedding)",
+                """
+                Ring records an event loop reached more than --max-fanout-lag-ms after publishing, and conflated\
+                 to the latest values instead of sending (overload shedding)
+                """,
             opsLabel: "late records"
         ) { $0.fanout.lateRecords },
         MetricDescriptor(
             key: "owedCheckCatchUps", prometheusName: "tickerhub_owed_check_catchups_total", kind: .counter,
             help:
-                "Slow subscribers caught up by the periodic owed check, their connection having drained without a writability event doing it first",
+                """
+                Slow subscribers caught up by the periodic owed check, their connection having drained without a\
+                 writability event doing it first
+                """,
             opsLabel: "owed-check catch-ups"
         ) { $0.fanout.owedCheckCatchUps },
         // Recovery (`--history`)
@@ -217,14 +232,20 @@ enum MetricCatalog {
             key: "recoveredSymbols", prometheusName: "tickerhub_recoveries_total", labels: [("result", "recovered")],
             kind: .counter,
             help:
-                "Symbols resumed with since: recovered from the history, or given a snapshot because it no longer held what they missed",
+                """
+                Symbols resumed with since: recovered from the history, or given a snapshot because it no longer\
+                 held what they missed
+                """,
             opsLabel: "symbols recovered"
         ) { $0.metrics.recoveredSymbols.load(ordering: .relaxed) },
         MetricDescriptor(
             key: "unrecoveredSymbols", prometheusName: "tickerhub_recoveries_total", labels: [("result", "snapshot")],
             kind: .counter,
             help:
-                "Symbols resumed with since: recovered from the history, or given a snapshot because it no longer held what they missed",
+                """
+                Symbols resumed with since: recovered from the history, or given a snapshot because it no longer\
+                 held what they missed
+                """,
             opsLabel: "not recovered"
         ) { $0.metrics.unrecoveredSymbols.load(ordering: .relaxed) },
         MetricDescriptor(
@@ -260,7 +281,10 @@ enum MetricCatalog {
         MetricDescriptor(
             key: "handshakesRefused", prometheusName: "tickerhub_handshakes_refused_total", kind: .counter,
             help:
-                "Requests refused at the door: WebSocket handshakes past the connection limits (503 or 429), and request heads past --max-header-bytes (431)",
+                """
+                Requests refused at the door: WebSocket handshakes past the connection limits (503 or 429), and\
+                 request heads past --max-header-bytes (431)
+                """,
             opsLabel: "handshakes refused"
         ) { $0.metrics.handshakesRefused.load(ordering: .relaxed) },
         MetricDescriptor(
@@ -290,7 +314,10 @@ enum MetricCatalog {
         MetricDescriptor(
             key: "awaitingFirstByte", prometheusName: "tickerhub_connections_awaiting_first_byte", kind: .gauge,
             help:
-                "Connections accepted that have sent no byte yet; from 256 on, the hub is in a connection storm and gives them up to 30 s"
+                """
+                Connections accepted that have sent no byte yet; from 256 on, the hub is in a connection storm\
+                 and gives them up to 30 s
+                """
         ) { UInt64(max(0, $0.metrics.firstByteWaits.count)) },
         MetricDescriptor(
             key: "requestErrors", prometheusName: "tickerhub_request_errors_total", kind: .counter,

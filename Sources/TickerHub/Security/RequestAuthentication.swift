@@ -7,8 +7,8 @@ import NIOHTTP1
 /// everything gets `AccessGrant.open`, and `/ingest` is guarded by the ingest secret alone.
 /// With auth on:
 /// - `/ws` needs a valid token; its `symbols` claim is the connection's entitlement.
-/// - The market-data reads over HTTP, `/v1/symbols`, `/v1/snapshot`, `/v1/book`, `/v1/candles` and `/v1/instruments`, need one too, and answer
-///   with the symbols it grants.
+/// - The market-data reads over HTTP, `/v1/symbols`, `/v1/snapshot`, `/v1/book`, `/v1/candles` and `/v1/instruments`,
+///   need one too, and answer with the symbols it grants.
 /// - `/ingest` takes the ingest secret (`--ingest-token`: any symbol), or a token with a `publish`
 ///   claim (its symbols); a valid token without one is refused with 403 `not_publisher`.
 /// Health, the pages and their assets, the zstd dictionary and the operator endpoints need none:

@@ -16,8 +16,8 @@ import NIOWebSocket
 ///
 /// With TLS, `NIOSSLServerHandler` comes first, before all of these.
 ///
-/// `RawFrameWriter` sits next to the head (or the TLS handler) so that the fan-out's pre-built frames (ByteBuffers) skip
-/// the frame encoder; control frames (pong, close) still go through NIO's encoder.
+/// `RawFrameWriter` sits next to the head (or the TLS handler) so that the fan-out's pre-built frames (ByteBuffers)
+/// skip the frame encoder; control frames (pong, close) still go through NIO's encoder.
 enum ConnectionPipeline {
     static let routerName = "tickerhub.http-routes"
 

@@ -120,7 +120,8 @@ final class Hub: Sendable {
         }
     }
 
-    /// Binds the listeners (the feed runs as a service of its own: `feed`). Returns the bound port of the public listener.
+    /// Binds the listeners (the feed runs as a service of its own: `feed`). Returns the bound port of the public
+    /// listener.
     @discardableResult
     func start() async throws -> Int {
         var doorbellChannels: [any Channel] = []

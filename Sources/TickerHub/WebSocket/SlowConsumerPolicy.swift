@@ -11,9 +11,9 @@ import NIOWebSocket
 /// conflated, never queued. A client that reads at all, however slowly, keeps draining and is kept:
 /// it ends up with the latest values. It is evicted when
 /// 1. its backlog has stayed full for `--slow-client-timeout` seconds: it has stopped reading; or
-/// 2. its backlog passes the hard limit (`backlogHardLimitFactor` × `--max-backlog-bytes`, 4 by default). Only request answers can do
-///    that, since updates are never queued past the limit: the client keeps sending requests while
-///    not reading their answers.
+/// 2. its backlog passes the hard limit (`backlogHardLimitFactor` × `--max-backlog-bytes`, 4 by default). Only request
+///    answers can do that, since updates are never queued past the limit: the client keeps sending requests while not
+///    reading their answers.
 /// Eviction closes with `CloseCode.slowConsumer` (4008 `slow consumer`).
 struct SlowConsumerPolicy {
     enum Rule: Equatable, CustomStringConvertible {

@@ -29,7 +29,10 @@ struct SubscriberOptions: Sendable, Equatable {
                 return .failure(
                     OptionError(
                         message:
-                            "heartbeat must be 0 (none) or \(minimumHeartbeatMilliseconds)...\(maximumHeartbeatMilliseconds) milliseconds"
+                            """
+                            heartbeat must be 0 (none) or\
+                             \(minimumHeartbeatMilliseconds)...\(maximumHeartbeatMilliseconds) milliseconds
+                            """
                     ))
             }
             options.heartbeatMilliseconds = milliseconds > 0 ? milliseconds : nil

@@ -135,7 +135,10 @@ struct SubscriberRequests {
                     ProtocolError(
                         id: id, code: .invalidRequest,
                         message:
-                            "\"\(text.prefix(32))\" is not a pattern: a prefix then one final *, such as \"*\" or \"EUR/*\""
+                            """
+                            \"\(text.prefix(32))\" is not a pattern: a prefix then one final *, such as \"*\" or\
+                             \"EUR/*\"
+                            """
                     ))
             }
             patterns.append(pattern)

@@ -13,14 +13,20 @@ struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
         abstract:
-            "Publish simulated ticks into a hub started with --feed ingest, or to NATS (--nats) for hubs started with --feed nats://..."
+            """
+            Publish simulated ticks into a hub started with --feed ingest, or to NATS (--nats) for hubs started\
+             with --feed nats://...
+            """
     )
 
     @Option(help: "Hub ingest URL.") var url = "ws://127.0.0.1:8080/ingest"
     @Option(help: "With --nats: the token the NATS servers require (nats-server --auth).") var natsToken: String?
     @Option(
         help:
-            "Publish to NATS instead (comma-separated server URLs, nats://host:port): one message per tick on ticks.<SYMBOL>, numbered here, for hubs started with --feed nats://..."
+            """
+            Publish to NATS instead (comma-separated server URLs, nats://host:port): one message per tick on\
+             ticks.<SYMBOL>, numbered here, for hubs started with --feed nats://...
+            """
     ) var nats: String?
     @Option(help: "Ticks per second.") var rate = 2_000.0
     @Option(help: "Number of simulated symbols.") var symbols = 500
@@ -30,13 +36,19 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "Seed of the simulated market.") var seed: UInt64 = 42
     @Option(
         help:
-            "The hub's publisher credential (tickerhub --ingest-token, or an access token with a publish claim), sent as Authorization: Bearer."
+            """
+            The hub's publisher credential (tickerhub --ingest-token, or an access token with a publish claim),\
+             sent as Authorization: Bearer.
+            """
     ) var token: String?
     @Option(help: "With a wss:// URL: trust the CA certificates in this PEM file (default: the system's).") var caFile:
         String?
     @Flag(
         help:
-            "Also publish each symbol's order book: the whole opening books, then every tick's change to its book (binary book records, numbered per symbol; on NATS, on books.<SYMBOL>)."
+            """
+            Also publish each symbol's order book: the whole opening books, then every tick's change to its book\
+             (binary book records, numbered per symbol; on NATS, on books.<SYMBOL>).
+            """
     ) var books = false
 
     func validate() throws {
@@ -200,7 +212,10 @@ final class PublisherConnection: ChannelInboundHandler {
             if let code, code != .normalClosure {
                 refusal.closeCode = UInt16(webSocketErrorCode: code)
                 log(
-                    "hub closed the connection with \(UInt16(webSocketErrorCode: code)) (\(code)): \(reason.readString(length: reason.readableBytes) ?? "")"
+                    """
+                    hub closed the connection with \(UInt16(webSocketErrorCode: code)) (\(code)):\
+                     \(reason.readString(length: reason.readableBytes) ?? "")
+                    """
                 )
             }
             context.close(promise: nil)

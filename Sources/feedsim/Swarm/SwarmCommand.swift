@@ -19,7 +19,11 @@ struct SwarmCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Hub WebSocket URL; several, comma-separated, spread the clients over hubs, and a client whose hub goes away (1001, 1012, connection lost) reconnects to the next with jittered backoff and re-bases from the snapshots."
+            """
+            Hub WebSocket URL; several, comma-separated, spread the clients over hubs, and a client whose hub\
+             goes away (1001, 1012, connection lost) reconnects to the next with jittered backoff and re-bases\
+             from the snapshots.
+            """
     ) var url = "ws://127.0.0.1:8080/ws"
     @Option(help: "Number of subscriber connections.") var clients = 1_000
     @Option(help: "Symbols per client.") var subscribe = 10
@@ -27,19 +31,28 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Seconds to run before measuring (latency from connection set-up is excluded).") var warmup = 2.0
     @Option(
         help:
-            "How clients choose symbols: zipf (a few hot symbols, as dashboards do) or even (every symbol the same number of subscribers, as the benchmark matrix uses)."
+            """
+            How clients choose symbols: zipf (a few hot symbols, as dashboards do) or even (every symbol the\
+             same number of subscribers, as the benchmark matrix uses).
+            """
     ) var spread = "zipf"
     @Option(help: "Zipf exponent of symbol popularity with --spread zipf; 0 is uniform.") var skew = 1.0
     @Option(help: "Connections opened concurrently while ramping up.") var concurrency = 256
     @Option(help: "Client event-loop threads (default: cores).") var threads = System.coreCount
     @Option(
         help:
-            "Local source addresses to spread connections over, past ~28k: a comma-separated list of addresses and ranges (127.0.0.2-127.0.0.9)."
+            """
+            Local source addresses to spread connections over, past ~28k: a comma-separated list of addresses\
+             and ranges (127.0.0.2-127.0.0.9).
+            """
     ) var sourceAddresses: String?
     @Option(help: "Seed for symbol choice.") var seed: UInt64 = 7
     @Option(
         help:
-            "Ask for at most this many updates per second per symbol (the subscribe request's maxFrequency); the hub conflates in between."
+            """
+            Ask for at most this many updates per second per symbol (the subscribe request's maxFrequency); the\
+             hub conflates in between.
+            """
     ) var maxFrequency: Double?
     @Option(help: "Share of clients (0-1) that read slowly, spread evenly over the swarm.") var slowFraction = 0.0
     @Option(help: "Bytes per second a slow client reads.") var slowReadBps = 16_384
@@ -70,7 +83,10 @@ struct SwarmCommand: AsyncParsableCommand {
         // The hub's own rule, so the tool cannot ask for what the hub would refuse.
         if let maxFrequency, UpdateInterval(maxFrequency: maxFrequency) == nil {
             throw ValidationError(
-                "--max-frequency must be from \(UpdateInterval.lowestFrequency) to \(Int(UpdateInterval.highestFrequency)) updates per second"
+                """
+                --max-frequency must be from \(UpdateInterval.lowestFrequency) to\
+                 \(Int(UpdateInterval.highestFrequency)) updates per second
+                """
             )
         }
     }

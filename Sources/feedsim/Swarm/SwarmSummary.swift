@@ -37,7 +37,10 @@ struct SwarmSummary {
     }
 
     private func latencyLine(_ stats: SwarmLoopStats.Snapshot) -> String {
-        "p50 \(fmt(ms(stats, 50)))  p90 \(fmt(ms(stats, 90)))  p99 \(fmt(ms(stats, 99)))  p99.9 \(fmt(ms(stats, 99.9)))  max \(fmt(Double(stats.latency.max) / 1000))"
+        """
+        p50 \(fmt(ms(stats, 50)))  p90 \(fmt(ms(stats, 90)))  p99 \(fmt(ms(stats, 99)))  p99.9\
+         \(fmt(ms(stats, 99.9)))  max \(fmt(Double(stats.latency.max) / 1000))
+        """
     }
 
     var text: String {

@@ -9,7 +9,8 @@
 // and messages as tickerhub's own simulator, RATE ticks/s generated every millisecond, each stamped
 // with the time it was due (so a fan-out that falls behind shows as latency).
 //
-//   swift run -c release --package-path Benchmarks/peers/hummingbird-hub HummingbirdHub --port 18600 --rate 100 --ticks ticks.txt
+//   swift run -c release --package-path Benchmarks/peers/hummingbird-hub HummingbirdHub \
+//       --port 18600 --rate 100 --ticks ticks.txt
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
