@@ -62,14 +62,13 @@ func sampleFrames(_ count: Int) -> [ByteBuffer] {
 }
 
 /// The hub's engine (`BroadcastEngine`) with its one consumer on an `EmbeddedEventLoop`: the whole
-/// in-process fan-out path.
+/// in-process fan-out path. The engine's parts read as the pipeline's own (`pipeline.publisher`).
+@dynamicMemberLookup
 struct Pipeline {
     let loop = EmbeddedEventLoop()
     let engine: BroadcastEngine
-    var directory: SymbolDirectory { engine.directory }
-    var lastValues: LastValueCache { engine.lastValues }
-    var counters: FanoutCounters { engine.counters }
-    var publisher: TickPublisher { engine.publisher }
+    subscript<Part>(dynamicMember part: KeyPath<BroadcastEngine, Part>) -> Part { engine[keyPath: part] }
+    /// The loop's one consumer.
     var fanout: LoopFanout { engine.fanouts[0] }
 
     /// `historyDepth`: updates kept per symbol for recovery (`--history`). `demandDriven`: channel,

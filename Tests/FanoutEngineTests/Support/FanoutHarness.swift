@@ -6,14 +6,13 @@ import NIOEmbedded
 import Testing
 
 /// The hub's engine (`BroadcastEngine`: publisher → ring → loop consumer) on one embedded event
-/// loop, with recording sinks.
+/// loop, with recording sinks. The engine's parts read as the harness's own (`harness.publisher`).
+@dynamicMemberLookup
 struct FanoutHarness {
     let loop = EmbeddedEventLoop()
     let engine: BroadcastEngine
-    var directory: SymbolDirectory { engine.directory }
-    var lastValues: LastValueCache { engine.lastValues }
-    var counters: FanoutCounters { engine.counters }
-    var publisher: TickPublisher { engine.publisher }
+    subscript<Part>(dynamicMember part: KeyPath<BroadcastEngine, Part>) -> Part { engine[keyPath: part] }
+    /// The loop's one consumer.
     var fanout: LoopFanout { engine.fanouts[0] }
     let aapl: SymbolID
     let msft: SymbolID
@@ -21,11 +20,10 @@ struct FanoutHarness {
     /// With `manualDrains`, a published batch only signals (`drainSignal` counts it) and the test
     /// drains when it wants, with the loop's clock where it wants it.
     let drainSignal: CountingDrainSignal?
-    /// With `demandDriven`, as in the hub: channel, book and bar frames are built only while
-    /// someone follows their kind (`ChannelDemand`); without, always.
-    var demand: ChannelDemand? { engine.demand }
 
     /// With `drainingInline`, the consumer is drained in the publishing task, as the hub's loop 0 is.
+    /// With `demandDriven`, as in the hub: channel, book and bar frames are built only while someone
+    /// follows their kind (`ChannelDemand`); without, always.
     init(
         ringBytes: Int = 1 << 16, pacing: DrainPacing = .immediate, limits: DrainLimits = DrainLimits(),
         manualDrains: Bool = false,
@@ -46,12 +44,12 @@ struct FanoutHarness {
 
     /// Registers `count` more symbols (S0, S1, ...).
     func register(count: Int) -> [SymbolID] {
-        (0..<count).map { directory.register(Symbol("S\($0)")!)! }
+        (0..<count).map { engine.directory.register(Symbol("S\($0)")!)! }
     }
 
     func update(_ id: SymbolID, _ bid: String) -> FeedUpdate {
         FeedUpdate(
-            symbolID: id, symbol: directory.symbol(for: id)!, timestamp: .now(),
+            symbolID: id, symbol: engine.directory.symbol(for: id)!, timestamp: .now(),
             body: .quote(Quote(bid: Price(bid)!, ask: Price(bid)!, bidSize: 1, askSize: 1)))
     }
 
@@ -60,7 +58,8 @@ struct FanoutHarness {
     func subscribe(_ subscriber: Subscriber, to ids: [SymbolID], every interval: UpdateInterval? = nil)
         -> [SymbolSnapshot]
     {
-        fanout.subscribe(subscriber, to: ids, symbols: ids.map { directory.symbol(for: $0)! }, updateInterval: interval)
+        fanout.subscribe(
+            subscriber, to: ids, symbols: ids.map { engine.directory.symbol(for: $0)! }, updateInterval: interval)
     }
 
     /// A new subscriber to `ids`, with the sink that records what it is sent.
@@ -74,7 +73,7 @@ struct FanoutHarness {
     }
 
     func publish(_ updates: [FeedUpdate]) {
-        publisher.publishOnLoop(updates)
+        engine.publisher.publishOnLoop(updates)
         loop.run()  // the consumer's drain
     }
 }
