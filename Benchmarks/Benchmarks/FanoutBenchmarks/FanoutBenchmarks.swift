@@ -68,8 +68,8 @@ struct Pipeline {
     let loop = EmbeddedEventLoop()
     let engine: BroadcastEngine
     subscript<Part>(dynamicMember part: KeyPath<BroadcastEngine, Part>) -> Part { engine[keyPath: part] }
-    /// The loop's one consumer.
-    var fanout: LoopFanout { engine.fanouts[0] }
+    /// The loop's one consumer (stored: a benchmark's loop reads it every iteration).
+    let fanout: LoopFanout
 
     /// `historyDepth`: updates kept per symbol for recovery (`--history`). `demandDriven`: channel,
     /// book and bar frames built only while someone follows their kind, as in the hub.
@@ -78,6 +78,7 @@ struct Pipeline {
         configuration.historyDepth = historyDepth
         engine = BroadcastEngine(
             configuration: configuration, loops: [loop], publisherLoop: loop, demandDriven: demandDriven)
+        fanout = engine.fanouts[0]
     }
 
     func quote(_ id: SymbolID, _ symbol: Symbol) -> FeedUpdate {

@@ -12,8 +12,8 @@ struct FanoutHarness {
     let loop = EmbeddedEventLoop()
     let engine: BroadcastEngine
     subscript<Part>(dynamicMember part: KeyPath<BroadcastEngine, Part>) -> Part { engine[keyPath: part] }
-    /// The loop's one consumer.
-    var fanout: LoopFanout { engine.fanouts[0] }
+    /// The loop's one consumer (stored: a benchmark's loop reads it every iteration).
+    let fanout: LoopFanout
     let aapl: SymbolID
     let msft: SymbolID
 
@@ -37,6 +37,7 @@ struct FanoutHarness {
         engine = BroadcastEngine(
             configuration: configuration, loops: [loop], publisherLoop: loop, drainSignal: { _ in drainSignal },
             demandDriven: demandDriven, drainingInline: drainingInline)
+        fanout = engine.fanouts[0]
         aapl = engine.directory.register(Symbol(stringLiteral: "AAPL"))!
         msft = engine.directory.register(Symbol(stringLiteral: "MSFT"))!
         loop.run()
