@@ -18,10 +18,6 @@ import Synchronization
 public final class NATSClient: @unchecked Sendable {
     // @unchecked: all mutable state is confined to `eventLoop`.
 
-    /// Runs on the loop for every message of a subscription; `@Sendable`, as it is handed to the
-    /// loop from whichever thread subscribes.
-    public typealias Handler = @Sendable (NATSMessage) -> Void
-
     public let eventLoop: any EventLoop
     public let configuration: Configuration
     /// Told of connections, losses and errors; called on the loop.
@@ -266,16 +262,9 @@ public final class NATSClient: @unchecked Sendable {
     }
 
     private func publishOnLoop(_ messages: [NATSOutgoingMessage]) {
-        var size = 0
-        for message in messages { size += message.payload.readableBytes + message.subject.utf8.count + 48 }
-        var buffer = (channel?.allocator ?? ByteBufferAllocator()).buffer(capacity: size)
-        for message in messages {
-            statistics.messagesOut += 1
-            statistics.bytesOut += UInt64(message.payload.readableBytes)
-            NATSCommand.publish(
-                subject: message.subject, replyTo: message.replyTo, headers: message.headers,
-                payload: message.payload, into: &buffer)
-        }
+        var buffer = NATSCommand.publish(messages, allocator: channel?.allocator ?? ByteBufferAllocator())
+        statistics.messagesOut += UInt64(messages.count)
+        for message in messages { statistics.bytesOut += UInt64(message.payload.readableBytes) }
         if ready, let channel, channel.isWritable, pending.readableBytes == 0 {
             channel.writeAndFlush(buffer, promise: nil)
             return

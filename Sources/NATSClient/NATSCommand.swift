@@ -42,6 +42,19 @@ enum NATSCommand {
 
     /// `PUB`, or `HPUB` when there are headers. Written piece by piece, without building strings:
     /// a publisher sends one of these per tick.
+    /// A batch of messages, in one buffer for one write.
+    static func publish(_ messages: [NATSOutgoingMessage], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var size = 0
+        for message in messages { size += message.payload.readableBytes + message.subject.utf8.count + 48 }
+        var buffer = allocator.buffer(capacity: size)
+        for message in messages {
+            publish(
+                subject: message.subject, replyTo: message.replyTo, headers: message.headers,
+                payload: message.payload, into: &buffer)
+        }
+        return buffer
+    }
+
     static func publish(
         subject: String, replyTo: String?, headers: [(name: String, value: String)], payload: ByteBuffer,
         into buffer: inout ByteBuffer

@@ -27,13 +27,13 @@ import NIOWebSocket
 ///   full (requests are not read meanwhile: their answers could not be conflated away), when it
 ///   drained (the fan-out then catches the subscriber up), and when to evict (4008 "slow consumer").
 final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
-    // Members without `private` are shared with the extensions (`+Access`, `+Backpressure`).
+    // Members without `private` are shared with the extensions (`+Access`, `+Backpressure`, `+Closing`).
     let hub: Hub
     let fanout: LoopFanout
     let writer: any FrameSink
     let subscriber: Subscriber
     /// Checks this session twice a second, with every other session on its loop.
-    private let keepAlive: KeepAliveSweep
+    let keepAlive: KeepAliveSweep
     var keepAliveSlot = -1
     /// The transport. The session holds it, and the transport lets go of the session at `end`.
     let connection: any WebSocketConnection
@@ -55,10 +55,10 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
             maxSymbolsPerRequest: hub.configuration.maxSymbolsPerConnection)
     }
     /// Pings, the Close handshake, and nothing after our Close: shared with the other sessions.
-    private var control = WebSocketControl()
+    var control = WebSocketControl()
     var closeSent: Bool { control.closeSent }
     /// Why the connection is closing, for its log line; nil until we close it or the client does.
-    private var closeReason: String?
+    var closeReason: String?
     /// Kept as the address, not its text: a formatted string would be one more heap block per connection.
     private var remote: SocketAddress?
     /// The peer's address for a log line.
@@ -304,34 +304,5 @@ final class SubscriberSession: ConnectionSession, KeepAliveSweep.Member {
             "request rejected", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
         send(.error(error))
         writer.flush()
-    }
-
-    // MARK: Closing
-
-    /// Closes the connection for a protocol violation (`code`), logged and counted.
-    func violation(code: WebSocketErrorCode, reason: String) {
-        hub.metrics.protocolViolations.wrappingIncrement(ordering: .relaxed)
-        hub.logger.info("protocol violation", metadata: ["reason": "\(reason)", "remote": "\(remoteText)"])
-        close(code: code, reason: reason)
-    }
-
-    /// Closes with one of the hub's codes that always says the same (`CloseCode.reason`).
-    func close(_ code: CloseCode, grace: TimeAmount? = nil) {
-        close(code: code.webSocketErrorCode, reason: code.reason ?? "", grace: grace)
-    }
-
-    /// Sends a close frame once; see `WebSocketControl`.
-    func close(code: WebSocketErrorCode, reason: String, grace: TimeAmount? = nil) {
-        guard isOpen, control.markCloseSent() else { return }
-        pacing.drop()
-        if closeReason == nil { closeReason = "\(UInt16(webSocketErrorCode: code)) \(reason)" }
-        keepAlive.remove(self)
-        // Nothing may follow the Close frame (RFC 6455 §5.5.1): no more fan-out, and what was corked is dropped.
-        fanout.remove(subscriber)
-        connection.sendClose(
-            CloseHandshake.payload(code: code, reason: reason, allocator: connection.allocator),
-            grace: grace ?? hub.configuration.closeGrace)
-        // Read (and ignore) what the client still sends; see `ReadGate`.
-        readIfHeld()
     }
 }

@@ -1,6 +1,10 @@
 import NIOCore
 
 extension NATSClient {
+    /// Runs on the loop for every message of a subscription; `@Sendable`, as it is handed to the
+    /// loop from whichever thread subscribes.
+    public typealias Handler = @Sendable (NATSMessage) -> Void
+
     /// Whether `text` names a server this client can connect to: `nats://host:port`, `host:port` or `host`.
     public static func isValidServerURL(_ text: String) -> Bool { ServerPool.isValid(text) }
 
