@@ -72,6 +72,16 @@ struct ListenerSettings: ParsableArguments {
         let tlsCert = try sources.optional(tlsCert, "tls-cert")
         let tlsKey = try sources.optional(tlsKey, "tls-key")
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        let transportName = try sources.value(transport, "transport", default: "auto")
+        guard transportName == "auto" || SubscriberTransport(rawValue: transportName) != nil else {
+            throw ValidationError("--transport must be auto, owned or nio")
+        }
+        // `auto`: owned where it serves (the feed is read first), else NIO. Owned asked for by name
+        // where it cannot serve is refused before the TLS files are read: the reason is the transport.
+        let unserved = Self.unservedByOwnedTransport(
+            tls: tlsCert != nil, feed: configuration.feed, publishesToNATS: !configuration.publishNATS.isEmpty)
+        if transportName == "owned", let unserved { throw ValidationError(Self.ownedRefusal(unserved)) }
+        configuration.transport = transportName == "nio" || (transportName == "auto" && unserved != nil) ? .nio : .owned
         if let tlsCert, let tlsKey {
             do {
                 configuration.tls = try TLSFiles(certificatePath: tlsCert, privateKeyPath: tlsKey)
@@ -81,14 +91,6 @@ struct ListenerSettings: ParsableArguments {
         }
         // The hub's own pages are https:// behind TLS: a same-origin page must say so.
         configuration.origins.listenerScheme = configuration.tls == nil ? "http" : "https"
-        let transportName = try sources.value(transport, "transport", default: "auto")
-        guard transportName == "auto" || SubscriberTransport(rawValue: transportName) != nil else {
-            throw ValidationError("--transport must be auto, owned or nio")
-        }
-        // `auto`: owned where it serves (read after the feed), else NIO; `check` refuses owned asked
-        // for by name where it cannot serve.
-        let ownedServes = configuration.tls == nil && configuration.feed != .nats && configuration.publishNATS.isEmpty
-        configuration.transport = transportName == "nio" || (transportName == "auto" && !ownedServes) ? .nio : .owned
         let level = try sources.value(logLevel, "log-level", default: defaults.logLevel.rawValue)
         guard let logLevel = Logger.Level(rawValue: level) else {
             throw ValidationError("unknown --log-level \(level)")
@@ -105,15 +107,22 @@ struct ListenerSettings: ParsableArguments {
             if let port { try require((0...65535).contains(port), "--\(flag) must be 0...65535") }
         }
         try require(configuration.eventLoops >= 1, "--event-loops must be at least 1")
-        // The owned transport serves plain TCP only, and the NATS client is a NIO channel on the
-        // publisher's loop, which would be an owned loop. Asked for by name, it fails closed.
-        let unserved =
-            configuration.tls != nil
-            ? "TLS (--tls-cert)"
-            : configuration.feed == .nats || !configuration.publishNATS.isEmpty ? "--feed nats or --publish-nats" : nil
-        if configuration.transport == .owned, let unserved {
-            throw ConfigurationError("--transport owned does not serve \(unserved) yet; use --transport nio or auto")
-        }
+        let unserved = unservedByOwnedTransport(
+            tls: configuration.tls != nil, feed: configuration.feed, publishesToNATS: !configuration.publishNATS.isEmpty
+        )
+        if configuration.transport == .owned, let unserved { throw ConfigurationError(ownedRefusal(unserved)) }
     }
 
+    /// What the owned transport cannot serve among these, if anything. It serves plain TCP only, and
+    /// the NATS client is a NIO channel on the publisher's loop, which would be an owned loop.
+    private static func unservedByOwnedTransport(
+        tls: Bool, feed: HubConfiguration.FeedMode, publishesToNATS: Bool
+    ) -> String? {
+        if tls { return "TLS (--tls-cert)" }
+        return feed == .nats || publishesToNATS ? "--feed nats or --publish-nats" : nil
+    }
+
+    private static func ownedRefusal(_ unserved: String) -> String {
+        "--transport owned does not serve \(unserved) yet; use --transport nio or auto"
+    }
 }
