@@ -58,12 +58,4 @@ public final class BroadcastEngine: Sendable {
         )
         (self.ring, self.publisher, self.demand, self.fanouts) = (ring, publisher, demand, fanouts)
     }
-
-    /// The consumer of `eventLoop`, which must be one of the engine's loops.
-    public func fanout(for eventLoop: any EventLoop) -> LoopFanout {
-        guard let fanout = fanouts.first(where: { $0.eventLoop === eventLoop }) else {
-            preconditionFailure("an event loop the engine does not own")
-        }
-        return fanout
-    }
 }

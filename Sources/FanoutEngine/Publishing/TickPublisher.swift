@@ -228,7 +228,7 @@ public final class TickPublisher: @unchecked Sendable {
         transmitCandles(candleChanges, publishedAt: publishedAt)
         counters.ticksIn.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
         counters.framesEncoded.wrappingIncrement(by: UInt64(sequenced.count), ordering: .relaxed)
-        encoder.publishTally(to: counters)
+        publishCompressionTally()
         counters.lastBatchAtNanos.store(Timestamp.now().nanosecondsSinceEpoch, ordering: .relaxed)
     }
 

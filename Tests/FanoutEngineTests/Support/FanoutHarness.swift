@@ -12,7 +12,7 @@ struct FanoutHarness {
     let loop = EmbeddedEventLoop()
     let engine: BroadcastEngine
     subscript<Part>(dynamicMember part: KeyPath<BroadcastEngine, Part>) -> Part { engine[keyPath: part] }
-    /// The loop's one consumer (stored: a benchmark's loop reads it every iteration).
+    /// The loop's one consumer.
     let fanout: LoopFanout
     let aapl: SymbolID
     let msft: SymbolID
